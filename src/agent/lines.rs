@@ -1,0 +1,1 @@
+//! Splitting agent output bytes into lines (placeholder until the runtime lands).

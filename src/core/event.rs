@@ -1,0 +1,209 @@
+//! Canonical agent events: the one model every agent's output maps into.
+//!
+//! This is the public contract of `corral run --json`: each [`AgentEvent`] is
+//! serialised as one JSON object per line with a `type` field. Type names are
+//! fixed; fields may be added. Pure data: no IO, no clock reads.
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+/// One fact about an agent's work, in corral's own vocabulary.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum AgentEvent {
+    /// The agent announced its session.
+    Session {
+        session_id: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        model: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        cwd: Option<String>,
+        /// The agent kind (`claude`, `codex`, ...).
+        agent: String,
+    },
+    /// Assistant text: a whole block (`delta: false`) or a streaming chunk
+    /// (`delta: true`). Concatenating all `text` events of a turn gives its
+    /// text once: a block already streamed as deltas is not repeated.
+    Text { text: String, delta: bool },
+    /// The model's visible reasoning, same delta rules as `text`.
+    Thinking { text: String, delta: bool },
+    /// The agent asked to run a tool.
+    ToolCall { id: String, name: String, input: Value },
+    /// A tool finished.
+    ToolResult {
+        id: String,
+        output: String,
+        is_error: bool,
+    },
+    /// The agent waits for the user: a tool approval or a question.
+    Question(Question),
+    /// corral (or a policy) answered a question.
+    Answered {
+        id: String,
+        /// `allow`, `deny`, or `answer`.
+        decision: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        message: Option<String>,
+        /// Answers to the questions, question text to chosen label(s) or text.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        answers: Vec<(String, String)>,
+        /// Who answered: `user` or `policy`.
+        by: String,
+    },
+    /// The agent (or its API client) is retrying after an error.
+    Retry {
+        attempt: u32,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        max_attempts: Option<u32>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        delay_ms: Option<u64>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        status: Option<u16>,
+        reason: String,
+    },
+    /// Token use since the previous `usage` event (increments, not totals).
+    Usage(Usage),
+    /// A turn of the conversation ended (claude's `result`, codex's
+    /// `turn.completed`/`turn.failed`, gemini's `result`).
+    TurnEnd {
+        is_error: bool,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        result: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        api_error_status: Option<u16>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        num_turns: Option<u32>,
+        /// Tools the agent was not allowed to run in this turn.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        permission_denials: Vec<Denial>,
+    },
+    /// Something went wrong; the message is meant for the user.
+    Error { message: String },
+    /// An output line that was not an event (stderr, warnings, stack traces),
+    /// with terminal control sequences removed.
+    Raw { line: String },
+    /// Always last: how the run ended.
+    Finished(Finished),
+}
+
+/// A request for the user's decision.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Question {
+    /// Protocol id used to answer (claude's control `request_id`).
+    pub id: String,
+    pub kind: QuestionKind,
+    /// For approvals: the tool and its input. For AskUserQuestion: the tool
+    /// name too, so the answer can echo the input back.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tool: Option<String>,
+    #[serde(default, skip_serializing_if = "Value::is_null")]
+    pub input: Value,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tool_use_id: Option<String>,
+    /// For questions: what to ask, one after another.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub questions: Vec<QuestionItem>,
+}
+
+/// What kind of decision a [`Question`] asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum QuestionKind {
+    /// May the agent run this tool?
+    Approval,
+    /// The agent asks the user something (AskUserQuestion, question file).
+    Question,
+}
+
+/// One question with its choices.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct QuestionItem {
+    pub question: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub header: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub options: Vec<QuestionOption>,
+    #[serde(default)]
+    pub multi_select: bool,
+}
+
+/// One choice of a [`QuestionItem`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct QuestionOption {
+    pub label: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+}
+
+/// A tool call the agent was not permitted to make.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Denial {
+    pub tool: String,
+    #[serde(default, skip_serializing_if = "Value::is_null")]
+    pub input: Value,
+}
+
+/// Token counts and cost. In a `usage` event these are increments.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Usage {
+    pub input_tokens: u64,
+    pub output_tokens: u64,
+    #[serde(default)]
+    pub cache_read_tokens: u64,
+    #[serde(default)]
+    pub cache_creation_tokens: u64,
+    /// Only when the agent reports a cost (or a price is configured).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cost_usd: Option<f64>,
+}
+
+impl Usage {
+    /// Adds another increment to this total.
+    pub fn add(&mut self, other: &Usage) {
+        self.input_tokens += other.input_tokens;
+        self.output_tokens += other.output_tokens;
+        self.cache_read_tokens += other.cache_read_tokens;
+        self.cache_creation_tokens += other.cache_creation_tokens;
+        self.cost_usd = match (self.cost_usd, other.cost_usd) {
+            (None, None) => None,
+            (a, b) => Some(a.unwrap_or(0.0) + b.unwrap_or(0.0)),
+        };
+    }
+
+    /// All tokens, input and output, cache included.
+    pub fn total_tokens(&self) -> u64 {
+        self.input_tokens + self.output_tokens + self.cache_read_tokens + self.cache_creation_tokens
+    }
+}
+
+/// How a run ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FinishStatus {
+    Succeeded,
+    Failed,
+    Killed,
+    TimedOut,
+}
+
+/// The last event of every run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Finished {
+    pub status: FinishStatus,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exit_code: Option<i32>,
+    /// The signal that ended the agent, if any (`SIGKILL`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signal: Option<String>,
+    /// Why it failed, was killed or timed out, for the user.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// The agent's final answer text.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub result: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub session_id: Option<String>,
+    pub duration_ms: u64,
+    /// Totals over the whole run.
+    pub usage: Usage,
+}

@@ -1,0 +1,88 @@
+//! The pure core: state, facts (`Event`), user intents (`Command`), things to
+//! do (`Effect`), and `update`, which turns one into the others.
+//!
+//! Never does IO, never reads the clock, never touches the terminal: time
+//! arrives inside events, so every transition is a plain, repeatable test.
+
+pub mod event;
+
+use serde::{Deserialize, Serialize};
+
+use crate::agent::{Answer, LaunchSpec};
+use event::AgentEvent;
+
+/// Identifies a task for the lifetime of a corral process.
+pub type TaskId = u64;
+
+/// How an agent process ended, as the OS reported it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExitInfo {
+    /// The exit code, when it exited normally.
+    pub code: Option<i32>,
+    /// The signal name (`SIGKILL`), when a signal ended it.
+    pub signal: Option<String>,
+}
+
+/// Which limit ran out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Limit {
+    /// No output for the idle timeout.
+    Idle,
+    /// The wall-clock timeout.
+    Wall,
+}
+
+/// Timeouts the runtime enforces for one agent.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Limits {
+    pub idle_timeout_ms: Option<u64>,
+    pub wall_timeout_ms: Option<u64>,
+}
+
+/// A fact from the outside world, delivered to `update`.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Event {
+    /// The agent of `task` produced a canonical event.
+    Agent { task: TaskId, event: AgentEvent },
+    /// The agent process could not be started.
+    SpawnFailed { task: TaskId, message: String },
+    /// The agent process exited and its output is fully read.
+    Exited { task: TaskId, exit: ExitInfo },
+    /// A limit of `task` ran out; the runtime has not killed anything yet.
+    LimitReached { task: TaskId, limit: Limit },
+    /// The kill ladder finished; `survivors` processes of the group were
+    /// still there after SIGKILL (0 is the expected answer).
+    KillDone { task: TaskId, survivors: usize },
+    /// The user (or a front end) wants something.
+    Command(Command),
+    /// The clock, in milliseconds since the Unix epoch; sent with commands
+    /// and on the few timers that need it, never as a polling tick.
+    Now(u64),
+}
+
+/// What a user can ask for.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Command {
+    /// Kill a task's agent and every process it started.
+    Kill { task: TaskId },
+    /// Answer the pending question of a task.
+    Answer { task: TaskId, answer: Answer },
+}
+
+/// Something the runtime must do.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Effect {
+    /// Start an agent process for `task`.
+    Spawn {
+        task: TaskId,
+        spec: LaunchSpec,
+        limits: Limits,
+    },
+    /// Write one line (a `\n` is appended) to the agent's stdin.
+    WriteStdin { task: TaskId, line: String },
+    /// Close the agent's stdin (end of conversation).
+    CloseStdin { task: TaskId },
+    /// Run the kill ladder on the agent's process group.
+    Kill { task: TaskId },
+}

@@ -1,0 +1,9 @@
+//! corral: run several AI coding agents at once from one terminal.
+//!
+//! Layers (data flows one way): `runtime` turns the world into events, `core`
+//! decides, `runtime` carries out the effects, a front end (`headless`, `tui`)
+//! shows the state. `agent` holds the pure per-agent adapters.
+
+pub mod agent;
+pub mod core;
+pub mod runtime;
