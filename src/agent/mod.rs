@@ -6,6 +6,7 @@
 
 pub mod claude;
 pub mod lines;
+pub mod sanitize;
 
 use std::path::PathBuf;
 

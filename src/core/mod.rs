@@ -8,7 +8,7 @@ pub mod event;
 
 use serde::{Deserialize, Serialize};
 
-use crate::agent::{Answer, LaunchSpec};
+use crate::agent::{AgentKind, Answer, LaunchSpec};
 use event::AgentEvent;
 
 /// Identifies a task for the lifetime of a corral process.
@@ -76,6 +76,8 @@ pub enum Effect {
     /// Start an agent process for `task`.
     Spawn {
         task: TaskId,
+        /// Chooses the output parser.
+        agent: AgentKind,
         spec: LaunchSpec,
         limits: Limits,
     },
