@@ -1,7 +1,9 @@
-//! Claude Code adapter (placeholder until the parser lands).
+//! Claude Code adapter (interim; the full parser lands from its branch).
 
-use super::OutputParser;
-use crate::core::event::AgentEvent;
+use std::path::Path;
+
+use super::{AgentOptions, Answer, LaunchSpec, LiveProtocol, OutputParser, StdinMode};
+use crate::core::event::{AgentEvent, Question};
 
 /// Parses claude's `stream-json` output.
 #[derive(Debug, Default)]
@@ -12,5 +14,30 @@ impl OutputParser for ClaudeParser {
         vec![AgentEvent::Raw {
             line: line.to_string(),
         }]
+    }
+}
+
+/// Builds claude's argv.
+pub fn launch(opts: &AgentOptions, cwd: &Path, prompt: &str) -> LaunchSpec {
+    LaunchSpec {
+        program: opts.binary.clone().unwrap_or_else(|| "claude".into()),
+        args: vec![],
+        cwd: cwd.to_path_buf(),
+        env: opts.env.clone(),
+        stdin: StdinMode::Pipe {
+            initial_lines: vec![Claude::encode_user_message(prompt)],
+        },
+    }
+}
+
+/// Claude's stdio control protocol.
+pub struct Claude;
+
+impl LiveProtocol for Claude {
+    fn encode_answer(question: &Question, _answer: &Answer) -> String {
+        question.id.clone()
+    }
+    fn encode_user_message(text: &str) -> String {
+        text.to_string()
     }
 }

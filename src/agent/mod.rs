@@ -8,7 +8,7 @@ pub mod claude;
 pub mod lines;
 pub mod sanitize;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -35,6 +35,20 @@ impl AgentKind {
         match name {
             "claude" => Some(AgentKind::Claude),
             _ => None,
+        }
+    }
+
+    /// How to start this kind of agent for `prompt` in `cwd`.
+    pub fn launch_spec(self, opts: &AgentOptions, cwd: &Path, prompt: &str) -> LaunchSpec {
+        match self {
+            AgentKind::Claude => claude::launch(opts, cwd, prompt),
+        }
+    }
+
+    /// The stdin line answering `question`, for kinds with a live channel.
+    pub fn encode_answer(self, question: &Question, answer: &Answer) -> Option<String> {
+        match self {
+            AgentKind::Claude => Some(claude::Claude::encode_answer(question, answer)),
         }
     }
 

@@ -28,7 +28,11 @@ pub enum AgentEvent {
     /// The model's visible reasoning, same delta rules as `text`.
     Thinking { text: String, delta: bool },
     /// The agent asked to run a tool.
-    ToolCall { id: String, name: String, input: Value },
+    ToolCall {
+        id: String,
+        name: String,
+        input: Value,
+    },
     /// A tool finished.
     ToolResult {
         id: String,

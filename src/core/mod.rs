@@ -5,6 +5,11 @@
 //! arrives inside events, so every transition is a plain, repeatable test.
 
 pub mod event;
+pub mod task;
+pub mod transcript;
+mod update;
+
+pub use update::{ApprovalPolicy, Settings, State, update};
 
 use serde::{Deserialize, Serialize};
 
@@ -56,14 +61,13 @@ pub enum Event {
     KillDone { task: TaskId, survivors: usize },
     /// The user (or a front end) wants something.
     Command(Command),
-    /// The clock, in milliseconds since the Unix epoch; sent with commands
-    /// and on the few timers that need it, never as a polling tick.
-    Now(u64),
 }
 
 /// What a user can ask for.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Command {
+    /// Start a new task.
+    Launch(task::TaskSpec),
     /// Kill a task's agent and every process it started.
     Kill { task: TaskId },
     /// Answer the pending question of a task.

@@ -1,0 +1,1 @@
+//! Removing terminal control sequences from agent text (placeholder until it lands).
