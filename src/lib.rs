@@ -5,5 +5,8 @@
 //! shows the state. `agent` holds the pure per-agent adapters.
 
 pub mod agent;
+pub mod cli;
 pub mod core;
+pub mod headless;
+pub mod present;
 pub mod runtime;

@@ -1,0 +1,162 @@
+//! The command line: every subcommand and flag, parsed by clap.
+//!
+//! Only describes; front ends act on the parsed values.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// Run several AI coding agents at once: launch, watch, answer, kill.
+#[derive(Debug, Parser)]
+#[command(name = "corral", version, about, long_about = None)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<CliCommand>,
+}
+
+/// What to do.
+#[derive(Debug, Subcommand)]
+pub enum CliCommand {
+    /// Run one agent to completion and stream its work to stdout.
+    Run(RunArgs),
+}
+
+/// Who answers an agent's tool approvals in a headless run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ApproveArg {
+    /// Refuse every tool that asks for permission (the default).
+    Deny,
+    /// Allow every tool that asks for permission.
+    Allow,
+}
+
+/// Flags that choose and configure the agent, shared by every front end.
+#[derive(Debug, Clone, Args)]
+pub struct AgentArgs {
+    /// The agent to run.
+    #[arg(long, default_value = "claude")]
+    pub agent: String,
+    /// The agent binary, when it is not the default name on PATH.
+    #[arg(long, value_name = "PATH")]
+    pub agent_bin: Option<String>,
+    /// The model, passed to the agent.
+    #[arg(long, value_name = "M")]
+    pub model: Option<String>,
+    /// Working directory of the agent (default: the current directory).
+    #[arg(long, value_name = "DIR")]
+    pub cwd: Option<PathBuf>,
+    /// Permission mode: default, acceptEdits, plan, bypassPermissions.
+    #[arg(long, value_name = "M")]
+    pub permission_mode: Option<String>,
+    /// Tools the agent may use without asking (repeatable).
+    #[arg(long = "allowed-tool", value_name = "TOOL")]
+    pub allowed_tools: Vec<String>,
+    /// Tools the agent may not use (repeatable).
+    #[arg(long = "disallowed-tool", value_name = "TOOL")]
+    pub disallowed_tools: Vec<String>,
+    /// Text appended to the agent's system prompt.
+    #[arg(long, value_name = "TEXT")]
+    pub append_system_prompt: Option<String>,
+    /// Another directory the agent may work in (repeatable).
+    #[arg(long = "add-dir", value_name = "DIR")]
+    pub add_dirs: Vec<PathBuf>,
+    /// Stop when the agent has spent this many US dollars.
+    #[arg(long, value_name = "USD")]
+    pub max_budget_usd: Option<f64>,
+    /// Preset the id of the new session (a UUID).
+    #[arg(long, value_name = "ID", conflicts_with = "resume")]
+    pub session_id: Option<String>,
+    /// Resume this session of the agent.
+    #[arg(long, value_name = "ID")]
+    pub resume: Option<String>,
+    /// Extra argument passed to the agent as it is (repeatable).
+    #[arg(long = "agent-arg", value_name = "ARG", allow_hyphen_values = true)]
+    pub agent_args: Vec<String>,
+    /// Extra environment for the agent, KEY=VALUE (repeatable).
+    #[arg(long = "env", value_name = "KEY=VALUE", value_parser = parse_env)]
+    pub env: Vec<(String, String)>,
+}
+
+/// `corral run`.
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    #[command(flatten)]
+    pub agent: AgentArgs,
+    /// Who answers tool approvals: nobody is there to ask.
+    #[arg(long, value_enum, default_value_t = ApproveArg::Deny)]
+    pub approve: ApproveArg,
+    /// Print canonical events as JSON lines instead of a transcript.
+    #[arg(long)]
+    pub json: bool,
+    /// Kill the agent after S seconds in all.
+    #[arg(long, value_name = "S", value_parser = parse_seconds)]
+    pub timeout: Option<u64>,
+    /// Kill the agent after S seconds without output.
+    #[arg(long, value_name = "S", value_parser = parse_seconds)]
+    pub idle_timeout: Option<u64>,
+    /// Seconds between the steps of the kill ladder (SIGINT, SIGTERM, SIGKILL).
+    #[arg(long, value_name = "S", value_parser = parse_seconds, default_value = "1.5")]
+    pub kill_grace: u64,
+    /// The prompt; `-` reads it from stdin.
+    #[arg(required = true, value_name = "PROMPT", trailing_var_arg = true)]
+    pub prompt: Vec<String>,
+}
+
+/// Parses seconds (fractions allowed) into milliseconds.
+fn parse_seconds(s: &str) -> Result<u64, String> {
+    let secs: f64 = s
+        .parse()
+        .map_err(|_| format!("`{s}` is not a number of seconds"))?;
+    if !secs.is_finite() || secs < 0.0 {
+        return Err(format!("`{s}` is not a number of seconds"));
+    }
+    Ok((secs * 1000.0).round() as u64)
+}
+
+fn parse_env(s: &str) -> Result<(String, String), String> {
+    match s.split_once('=') {
+        Some((k, v)) if !k.is_empty() => Ok((k.to_string(), v.to_string())),
+        _ => Err(format!("`{s}` is not KEY=VALUE")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn seconds_allow_fractions_and_refuse_nonsense() {
+        assert_eq!(parse_seconds("1.5"), Ok(1_500));
+        assert_eq!(parse_seconds("3"), Ok(3_000));
+        assert!(parse_seconds("-1").is_err());
+        assert!(parse_seconds("soon").is_err());
+    }
+
+    #[test]
+    fn run_takes_the_prompt_after_the_flags() {
+        let cli = Cli::try_parse_from([
+            "corral",
+            "run",
+            "--json",
+            "--timeout",
+            "3",
+            "--",
+            "fix",
+            "--the",
+            "bug",
+        ])
+        .unwrap();
+        let Some(CliCommand::Run(run)) = cli.command else {
+            panic!("not run");
+        };
+        assert!(run.json);
+        assert_eq!(run.timeout, Some(3_000));
+        assert_eq!(run.prompt, ["fix", "--the", "bug"]);
+        assert_eq!(run.approve, ApproveArg::Deny);
+    }
+
+    #[test]
+    fn env_must_be_key_value() {
+        assert!(Cli::try_parse_from(["corral", "run", "--env", "NOPE", "x"]).is_err());
+    }
+}

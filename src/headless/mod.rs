@@ -1,0 +1,3 @@
+//! `corral run`: the headless front end (the run loop lands with the runtime).
+
+pub mod printer;
