@@ -111,7 +111,7 @@ mod tests {
     #[test]
     fn gist_is_one_safe_line() {
         let g = tool_gist(&json!({"command": "echo a\n  echo \u{1b}[31mb"}), 80);
-        assert_eq!(g, "echo a echo [31mb");
+        assert_eq!(g, "echo a echo b");
         assert_eq!(
             tool_gist(&json!({"command": "x".repeat(100)}), 10)
                 .chars()

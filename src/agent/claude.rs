@@ -1,43 +1,1003 @@
-//! Claude Code adapter (interim; the full parser lands from its branch).
+//! Claude Code adapter: how to start `claude` and how to read and answer it.
+//!
+//! claude runs as `claude -p --input-format stream-json --output-format
+//! stream-json --verbose --permission-prompt-tool stdio`: stdin is a pipe of
+//! JSON lines (the initialize control request, then user turns and answers to
+//! control requests), stdout is one JSON object per line. The formats are
+//! recorded in `shared/transcripts/claude` (copied to `tests/fixtures/claude`).
+//!
+//! Pure: builds a [`LaunchSpec`], parses lines into [`AgentEvent`]s and
+//! encodes stdin lines. Never spawns, reads, writes or sleeps, and never
+//! panics on agent output, however malformed.
 
 use std::path::Path;
 
+use serde_json::{Map, Value, json};
+
+use super::sanitize::sanitize_line;
 use super::{AgentOptions, Answer, LaunchSpec, LiveProtocol, OutputParser, StdinMode};
-use crate::core::event::{AgentEvent, Question};
+use crate::core::event::{
+    AgentEvent, Denial, Question, QuestionItem, QuestionKind, QuestionOption, Usage,
+};
 
-/// Parses claude's `stream-json` output.
-#[derive(Debug, Default)]
-pub struct ClaudeParser {}
+/// The agent name used in [`AgentEvent::Session`].
+const AGENT_NAME: &str = "claude";
 
-impl OutputParser for ClaudeParser {
-    fn parse_line(&mut self, line: &str) -> Vec<AgentEvent> {
-        vec![AgentEvent::Raw {
-            line: line.to_string(),
-        }]
-    }
-}
+/// The tool whose permission request is really a question for the user.
+const ASK_USER_QUESTION: &str = "AskUserQuestion";
 
-/// Builds claude's argv.
+/// The model name claude gives to messages it makes up itself (API errors
+/// after the retries ran out).
+const SYNTHETIC_MODEL: &str = "<synthetic>";
+
+/// The first stdin line of every run: the stdio control protocol handshake.
+pub const INITIALIZE_REQUEST: &str = r#"{"type":"control_request","request_id":"init-1","request":{"subtype":"initialize","hooks":null}}"#;
+
+/// How many recent assistant messages the parser remembers streamed blocks
+/// for. Only the message being streamed matters; a few more are a margin.
+const REMEMBERED_MESSAGES: usize = 8;
+
+/// How to start claude for `prompt` in `cwd`.
+///
+/// The prompt goes on stdin as the first user turn (after the initialize
+/// request), never on the command line, so the process stays alive for
+/// approvals, questions and follow-up turns until stdin is closed.
 pub fn launch(opts: &AgentOptions, cwd: &Path, prompt: &str) -> LaunchSpec {
+    let mut args: Vec<String> = [
+        "-p",
+        "--input-format",
+        "stream-json",
+        "--output-format",
+        "stream-json",
+        "--verbose",
+        "--permission-prompt-tool",
+        "stdio",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+
+    let mut pair = |flag: &str, value: &str| {
+        args.push(flag.to_string());
+        args.push(value.to_string());
+    };
+    if let Some(model) = &opts.model {
+        pair("--model", model);
+    }
+    if let Some(mode) = &opts.permission_mode {
+        pair("--permission-mode", mode);
+    }
+    if let Some(prompt) = &opts.append_system_prompt {
+        pair("--append-system-prompt", prompt);
+    }
+    if let Some(budget) = opts.max_budget_usd {
+        pair("--max-budget-usd", &budget.to_string());
+    }
+    if let Some(id) = &opts.session_id {
+        pair("--session-id", id);
+    }
+    if let Some(id) = &opts.resume {
+        pair("--resume", id);
+    }
+    // Variadic options (`<tools...>`, `<directories...>`) take the `=` form:
+    // as separate words they would swallow any positional argument that
+    // follows them (in `extra_args`, say).
+    for tool in &opts.allowed_tools {
+        args.push(format!("--allowedTools={tool}"));
+    }
+    for tool in &opts.disallowed_tools {
+        args.push(format!("--disallowedTools={tool}"));
+    }
+    for dir in &opts.add_dirs {
+        args.push(format!("--add-dir={}", dir.to_string_lossy()));
+    }
+    args.extend(opts.extra_args.iter().cloned());
+
     LaunchSpec {
-        program: opts.binary.clone().unwrap_or_else(|| "claude".into()),
-        args: vec![],
+        program: opts.binary.clone().unwrap_or_else(|| "claude".to_string()),
+        args,
         cwd: cwd.to_path_buf(),
         env: opts.env.clone(),
         stdin: StdinMode::Pipe {
-            initial_lines: vec![Claude::encode_user_message(prompt)],
+            initial_lines: vec![
+                INITIALIZE_REQUEST.to_string(),
+                Claude::encode_user_message(prompt),
+            ],
         },
     }
 }
 
-/// Claude's stdio control protocol.
+/// The stdio control protocol: answers to `can_use_tool` requests and user
+/// turns, as stdin lines (without the trailing `\n`).
+#[derive(Debug, Clone, Copy, Default)]
 pub struct Claude;
 
 impl LiveProtocol for Claude {
-    fn encode_answer(question: &Question, _answer: &Answer) -> String {
-        question.id.clone()
+    fn encode_answer(question: &Question, answer: &Answer) -> String {
+        let original = || match &question.input {
+            Value::Object(map) => map.clone(),
+            _ => Map::new(),
+        };
+        let decision = match answer {
+            Answer::Allow { updated_input } => json!({
+                "behavior": "allow",
+                "updatedInput": updated_input
+                    .clone()
+                    .unwrap_or_else(|| Value::Object(original())),
+            }),
+            Answer::Deny { message } => json!({
+                "behavior": "deny",
+                "message": message,
+            }),
+            Answer::Answer { answers } => {
+                let mut input = original();
+                let chosen: Map<String, Value> = answers
+                    .iter()
+                    .map(|(q, a)| (q.clone(), Value::String(a.clone())))
+                    .collect();
+                input.insert("answers".to_string(), Value::Object(chosen));
+                json!({
+                    "behavior": "allow",
+                    "updatedInput": Value::Object(input),
+                })
+            }
+        };
+        json!({
+            "type": "control_response",
+            "response": {
+                "subtype": "success",
+                "request_id": question.id,
+                "response": decision,
+            }
+        })
+        .to_string()
     }
+
     fn encode_user_message(text: &str) -> String {
-        text.to_string()
+        json!({
+            "type": "user",
+            "message": {"role": "user", "content": text},
+            "parent_tool_use_id": null,
+            "session_id": "default",
+        })
+        .to_string()
+    }
+}
+
+/// What was streamed of one content block through `stream_event` deltas.
+#[derive(Debug)]
+struct StreamedBlock {
+    index: u64,
+    thinking: bool,
+    text: String,
+    /// The full `assistant` block for it has been seen (and suppressed).
+    done: bool,
+}
+
+/// The blocks of one assistant message: streamed deltas and how many full
+/// blocks claude has already repeated as `assistant` lines.
+#[derive(Debug)]
+struct MessageBlocks {
+    id: String,
+    streamed: Vec<StreamedBlock>,
+    /// Position of the next full block (claude writes one per line, in
+    /// order, so this matches the stream's block index).
+    next_position: u64,
+}
+
+/// Parses claude's `stream-json` output. Stateful: use one per run.
+///
+/// Remembers streamed text so a block already shown as deltas is not shown
+/// again when claude repeats it whole, and the cumulative cost already
+/// reported so each [`Usage`] carries an increment.
+#[derive(Debug, Default)]
+pub struct ClaudeParser {
+    /// Recent assistant messages, newest last, at most
+    /// [`REMEMBERED_MESSAGES`].
+    messages: Vec<MessageBlocks>,
+    /// Id of the message being streamed (from `message_start`).
+    streaming_message: Option<String>,
+    /// Sum of the cost increments reported so far in this process.
+    cost_reported: f64,
+}
+
+impl OutputParser for ClaudeParser {
+    fn parse_line(&mut self, line: &str) -> Vec<AgentEvent> {
+        let value = match serde_json::from_str::<Value>(line) {
+            Ok(value) => value,
+            Err(_) => {
+                let clean = sanitize_line(line);
+                // Escape sequences glued to a JSON line (seen under a PTY):
+                // the clean text may still be one of claude's objects.
+                match serde_json::from_str::<Value>(&clean) {
+                    Ok(value @ Value::Object(_)) if clean != line => value,
+                    _ => return raw(clean),
+                }
+            }
+        };
+        let Some(obj) = value.as_object() else {
+            return raw(sanitize_line(line));
+        };
+        match str_field(obj, "type") {
+            Some("system") => self.system(obj),
+            Some("assistant") => self.assistant(obj),
+            Some("user") => tool_results(obj),
+            Some("stream_event") => self.stream_event(obj),
+            Some("control_request") => control_request(obj).into_iter().collect(),
+            Some("control_response") | Some("control_cancel_request") => Vec::new(),
+            Some("result") => self.result(obj),
+            _ => raw(sanitize_line(line)),
+        }
+    }
+}
+
+impl ClaudeParser {
+    fn system(&mut self, obj: &Map<String, Value>) -> Vec<AgentEvent> {
+        match str_field(obj, "subtype") {
+            Some("init") => match str_field(obj, "session_id") {
+                Some(session_id) => vec![AgentEvent::Session {
+                    session_id: session_id.to_string(),
+                    model: str_field(obj, "model").map(str::to_string),
+                    cwd: str_field(obj, "cwd").map(str::to_string),
+                    agent: AGENT_NAME.to_string(),
+                }],
+                None => Vec::new(),
+            },
+            Some("api_retry") => vec![AgentEvent::Retry {
+                attempt: u32_field(obj, "attempt").unwrap_or(0),
+                max_attempts: u32_field(obj, "max_retries"),
+                delay_ms: obj
+                    .get("retry_delay_ms")
+                    .and_then(Value::as_f64)
+                    .filter(|ms| ms.is_finite() && *ms >= 0.0)
+                    // Saturating conversion of a finite, non-negative float.
+                    .map(|ms| ms.round() as u64),
+                status: u16_field(obj, "error_status"),
+                reason: str_field(obj, "error").unwrap_or("API error").to_string(),
+            }],
+            _ => Vec::new(),
+        }
+    }
+
+    fn assistant(&mut self, obj: &Map<String, Value>) -> Vec<AgentEvent> {
+        let Some(message) = obj.get("message").and_then(Value::as_object) else {
+            return Vec::new();
+        };
+        let Some(content) = message.get("content").and_then(Value::as_array) else {
+            return Vec::new();
+        };
+        if str_field(message, "model") == Some(SYNTHETIC_MODEL) {
+            return content
+                .iter()
+                .filter_map(|block| block_text(block, "text"))
+                .map(|text| AgentEvent::Error {
+                    message: text.to_string(),
+                })
+                .collect();
+        }
+        let message_id = str_field(message, "id").map(str::to_string);
+        let mut events = Vec::new();
+        for block in content {
+            let position = match &message_id {
+                Some(id) => {
+                    let entry = self.message_entry(id);
+                    let position = entry.next_position;
+                    entry.next_position = entry.next_position.saturating_add(1);
+                    Some(position)
+                }
+                None => None,
+            };
+            let Some(block) = block.as_object() else {
+                continue;
+            };
+            match str_field(block, "type") {
+                Some("text") => {
+                    if let Some(text) = str_field(block, "text") {
+                        if !self.was_streamed(message_id.as_deref(), position, false, text) {
+                            events.push(AgentEvent::Text {
+                                text: text.to_string(),
+                                delta: false,
+                            });
+                        }
+                    }
+                }
+                Some("thinking") => {
+                    if let Some(text) = str_field(block, "thinking") {
+                        if !self.was_streamed(message_id.as_deref(), position, true, text) {
+                            events.push(AgentEvent::Thinking {
+                                text: text.to_string(),
+                                delta: false,
+                            });
+                        }
+                    }
+                }
+                Some("tool_use") => {
+                    if let (Some(id), Some(name)) =
+                        (str_field(block, "id"), str_field(block, "name"))
+                    {
+                        events.push(AgentEvent::ToolCall {
+                            id: id.to_string(),
+                            name: name.to_string(),
+                            input: block.get("input").cloned().unwrap_or(Value::Null),
+                        });
+                    }
+                }
+                _ => {}
+            }
+        }
+        events
+    }
+
+    fn stream_event(&mut self, obj: &Map<String, Value>) -> Vec<AgentEvent> {
+        let Some(event) = obj.get("event").and_then(Value::as_object) else {
+            return Vec::new();
+        };
+        match str_field(event, "type") {
+            Some("message_start") => {
+                self.streaming_message = event
+                    .get("message")
+                    .and_then(Value::as_object)
+                    .and_then(|m| str_field(m, "id"))
+                    .map(str::to_string);
+                Vec::new()
+            }
+            Some("content_block_delta") => {
+                let Some(delta) = event.get("delta").and_then(Value::as_object) else {
+                    return Vec::new();
+                };
+                let (thinking, text) = match str_field(delta, "type") {
+                    Some("text_delta") => (false, str_field(delta, "text")),
+                    Some("thinking_delta") => (true, str_field(delta, "thinking")),
+                    _ => return Vec::new(),
+                };
+                let Some(text) = text else {
+                    return Vec::new();
+                };
+                let index = event.get("index").and_then(Value::as_u64).unwrap_or(0);
+                self.record_delta(index, thinking, text);
+                let text = text.to_string();
+                vec![if thinking {
+                    AgentEvent::Thinking { text, delta: true }
+                } else {
+                    AgentEvent::Text { text, delta: true }
+                }]
+            }
+            _ => Vec::new(),
+        }
+    }
+
+    fn result(&mut self, obj: &Map<String, Value>) -> Vec<AgentEvent> {
+        let mut events = Vec::new();
+        let usage = obj.get("usage").and_then(Value::as_object);
+        // `total_cost_usd` is cumulative over the process (it grows turn by
+        // turn in a live session) while `usage` is per turn: report the
+        // difference so that usage events stay increments.
+        let cost_usd = obj
+            .get("total_cost_usd")
+            .and_then(Value::as_f64)
+            .filter(|c| c.is_finite())
+            .map(|total| {
+                // A total below what was already reported cannot be undone:
+                // report nothing new rather than a negative cost.
+                let increment = (total - self.cost_reported).max(0.0);
+                self.cost_reported = self.cost_reported.max(total);
+                increment
+            });
+        if usage.is_some() || cost_usd.is_some() {
+            let tokens = |key: &str| usage.and_then(|u| u.get(key)).and_then(Value::as_u64);
+            events.push(AgentEvent::Usage(Usage {
+                input_tokens: tokens("input_tokens").unwrap_or(0),
+                output_tokens: tokens("output_tokens").unwrap_or(0),
+                cache_read_tokens: tokens("cache_read_input_tokens").unwrap_or(0),
+                cache_creation_tokens: tokens("cache_creation_input_tokens").unwrap_or(0),
+                cost_usd,
+            }));
+        }
+        let is_error = obj
+            .get("is_error")
+            .and_then(Value::as_bool)
+            .unwrap_or_else(|| str_field(obj, "subtype").is_some_and(|s| s != "success"));
+        let permission_denials = obj
+            .get("permission_denials")
+            .and_then(Value::as_array)
+            .map(|denials| {
+                denials
+                    .iter()
+                    .filter_map(Value::as_object)
+                    .filter_map(|d| {
+                        Some(Denial {
+                            tool: str_field(d, "tool_name")?.to_string(),
+                            input: d.get("tool_input").cloned().unwrap_or(Value::Null),
+                        })
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        events.push(AgentEvent::TurnEnd {
+            is_error,
+            result: str_field(obj, "result").map(str::to_string),
+            api_error_status: u16_field(obj, "api_error_status"),
+            num_turns: u32_field(obj, "num_turns"),
+            permission_denials,
+        });
+        events
+    }
+
+    /// The remembered blocks of message `id`, created (and the oldest
+    /// forgotten) if needed.
+    fn message_entry(&mut self, id: &str) -> &mut MessageBlocks {
+        let found = self.messages.iter().position(|m| m.id == id);
+        let at = match found {
+            Some(at) => at,
+            None => {
+                if self.messages.len() >= REMEMBERED_MESSAGES {
+                    self.messages.remove(0);
+                }
+                self.messages.push(MessageBlocks {
+                    id: id.to_string(),
+                    streamed: Vec::new(),
+                    next_position: 0,
+                });
+                self.messages.len() - 1
+            }
+        };
+        &mut self.messages[at]
+    }
+
+    fn record_delta(&mut self, index: u64, thinking: bool, text: &str) {
+        // Deltas before any `message_start` cannot be matched to a full
+        // block later; they are still shown, just not remembered.
+        let Some(id) = self.streaming_message.clone() else {
+            return;
+        };
+        let entry = self.message_entry(&id);
+        match entry.streamed.iter_mut().find(|b| b.index == index) {
+            Some(block) => block.text.push_str(text),
+            None => entry.streamed.push(StreamedBlock {
+                index,
+                thinking,
+                text: text.to_string(),
+                done: false,
+            }),
+        }
+    }
+
+    /// Whether the full block at `position` of `message_id` was already
+    /// shown as deltas (and marks it as seen). Matches by position first,
+    /// then by identical text, in case claude skipped a block.
+    fn was_streamed(
+        &mut self,
+        message_id: Option<&str>,
+        position: Option<u64>,
+        thinking: bool,
+        text: &str,
+    ) -> bool {
+        let Some(id) = message_id else {
+            return false;
+        };
+        let Some(entry) = self.messages.iter_mut().find(|m| m.id == id) else {
+            return false;
+        };
+        let by_position = entry
+            .streamed
+            .iter()
+            .position(|b| Some(b.index) == position && b.thinking == thinking && !b.done);
+        let by_text = || {
+            entry
+                .streamed
+                .iter()
+                .position(|b| b.thinking == thinking && !b.done && b.text == text)
+        };
+        match by_position.or_else(by_text) {
+            Some(at) => {
+                entry.streamed[at].done = true;
+                true
+            }
+            None => false,
+        }
+    }
+}
+
+/// `tool_result` blocks of a `user` line; anything else there is the
+/// conversation echoing back and yields nothing.
+fn tool_results(obj: &Map<String, Value>) -> Vec<AgentEvent> {
+    let Some(content) = obj
+        .get("message")
+        .and_then(Value::as_object)
+        .and_then(|m| m.get("content"))
+        .and_then(Value::as_array)
+    else {
+        return Vec::new();
+    };
+    content
+        .iter()
+        .filter_map(Value::as_object)
+        .filter(|b| str_field(b, "type") == Some("tool_result"))
+        .filter_map(|b| {
+            Some(AgentEvent::ToolResult {
+                id: str_field(b, "tool_use_id")?.to_string(),
+                output: result_text(b.get("content")),
+                is_error: b.get("is_error").and_then(Value::as_bool).unwrap_or(false),
+            })
+        })
+        .collect()
+}
+
+/// A tool result's content: a string, or text blocks joined by newlines.
+fn result_text(content: Option<&Value>) -> String {
+    match content {
+        Some(Value::String(s)) => s.clone(),
+        Some(Value::Array(blocks)) => blocks
+            .iter()
+            .filter_map(|b| block_text(b, "text"))
+            .collect::<Vec<_>>()
+            .join("\n"),
+        _ => String::new(),
+    }
+}
+
+/// A `can_use_tool` control request as a [`Question`]; other requests are
+/// not for the user.
+fn control_request(obj: &Map<String, Value>) -> Option<AgentEvent> {
+    let id = str_field(obj, "request_id")?;
+    let request = obj.get("request").and_then(Value::as_object)?;
+    if str_field(request, "subtype") != Some("can_use_tool") {
+        return None;
+    }
+    let tool = str_field(request, "tool_name");
+    let input = request.get("input").cloned().unwrap_or(Value::Null);
+    let kind = if tool == Some(ASK_USER_QUESTION) {
+        QuestionKind::Question
+    } else {
+        QuestionKind::Approval
+    };
+    let questions = input
+        .get("questions")
+        .and_then(Value::as_array)
+        .map(|items| items.iter().filter_map(question_item).collect())
+        .unwrap_or_default();
+    Some(AgentEvent::Question(Question {
+        id: id.to_string(),
+        kind,
+        tool: tool.map(str::to_string),
+        input,
+        tool_use_id: str_field(request, "tool_use_id").map(str::to_string),
+        questions,
+    }))
+}
+
+/// One entry of AskUserQuestion's `questions`.
+fn question_item(item: &Value) -> Option<QuestionItem> {
+    let item = item.as_object()?;
+    let options = item
+        .get("options")
+        .and_then(Value::as_array)
+        .map(|options| {
+            options
+                .iter()
+                .filter_map(Value::as_object)
+                .filter_map(|o| {
+                    Some(QuestionOption {
+                        label: str_field(o, "label")?.to_string(),
+                        description: str_field(o, "description").map(str::to_string),
+                    })
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    Some(QuestionItem {
+        question: str_field(item, "question")?.to_string(),
+        header: str_field(item, "header").map(str::to_string),
+        options,
+        multi_select: item
+            .get("multiSelect")
+            .and_then(Value::as_bool)
+            .unwrap_or(false),
+    })
+}
+
+/// A non-JSON (or unrecognised) line as raw output, unless nothing is left
+/// of it once sanitized.
+fn raw(clean: String) -> Vec<AgentEvent> {
+    if clean.trim().is_empty() {
+        Vec::new()
+    } else {
+        vec![AgentEvent::Raw { line: clean }]
+    }
+}
+
+/// The text of a content block of type `kind` (`{"type": kind, "text": ..}`).
+fn block_text<'a>(block: &'a Value, kind: &str) -> Option<&'a str> {
+    let block = block.as_object()?;
+    if str_field(block, "type") != Some(kind) {
+        return None;
+    }
+    str_field(block, "text")
+}
+
+fn str_field<'a>(obj: &'a Map<String, Value>, key: &str) -> Option<&'a str> {
+    obj.get(key).and_then(Value::as_str)
+}
+
+fn u32_field(obj: &Map<String, Value>, key: &str) -> Option<u32> {
+    obj.get(key)
+        .and_then(Value::as_u64)
+        .and_then(|n| u32::try_from(n).ok())
+}
+
+fn u16_field(obj: &Map<String, Value>, key: &str) -> Option<u16> {
+    obj.get(key)
+        .and_then(Value::as_u64)
+        .and_then(|n| u16::try_from(n).ok())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::PathBuf;
+
+    use super::*;
+
+    fn parse_all(lines: &[&str]) -> Vec<AgentEvent> {
+        let mut parser = ClaudeParser::default();
+        lines.iter().flat_map(|l| parser.parse_line(l)).collect()
+    }
+
+    fn approval(input: Value) -> Question {
+        Question {
+            id: "req-1".to_string(),
+            kind: QuestionKind::Approval,
+            tool: Some("Bash".to_string()),
+            input,
+            tool_use_id: Some("toolu_1".to_string()),
+            questions: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn launch_defaults_speak_the_stdio_protocol_with_the_prompt_on_stdin() {
+        let spec = launch(&AgentOptions::default(), Path::new("/tmp/w"), "do it");
+        assert_eq!(spec.program, "claude");
+        assert_eq!(
+            spec.args,
+            [
+                "-p",
+                "--input-format",
+                "stream-json",
+                "--output-format",
+                "stream-json",
+                "--verbose",
+                "--permission-prompt-tool",
+                "stdio"
+            ]
+        );
+        assert_eq!(spec.cwd, PathBuf::from("/tmp/w"));
+        let StdinMode::Pipe { initial_lines } = &spec.stdin else {
+            panic!("claude needs a stdin pipe, got {:?}", spec.stdin);
+        };
+        assert_eq!(initial_lines.len(), 2);
+        let init: Value = serde_json::from_str(&initial_lines[0]).unwrap();
+        assert_eq!(
+            init,
+            json!({"type":"control_request","request_id":"init-1",
+                   "request":{"subtype":"initialize","hooks":null}})
+        );
+        let user: Value = serde_json::from_str(&initial_lines[1]).unwrap();
+        assert_eq!(
+            user,
+            json!({"type":"user","message":{"role":"user","content":"do it"},
+                   "parent_tool_use_id":null,"session_id":"default"})
+        );
+    }
+
+    #[test]
+    fn launch_passes_every_option_through() {
+        let opts = AgentOptions {
+            binary: Some("/opt/claude".to_string()),
+            model: Some("opus".to_string()),
+            permission_mode: Some("acceptEdits".to_string()),
+            allowed_tools: vec!["Bash(git *)".to_string(), "Edit".to_string()],
+            disallowed_tools: vec!["WebFetch".to_string()],
+            append_system_prompt: Some("- be brief".to_string()),
+            add_dirs: vec![PathBuf::from("/data")],
+            max_budget_usd: Some(0.5),
+            session_id: Some("6f0c".to_string()),
+            resume: Some("abcd".to_string()),
+            extra_args: vec!["--effort".to_string(), "low".to_string()],
+            env: vec![("IS_SANDBOX".to_string(), "1".to_string())],
+        };
+        let spec = launch(&opts, Path::new("/w"), "hi");
+        assert_eq!(spec.program, "/opt/claude");
+        assert_eq!(
+            spec.args[8..],
+            [
+                "--model",
+                "opus",
+                "--permission-mode",
+                "acceptEdits",
+                "--append-system-prompt",
+                "- be brief",
+                "--max-budget-usd",
+                "0.5",
+                "--session-id",
+                "6f0c",
+                "--resume",
+                "abcd",
+                "--allowedTools=Bash(git *)",
+                "--allowedTools=Edit",
+                "--disallowedTools=WebFetch",
+                "--add-dir=/data",
+                "--effort",
+                "low",
+            ]
+        );
+        assert_eq!(spec.env, opts.env);
+    }
+
+    #[test]
+    fn allow_echoes_the_original_input_unless_edited() {
+        let q = approval(json!({"command": "ls"}));
+        let line = Claude::encode_answer(
+            &q,
+            &Answer::Allow {
+                updated_input: None,
+            },
+        );
+        let v: Value = serde_json::from_str(&line).unwrap();
+        assert_eq!(
+            v,
+            json!({"type":"control_response","response":{"subtype":"success",
+                "request_id":"req-1","response":{"behavior":"allow",
+                "updatedInput":{"command":"ls"}}}})
+        );
+        let edited = Claude::encode_answer(
+            &q,
+            &Answer::Allow {
+                updated_input: Some(json!({"command": "ls -a"})),
+            },
+        );
+        let v: Value = serde_json::from_str(&edited).unwrap();
+        assert_eq!(
+            v["response"]["response"]["updatedInput"],
+            json!({"command": "ls -a"})
+        );
+    }
+
+    #[test]
+    fn deny_carries_the_message() {
+        let line = Claude::encode_answer(
+            &approval(json!({})),
+            &Answer::Deny {
+                message: "no \"way\"".to_string(),
+            },
+        );
+        let v: Value = serde_json::from_str(&line).unwrap();
+        assert_eq!(
+            v["response"]["response"],
+            json!({"behavior":"deny","message":"no \"way\""})
+        );
+        assert!(!line.contains('\n'), "one stdin line: {line}");
+    }
+
+    #[test]
+    fn answers_are_added_to_the_question_input() {
+        let mut q = approval(json!({"questions": [{"question": "Colour?"}]}));
+        q.tool = Some(ASK_USER_QUESTION.to_string());
+        q.kind = QuestionKind::Question;
+        let line = Claude::encode_answer(
+            &q,
+            &Answer::Answer {
+                answers: vec![("Colour?".to_string(), "Blue".to_string())],
+            },
+        );
+        let v: Value = serde_json::from_str(&line).unwrap();
+        assert_eq!(
+            v["response"]["response"],
+            json!({"behavior":"allow","updatedInput":{
+                "questions":[{"question":"Colour?"}],"answers":{"Colour?":"Blue"}}})
+        );
+    }
+
+    #[test]
+    fn streamed_text_is_not_repeated_by_the_full_block() {
+        let events = parse_all(&[
+            r#"{"type":"stream_event","event":{"type":"message_start","message":{"id":"m1"}}}"#,
+            r#"{"type":"stream_event","event":{"type":"content_block_delta","index":0,"delta":{"type":"thinking_delta","thinking":"hm"}}}"#,
+            r#"{"type":"assistant","message":{"id":"m1","content":[{"type":"thinking","thinking":"hm"}]}}"#,
+            r#"{"type":"stream_event","event":{"type":"content_block_delta","index":1,"delta":{"type":"text_delta","text":"Hel"}}}"#,
+            r#"{"type":"stream_event","event":{"type":"content_block_delta","index":1,"delta":{"type":"text_delta","text":"lo"}}}"#,
+            r#"{"type":"assistant","message":{"id":"m1","content":[{"type":"text","text":"Hello"}]}}"#,
+            r#"{"type":"assistant","message":{"id":"m1","content":[{"type":"text","text":"Not streamed"}]}}"#,
+        ]);
+        assert_eq!(
+            events,
+            vec![
+                AgentEvent::Thinking {
+                    text: "hm".into(),
+                    delta: true
+                },
+                AgentEvent::Text {
+                    text: "Hel".into(),
+                    delta: true
+                },
+                AgentEvent::Text {
+                    text: "lo".into(),
+                    delta: true
+                },
+                AgentEvent::Text {
+                    text: "Not streamed".into(),
+                    delta: false
+                },
+            ]
+        );
+    }
+
+    #[test]
+    fn tool_result_content_blocks_are_joined() {
+        let events = parse_all(&[
+            r#"{"type":"user","message":{"content":[{"type":"tool_result","tool_use_id":"t1","content":[{"type":"text","text":"a"},{"type":"image"},{"type":"text","text":"b"}],"is_error":true}]}}"#,
+            r#"{"type":"user","message":{"role":"user","content":"just the prompt echoed"}}"#,
+        ]);
+        assert_eq!(
+            events,
+            vec![AgentEvent::ToolResult {
+                id: "t1".into(),
+                output: "a\nb".into(),
+                is_error: true
+            }]
+        );
+    }
+
+    #[test]
+    fn result_without_is_error_falls_back_to_the_subtype() {
+        let events = parse_all(&[r#"{"type":"result","subtype":"error_max_turns"}"#]);
+        assert_eq!(
+            events,
+            vec![AgentEvent::TurnEnd {
+                is_error: true,
+                result: None,
+                api_error_status: None,
+                num_turns: None,
+                permission_denials: Vec::new(),
+            }]
+        );
+    }
+
+    #[test]
+    fn escape_sequences_glued_to_a_json_line_do_not_hide_it() {
+        let events = parse_all(&[
+            "\u{1b}[?25l{\"type\":\"system\",\"subtype\":\"init\",\"session_id\":\"s\"}",
+        ]);
+        assert_eq!(
+            events,
+            vec![AgentEvent::Session {
+                session_id: "s".into(),
+                model: None,
+                cwd: None,
+                agent: "claude".into()
+            }]
+        );
+    }
+
+    #[test]
+    fn garbage_never_panics_and_stays_visible_as_clean_raw_lines() {
+        let garbage = [
+            "",
+            "   ",
+            "\u{1b}[2J\u{1b}]0;x\u{7}",
+            "{",
+            r#"{"type":"assistant","message":{"content":[{"type":"te"#,
+            "null",
+            "[1,2,3]",
+            "\"just a string\"",
+            "12345678901234567890123456789",
+            "1e400",
+            r#"{"no_type":1}"#,
+            r#"{"type":42}"#,
+            r#"{"type":"wat","x":1}"#,
+            r#"{"type":"result","usage":"x"}"#,
+            r#"{"type":"result","usage":{"input_tokens":-5,"output_tokens":1.5},"total_cost_usd":"free","num_turns":99999999999999999999,"api_error_status":70000,"permission_denials":[1,{"tool_name":3},{"tool_name":"Bash"}]}"#,
+            r#"{"type":"system"}"#,
+            r#"{"type":"system","subtype":"init"}"#,
+            r#"{"type":"system","subtype":"api_retry","attempt":"1","retry_delay_ms":-3,"error_status":99999}"#,
+            r#"{"type":"system","subtype":"api_retry","attempt":4294967296,"retry_delay_ms":1e300}"#,
+            r#"{"type":"assistant"}"#,
+            r#"{"type":"assistant","message":[]}"#,
+            r#"{"type":"assistant","message":{"content":{"type":"text"}}}"#,
+            r#"{"type":"assistant","message":{"id":7,"model":null,"content":[null,1,{"type":"text","text":5},{"type":"tool_use","id":"t"},{"type":"text","text":"ok"}]}}"#,
+            r#"{"type":"assistant","message":{"model":"<synthetic>","content":[{"type":"text"}]}}"#,
+            r#"{"type":"user","message":{"content":[{"type":"tool_result"},{"type":"tool_result","tool_use_id":"t","content":{"a":[]}}]}}"#,
+            r#"{"type":"stream_event","event":{"type":"content_block_delta","index":-1,"delta":{"type":"text_delta","text":"d"}}}"#,
+            r#"{"type":"stream_event","event":{"type":"content_block_delta","delta":"x"}}"#,
+            r#"{"type":"stream_event","event":{"type":"message_start","message":{"id":{"deep":[[[]]]}}}}"#,
+            r#"{"type":"stream_event","event":null}"#,
+            r#"{"type":"control_request","request":{"subtype":"can_use_tool"}}"#,
+            r#"{"type":"control_request","request_id":"r","request":{"subtype":"can_use_tool","input":{"questions":[{"question":1},{"question":"Q?","options":[{"label":"A"},{"description":"no label"}],"multiSelect":"yes"}]}}}"#,
+            r#"{"type":"control_request","request_id":"r2","request":{"subtype":"hook_callback"}}"#,
+            r#"{"type":"control_response","response":"ok"}"#,
+            "[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[",
+            "\u{0}\u{1}binary\u{fffd}junk\u{9b}2J",
+        ];
+        let mut parser = ClaudeParser::default();
+        let events: Vec<AgentEvent> = garbage.iter().flat_map(|l| parser.parse_line(l)).collect();
+
+        // Everything the user sees as raw text is clean.
+        for e in &events {
+            if let AgentEvent::Raw { line } = e {
+                assert_eq!(&sanitize_line(line), line);
+                assert!(!line.trim().is_empty());
+            }
+        }
+        let raws: Vec<&str> = events
+            .iter()
+            .filter_map(|e| match e {
+                AgentEvent::Raw { line } => Some(line.as_str()),
+                _ => None,
+            })
+            .collect();
+        assert!(raws.contains(&"{"));
+        assert!(raws.contains(&"binary\u{fffd}junk"), "{raws:?}");
+        assert!(raws.contains(&r#"{"type":"wat","x":1}"#));
+        // Malformed but recognisable objects still give what they can.
+        assert!(events.contains(&AgentEvent::Text {
+            text: "ok".into(),
+            delta: false
+        }));
+        assert!(events.contains(&AgentEvent::Text {
+            text: "d".into(),
+            delta: true
+        }));
+        assert!(events.contains(&AgentEvent::ToolResult {
+            id: "t".into(),
+            output: String::new(),
+            is_error: false
+        }));
+        assert!(events.contains(&AgentEvent::Retry {
+            attempt: 0,
+            max_attempts: None,
+            delay_ms: None,
+            status: None,
+            reason: "API error".into()
+        }));
+        assert!(events.iter().any(|e| matches!(
+            e,
+            AgentEvent::TurnEnd {
+                api_error_status: None,
+                num_turns: None,
+                permission_denials,
+                ..
+            } if permission_denials.len() == 1 && permission_denials[0].tool == "Bash"
+        )));
+        let question = events.iter().find_map(|e| match e {
+            AgentEvent::Question(q) => Some(q),
+            _ => None,
+        });
+        let question = question.expect("the can_use_tool request with an id");
+        assert_eq!(question.id, "r");
+        assert_eq!(question.questions.len(), 1);
+        assert_eq!(question.questions[0].options.len(), 1);
+        assert!(!question.questions[0].multi_select);
+        // A result with usage "x" still ends the turn.
+        assert_eq!(
+            events
+                .iter()
+                .filter(|e| matches!(e, AgentEvent::TurnEnd { .. }))
+                .count(),
+            2
+        );
+    }
+
+    #[test]
+    fn cost_is_reported_as_increments_of_the_cumulative_total() {
+        let mut parser = ClaudeParser::default();
+        let mut costs = Vec::new();
+        for total in ["0.25", "0.75", "0.75", "0.5"] {
+            let line = format!(r#"{{"type":"result","is_error":false,"total_cost_usd":{total}}}"#);
+            for e in parser.parse_line(&line) {
+                if let AgentEvent::Usage(u) = e {
+                    costs.push(u.cost_usd);
+                }
+            }
+        }
+        assert_eq!(costs, [Some(0.25), Some(0.5), Some(0.0), Some(0.0)]);
     }
 }
