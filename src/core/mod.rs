@@ -67,7 +67,7 @@ pub enum Event {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Command {
     /// Start a new task.
-    Launch(task::TaskSpec),
+    Launch(Box<task::TaskSpec>),
     /// Kill a task's agent and every process it started.
     Kill { task: TaskId },
     /// Answer the pending question of a task.

@@ -129,7 +129,7 @@ pub fn update(state: &mut State, now_ms: u64, event: Event) -> Vec<Effect> {
 
 fn command(state: &mut State, now_ms: u64, cmd: Command) -> Vec<Effect> {
     match cmd {
-        Command::Launch(spec) => launch(state, now_ms, spec),
+        Command::Launch(spec) => launch(state, now_ms, *spec),
         Command::Kill { task } => {
             let Some(t) = state.task_mut(task) else {
                 return vec![];
@@ -229,12 +229,10 @@ fn agent_event(state: &mut State, task: TaskId, event: AgentEvent) -> Vec<Effect
                 effects.push(Effect::CloseStdin { task });
             }
         }
-        AgentEvent::Question(q) => {
-            if policy == ApprovalPolicy::Ask {
-                t.pending_question = Some(q.clone());
-                if t.status.can_become(TaskStatus::Blocked) {
-                    t.status = TaskStatus::Blocked;
-                }
+        AgentEvent::Question(q) if policy == ApprovalPolicy::Ask => {
+            t.pending_question = Some(q.clone());
+            if t.status.can_become(TaskStatus::Blocked) {
+                t.status = TaskStatus::Blocked;
             }
         }
         _ => {}

@@ -26,7 +26,7 @@ fn launched(settings: Settings) -> (State, TaskId) {
     let fx = update(
         &mut s,
         1_000,
-        Event::Command(Command::Launch(spec("fix it"))),
+        Event::Command(Command::Launch(Box::new(spec("fix it")))),
     );
     assert!(matches!(fx.as_slice(), [Effect::Spawn { .. }]));
     let id = s.tasks[0].id;

@@ -155,7 +155,7 @@ async fn drive(spec: TaskSpec, args: &RunArgs) -> i32 {
         printer: Printer::new(color),
     };
     let mut interrupted = false;
-    let mut next = Some(Event::Command(Command::Launch(spec)));
+    let mut next = Some(Event::Command(Command::Launch(Box::new(spec))));
     loop {
         if let Some(event) = next.take() {
             for effect in update(&mut state, now_ms(), event) {
