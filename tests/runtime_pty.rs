@@ -734,3 +734,9 @@ async fn a_task_id_can_run_again_as_soon_as_it_exited() {
     assert_eq!(exit_of(&second).code, Some(0));
     h.assert_nothing_more().await;
 }
+
+#[test]
+fn the_runtime_can_move_into_a_task_or_thread() {
+    fn is_send<T: Send + 'static>() {}
+    is_send::<Runtime>();
+}
