@@ -5,12 +5,13 @@
 //! Exit order (each step is required by the next):
 //! 1. `waitid(WEXITED | WNOWAIT)`: the leader exited but stays a zombie, so
 //!    its pid (== pgid) cannot be reused yet;
-//! 2. SIGKILL what is left of the group, then reap the leader (one lock);
+//! 2. SIGKILL what is left of the group, then reap the leader (one lock),
+//!    then wait (bounded, event-driven) until the killed members exited;
 //! 3. wait up to [`READER_EOF_WAIT`] for the reader to reach EOF (a process
 //!    that escaped the group may hold the terminal), cancel it, join it;
 //! 4. stop and join the stdin writer;
 //! 5. wait for running kill ladders to report `KillDone`;
-//! 6. send `Exited`, forget the task, close the master.
+//! 6. forget the task, close the master, send `Exited`.
 //!
 //! A failed spawn sends `SpawnFailed` and nothing else. This thread never
 //! signals the group itself except through [`Group`], and never panics.
@@ -28,7 +29,7 @@ use tokio::sync::mpsc::Sender;
 use portable_pty::MasterPty;
 
 use super::fdio::{Cancel, cancel_pair};
-use super::group::Group;
+use super::group::{self, Group};
 use super::process::{self, Spawned};
 use super::{Registry, RuntimeConfig, reader, stdin};
 use crate::agent::{AgentKind, LaunchSpec, StdinMode};
@@ -86,6 +87,15 @@ pub(crate) fn run(mut job: AgentJob) {
         tracing::error!(task, pid, %err, "could not wait for the agent");
     }
     let status = job.group.kill_rest_and_reap(&mut child, observed.is_ok());
+    if observed.is_ok() {
+        // SIGKILL is not instant: let the rest of the group finish dying so
+        // that nothing of the agent is alive once `Exited` is out.
+        let left = group::members(pid);
+        group::wait_gone(
+            &left,
+            Duration::from_millis(job.config.kill_waits.after_kill_ms),
+        );
+    }
     let exit = match &status {
         Ok(status) => exit_info(*status),
         Err(err) => {
@@ -133,9 +143,11 @@ pub(crate) fn run(mut job: AgentJob) {
     }
 
     job.group.finish();
-    let _ = job.events.blocking_send(Event::Exited { task, exit });
+    // Forgotten before `Exited` goes out, so the core may reuse the task id
+    // (a resumed session) as soon as it sees it.
     forget(&job.registry, task);
     drop(master);
+    let _ = job.events.blocking_send(Event::Exited { task, exit });
 }
 
 /// The agent process while it runs.
