@@ -14,7 +14,7 @@
 //! | `message {role:"assistant", delta:true}`       | `text {delta:true}` |
 //! | `message {role:"assistant"}` without `delta`   | `text {delta:false}` |
 //! | `tool_use {tool_id, tool_name, parameters}`    | `tool_call` |
-//! | `tool_result {tool_id, status, output, error}` | `tool_result` (`output`, else `error.message`; an error unless `status` is `success`) |
+//! | `tool_result {tool_id, status, output, error}` | `tool_result` (`output`, else `error.message`, prefixed with `error.type`; an error unless `status` is `success`) |
 //! | `error {severity, message}`                    | `error` (a warning is prefixed `warning: `) |
 //! | `result {status, error?, stats}`               | `usage`, then for a failure `error`, then `turn_end` |
 //! | stderr "Attempt N failed with status S. Retrying with backoff... {json}" | `retry {attempt: N, status: S, reason: the API's message, delay if the API gave a retryDelay}` |
@@ -151,18 +151,25 @@ impl GeminiParser {
             }
             "tool_result" => {
                 self.tool_since_answer = true;
-                let error_message = obj
-                    .get("error")
-                    .and_then(|e| e.get("message"))
-                    .and_then(Value::as_str);
+                let error = obj.get("error");
+                let error_field = |k: &str| error.and_then(|e| e.get(k)).and_then(Value::as_str);
+                let is_error = str_field(obj, "status") != Some("success");
                 let output = match str_field(obj, "output") {
                     Some(out) if !out.is_empty() => out,
-                    _ => error_message.unwrap_or_default(),
+                    _ => error_field("message").unwrap_or_default(),
+                };
+                // The error type says why (`tool_not_registered`: not offered
+                // in this approval mode), which the message alone does not.
+                let output = match error_field("type") {
+                    Some(kind) if is_error && !kind.is_empty() && !output.contains(kind) => {
+                        format!("{kind}: {output}")
+                    }
+                    _ => output.to_string(),
                 };
                 vec![AgentEvent::ToolResult {
                     id: str_field(obj, "tool_id").unwrap_or_default().to_string(),
-                    output: output.to_string(),
-                    is_error: str_field(obj, "status") != Some("success"),
+                    output,
+                    is_error,
                 }]
             }
             "error" => {
@@ -612,7 +619,7 @@ mod tests {
             events,
             [AgentEvent::ToolResult {
                 id: "x".into(),
-                output: "bad path".into(),
+                output: "invalid_tool_params: bad path".into(),
                 is_error: true
             }]
         );
