@@ -5,7 +5,10 @@
 //! reads, writes or sleeps; the runtime does that.
 
 pub mod claude;
+pub mod codex;
+pub mod gemini;
 pub mod lines;
+pub mod permission;
 pub mod sanitize;
 
 use std::path::{Path, PathBuf};
@@ -20,6 +23,10 @@ use crate::core::event::{AgentEvent, Question};
 #[serde(rename_all = "snake_case")]
 pub enum AgentKind {
     Claude,
+    /// OpenAI's Codex CLI, `codex exec --json`.
+    Codex,
+    /// Google's Gemini CLI, `gemini -p ... --output-format stream-json`.
+    Gemini,
 }
 
 impl AgentKind {
@@ -27,6 +34,8 @@ impl AgentKind {
     pub fn name(self) -> &'static str {
         match self {
             AgentKind::Claude => "claude",
+            AgentKind::Codex => "codex",
+            AgentKind::Gemini => "gemini",
         }
     }
 
@@ -34,6 +43,8 @@ impl AgentKind {
     pub fn from_name(name: &str) -> Option<AgentKind> {
         match name {
             "claude" => Some(AgentKind::Claude),
+            "codex" => Some(AgentKind::Codex),
+            "gemini" => Some(AgentKind::Gemini),
             _ => None,
         }
     }
@@ -42,6 +53,8 @@ impl AgentKind {
     pub fn launch_spec(self, opts: &AgentOptions, cwd: &Path, prompt: &str) -> LaunchSpec {
         match self {
             AgentKind::Claude => claude::launch(opts, cwd, prompt),
+            AgentKind::Codex => codex::launch(opts, cwd, prompt),
+            AgentKind::Gemini => gemini::launch(opts, cwd, prompt),
         }
     }
 
@@ -49,6 +62,8 @@ impl AgentKind {
     pub fn encode_answer(self, question: &Question, answer: &Answer) -> Option<String> {
         match self {
             AgentKind::Claude => Some(claude::Claude::encode_answer(question, answer)),
+            // Neither has a live channel in the mode corral runs them in.
+            AgentKind::Codex | AgentKind::Gemini => None,
         }
     }
 
@@ -56,6 +71,8 @@ impl AgentKind {
     pub fn parser(self) -> Box<dyn OutputParser> {
         match self {
             AgentKind::Claude => Box::new(claude::ClaudeParser::default()),
+            AgentKind::Codex => Box::new(codex::CodexParser::default()),
+            AgentKind::Gemini => Box::new(gemini::GeminiParser::default()),
         }
     }
 }
@@ -76,6 +93,10 @@ pub struct AgentOptions {
     pub session_id: Option<String>,
     /// Resume this existing session.
     pub resume: Option<String>,
+    /// Codex `-c key=value` config overrides (the value is TOML), one per
+    /// entry, passed as `-c <entry>`. Ignored by other kinds.
+    #[serde(default)]
+    pub config_overrides: Vec<String>,
     /// Appended verbatim to the agent's argv.
     pub extra_args: Vec<String>,
     /// Extra environment for the agent.
