@@ -11,6 +11,7 @@
 
 pub mod anthropic_mock;
 
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -33,7 +34,8 @@ pub fn find_claude() -> Option<PathBuf> {
         );
         return None;
     }
-    let installed = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/agents/node_modules/.bin/claude");
+    let installed =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("target/agents/node_modules/.bin/claude");
     if is_executable(&installed) {
         return Some(installed);
     }
@@ -52,7 +54,9 @@ pub fn claude_or_skip(test: &str) -> Option<PathBuf> {
     if std::env::var("CORRAL_REQUIRE_E2E").as_deref() == Ok("1") {
         panic!("{SKIP_LINE}; CORRAL_REQUIRE_E2E=1 makes this a failure ({test})");
     }
-    eprintln!("{SKIP_LINE} [{test}]");
+    // Straight to stderr: libtest captures `eprintln!` of passing tests,
+    // and a skip must be seen.
+    let _ = writeln!(std::io::stderr(), "{SKIP_LINE} [{test}]");
     None
 }
 
@@ -118,16 +122,26 @@ impl Sandbox {
     /// `port`. Use it after `env_clear()`: nothing of the caller's
     /// environment (API keys, proxies, a parent claude session) leaks in.
     pub fn env(&self, port: u16) -> Vec<(String, String)> {
-        let inherited = std::env::var("PATH").unwrap_or_else(|_| "/usr/local/bin:/usr/bin:/bin".into());
+        let inherited =
+            std::env::var("PATH").unwrap_or_else(|_| "/usr/local/bin:/usr/bin:/bin".into());
         let path = format!("{}:{inherited}", self.bin.display());
         let mut env: Vec<(String, String)> = vec![
             ("PATH".into(), path),
             ("HOME".into(), self.home.display().to_string()),
             ("TMPDIR".into(), self.tmp.display().to_string()),
-            ("CLAUDE_CONFIG_DIR".into(), self.config_dir.display().to_string()),
-            ("ANTHROPIC_BASE_URL".into(), format!("http://127.0.0.1:{port}")),
+            (
+                "CLAUDE_CONFIG_DIR".into(),
+                self.config_dir.display().to_string(),
+            ),
+            (
+                "ANTHROPIC_BASE_URL".into(),
+                format!("http://127.0.0.1:{port}"),
+            ),
             ("ANTHROPIC_API_KEY".into(), "dummy".into()),
-            ("CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC".into(), "1".into()),
+            (
+                "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC".into(),
+                "1".into(),
+            ),
             ("DISABLE_TELEMETRY".into(), "1".into()),
             ("DISABLE_AUTOUPDATER".into(), "1".into()),
             ("DISABLE_ERROR_REPORTING".into(), "1".into()),
@@ -135,9 +149,15 @@ impl Sandbox {
             ("no_proxy".into(), "127.0.0.1,localhost".into()),
             ("LANG".into(), "C.UTF-8".into()),
             ("TERM".into(), "dumb".into()),
-            ("CORRAL_CLAUDE_BIN".into(), self.claude.display().to_string()),
+            (
+                "CORRAL_CLAUDE_BIN".into(),
+                self.claude.display().to_string(),
+            ),
             // The marker that finds this sandbox's processes later.
-            ("CORRAL_E2E_SANDBOX".into(), self.root().display().to_string()),
+            (
+                "CORRAL_E2E_SANDBOX".into(),
+                self.root().display().to_string(),
+            ),
         ];
         if let Ok(backtrace) = std::env::var("RUST_BACKTRACE") {
             env.push(("RUST_BACKTRACE".into(), backtrace));
@@ -155,7 +175,11 @@ impl Sandbox {
         };
         let mut found = Vec::new();
         for entry in entries.flatten() {
-            let Some(pid) = entry.file_name().to_str().and_then(|s| s.parse::<i32>().ok()) else {
+            let Some(pid) = entry
+                .file_name()
+                .to_str()
+                .and_then(|s| s.parse::<i32>().ok())
+            else {
                 continue;
             };
             if pid == me || is_zombie(pid) {
@@ -164,7 +188,10 @@ impl Sandbox {
             let Ok(environ) = std::fs::read(format!("/proc/{pid}/environ")) else {
                 continue;
             };
-            if environ.split(|b| *b == 0).any(|var| var == marker.as_bytes()) {
+            if environ
+                .split(|b| *b == 0)
+                .any(|var| var == marker.as_bytes())
+            {
                 let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
                 let cmdline = String::from_utf8_lossy(&cmdline).replace('\0', " ");
                 found.push((pid, cmdline.trim().to_string()));
