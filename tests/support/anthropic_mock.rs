@@ -409,8 +409,6 @@ impl MockAnthropic {
 impl Drop for MockAnthropic {
     fn drop(&mut self) {
         self.shared.stop.store(true, Ordering::SeqCst);
-        // Wake the blocking accept() so the acceptor sees the flag.
-        let _ = TcpStream::connect_timeout(&self.addr, Duration::from_secs(1));
         if let Some(acceptor) = self.acceptor.take() {
             let _ = acceptor.join();
         }
@@ -422,11 +420,22 @@ impl Drop for MockAnthropic {
 }
 
 fn accept_loop(listener: TcpListener, shared: Arc<Shared>) {
-    for stream in listener.incoming() {
-        if shared.stop.load(Ordering::SeqCst) {
-            break;
+    // Non-blocking accept, polled, so the stop flag is seen promptly.
+    if listener.set_nonblocking(true).is_err() {
+        return;
+    }
+    while !shared.stop.load(Ordering::SeqCst) {
+        let stream = match listener.accept() {
+            Ok((stream, _)) => stream,
+            // WouldBlock (nobody waiting) or a transient error: poll again.
+            Err(_) => {
+                thread::sleep(Duration::from_millis(10));
+                continue;
+            }
+        };
+        if stream.set_nonblocking(false).is_err() {
+            continue;
         }
-        let Ok(stream) = stream else { continue };
         let for_thread = Arc::clone(&shared);
         let spawned = thread::Builder::new()
             .name("mock-anthropic-conn".into())
