@@ -165,6 +165,14 @@ impl Sandbox {
         env
     }
 
+    /// The real claude itself, run in `work` with [`Sandbox::env`] only
+    /// (for tests that drive it without corral).
+    pub fn claude_command(&self, port: u16) -> std::process::Command {
+        let mut cmd = std::process::Command::new(&self.claude);
+        cmd.env_clear().envs(self.env(port)).current_dir(&self.work);
+        cmd
+    }
+
     /// Processes (pid, command line) still running with this sandbox's
     /// environment: the agent and anything it started.
     pub fn leftover_processes(&self) -> Vec<(i32, String)> {
