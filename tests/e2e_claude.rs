@@ -420,37 +420,34 @@ impl Run {
     }
 }
 
-/// Runs `corral run --json --cwd WORK ARGS -- PROMPT` with the sandbox's
-/// environment (and nothing else) against `mock`, within `limit`.
-fn corral_run(
+/// How a command run under [`run_bounded`] ended.
+struct Bounded {
+    code: Option<i32>,
+    stdout: String,
+    stderr: String,
+    elapsed: Duration,
+}
+
+/// Runs `cmd` (stdin `/dev/null`) to its end, killing it and everything of
+/// the sandbox and failing the test if it takes longer than `limit`.
+fn run_bounded(
+    mut cmd: Command,
     sandbox: &Sandbox,
     mock: &MockAnthropic,
-    args: &[&str],
-    prompt: &str,
     limit: Duration,
-) -> Run {
+) -> Bounded {
     // Output goes to files, not pipes: a leftover grandchild holding a pipe
     // open could otherwise block the test past its limit.
-    let out_path = sandbox.root().join("corral.stdout");
-    let err_path = sandbox.root().join("corral.stderr");
+    let out_path = sandbox.root().join("run.stdout");
+    let err_path = sandbox.root().join("run.stderr");
     let stdout = File::create(&out_path).expect("create the stdout file");
     let stderr = File::create(&err_path).expect("create the stderr file");
-    let mut child = Command::new(assert_cmd::cargo::cargo_bin("corral"))
-        .env_clear()
-        .envs(sandbox.env(mock.port()))
-        .current_dir(&sandbox.work)
-        .arg("run")
-        .arg("--json")
-        .arg("--cwd")
-        .arg(&sandbox.work)
-        .args(args)
-        .arg("--")
-        .arg(prompt)
+    let mut child = cmd
         .stdin(Stdio::null())
         .stdout(stdout)
         .stderr(stderr)
         .spawn()
-        .expect("start corral");
+        .expect("start the command");
     let started = Instant::now();
     let status = loop {
         match child.try_wait() {
@@ -462,7 +459,7 @@ fn corral_run(
                 let left = sandbox.leftover_processes();
                 sandbox.kill_leftovers();
                 panic!(
-                    "corral run did not finish within {limit:?} (killed it; left behind: {left:?})\n\
+                    "{cmd:?} did not finish within {limit:?} (killed it; left behind: {left:?})\n\
                      --- stdout ---\n{}\n--- stderr ---\n{}\nmock saw {} message requests",
                     std::fs::read_to_string(&out_path).unwrap_or_default(),
                     std::fs::read_to_string(&err_path).unwrap_or_default(),
@@ -471,9 +468,40 @@ fn corral_run(
             }
         }
     };
-    let elapsed = started.elapsed();
-    let stdout = std::fs::read_to_string(&out_path).expect("read corral's stdout");
-    let stderr = std::fs::read_to_string(&err_path).unwrap_or_default();
+    Bounded {
+        code: status.code(),
+        stdout: std::fs::read_to_string(&out_path).expect("read stdout"),
+        stderr: std::fs::read_to_string(&err_path).unwrap_or_default(),
+        elapsed: started.elapsed(),
+    }
+}
+
+/// Runs `corral run --json --cwd WORK ARGS -- PROMPT` with the sandbox's
+/// environment (and nothing else) against `mock`, within `limit`.
+fn corral_run(
+    sandbox: &Sandbox,
+    mock: &MockAnthropic,
+    args: &[&str],
+    prompt: &str,
+    limit: Duration,
+) -> Run {
+    let mut cmd = Command::new(assert_cmd::cargo::cargo_bin("corral"));
+    cmd.env_clear()
+        .envs(sandbox.env(mock.port()))
+        .current_dir(&sandbox.work)
+        .arg("run")
+        .arg("--json")
+        .arg("--cwd")
+        .arg(&sandbox.work)
+        .args(args)
+        .arg("--")
+        .arg(prompt);
+    let Bounded {
+        code,
+        stdout,
+        stderr,
+        elapsed,
+    } = run_bounded(cmd, sandbox, mock, limit);
     let events = stdout
         .lines()
         .filter(|l| !l.trim().is_empty())
@@ -487,7 +515,7 @@ fn corral_run(
         .collect();
     Run {
         events,
-        code: status.code(),
+        code,
         stdout,
         stderr,
         elapsed,
@@ -498,6 +526,50 @@ fn corral_run(
 fn setup(test: &str, script: Vec<Reply>) -> Option<(Sandbox, MockAnthropic)> {
     let claude = support::claude_or_skip(test)?;
     Some((Sandbox::new(&claude), MockAnthropic::start(script)))
+}
+
+/// The mock against the real claude alone (no corral): what the corral
+/// tests build on. Also shows the CLI's output format has not moved.
+#[test]
+fn real_claude_runs_a_tool_against_the_mock_and_sends_back_its_result() {
+    let Some((sandbox, mock)) = setup(
+        "real_claude_against_the_mock",
+        vec![Reply::bash("echo hi", "Let me run a command.")],
+    ) else {
+        return;
+    };
+    let mut cmd = sandbox.claude_command(mock.port());
+    cmd.args([
+        "-p",
+        "Run echo hi",
+        "--output-format",
+        "stream-json",
+        "--verbose",
+    ]);
+    let out = run_bounded(cmd, &sandbox, &mock, RUN_LIMIT);
+    let dump = format!("exit {:?}\n{}\n{}", out.code, out.stdout, out.stderr);
+    assert_eq!(out.code, Some(0), "{dump}");
+    let last: Value = out
+        .stdout
+        .lines()
+        .rev()
+        .find_map(|l| serde_json::from_str(l).ok())
+        .expect("claude printed JSON lines");
+    assert_eq!(last["type"], "result", "{dump}");
+    assert_eq!(last["is_error"], false, "{dump}");
+    assert_eq!(last["result"], tool_finished_text("hi").as_str(), "{dump}");
+    assert!(
+        last["total_cost_usd"].as_f64().is_some_and(|c| c > 0.0),
+        "{dump}"
+    );
+    let requests = mock.message_requests();
+    assert_eq!(requests.len(), 2, "{dump}");
+    assert_eq!(requests[0].body["stream"], true);
+    assert!(requests[0].last_user_text().contains("Run echo hi"));
+    let seen = requests[1]
+        .last_tool_result()
+        .expect("the tool result reached the model");
+    assert_eq!((seen.content.trim(), seen.is_error), ("hi", false));
 }
 
 #[test]
