@@ -41,7 +41,10 @@ pub fn now_ms() -> u64 {
 /// Builds the task the user described on the command line.
 pub fn task_spec(args: &AgentArgs, prompt: String, limits: Limits) -> Result<TaskSpec> {
     let Some(agent) = AgentKind::from_name(&args.agent) else {
-        bail!("unknown agent `{}` (known: claude)", args.agent);
+        bail!(
+            "unknown agent `{}` (known: claude, codex, gemini)",
+            args.agent
+        );
     };
     let cwd = match &args.cwd {
         Some(dir) => dir.clone(),
@@ -64,6 +67,7 @@ pub fn task_spec(args: &AgentArgs, prompt: String, limits: Limits) -> Result<Tas
             session_id: args.session_id.clone(),
             resume: args.resume.clone(),
             extra_args: args.agent_args.clone(),
+            config_overrides: args.config_overrides.clone(),
             env: args.env.clone(),
         },
         limits,
