@@ -72,6 +72,12 @@ pub enum Command {
     Kill { task: TaskId },
     /// Answer the pending question of a task.
     Answer { task: TaskId, answer: Answer },
+    /// Allow the pending tool approval, and every later request for the
+    /// same tool (for Bash: the same command) for the rest of the task.
+    AllowAlways { task: TaskId },
+    /// Send the user's next message: live over stdin where the agent keeps
+    /// its session open, otherwise by resuming the session.
+    FollowUp { task: TaskId, text: String },
 }
 
 /// Something the runtime must do.

@@ -8,6 +8,7 @@
 pub mod printer;
 
 use std::io::{IsTerminal, Read, Write};
+use std::os::unix::fs::DirBuilderExt;
 use std::path::PathBuf;
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -69,6 +70,7 @@ pub fn task_spec(args: &AgentArgs, prompt: String, limits: Limits) -> Result<Tas
             extra_args: args.agent_args.clone(),
             config_overrides: args.config_overrides.clone(),
             env: args.env.clone(),
+            no_question_file: args.no_question_file,
         },
         limits,
     })
@@ -127,11 +129,17 @@ pub fn run(args: RunArgs) -> i32 {
             return 1;
         }
     };
-    runtime.block_on(drive(spec, &args))
+    let questions = question_dir();
+    let code = runtime.block_on(drive(spec, &args, questions.clone()));
+    if let Some(dir) = questions {
+        // Question files are removed as they are read; what is left is stale.
+        let _ = std::fs::remove_dir_all(dir);
+    }
+    code
 }
 
 /// The event loop of one headless run.
-async fn drive(spec: TaskSpec, args: &RunArgs) -> i32 {
+async fn drive(spec: TaskSpec, args: &RunArgs, question_dir: Option<PathBuf>) -> i32 {
     let (tx, mut rx) = mpsc::channel(EVENT_QUEUE);
     let mut runtime = Runtime::new(
         tx,
@@ -150,6 +158,7 @@ async fn drive(spec: TaskSpec, args: &RunArgs) -> i32 {
             ApproveArg::Allow => ApprovalPolicy::Allow,
         },
         end_after_turn: true,
+        question_dir,
         ..Settings::default()
     });
     let color =
@@ -192,6 +201,16 @@ async fn drive(spec: TaskSpec, args: &RunArgs) -> i32 {
             }
         }
     }
+}
+
+/// A private directory for the question files of this run's agents.
+fn question_dir() -> Option<PathBuf> {
+    let dir = std::env::temp_dir().join(format!("corral-questions-{}", std::process::id()));
+    let made = std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(&dir);
+    made.ok().map(|()| dir)
 }
 
 /// Where a headless run's events go.
