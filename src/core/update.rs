@@ -443,6 +443,8 @@ fn agent_event(state: &mut State, now_ms: u64, task: TaskId, event: AgentEvent) 
     let turn_over = matches!(event, AgentEvent::TurnEnd { .. })
         && !end_after_turn
         && t.process_alive
+        && t.stdin_open
+        && t.spec.agent.has_live_channel()
         && t.pending_question.is_none();
     let question = match &event {
         AgentEvent::Question(q) if allowed_by_rule(t, q) => Some((
