@@ -89,9 +89,10 @@ pub struct AgentArgs {
 pub struct RunArgs {
     #[command(flatten)]
     pub agent: AgentArgs,
-    /// Who answers tool approvals: nobody is there to ask.
-    #[arg(long, value_enum, default_value_t = ApproveArg::Deny)]
-    pub approve: ApproveArg,
+    /// Who answers tool approvals and questions. Default: you, at the
+    /// terminal, when stdin is one; otherwise `deny`.
+    #[arg(long, value_enum)]
+    pub approve: Option<ApproveArg>,
     /// Print canonical events as JSON lines instead of a transcript.
     #[arg(long)]
     pub json: bool,
@@ -159,7 +160,7 @@ mod tests {
         assert!(run.json);
         assert_eq!(run.timeout, Some(3_000));
         assert_eq!(run.prompt, ["fix", "--the", "bug"]);
-        assert_eq!(run.approve, ApproveArg::Deny);
+        assert_eq!(run.approve, None);
     }
 
     #[test]

@@ -5,6 +5,7 @@
 //! Never asks a person (no terminal UI): questions are answered by the
 //! `--approve` policy, so a run can never hang waiting for input.
 
+pub mod ask;
 pub mod printer;
 
 use std::io::{IsTerminal, Read, Write};
@@ -21,6 +22,7 @@ use crate::core::event::{AgentEvent, FinishStatus};
 use crate::core::task::TaskSpec;
 use crate::core::{ApprovalPolicy, Command, Event, Limits, Settings, State, update};
 use crate::runtime::{KillWaits, Runtime, RuntimeConfig};
+use ask::{Asker, Decision};
 use printer::Printer;
 
 /// Exit code of a run that was interrupted with Ctrl-C.
@@ -154,8 +156,10 @@ async fn drive(spec: TaskSpec, args: &RunArgs, question_dir: Option<PathBuf>) ->
     );
     let mut state = State::new(Settings {
         approval: match args.approve {
-            ApproveArg::Deny => ApprovalPolicy::Deny,
-            ApproveArg::Allow => ApprovalPolicy::Allow,
+            Some(ApproveArg::Deny) => ApprovalPolicy::Deny,
+            Some(ApproveArg::Allow) => ApprovalPolicy::Allow,
+            None if std::io::stdin().is_terminal() => ApprovalPolicy::Ask,
+            None => ApprovalPolicy::Deny,
         },
         end_after_turn: true,
         question_dir,
@@ -166,7 +170,12 @@ async fn drive(spec: TaskSpec, args: &RunArgs, question_dir: Option<PathBuf>) ->
     let mut out = Output {
         json: args.json,
         printer: Printer::new(color),
+        skip_questions: false,
     };
+    let mut lines = (state.settings.approval == ApprovalPolicy::Ask).then(terminal_lines);
+    // The prompt at the terminal shows the question in full.
+    out.skip_questions = lines.is_some();
+    let mut asker: Option<Asker> = None;
     let mut interrupted = false;
     let mut next = Some(Event::Command(Command::Launch(Box::new(spec))));
     loop {
@@ -184,12 +193,48 @@ async fn drive(spec: TaskSpec, args: &RunArgs, question_dir: Option<PathBuf>) ->
                     };
                 }
             }
+            let pending = state.tasks.first().and_then(|t| t.pending_question.clone());
+            match pending {
+                Some(q) if lines.is_some() => {
+                    if asker.as_ref().is_none_or(|a| a.question_id() != q.id) {
+                        let new = Asker::new(q);
+                        tell(&new.prompt());
+                        asker = Some(new);
+                    }
+                }
+                _ => asker = None,
+            }
         }
+        let line = async {
+            match lines.as_mut() {
+                Some(rx) => rx.recv().await,
+                None => std::future::pending().await,
+            }
+        };
         tokio::select! {
             received = rx.recv() => match received {
                 Some(event) => next = Some(event),
                 None => return 1,
             },
+            typed = line => {
+                let task = state.tasks.first().map(|t| t.id).unwrap_or_default();
+                match (typed, asker.as_mut()) {
+                    (None, _) => lines = None,
+                    (Some(_), None) => {}
+                    (Some(text), Some(a)) => match a.feed(&text) {
+                        Err(complaint) => tell(&format!("  {complaint}\n{}", a.prompt())),
+                        Ok(None) => tell(&a.prompt()),
+                        Ok(Some(Decision::AllowAlways)) => {
+                            asker = None;
+                            next = Some(Event::Command(Command::AllowAlways { task }));
+                        }
+                        Ok(Some(Decision::Answer(answer))) => {
+                            asker = None;
+                            next = Some(Event::Command(Command::Answer { task, answer }));
+                        }
+                    },
+                }
+            }
             _ = tokio::signal::ctrl_c() => {
                 if interrupted {
                     runtime.kill_all_blocking();
@@ -201,6 +246,27 @@ async fn drive(spec: TaskSpec, args: &RunArgs, question_dir: Option<PathBuf>) ->
             }
         }
     }
+}
+
+/// Lines typed at the terminal, read on a thread of their own.
+fn terminal_lines() -> mpsc::Receiver<String> {
+    let (tx, rx) = mpsc::channel(16);
+    std::thread::spawn(move || {
+        for line in std::io::stdin().lines() {
+            let Ok(line) = line else { break };
+            if tx.blocking_send(line).is_err() {
+                break;
+            }
+        }
+    });
+    rx
+}
+
+/// Shows a prompt on the terminal (stderr, so `--json` stdout stays clean).
+fn tell(text: &str) {
+    let mut err = std::io::stderr().lock();
+    let _ = err.write_all(text.as_bytes());
+    let _ = err.flush();
 }
 
 /// A private directory for the question files of this run's agents.
@@ -217,11 +283,16 @@ fn question_dir() -> Option<PathBuf> {
 struct Output {
     json: bool,
     printer: Printer,
+    /// Leave questions out of the readable transcript (they are asked).
+    skip_questions: bool,
 }
 
 impl Output {
     fn emit(&mut self, event: &AgentEvent) {
         let mut stdout = std::io::stdout().lock();
+        if self.skip_questions && !self.json && matches!(event, AgentEvent::Question(_)) {
+            return;
+        }
         let text = if self.json {
             match serde_json::to_string(event) {
                 Ok(line) => line + "\n",
