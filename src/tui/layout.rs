@@ -8,7 +8,7 @@ use ratatui::layout::Rect;
 /// Terminals at least this wide put the task list beside the pane.
 const SIDE_BY_SIDE_WIDTH: u16 = 140;
 /// Width of the task list when it is beside the pane.
-const SIDE_LIST_WIDTH: u16 = 64;
+const SIDE_LIST_WIDTH: u16 = 72;
 /// Narrowest and shortest a grid tile may be.
 const TILE_MIN_WIDTH: u16 = 36;
 const TILE_MIN_HEIGHT: u16 = 6;
@@ -22,6 +22,8 @@ pub struct Regions {
     pub pane: Rect,
     /// The bottom line.
     pub status: Rect,
+    /// The column between list and pane when they are side by side.
+    pub separator: Option<Rect>,
 }
 
 /// Splits the screen for `tasks` tasks.
@@ -40,12 +42,22 @@ pub fn regions(area: Rect, tasks: usize) -> Regions {
             width: SIDE_LIST_WIDTH,
             ..body
         };
-        let pane = Rect {
+        let separator = Rect {
             x: body.x + SIDE_LIST_WIDTH,
-            width: body.width - SIDE_LIST_WIDTH,
+            width: 1,
             ..body
         };
-        return Regions { list, pane, status };
+        let pane = Rect {
+            x: body.x + SIDE_LIST_WIDTH + 1,
+            width: body.width - SIDE_LIST_WIDTH - 1,
+            ..body
+        };
+        return Regions {
+            list,
+            pane,
+            status,
+            separator: Some(separator),
+        };
     }
     // Header plus one row per task, at most a third of the screen.
     let want = tasks.max(1) as u16 + 1;
@@ -59,7 +71,12 @@ pub fn regions(area: Rect, tasks: usize) -> Regions {
         height: body.height - list_h,
         ..body
     };
-    Regions { list, pane, status }
+    Regions {
+        list,
+        pane,
+        status,
+        separator: None,
+    }
 }
 
 /// The part of the pane under its title row.
@@ -123,7 +140,7 @@ mod tests {
         assert_eq!(r.pane, Rect::new(0, 4, 80, 19));
         assert_eq!(r.status, Rect::new(0, 23, 80, 1));
         let r = regions(Rect::new(0, 0, 160, 48), 3);
-        assert_eq!(r.list.width + r.pane.width, 160);
+        assert_eq!(r.list.width + 1 + r.pane.width, 160);
         assert_eq!(r.pane.height, 47);
     }
 

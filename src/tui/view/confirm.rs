@@ -51,7 +51,7 @@ pub fn render_kill(app: &App, state: &State, task: TaskId, area: Rect, buf: &mut
     let body = vec![
         Line::raw(format!("Kill {what}?")),
         Line::styled(
-            "Its whole process group gets SIGINT, SIGTERM, then SIGKILL.",
+            "Its process group gets SIGINT, SIGTERM, then SIGKILL.",
             app.theme.dim(),
         ),
     ];

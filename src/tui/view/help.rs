@@ -17,12 +17,12 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
     let mut lines = Vec::new();
     let mut group = "";
     for (g, keys, what) in HELP {
-        if *g != group {
-            group = g;
-            lines.push(Line::styled(g.to_string(), th.title()));
-        }
+        // The group name only on its first row, so the table stays compact.
+        let shown = if *g == group { "" } else { g };
+        group = g;
         lines.push(Line::from(vec![
-            Span::styled(format!("  {keys:<11}"), th.key()),
+            Span::styled(format!("{shown:<5}"), th.dim()),
+            Span::styled(format!("{keys:<11}"), th.key()),
             Span::raw(what.to_string()),
         ]));
     }

@@ -30,6 +30,13 @@ pub fn draw(app: &App, state: &State, area: Rect, buf: &mut Buffer) {
         grid::render(app, state, body, buf);
     } else {
         task_list::render(app, state, r.list, buf);
+        if let Some(sep) = r.separator {
+            for y in sep.top()..sep.bottom() {
+                buf[(sep.x, y)]
+                    .set_symbol("│")
+                    .set_style(app.theme.border());
+            }
+        }
         pane::render(app, state, r.pane, buf);
     }
     status_bar::render(app, state, r.status, buf);

@@ -14,6 +14,7 @@ use crate::core::task::TaskStatus;
 use crate::present::{cost, tokens};
 use crate::tui::app::{App, Overlay};
 use crate::tui::keymap::Mode;
+use crate::tui::theme::status_glyph;
 
 const ORDER: [TaskStatus; 7] = [
     TaskStatus::Blocked,
@@ -42,13 +43,21 @@ pub fn render(app: &App, state: &State, area: Rect, buf: &mut Buffer) {
         return;
     }
     let mut left: Vec<Span> = Vec::new();
+    // Words on wide terminals, glyphs on narrow ones.
+    let words = area.width >= 120;
+    let tick = app.now_ms / 100;
     for s in ORDER {
         let n = state.tasks.iter().filter(|t| t.status == s).count();
         if n > 0 {
             if !left.is_empty() {
                 left.push(Span::raw(" "));
             }
-            left.push(Span::styled(format!("{n} {}", s.name()), th.status(s)));
+            let text = if words {
+                format!("{n} {}", s.name())
+            } else {
+                format!("{}{n}", status_glyph(s, tick))
+            };
+            left.push(Span::styled(text, th.status(s)));
         }
     }
     let mut total = Usage::default();
@@ -80,14 +89,15 @@ pub fn render(app: &App, state: &State, area: Rect, buf: &mut Buffer) {
             ("a", "new"),
             ("?", "help"),
         ],
+        // Most important first: the end is dropped when space runs out.
         _ => &[
+            ("?", "help"),
+            ("q", "quit"),
             ("n", "new"),
             ("x", "kill"),
             ("g", "grid"),
-            ("r", "raw"),
             ("/", "search"),
-            ("?", "help"),
-            ("q", "quit"),
+            ("r", "raw"),
         ],
     };
     let mut right: Vec<Span> = Vec::new();
