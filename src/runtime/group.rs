@@ -1,0 +1,270 @@
+//! One agent's process group: its life cycle and the only code that signals it.
+//!
+//! The agent leads its own session and process group (pgid == pid). A group
+//! is signalled only while its leader has not been reaped: until then the
+//! leader (alive or a zombie) holds the pid, so the group id cannot belong to
+//! anybody else. Signalling and reaping happen under the same lock. This
+//! module must never signal a single pid, never signal after the reap, and
+//! never panic (a poisoned lock is recovered).
+
+use std::process::{Child, ExitStatus};
+use std::sync::{Condvar, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use nix::sys::signal::{Signal, killpg};
+use nix::unistd::Pid;
+
+/// Where an agent's process group is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Phase {
+    /// The process is being spawned.
+    Starting,
+    /// The leader has not been reaped: the group may be signalled.
+    Running { pgid: i32 },
+    /// The leader was reaped: the group id may no longer be signalled.
+    Reaped { pgid: i32 },
+    /// The spawn failed; there never was a group.
+    Failed,
+    /// `Exited` has been (or is being) sent; nothing more happens.
+    Finished,
+}
+
+#[derive(Debug)]
+struct Inner {
+    phase: Phase,
+    /// Kill ladders in progress; `Exited` waits for them.
+    ladders: usize,
+}
+
+/// The shared state of one agent's process group.
+#[derive(Debug)]
+pub(crate) struct Group {
+    inner: Mutex<Inner>,
+    changed: Condvar,
+}
+
+impl Group {
+    /// A group whose process is about to be spawned.
+    pub(crate) fn new() -> Group {
+        Group {
+            inner: Mutex::new(Inner {
+                phase: Phase::Starting,
+                ladders: 0,
+            }),
+            changed: Condvar::new(),
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Inner> {
+        self.inner
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    fn set_phase(&self, phase: Phase) {
+        self.lock().phase = phase;
+        self.changed.notify_all();
+    }
+
+    /// The process was spawned with this pid (== pgid).
+    pub(crate) fn set_running(&self, pgid: i32) {
+        self.set_phase(Phase::Running { pgid });
+    }
+
+    /// The spawn failed.
+    pub(crate) fn set_failed(&self) {
+        self.set_phase(Phase::Failed);
+    }
+
+    /// The current phase.
+    #[cfg(test)]
+    pub(crate) fn phase(&self) -> Phase {
+        self.lock().phase
+    }
+
+    /// The group id while the group may be signalled.
+    pub(crate) fn live_pgid(&self) -> Option<i32> {
+        match self.lock().phase {
+            Phase::Running { pgid } => Some(pgid),
+            _ => None,
+        }
+    }
+
+    /// Sends `signal` to the whole group if its leader is not reaped yet.
+    /// Returns whether a signal was sent.
+    pub(crate) fn signal(&self, signal: Signal) -> bool {
+        let inner = self.lock();
+        match inner.phase {
+            Phase::Running { pgid } => {
+                // ESRCH (nobody left) is fine: the group is already empty.
+                let _ = killpg(Pid::from_raw(pgid), signal);
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// After the leader exited (seen without reaping it): SIGKILLs what is
+    /// left of the group, then reaps the leader. `leader_known_exited` is
+    /// false when the exit could not be observed (the pid may already be
+    /// gone): then nothing is signalled.
+    pub(crate) fn kill_rest_and_reap(
+        &self,
+        child: &mut Child,
+        leader_known_exited: bool,
+    ) -> std::io::Result<ExitStatus> {
+        let mut inner = self.lock();
+        let pgid = match inner.phase {
+            Phase::Running { pgid } => pgid,
+            _ => child.id() as i32,
+        };
+        if leader_known_exited && matches!(inner.phase, Phase::Running { .. }) {
+            let _ = killpg(Pid::from_raw(pgid), Signal::SIGKILL);
+        }
+        let status = child.wait();
+        inner.phase = Phase::Reaped { pgid };
+        drop(inner);
+        self.changed.notify_all();
+        status
+    }
+
+    /// Waits (bounded) until the spawn succeeded or failed; returns the phase.
+    pub(crate) fn wait_started(&self, timeout: Duration) -> Phase {
+        self.wait_while(timeout, |phase| phase == Phase::Starting)
+    }
+
+    /// Waits (bounded) until the leader is reaped (or there never was one).
+    /// Returns whether it was.
+    pub(crate) fn wait_reaped(&self, timeout: Duration) -> bool {
+        let phase = self.wait_while(timeout, |phase| {
+            matches!(phase, Phase::Starting | Phase::Running { .. })
+        });
+        !matches!(phase, Phase::Starting | Phase::Running { .. })
+    }
+
+    fn wait_while(&self, timeout: Duration, busy: impl Fn(Phase) -> bool) -> Phase {
+        let deadline = Instant::now() + timeout;
+        let mut inner = self.lock();
+        while busy(inner.phase) {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                break;
+            }
+            inner = self
+                .changed
+                .wait_timeout(inner, left)
+                .unwrap_or_else(|poisoned| poisoned.into_inner())
+                .0;
+        }
+        inner.phase
+    }
+
+    /// Registers a kill ladder. Refused (false) once the task is over (its
+    /// spawn failed or `Exited` is under way), and, with `exclusive`, while
+    /// another ladder runs.
+    pub(crate) fn begin_ladder(&self, exclusive: bool) -> bool {
+        let mut inner = self.lock();
+        if matches!(inner.phase, Phase::Failed | Phase::Finished)
+            || (exclusive && inner.ladders > 0)
+        {
+            return false;
+        }
+        inner.ladders += 1;
+        true
+    }
+
+    /// A ladder registered with [`Group::begin_ladder`] has sent its result.
+    pub(crate) fn end_ladder(&self) {
+        let mut inner = self.lock();
+        inner.ladders = inner.ladders.saturating_sub(1);
+        drop(inner);
+        self.changed.notify_all();
+    }
+
+    /// Waits for running ladders to report, then marks the task finished so
+    /// no new ladder starts. Ladders are bounded, so this wait is too.
+    pub(crate) fn finish(&self) {
+        let mut inner = self.lock();
+        while inner.ladders > 0 {
+            inner = self
+                .changed
+                .wait(inner)
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
+        }
+        inner.phase = Phase::Finished;
+        drop(inner);
+        self.changed.notify_all();
+    }
+}
+
+/// `(pid, pgrp)` of every process that is not a zombie.
+pub(crate) fn live_processes() -> Vec<(i32, i32)> {
+    let Ok(dir) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    dir.filter_map(|entry| {
+        let entry = entry.ok()?;
+        let pid: i32 = entry.file_name().to_str()?.parse().ok()?;
+        // The process may vanish between the listing and the read.
+        let stat = std::fs::read_to_string(entry.path().join("stat")).ok()?;
+        let (state, pgrp) = parse_stat(&stat)?;
+        (!matches!(state, 'Z' | 'X' | 'x')).then_some((pid, pgrp))
+    })
+    .collect()
+}
+
+/// The state letter and process group of a `/proc/<pid>/stat` line. The
+/// command name may contain spaces and parentheses, so parse after the last `)`.
+fn parse_stat(stat: &str) -> Option<(char, i32)> {
+    let rest = &stat[stat.rfind(')')? + 1..];
+    let mut fields = rest.split_whitespace();
+    let state = fields.next()?.chars().next()?;
+    let _ppid = fields.next()?;
+    let pgrp = fields.next()?.parse().ok()?;
+    Some((state, pgrp))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_stat_with_odd_command_names() {
+        assert_eq!(
+            parse_stat("42 (a) b (c)) S 1 42 42 34816 42 4194560"),
+            Some(('S', 42))
+        );
+        assert_eq!(parse_stat("7 (zombie) Z 1 9 9 0"), Some(('Z', 9)));
+        assert_eq!(parse_stat("garbage"), None);
+        assert_eq!(parse_stat("1 (x) R"), None);
+    }
+
+    #[test]
+    fn this_process_is_seen_in_its_group() {
+        let me = std::process::id() as i32;
+        let pgrp = nix::unistd::getpgrp().as_raw();
+        assert!(live_processes().contains(&(me, pgrp)));
+    }
+
+    #[test]
+    fn ladders_are_refused_once_finished() {
+        let group = Group::new();
+        assert!(group.begin_ladder(true));
+        assert!(!group.begin_ladder(true), "a second exclusive ladder");
+        assert!(group.begin_ladder(false));
+        group.end_ladder();
+        group.end_ladder();
+        group.finish();
+        assert!(!group.begin_ladder(false));
+        assert_eq!(group.phase(), Phase::Finished);
+    }
+
+    #[test]
+    fn a_group_without_a_pid_is_never_signalled() {
+        let group = Group::new();
+        assert!(!group.signal(Signal::SIGKILL));
+        group.set_failed();
+        assert!(!group.signal(Signal::SIGKILL));
+        assert_eq!(group.live_pgid(), None);
+    }
+}

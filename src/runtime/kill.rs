@@ -1,0 +1,89 @@
+//! The kill ladder: SIGINT, SIGTERM, then SIGKILL to whole process groups,
+//! with short waits between, then a count of what survived.
+//!
+//! Several groups climb the ladder in lock step (quit kills every agent at
+//! once). Waiting polls `/proc` every [`POLL_EVERY`] only while a ladder
+//! runs. Signals go through [`Group::signal`], so a reaped group is never
+//! signalled. This module never sends events and never signals a single pid.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use nix::sys::signal::Signal;
+
+use super::KillWaits;
+use super::group::{Group, Phase, live_processes};
+
+/// How often `/proc` is scanned while waiting for groups to empty.
+pub(crate) const POLL_EVERY: Duration = Duration::from_millis(25);
+
+/// How long a ladder waits for a process that is still being spawned.
+const SPAWN_WAIT: Duration = Duration::from_secs(5);
+
+/// Runs the ladder on every group; returns the survivors of each (live, not
+/// zombie, processes still in the group after SIGKILL and its wait), in the
+/// order of `groups`. A group that never started counts 0.
+pub(crate) fn run_ladder(groups: &[Arc<Group>], waits: KillWaits) -> Vec<usize> {
+    let pgids: Vec<Option<i32>> = groups
+        .iter()
+        .map(|group| match group.wait_started(SPAWN_WAIT) {
+            Phase::Running { pgid } | Phase::Reaped { pgid } => Some(pgid),
+            Phase::Starting | Phase::Failed | Phase::Finished => None,
+        })
+        .collect();
+    let steps = [
+        (Signal::SIGINT, waits.after_int_ms),
+        (Signal::SIGTERM, waits.after_term_ms),
+        (Signal::SIGKILL, waits.after_kill_ms),
+    ];
+    for (signal, wait_ms) in steps {
+        let occupied = occupied_groups();
+        let mut signalled = false;
+        for (group, pgid) in groups.iter().zip(&pgids) {
+            let Some(pgid) = pgid else { continue };
+            if !occupied.contains(pgid) {
+                continue;
+            }
+            signalled |= group.signal(signal);
+            if signal != Signal::SIGKILL {
+                // A stopped process acts on SIGINT/SIGTERM only once continued.
+                group.signal(Signal::SIGCONT);
+            }
+        }
+        if !signalled {
+            // Every group is empty, or none may be signalled any more.
+            break;
+        }
+        wait_until_empty(&pgids, Duration::from_millis(wait_ms));
+    }
+    let live = live_processes();
+    pgids
+        .iter()
+        .map(|pgid| match pgid {
+            Some(pgid) => live.iter().filter(|&&(_, pgrp)| pgrp == *pgid).count(),
+            None => 0,
+        })
+        .collect()
+}
+
+/// Process groups that still have a live (non-zombie) member.
+fn occupied_groups() -> HashSet<i32> {
+    live_processes().into_iter().map(|(_, pgrp)| pgrp).collect()
+}
+
+/// Waits until none of `pgids` has a live member, or `timeout` passes.
+fn wait_until_empty(pgids: &[Option<i32>], timeout: Duration) {
+    let deadline = Instant::now() + timeout;
+    loop {
+        let occupied = occupied_groups();
+        if pgids.iter().flatten().all(|pgid| !occupied.contains(pgid)) {
+            return;
+        }
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return;
+        }
+        std::thread::sleep(left.min(POLL_EVERY));
+    }
+}

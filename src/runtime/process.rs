@@ -1,0 +1,192 @@
+//! Starting one agent process: a PTY for its output, a pipe (or `/dev/null`)
+//! for its input, its own session and process group.
+//!
+//! portable-pty's `spawn_command` would make stdin the terminal too, and
+//! claude refuses stream-json input from a terminal, so the child is spawned
+//! here with `std::process::Command`: stdout and stderr are the PTY slave
+//! (opened by name with `O_NOCTTY`), stdin a pipe, and before `exec` the
+//! child resets its signals, calls `setsid()` and takes the slave as its
+//! controlling terminal. This module never reads or writes agent data and
+//! never panics: every failure is a message for `SpawnFailed`.
+
+use std::fs::{File, OpenOptions};
+use std::io;
+use std::os::fd::{BorrowedFd, OwnedFd};
+use std::os::unix::fs::OpenOptionsExt;
+use std::os::unix::process::CommandExt;
+use std::path::Path;
+use std::process::{Child, ChildStdin, Command, Stdio};
+
+use portable_pty::{MasterPty, PtySize, native_pty_system};
+
+use crate::agent::{LaunchSpec, StdinMode};
+
+/// A started agent. The master must stay open until the agent has exited.
+pub(crate) struct Spawned {
+    pub(crate) child: Child,
+    /// The leader's pid, which is also its session and process group id.
+    pub(crate) pid: i32,
+    pub(crate) master: Box<dyn MasterPty + Send>,
+    /// A duplicate of the master for the reader thread.
+    pub(crate) reader_fd: OwnedFd,
+    /// Our end of the stdin pipe (`None` for [`StdinMode::Null`]).
+    pub(crate) stdin: Option<ChildStdin>,
+}
+
+/// Spawns the agent described by `spec` on a new PTY of `size` (rows, cols).
+/// The error is a message for the user naming what is missing.
+pub(crate) fn spawn(spec: &LaunchSpec, size: (u16, u16)) -> Result<Spawned, String> {
+    let has_cwd = !spec.cwd.as_os_str().is_empty();
+    if has_cwd {
+        check_cwd(&spec.cwd)?;
+    }
+
+    let pair = native_pty_system()
+        .openpty(PtySize {
+            rows: size.0,
+            cols: size.1,
+            pixel_width: 0,
+            pixel_height: 0,
+        })
+        .map_err(|err| format!("could not open a pseudo-terminal: {err}"))?;
+    let tty = pair
+        .master
+        .tty_name()
+        .ok_or_else(|| "could not open a pseudo-terminal: it has no name".to_string())?;
+    // O_NOCTTY: the slave must not become corral's controlling terminal.
+    // std opens with O_CLOEXEC, so no other child inherits it.
+    let slave = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .custom_flags(libc::O_NOCTTY)
+        .open(&tty)
+        .map_err(|err| format!("could not open the terminal {}: {err}", tty.display()))?;
+    let reader_fd = dup_master(pair.master.as_ref())
+        .map_err(|err| format!("could not read the pseudo-terminal: {err}"))?;
+    let slave_for_stderr = slave
+        .try_clone()
+        .map_err(|err| format!("could not open the terminal {}: {err}", tty.display()))?;
+
+    let mut command = Command::new(&spec.program);
+    command
+        .args(&spec.args)
+        .envs(spec.env.iter().map(|(k, v)| (k, v)))
+        .stdout(Stdio::from(slave))
+        .stderr(Stdio::from(slave_for_stderr))
+        .stdin(match spec.stdin {
+            StdinMode::Null => Stdio::null(),
+            StdinMode::Pipe { .. } => Stdio::piped(),
+        });
+    if has_cwd {
+        command.current_dir(&spec.cwd);
+    }
+    // SAFETY: the closure runs in the forked child before exec and only makes
+    // async-signal-safe calls (signal, sigprocmask, setsid, ioctl); it does
+    // not allocate or take locks.
+    unsafe {
+        command.pre_exec(child_setup);
+    }
+    let spawned = command.spawn();
+    // The Command holds the parent's copies of the slave: drop them now, or
+    // the reader would never see EOF.
+    drop(command);
+    drop(pair.slave);
+    let mut child = spawned.map_err(|err| spawn_error(spec, has_cwd, &err))?;
+    let stdin = child.stdin.take();
+    let pid = child.id() as i32;
+    Ok(Spawned {
+        child,
+        pid,
+        master: pair.master,
+        reader_fd,
+        stdin,
+    })
+}
+
+/// Runs in the child between fork and exec.
+fn child_setup() -> io::Result<()> {
+    // SAFETY: plain libc calls on valid arguments; all async-signal-safe.
+    unsafe {
+        // Ignored signals stay ignored across exec: give the agent defaults
+        // (SIGKILL and SIGSTOP simply fail, which is fine).
+        for signal in 1..=64 {
+            libc::signal(signal, libc::SIG_DFL);
+        }
+        let mut empty: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut empty);
+        libc::sigprocmask(libc::SIG_SETMASK, &empty, std::ptr::null_mut());
+        // The agent leads its own session and process group: pgid == pid.
+        if libc::setsid() == -1 {
+            return Err(io::Error::last_os_error());
+        }
+        // fd 1 is the slave by now; make it the controlling terminal.
+        if libc::ioctl(1, libc::TIOCSCTTY, 0) == -1 {
+            return Err(io::Error::last_os_error());
+        }
+    }
+    Ok(())
+}
+
+/// A close-on-exec duplicate of the master for the reader thread.
+fn dup_master(master: &(dyn MasterPty + Send)) -> io::Result<OwnedFd> {
+    let raw = master
+        .as_raw_fd()
+        .ok_or_else(|| io::Error::other("the pseudo-terminal has no file descriptor"))?;
+    // SAFETY: `raw` belongs to `master`, which outlives this borrow.
+    let borrowed = unsafe { BorrowedFd::borrow_raw(raw) };
+    borrowed.try_clone_to_owned()
+}
+
+fn check_cwd(cwd: &Path) -> Result<(), String> {
+    match std::fs::metadata(cwd) {
+        Ok(meta) if meta.is_dir() => Ok(()),
+        Ok(_) => Err(format!(
+            "working directory `{}` is not a directory",
+            cwd.display()
+        )),
+        Err(err) if err.kind() == io::ErrorKind::NotFound => Err(format!(
+            "working directory `{}` does not exist",
+            cwd.display()
+        )),
+        Err(err) => Err(format!(
+            "working directory `{}` cannot be used: {err}",
+            cwd.display()
+        )),
+    }
+}
+
+/// A message naming what was missing when `Command::spawn` failed.
+fn spawn_error(spec: &LaunchSpec, has_cwd: bool, err: &io::Error) -> String {
+    let program = &spec.program;
+    if has_cwd {
+        // The directory may have vanished since it was checked.
+        if let Err(message) = check_cwd(&spec.cwd) {
+            return message;
+        }
+    }
+    let is_path = program.contains('/');
+    match err.kind() {
+        io::ErrorKind::NotFound if !is_path => {
+            format!("agent binary `{program}` not found on PATH")
+        }
+        io::ErrorKind::NotFound => {
+            let path = if has_cwd {
+                spec.cwd.join(program)
+            } else {
+                program.into()
+            };
+            if File::open(&path).is_ok() {
+                // The file is there: its `#!` interpreter is what is missing.
+                format!(
+                    "could not start agent binary `{program}`: {err} (is its interpreter installed?)"
+                )
+            } else {
+                format!("agent binary `{program}` not found")
+            }
+        }
+        io::ErrorKind::PermissionDenied => {
+            format!("agent binary `{program}` cannot be executed: {err}")
+        }
+        _ => format!("could not start agent binary `{program}`: {err}"),
+    }
+}

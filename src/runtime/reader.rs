@@ -1,0 +1,341 @@
+//! The reader thread of one agent: PTY master bytes to lines to canonical
+//! events, plus the agent's idle and wall-clock limits.
+//!
+//! It blocks in `poll` on the master and a cancel pipe, with a timeout equal
+//! to the next limit deadline (the idle deadline is re-armed from the last
+//! output), so it wakes only for output, a deadline or cancellation. Events
+//! go out with `blocking_send` on the bounded channel: a slow consumer slows
+//! the reader, never grows memory. A line over the cap becomes one `Error`
+//! event and reading goes on. It never panics on agent output and never
+//! writes to the agent.
+
+use std::fs::File;
+use std::io::{self, Read};
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use tokio::sync::mpsc::Sender;
+
+use super::fdio::{CancelWatch, is_ready, poll, poll_fd};
+use crate::agent::OutputParser;
+use crate::agent::lines::{Line, LineSplitter};
+use crate::core::event::AgentEvent;
+use crate::core::{Event, Limit, Limits, TaskId};
+
+/// Bytes read from the master at a time.
+const READ_CHUNK: usize = 64 * 1024;
+
+/// After cancellation, at most this many more bytes are read (what the
+/// kernel still buffers), so a process that escaped the group and keeps
+/// writing cannot keep the reader alive.
+const DRAIN_AFTER_CANCEL: usize = 4 * 1024 * 1024;
+
+/// How many characters of a capped line the error message quotes.
+const PREVIEW_CHARS: usize = 200;
+
+/// Everything the reader thread owns.
+pub(crate) struct ReaderJob {
+    pub(crate) task: TaskId,
+    pub(crate) master: OwnedFd,
+    pub(crate) cancel: CancelWatch,
+    pub(crate) parser: Box<dyn OutputParser>,
+    pub(crate) line_cap: usize,
+    pub(crate) limits: Limits,
+    pub(crate) started: Instant,
+    pub(crate) events: Sender<Event>,
+    /// Told (once) when the master reached EOF.
+    pub(crate) eof: mpsc::Sender<()>,
+}
+
+struct Reader {
+    task: TaskId,
+    parser: Box<dyn OutputParser>,
+    splitter: LineSplitter,
+    events: Sender<Event>,
+    /// The receiver is gone: keep draining the PTY, stop building events.
+    closed: bool,
+}
+
+impl Reader {
+    fn send(&mut self, event: Event) {
+        if !self.closed && self.events.blocking_send(event).is_err() {
+            self.closed = true;
+        }
+    }
+
+    fn feed(&mut self, bytes: &[u8]) {
+        if self.closed {
+            return;
+        }
+        for line in self.splitter.push(bytes) {
+            self.line(line);
+        }
+    }
+
+    fn finish(&mut self) {
+        if let Some(line) = self.splitter.finish() {
+            self.line(line);
+        }
+    }
+
+    fn line(&mut self, line: Line) {
+        match line {
+            Line::Full(text) => {
+                for event in self.parser.parse_line(&text) {
+                    self.send(Event::Agent {
+                        task: self.task,
+                        event,
+                    });
+                }
+            }
+            Line::Truncated { head, len } => {
+                let message = capped_line_message(&head, len, self.splitter.cap());
+                self.send(Event::Agent {
+                    task: self.task,
+                    event: AgentEvent::Error { message },
+                });
+            }
+        }
+    }
+}
+
+/// The user-facing message for a line longer than the cap.
+pub(crate) fn capped_line_message(head: &str, len: usize, cap: usize) -> String {
+    // Control characters are shown as `?`: this text may reach a terminal.
+    let preview: String = head
+        .chars()
+        .take(PREVIEW_CHARS)
+        .map(|c| if c.is_control() { '?' } else { c })
+        .collect();
+    format!(
+        "agent output line of {len} bytes exceeded the {cap}-byte line cap and was skipped; it began: {preview}"
+    )
+}
+
+/// The limit timers: deadlines derived from the start and the last output.
+struct Timers {
+    limits: Limits,
+    started: Instant,
+    last_output: Instant,
+    fired: bool,
+}
+
+impl Timers {
+    fn deadlines(&self) -> [(Limit, Option<Instant>); 2] {
+        let after = |from: Instant, ms: Option<u64>| ms.map(|ms| from + Duration::from_millis(ms));
+        [
+            (
+                Limit::Wall,
+                after(self.started, self.limits.wall_timeout_ms),
+            ),
+            (
+                Limit::Idle,
+                after(self.last_output, self.limits.idle_timeout_ms),
+            ),
+        ]
+    }
+
+    /// How long to sleep until the next deadline (`None`: no deadline).
+    fn timeout(&self, now: Instant) -> Option<Duration> {
+        if self.fired {
+            return None;
+        }
+        self.deadlines()
+            .iter()
+            .filter_map(|(_, at)| *at)
+            .min()
+            .map(|at| at.saturating_duration_since(now))
+    }
+
+    /// The limit that ran out, at most once per agent.
+    fn expired(&mut self, now: Instant) -> Option<Limit> {
+        if self.fired {
+            return None;
+        }
+        let limit = self
+            .deadlines()
+            .iter()
+            .find(|(_, at)| at.is_some_and(|at| now >= at))
+            .map(|(limit, _)| *limit)?;
+        self.fired = true;
+        Some(limit)
+    }
+}
+
+/// Runs until cancelled (after EOF: the limits keep running meanwhile, so an
+/// agent that closed its output but hangs still times out).
+pub(crate) fn run(job: ReaderJob) {
+    let ReaderJob {
+        task,
+        master,
+        cancel,
+        parser,
+        line_cap,
+        limits,
+        started,
+        events,
+        eof: eof_tx,
+    } = job;
+    let master_raw = master.as_raw_fd();
+    let mut master = File::from(master);
+    let mut reader = Reader {
+        task,
+        parser,
+        splitter: LineSplitter::new(line_cap),
+        events,
+        closed: false,
+    };
+    let mut timers = Timers {
+        limits,
+        started,
+        last_output: started,
+        fired: false,
+    };
+    let mut buf = vec![0u8; READ_CHUNK];
+    let mut at_eof = false;
+    let mut cancelled = false;
+    let mut drain_left = DRAIN_AFTER_CANCEL;
+
+    loop {
+        let timeout = if cancelled {
+            Some(Duration::ZERO)
+        } else {
+            timers.timeout(Instant::now())
+        };
+        let mut fds = [
+            poll_fd(cancel.raw(), libc::POLLIN),
+            poll_fd(if at_eof { -1 } else { master_raw }, libc::POLLIN),
+        ];
+        if let Err(err) = poll(&mut fds, timeout) {
+            tracing::error!(task, %err, "poll on the agent terminal failed");
+            break;
+        }
+        if is_ready(&fds[0]) {
+            cancelled = true;
+        }
+        if !at_eof && is_ready(&fds[1]) {
+            match read_master(&mut master, &mut buf) {
+                Ok(0) => {
+                    at_eof = true;
+                    reader.finish();
+                    let _ = eof_tx.send(());
+                }
+                Ok(n) => {
+                    timers.last_output = Instant::now();
+                    reader.feed(&buf[..n]);
+                    if cancelled {
+                        drain_left = drain_left.saturating_sub(n);
+                        if drain_left == 0 {
+                            break;
+                        }
+                    }
+                }
+                Err(err) if err.kind() == io::ErrorKind::Interrupted => {}
+                Err(err) => {
+                    tracing::warn!(task, %err, "reading the agent terminal failed");
+                    at_eof = true;
+                    reader.finish();
+                    let _ = eof_tx.send(());
+                }
+            }
+        } else if cancelled {
+            // Nothing more is waiting to be read.
+            break;
+        }
+        if let Some(limit) = timers.expired(Instant::now()) {
+            reader.send(Event::LimitReached { task, limit });
+        }
+        if cancelled && at_eof {
+            break;
+        }
+    }
+    if !at_eof {
+        reader.finish();
+    }
+}
+
+/// Reads the master; EIO (every slave closed) is EOF on Linux.
+fn read_master(master: &mut File, buf: &mut [u8]) -> io::Result<usize> {
+    match master.read(buf) {
+        Err(err) if err.raw_os_error() == Some(libc::EIO) => Ok(0),
+        other => other,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn capped_message_says_how_long_and_quotes_the_start_safely() {
+        let head = format!("\x1b]0;title\x07{}", "y".repeat(500));
+        let message = capped_line_message(&head, 10_485_760, 1_048_576);
+        assert!(message.contains("10485760 bytes"), "{message}");
+        assert!(message.contains("1048576-byte line cap"), "{message}");
+        assert!(!message.contains('\x1b'));
+        assert!(message.ends_with(&format!("?]0;title?{}", "y".repeat(190))));
+    }
+
+    #[test]
+    fn idle_deadline_is_rearmed_by_output() {
+        let start = Instant::now();
+        let mut timers = Timers {
+            limits: Limits {
+                idle_timeout_ms: Some(100),
+                wall_timeout_ms: Some(1000),
+            },
+            started: start,
+            last_output: start,
+            fired: false,
+        };
+        assert_eq!(timers.timeout(start), Some(Duration::from_millis(100)));
+        timers.last_output = start + Duration::from_millis(80);
+        assert_eq!(timers.expired(start + Duration::from_millis(120)), None);
+        assert_eq!(
+            timers.timeout(start + Duration::from_millis(120)),
+            Some(Duration::from_millis(60))
+        );
+        assert_eq!(
+            timers.expired(start + Duration::from_millis(180)),
+            Some(Limit::Idle)
+        );
+        assert_eq!(
+            timers.expired(start + Duration::from_millis(2000)),
+            None,
+            "fires once"
+        );
+        assert_eq!(timers.timeout(start), None);
+    }
+
+    #[test]
+    fn wall_wins_when_both_ran_out() {
+        let start = Instant::now();
+        let mut timers = Timers {
+            limits: Limits {
+                idle_timeout_ms: Some(10),
+                wall_timeout_ms: Some(10),
+            },
+            started: start,
+            last_output: start,
+            fired: false,
+        };
+        assert_eq!(
+            timers.expired(start + Duration::from_millis(10)),
+            Some(Limit::Wall)
+        );
+    }
+
+    #[test]
+    fn no_limits_means_no_timeout() {
+        let start = Instant::now();
+        let mut timers = Timers {
+            limits: Limits::default(),
+            started: start,
+            last_output: start,
+            fired: false,
+        };
+        assert_eq!(timers.timeout(start), None);
+        assert_eq!(timers.expired(start + Duration::from_secs(3600)), None);
+    }
+}
