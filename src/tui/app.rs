@@ -192,6 +192,18 @@ impl App {
         Some(f(&entry.1))
     }
 
+    /// Marks the start of a frame for [`App::evict_unused`].
+    pub fn cache_mark(&self) -> u64 {
+        *self.use_counter.borrow()
+    }
+
+    /// Frees the cached lines no view used since `mark`: only what is on
+    /// screen keeps a rendered copy (a hidden task is rendered again from
+    /// its transcript when it is shown).
+    pub fn evict_unused(&self, mark: u64) {
+        self.cache.borrow_mut().retain(|_, (used, _)| *used > mark);
+    }
+
     /// The first line to show in a pane of `height` lines with `total` lines.
     pub fn pane_top(&self, task: TaskId, total: usize, height: usize) -> usize {
         let p = self.pane(task);
@@ -562,6 +574,11 @@ impl App {
             Some((id, p)) if Some(*id) == self.selected => Some(p.screen()),
             _ => None,
         }
+    }
+
+    /// Whether any raw output of `task` has arrived.
+    pub fn has_raw(&self, task: TaskId) -> bool {
+        self.raw_rings.get(&task).is_some_and(|r| !r.is_empty())
     }
 
     fn rebuild_raw(&mut self) {

@@ -27,7 +27,7 @@ use crate::runtime::Runtime;
 /// Shortest time between two frames (about 60 per second).
 pub const FRAME: Duration = Duration::from_millis(16);
 /// Spinner and elapsed-time tick while something runs.
-pub const TICK: Duration = Duration::from_millis(200);
+pub const TICK: Duration = Duration::from_millis(super::theme::SPINNER_MS);
 /// Runtime events applied at most before input gets a look again.
 const DRAIN_BATCH: usize = 4096;
 /// How long quitting waits for the kill ladders before forcing.

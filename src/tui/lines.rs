@@ -18,6 +18,7 @@ use ratatui::text::{Line, Span};
 
 use super::theme::Theme;
 use super::wrap::wrap;
+use crate::agent::sanitize::sanitize_line;
 use crate::core::event::{AgentEvent, FinishStatus, Finished, Question, QuestionKind};
 use crate::core::transcript::Transcript;
 use crate::present::{cost, duration, safe_text, tokens, tool_gist, truncate};
@@ -80,6 +81,25 @@ pub struct TaskLines {
     entries: VecDeque<(u64, usize)>,
     lines: VecDeque<PaneLine>,
     theme: Theme,
+    /// The finished paragraphs of the last entry, when it is growing text:
+    /// they are kept as they are and only the rest is wrapped again.
+    tail: Option<Tail>,
+}
+
+/// Lines of a growing text entry up to its last line break.
+#[derive(Debug, Clone, Copy)]
+struct Tail {
+    entry: u64,
+    bytes: usize,
+    lines: usize,
+}
+
+/// The text of a streamed entry, if it is one.
+fn growing_text(ev: &AgentEvent) -> Option<&str> {
+    match ev {
+        AgentEvent::Text { text, .. } | AgentEvent::Thinking { text, .. } => Some(text),
+        _ => None,
+    }
 }
 
 impl TaskLines {
@@ -94,6 +114,7 @@ impl TaskLines {
             entries: VecDeque::new(),
             lines: VecDeque::new(),
             theme,
+            tail: None,
         }
     }
 
@@ -103,6 +124,7 @@ impl TaskLines {
         if self.expand_version != expansion.version || self.expand_all != expansion.all {
             self.entries.clear();
             self.lines.clear();
+            self.tail = None;
             self.expand_version = expansion.version;
             self.expand_all = expansion.all;
             self.revision = u64::MAX;
@@ -119,11 +141,23 @@ impl TaskLines {
             self.entries.pop_front();
             self.lines.drain(..n.min(self.lines.len()));
         }
-        // The last entry may have grown (merged deltas): render it again.
-        if let Some((_, n)) = self.entries.pop_back() {
+        // The last entry may have grown (merged deltas): render it again,
+        // keeping its finished paragraphs when it is text.
+        let mut resume: Option<Tail> = None;
+        if let Some((abs, n)) = self.entries.pop_back() {
             let keep = self.lines.len().saturating_sub(n);
-            self.lines.truncate(keep);
+            let grown = self.tail.filter(|t| {
+                t.entry == abs
+                    && transcript
+                        .entries()
+                        .nth((abs - self.dropped) as usize)
+                        .and_then(growing_text)
+                        .is_some_and(|text| text.len() >= t.bytes)
+            });
+            self.lines.truncate(keep + grown.map_or(0, |t| t.lines));
+            resume = grown;
         }
+        self.tail = None;
         let next = self
             .entries
             .back()
@@ -132,9 +166,38 @@ impl TaskLines {
         let skip = (next - self.dropped) as usize;
         for (i, ev) in transcript.entries().enumerate().skip(skip) {
             let abs = self.dropped + i as u64;
-            let rendered = entry_lines(ev, expansion.is_expanded(abs), self.width, self.theme);
             let foldable = matches!(ev, AgentEvent::ToolResult { .. });
-            self.entries.push_back((abs, rendered.len()));
+            let (base, rendered) = match growing_text(ev) {
+                Some(text) => {
+                    let from = resume.filter(|t| t.entry == abs).unwrap_or(Tail {
+                        entry: abs,
+                        bytes: 0,
+                        lines: 0,
+                    });
+                    let style = match ev {
+                        AgentEvent::Thinking { .. } => {
+                            self.theme.dim().add_modifier(Modifier::ITALIC)
+                        }
+                        _ => self.theme.text(),
+                    };
+                    let rest = text.get(from.bytes..).unwrap_or("");
+                    let done = rest.rfind('\n').map_or(0, |p| p + 1);
+                    let finished = paragraphs(&rest[..done], style, self.width);
+                    self.tail = Some(Tail {
+                        entry: abs,
+                        bytes: from.bytes + done,
+                        lines: from.lines + finished.len(),
+                    });
+                    let mut lines = finished;
+                    lines.extend(paragraphs(&rest[done..], style, self.width));
+                    (from.lines, lines)
+                }
+                None => (
+                    0,
+                    entry_lines(ev, expansion.is_expanded(abs), self.width, self.theme),
+                ),
+            };
+            self.entries.push_back((abs, base + rendered.len()));
             self.lines.extend(rendered.into_iter().map(|line| PaneLine {
                 line,
                 entry: abs,
@@ -178,6 +241,63 @@ impl TaskLines {
     pub fn width(&self) -> u16 {
         self.width
     }
+}
+
+/// The last `height` lines of a transcript at `width`, rendered from the
+/// newest entries only (for grid tiles: no cache, cost bounded by the
+/// tile's size, whatever the transcript's length).
+pub fn tail_lines(
+    transcript: &Transcript,
+    expansion: &Expansion,
+    width: u16,
+    height: usize,
+    th: Theme,
+) -> Vec<Line<'static>> {
+    let mut rev: Vec<Line<'static>> = Vec::new();
+    let dropped = transcript.dropped();
+    for (i, ev) in transcript.entries().enumerate().rev() {
+        if rev.len() >= height {
+            break;
+        }
+        match growing_text(ev) {
+            Some(text) => {
+                let style = match ev {
+                    AgentEvent::Thinking { .. } => th.dim().add_modifier(Modifier::ITALIC),
+                    _ => th.text(),
+                };
+                for p in text.split_inclusive('\n').rev() {
+                    if rev.len() >= height {
+                        break;
+                    }
+                    rev.extend(paragraphs(p, style, width).into_iter().rev());
+                }
+            }
+            None => {
+                let abs = dropped + i as u64;
+                rev.extend(
+                    entry_lines(ev, expansion.is_expanded(abs), width, th)
+                        .into_iter()
+                        .rev(),
+                );
+            }
+        }
+    }
+    rev.truncate(height);
+    rev.reverse();
+    rev
+}
+
+/// Streamed text as lines: one paragraph per line break, each wrapped; a
+/// final line break adds nothing. Splitting the text after any line break
+/// and joining the lines of both parts gives the lines of the whole, which
+/// is what lets a growing entry keep its finished paragraphs.
+fn paragraphs(text: &str, style: Style, width: u16) -> Vec<Line<'static>> {
+    text.split_inclusive('\n')
+        .flat_map(|p| {
+            let p = sanitize_line(p.strip_suffix('\n').unwrap_or(p));
+            wrap(&[(&p, style)], width as usize, ("", style))
+        })
+        .collect()
 }
 
 fn texty(text: &str, style: Style, width: u16) -> Vec<Line<'static>> {
@@ -230,9 +350,9 @@ pub fn entry_lines(ev: &AgentEvent, expanded: bool, width: u16, th: Theme) -> Ve
                 w,
             )]
         }
-        AgentEvent::Text { text, .. } => texty(text, th.text(), w),
+        AgentEvent::Text { text, .. } => paragraphs(text, th.text(), w),
         AgentEvent::Thinking { text, .. } => {
-            texty(text, th.dim().add_modifier(Modifier::ITALIC), w)
+            paragraphs(text, th.dim().add_modifier(Modifier::ITALIC), w)
         }
         AgentEvent::ToolCall { name, input, .. } => vec![one_line(
             vec![
@@ -494,6 +614,68 @@ mod tests {
             all(&cache),
             ["hello world, again", "and again", "→ Bash ls -la"]
         );
+    }
+
+    #[test]
+    fn incremental_lines_equal_a_fresh_render() {
+        // Deltas cut at every awkward place: mid-word, before and after
+        // line breaks, blank paragraphs.
+        let chunks = [
+            "Para",
+            "graph one is long\n",
+            "\n",
+            "Two ",
+            "and\nthree",
+            " more words here\n",
+            "four",
+        ];
+        let mut tr = Transcript::default();
+        let exp = Expansion::default();
+        let mut inc = TaskLines::new(12, th());
+        for c in chunks {
+            tr.push(AgentEvent::Text {
+                text: c.into(),
+                delta: true,
+            });
+            inc.refresh(&tr, &exp);
+            let mut fresh = TaskLines::new(12, th());
+            fresh.refresh(&tr, &exp);
+            assert_eq!(all(&inc), all(&fresh), "after {c:?}");
+        }
+        assert_eq!(all(&inc).last().map(String::as_str), Some("four"));
+        assert!(
+            all(&inc).contains(&String::new()),
+            "the blank paragraph stays"
+        );
+    }
+
+    #[test]
+    fn a_tail_equals_the_end_of_the_full_render() {
+        let mut tr = Transcript::default();
+        let exp = Expansion::default();
+        tr.push(AgentEvent::Text {
+            text: "one two three four five\nsix\n\nseven eight".into(),
+            delta: true,
+        });
+        tr.push(AgentEvent::ToolCall {
+            id: "1".into(),
+            name: "Read".into(),
+            input: json!({"file_path": "a.rs"}),
+        });
+        tr.push(AgentEvent::Text {
+            text: "nine ten eleven twelve".into(),
+            delta: true,
+        });
+        let mut full = TaskLines::new(10, th());
+        full.refresh(&tr, &exp);
+        let all = all(&full);
+        for h in 0..=all.len() + 2 {
+            let tail: Vec<String> = tail_lines(&tr, &exp, 10, h, th())
+                .iter()
+                .map(plain)
+                .collect();
+            assert_eq!(tail, all[all.len().saturating_sub(h)..], "height {h}");
+        }
     }
 
     #[test]

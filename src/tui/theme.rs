@@ -114,6 +114,9 @@ impl Theme {
     }
 }
 
+/// Milliseconds per spinner frame (the event loop ticks at this pace).
+pub const SPINNER_MS: u64 = 200;
+
 /// Spinner frames for running tasks.
 const SPINNER: [&str; 10] = ["⠋", "⠙", "⠹", "⠸", "⠼", "⠴", "⠦", "⠧", "⠇", "⠏"];
 

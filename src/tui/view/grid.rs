@@ -12,6 +12,7 @@ use crate::core::State;
 use crate::present::{safe_text, truncate};
 use crate::tui::app::App;
 use crate::tui::layout::tiles;
+use crate::tui::lines::tail_lines;
 use crate::tui::theme::status_glyph;
 
 /// Draws every tile that fits in `area`.
@@ -31,7 +32,7 @@ pub fn render(app: &App, state: &State, area: Rect, buf: &mut Buffer) {
         return;
     }
     let (_, rects) = tiles(area, ids.len());
-    let tick = app.now_ms / 100;
+    let tick = app.now_ms / crate::tui::theme::SPINNER_MS;
     for (i, (id, rect)) in ids.iter().zip(rects.iter()).enumerate() {
         let Some(t) = state.task(*id) else { continue };
         let selected = i == app.grid_selected;
@@ -58,22 +59,24 @@ pub fn render(app: &App, state: &State, area: Rect, buf: &mut Buffer) {
             )]));
         let inner = block.inner(*rect);
         block.render(*rect, buf);
-        app.with_lines(state, t.id, inner.width, |lines| {
-            let n = lines.len();
-            let start = n.saturating_sub(inner.height as usize);
-            for (row, i) in (start..n).enumerate() {
-                if let Some(pl) = lines.get(i) {
-                    pl.line.render(
-                        Rect {
-                            y: inner.y + row as u16,
-                            height: 1,
-                            ..inner
-                        },
-                        buf,
-                    );
-                }
-            }
-        });
+        let expansion = app.pane(t.id).expansion;
+        let lines = tail_lines(
+            &t.transcript,
+            &expansion,
+            inner.width,
+            inner.height as usize,
+            th,
+        );
+        for (row, line) in lines.into_iter().enumerate() {
+            line.render(
+                Rect {
+                    y: inner.y + row as u16,
+                    height: 1,
+                    ..inner
+                },
+                buf,
+            );
+        }
     }
     if rects.len() < ids.len() {
         let more = format!(

@@ -20,7 +20,15 @@ use super::layout::regions;
 use crate::core::State;
 
 /// Draws the whole screen into `buf`.
+///
+/// Cached lines of tasks that are not on screen are freed afterwards.
 pub fn draw(app: &App, state: &State, area: Rect, buf: &mut Buffer) {
+    let mark = app.cache_mark();
+    draw_regions(app, state, area, buf);
+    app.evict_unused(mark);
+}
+
+fn draw_regions(app: &App, state: &State, area: Rect, buf: &mut Buffer) {
     let r = regions(area, state.tasks.len());
     if app.grid {
         let body = Rect {

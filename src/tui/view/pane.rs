@@ -69,8 +69,12 @@ pub fn render(app: &App, state: &State, area: Rect, buf: &mut Buffer) {
 
     if app.raw {
         match app.raw_screen() {
-            Some(screen) => PseudoTerminal::new(screen).render(body, buf),
-            None => Line::styled("  no raw output yet", th.dim()).render(body, buf),
+            Some(screen) if app.has_raw(task.id) => PseudoTerminal::new(screen).render(body, buf),
+            _ => Line::styled(
+                "  no raw terminal output from this agent yet (r goes back)",
+                th.dim(),
+            )
+            .render(body, buf),
         }
         return;
     }

@@ -45,7 +45,7 @@ pub fn render(app: &App, state: &State, area: Rect, buf: &mut Buffer) {
     let mut left: Vec<Span> = Vec::new();
     // Words on wide terminals, glyphs on narrow ones.
     let words = area.width >= 120;
-    let tick = app.now_ms / 100;
+    let tick = app.now_ms / crate::tui::theme::SPINNER_MS;
     for s in ORDER {
         let n = state.tasks.iter().filter(|t| t.status == s).count();
         if n > 0 {
