@@ -98,8 +98,12 @@ fn one(n: usize, deltas: usize, view_name: &str) {
                 model: None,
                 permission_mode: None,
             };
-            let spec = launch::task_spec(&cli.tui, out);
-            for e in update(&mut state, now(), Event::Command(Command::Launch(spec))) {
+            let spec = launch::task_spec(&cli.tui, out).expect("task spec");
+            for e in update(
+                &mut state,
+                now(),
+                Event::Command(Command::Launch(Box::new(spec))),
+            ) {
                 runtime.apply(e);
             }
         }

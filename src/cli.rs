@@ -80,6 +80,13 @@ pub struct AgentArgs {
     /// Extra argument passed to the agent as it is (repeatable).
     #[arg(long = "agent-arg", value_name = "ARG", allow_hyphen_values = true)]
     pub agent_args: Vec<String>,
+    /// A configuration override for the agent, `key=value` (codex `-c`; repeatable).
+    #[arg(long = "agent-config", value_name = "KEY=VALUE")]
+    pub config_overrides: Vec<String>,
+    /// Do not tell agents without a live channel (codex, gemini, commands)
+    /// how to ask questions through the question file.
+    #[arg(long)]
+    pub no_question_file: bool,
     /// Extra environment for the agent, KEY=VALUE (repeatable).
     #[arg(long = "env", value_name = "KEY=VALUE", value_parser = parse_env)]
     pub env: Vec<(String, String)>,

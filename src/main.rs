@@ -6,12 +6,8 @@ use corral::cli::{Cli, CliCommand};
 fn main() {
     let cli = Cli::parse();
     let code = match cli.command {
+        Some(CliCommand::Run(args)) => corral::headless::run(args),
         None => corral::tui::run(cli.tui),
-        // `corral run` is dispatched here once the headless loop lands.
-        Some(CliCommand::Run(_)) => {
-            eprintln!("corral run: the headless front end is not part of this build");
-            2
-        }
     };
     std::process::exit(code);
 }

@@ -607,7 +607,9 @@ async fn a_missing_binary_is_a_spawn_failure_naming_it_and_nothing_else() {
     );
     by_path.program = missing.to_string_lossy().into_owned();
     h.runtime.apply(spawn(13, by_path, Limits::default()));
-    // Effects for a failed task do nothing.
+    // Effects for a task whose spawn fails do nothing, even when they come
+    // before the failure is known.
+    h.runtime.apply(Effect::Kill { task: 13 });
     h.runtime.apply(Effect::WriteStdin {
         task: 13,
         line: "x".to_string(),
@@ -709,4 +711,32 @@ async fn kill_all_blocking_leaves_nothing_alive() {
     assert_eq!(kill_done, vec![(20, 0), (21, 0), (22, 0)]);
     assert_eq!(exited, vec![20, 21, 22]);
     h.assert_nothing_more().await;
+}
+
+#[tokio::test]
+async fn a_task_id_can_run_again_as_soon_as_it_exited() {
+    let mut h = Harness::new(16, RuntimeConfig::default());
+    h.runtime.apply(spawn(
+        30,
+        spec("invalid_utf8.sh", &[], StdinMode::Null),
+        Limits::default(),
+    ));
+    let first = h.until_exited(30).await;
+    assert_eq!(raw_texts(&first).len(), 2);
+    // Like a resumed session: the same task, a new process, right away.
+    h.runtime.apply(spawn(
+        30,
+        spec("ticker.sh", &["2", "0"], StdinMode::Null),
+        Limits::default(),
+    ));
+    let second = h.until_exited(30).await;
+    assert_eq!(raw_texts(&second), vec!["tick 1", "tick 2"]);
+    assert_eq!(exit_of(&second).code, Some(0));
+    h.assert_nothing_more().await;
+}
+
+#[test]
+fn the_runtime_can_move_into_a_task_or_thread() {
+    fn is_send<T: Send + 'static>() {}
+    is_send::<Runtime>();
 }

@@ -45,7 +45,7 @@ fn the_pane_follows_the_tail_until_scrolled_back() {
             line: "fresh".into(),
         },
     );
-    assert_eq!(screen(&a, &s), back.replace("/100", "/101"));
+    assert_eq!(screen(&a, &s), back.replace("/101", "/102"));
     // End resumes following, and the new line shows.
     a.handle(Action::End, &s);
     let tail = screen(&a, &s);

@@ -204,7 +204,7 @@ fn dropped_entries_are_marked() {
     let mut a = app(80, 24, true);
     select(&mut a, &state, id);
     let s = screen(&a, &state);
-    assert!(s.contains("… 7 earlier entries dropped"), "{s}");
+    assert!(s.contains("… 8 earlier entries dropped"), "{s}");
     assert!(s.contains("│ line 11") && !s.contains("│ line 6"), "{s}");
 }
 

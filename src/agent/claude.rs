@@ -704,6 +704,7 @@ mod tests {
             resume: Some("abcd".to_string()),
             extra_args: vec!["--effort".to_string(), "low".to_string()],
             env: vec![("IS_SANDBOX".to_string(), "1".to_string())],
+            ..AgentOptions::default()
         };
         let spec = launch(&opts, Path::new("/w"), "hi");
         assert_eq!(spec.program, "/opt/claude");

@@ -5,7 +5,11 @@
 //! reads, writes or sleeps; the runtime does that.
 
 pub mod claude;
+pub mod codex;
+pub mod gemini;
 pub mod lines;
+pub mod permission;
+pub mod question_file;
 pub mod sanitize;
 
 use std::path::{Path, PathBuf};
@@ -20,6 +24,10 @@ use crate::core::event::{AgentEvent, Question};
 #[serde(rename_all = "snake_case")]
 pub enum AgentKind {
     Claude,
+    /// OpenAI's Codex CLI, `codex exec --json`.
+    Codex,
+    /// Google's Gemini CLI, `gemini -p ... --output-format stream-json`.
+    Gemini,
 }
 
 impl AgentKind {
@@ -27,6 +35,8 @@ impl AgentKind {
     pub fn name(self) -> &'static str {
         match self {
             AgentKind::Claude => "claude",
+            AgentKind::Codex => "codex",
+            AgentKind::Gemini => "gemini",
         }
     }
 
@@ -34,6 +44,8 @@ impl AgentKind {
     pub fn from_name(name: &str) -> Option<AgentKind> {
         match name {
             "claude" => Some(AgentKind::Claude),
+            "codex" => Some(AgentKind::Codex),
+            "gemini" => Some(AgentKind::Gemini),
             _ => None,
         }
     }
@@ -42,6 +54,8 @@ impl AgentKind {
     pub fn launch_spec(self, opts: &AgentOptions, cwd: &Path, prompt: &str) -> LaunchSpec {
         match self {
             AgentKind::Claude => claude::launch(opts, cwd, prompt),
+            AgentKind::Codex => codex::launch(opts, cwd, prompt),
+            AgentKind::Gemini => gemini::launch(opts, cwd, prompt),
         }
     }
 
@@ -49,6 +63,22 @@ impl AgentKind {
     pub fn encode_answer(self, question: &Question, answer: &Answer) -> Option<String> {
         match self {
             AgentKind::Claude => Some(claude::Claude::encode_answer(question, answer)),
+            // Neither has a live channel in the mode corral runs them in.
+            AgentKind::Codex | AgentKind::Gemini => None,
+        }
+    }
+
+    /// Whether the agent can be asked and answered while it runs.
+    pub fn has_live_channel(self) -> bool {
+        matches!(self, AgentKind::Claude)
+    }
+
+    /// The stdin line carrying the user's next message, for kinds with a
+    /// live channel.
+    pub fn encode_user_message(self, text: &str) -> Option<String> {
+        match self {
+            AgentKind::Claude => Some(claude::Claude::encode_user_message(text)),
+            _ => None,
         }
     }
 
@@ -56,6 +86,8 @@ impl AgentKind {
     pub fn parser(self) -> Box<dyn OutputParser> {
         match self {
             AgentKind::Claude => Box::new(claude::ClaudeParser::default()),
+            AgentKind::Codex => Box::new(codex::CodexParser::default()),
+            AgentKind::Gemini => Box::new(gemini::GeminiParser::default()),
         }
     }
 }
@@ -76,10 +108,18 @@ pub struct AgentOptions {
     pub session_id: Option<String>,
     /// Resume this existing session.
     pub resume: Option<String>,
+    /// Codex `-c key=value` config overrides (the value is TOML), one per
+    /// entry, passed as `-c <entry>`. Ignored by other kinds.
+    #[serde(default)]
+    pub config_overrides: Vec<String>,
     /// Appended verbatim to the agent's argv.
     pub extra_args: Vec<String>,
     /// Extra environment for the agent.
     pub env: Vec<(String, String)>,
+    /// Do not tell an agent without a live channel how to ask questions
+    /// through the question file.
+    #[serde(default)]
+    pub no_question_file: bool,
 }
 
 /// Everything the runtime needs to start one agent process.

@@ -71,11 +71,17 @@ pub enum Event {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Command {
     /// Start a new task.
-    Launch(task::TaskSpec),
+    Launch(Box<task::TaskSpec>),
     /// Kill a task's agent and every process it started.
     Kill { task: TaskId },
     /// Answer the pending question of a task.
     Answer { task: TaskId, answer: Answer },
+    /// Allow the pending tool approval, and every later request for the
+    /// same tool (for Bash: the same command) for the rest of the task.
+    AllowAlways { task: TaskId },
+    /// Send the user's next message: live over stdin where the agent keeps
+    /// its session open, otherwise by resuming the session.
+    FollowUp { task: TaskId, text: String },
 }
 
 /// Something the runtime must do.

@@ -116,6 +116,15 @@ pub struct Task {
     pub exit: Option<ExitInfo>,
     /// Whether the agent's stdin is still open for more messages.
     pub stdin_open: bool,
+    /// Whether an agent process of this task is running now.
+    pub process_alive: bool,
+    /// How many times an agent process was started for this task.
+    pub runs: u32,
+    /// Tools (for Bash: `Bash:<command>`) the user allowed for the rest of
+    /// the task.
+    pub allow_rules: Vec<String>,
+    /// The prompt to start afresh with if the current resume fails.
+    pub fallback_prompt: Option<String>,
 }
 
 /// How the agent judged its last turn.

@@ -6,11 +6,13 @@
 //! `State::published` for the front end to drain. Pure: the time comes in
 //! as an argument.
 
+use std::path::PathBuf;
+
 use super::event::{AgentEvent, FinishStatus, Finished, Question, QuestionKind};
 use super::task::{KillReason, Task, TaskSpec, TaskStatus, TurnOutcome};
 use super::transcript::Transcript;
 use super::{Command, Effect, Event, ExitInfo, Limit, TaskId};
-use crate::agent::Answer;
+use crate::agent::{Answer, StdinMode, question_file};
 
 /// How many recent raw lines and errors a task keeps to explain a failure.
 const RECENT_LINES: usize = 8;
@@ -35,6 +37,9 @@ pub struct Settings {
     pub end_after_turn: bool,
     /// Entries kept in memory per task transcript.
     pub transcript_cap: usize,
+    /// Where agents without a live channel write their questions; `None`
+    /// turns the question-file protocol off.
+    pub question_dir: Option<PathBuf>,
 }
 
 impl Default for Settings {
@@ -43,6 +48,7 @@ impl Default for Settings {
             approval: ApprovalPolicy::Ask,
             end_after_turn: false,
             transcript_cap: super::transcript::DEFAULT_TRANSCRIPT_CAP,
+            question_dir: None,
         }
     }
 }
@@ -93,7 +99,7 @@ pub fn update(state: &mut State, now_ms: u64, event: Event) -> Vec<Effect> {
     match event {
         Event::Command(cmd) => command(state, now_ms, cmd),
         Event::Output { .. } => vec![],
-        Event::Agent { task, event } => agent_event(state, task, event),
+        Event::Agent { task, event } => agent_event(state, now_ms, task, event),
         Event::SpawnFailed { task, message } => {
             if let Some(t) = state.task_mut(task) {
                 t.recent_errors.push(message.clone());
@@ -104,10 +110,7 @@ pub fn update(state: &mut State, now_ms: u64, event: Event) -> Vec<Effect> {
             finish(state, task, now_ms, None);
             vec![]
         }
-        Event::Exited { task, exit } => {
-            finish(state, task, now_ms, Some(exit));
-            vec![]
-        }
+        Event::Exited { task, exit } => exited(state, task, now_ms, exit),
         Event::LimitReached { task, limit } => match state.task_mut(task) {
             Some(t) if !t.status.is_final() && t.kill_reason.is_none() => {
                 t.kill_reason = Some(KillReason::Limit(limit));
@@ -130,7 +133,7 @@ pub fn update(state: &mut State, now_ms: u64, event: Event) -> Vec<Effect> {
 
 fn command(state: &mut State, now_ms: u64, cmd: Command) -> Vec<Effect> {
     match cmd {
-        Command::Launch(spec) => launch(state, now_ms, spec),
+        Command::Launch(spec) => launch(state, now_ms, *spec),
         Command::Kill { task } => {
             let Some(t) = state.task_mut(task) else {
                 return vec![];
@@ -150,28 +153,214 @@ fn command(state: &mut State, now_ms: u64, cmd: Command) -> Vec<Effect> {
                 _ => vec![],
             }
         }
-        Command::Answer { task, answer } => answer_question(state, task, answer, "user"),
+        Command::Answer { task, answer } => answer_question(state, now_ms, task, answer, "user"),
+        Command::AllowAlways { task } => {
+            let Some(t) = state.task_mut(task) else {
+                return vec![];
+            };
+            match &t.pending_question {
+                Some(q) if q.kind == QuestionKind::Approval => {
+                    let rule = allow_rule(q);
+                    if !t.allow_rules.contains(&rule) {
+                        t.allow_rules.push(rule);
+                    }
+                    let allow = Answer::Allow {
+                        updated_input: None,
+                    };
+                    answer_question(state, now_ms, task, allow, "user")
+                }
+                _ => vec![],
+            }
+        }
+        Command::FollowUp { task, text } => follow_up(state, now_ms, task, text),
     }
+}
+
+/// The rule "allow always" remembers: the tool, and for shell commands the
+/// exact command, so allowing `npm test` does not allow `rm -rf`.
+fn allow_rule(q: &Question) -> String {
+    let tool = q.tool.clone().unwrap_or_default();
+    match q.input.get("command").and_then(|c| c.as_str()) {
+        Some(command) if tool == "Bash" => format!("{tool}:{command}"),
+        _ => tool,
+    }
+}
+
+/// Sends the user's next message to a task's agent.
+fn follow_up(state: &mut State, now_ms: u64, task: TaskId, text: String) -> Vec<Effect> {
+    let Some(t) = state.task_mut(task) else {
+        return vec![];
+    };
+    if text.trim().is_empty() || t.status == TaskStatus::Queued {
+        return vec![];
+    }
+    if t.process_alive && t.stdin_open && t.pending_question.is_none() {
+        if let Some(line) = t.spec.agent.encode_user_message(&text) {
+            if t.status.is_final() {
+                t.status = TaskStatus::Running;
+                t.finished_ms = None;
+                t.kill_reason = None;
+            }
+            publish(state, task, AgentEvent::UserMessage { text });
+            return vec![Effect::WriteStdin { task, line }];
+        }
+    }
+    if t.process_alive {
+        // A turn is still going on a channel that takes no messages.
+        return vec![];
+    }
+    relaunch(state, now_ms, task, text)
+}
+
+/// Starts a new agent process for `task` with `message`: resuming the
+/// session when there is one (keeping a fresh start as the fallback),
+/// otherwise afresh with the original prompt plus the message.
+fn relaunch(state: &mut State, now_ms: u64, task: TaskId, message: String) -> Vec<Effect> {
+    let question_dir = state.settings.question_dir.clone();
+    let Some(t) = state.task_mut(task) else {
+        return vec![];
+    };
+    let fresh_prompt = format!("{}\n\n{}", t.spec.prompt, message);
+    let mut options = t.spec.options.clone();
+    options.session_id = None;
+    let prompt = match t.session_id.clone() {
+        Some(session) => {
+            options.resume = Some(session);
+            t.fallback_prompt = Some(fresh_prompt);
+            message.clone()
+        }
+        None => {
+            options.resume = None;
+            t.fallback_prompt = None;
+            fresh_prompt
+        }
+    };
+    t.status = TaskStatus::Running;
+    t.finished_ms = None;
+    t.kill_reason = None;
+    t.last_turn = None;
+    t.pending_question = None;
+    t.exit = None;
+    let effect = spawn_effect(t, &options, &prompt, question_dir.as_deref(), now_ms);
+    publish(state, task, AgentEvent::UserMessage { text: message });
+    vec![effect]
+}
+
+/// The effect that starts an agent process for `t`, and the bookkeeping.
+fn spawn_effect(
+    t: &mut Task,
+    options: &crate::agent::AgentOptions,
+    prompt: &str,
+    question_dir: Option<&std::path::Path>,
+    now_ms: u64,
+) -> Effect {
+    t.runs += 1;
+    if t.started_ms.is_none() {
+        t.started_ms = Some(now_ms);
+    }
+    let ask_by_file = !t.spec.agent.has_live_channel() && !options.no_question_file;
+    let mut launch = match (ask_by_file, question_dir) {
+        (true, Some(_)) => {
+            let prompt = format!("{prompt}{}", question_file::INSTRUCTION);
+            t.spec.agent.launch_spec(options, &t.spec.cwd, &prompt)
+        }
+        _ => t.spec.agent.launch_spec(options, &t.spec.cwd, prompt),
+    };
+    if let (true, Some(dir)) = (ask_by_file, question_dir) {
+        let file = dir.join(format!("task-{}-run-{}.json", t.id, t.runs));
+        launch.env.push((
+            question_file::ENV_VAR.to_string(),
+            file.to_string_lossy().into_owned(),
+        ));
+    }
+    t.stdin_open = matches!(launch.stdin, StdinMode::Pipe { .. });
+    t.process_alive = true;
+    Effect::Spawn {
+        task: t.id,
+        agent: t.spec.agent,
+        limits: t.spec.limits,
+        spec: launch,
+    }
+}
+
+fn publish(state: &mut State, task: TaskId, event: AgentEvent) {
+    if let Some(t) = state.task_mut(task) {
+        t.transcript.push(event.clone());
+        state.published.push((task, event));
+    }
+}
+
+/// The agent process ended: finish the task, or keep it blocked on the
+/// question it left, or fall back from a failed resume to a fresh start.
+fn exited(state: &mut State, task: TaskId, now_ms: u64, exit: ExitInfo) -> Vec<Effect> {
+    let Some(t) = state.task_mut(task) else {
+        return vec![];
+    };
+    t.process_alive = false;
+    t.stdin_open = false;
+    let waits_on_file_question = t
+        .pending_question
+        .as_ref()
+        .is_some_and(question_file::is_file_question);
+    if waits_on_file_question && t.kill_reason.is_none() {
+        t.exit = Some(exit);
+        let policy = state.settings.approval;
+        let Some(q) = state.task(task).and_then(|t| t.pending_question.clone()) else {
+            return vec![];
+        };
+        if policy == ApprovalPolicy::Ask {
+            return vec![];
+        }
+        return answer_question(state, now_ms, task, policy_answer(policy, &q), "policy");
+    }
+    let resume_failed = t.fallback_prompt.is_some()
+        && t.kill_reason.is_none()
+        && t.last_turn.as_ref().is_none_or(|turn| turn.is_error);
+    if resume_failed {
+        let prompt = t.fallback_prompt.take().unwrap_or_default();
+        let question_dir = state.settings.question_dir.clone();
+        publish(
+            state,
+            task,
+            AgentEvent::Error {
+                message: "resuming the session failed; starting afresh with the original \
+                          prompt and your message"
+                    .into(),
+            },
+        );
+        let Some(t) = state.task_mut(task) else {
+            return vec![];
+        };
+        let mut options = t.spec.options.clone();
+        options.resume = None;
+        options.session_id = None;
+        t.last_turn = None;
+        return vec![spawn_effect(
+            t,
+            &options,
+            &prompt,
+            question_dir.as_deref(),
+            now_ms,
+        )];
+    }
+    if let Some(t) = state.task_mut(task) {
+        t.fallback_prompt = None;
+    }
+    finish(state, task, now_ms, Some(exit));
+    vec![]
 }
 
 fn launch(state: &mut State, now_ms: u64, spec: TaskSpec) -> Vec<Effect> {
     let id = state.next_task_id();
     state.next_id = id + 1;
-    let launch = spec
-        .agent
-        .launch_spec(&spec.options, &spec.cwd, &spec.prompt);
-    let stdin_open = matches!(launch.stdin, crate::agent::StdinMode::Pipe { .. });
-    let effect = Effect::Spawn {
-        task: id,
-        agent: spec.agent,
-        limits: spec.limits,
-        spec: launch,
-    };
-    state.tasks.push(Task {
+    let prompt = spec.prompt.clone();
+    let options = spec.options.clone();
+    let question_dir = state.settings.question_dir.clone();
+    let mut task = Task {
         id,
         spec,
         status: TaskStatus::Running,
-        started_ms: Some(now_ms),
+        started_ms: None,
         finished_ms: None,
         session_id: None,
         model: None,
@@ -183,8 +372,21 @@ fn launch(state: &mut State, now_ms: u64, spec: TaskSpec) -> Vec<Effect> {
         recent_raw: Vec::new(),
         recent_errors: Vec::new(),
         exit: None,
-        stdin_open,
-    });
+        stdin_open: false,
+        process_alive: false,
+        runs: 0,
+        allow_rules: Vec::new(),
+        fallback_prompt: None,
+    };
+    let effect = spawn_effect(
+        &mut task,
+        &options,
+        &prompt,
+        question_dir.as_deref(),
+        now_ms,
+    );
+    state.tasks.push(task);
+    publish(state, id, AgentEvent::UserMessage { text: prompt });
     vec![effect]
 }
 
@@ -195,7 +397,7 @@ fn push_recent(list: &mut Vec<String>, line: String) {
     list.push(line);
 }
 
-fn agent_event(state: &mut State, task: TaskId, event: AgentEvent) -> Vec<Effect> {
+fn agent_event(state: &mut State, now_ms: u64, task: TaskId, event: AgentEvent) -> Vec<Effect> {
     let policy = state.settings.approval;
     let end_after_turn = state.settings.end_after_turn;
     let Some(t) = state.task_mut(task) else {
@@ -230,27 +432,56 @@ fn agent_event(state: &mut State, task: TaskId, event: AgentEvent) -> Vec<Effect
                 effects.push(Effect::CloseStdin { task });
             }
         }
-        AgentEvent::Question(q) => {
-            if policy == ApprovalPolicy::Ask {
-                t.pending_question = Some(q.clone());
-                if t.status.can_become(TaskStatus::Blocked) {
-                    t.status = TaskStatus::Blocked;
-                }
+        AgentEvent::Question(q) if policy == ApprovalPolicy::Ask && !allowed_by_rule(t, q) => {
+            t.pending_question = Some(q.clone());
+            if t.status.can_become(TaskStatus::Blocked) {
+                t.status = TaskStatus::Blocked;
             }
         }
         _ => {}
     }
     t.transcript.push(event.clone());
+    let turn_over = matches!(event, AgentEvent::TurnEnd { .. })
+        && !end_after_turn
+        && t.process_alive
+        && t.stdin_open
+        && t.spec.agent.has_live_channel()
+        && t.pending_question.is_none();
     let question = match &event {
-        AgentEvent::Question(q) if policy != ApprovalPolicy::Ask => Some(q.clone()),
+        AgentEvent::Question(q) if allowed_by_rule(t, q) => Some((
+            q.clone(),
+            Answer::Allow {
+                updated_input: None,
+            },
+            "rule",
+        )),
+        AgentEvent::Question(q) if policy != ApprovalPolicy::Ask => {
+            Some((q.clone(), policy_answer(policy, q), "policy"))
+        }
         _ => None,
     };
     state.published.push((task, event));
-    if let Some(q) = question {
-        let answer = policy_answer(policy, &q);
-        effects.extend(answer_with(state, task, &q, answer, "policy"));
+    if let Some((q, answer, by)) = question {
+        if question_file::is_file_question(&q) {
+            // The agent is exiting; the policy answers once it is gone.
+            if let Some(t) = state.task_mut(task) {
+                t.pending_question = Some(q);
+            }
+        } else {
+            effects.extend(answer_with(state, task, &q, answer, by));
+        }
+    }
+    if turn_over {
+        // The session stays open for follow-ups; the turn's outcome is the
+        // task's status until the next message.
+        finish(state, task, now_ms, None);
     }
     effects
+}
+
+/// Whether "allow always" already covers this approval request.
+fn allowed_by_rule(t: &Task, q: &Question) -> bool {
+    q.kind == QuestionKind::Approval && t.allow_rules.contains(&allow_rule(q))
 }
 
 /// What an approval policy answers when no person is asked.
@@ -272,17 +503,67 @@ fn policy_answer(policy: ApprovalPolicy, q: &Question) -> Answer {
     }
 }
 
-fn answer_question(state: &mut State, task: TaskId, answer: Answer, by: &str) -> Vec<Effect> {
-    let Some(q) = state.task(task).and_then(|t| t.pending_question.clone()) else {
+fn answer_question(
+    state: &mut State,
+    now_ms: u64,
+    task: TaskId,
+    answer: Answer,
+    by: &str,
+) -> Vec<Effect> {
+    let Some(t) = state.task_mut(task) else {
         return vec![];
     };
-    if let Some(t) = state.task_mut(task) {
-        t.pending_question = None;
-        if t.status == TaskStatus::Blocked {
-            t.status = TaskStatus::Running;
-        }
+    let Some(q) = t.pending_question.clone() else {
+        return vec![];
+    };
+    if t.process_alive && question_file::is_file_question(&q) {
+        // The agent has not exited yet; the answer can only resume it after.
+        return vec![];
     }
-    answer_with(state, task, &q, answer, by)
+    t.pending_question = None;
+    if t.status == TaskStatus::Blocked {
+        t.status = TaskStatus::Running;
+    }
+    if t.process_alive && !question_file::is_file_question(&q) {
+        return answer_with(state, task, &q, answer, by);
+    }
+    // Nobody is left to answer on stdin: resume the session with the answer.
+    let message = match &answer {
+        Answer::Answer { answers } => question_file::answer_message(answers),
+        Answer::Allow { .. } => format!(
+            "You asked to use {}; the user allows it. Go ahead.",
+            q.tool.as_deref().unwrap_or("a tool")
+        ),
+        Answer::Deny { message } => {
+            let asked = q
+                .questions
+                .iter()
+                .map(|i| i.question.as_str())
+                .collect::<Vec<_>>()
+                .join(" ");
+            format!("You asked: {asked}\nThe user declined to answer: {message}")
+        }
+    };
+    let decided = AgentEvent::Answered {
+        id: q.id.clone(),
+        decision: match &answer {
+            Answer::Allow { .. } => "allow",
+            Answer::Deny { .. } => "deny",
+            Answer::Answer { .. } => "answer",
+        }
+        .into(),
+        message: match &answer {
+            Answer::Deny { message } => Some(message.clone()),
+            _ => None,
+        },
+        answers: match &answer {
+            Answer::Answer { answers } => answers.clone(),
+            _ => vec![],
+        },
+        by: by.into(),
+    };
+    publish(state, task, decided);
+    relaunch(state, now_ms, task, message)
 }
 
 fn answer_with(
@@ -335,8 +616,10 @@ fn finish(state: &mut State, task: TaskId, now_ms: u64, exit: Option<ExitInfo>) 
     t.status = status;
     t.finished_ms = Some(now_ms);
     t.pending_question = None;
-    t.stdin_open = false;
-    t.exit = exit.clone();
+    if exit.is_some() {
+        t.stdin_open = false;
+        t.exit = exit.clone();
+    }
     let finished = AgentEvent::Finished(Finished {
         status: match status {
             TaskStatus::Succeeded => FinishStatus::Succeeded,
@@ -389,6 +672,18 @@ fn judge(t: &Task, exit: Option<&ExitInfo>) -> (TaskStatus, Option<String>) {
         None => {}
     }
     let Some(exit) = exit else {
+        if let Some(turn) = &t.last_turn {
+            // A turn ended and the session stays open.
+            return if turn.is_error {
+                let why = turn
+                    .result
+                    .clone()
+                    .unwrap_or_else(|| "the agent reported an error".into());
+                (TaskStatus::Failed, Some(why))
+            } else {
+                (TaskStatus::Succeeded, None)
+            };
+        }
         // Never started: the spawn failure is the reason.
         let why = t
             .recent_errors

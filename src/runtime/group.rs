@@ -7,12 +7,16 @@
 //! module must never signal a single pid, never signal after the reap, and
 //! never panic (a poisoned lock is recovered).
 
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::process::{Child, ExitStatus};
 use std::sync::{Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use nix::sys::signal::{Signal, killpg};
 use nix::unistd::Pid;
+
+use super::fdio::{is_ready, poll, poll_fd};
+use super::kill::POLL_EVERY;
 
 /// Where an agent's process group is in its life.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -197,6 +201,68 @@ impl Group {
     }
 }
 
+/// Live (non-zombie) members of group `pgid`, from one scan of `/proc`.
+pub(crate) fn members(pgid: i32) -> Vec<i32> {
+    live_processes()
+        .into_iter()
+        .filter(|&(_, pgrp)| pgrp == pgid)
+        .map(|(pid, _)| pid)
+        .collect()
+}
+
+/// Waits until each of `pids` has exited (a zombie counts as exited), at
+/// most `timeout`. Event-driven through pidfds (readable once the process
+/// exits); only if the kernel has none does it scan `/proc` every
+/// [`POLL_EVERY`]. Never signals anything.
+pub(crate) fn wait_gone(pids: &[i32], timeout: Duration) {
+    let deadline = Instant::now() + timeout;
+    let mut watched: Vec<OwnedFd> = Vec::new();
+    let mut unwatched: Vec<i32> = Vec::new();
+    for &pid in pids {
+        match pidfd_open(pid) {
+            Ok(fd) => watched.push(fd),
+            // Already gone.
+            Err(err) if err.raw_os_error() == Some(libc::ESRCH) => {}
+            Err(_) => unwatched.push(pid),
+        }
+    }
+    while !watched.is_empty() {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return;
+        }
+        let mut fds: Vec<libc::pollfd> = watched
+            .iter()
+            .map(|fd| poll_fd(fd.as_raw_fd(), libc::POLLIN))
+            .collect();
+        if poll(&mut fds, Some(left)).is_err() {
+            break;
+        }
+        let mut ready = fds.iter().map(is_ready);
+        watched.retain(|_| !ready.next().unwrap_or(false));
+    }
+    while !unwatched.is_empty() {
+        let live = live_processes();
+        unwatched.retain(|pid| live.iter().any(|(p, _)| p == pid));
+        let left = deadline.saturating_duration_since(Instant::now());
+        if unwatched.is_empty() || left.is_zero() {
+            return;
+        }
+        std::thread::sleep(left.min(POLL_EVERY));
+    }
+}
+
+fn pidfd_open(pid: i32) -> std::io::Result<OwnedFd> {
+    // SAFETY: pidfd_open takes a pid and flags and returns a new descriptor.
+    let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
+    if fd < 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    // SAFETY: the syscall succeeded, so `fd` is a new descriptor we own
+    // (pidfds are always close-on-exec).
+    Ok(unsafe { OwnedFd::from_raw_fd(fd as RawFd) })
+}
+
 /// `(pid, pgrp)` of every process that is not a zombie.
 pub(crate) fn live_processes() -> Vec<(i32, i32)> {
     let Ok(dir) = std::fs::read_dir("/proc") else {
@@ -244,6 +310,21 @@ mod tests {
         let me = std::process::id() as i32;
         let pgrp = nix::unistd::getpgrp().as_raw();
         assert!(live_processes().contains(&(me, pgrp)));
+    }
+
+    #[test]
+    fn wait_gone_returns_when_the_process_exits() {
+        let mut child = std::process::Command::new("sleep")
+            .arg("0.05")
+            .spawn()
+            .expect("sleep");
+        let pid = child.id() as i32;
+        let started = Instant::now();
+        wait_gone(&[pid], Duration::from_secs(20));
+        assert!(started.elapsed() < Duration::from_secs(20));
+        // Exited (a zombie until reaped here), so no longer live.
+        assert!(!live_processes().iter().any(|&(p, _)| p == pid));
+        child.wait().expect("reap");
     }
 
     #[test]

@@ -23,8 +23,8 @@ const SPAWN_WAIT: Duration = Duration::from_secs(5);
 
 /// Runs the ladder on every group; returns the survivors of each (live, not
 /// zombie, processes still in the group after SIGKILL and its wait), in the
-/// order of `groups`. A group that never started counts 0.
-pub(crate) fn run_ladder(groups: &[Arc<Group>], waits: KillWaits) -> Vec<usize> {
+/// order of `groups`, or `None` for a group whose process never started.
+pub(crate) fn run_ladder(groups: &[Arc<Group>], waits: KillWaits) -> Vec<Option<usize>> {
     let pgids: Vec<Option<i32>> = groups
         .iter()
         .map(|group| match group.wait_started(SPAWN_WAIT) {
@@ -60,10 +60,7 @@ pub(crate) fn run_ladder(groups: &[Arc<Group>], waits: KillWaits) -> Vec<usize> 
     let live = live_processes();
     pgids
         .iter()
-        .map(|pgid| match pgid {
-            Some(pgid) => live.iter().filter(|&&(_, pgrp)| pgrp == *pgid).count(),
-            None => 0,
-        })
+        .map(|pgid| pgid.map(|pgid| live.iter().filter(|&&(_, pgrp)| pgrp == pgid).count()))
         .collect()
 }
 

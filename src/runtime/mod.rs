@@ -227,12 +227,11 @@ impl Runtime {
                 let spawned = std::thread::Builder::new()
                     .name(format!("corral-kill-{task}"))
                     .spawn(move || {
-                        let survivors =
-                            kill::run_ladder(std::slice::from_ref(&ladder_group), waits)
-                                .first()
-                                .copied()
-                                .unwrap_or(0);
-                        let _ = events.blocking_send(Event::KillDone { task, survivors });
+                        let result = kill::run_ladder(std::slice::from_ref(&ladder_group), waits);
+                        // A task whose spawn failed has had its last event.
+                        if let Some(Some(survivors)) = result.first().copied() {
+                            let _ = events.blocking_send(Event::KillDone { task, survivors });
+                        }
                         ladder_group.end_ladder();
                     });
                 match spawned {
@@ -262,13 +261,15 @@ impl Runtime {
         let groups: Vec<Arc<Group>> = targets.iter().map(|(_, group)| group.clone()).collect();
         let survivors = kill::run_ladder(&groups, self.config.kill_waits);
         for ((task, group), survivors) in targets.iter().zip(survivors) {
-            if survivors > 0 {
-                tracing::error!(task, survivors, "agent processes survived SIGKILL");
+            if let Some(survivors) = survivors {
+                if survivors > 0 {
+                    tracing::error!(task, survivors, "agent processes survived SIGKILL");
+                }
+                let _ = self.events.try_send(Event::KillDone {
+                    task: *task,
+                    survivors,
+                });
             }
-            let _ = self.events.try_send(Event::KillDone {
-                task: *task,
-                survivors,
-            });
             group.end_ladder();
         }
         for group in &groups {

@@ -5,12 +5,13 @@
 //! Exit order (each step is required by the next):
 //! 1. `waitid(WEXITED | WNOWAIT)`: the leader exited but stays a zombie, so
 //!    its pid (== pgid) cannot be reused yet;
-//! 2. SIGKILL what is left of the group, then reap the leader (one lock);
+//! 2. SIGKILL what is left of the group, then reap the leader (one lock),
+//!    then wait (bounded, event-driven) until the killed members exited;
 //! 3. wait up to [`READER_EOF_WAIT`] for the reader to reach EOF (a process
 //!    that escaped the group may hold the terminal), cancel it, join it;
 //! 4. stop and join the stdin writer;
 //! 5. wait for running kill ladders to report `KillDone`;
-//! 6. send `Exited`, forget the task, close the master.
+//! 6. forget the task, close the master, send `Exited`.
 //!
 //! A failed spawn sends `SpawnFailed` and nothing else. This thread never
 //! signals the group itself except through [`Group`], and never panics.
@@ -28,10 +29,11 @@ use tokio::sync::mpsc::Sender;
 use portable_pty::MasterPty;
 
 use super::fdio::{Cancel, cancel_pair};
-use super::group::Group;
+use super::group::{self, Group};
 use super::process::{self, Spawned};
 use super::{Registry, RuntimeConfig, reader, stdin};
-use crate::agent::{AgentKind, LaunchSpec, StdinMode};
+use crate::agent::{AgentKind, LaunchSpec, StdinMode, question_file};
+use crate::core::event::AgentEvent;
 use crate::core::{Event, ExitInfo, Limits, TaskId};
 
 /// How long the reader may take to reach EOF after the leader was reaped.
@@ -86,6 +88,15 @@ pub(crate) fn run(mut job: AgentJob) {
         tracing::error!(task, pid, %err, "could not wait for the agent");
     }
     let status = job.group.kill_rest_and_reap(&mut child, observed.is_ok());
+    if observed.is_ok() {
+        // SIGKILL is not instant: let the rest of the group finish dying so
+        // that nothing of the agent is alive once `Exited` is out.
+        let left = group::members(pid);
+        group::wait_gone(
+            &left,
+            Duration::from_millis(job.config.kill_waits.after_kill_ms),
+        );
+    }
     let exit = match &status {
         Ok(status) => exit_info(*status),
         Err(err) => {
@@ -133,9 +144,43 @@ pub(crate) fn run(mut job: AgentJob) {
     }
 
     job.group.finish();
-    let _ = job.events.blocking_send(Event::Exited { task, exit });
+    if let Some(question) = read_question_file(&job.spec, task) {
+        let _ = job.events.blocking_send(question);
+    }
+    // Forgotten before `Exited` goes out, so the core may reuse the task id
+    // (a resumed session) as soon as it sees it.
     forget(&job.registry, task);
     drop(master);
+    let _ = job.events.blocking_send(Event::Exited { task, exit });
+}
+
+/// The question an agent left in its question file, as an event; the file
+/// is removed so a later run does not see it again.
+fn read_question_file(spec: &LaunchSpec, task: TaskId) -> Option<Event> {
+    let (_, path) = spec.env.iter().find(|(k, _)| k == question_file::ENV_VAR)?;
+    let path = std::path::Path::new(path);
+    let meta = std::fs::metadata(path).ok()?;
+    let result = if meta.len() > question_file::MAX_BYTES {
+        Err(format!(
+            "the agent's question file is {} bytes, over the {} byte limit",
+            meta.len(),
+            question_file::MAX_BYTES
+        ))
+    } else {
+        std::fs::read(path)
+            .map_err(|e| format!("the agent's question file could not be read: {e}"))
+            .and_then(|bytes| {
+                question_file::parse(&task.to_string(), &String::from_utf8_lossy(&bytes))
+            })
+    };
+    if let Err(err) = std::fs::remove_file(path) {
+        tracing::warn!(task, %err, "could not remove the question file");
+    }
+    let event = match result {
+        Ok(question) => AgentEvent::Question(question),
+        Err(message) => AgentEvent::Error { message },
+    };
+    Some(Event::Agent { task, event })
 }
 
 /// The agent process while it runs.

@@ -7,7 +7,7 @@
 //! All queued runtime events are applied before a frame is drawn. The only
 //! side effects are the runtime's (through `Runtime::apply`) and drawing.
 
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use crossterm::event::{Event as TermEvent, EventStream};
 use futures_util::StreamExt;
@@ -33,13 +33,7 @@ const DRAIN_BATCH: usize = 4096;
 /// How long quitting waits for the kill ladders before forcing.
 const QUIT_GRACE: Duration = Duration::from_secs(6);
 
-/// Milliseconds since the epoch.
-pub fn now_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_millis() as u64)
-        .unwrap_or(0)
-}
+pub use crate::headless::now_ms;
 
 /// Everything the loop drives.
 pub struct Cockpit {
@@ -84,13 +78,18 @@ impl Cockpit {
     pub fn intents(&mut self, intents: Vec<Intent>) {
         for intent in intents {
             let cmd = match intent {
-                Intent::Launch(out) => {
-                    let id = self.state.next_task_id();
-                    let cmd = Command::Launch(task_spec(&self.args, out));
-                    self.apply(Event::Command(cmd));
-                    self.app.select(id);
-                    continue;
-                }
+                Intent::Launch(out) => match task_spec(&self.args, out) {
+                    Ok(spec) => {
+                        let id = self.state.next_task_id();
+                        self.apply(Event::Command(Command::Launch(Box::new(spec))));
+                        self.app.select(id);
+                        continue;
+                    }
+                    Err(e) => {
+                        self.app.notice = Some(format!("cannot start: {e:#}"));
+                        continue;
+                    }
+                },
                 Intent::Kill(task) => Command::Kill { task },
             };
             self.apply(Event::Command(cmd));

@@ -14,7 +14,7 @@ use ratatui_textarea::TextArea;
 use crate::agent::AgentKind;
 
 /// The agent kinds the picker offers, in order. New kinds slot in here.
-pub const AGENTS: &[AgentKind] = &[AgentKind::Claude];
+pub const AGENTS: &[AgentKind] = &[AgentKind::Claude, AgentKind::Codex, AgentKind::Gemini];
 
 /// Permission modes the picker offers; the first leaves the agent's own.
 pub const PERMISSION_MODES: &[&str] = &[

@@ -1,41 +1,32 @@
 //! From the new-task form and the command line's agent flags to the
 //! `TaskSpec` the core launches.
 //!
-//! Pure: no IO. The form decides agent, prompt, directory, model and
-//! permission mode; everything else (binary, tools, env, extra arguments)
-//! comes from the flags `corral` was started with.
+//! The form decides agent, prompt, directory, model and permission mode;
+//! everything else (binary, tools, env, extra arguments) comes from the
+//! flags `corral` was started with, through the same builder as `corral
+//! run`. No IO beyond what that builder does.
 
 use std::path::Path;
 
+use anyhow::Result;
+
 use super::form::{FormDefaults, FormOutput};
-use crate::agent::AgentOptions;
 use crate::cli::AgentArgs;
 use crate::core::Limits;
 use crate::core::task::TaskSpec;
 
 /// The task the form asks for, with the command line's other agent flags.
-pub fn task_spec(args: &AgentArgs, out: FormOutput) -> TaskSpec {
-    TaskSpec {
-        agent: out.agent,
-        prompt: out.prompt,
-        title: None,
-        cwd: out.cwd,
-        options: AgentOptions {
-            binary: args.agent_bin.clone(),
-            model: out.model,
-            permission_mode: out.permission_mode,
-            allowed_tools: args.allowed_tools.clone(),
-            disallowed_tools: args.disallowed_tools.clone(),
-            append_system_prompt: args.append_system_prompt.clone(),
-            add_dirs: args.add_dirs.clone(),
-            max_budget_usd: args.max_budget_usd,
-            session_id: None,
-            resume: None,
-            extra_args: args.agent_args.clone(),
-            env: args.env.clone(),
-        },
-        limits: Limits::default(),
-    }
+pub fn task_spec(args: &AgentArgs, out: FormOutput) -> Result<TaskSpec> {
+    let mut args = args.clone();
+    args.agent = out.agent.name().to_string();
+    args.model = out.model;
+    args.permission_mode = out.permission_mode;
+    args.cwd = Some(out.cwd);
+    // A preset session id or a resumed session belongs to one task, never
+    // to every task started from the form.
+    args.session_id = None;
+    args.resume = None;
+    crate::headless::task_spec(&args, out.prompt, Limits::default())
 }
 
 /// The form's defaults from the command line; `cwd` is corral's own
@@ -84,7 +75,8 @@ mod tests {
                 model: Some("haiku".into()),
                 permission_mode: None,
             },
-        );
+        )
+        .unwrap();
         assert_eq!(spec.options.binary.as_deref(), Some("./fake"));
         assert_eq!(spec.options.model.as_deref(), Some("haiku"));
         assert_eq!(spec.options.allowed_tools, ["Bash"]);

@@ -332,6 +332,17 @@ fn one_line(spans: Vec<Span<'static>>, width: u16) -> Line<'static> {
 pub fn entry_lines(ev: &AgentEvent, expanded: bool, width: u16, th: Theme) -> Vec<Line<'static>> {
     let w = width.max(8);
     match ev {
+        AgentEvent::UserMessage { text } => {
+            let style = th.title();
+            safe_text(text)
+                .split('\n')
+                .enumerate()
+                .flat_map(|(i, l)| {
+                    let mark = if i == 0 { "› " } else { "  " };
+                    wrap(&[(mark, th.key()), (l, style)], w as usize, ("  ", style))
+                })
+                .collect()
+        }
         AgentEvent::Session {
             session_id,
             model,

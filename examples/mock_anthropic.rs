@@ -1,0 +1,101 @@
+//! A scripted loopback Anthropic Messages API for manual runs (tmux demos).
+//!
+//! `cargo run --example mock_anthropic -- --scenario tool` prints `PORT=<n>`
+//! and serves on 127.0.0.1 until killed. Point claude (or corral) at it with
+//! `ANTHROPIC_BASE_URL=http://127.0.0.1:<n> ANTHROPIC_API_KEY=dummy`. Each
+//! new conversation replays the scenario. It never listens beyond loopback.
+
+#[path = "../tests/support/anthropic_mock.rs"]
+mod anthropic_mock;
+
+use std::io::Write;
+use std::time::Duration;
+
+use anthropic_mock::{MockAnthropic, Reply};
+
+const SCENARIOS: &str = "text, tool, approval, question, slow, errors, stall";
+
+const USAGE: &str = "usage: mock_anthropic [--scenario NAME] [--quiet]
+scenarios:
+  text      a short streamed answer
+  tool      Bash `echo hi`, then echoes the tool result
+  approval  Bash `touch corral-approval-marker.txt` (needs permission), then echoes the result
+  question  AskUserQuestion (pick a colour), then echoes the answer
+  slow      a long answer streamed over about 20 seconds
+  errors    a 429 (retry-after 1), a 500, then a text answer
+  stall     starts a stream and never finishes it";
+
+fn scenario(name: &str) -> Option<Vec<Reply>> {
+    Some(match name {
+        "text" => vec![Reply::text(anthropic_mock::DEFAULT_TEXT)],
+        "tool" => vec![Reply::bash("echo hi", "Let me run a command.")],
+        "approval" => vec![Reply::bash(
+            "touch corral-approval-marker.txt && echo created",
+            "Let me create a marker file.",
+        )],
+        "question" => vec![Reply::ask_user_question(
+            "Which colour should the widget be?",
+            "Colour",
+            &[("Red", "A red widget"), ("Blue", "A blue widget")],
+            false,
+        )],
+        "slow" => vec![Reply::slow_text(
+            "This is a slow answer from the loopback mock model. It arrives a few \
+             words at a time so that you can watch the live view update while the \
+             agent is still working. Nothing here is real: the model is a script \
+             on 127.0.0.1, the words are fixed, and the timing is made up. When \
+             the last words arrive, the turn ends and the agent reports its usage \
+             and cost like any other run.",
+            Duration::from_secs(20),
+        )],
+        "errors" => vec![
+            Reply::rate_limited(1),
+            Reply::error(500, "Internal server error (mock)"),
+            Reply::text("Recovered after a rate limit and a server error."),
+        ],
+        "stall" => vec![Reply::stall()],
+        _ => return None,
+    })
+}
+
+fn main() {
+    let mut name = "text".to_string();
+    let mut quiet = false;
+    let mut args = std::env::args().skip(1);
+    while let Some(arg) = args.next() {
+        match arg.as_str() {
+            "--scenario" | "-s" => match args.next() {
+                Some(value) => name = value,
+                None => exit_usage("--scenario needs a name"),
+            },
+            "--quiet" | "-q" => quiet = true,
+            "--help" | "-h" => {
+                println!("{USAGE}");
+                return;
+            }
+            other => match other.strip_prefix("--scenario=") {
+                Some(value) => name = value.to_string(),
+                None => exit_usage(&format!("unknown argument {other:?}")),
+            },
+        }
+    }
+    let Some(script) = scenario(&name) else {
+        exit_usage(&format!("unknown scenario {name:?} (one of: {SCENARIOS})"));
+    };
+    let mock = MockAnthropic::start_looping(script);
+    mock.set_logging(!quiet);
+    println!("PORT={}", mock.port());
+    let _ = std::io::stdout().flush();
+    eprintln!(
+        "mock_anthropic: scenario {name:?} on {} (Ctrl-C to stop)",
+        mock.base_url()
+    );
+    loop {
+        std::thread::park();
+    }
+}
+
+fn exit_usage(message: &str) -> ! {
+    eprintln!("mock_anthropic: {message}\n{USAGE}");
+    std::process::exit(2);
+}

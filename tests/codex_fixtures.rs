@@ -1,0 +1,275 @@
+//! Real `codex exec --json` transcripts (codex-cli 0.169.0, copied from
+//! `shared/transcripts/codex`, see `tests/fixtures/codex/README.md`) through
+//! the Codex parser: a snapshot per transcript plus what a user would notice.
+
+use std::fs;
+use std::path::PathBuf;
+
+use corral::agent::OutputParser;
+use corral::agent::codex::{CodexParser, PATCH_TOOL, SHELL_TOOL};
+use corral::core::event::{AgentEvent, Usage};
+
+fn fixture_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/codex")
+}
+
+/// The fixture's lines as the runtime delivers them: split on `\n`, `\r`
+/// stripped, invalid UTF-8 replaced.
+fn lines(name: &str) -> Vec<String> {
+    let bytes = fs::read(fixture_dir().join(name)).unwrap_or_else(|e| panic!("{name}: {e}"));
+    String::from_utf8_lossy(&bytes)
+        .split('\n')
+        .map(|l| l.strip_suffix('\r').unwrap_or(l).to_string())
+        .collect()
+}
+
+fn parse_lines(lines: &[String]) -> Vec<AgentEvent> {
+    let mut parser = CodexParser::default();
+    lines.iter().flat_map(|l| parser.parse_line(l)).collect()
+}
+
+fn parse(name: &str) -> Vec<AgentEvent> {
+    parse_lines(&lines(name))
+}
+
+fn texts(events: &[AgentEvent]) -> String {
+    events
+        .iter()
+        .filter_map(|e| match e {
+            AgentEvent::Text { text, .. } => Some(text.as_str()),
+            _ => None,
+        })
+        .collect()
+}
+
+fn session_id(events: &[AgentEvent]) -> Option<String> {
+    events.iter().find_map(|e| match e {
+        AgentEvent::Session {
+            session_id, agent, ..
+        } => {
+            assert_eq!(agent, "codex");
+            Some(session_id.clone())
+        }
+        _ => None,
+    })
+}
+
+fn turn_end(events: &[AgentEvent]) -> (bool, Option<String>) {
+    let ends: Vec<_> = events
+        .iter()
+        .filter_map(|e| match e {
+            AgentEvent::TurnEnd {
+                is_error, result, ..
+            } => Some((*is_error, result.clone())),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(ends.len(), 1, "exactly one turn end: {events:#?}");
+    ends[0].clone()
+}
+
+const HELLO: &str = "Hello from the loopback mock model. This answer was streamed in several chunks so the parser sees deltas.";
+
+#[test]
+fn every_transcript_matches_its_snapshot() {
+    let mut names: Vec<String> = fs::read_dir(fixture_dir())
+        .expect("fixture dir")
+        .filter_map(|e| e.ok()?.file_name().into_string().ok())
+        .filter(|n| n.ends_with(".jsonl") || n.ends_with(".stderr.txt"))
+        .collect();
+    names.sort();
+    assert!(names.len() >= 16, "fixtures missing: {names:?}");
+    for name in names {
+        let events = parse(&name);
+        insta::assert_yaml_snapshot!(name.replace('.', "_"), events);
+    }
+}
+
+#[test]
+fn text_answer_is_exact_with_usage() {
+    for name in ["text.jsonl", "text_pty.jsonl"] {
+        let events = parse(name);
+        assert!(session_id(&events).is_some(), "{name}");
+        assert_eq!(texts(&events), HELLO, "{name}");
+        assert_eq!(
+            turn_end(&events),
+            (false, Some(HELLO.to_string())),
+            "{name}"
+        );
+        assert!(
+            events.contains(&AgentEvent::Usage(Usage {
+                input_tokens: 42,
+                output_tokens: 17,
+                ..Usage::default()
+            })),
+            "{name}"
+        );
+        assert!(
+            !events.iter().any(|e| matches!(e, AgentEvent::Raw { .. })),
+            "{name}: a \\r\\n line end must not make a line raw"
+        );
+    }
+}
+
+#[test]
+fn tool_run_shows_the_command_then_its_output() {
+    let events = parse("tool.jsonl");
+    let call = events
+        .iter()
+        .position(|e| {
+            matches!(e, AgentEvent::ToolCall { name, input, .. }
+                if name == SHELL_TOOL
+                && input["command"].as_str().is_some_and(|c| c.contains("echo hi")))
+        })
+        .expect("a shell call running echo hi");
+    let AgentEvent::ToolCall { id, .. } = &events[call] else {
+        unreachable!()
+    };
+    let result = events
+        .iter()
+        .position(|e| matches!(e, AgentEvent::ToolResult { id: rid, .. } if rid == id))
+        .expect("its result");
+    assert!(result > call, "the result comes after the call");
+    assert_eq!(
+        events[result],
+        AgentEvent::ToolResult {
+            id: id.clone(),
+            output: "hi\n".into(),
+            is_error: false,
+        }
+    );
+    assert_eq!(
+        events
+            .iter()
+            .filter(|e| matches!(e, AgentEvent::ToolCall { .. }))
+            .count(),
+        1,
+        "started + completed is one call"
+    );
+    assert!(events.iter().any(
+        |e| matches!(e, AgentEvent::Thinking { text, .. } if text.contains("Planning the step"))
+    ));
+    let (is_error, result) = turn_end(&events);
+    assert!(!is_error);
+    assert!(
+        result
+            .as_deref()
+            .is_some_and(|r| r.starts_with("The tool finished.")),
+        "the turn's result is its last message: {result:?}"
+    );
+}
+
+#[test]
+fn write_shows_the_file_change() {
+    let events = parse("write.jsonl");
+    let (id, input) = events
+        .iter()
+        .find_map(|e| match e {
+            AgentEvent::ToolCall { id, name, input } if name == PATCH_TOOL => Some((id, input)),
+            _ => None,
+        })
+        .expect("an apply_patch call");
+    assert_eq!(
+        input["changes"],
+        serde_json::json!([{"path": "/home/dev/sandbox/work/hello.txt", "kind": "add"}])
+    );
+    assert!(events.contains(&AgentEvent::ToolResult {
+        id: id.clone(),
+        output: "add /home/dev/sandbox/work/hello.txt".into(),
+        is_error: false,
+    }));
+}
+
+#[test]
+fn rejected_write_in_the_default_sandbox_has_no_tool_event_but_stderr_shows_why() {
+    let events = parse("write_default_sandbox.jsonl");
+    assert!(!events.iter().any(|e| matches!(
+        e,
+        AgentEvent::ToolCall { .. } | AgentEvent::ToolResult { .. }
+    )));
+    assert!(texts(&events).contains("patch rejected"));
+    let stderr = parse("write_default_sandbox.stderr.txt");
+    assert!(stderr.iter().any(
+        |e| matches!(e, AgentEvent::Raw { line } if line.contains("blocked by read-only sandbox"))
+    ));
+}
+
+#[test]
+fn errors_are_five_retries_then_one_error_and_a_failed_turn() {
+    let events = parse("errors.jsonl");
+    let retries: Vec<(u32, Option<u32>)> = events
+        .iter()
+        .filter_map(|e| match e {
+            AgentEvent::Retry {
+                attempt,
+                max_attempts,
+                ..
+            } => Some((*attempt, *max_attempts)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(retries, (1..=5).map(|n| (n, Some(5))).collect::<Vec<_>>());
+    assert!(matches!(
+        events.iter().find(|e| matches!(e, AgentEvent::Retry { .. })),
+        Some(AgentEvent::Retry { status: Some(429), reason, .. }) if reason.contains("429 Too Many Requests")
+    ));
+    let errors: Vec<&AgentEvent> = events
+        .iter()
+        .filter(|e| matches!(e, AgentEvent::Error { .. }))
+        .collect();
+    assert_eq!(errors.len(), 1, "{errors:#?}");
+    assert!(matches!(errors[0], AgentEvent::Error { message } if message.contains("high demand")));
+    let last_retry = events
+        .iter()
+        .rposition(|e| matches!(e, AgentEvent::Retry { .. }))
+        .unwrap();
+    let error_at = events
+        .iter()
+        .position(|e| matches!(e, AgentEvent::Error { .. }))
+        .unwrap();
+    assert!(error_at > last_retry);
+    let (is_error, result) = turn_end(&events);
+    assert!(is_error);
+    assert!(result.is_some_and(|r| r.contains("high demand")));
+    assert!(!events.iter().any(|e| matches!(e, AgentEvent::Usage(_))));
+}
+
+#[test]
+fn resumed_turn_keeps_the_thread_id() {
+    let first = session_id(&parse("resume_turn1.jsonl")).expect("turn 1 session");
+    let second = session_id(&parse("resume_turn2.jsonl")).expect("turn 2 session");
+    assert_eq!(first, "01a1fee7-f502-7a20-abb8-db0173de4cfe");
+    assert_eq!(first, second);
+    assert!(texts(&parse("resume_turn2.jsonl")).contains("6 message(s) of history"));
+}
+
+#[test]
+fn stderr_and_human_output_are_raw_lines() {
+    for name in [
+        "text.stderr.txt",
+        "text_human.stderr.txt",
+        "text_human.jsonl",
+        "errors.stderr.txt",
+    ] {
+        let input = lines(name);
+        let events = parse_lines(&input);
+        let expected: Vec<AgentEvent> = input
+            .iter()
+            .filter(|l| !l.trim().is_empty())
+            .map(|l| AgentEvent::Raw { line: l.clone() })
+            .collect();
+        assert_eq!(events, expected, "{name}");
+    }
+}
+
+#[test]
+fn merged_stderr_does_not_disturb_the_answer() {
+    // Under corral's PTY stderr arrives in the same stream as stdout.
+    let mut merged = lines("text.stderr.txt");
+    merged.extend(lines("text.jsonl"));
+    let events = parse_lines(&merged);
+    assert!(
+        matches!(&events[0], AgentEvent::Raw { line } if line == "Reading additional input from stdin...")
+    );
+    assert_eq!(texts(&events), HELLO);
+}

@@ -1,0 +1,851 @@
+//! End-to-end: `corral run --json` driving the REAL claude CLI against a
+//! scripted Anthropic API on 127.0.0.1 (tests/support/anthropic_mock.rs).
+//!
+//! The mock's own tests (first module) always run. The claude tests skip
+//! loudly when the real CLI is not installed (`scripts/install-agents`), or
+//! fail with `CORRAL_REQUIRE_E2E=1`. Every run has a hard time limit, so a
+//! hang is a failure, never a stuck CI; whatever a run leaves behind is
+//! killed by the sandbox. These tests never reach beyond loopback.
+
+mod support;
+
+use std::fs::File;
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+use support::Sandbox;
+use support::anthropic_mock::{MockAnthropic, Reply, tool_finished_text};
+
+/// Hard upper bound for one `corral run` (a real claude run takes ~1-3 s).
+const RUN_LIMIT: Duration = Duration::from_secs(120);
+
+// ---------------------------------------------------------------------------
+// The mock itself, through a raw HTTP client (no claude needed).
+// ---------------------------------------------------------------------------
+
+/// Sends raw bytes, reads until the server closes, splits responses.
+fn raw_http(port: u16, request: &[u8]) -> Vec<u8> {
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).expect("connect to the mock");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .expect("set a read timeout");
+    stream.write_all(request).expect("send the request");
+    let mut out = Vec::new();
+    stream.read_to_end(&mut out).expect("read the response");
+    out
+}
+
+/// One HTTP response: status, headers (lowercase names) and decoded body.
+struct Response {
+    status: u16,
+    headers: Vec<(String, String)>,
+    body: String,
+}
+
+impl Response {
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// SSE events of the body: (event name, data).
+    fn sse(&self) -> Vec<(String, Value)> {
+        self.body
+            .split("\n\n")
+            .filter(|e| !e.trim().is_empty())
+            .map(|event| {
+                let mut name = String::new();
+                let mut data = Value::Null;
+                for line in event.lines() {
+                    if let Some(n) = line.strip_prefix("event: ") {
+                        name = n.to_string();
+                    } else if let Some(d) = line.strip_prefix("data: ") {
+                        data = serde_json::from_str(d).expect("SSE data is JSON");
+                    }
+                }
+                (name, data)
+            })
+            .collect()
+    }
+}
+
+/// Parses every response in `bytes` (several when the connection was reused).
+fn parse_responses(mut bytes: &[u8]) -> Vec<Response> {
+    let mut responses = Vec::new();
+    while !bytes.is_empty() {
+        let head_end = bytes
+            .windows(4)
+            .position(|w| w == b"\r\n\r\n")
+            .expect("a complete response head");
+        let head = String::from_utf8_lossy(&bytes[..head_end]).into_owned();
+        bytes = &bytes[head_end + 4..];
+        let mut lines = head.lines();
+        let status: u16 = lines
+            .next()
+            .and_then(|l| l.split_whitespace().nth(1))
+            .and_then(|s| s.parse().ok())
+            .expect("a status line");
+        let headers: Vec<(String, String)> = lines
+            .filter_map(|l| l.split_once(':'))
+            .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_string()))
+            .collect();
+        let find = |name: &str| {
+            headers
+                .iter()
+                .find(|(k, _)| k == name)
+                .map(|(_, v)| v.clone())
+        };
+        let mut body = Vec::new();
+        if find("transfer-encoding").is_some_and(|t| t.contains("chunked")) {
+            loop {
+                let line_end = bytes
+                    .windows(2)
+                    .position(|w| w == b"\r\n")
+                    .expect("chunk size");
+                let size = usize::from_str_radix(
+                    std::str::from_utf8(&bytes[..line_end]).expect("hex"),
+                    16,
+                )
+                .expect("chunk size is hex");
+                bytes = &bytes[line_end + 2..];
+                if size == 0 {
+                    bytes = &bytes[2..];
+                    break;
+                }
+                body.extend_from_slice(&bytes[..size]);
+                bytes = &bytes[size + 2..];
+            }
+        } else {
+            let len: usize = find("content-length")
+                .and_then(|l| l.parse().ok())
+                .unwrap_or(0);
+            body.extend_from_slice(&bytes[..len]);
+            bytes = &bytes[len..];
+        }
+        responses.push(Response {
+            status,
+            headers,
+            body: String::from_utf8(body).expect("UTF-8 body"),
+        });
+    }
+    responses
+}
+
+fn post_messages(body: &Value, connection: &str) -> Vec<u8> {
+    let body = body.to_string();
+    format!(
+        "POST /v1/messages?beta=true HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n\
+         x-api-key: dummy\r\nConnection: {connection}\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    )
+    .into_bytes()
+}
+
+fn user_turn(text: &str) -> Value {
+    json!({"model": "claude-opus-4-8", "stream": true, "max_tokens": 100,
+           "messages": [{"role": "user", "content": [{"type": "text", "text": text}]}]})
+}
+
+fn text_of(events: &[(String, Value)]) -> String {
+    events
+        .iter()
+        .filter_map(|(_, d)| d.pointer("/delta/text").and_then(Value::as_str))
+        .collect()
+}
+
+#[test]
+fn mock_streams_scripted_text_in_several_deltas_and_records_the_request() {
+    let text = "One two three four five six seven eight nine ten.";
+    let mock = MockAnthropic::start(vec![Reply::text(text)]);
+    let out = raw_http(
+        mock.port(),
+        &post_messages(&user_turn("Say hello"), "close"),
+    );
+    let responses = parse_responses(&out);
+    assert_eq!(responses.len(), 1);
+    let response = &responses[0];
+    assert_eq!(response.status, 200);
+    assert!(
+        response
+            .header("content-type")
+            .is_some_and(|t| t.starts_with("text/event-stream"))
+    );
+    let events = response.sse();
+    let names: Vec<&str> = events.iter().map(|(n, _)| n.as_str()).collect();
+    assert_eq!(names.first(), Some(&"message_start"));
+    assert_eq!(names.last(), Some(&"message_stop"));
+    assert!(
+        names
+            .iter()
+            .filter(|n| **n == "content_block_delta")
+            .count()
+            >= 3,
+        "{names:?}"
+    );
+    assert_eq!(text_of(&events), text);
+    let delta = events
+        .iter()
+        .find(|(n, _)| n == "message_delta")
+        .expect("message_delta");
+    assert_eq!(
+        delta.1.pointer("/delta/stop_reason"),
+        Some(&json!("end_turn"))
+    );
+    assert!(
+        delta
+            .1
+            .pointer("/usage/output_tokens")
+            .and_then(Value::as_u64)
+            .unwrap_or(0)
+            > 0
+    );
+
+    let recorded = mock.message_requests();
+    assert_eq!(recorded.len(), 1);
+    assert_eq!(recorded[0].last_user_text(), "Say hello");
+    assert_eq!(recorded[0].header("X-API-KEY"), Some("dummy"));
+    assert_eq!(mock.remaining(), 0);
+}
+
+#[test]
+fn mock_streams_tool_use_and_echoes_the_tool_result_from_a_chunked_body() {
+    let mock = MockAnthropic::start(vec![Reply::bash("echo hi", "Let me run a command.")]);
+    let first = parse_responses(&raw_http(
+        mock.port(),
+        &post_messages(&user_turn("go"), "close"),
+    ));
+    let events = first[0].sse();
+    let start = events
+        .iter()
+        .find(|(_, d)| d.pointer("/content_block/type") == Some(&json!("tool_use")))
+        .expect("a tool_use block");
+    assert_eq!(start.1.pointer("/content_block/name"), Some(&json!("Bash")));
+    let tool_id = start
+        .1
+        .pointer("/content_block/id")
+        .and_then(Value::as_str)
+        .expect("tool id");
+    let input_json: String = events
+        .iter()
+        .filter_map(|(_, d)| d.pointer("/delta/partial_json").and_then(Value::as_str))
+        .collect();
+    let input: Value =
+        serde_json::from_str(&input_json).expect("input_json_delta parts join to JSON");
+    assert_eq!(input["command"], "echo hi");
+    assert!(
+        events
+            .iter()
+            .any(|(_, d)| d.pointer("/delta/stop_reason") == Some(&json!("tool_use")))
+    );
+
+    // The second turn carries the tool result, sent with a chunked body.
+    let body = json!({"model": "m", "stream": true, "messages": [
+        {"role": "user", "content": "go"},
+        {"role": "assistant", "content": [{"type": "tool_use", "id": tool_id, "name": "Bash", "input": input}]},
+        {"role": "user", "content": [{"type": "tool_result", "tool_use_id": tool_id,
+                                      "content": [{"type": "text", "text": "hi"}], "is_error": false}]},
+        {"role": "system", "content": "a mid-conversation system message, as claude sends"}]})
+    .to_string();
+    let (a, b) = body.split_at(body.len() / 3);
+    let request = format!(
+        "POST /v1/messages HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n\
+         {:x}\r\n{a}\r\n{:x}\r\n{b}\r\n0\r\n\r\n",
+        a.len(),
+        b.len()
+    );
+    let second = parse_responses(&raw_http(mock.port(), request.as_bytes()));
+    assert_eq!(text_of(&second[0].sse()), tool_finished_text("hi"));
+    let recorded = mock.message_requests();
+    let result = recorded[1]
+        .last_tool_result()
+        .expect("the mock saw the tool result");
+    assert_eq!(
+        (
+            result.tool_use_id.as_str(),
+            result.content.as_str(),
+            result.is_error
+        ),
+        (tool_id, "hi", false)
+    );
+}
+
+#[test]
+fn mock_answers_errors_unknown_paths_and_head_and_keeps_connections_alive() {
+    let mock = MockAnthropic::start(vec![
+        Reply::rate_limited(7),
+        Reply::error(500, "boom"),
+        Reply::text("ok"),
+    ]);
+    // Three requests on one connection: 429, 500, then the text.
+    let mut pipelined = post_messages(&user_turn("a"), "keep-alive");
+    pipelined.extend(post_messages(&user_turn("a"), "keep-alive"));
+    pipelined.extend(post_messages(&user_turn("a"), "close"));
+    let responses = parse_responses(&raw_http(mock.port(), &pipelined));
+    assert_eq!(
+        responses.iter().map(|r| r.status).collect::<Vec<_>>(),
+        [429, 500, 200]
+    );
+    assert_eq!(responses[0].header("retry-after"), Some("7"));
+    let error: Value = serde_json::from_str(&responses[1].body).expect("error body is JSON");
+    assert_eq!(error.pointer("/error/message"), Some(&json!("boom")));
+    assert_eq!(text_of(&responses[2].sse()), "ok");
+
+    let not_found = parse_responses(&raw_http(
+        mock.port(),
+        b"GET /v1/models HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+    ));
+    assert_eq!(not_found[0].status, 404);
+    let head = raw_http(
+        mock.port(),
+        b"HEAD / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+    );
+    let head = String::from_utf8_lossy(&head);
+    assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+    assert!(
+        head.ends_with("\r\n\r\n"),
+        "HEAD must not carry a body: {head:?}"
+    );
+    let paths: Vec<String> = mock.requests().iter().map(|r| r.path.clone()).collect();
+    assert!(paths.contains(&"/v1/models".to_string()), "{paths:?}");
+}
+
+#[test]
+fn mock_stops_when_dropped_even_while_a_stream_stalls() {
+    let mock = MockAnthropic::start(vec![Reply::stall()]);
+    let port = mock.port();
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).expect("connect");
+    stream
+        .write_all(&post_messages(&user_turn("hang"), "keep-alive"))
+        .expect("send");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .expect("timeout");
+    let mut first = [0u8; 512];
+    let n = stream.read(&mut first).expect("the stream starts");
+    assert!(String::from_utf8_lossy(&first[..n]).starts_with("HTTP/1.1 200"));
+    assert!(mock.wait_for_message_requests(1, Duration::from_secs(5)));
+
+    let dropped = Instant::now();
+    drop(mock);
+    assert!(
+        dropped.elapsed() < Duration::from_secs(3),
+        "drop took {:?}",
+        dropped.elapsed()
+    );
+    // The stalled stream is closed, and nobody listens any more.
+    let mut rest = Vec::new();
+    stream
+        .read_to_end(&mut rest)
+        .expect("the stalled stream ends");
+    assert!(!String::from_utf8_lossy(&rest).contains("message_stop"));
+    assert!(TcpStream::connect(("127.0.0.1", port)).is_err());
+}
+
+// ---------------------------------------------------------------------------
+// corral run --json with the real claude.
+// ---------------------------------------------------------------------------
+
+/// What one `corral run --json` printed and how it ended.
+struct Run {
+    events: Vec<Value>,
+    code: Option<i32>,
+    stdout: String,
+    stderr: String,
+    elapsed: Duration,
+}
+
+impl Run {
+    fn of_type(&self, kind: &str) -> Vec<&Value> {
+        self.events.iter().filter(|e| e["type"] == kind).collect()
+    }
+
+    fn position(&self, pred: impl Fn(&Value) -> bool) -> Option<usize> {
+        self.events.iter().position(pred)
+    }
+
+    /// The concatenated `text` events.
+    fn text(&self) -> String {
+        self.of_type("text")
+            .iter()
+            .filter_map(|e| e["text"].as_str())
+            .collect()
+    }
+
+    /// The `finished` event, which must be the last line.
+    fn finished(&self) -> &Value {
+        let last = self
+            .events
+            .last()
+            .unwrap_or_else(|| panic!("no events\n{}", self.dump()));
+        assert_eq!(
+            last["type"],
+            "finished",
+            "the last line must be `finished`\n{}",
+            self.dump()
+        );
+        assert_eq!(
+            self.of_type("finished").len(),
+            1,
+            "one `finished`\n{}",
+            self.dump()
+        );
+        last
+    }
+
+    /// Exit code 0 exactly when the run succeeded.
+    fn assert_exit_matches_status(&self) {
+        let status = self.finished()["status"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
+        let expected = if status == "succeeded" { 0 } else { 1 };
+        assert_eq!(
+            self.code,
+            Some(expected),
+            "status {status}\n{}",
+            self.dump()
+        );
+    }
+
+    fn dump(&self) -> String {
+        format!(
+            "exit code {:?} after {:?}\n--- stdout ---\n{}\n--- stderr ---\n{}",
+            self.code, self.elapsed, self.stdout, self.stderr
+        )
+    }
+}
+
+/// How a command run under [`run_bounded`] ended.
+struct Bounded {
+    code: Option<i32>,
+    stdout: String,
+    stderr: String,
+    elapsed: Duration,
+}
+
+/// Runs `cmd` (stdin `/dev/null`) to its end, killing it and everything of
+/// the sandbox and failing the test if it takes longer than `limit`.
+fn run_bounded(
+    mut cmd: Command,
+    sandbox: &Sandbox,
+    mock: &MockAnthropic,
+    limit: Duration,
+) -> Bounded {
+    // Output goes to files, not pipes: a leftover grandchild holding a pipe
+    // open could otherwise block the test past its limit.
+    let out_path = sandbox.root().join("run.stdout");
+    let err_path = sandbox.root().join("run.stderr");
+    let stdout = File::create(&out_path).expect("create the stdout file");
+    let stderr = File::create(&err_path).expect("create the stderr file");
+    let mut child = cmd
+        .stdin(Stdio::null())
+        .stdout(stdout)
+        .stderr(stderr)
+        .spawn()
+        .expect("start the command");
+    let started = Instant::now();
+    let status = loop {
+        match child.try_wait() {
+            Ok(Some(status)) => break status,
+            Ok(None) if started.elapsed() < limit => std::thread::sleep(Duration::from_millis(50)),
+            Ok(None) | Err(_) => {
+                let _ = child.kill();
+                let _ = child.wait();
+                let left = sandbox.leftover_processes();
+                sandbox.kill_leftovers();
+                panic!(
+                    "{cmd:?} did not finish within {limit:?} (killed it; left behind: {left:?})\n\
+                     --- stdout ---\n{}\n--- stderr ---\n{}\nmock saw {} message requests",
+                    std::fs::read_to_string(&out_path).unwrap_or_default(),
+                    std::fs::read_to_string(&err_path).unwrap_or_default(),
+                    mock.message_requests().len()
+                );
+            }
+        }
+    };
+    Bounded {
+        code: status.code(),
+        stdout: std::fs::read_to_string(&out_path).expect("read stdout"),
+        stderr: std::fs::read_to_string(&err_path).unwrap_or_default(),
+        elapsed: started.elapsed(),
+    }
+}
+
+/// Runs `corral run --json --cwd WORK ARGS -- PROMPT` with the sandbox's
+/// environment (and nothing else) against `mock`, within `limit`.
+fn corral_run(
+    sandbox: &Sandbox,
+    mock: &MockAnthropic,
+    args: &[&str],
+    prompt: &str,
+    limit: Duration,
+) -> Run {
+    let mut cmd = Command::new(assert_cmd::cargo::cargo_bin("corral"));
+    cmd.env_clear()
+        .envs(sandbox.env(mock.port()))
+        .current_dir(&sandbox.work)
+        .arg("run")
+        .arg("--json")
+        .arg("--cwd")
+        .arg(&sandbox.work)
+        .args(args)
+        .arg("--")
+        .arg(prompt);
+    let Bounded {
+        code,
+        stdout,
+        stderr,
+        elapsed,
+    } = run_bounded(cmd, sandbox, mock, limit);
+    let events = stdout
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|line| {
+            let event: Value = serde_json::from_str(line).unwrap_or_else(|e| {
+                panic!("--json stdout line is not JSON ({e}): {line:?}\n--- stderr ---\n{stderr}")
+            });
+            assert!(event["type"].is_string(), "event without a type: {line}");
+            event
+        })
+        .collect();
+    Run {
+        events,
+        code,
+        stdout,
+        stderr,
+        elapsed,
+    }
+}
+
+/// Starts the mock and the sandbox, or skips (see `support::claude_or_skip`).
+fn setup(test: &str, script: Vec<Reply>) -> Option<(Sandbox, MockAnthropic)> {
+    let claude = support::claude_or_skip(test)?;
+    Some((Sandbox::new(&claude), MockAnthropic::start(script)))
+}
+
+/// The mock against the real claude alone (no corral): what the corral
+/// tests build on. Also shows the CLI's output format has not moved.
+#[test]
+fn real_claude_runs_a_tool_against_the_mock_and_sends_back_its_result() {
+    let Some((sandbox, mock)) = setup(
+        "real_claude_against_the_mock",
+        vec![Reply::bash("echo hi", "Let me run a command.")],
+    ) else {
+        return;
+    };
+    let mut cmd = sandbox.claude_command(mock.port());
+    cmd.args([
+        "-p",
+        "Run echo hi",
+        "--output-format",
+        "stream-json",
+        "--verbose",
+    ]);
+    let out = run_bounded(cmd, &sandbox, &mock, RUN_LIMIT);
+    let dump = format!("exit {:?}\n{}\n{}", out.code, out.stdout, out.stderr);
+    assert_eq!(out.code, Some(0), "{dump}");
+    let last: Value = out
+        .stdout
+        .lines()
+        .rev()
+        .find_map(|l| serde_json::from_str(l).ok())
+        .expect("claude printed JSON lines");
+    assert_eq!(last["type"], "result", "{dump}");
+    assert_eq!(last["is_error"], false, "{dump}");
+    assert_eq!(last["result"], tool_finished_text("hi").as_str(), "{dump}");
+    assert!(
+        last["total_cost_usd"].as_f64().is_some_and(|c| c > 0.0),
+        "{dump}"
+    );
+    let requests = mock.message_requests();
+    assert_eq!(requests.len(), 2, "{dump}");
+    assert_eq!(requests[0].body["stream"], true);
+    assert!(requests[0].last_user_text().contains("Run echo hi"));
+    let seen = requests[1]
+        .last_tool_result()
+        .expect("the tool result reached the model");
+    assert_eq!((seen.content.trim(), seen.is_error), ("hi", false));
+}
+
+#[test]
+fn claude_text_answer_streams_text_session_usage_and_succeeds() {
+    let answer =
+        "Corral end-to-end check: this answer arrives in several chunks and is joined again.";
+    let prompt = "Say hello in a few words.";
+    let Some((sandbox, mock)) = setup("claude_text_answer", vec![Reply::text(answer)]) else {
+        return;
+    };
+    let run = corral_run(&sandbox, &mock, &[], prompt, RUN_LIMIT);
+
+    assert_eq!(run.code, Some(0), "{}", run.dump());
+    assert_eq!(run.text(), answer, "{}", run.dump());
+    let sessions = run.of_type("session");
+    assert_eq!(sessions.len(), 1, "{}", run.dump());
+    assert_eq!(sessions[0]["agent"], "claude");
+    let session_id = sessions[0]["session_id"].as_str().unwrap_or_default();
+    assert!(!session_id.is_empty(), "{}", run.dump());
+    assert!(
+        run.of_type("usage")
+            .iter()
+            .any(|u| u["cost_usd"].as_f64().is_some_and(|c| c > 0.0)),
+        "a usage event with a cost\n{}",
+        run.dump()
+    );
+
+    let finished = run.finished();
+    assert_eq!(finished["status"], "succeeded", "{}", run.dump());
+    assert_eq!(finished["exit_code"], 0);
+    assert_eq!(finished["result"], answer);
+    assert_eq!(finished["session_id"], session_id);
+    assert!(finished["duration_ms"].is_u64());
+    assert!(
+        finished["usage"]["input_tokens"].as_u64().unwrap_or(0) > 0,
+        "{}",
+        run.dump()
+    );
+    assert!(
+        finished["usage"]["output_tokens"].as_u64().unwrap_or(0) > 0,
+        "{}",
+        run.dump()
+    );
+    assert!(
+        finished["usage"]["cost_usd"].as_f64().unwrap_or(0.0) > 0.0,
+        "{}",
+        run.dump()
+    );
+
+    let requests = mock.message_requests();
+    assert_eq!(requests.len(), 1, "one model call");
+    assert!(requests[0].last_user_text().contains(prompt));
+}
+
+#[test]
+fn claude_tool_call_runs_and_its_result_reaches_the_model() {
+    let Some((sandbox, mock)) = setup(
+        "claude_tool_call",
+        vec![Reply::bash("echo hi", "Let me run a command.")],
+    ) else {
+        return;
+    };
+    let run = corral_run(
+        &sandbox,
+        &mock,
+        &[],
+        "Run `echo hi` and tell me what it printed.",
+        RUN_LIMIT,
+    );
+
+    assert_eq!(run.code, Some(0), "{}", run.dump());
+    let calls = run.of_type("tool_call");
+    assert_eq!(calls.len(), 1, "{}", run.dump());
+    assert_eq!(calls[0]["name"], "Bash");
+    assert_eq!(calls[0]["input"]["command"], "echo hi");
+    let results = run.of_type("tool_result");
+    assert_eq!(results.len(), 1, "{}", run.dump());
+    assert_eq!(results[0]["id"], calls[0]["id"]);
+    assert_eq!(results[0]["output"].as_str().map(str::trim), Some("hi"));
+    assert_eq!(results[0]["is_error"], false);
+
+    let final_text = tool_finished_text("hi");
+    let call_at = run.position(|e| e["type"] == "tool_call");
+    let result_at = run.position(|e| e["type"] == "tool_result");
+    let answer_at = run.position(|e| {
+        e["type"] == "text" && e["text"].as_str().is_some_and(|t| t.contains("returned"))
+    });
+    assert!(
+        call_at < result_at && result_at < answer_at,
+        "order: call, result, answer\n{}",
+        run.dump()
+    );
+    assert!(
+        run.text().starts_with("Let me run a command."),
+        "{}",
+        run.dump()
+    );
+    assert!(run.text().ends_with(&final_text), "{}", run.dump());
+    let finished = run.finished();
+    assert_eq!(finished["status"], "succeeded");
+    assert_eq!(finished["result"], final_text.as_str());
+
+    let requests = mock.message_requests();
+    assert_eq!(requests.len(), 2, "the tool result goes back to the model");
+    let seen = requests[1]
+        .last_tool_result()
+        .expect("a tool_result in the second call");
+    assert_eq!(seen.content.trim(), "hi");
+    assert!(!seen.is_error);
+}
+
+const MARKER: &str = "corral-e2e-marker.txt";
+
+fn touch_script() -> Vec<Reply> {
+    vec![Reply::bash(
+        &format!("touch {MARKER} && echo created"),
+        "Let me create a marker file.",
+    )]
+}
+
+/// The approval question for the touch and corral's answer to it.
+fn approval_and_answer(run: &Run) -> (&Value, &Value) {
+    let questions = run.of_type("question");
+    assert_eq!(questions.len(), 1, "one approval question\n{}", run.dump());
+    let question = questions[0];
+    assert_eq!(question["kind"], "approval", "{}", run.dump());
+    assert_eq!(question["tool"], "Bash");
+    assert!(
+        question["input"]["command"]
+            .as_str()
+            .is_some_and(|c| c.contains("touch"))
+    );
+    let answers = run.of_type("answered");
+    assert_eq!(answers.len(), 1, "{}", run.dump());
+    assert_eq!(answers[0]["id"], question["id"]);
+    assert_eq!(answers[0]["by"], "policy");
+    (question, answers[0])
+}
+
+#[test]
+fn claude_approval_is_denied_by_default_and_the_run_still_ends() {
+    let Some((sandbox, mock)) = setup("claude_approval_denied", touch_script()) else {
+        return;
+    };
+    let run = corral_run(
+        &sandbox,
+        &mock,
+        &["--permission-mode", "default"],
+        "Create the marker file.",
+        RUN_LIMIT,
+    );
+
+    let (_, answer) = approval_and_answer(&run);
+    assert_eq!(answer["decision"], "deny", "{}", run.dump());
+    assert!(
+        !sandbox.work.join(MARKER).exists(),
+        "a denied touch must not run"
+    );
+    run.assert_exit_matches_status();
+    let requests = mock.message_requests();
+    assert_eq!(
+        requests.len(),
+        2,
+        "claude goes on after the denial\n{}",
+        run.dump()
+    );
+    let seen = requests[1]
+        .last_tool_result()
+        .expect("the denial reaches the model");
+    assert!(
+        seen.is_error,
+        "the model is told the tool did not run: {seen:?}"
+    );
+}
+
+#[test]
+fn claude_approval_allowed_by_policy_runs_the_tool() {
+    let Some((sandbox, mock)) = setup("claude_approval_allowed", touch_script()) else {
+        return;
+    };
+    let run = corral_run(
+        &sandbox,
+        &mock,
+        &["--permission-mode", "default", "--approve", "allow"],
+        "Create the marker file.",
+        RUN_LIMIT,
+    );
+
+    let (_, answer) = approval_and_answer(&run);
+    assert_eq!(answer["decision"], "allow", "{}", run.dump());
+    assert!(
+        sandbox.work.join(MARKER).exists(),
+        "an allowed touch runs\n{}",
+        run.dump()
+    );
+    let results = run.of_type("tool_result");
+    assert!(
+        results
+            .iter()
+            .any(|r| r["output"].as_str().is_some_and(|o| o.contains("created")))
+    );
+    assert_eq!(run.finished()["status"], "succeeded", "{}", run.dump());
+    assert_eq!(run.code, Some(0));
+    let seen = mock.message_requests()[1]
+        .last_tool_result()
+        .expect("a tool result");
+    assert_eq!((seen.content.trim(), seen.is_error), ("created", false));
+}
+
+#[test]
+fn claude_refusing_bypass_permissions_as_root_fails_with_its_own_message() {
+    if !support::running_as_root() {
+        let _ = writeln!(
+            std::io::stderr(),
+            "SKIPPED: claude_refusing_bypass_permissions_as_root needs root (claude refuses only then)"
+        );
+        return;
+    }
+    let Some((sandbox, mock)) = setup("claude_bypass_as_root", Vec::new()) else {
+        return;
+    };
+    let run = corral_run(
+        &sandbox,
+        &mock,
+        &["--permission-mode", "bypassPermissions"],
+        "Do anything.",
+        RUN_LIMIT,
+    );
+
+    assert_eq!(run.code, Some(1), "{}", run.dump());
+    let finished = run.finished();
+    assert_eq!(finished["status"], "failed", "{}", run.dump());
+    let mut told = finished["reason"].as_str().unwrap_or_default().to_string();
+    for error in run.of_type("error") {
+        told.push_str(error["message"].as_str().unwrap_or_default());
+    }
+    assert!(
+        told.contains("root/sudo"),
+        "claude's own root/sudo message must reach the user\n{}",
+        run.dump()
+    );
+    assert!(
+        mock.message_requests().is_empty(),
+        "claude refuses before calling the model"
+    );
+}
+
+#[test]
+fn claude_stalled_by_the_model_is_timed_out_and_nothing_is_left_behind() {
+    let Some((sandbox, mock)) = setup("claude_timeout", vec![Reply::stall()]) else {
+        return;
+    };
+    let run = corral_run(
+        &sandbox,
+        &mock,
+        &["--timeout", "3"],
+        "Say something.",
+        Duration::from_secs(60),
+    );
+
+    assert!(
+        run.elapsed < Duration::from_secs(20),
+        "a 3 s timeout took {:?}\n{}",
+        run.elapsed,
+        run.dump()
+    );
+    assert!(
+        run.elapsed >= Duration::from_secs(3),
+        "ended before its timeout\n{}",
+        run.dump()
+    );
+    assert_eq!(run.code, Some(1), "{}", run.dump());
+    assert_eq!(run.finished()["status"], "timed_out", "{}", run.dump());
+    let left = sandbox.wait_no_leftovers(Duration::from_secs(3));
+    assert!(
+        left.is_empty(),
+        "processes left behind after the timeout: {left:?}"
+    );
+}

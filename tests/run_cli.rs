@@ -1,0 +1,309 @@
+//! `corral run` as a user runs it: the real binary, real fake agents
+//! (scripts in tests/fixtures/agents standing in for `claude`), real signals.
+//! Checks the transcript, the JSON contract, exit codes, limits and that no
+//! process survives.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+fn fixtures() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")
+}
+
+/// `corral run` with `fake_claude.sh` as the agent, running `agent args`.
+fn corral(agent: &str, args: &str) -> Command {
+    let mut cmd = Command::new(assert_cmd::cargo::cargo_bin("corral"));
+    cmd.arg("run")
+        .arg("--agent-bin")
+        .arg(fixtures().join("agents/fake_claude.sh"))
+        .arg("--kill-grace")
+        .arg("0.3")
+        .env("FAKE_AGENT", agent)
+        .env("FAKE_AGENT_ARGS", args)
+        .env("NO_COLOR", "1")
+        .stdin(Stdio::null());
+    cmd
+}
+
+fn replay(transcript: &str) -> Command {
+    let file = fixtures().join("claude").join(transcript);
+    corral("replay.sh", &format!("{} 0 2", file.display()))
+}
+
+/// Runs with a hard time limit so a hang fails instead of stalling CI.
+fn run(cmd: &mut Command) -> Output {
+    let child = cmd
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("corral starts");
+    let pid = child.id();
+    let guard = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_secs(60));
+        // Still running after a minute: end it so the test fails loudly.
+        unsafe { libc::kill(pid as i32, libc::SIGKILL) };
+    });
+    let out = child.wait_with_output().expect("corral ran");
+    drop(guard);
+    out
+}
+
+fn json_lines(out: &Output) -> Vec<Value> {
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON: {l:?}: {e}")))
+        .collect()
+}
+
+fn finished(events: &[Value]) -> &Value {
+    let last = events.last().expect("some events");
+    assert_eq!(last["type"], "finished", "finished comes last");
+    last
+}
+
+fn alive(pid: i32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .map(|s| {
+            let state = s
+                .rsplit_once(')')
+                .map(|(_, r)| r.trim_start())
+                .unwrap_or("");
+            !state.starts_with('Z')
+        })
+        .unwrap_or(false)
+}
+
+#[test]
+fn a_transcript_reads_as_text_tool_call_and_summary() {
+    let out = run(replay("tool.jsonl").arg("Run echo hi"));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}");
+    assert!(
+        stdout.contains("Let me run a command.\n→ Bash echo hi\n  ← hi\n"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("The tool finished. It returned: hi -- done."),
+        "{stdout}"
+    );
+    let last = stdout.lines().last().unwrap();
+    assert!(
+        last.starts_with("✓ succeeded · ") && last.ends_with("84 in / 34 out tokens · $0.0013"),
+        "{last}"
+    );
+    assert!(
+        !stdout.contains('\u{1b}'),
+        "no escape sequence reaches the terminal"
+    );
+}
+
+#[test]
+fn json_mode_prints_only_canonical_events() {
+    let out = run(replay("tool.jsonl").arg("--json").arg("Run echo hi"));
+    assert_eq!(out.status.code(), Some(0));
+    let events = json_lines(&out);
+    let types: Vec<&str> = events.iter().map(|e| e["type"].as_str().unwrap()).collect();
+    assert_eq!(
+        types,
+        [
+            "user_message",
+            "raw",
+            "raw",
+            "session",
+            "text",
+            "tool_call",
+            "tool_result",
+            "text",
+            "usage",
+            "turn_end",
+            "finished"
+        ],
+        "the two `raw` lines are replay.sh echoing what corral wrote on its stdin"
+    );
+    let f = finished(&events);
+    assert_eq!(f["status"], "succeeded");
+    assert_eq!(f["exit_code"], 0);
+    assert_eq!(f["session_id"], "fab5edac-e68d-4fe2-95f4-5f42d885c82c");
+    assert_eq!(f["usage"]["output_tokens"], 34);
+    assert!((f["usage"]["cost_usd"].as_f64().unwrap() - 0.00127).abs() < 1e-9);
+}
+
+#[test]
+fn the_prompt_reaches_the_agent_on_stdin() {
+    let out = run(replay("text.jsonl").arg("--json").arg("say hi, please"));
+    let raw: Vec<String> = json_lines(&out)
+        .iter()
+        .filter(|e| e["type"] == "raw")
+        .map(|e| e["line"].as_str().unwrap().to_string())
+        .collect();
+    assert!(
+        raw[0].starts_with("stdin: {\"type\":\"control_request\""),
+        "{raw:?}"
+    );
+    assert!(raw[1].contains("\"content\":\"say hi, please\""), "{raw:?}");
+}
+
+#[test]
+fn an_api_error_after_retries_fails_with_the_agents_message() {
+    let out = run(replay("errors.jsonl").arg("--json").arg("hi"));
+    assert_eq!(out.status.code(), Some(1));
+    let events = json_lines(&out);
+    assert_eq!(events.iter().filter(|e| e["type"] == "retry").count(), 10);
+    let f = finished(&events);
+    assert_eq!(f["status"], "failed");
+    assert!(
+        f["reason"].as_str().unwrap().starts_with("API Error: 500"),
+        "{f}"
+    );
+}
+
+#[test]
+fn an_agent_that_exits_without_a_result_fails_and_says_so() {
+    let out = run(corral("ticker.sh", "1 0").arg("hi"));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stdout.contains("the agent exited without a result (exit code 0): tick 1"),
+        "{stdout}"
+    );
+}
+
+#[test]
+fn a_missing_binary_or_directory_is_named() {
+    let out = run(Command::new(assert_cmd::cargo::cargo_bin("corral")).args([
+        "run",
+        "--agent-bin",
+        "no-such-agent-binary",
+        "hi",
+    ]));
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("`no-such-agent-binary` not found"));
+
+    let out = run(replay("text.jsonl").args(["--cwd", "/no/such/dir", "hi"]));
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("`/no/such/dir` does not exist"));
+}
+
+#[test]
+fn usage_errors_exit_2() {
+    let bin = assert_cmd::cargo::cargo_bin("corral");
+    let out = run(Command::new(&bin).args(["run", "--agent", "nonesuch", "hi"]));
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("unknown agent `nonesuch`"));
+    let out = run(Command::new(&bin).args(["run", "--timeout", "soon", "hi"]));
+    assert_eq!(out.status.code(), Some(2));
+}
+
+#[test]
+fn idle_timeout_kills_a_hanging_agent() {
+    let started = Instant::now();
+    let out = run(corral("hang.sh", "").args(["--json", "--idle-timeout", "1", "hi"]));
+    assert_eq!(out.status.code(), Some(1));
+    let events = json_lines(&out);
+    let f = finished(&events);
+    assert_eq!(f["status"], "timed_out");
+    assert_eq!(f["reason"], "no output for 1s (idle timeout)");
+    assert!(started.elapsed() < Duration::from_secs(20));
+}
+
+#[test]
+fn huge_lines_and_invalid_utf8_never_stop_the_stream() {
+    let out = run(corral("big_line.sh", "").args(["--json", "hi"]));
+    let events = json_lines(&out);
+    assert!(
+        events
+            .iter()
+            .any(|e| e["type"] == "error" && e["message"].as_str().unwrap().contains("exceeded")),
+        "the 10 MiB line is reported"
+    );
+    let after = events.iter().position(|e| e["type"] == "error").unwrap();
+    assert!(
+        events[after..].iter().any(|e| e["type"] == "raw"),
+        "the line after it still arrives"
+    );
+    assert!(
+        out.stdout.len() < 64 * 1024,
+        "the huge line is not copied out"
+    );
+
+    let out = run(corral("invalid_utf8.sh", "").args(["--json", "hi"]));
+    let events = json_lines(&out);
+    assert!(
+        events
+            .iter()
+            .any(|e| e["type"] == "raw" && e["line"].as_str().unwrap().contains('\u{fffd}'))
+    );
+}
+
+#[test]
+fn ctrl_c_kills_the_whole_group_and_exits_130() {
+    let mut child = corral("fork_children.py", "")
+        .args(["--json", "hi"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    // The fake agent prints its children's pids; wait until they are all out.
+    let mut stdout = child.stdout.take().unwrap();
+    let reader = std::thread::spawn(move || {
+        let mut all = String::new();
+        std::io::Read::read_to_string(&mut stdout, &mut all).ok();
+        all
+    });
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let pids = loop {
+        let pids = descendants(child.id() as i32);
+        if pids.len() >= 4 || Instant::now() > deadline {
+            break pids;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(
+        pids.len() >= 4,
+        "agent, two children and a grandchild: {pids:?}"
+    );
+    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    let status = child.wait().unwrap();
+    let out = reader.join().unwrap();
+    assert_eq!(status.code(), Some(130), "{out}");
+    let last: Value = serde_json::from_str(out.lines().last().unwrap()).unwrap();
+    assert_eq!(last["status"], "killed");
+    for pid in pids {
+        assert!(!alive(pid), "process {pid} survived");
+    }
+}
+
+/// Every process below `root`, found through /proc.
+fn descendants(root: i32) -> Vec<i32> {
+    let mut parents = std::collections::HashMap::<i32, Vec<i32>>::new();
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(pid) = entry.file_name().to_string_lossy().parse::<i32>() else {
+            continue;
+        };
+        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+            continue;
+        };
+        let Some((_, rest)) = stat.rsplit_once(')') else {
+            continue;
+        };
+        let fields: Vec<&str> = rest.split_whitespace().collect();
+        if fields.first() == Some(&"Z") {
+            continue;
+        }
+        if let Some(ppid) = fields.get(1).and_then(|p| p.parse().ok()) {
+            parents.entry(ppid).or_default().push(pid);
+        }
+    }
+    let mut out = Vec::new();
+    let mut todo = vec![root];
+    while let Some(p) = todo.pop() {
+        for c in parents.get(&p).cloned().unwrap_or_default() {
+            out.push(c);
+            todo.push(c);
+        }
+    }
+    out
+}
