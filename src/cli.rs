@@ -7,11 +7,19 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 /// Run several AI coding agents at once: launch, watch, answer, kill.
+///
+/// Without a subcommand, opens the cockpit (a full-screen terminal UI);
+/// the agent flags then set the defaults of its new-task form and apply to
+/// every task started from it.
 #[derive(Debug, Parser)]
 #[command(name = "corral", version, about, long_about = None)]
+#[command(args_conflicts_with_subcommands = true)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Option<CliCommand>,
+    /// Defaults of the cockpit's new-task form.
+    #[command(flatten)]
+    pub tui: AgentArgs,
 }
 
 /// What to do.
@@ -161,6 +169,29 @@ mod tests {
         assert_eq!(run.timeout, Some(3_000));
         assert_eq!(run.prompt, ["fix", "--the", "bug"]);
         assert_eq!(run.approve, None);
+    }
+
+    #[test]
+    fn the_cockpit_takes_form_defaults_but_not_next_to_a_subcommand() {
+        let cli = Cli::try_parse_from([
+            "corral",
+            "--model",
+            "haiku",
+            "--permission-mode",
+            "plan",
+            "--cwd",
+            "src",
+            "--agent-bin",
+            "./fake",
+        ])
+        .unwrap();
+        assert!(cli.command.is_none());
+        assert_eq!(cli.tui.agent, "claude");
+        assert_eq!(cli.tui.model.as_deref(), Some("haiku"));
+        assert_eq!(cli.tui.permission_mode.as_deref(), Some("plan"));
+        assert_eq!(cli.tui.cwd, Some(PathBuf::from("src")));
+        assert_eq!(cli.tui.agent_bin.as_deref(), Some("./fake"));
+        assert!(Cli::try_parse_from(["corral", "--model", "x", "run", "hi"]).is_err());
     }
 
     #[test]

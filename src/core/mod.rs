@@ -59,6 +59,10 @@ pub enum Event {
     /// The kill ladder finished; `survivors` processes of the group were
     /// still there after SIGKILL (0 is the expected answer).
     KillDone { task: TaskId, survivors: usize },
+    /// Raw bytes the agent wrote to its terminal, in order, for front ends
+    /// that show the terminal itself (the TUI's raw view). `update` ignores
+    /// it: the parsed lines arrive as `Agent` events.
+    Output { task: TaskId, bytes: Vec<u8> },
     /// The user (or a front end) wants something.
     Command(Command),
 }

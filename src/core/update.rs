@@ -98,6 +98,7 @@ impl State {
 pub fn update(state: &mut State, now_ms: u64, event: Event) -> Vec<Effect> {
     match event {
         Event::Command(cmd) => command(state, now_ms, cmd),
+        Event::Output { .. } => vec![],
         Event::Agent { task, event } => agent_event(state, now_ms, task, event),
         Event::SpawnFailed { task, message } => {
             if let Some(t) = state.task_mut(task) {
