@@ -10,3 +10,4 @@ pub mod core;
 pub mod headless;
 pub mod present;
 pub mod runtime;
+pub mod worktree;
