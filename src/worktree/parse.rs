@@ -438,7 +438,7 @@ mod tests {
              :000000 100644 {z} {a} A\0img.png\0\
              :100644 000000 {a} {z} D\0gone.txt\0\
              :100644 100644 {a} {a} R087\0old name.rs\0new name.rs\0\
-             3\t1\tsrc/lib.rs\0-\t-\timg.png\00\t7\tgone.txt\02\t2\t\0old name.rs\0new name.rs\0"
+             3\t1\tsrc/lib.rs\0-\t-\timg.png\x000\t7\tgone.txt\x002\t2\t\0old name.rs\0new name.rs\0"
         );
         let files = parse_raw_numstat(out.as_bytes());
         assert_eq!(files.len(), 4);
@@ -533,7 +533,7 @@ mod tests {
     #[test]
     fn unmerged_paths_once_each() {
         let out =
-            b"100644 aaa 1\tx.txt\0100644 bbb 2\tx.txt\0100644 ccc 3\tx.txt\0100644 ddd 2\tsub/y\0";
+            b"100644 aaa 1\tx.txt\x00100644 bbb 2\tx.txt\x00100644 ccc 3\tx.txt\x00100644 ddd 2\tsub/y\0";
         assert_eq!(parse_unmerged_z(out), vec!["x.txt", "sub/y"]);
     }
 
