@@ -727,8 +727,10 @@ impl Drop for TempIndex {
 ///
 /// Works on a private copy of the worktree's index (untracked files are
 /// added there as intent-to-add), so an agent's own git use is never
-/// disturbed and nothing is written to the object store. Cost: six short
-/// git processes (see the module tests for a measurement).
+/// disturbed and nothing is written to the object store (beyond the empty
+/// blob, once). Cost: six short git processes, about 25-30 ms on a
+/// 1000-file repository (measured by `tests/worktree_git.rs`), so calling
+/// it every second while an agent works is fine.
 pub fn changes(wt: &Worktree) -> Result<Changes, WorktreeError> {
     collect(wt, true)
 }
