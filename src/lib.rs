@@ -11,3 +11,4 @@ pub mod headless;
 pub mod present;
 pub mod runtime;
 pub mod tui;
+pub mod worktree;
