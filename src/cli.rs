@@ -10,6 +10,9 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 #[derive(Debug, Parser)]
 #[command(name = "corral", version, about, long_about = None)]
 pub struct Cli {
+    /// Read the configuration from FILE instead of the default place.
+    #[arg(long, global = true, value_name = "FILE")]
+    pub config: Option<PathBuf>,
     #[command(subcommand)]
     pub command: Option<CliCommand>,
 }
@@ -18,7 +21,65 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum CliCommand {
     /// Run one agent to completion and stream its work to stdout.
-    Run(RunArgs),
+    Run(Box<RunArgs>),
+    /// List stored tasks (from `corral run` and the TUI).
+    Ls(LsArgs),
+    /// Show a stored task's transcript.
+    Logs(LogsArgs),
+    /// Delete a stored task and its files.
+    Rm(RmArgs),
+    /// The configuration file.
+    #[command(subcommand)]
+    Config(ConfigCommand),
+    /// List the agent profiles and whether their programs are installed.
+    Agents,
+}
+
+/// `corral ls`.
+#[derive(Debug, Args)]
+pub struct LsArgs {
+    /// Print a JSON array instead of a table.
+    #[arg(long)]
+    pub json: bool,
+    /// Include archived tasks.
+    #[arg(long, short)]
+    pub all: bool,
+}
+
+/// `corral logs`.
+#[derive(Debug, Args)]
+pub struct LogsArgs {
+    /// The task id (or a unique prefix of it).
+    pub id: String,
+    /// Keep printing new events until the task is over.
+    #[arg(long, short)]
+    pub follow: bool,
+    /// Print the canonical events as JSON lines.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `corral rm`.
+#[derive(Debug, Args)]
+pub struct RmArgs {
+    /// The task id (or a unique prefix of it).
+    pub id: String,
+    /// Kill the task's agent first if it still runs.
+    #[arg(long)]
+    pub force: bool,
+}
+
+/// `corral config ...`.
+#[derive(Debug, Subcommand)]
+pub enum ConfigCommand {
+    /// Write a commented example configuration file.
+    Init {
+        /// Replace an existing file.
+        #[arg(long)]
+        force: bool,
+    },
+    /// Print where the configuration file is.
+    Path,
 }
 
 /// Who answers an agent's tool approvals in a headless run.
@@ -33,9 +94,9 @@ pub enum ApproveArg {
 /// Flags that choose and configure the agent, shared by every front end.
 #[derive(Debug, Clone, Args)]
 pub struct AgentArgs {
-    /// The agent to run.
-    #[arg(long, default_value = "claude")]
-    pub agent: String,
+    /// The agent profile to run (default: the config's, else claude).
+    #[arg(long, value_name = "NAME")]
+    pub agent: Option<String>,
     /// The agent binary, when it is not the default name on PATH.
     #[arg(long, value_name = "PATH")]
     pub agent_bin: Option<String>,
@@ -85,9 +146,10 @@ pub struct AgentArgs {
 pub struct RunArgs {
     #[command(flatten)]
     pub agent: AgentArgs,
-    /// Who answers tool approvals: nobody is there to ask.
-    #[arg(long, value_enum, default_value_t = ApproveArg::Deny)]
-    pub approve: ApproveArg,
+    /// Who answers tool approvals: nobody is there to ask (default: deny,
+    /// or the config's).
+    #[arg(long, value_enum)]
+    pub approve: Option<ApproveArg>,
     /// Print canonical events as JSON lines instead of a transcript.
     #[arg(long)]
     pub json: bool,
@@ -97,9 +159,17 @@ pub struct RunArgs {
     /// Kill the agent after S seconds without output.
     #[arg(long, value_name = "S", value_parser = parse_seconds)]
     pub idle_timeout: Option<u64>,
-    /// Seconds between the steps of the kill ladder (SIGINT, SIGTERM, SIGKILL).
-    #[arg(long, value_name = "S", value_parser = parse_seconds, default_value = "1.5")]
-    pub kill_grace: u64,
+    /// Kill the agent once it has spent more than USD (as it reports, or
+    /// priced by its profile).
+    #[arg(long = "max-cost", value_name = "USD")]
+    pub max_cost_usd: Option<f64>,
+    /// Kill the agent once it has taken more than N turns.
+    #[arg(long, value_name = "N")]
+    pub max_turns: Option<u32>,
+    /// Seconds between the steps of the kill ladder (SIGINT, SIGTERM,
+    /// SIGKILL; default 1.5 or the config's).
+    #[arg(long, value_name = "S", value_parser = parse_seconds)]
+    pub kill_grace: Option<u64>,
     /// The prompt; `-` reads it from stdin.
     #[arg(required = true, value_name = "PROMPT", trailing_var_arg = true)]
     pub prompt: Vec<String>,
@@ -155,7 +225,23 @@ mod tests {
         assert!(run.json);
         assert_eq!(run.timeout, Some(3_000));
         assert_eq!(run.prompt, ["fix", "--the", "bug"]);
-        assert_eq!(run.approve, ApproveArg::Deny);
+        assert_eq!(run.approve, None);
+        assert_eq!(run.kill_grace, None);
+    }
+
+    #[test]
+    fn config_is_a_global_flag() {
+        let cli = Cli::try_parse_from(["corral", "ls", "--config", "x.toml", "--json"]).unwrap();
+        assert_eq!(cli.config, Some(PathBuf::from("x.toml")));
+        assert!(matches!(
+            cli.command,
+            Some(CliCommand::Ls(LsArgs { json: true, .. }))
+        ));
+        let cli = Cli::try_parse_from(["corral", "config", "init", "--force"]).unwrap();
+        assert!(matches!(
+            cli.command,
+            Some(CliCommand::Config(ConfigCommand::Init { force: true }))
+        ));
     }
 
     #[test]

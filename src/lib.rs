@@ -6,7 +6,11 @@
 
 pub mod agent;
 pub mod cli;
+pub mod config;
 pub mod core;
 pub mod headless;
+pub mod logging;
+pub mod paths;
 pub mod present;
 pub mod runtime;
+pub mod store;

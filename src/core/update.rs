@@ -4,16 +4,21 @@
 //! [`Effect`]s for the runtime. Events meant for front ends (everything an
 //! agent said, plus what corral decided: answers, the finish) are queued in
 //! `State::published` for the front end to drain. Pure: the time comes in
-//! as an argument.
+//! as an argument. Status changes go through the transition table; a
+//! refused change is logged (through `tracing`, the only output this module
+//! has) and ignored, never a panic.
 
-use super::event::{AgentEvent, FinishStatus, Finished, Question, QuestionKind};
-use super::task::{KillReason, Task, TaskSpec, TaskStatus, TurnOutcome};
-use super::transcript::Transcript;
+use super::event::{AgentEvent, FinishStatus, Finished, Question, QuestionKind, Usage};
+use super::task::{KillReason, RunPlan, Task, TaskSpec, TaskStatus, TurnOutcome};
 use super::{Command, Effect, Event, ExitInfo, Limit, TaskId};
-use crate::agent::Answer;
+use crate::agent::{AgentKind, Answer};
 
 /// How many recent raw lines and errors a task keeps to explain a failure.
 const RECENT_LINES: usize = 8;
+
+/// The message a resumed session starts with when the user gives none.
+pub const RESUME_MESSAGE: &str = "Your previous session was interrupted (corral stopped while you \
+     were working). Continue the task where you left off.";
 
 /// Who answers questions when no person is asked.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -35,6 +40,10 @@ pub struct Settings {
     pub end_after_turn: bool,
     /// Entries kept in memory per task transcript.
     pub transcript_cap: usize,
+    /// Tasks running at once over all agents (`None`: no limit).
+    pub concurrency: Option<usize>,
+    /// Tasks running at once per agent kind.
+    pub per_agent_concurrency: Vec<(AgentKind, usize)>,
 }
 
 impl Default for Settings {
@@ -43,6 +52,8 @@ impl Default for Settings {
             approval: ApprovalPolicy::Ask,
             end_after_turn: false,
             transcript_cap: super::transcript::DEFAULT_TRANSCRIPT_CAP,
+            concurrency: None,
+            per_agent_concurrency: Vec::new(),
         }
     }
 }
@@ -53,8 +64,11 @@ pub struct State {
     pub tasks: Vec<Task>,
     pub settings: Settings,
     next_id: TaskId,
+    next_seq: u64,
     /// Events for front ends since they last drained them.
     pub published: Vec<(TaskId, AgentEvent)>,
+    /// Tasks removed by [`Command::Delete`] since the store last drained them.
+    pub deleted: Vec<TaskId>,
 }
 
 impl State {
@@ -64,7 +78,9 @@ impl State {
             tasks: Vec::new(),
             settings,
             next_id: 1,
+            next_seq: 1,
             published: Vec::new(),
+            deleted: Vec::new(),
         }
     }
 
@@ -82,14 +98,105 @@ impl State {
         std::mem::take(&mut self.published)
     }
 
+    /// Takes the ids of the tasks deleted since the last call.
+    pub fn drain_deleted(&mut self) -> Vec<TaskId> {
+        std::mem::take(&mut self.deleted)
+    }
+
     /// The id the next launched task will get.
     pub fn next_task_id(&self) -> TaskId {
         self.next_id.max(1)
+    }
+
+    fn take_id(&mut self) -> TaskId {
+        let id = self.next_task_id();
+        self.next_id = id + 1;
+        id
+    }
+
+    fn take_seq(&mut self) -> u64 {
+        let seq = self.next_seq.max(1);
+        self.next_seq = seq + 1;
+        seq
+    }
+
+    /// Adds a task known from elsewhere (the store, after a restart) under a
+    /// new id and returns that id. An unfinished status is made
+    /// `Interrupted`: no agent of this corral runs it.
+    pub fn adopt(&mut self, mut task: Task) -> TaskId {
+        let id = self.take_id();
+        task.id = id;
+        if !task.status.is_final() {
+            task.status = TaskStatus::Interrupted;
+        }
+        task.stdin_open = false;
+        task.next_run = None;
+        self.tasks.push(task);
+        id
+    }
+
+    /// Queued tasks in the order they will start.
+    pub fn queue(&self) -> Vec<TaskId> {
+        let mut queued: Vec<&Task> = self
+            .tasks
+            .iter()
+            .filter(|t| t.status == TaskStatus::Queued)
+            .collect();
+        queued.sort_by_key(|t| t.queue_seq);
+        queued.into_iter().map(|t| t.id).collect()
+    }
+
+    /// How many tasks have an agent running (of `kind`, or of any kind).
+    pub fn active_count(&self, kind: Option<AgentKind>) -> usize {
+        self.tasks
+            .iter()
+            .filter(|t| t.status.is_active() && kind.is_none_or(|k| t.spec.agent == k))
+            .count()
+    }
+
+    fn has_slot(&self, kind: AgentKind) -> bool {
+        if self
+            .settings
+            .concurrency
+            .is_some_and(|max| self.active_count(None) >= max)
+        {
+            return false;
+        }
+        let per_kind = self
+            .settings
+            .per_agent_concurrency
+            .iter()
+            .find(|(k, _)| *k == kind)
+            .map(|(_, max)| *max);
+        per_kind.is_none_or(|max| self.active_count(Some(kind)) < max)
+    }
+}
+
+/// Moves `t` to `to` if the transition table allows it; otherwise logs and
+/// leaves it. Returns whether it moved.
+fn set_status(t: &mut Task, to: TaskStatus) -> bool {
+    if t.status.can_become(to) {
+        t.status = to;
+        true
+    } else {
+        tracing::warn!(
+            task = t.id,
+            from = t.status.name(),
+            to = to.name(),
+            "refused an invalid status transition"
+        );
+        false
     }
 }
 
 /// Applies one event at time `now_ms` and returns what the runtime must do.
 pub fn update(state: &mut State, now_ms: u64, event: Event) -> Vec<Effect> {
+    let mut effects = apply(state, now_ms, event);
+    effects.extend(start_queued(state, now_ms));
+    effects
+}
+
+fn apply(state: &mut State, now_ms: u64, event: Event) -> Vec<Effect> {
     match event {
         Event::Command(cmd) => command(state, now_ms, cmd),
         Event::Agent { task, event } => agent_event(state, task, event),
@@ -129,7 +236,10 @@ pub fn update(state: &mut State, now_ms: u64, event: Event) -> Vec<Effect> {
 
 fn command(state: &mut State, now_ms: u64, cmd: Command) -> Vec<Effect> {
     match cmd {
-        Command::Launch(spec) => launch(state, now_ms, *spec),
+        Command::Launch(spec) => {
+            launch(state, *spec);
+            vec![]
+        }
         Command::Kill { task } => {
             let Some(t) = state.task_mut(task) else {
                 return vec![];
@@ -150,41 +260,171 @@ fn command(state: &mut State, now_ms: u64, cmd: Command) -> Vec<Effect> {
             }
         }
         Command::Answer { task, answer } => answer_question(state, task, answer, "user"),
+        Command::Retry { task } => {
+            let plan = state.task(task).map(|t| RunPlan {
+                prompt: t.spec.prompt.clone(),
+                resume: None,
+            });
+            if let Some(plan) = plan {
+                requeue(state, task, plan);
+            }
+            vec![]
+        }
+        Command::Resume { task, message } => {
+            let plan = state.task(task).map(|t| match &t.session_id {
+                Some(session) => RunPlan {
+                    prompt: message.unwrap_or_else(|| RESUME_MESSAGE.to_string()),
+                    resume: Some(session.clone()),
+                },
+                // No session to go back to: start over.
+                None => RunPlan {
+                    prompt: t.spec.prompt.clone(),
+                    resume: None,
+                },
+            });
+            if let Some(plan) = plan {
+                requeue(state, task, plan);
+            }
+            vec![]
+        }
+        Command::Archive { task, archived } => {
+            if let Some(t) = state.task_mut(task) {
+                if t.status.is_final() {
+                    t.archived = archived;
+                } else {
+                    tracing::warn!(task, "refused to archive an unfinished task");
+                }
+            }
+            vec![]
+        }
+        Command::Delete { task } => {
+            match state.task(task).map(|t| t.status) {
+                Some(status) if status.is_final() => {
+                    state.tasks.retain(|t| t.id != task);
+                    state.deleted.push(task);
+                }
+                Some(_) => tracing::warn!(task, "refused to delete an unfinished task"),
+                None => {}
+            }
+            vec![]
+        }
     }
 }
 
-fn launch(state: &mut State, now_ms: u64, spec: TaskSpec) -> Vec<Effect> {
-    let id = state.next_task_id();
-    state.next_id = id + 1;
-    let launch = spec
-        .agent
-        .launch_spec(&spec.options, &spec.cwd, &spec.prompt);
-    let stdin_open = matches!(launch.stdin, crate::agent::StdinMode::Pipe { .. });
-    let effect = Effect::Spawn {
-        task: id,
-        agent: spec.agent,
-        limits: spec.limits,
-        spec: launch,
+/// Adds a new task to the queue; [`start_queued`] starts it when a slot is free.
+fn launch(state: &mut State, spec: TaskSpec) {
+    let id = state.take_id();
+    let mut task = Task::new(id, spec, state.settings.transcript_cap);
+    task.queue_seq = state.take_seq();
+    state.tasks.push(task);
+}
+
+/// Puts a finished task back in the queue for another run following `plan`.
+fn requeue(state: &mut State, task: TaskId, plan: RunPlan) {
+    let seq = state.take_seq();
+    let Some(t) = state.task_mut(task) else {
+        return;
     };
-    state.tasks.push(Task {
-        id,
-        spec,
-        status: TaskStatus::Running,
-        started_ms: Some(now_ms),
-        finished_ms: None,
-        session_id: None,
-        model: None,
-        usage: Default::default(),
-        pending_question: None,
-        transcript: Transcript::with_cap(state.settings.transcript_cap),
-        kill_reason: None,
-        last_turn: None,
-        recent_raw: Vec::new(),
-        recent_errors: Vec::new(),
-        exit: None,
-        stdin_open,
-    });
-    vec![effect]
+    if !t.status.is_final() {
+        tracing::warn!(
+            task,
+            status = t.status.name(),
+            "refused to rerun an unfinished task"
+        );
+        return;
+    }
+    if !set_status(t, TaskStatus::Queued) {
+        return;
+    }
+    t.queue_seq = seq;
+    t.next_run = Some(plan);
+    t.archived = false;
+}
+
+/// Starts queued tasks, oldest first, while there are free slots. A task
+/// whose kind has no free slot does not hold back tasks of other kinds.
+fn start_queued(state: &mut State, now_ms: u64) -> Vec<Effect> {
+    let mut effects = Vec::new();
+    for id in state.queue() {
+        let Some(kind) = state.task(id).map(|t| t.spec.agent) else {
+            continue;
+        };
+        if state.has_slot(kind) {
+            effects.extend(start(state, id, now_ms));
+        }
+    }
+    effects
+}
+
+/// Starts one run of a queued task.
+fn start(state: &mut State, task: TaskId, now_ms: u64) -> Option<Effect> {
+    let t = state.task_mut(task)?;
+    if !set_status(t, TaskStatus::Running) {
+        return None;
+    }
+    let plan = t.next_run.take();
+    let mut options = t.spec.options.clone();
+    let prompt = match plan {
+        Some(plan) => {
+            options.resume = plan.resume;
+            if options.resume.is_some() {
+                // A preset id would start a new session, not resume one.
+                options.session_id = None;
+            } else if t.runs > 0 {
+                // A fresh run may not reuse the earlier run's preset id.
+                options.session_id = None;
+            }
+            plan.prompt
+        }
+        None => t.spec.prompt.clone(),
+    };
+    let launch = t.spec.agent.launch_spec(&options, &t.spec.cwd, &prompt);
+    t.stdin_open = matches!(launch.stdin, crate::agent::StdinMode::Pipe { .. });
+    t.runs += 1;
+    t.started_ms = Some(now_ms);
+    t.finished_ms = None;
+    t.kill_reason = None;
+    t.last_turn = None;
+    t.exit = None;
+    t.finish_reason = None;
+    t.pending_question = None;
+    t.run_usage = Usage::default();
+    t.run_turns = 0;
+    t.recent_raw.clear();
+    t.recent_errors.clear();
+    Some(Effect::Spawn {
+        task,
+        agent: t.spec.agent,
+        limits: t.spec.limits,
+        spec: launch,
+    })
+}
+
+/// Adds the configured price's cost to a usage increment without one.
+fn priced(t: &Task, mut usage: Usage) -> Usage {
+    let b = &t.spec.budget;
+    if usage.cost_usd.is_none()
+        && let (Some(pin), Some(pout)) = (b.price_input_per_mtok, b.price_output_per_mtok)
+    {
+        let input =
+            (usage.input_tokens + usage.cache_read_tokens + usage.cache_creation_tokens) as f64;
+        usage.cost_usd = Some((input * pin + usage.output_tokens as f64 * pout) / 1_000_000.0);
+    }
+    usage
+}
+
+/// The budget limit this run has gone over, if any.
+fn over_budget(t: &Task) -> Option<Limit> {
+    let b = &t.spec.budget;
+    if let (Some(max), Some(spent)) = (b.max_cost_usd, t.run_usage.cost_usd)
+        && spent > max
+    {
+        return Some(Limit::Cost);
+    }
+    if b.max_turns.is_some_and(|max| t.run_turns > max) {
+        return Some(Limit::Turns);
+    }
+    None
 }
 
 fn push_recent(list: &mut Vec<String>, line: String) {
@@ -200,6 +440,19 @@ fn agent_event(state: &mut State, task: TaskId, event: AgentEvent) -> Vec<Effect
     let Some(t) = state.task_mut(task) else {
         return vec![];
     };
+    if !t.status.is_active() {
+        // A late event of a run that is over (or never started) changes nothing.
+        tracing::debug!(
+            task,
+            status = t.status.name(),
+            "agent event for an inactive task"
+        );
+        return vec![];
+    }
+    let event = match event {
+        AgentEvent::Usage(u) => AgentEvent::Usage(priced(t, u)),
+        other => other,
+    };
     let mut effects = Vec::new();
     match &event {
         AgentEvent::Session {
@@ -210,13 +463,17 @@ fn agent_event(state: &mut State, task: TaskId, event: AgentEvent) -> Vec<Effect
                 t.model = model.clone();
             }
         }
-        AgentEvent::Usage(u) => t.usage.add(u),
+        AgentEvent::Usage(u) => {
+            t.usage.add(u);
+            t.run_usage.add(u);
+        }
         AgentEvent::Raw { line } => push_recent(&mut t.recent_raw, line.clone()),
         AgentEvent::Error { message } => push_recent(&mut t.recent_errors, message.clone()),
         AgentEvent::TurnEnd {
             is_error,
             result,
             api_error_status,
+            num_turns,
             ..
         } => {
             t.last_turn = Some(TurnOutcome {
@@ -224,6 +481,7 @@ fn agent_event(state: &mut State, task: TaskId, event: AgentEvent) -> Vec<Effect
                 result: result.clone(),
                 api_error_status: *api_error_status,
             });
+            t.run_turns = t.run_turns.saturating_add(num_turns.unwrap_or(1));
             if end_after_turn && t.stdin_open {
                 t.stdin_open = false;
                 effects.push(Effect::CloseStdin { task });
@@ -231,11 +489,17 @@ fn agent_event(state: &mut State, task: TaskId, event: AgentEvent) -> Vec<Effect
         }
         AgentEvent::Question(q) if policy == ApprovalPolicy::Ask => {
             t.pending_question = Some(q.clone());
-            if t.status.can_become(TaskStatus::Blocked) {
-                t.status = TaskStatus::Blocked;
+            if t.status == TaskStatus::Running {
+                set_status(t, TaskStatus::Blocked);
             }
         }
         _ => {}
+    }
+    if t.kill_reason.is_none()
+        && let Some(limit) = over_budget(t)
+    {
+        t.kill_reason = Some(KillReason::Limit(limit));
+        effects.push(Effect::Kill { task });
     }
     t.transcript.push(event.clone());
     let question = match &event {
@@ -276,7 +540,7 @@ fn answer_question(state: &mut State, task: TaskId, answer: Answer, by: &str) ->
     if let Some(t) = state.task_mut(task) {
         t.pending_question = None;
         if t.status == TaskStatus::Blocked {
-            t.status = TaskStatus::Running;
+            set_status(t, TaskStatus::Running);
         }
     }
     answer_with(state, task, &q, answer, by)
@@ -329,7 +593,10 @@ fn finish(state: &mut State, task: TaskId, now_ms: u64, exit: Option<ExitInfo>) 
         return;
     }
     let (status, reason) = judge(t, exit.as_ref());
-    t.status = status;
+    if !set_status(t, status) {
+        return;
+    }
+    t.finish_reason = reason.clone();
     t.finished_ms = Some(now_ms);
     t.pending_question = None;
     t.stdin_open = false;
@@ -371,6 +638,28 @@ fn judge(t: &Task, exit: Option<&ExitInfo>) -> (TaskStatus, Option<String>) {
                 Some(format!(
                     "no output for {} (idle timeout)",
                     seconds(t.spec.limits.idle_timeout_ms)
+                )),
+            );
+        }
+        Some(KillReason::Limit(Limit::Cost)) => {
+            let spent = t.run_usage.cost_usd.unwrap_or(0.0);
+            let max = t.spec.budget.max_cost_usd.unwrap_or(0.0);
+            return (
+                TaskStatus::Killed,
+                Some(format!(
+                    "spent {}, over the {} limit",
+                    crate::present::cost(spent),
+                    crate::present::cost(max)
+                )),
+            );
+        }
+        Some(KillReason::Limit(Limit::Turns)) => {
+            let max = t.spec.budget.max_turns.unwrap_or(0);
+            return (
+                TaskStatus::Killed,
+                Some(format!(
+                    "took {} turns, over the {max}-turn limit",
+                    t.run_turns
                 )),
             );
         }
