@@ -272,6 +272,10 @@ impl Store {
             }
             record.status = crate::core::task::TaskStatus::Interrupted;
             record.finish_reason = Some("corral stopped while the task ran".into());
+            // Its corral's last write is the best guess of when it stopped.
+            if record.started_ms.is_some() {
+                record.finished_ms = Some(record.updated_ms);
+            }
             record.updated_ms = now_ms();
             match self.save(&record) {
                 Ok(()) => recovery.interrupted.push(record.id.clone()),

@@ -131,10 +131,15 @@ impl TaskRecord {
         self.usage.total_tokens()
     }
 
-    /// Milliseconds it ran (until `now_ms` while running).
+    /// Milliseconds it ran (until `now_ms` while running; until the last
+    /// write of its corral when that corral is gone).
     pub fn duration_ms(&self, now_ms: u64) -> Option<u64> {
         let start = self.started_ms?;
-        let end = self.finished_ms.unwrap_or(now_ms);
+        let end = match self.finished_ms {
+            Some(end) => end,
+            None if self.effective_status() == TaskStatus::Interrupted => self.updated_ms,
+            None => now_ms,
+        };
         Some(end.saturating_sub(start))
     }
 
