@@ -221,13 +221,33 @@ impl Store {
         }
     }
 
-    /// Removes task `id` and all its files.
+    /// Removes task `id` and all its files. The directory is first renamed
+    /// out of the way (atomically), so a corral still writing the task finds
+    /// it gone and stops instead of recreating it.
     pub fn delete(&self, id: &str) -> Result<()> {
         if id.is_empty() || id.contains('/') || id.starts_with('.') {
             bail!("`{id}` is not a task id");
         }
         let dir = self.task_dir(id);
-        std::fs::remove_dir_all(&dir).with_context(|| format!("cannot remove {}", dir.display()))
+        let trash = self
+            .tasks_dir
+            .join(format!(".deleted-{id}-{}", uuid::Uuid::new_v4().simple()));
+        std::fs::rename(&dir, &trash)
+            .with_context(|| format!("cannot remove {}", dir.display()))?;
+        // A writer that had a file open may still add to it for a moment.
+        let mut last = None;
+        for _ in 0..20 {
+            match std::fs::remove_dir_all(&trash) {
+                Ok(()) => return Ok(()),
+                Err(err) if err.kind() == io::ErrorKind::NotFound => return Ok(()),
+                Err(err) => last = Some(err),
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        match last {
+            Some(err) => Err(err).with_context(|| format!("cannot remove {}", trash.display())),
+            None => Ok(()),
+        }
     }
 
     /// Marks task `id` archived (hidden from `corral ls` without `--all`).
