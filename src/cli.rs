@@ -7,14 +7,22 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 /// Run several AI coding agents at once: launch, watch, answer, kill.
+///
+/// Without a subcommand, opens the cockpit (a full-screen terminal UI);
+/// the agent flags then set the defaults of its new-task form and apply to
+/// every task started from it.
 #[derive(Debug, Parser)]
 #[command(name = "corral", version, about, long_about = None)]
+#[command(args_conflicts_with_subcommands = true)]
 pub struct Cli {
     /// Read the configuration from FILE instead of the default place.
     #[arg(long, global = true, value_name = "FILE")]
     pub config: Option<PathBuf>,
     #[command(subcommand)]
     pub command: Option<CliCommand>,
+    /// Defaults of the cockpit's new-task form.
+    #[command(flatten)]
+    pub tui: AgentArgs,
 }
 
 /// What to do.
@@ -136,6 +144,10 @@ pub struct AgentArgs {
     /// A configuration override for the agent, `key=value` (codex `-c`; repeatable).
     #[arg(long = "agent-config", value_name = "KEY=VALUE")]
     pub config_overrides: Vec<String>,
+    /// Do not tell agents without a live channel (codex, gemini, commands)
+    /// how to ask questions through the question file.
+    #[arg(long)]
+    pub no_question_file: bool,
     /// Extra environment for the agent, KEY=VALUE (repeatable).
     #[arg(long = "env", value_name = "KEY=VALUE", value_parser = parse_env)]
     pub env: Vec<(String, String)>,
@@ -146,8 +158,8 @@ pub struct AgentArgs {
 pub struct RunArgs {
     #[command(flatten)]
     pub agent: AgentArgs,
-    /// Who answers tool approvals: nobody is there to ask (default: deny,
-    /// or the config's).
+    /// Who answers tool approvals and questions. Default: the config's
+    /// `approve`, else you at the terminal when stdin is one, else `deny`.
     #[arg(long, value_enum)]
     pub approve: Option<ApproveArg>,
     /// Print canonical events as JSON lines instead of a transcript.
@@ -242,6 +254,29 @@ mod tests {
             cli.command,
             Some(CliCommand::Config(ConfigCommand::Init { force: true }))
         ));
+    }
+
+    #[test]
+    fn the_cockpit_takes_form_defaults_but_not_next_to_a_subcommand() {
+        let cli = Cli::try_parse_from([
+            "corral",
+            "--model",
+            "haiku",
+            "--permission-mode",
+            "plan",
+            "--cwd",
+            "src",
+            "--agent-bin",
+            "./fake",
+        ])
+        .unwrap();
+        assert!(cli.command.is_none());
+        assert_eq!(cli.tui.agent, None, "the config (or claude) decides");
+        assert_eq!(cli.tui.model.as_deref(), Some("haiku"));
+        assert_eq!(cli.tui.permission_mode.as_deref(), Some("plan"));
+        assert_eq!(cli.tui.cwd, Some(PathBuf::from("src")));
+        assert_eq!(cli.tui.agent_bin.as_deref(), Some("./fake"));
+        assert!(Cli::try_parse_from(["corral", "--model", "x", "run", "hi"]).is_err());
     }
 
     #[test]

@@ -14,3 +14,5 @@ pub mod paths;
 pub mod present;
 pub mod runtime;
 pub mod store;
+pub mod tui;
+pub mod worktree;

@@ -64,11 +64,7 @@ fn main() {
             }
             Err(code) => code,
         },
-        None => {
-            use clap::CommandFactory;
-            let _ = Cli::command().print_help();
-            0
-        }
+        None => corral::tui::run(cli.tui),
     };
     std::process::exit(code);
 }

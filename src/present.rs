@@ -22,7 +22,13 @@ const GIST_FIELDS: &[&str] = &[
 
 /// One line saying what a tool call does: the command, the file path, ...
 pub fn tool_gist(input: &Value, max_chars: usize) -> String {
+    let first_question = input
+        .pointer("/questions/0/question")
+        .and_then(Value::as_str);
     let text = match input {
+        Value::Object(_) if first_question.is_some() => {
+            first_question.unwrap_or_default().to_string()
+        }
         Value::Object(map) => GIST_FIELDS
             .iter()
             .find_map(|k| map.get(*k).and_then(Value::as_str).map(str::to_string))
@@ -106,6 +112,13 @@ mod tests {
             "src/main.rs"
         );
         assert_eq!(tool_gist(&json!({"n": 3}), 80), r#"{"n":3}"#);
+        assert_eq!(
+            tool_gist(
+                &json!({"questions": [{"question": "Which colour?", "options": []}]}),
+                80
+            ),
+            "Which colour?"
+        );
     }
 
     #[test]

@@ -109,6 +109,7 @@ fn json_mode_prints_only_canonical_events() {
     assert_eq!(
         types,
         [
+            "user_message",
             "raw",
             "raw",
             "session",

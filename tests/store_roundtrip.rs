@@ -70,7 +70,11 @@ fn a_recorded_task_comes_back_whole() {
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(&dir.path().join("tasks")).unwrap();
     let mut rec = Recorder::start(store.clone()).unwrap();
-    let mut state = State::new(Settings::default());
+    // Headless: the run ends when the agent exits (the TUI keeps sessions open).
+    let mut state = State::new(Settings {
+        end_after_turn: true,
+        ..Settings::default()
+    });
     let fx = step(
         &mut state,
         &mut rec,
@@ -191,7 +195,11 @@ fn a_recorded_task_comes_back_whole() {
 
     // The run's canonical events, in order, as `corral run --json` prints them.
     let events = store.read_events(&id, 1);
-    assert!(matches!(events.first(), Some(AgentEvent::Session { .. })));
+    assert!(matches!(
+        events.first(),
+        Some(AgentEvent::UserMessage { .. })
+    ));
+    assert!(matches!(events.get(1), Some(AgentEvent::Session { .. })));
     assert!(matches!(events.last(), Some(AgentEvent::Finished(_))));
     assert!(
         events
@@ -288,7 +296,10 @@ fn a_restarted_front_end_adopts_tasks_and_retries_them_as_new_runs() {
     assert_eq!(r.status, TaskStatus::Running);
     assert_eq!(r.created_ms, record.created_ms, "same task");
     assert!(
-        matches!(store.read_events(&id, 2).as_slice(), [AgentEvent::Text { text, .. }] if text == "second run")
+        matches!(store.read_events(&id, 2).as_slice(),
+            [AgentEvent::UserMessage { text: prompt }, AgentEvent::Text { text, .. }]
+                if prompt == "build it" && text == "second run"),
+        "run 2 has its own file, starting with the prompt it was given"
     );
     assert!(
         store
@@ -367,8 +378,10 @@ fn a_torn_last_event_line_is_skipped_and_damage_is_reported_not_fatal() {
         .append(true)
         .open(store.events_path(&a, 1))
         .unwrap();
+    let whole = store.read_events(&a, 1).len();
+    assert_eq!(whole, 2, "the prompt and the text");
     f.write_all(br#"{"type":"text","text":"half"#).unwrap();
-    assert_eq!(store.read_events(&a, 1).len(), 1);
+    assert_eq!(store.read_events(&a, 1).len(), whole);
     // A damaged record is reported by `list`, and the rest still lists.
     std::fs::write(store.task_dir(&b).join("task.json"), b"{ not json").unwrap();
     let (records, problems) = store.list();

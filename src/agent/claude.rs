@@ -50,6 +50,8 @@ pub fn launch(opts: &AgentOptions, cwd: &Path, prompt: &str) -> LaunchSpec {
         "--output-format",
         "stream-json",
         "--verbose",
+        // Text and thinking as they stream, not a block at a time.
+        "--include-partial-messages",
         "--permission-prompt-tool",
         "stdio",
     ]
@@ -666,6 +668,7 @@ mod tests {
                 "--output-format",
                 "stream-json",
                 "--verbose",
+                "--include-partial-messages",
                 "--permission-prompt-tool",
                 "stdio"
             ]
@@ -709,7 +712,7 @@ mod tests {
         let spec = launch(&opts, Path::new("/w"), "hi");
         assert_eq!(spec.program, "/opt/claude");
         assert_eq!(
-            spec.args[8..],
+            spec.args[9..],
             [
                 "--model",
                 "opus",

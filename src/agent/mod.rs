@@ -9,6 +9,7 @@ pub mod codex;
 pub mod gemini;
 pub mod lines;
 pub mod permission;
+pub mod question_file;
 pub mod sanitize;
 
 use std::path::{Path, PathBuf};
@@ -67,6 +68,20 @@ impl AgentKind {
         }
     }
 
+    /// Whether the agent can be asked and answered while it runs.
+    pub fn has_live_channel(self) -> bool {
+        matches!(self, AgentKind::Claude)
+    }
+
+    /// The stdin line carrying the user's next message, for kinds with a
+    /// live channel.
+    pub fn encode_user_message(self, text: &str) -> Option<String> {
+        match self {
+            AgentKind::Claude => Some(claude::Claude::encode_user_message(text)),
+            _ => None,
+        }
+    }
+
     /// A fresh output parser for one run of this kind.
     pub fn parser(self) -> Box<dyn OutputParser> {
         match self {
@@ -101,6 +116,10 @@ pub struct AgentOptions {
     pub extra_args: Vec<String>,
     /// Extra environment for the agent.
     pub env: Vec<(String, String)>,
+    /// Do not tell an agent without a live channel how to ask questions
+    /// through the question file.
+    #[serde(default)]
+    pub no_question_file: bool,
 }
 
 /// Everything the runtime needs to start one agent process.

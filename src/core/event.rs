@@ -11,6 +11,9 @@ use serde_json::Value;
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum AgentEvent {
+    /// A message from the user to the agent: the prompt, a follow-up, or an
+    /// answer that resumed the session.
+    UserMessage { text: String },
     /// The agent announced its session.
     Session {
         session_id: String,

@@ -63,6 +63,10 @@ pub enum Event {
     /// The kill ladder finished; `survivors` processes of the group were
     /// still there after SIGKILL (0 is the expected answer).
     KillDone { task: TaskId, survivors: usize },
+    /// Raw bytes the agent wrote to its terminal, in order, for front ends
+    /// that show the terminal itself (the TUI's raw view). `update` ignores
+    /// it: the parsed lines arrive as `Agent` events.
+    Output { task: TaskId, bytes: Vec<u8> },
     /// The user (or a front end) wants something.
     Command(Command),
 }
@@ -90,6 +94,12 @@ pub enum Command {
     Archive { task: TaskId, archived: bool },
     /// Forget a finished task (the store deletes its files).
     Delete { task: TaskId },
+    /// Allow the pending tool approval, and every later request for the
+    /// same tool (for Bash: the same command) for the rest of the task.
+    AllowAlways { task: TaskId },
+    /// Send the user's next message: live over stdin where the agent keeps
+    /// its session open, otherwise by resuming the session.
+    FollowUp { task: TaskId, text: String },
 }
 
 /// Something the runtime must do.

@@ -170,7 +170,10 @@ impl Task {
             stdin_open: false,
             finish_reason: None,
             archived: false,
+            process_alive: false,
             runs: 0,
+            allow_rules: Vec::new(),
+            fallback_prompt: None,
             run_usage: Usage::default(),
             run_turns: 0,
             queue_seq: 0,
@@ -211,8 +214,6 @@ pub struct Task {
     pub finish_reason: Option<String>,
     /// Hidden from lists (finished tasks only).
     pub archived: bool,
-    /// How many times an agent was started for it (0 while first queued).
-    pub runs: u32,
     /// Usage of the current run only (the limits apply per run).
     pub run_usage: Usage,
     /// Turns of the current run, as the agent reported them.
@@ -221,6 +222,15 @@ pub struct Task {
     pub queue_seq: u64,
     /// Set by a retry or a resume; used by the next start.
     pub next_run: Option<RunPlan>,
+    /// Whether an agent process of this task is running now.
+    pub process_alive: bool,
+    /// How many times an agent process was started for this task.
+    pub runs: u32,
+    /// Tools (for Bash: `Bash:<command>`) the user allowed for the rest of
+    /// the task.
+    pub allow_rules: Vec<String>,
+    /// The prompt to start afresh with if the current resume fails.
+    pub fallback_prompt: Option<String>,
 }
 
 /// How the agent judged its last turn.

@@ -6,12 +6,15 @@
 //! `State::published` for the front end to drain. Pure: the time comes in
 //! as an argument. Status changes go through the transition table; a
 //! refused change is logged (through `tracing`, the only output this module
-//! has) and ignored, never a panic.
+//! has) and ignored, never a panic. New tasks wait in a queue until the
+//! global and per-kind concurrency limits leave a slot.
+
+use std::path::PathBuf;
 
 use super::event::{AgentEvent, FinishStatus, Finished, Question, QuestionKind, Usage};
 use super::task::{KillReason, RunPlan, Task, TaskSpec, TaskStatus, TurnOutcome};
 use super::{Command, Effect, Event, ExitInfo, Limit, TaskId};
-use crate::agent::{AgentKind, Answer};
+use crate::agent::{AgentKind, Answer, StdinMode, question_file};
 
 /// How many recent raw lines and errors a task keeps to explain a failure.
 const RECENT_LINES: usize = 8;
@@ -40,6 +43,9 @@ pub struct Settings {
     pub end_after_turn: bool,
     /// Entries kept in memory per task transcript.
     pub transcript_cap: usize,
+    /// Where agents without a live channel write their questions; `None`
+    /// turns the question-file protocol off.
+    pub question_dir: Option<PathBuf>,
     /// Tasks running at once over all agents (`None`: no limit).
     pub concurrency: Option<usize>,
     /// Tasks running at once per agent kind.
@@ -52,6 +58,7 @@ impl Default for Settings {
             approval: ApprovalPolicy::Ask,
             end_after_turn: false,
             transcript_cap: super::transcript::DEFAULT_TRANSCRIPT_CAP,
+            question_dir: None,
             concurrency: None,
             per_agent_concurrency: Vec::new(),
         }
@@ -130,6 +137,7 @@ impl State {
             task.status = TaskStatus::Interrupted;
         }
         task.stdin_open = false;
+        task.process_alive = false;
         task.next_run = None;
         self.tasks.push(task);
         id
@@ -146,11 +154,13 @@ impl State {
         queued.into_iter().map(|t| t.id).collect()
     }
 
-    /// How many tasks have an agent running (of `kind`, or of any kind).
+    /// How many tasks have an agent process (of `kind`, or of any kind),
+    /// including live sessions waiting for a follow-up.
     pub fn active_count(&self, kind: Option<AgentKind>) -> usize {
         self.tasks
             .iter()
-            .filter(|t| t.status.is_active() && kind.is_none_or(|k| t.spec.agent == k))
+            .filter(|t| t.status.is_active() || t.process_alive)
+            .filter(|t| kind.is_none_or(|k| t.spec.agent == k))
             .count()
     }
 
@@ -199,9 +209,13 @@ pub fn update(state: &mut State, now_ms: u64, event: Event) -> Vec<Effect> {
 fn apply(state: &mut State, now_ms: u64, event: Event) -> Vec<Effect> {
     match event {
         Event::Command(cmd) => command(state, now_ms, cmd),
-        Event::Agent { task, event } => agent_event(state, task, event),
+        Event::Output { .. } => vec![],
+        Event::Agent { task, event } => agent_event(state, now_ms, task, event),
         Event::SpawnFailed { task, message } => {
             if let Some(t) = state.task_mut(task) {
+                // No process was started: nothing runs for this task now.
+                t.process_alive = false;
+                t.stdin_open = false;
                 t.recent_errors.push(message.clone());
                 let ev = AgentEvent::Error { message };
                 t.transcript.push(ev.clone());
@@ -210,10 +224,7 @@ fn apply(state: &mut State, now_ms: u64, event: Event) -> Vec<Effect> {
             finish(state, task, now_ms, None);
             vec![]
         }
-        Event::Exited { task, exit } => {
-            finish(state, task, now_ms, Some(exit));
-            vec![]
-        }
+        Event::Exited { task, exit } => exited(state, task, now_ms, exit),
         Event::LimitReached { task, limit } => match state.task_mut(task) {
             Some(t) if !t.status.is_final() && t.kill_reason.is_none() => {
                 t.kill_reason = Some(KillReason::Limit(limit));
@@ -259,7 +270,26 @@ fn command(state: &mut State, now_ms: u64, cmd: Command) -> Vec<Effect> {
                 _ => vec![],
             }
         }
-        Command::Answer { task, answer } => answer_question(state, task, answer, "user"),
+        Command::Answer { task, answer } => answer_question(state, now_ms, task, answer, "user"),
+        Command::AllowAlways { task } => {
+            let Some(t) = state.task_mut(task) else {
+                return vec![];
+            };
+            match &t.pending_question {
+                Some(q) if q.kind == QuestionKind::Approval => {
+                    let rule = allow_rule(q);
+                    if !t.allow_rules.contains(&rule) {
+                        t.allow_rules.push(rule);
+                    }
+                    let allow = Answer::Allow {
+                        updated_input: None,
+                    };
+                    answer_question(state, now_ms, task, allow, "user")
+                }
+                _ => vec![],
+            }
+        }
+        Command::FollowUp { task, text } => follow_up(state, now_ms, task, text),
         Command::Retry { task } => {
             let plan = state.task(task).map(|t| RunPlan {
                 prompt: t.spec.prompt.clone(),
@@ -289,7 +319,7 @@ fn command(state: &mut State, now_ms: u64, cmd: Command) -> Vec<Effect> {
         }
         Command::Archive { task, archived } => {
             if let Some(t) = state.task_mut(task) {
-                if t.status.is_final() {
+                if t.status.is_final() && !t.process_alive {
                     t.archived = archived;
                 } else {
                     tracing::warn!(task, "refused to archive an unfinished task");
@@ -298,8 +328,8 @@ fn command(state: &mut State, now_ms: u64, cmd: Command) -> Vec<Effect> {
             vec![]
         }
         Command::Delete { task } => {
-            match state.task(task).map(|t| t.status) {
-                Some(status) if status.is_final() => {
+            match state.task(task).map(|t| (t.status, t.process_alive)) {
+                Some((status, false)) if status.is_final() => {
                     state.tasks.retain(|t| t.id != task);
                     state.deleted.push(task);
                 }
@@ -311,21 +341,13 @@ fn command(state: &mut State, now_ms: u64, cmd: Command) -> Vec<Effect> {
     }
 }
 
-/// Adds a new task to the queue; [`start_queued`] starts it when a slot is free.
-fn launch(state: &mut State, spec: TaskSpec) {
-    let id = state.take_id();
-    let mut task = Task::new(id, spec, state.settings.transcript_cap);
-    task.queue_seq = state.take_seq();
-    state.tasks.push(task);
-}
-
 /// Puts a finished task back in the queue for another run following `plan`.
 fn requeue(state: &mut State, task: TaskId, plan: RunPlan) {
     let seq = state.take_seq();
     let Some(t) = state.task_mut(task) else {
         return;
     };
-    if !t.status.is_final() {
+    if !t.status.is_final() || t.process_alive {
         tracing::warn!(
             task,
             status = t.status.name(),
@@ -356,32 +378,29 @@ fn start_queued(state: &mut State, now_ms: u64) -> Vec<Effect> {
     effects
 }
 
-/// Starts one run of a queued task.
+/// Starts one run of a queued task: its first, or a retry or a resume.
 fn start(state: &mut State, task: TaskId, now_ms: u64) -> Option<Effect> {
+    let question_dir = state.settings.question_dir.clone();
     let t = state.task_mut(task)?;
     if !set_status(t, TaskStatus::Running) {
         return None;
     }
-    let plan = t.next_run.take();
     let mut options = t.spec.options.clone();
-    let prompt = match plan {
+    t.fallback_prompt = None;
+    let mut announce = None;
+    let prompt = match t.next_run.take() {
         Some(plan) => {
+            // A rerun is a new session unless it resumes one.
+            options.session_id = None;
             options.resume = plan.resume;
             if options.resume.is_some() {
-                // A preset id would start a new session, not resume one.
-                options.session_id = None;
-            } else if t.runs > 0 {
-                // A fresh run may not reuse the earlier run's preset id.
-                options.session_id = None;
+                t.fallback_prompt = Some(format!("{}\n\n{}", t.spec.prompt, plan.prompt));
             }
+            announce = Some(plan.prompt.clone());
             plan.prompt
         }
         None => t.spec.prompt.clone(),
     };
-    let launch = t.spec.agent.launch_spec(&options, &t.spec.cwd, &prompt);
-    t.stdin_open = matches!(launch.stdin, crate::agent::StdinMode::Pipe { .. });
-    t.runs += 1;
-    t.started_ms = Some(now_ms);
     t.finished_ms = None;
     t.kill_reason = None;
     t.last_turn = None;
@@ -392,12 +411,11 @@ fn start(state: &mut State, task: TaskId, now_ms: u64) -> Option<Effect> {
     t.run_turns = 0;
     t.recent_raw.clear();
     t.recent_errors.clear();
-    Some(Effect::Spawn {
-        task,
-        agent: t.spec.agent,
-        limits: t.spec.limits,
-        spec: launch,
-    })
+    let effect = spawn_effect(t, &options, &prompt, question_dir.as_deref(), now_ms);
+    if let Some(text) = announce {
+        publish(state, task, AgentEvent::UserMessage { text });
+    }
+    Some(effect)
 }
 
 /// Adds the configured price's cost to a usage increment without one.
@@ -427,6 +445,190 @@ fn over_budget(t: &Task) -> Option<Limit> {
     None
 }
 
+/// The rule "allow always" remembers: the tool, and for shell commands the
+/// exact command, so allowing `npm test` does not allow `rm -rf`.
+fn allow_rule(q: &Question) -> String {
+    let tool = q.tool.clone().unwrap_or_default();
+    match q.input.get("command").and_then(|c| c.as_str()) {
+        Some(command) if tool == "Bash" => format!("{tool}:{command}"),
+        _ => tool,
+    }
+}
+
+/// Sends the user's next message to a task's agent.
+fn follow_up(state: &mut State, now_ms: u64, task: TaskId, text: String) -> Vec<Effect> {
+    let Some(t) = state.task_mut(task) else {
+        return vec![];
+    };
+    if text.trim().is_empty() || t.status == TaskStatus::Queued {
+        return vec![];
+    }
+    if t.process_alive && t.stdin_open && t.pending_question.is_none() {
+        if let Some(line) = t.spec.agent.encode_user_message(&text) {
+            if t.status.is_final() {
+                t.status = TaskStatus::Running;
+                t.finished_ms = None;
+                t.kill_reason = None;
+            }
+            publish(state, task, AgentEvent::UserMessage { text });
+            return vec![Effect::WriteStdin { task, line }];
+        }
+    }
+    if t.process_alive {
+        // A turn is still going on a channel that takes no messages.
+        return vec![];
+    }
+    relaunch(state, now_ms, task, text)
+}
+
+/// Starts a new agent process for `task` with `message`: resuming the
+/// session when there is one (keeping a fresh start as the fallback),
+/// otherwise afresh with the original prompt plus the message.
+fn relaunch(state: &mut State, now_ms: u64, task: TaskId, message: String) -> Vec<Effect> {
+    let question_dir = state.settings.question_dir.clone();
+    let Some(t) = state.task_mut(task) else {
+        return vec![];
+    };
+    let fresh_prompt = format!("{}\n\n{}", t.spec.prompt, message);
+    let mut options = t.spec.options.clone();
+    options.session_id = None;
+    let prompt = match t.session_id.clone() {
+        Some(session) => {
+            options.resume = Some(session);
+            t.fallback_prompt = Some(fresh_prompt);
+            message.clone()
+        }
+        None => {
+            options.resume = None;
+            t.fallback_prompt = None;
+            fresh_prompt
+        }
+    };
+    t.status = TaskStatus::Running;
+    t.finished_ms = None;
+    t.kill_reason = None;
+    t.last_turn = None;
+    t.pending_question = None;
+    t.exit = None;
+    let effect = spawn_effect(t, &options, &prompt, question_dir.as_deref(), now_ms);
+    publish(state, task, AgentEvent::UserMessage { text: message });
+    vec![effect]
+}
+
+/// The effect that starts an agent process for `t`, and the bookkeeping.
+fn spawn_effect(
+    t: &mut Task,
+    options: &crate::agent::AgentOptions,
+    prompt: &str,
+    question_dir: Option<&std::path::Path>,
+    now_ms: u64,
+) -> Effect {
+    t.runs += 1;
+    if t.started_ms.is_none() {
+        t.started_ms = Some(now_ms);
+    }
+    let ask_by_file = !t.spec.agent.has_live_channel() && !options.no_question_file;
+    let mut launch = match (ask_by_file, question_dir) {
+        (true, Some(_)) => {
+            let prompt = format!("{prompt}{}", question_file::INSTRUCTION);
+            t.spec.agent.launch_spec(options, &t.spec.cwd, &prompt)
+        }
+        _ => t.spec.agent.launch_spec(options, &t.spec.cwd, prompt),
+    };
+    if let (true, Some(dir)) = (ask_by_file, question_dir) {
+        let file = dir.join(format!("task-{}-run-{}.json", t.id, t.runs));
+        launch.env.push((
+            question_file::ENV_VAR.to_string(),
+            file.to_string_lossy().into_owned(),
+        ));
+    }
+    t.stdin_open = matches!(launch.stdin, StdinMode::Pipe { .. });
+    t.process_alive = true;
+    Effect::Spawn {
+        task: t.id,
+        agent: t.spec.agent,
+        limits: t.spec.limits,
+        spec: launch,
+    }
+}
+
+fn publish(state: &mut State, task: TaskId, event: AgentEvent) {
+    if let Some(t) = state.task_mut(task) {
+        t.transcript.push(event.clone());
+        state.published.push((task, event));
+    }
+}
+
+/// The agent process ended: finish the task, or keep it blocked on the
+/// question it left, or fall back from a failed resume to a fresh start.
+fn exited(state: &mut State, task: TaskId, now_ms: u64, exit: ExitInfo) -> Vec<Effect> {
+    let Some(t) = state.task_mut(task) else {
+        return vec![];
+    };
+    t.process_alive = false;
+    t.stdin_open = false;
+    let waits_on_file_question = t
+        .pending_question
+        .as_ref()
+        .is_some_and(question_file::is_file_question);
+    if waits_on_file_question && t.kill_reason.is_none() {
+        t.exit = Some(exit);
+        let policy = state.settings.approval;
+        let Some(q) = state.task(task).and_then(|t| t.pending_question.clone()) else {
+            return vec![];
+        };
+        if policy == ApprovalPolicy::Ask {
+            return vec![];
+        }
+        return answer_question(state, now_ms, task, policy_answer(policy, &q), "policy");
+    }
+    let resume_failed = t.fallback_prompt.is_some()
+        && t.kill_reason.is_none()
+        && t.last_turn.as_ref().is_none_or(|turn| turn.is_error);
+    if resume_failed {
+        let prompt = t.fallback_prompt.take().unwrap_or_default();
+        let question_dir = state.settings.question_dir.clone();
+        publish(
+            state,
+            task,
+            AgentEvent::Error {
+                message: "resuming the session failed; starting afresh with the original \
+                          prompt and your message"
+                    .into(),
+            },
+        );
+        let Some(t) = state.task_mut(task) else {
+            return vec![];
+        };
+        let mut options = t.spec.options.clone();
+        options.resume = None;
+        options.session_id = None;
+        t.last_turn = None;
+        return vec![spawn_effect(
+            t,
+            &options,
+            &prompt,
+            question_dir.as_deref(),
+            now_ms,
+        )];
+    }
+    if let Some(t) = state.task_mut(task) {
+        t.fallback_prompt = None;
+    }
+    finish(state, task, now_ms, Some(exit));
+    vec![]
+}
+
+/// Adds a new task to the queue; [`start_queued`] starts it when a slot is free.
+fn launch(state: &mut State, spec: TaskSpec) {
+    let id = state.take_id();
+    let prompt = spec.prompt.clone();
+    let mut task = Task::new(id, spec, state.settings.transcript_cap);
+    task.queue_seq = state.take_seq();
+    state.tasks.push(task);
+    publish(state, id, AgentEvent::UserMessage { text: prompt });
+}
+
 fn push_recent(list: &mut Vec<String>, line: String) {
     if list.len() == RECENT_LINES {
         list.remove(0);
@@ -434,13 +636,13 @@ fn push_recent(list: &mut Vec<String>, line: String) {
     list.push(line);
 }
 
-fn agent_event(state: &mut State, task: TaskId, event: AgentEvent) -> Vec<Effect> {
+fn agent_event(state: &mut State, now_ms: u64, task: TaskId, event: AgentEvent) -> Vec<Effect> {
     let policy = state.settings.approval;
     let end_after_turn = state.settings.end_after_turn;
     let Some(t) = state.task_mut(task) else {
         return vec![];
     };
-    if !t.status.is_active() {
+    if !t.status.is_active() && !t.process_alive {
         // A late event of a run that is over (or never started) changes nothing.
         tracing::debug!(
             task,
@@ -487,7 +689,7 @@ fn agent_event(state: &mut State, task: TaskId, event: AgentEvent) -> Vec<Effect
                 effects.push(Effect::CloseStdin { task });
             }
         }
-        AgentEvent::Question(q) if policy == ApprovalPolicy::Ask => {
+        AgentEvent::Question(q) if policy == ApprovalPolicy::Ask && !allowed_by_rule(t, q) => {
             t.pending_question = Some(q.clone());
             if t.status == TaskStatus::Running {
                 set_status(t, TaskStatus::Blocked);
@@ -496,22 +698,54 @@ fn agent_event(state: &mut State, task: TaskId, event: AgentEvent) -> Vec<Effect
         _ => {}
     }
     if t.kill_reason.is_none()
+        && t.process_alive
         && let Some(limit) = over_budget(t)
     {
         t.kill_reason = Some(KillReason::Limit(limit));
         effects.push(Effect::Kill { task });
     }
     t.transcript.push(event.clone());
+    let turn_over = matches!(event, AgentEvent::TurnEnd { .. })
+        && !end_after_turn
+        && t.process_alive
+        && t.stdin_open
+        && t.spec.agent.has_live_channel()
+        && t.pending_question.is_none();
     let question = match &event {
-        AgentEvent::Question(q) if policy != ApprovalPolicy::Ask => Some(q.clone()),
+        AgentEvent::Question(q) if allowed_by_rule(t, q) => Some((
+            q.clone(),
+            Answer::Allow {
+                updated_input: None,
+            },
+            "rule",
+        )),
+        AgentEvent::Question(q) if policy != ApprovalPolicy::Ask => {
+            Some((q.clone(), policy_answer(policy, q), "policy"))
+        }
         _ => None,
     };
     state.published.push((task, event));
-    if let Some(q) = question {
-        let answer = policy_answer(policy, &q);
-        effects.extend(answer_with(state, task, &q, answer, "policy"));
+    if let Some((q, answer, by)) = question {
+        if question_file::is_file_question(&q) {
+            // The agent is exiting; the policy answers once it is gone.
+            if let Some(t) = state.task_mut(task) {
+                t.pending_question = Some(q);
+            }
+        } else {
+            effects.extend(answer_with(state, task, &q, answer, by));
+        }
+    }
+    if turn_over {
+        // The session stays open for follow-ups; the turn's outcome is the
+        // task's status until the next message.
+        finish(state, task, now_ms, None);
     }
     effects
+}
+
+/// Whether "allow always" already covers this approval request.
+fn allowed_by_rule(t: &Task, q: &Question) -> bool {
+    q.kind == QuestionKind::Approval && t.allow_rules.contains(&allow_rule(q))
 }
 
 /// What an approval policy answers when no person is asked.
@@ -533,17 +767,67 @@ fn policy_answer(policy: ApprovalPolicy, q: &Question) -> Answer {
     }
 }
 
-fn answer_question(state: &mut State, task: TaskId, answer: Answer, by: &str) -> Vec<Effect> {
-    let Some(q) = state.task(task).and_then(|t| t.pending_question.clone()) else {
+fn answer_question(
+    state: &mut State,
+    now_ms: u64,
+    task: TaskId,
+    answer: Answer,
+    by: &str,
+) -> Vec<Effect> {
+    let Some(t) = state.task_mut(task) else {
         return vec![];
     };
-    if let Some(t) = state.task_mut(task) {
-        t.pending_question = None;
-        if t.status == TaskStatus::Blocked {
-            set_status(t, TaskStatus::Running);
-        }
+    let Some(q) = t.pending_question.clone() else {
+        return vec![];
+    };
+    if t.process_alive && question_file::is_file_question(&q) {
+        // The agent has not exited yet; the answer can only resume it after.
+        return vec![];
     }
-    answer_with(state, task, &q, answer, by)
+    t.pending_question = None;
+    if t.status == TaskStatus::Blocked {
+        t.status = TaskStatus::Running;
+    }
+    if t.process_alive && !question_file::is_file_question(&q) {
+        return answer_with(state, task, &q, answer, by);
+    }
+    // Nobody is left to answer on stdin: resume the session with the answer.
+    let message = match &answer {
+        Answer::Answer { answers } => question_file::answer_message(answers),
+        Answer::Allow { .. } => format!(
+            "You asked to use {}; the user allows it. Go ahead.",
+            q.tool.as_deref().unwrap_or("a tool")
+        ),
+        Answer::Deny { message } => {
+            let asked = q
+                .questions
+                .iter()
+                .map(|i| i.question.as_str())
+                .collect::<Vec<_>>()
+                .join(" ");
+            format!("You asked: {asked}\nThe user declined to answer: {message}")
+        }
+    };
+    let decided = AgentEvent::Answered {
+        id: q.id.clone(),
+        decision: match &answer {
+            Answer::Allow { .. } => "allow",
+            Answer::Deny { .. } => "deny",
+            Answer::Answer { .. } => "answer",
+        }
+        .into(),
+        message: match &answer {
+            Answer::Deny { message } => Some(message.clone()),
+            _ => None,
+        },
+        answers: match &answer {
+            Answer::Answer { answers } => answers.clone(),
+            _ => vec![],
+        },
+        by: by.into(),
+    };
+    publish(state, task, decided);
+    relaunch(state, now_ms, task, message)
 }
 
 fn answer_with(
@@ -599,8 +883,10 @@ fn finish(state: &mut State, task: TaskId, now_ms: u64, exit: Option<ExitInfo>) 
     t.finish_reason = reason.clone();
     t.finished_ms = Some(now_ms);
     t.pending_question = None;
-    t.stdin_open = false;
-    t.exit = exit.clone();
+    if exit.is_some() {
+        t.stdin_open = false;
+        t.exit = exit.clone();
+    }
     let finished = AgentEvent::Finished(Finished {
         status: match status {
             TaskStatus::Succeeded => FinishStatus::Succeeded,
@@ -675,6 +961,18 @@ fn judge(t: &Task, exit: Option<&ExitInfo>) -> (TaskStatus, Option<String>) {
         None => {}
     }
     let Some(exit) = exit else {
+        if let Some(turn) = &t.last_turn {
+            // A turn ended and the session stays open.
+            return if turn.is_error {
+                let why = turn
+                    .result
+                    .clone()
+                    .unwrap_or_else(|| "the agent reported an error".into());
+                (TaskStatus::Failed, Some(why))
+            } else {
+                (TaskStatus::Succeeded, None)
+            };
+        }
         // Never started: the spawn failure is the reason.
         let why = t
             .recent_errors

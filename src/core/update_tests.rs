@@ -10,6 +10,13 @@ use crate::core::{
     task::{Budget, TaskSpec},
 };
 
+fn headless() -> Settings {
+    Settings {
+        end_after_turn: true,
+        ..Settings::default()
+    }
+}
+
 fn spec(prompt: &str) -> TaskSpec {
     TaskSpec {
         agent: AgentKind::Claude,
@@ -89,7 +96,7 @@ fn launch_spawns_and_runs() {
 
 #[test]
 fn a_clean_turn_and_exit_succeeds_with_totals() {
-    let (mut s, id) = launched(Settings::default());
+    let (mut s, id) = launched(headless());
     agent(
         &mut s,
         id,
@@ -399,6 +406,326 @@ fn survivors_after_kill_are_reported() {
     );
 }
 
+fn session(s: &mut State, id: TaskId, session_id: &str) {
+    agent(
+        s,
+        id,
+        AgentEvent::Session {
+            session_id: session_id.into(),
+            model: None,
+            cwd: None,
+            agent: "claude".into(),
+        },
+    );
+}
+
+fn spawned_prompt_and_resume(fx: &[Effect]) -> (String, Option<String>, Vec<(String, String)>) {
+    match fx {
+        [Effect::Spawn { spec, .. }] => {
+            let stdin = match &spec.stdin {
+                crate::agent::StdinMode::Pipe { initial_lines } => initial_lines.join("\n"),
+                crate::agent::StdinMode::Null => String::new(),
+            };
+            let resume = spec
+                .args
+                .windows(2)
+                .find(|w| w[0] == "--resume")
+                .map(|w| w[1].clone());
+            (
+                format!("{} {stdin}", spec.args.join(" ")),
+                resume,
+                spec.env.clone(),
+            )
+        }
+        other => panic!("expected one spawn, got {other:?}"),
+    }
+}
+
+#[test]
+fn the_prompt_opens_the_conversation() {
+    let mut s = State::new(Settings::default());
+    update(
+        &mut s,
+        1,
+        Event::Command(Command::Launch(Box::new(spec("fix it")))),
+    );
+    assert_eq!(
+        s.drain_published()[0].1,
+        AgentEvent::UserMessage {
+            text: "fix it".into()
+        }
+    );
+}
+
+#[test]
+fn a_live_session_finishes_the_turn_and_takes_a_follow_up_on_stdin() {
+    let (mut s, id) = launched(Settings::default());
+    session(&mut s, id, "abc");
+    let fx = agent(&mut s, id, turn_end(false, "done"));
+    assert!(fx.is_empty(), "the session stays open: {fx:?}");
+    let t = s.task(id).unwrap();
+    assert_eq!(t.status, TaskStatus::Succeeded);
+    assert!(t.process_alive && t.stdin_open);
+    assert_eq!(finished(&mut s).status, FinishStatus::Succeeded);
+
+    let fx = update(
+        &mut s,
+        5_000,
+        Event::Command(Command::FollowUp {
+            task: id,
+            text: "and the tests".into(),
+        }),
+    );
+    match fx.as_slice() {
+        [Effect::WriteStdin { line, .. }] => assert!(line.contains("and the tests")),
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(s.task(id).unwrap().status, TaskStatus::Running);
+    assert!(
+        matches!(&s.drain_published()[0].1, AgentEvent::UserMessage { text } if text == "and the tests")
+    );
+
+    agent(&mut s, id, turn_end(false, "tests pass"));
+    assert_eq!(finished(&mut s).result.as_deref(), Some("tests pass"));
+    update(
+        &mut s,
+        9_000,
+        Event::Exited {
+            task: id,
+            exit: exit(0),
+        },
+    );
+    assert!(
+        s.drain_published().is_empty(),
+        "closing the session finishes nothing twice"
+    );
+}
+
+#[test]
+fn a_follow_up_after_exit_resumes_the_session_and_falls_back_to_fresh() {
+    let (mut s, id) = launched(headless());
+    session(&mut s, id, "sess-1");
+    agent(&mut s, id, turn_end(false, "done"));
+    update(
+        &mut s,
+        3_000,
+        Event::Exited {
+            task: id,
+            exit: exit(0),
+        },
+    );
+    let fx = update(
+        &mut s,
+        4_000,
+        Event::Command(Command::FollowUp {
+            task: id,
+            text: "now add docs".into(),
+        }),
+    );
+    let (all, resume, _) = spawned_prompt_and_resume(&fx);
+    assert_eq!(resume.as_deref(), Some("sess-1"));
+    assert!(all.contains("now add docs"));
+    assert!(
+        !all.contains("fix it"),
+        "a resume sends only the new message"
+    );
+    assert_eq!(s.task(id).unwrap().status, TaskStatus::Running);
+
+    // The resume dies without a result: start afresh, and say so.
+    s.drain_published();
+    let fx = update(
+        &mut s,
+        5_000,
+        Event::Exited {
+            task: id,
+            exit: exit(1),
+        },
+    );
+    let (all, resume, _) = spawned_prompt_and_resume(&fx);
+    assert_eq!(resume, None);
+    assert!(
+        all.contains("fix it") && all.contains("now add docs"),
+        "{all}"
+    );
+    assert!(
+        matches!(&s.drain_published()[0].1, AgentEvent::Error { message } if message.contains("afresh"))
+    );
+    assert_eq!(s.task(id).unwrap().runs, 3);
+}
+
+#[test]
+fn allow_always_remembers_the_exact_command() {
+    let (mut s, id) = launched(Settings::default());
+    agent(&mut s, id, AgentEvent::Question(approval()));
+    let fx = update(
+        &mut s,
+        2_100,
+        Event::Command(Command::AllowAlways { task: id }),
+    );
+    assert!(matches!(fx.as_slice(), [Effect::WriteStdin { .. }]));
+
+    let again = Question {
+        id: "req-2".into(),
+        ..approval()
+    };
+    let fx = agent(&mut s, id, AgentEvent::Question(again));
+    assert!(
+        matches!(fx.as_slice(), [Effect::WriteStdin { .. }]),
+        "answered by the rule"
+    );
+    assert_eq!(s.task(id).unwrap().status, TaskStatus::Running);
+    assert!(s.drain_published().iter().any(
+        |(_, e)| matches!(e, AgentEvent::Answered { by, id, .. } if by == "rule" && id == "req-2")
+    ));
+
+    let other = Question {
+        id: "req-3".into(),
+        input: json!({"command": "rm -rf /"}),
+        ..approval()
+    };
+    assert!(agent(&mut s, id, AgentEvent::Question(other)).is_empty());
+    assert_eq!(s.task(id).unwrap().status, TaskStatus::Blocked);
+}
+
+fn codex_spec() -> TaskSpec {
+    TaskSpec {
+        agent: AgentKind::Codex,
+        ..spec("refactor")
+    }
+}
+
+fn file_question(id: TaskId) -> Question {
+    crate::agent::question_file::parse(
+        &id.to_string(),
+        r#"{"text":"Which db?","options":["pg","sqlite"]}"#,
+    )
+    .unwrap()
+}
+
+#[test]
+fn agents_without_a_live_channel_are_told_about_the_question_file() {
+    let mut s = State::new(Settings {
+        question_dir: Some("/q".into()),
+        ..Settings::default()
+    });
+    let fx = update(
+        &mut s,
+        1,
+        Event::Command(Command::Launch(Box::new(codex_spec()))),
+    );
+    let (all, _, env) = spawned_prompt_and_resume(&fx);
+    assert!(all.contains("CORRAL_QUESTION_FILE"), "{all}");
+    assert!(env.contains(&("CORRAL_QUESTION_FILE".into(), "/q/task-1-run-1.json".into())));
+
+    let mut opted_out = codex_spec();
+    opted_out.options.no_question_file = true;
+    let fx = update(
+        &mut s,
+        1,
+        Event::Command(Command::Launch(Box::new(opted_out))),
+    );
+    let (all, _, env) = spawned_prompt_and_resume(&fx);
+    assert!(!all.contains("CORRAL_QUESTION_FILE"));
+    assert!(env.is_empty());
+
+    let fx = update(
+        &mut s,
+        1,
+        Event::Command(Command::Launch(Box::new(spec("x")))),
+    );
+    let (_, _, env) = spawned_prompt_and_resume(&fx);
+    assert!(env.is_empty(), "claude asks live");
+}
+
+#[test]
+fn a_file_question_blocks_after_exit_and_the_answer_resumes() {
+    let mut s = State::new(Settings {
+        question_dir: Some("/q".into()),
+        ..headless()
+    });
+    update(
+        &mut s,
+        1,
+        Event::Command(Command::Launch(Box::new(codex_spec()))),
+    );
+    let id = s.tasks[0].id;
+    agent(
+        &mut s,
+        id,
+        AgentEvent::Session {
+            session_id: "thread-9".into(),
+            model: None,
+            cwd: None,
+            agent: "codex".into(),
+        },
+    );
+    agent(&mut s, id, AgentEvent::Question(file_question(id)));
+    update(
+        &mut s,
+        3_000,
+        Event::Exited {
+            task: id,
+            exit: exit(0),
+        },
+    );
+    let t = s.task(id).unwrap();
+    assert_eq!(
+        t.status,
+        TaskStatus::Blocked,
+        "still waiting after the exit"
+    );
+    assert!(
+        !s.drain_published()
+            .iter()
+            .any(|(_, e)| matches!(e, AgentEvent::Finished(_)))
+    );
+
+    let fx = update(
+        &mut s,
+        9_000,
+        Event::Command(Command::Answer {
+            task: id,
+            answer: Answer::Answer {
+                answers: vec![("Which db?".into(), "sqlite".into())],
+            },
+        }),
+    );
+    let (all, _, _) = spawned_prompt_and_resume(&fx);
+    assert!(all.contains("resume") && all.contains("thread-9"), "{all}");
+    assert!(all.contains("The user answered: sqlite"), "{all}");
+    assert_eq!(s.task(id).unwrap().status, TaskStatus::Running);
+}
+
+#[test]
+fn headless_declines_a_file_question_and_resumes_instead_of_hanging() {
+    let mut s = State::new(Settings {
+        question_dir: Some("/q".into()),
+        approval: ApprovalPolicy::Deny,
+        ..headless()
+    });
+    update(
+        &mut s,
+        1,
+        Event::Command(Command::Launch(Box::new(codex_spec()))),
+    );
+    let id = s.tasks[0].id;
+    let fx = agent(&mut s, id, AgentEvent::Question(file_question(id)));
+    assert!(
+        fx.is_empty(),
+        "nothing starts while the agent is still exiting"
+    );
+    let fx = update(
+        &mut s,
+        3_000,
+        Event::Exited {
+            task: id,
+            exit: exit(0),
+        },
+    );
+    let (all, _, _) = spawned_prompt_and_resume(&fx);
+    assert!(all.contains("declined"), "{all}");
+}
+
 // ---- queue, limits, retry, resume, archive, delete ----
 
 fn launch(s: &mut State, now: u64, spec: TaskSpec) -> Vec<Effect> {
@@ -426,7 +753,7 @@ fn succeed(s: &mut State, now: u64, id: TaskId) -> Vec<Effect> {
     )
 }
 
-fn codex_spec(prompt: &str) -> TaskSpec {
+fn codex_task(prompt: &str) -> TaskSpec {
     TaskSpec {
         agent: AgentKind::Codex,
         ..spec(prompt)
@@ -467,7 +794,7 @@ fn the_per_agent_limit_does_not_hold_back_other_kinds() {
     });
     assert_eq!(spawned(&launch(&mut s, 1, spec("c1"))), vec![1]);
     assert!(spawned(&launch(&mut s, 2, spec("c2"))).is_empty());
-    assert_eq!(spawned(&launch(&mut s, 3, codex_spec("x1"))), vec![3]);
+    assert_eq!(spawned(&launch(&mut s, 3, codex_task("x1"))), vec![3]);
     assert_eq!(s.active_count(Some(AgentKind::Claude)), 1);
     assert_eq!(s.queue(), vec![2]);
     let fx = succeed(&mut s, 4, 1);
@@ -476,7 +803,7 @@ fn the_per_agent_limit_does_not_hold_back_other_kinds() {
 
 #[test]
 fn max_cost_kills_with_the_amount_in_the_reason() {
-    let mut s = State::new(Settings::default());
+    let mut s = State::new(headless());
     launch(
         &mut s,
         1_000,
@@ -560,7 +887,7 @@ fn a_configured_price_counts_the_cost_when_the_agent_reports_none() {
 
 #[test]
 fn max_turns_kills_once_the_agent_reports_more() {
-    let mut s = State::new(Settings::default());
+    let mut s = State::new(headless());
     launch(
         &mut s,
         1_000,
@@ -579,7 +906,10 @@ fn max_turns_kills_once_the_agent_reports_more() {
         num_turns: Some(n),
         permission_denials: vec![],
     };
-    assert!(agent(&mut s, 1, turn(2)).is_empty(), "at the limit is fine");
+    assert!(
+        !agent(&mut s, 1, turn(2)).contains(&Effect::Kill { task: 1 }),
+        "at the limit is fine"
+    );
     assert_eq!(agent(&mut s, 1, turn(1)), vec![Effect::Kill { task: 1 }]);
     update(
         &mut s,
@@ -624,7 +954,7 @@ fn retry_relaunches_a_failed_task_from_its_prompt_as_a_new_run() {
     assert_eq!(t.status, TaskStatus::Running);
     assert_eq!(t.runs, 2);
     assert_eq!(t.finish_reason, None);
-    assert_eq!(t.started_ms, Some(3_000));
+    assert_eq!(t.started_ms, Some(1_000), "the task's first start");
 }
 
 #[test]
@@ -770,6 +1100,7 @@ fn late_events_after_the_finish_change_nothing() {
     assert!(fx.is_empty());
     let t = s.task(id).unwrap();
     assert_eq!(t.status, TaskStatus::Succeeded);
+    assert!(!t.process_alive);
     assert!(t.pending_question.is_none());
     assert!(s.drain_published().is_empty());
 }

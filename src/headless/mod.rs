@@ -5,9 +5,11 @@
 //! Never asks a person (no terminal UI): questions are answered by the
 //! `--approve` policy, so a run can never hang waiting for input.
 
+pub mod ask;
 pub mod printer;
 
 use std::io::{IsTerminal, Read, Write};
+use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -24,6 +26,7 @@ use crate::logging;
 use crate::paths::Paths;
 use crate::runtime::{KillWaits, Runtime, RuntimeConfig};
 use crate::store::{Recorder, Store};
+use ask::{Asker, Decision};
 use printer::Printer;
 
 /// Exit code of a run that was interrupted with Ctrl-C.
@@ -42,9 +45,16 @@ pub fn now_ms() -> u64 {
         .unwrap_or(0)
 }
 
-/// Builds the task the user described on the command line: the flags win
-/// over the agent profile, which wins over the config's defaults.
-pub fn task_spec(
+/// Builds the task the user described on the command line, with the
+/// built-in profiles only (see [`task_spec_from`] for a config).
+pub fn task_spec(args: &AgentArgs, prompt: String, limits: Limits) -> Result<TaskSpec> {
+    task_spec_from(args, &Config::default(), prompt, limits, Budget::default())
+}
+
+/// Builds the task the user described: the flags win over the agent
+/// profile (`args.agent`, else the config's default), which wins over the
+/// config's defaults.
+pub fn task_spec_from(
     args: &AgentArgs,
     config: &Config,
     prompt: String,
@@ -86,6 +96,7 @@ pub fn task_spec(
             extra_args,
             config_overrides: args.config_overrides.clone(),
             env,
+            no_question_file: args.no_question_file,
         },
         limits,
         profile: Some(resolved.profile),
@@ -119,7 +130,7 @@ fn read_prompt(words: &[String]) -> Result<String> {
 
 /// How one headless run behaves, from the flags and the config.
 struct RunSettings {
-    approval: ApprovalPolicy,
+    approve: Option<Approve>,
     kill_grace_ms: u64,
     json: bool,
 }
@@ -150,7 +161,7 @@ pub fn run(args: RunArgs, config_file: Option<&Path>) -> i32 {
         if prompt.trim().is_empty() {
             bail!("the prompt is empty");
         }
-        task_spec(
+        task_spec_from(
             &args.agent,
             &config,
             prompt,
@@ -173,10 +184,10 @@ pub fn run(args: RunArgs, config_file: Option<&Path>) -> i32 {
         }
     };
     let settings = RunSettings {
-        approval: match (args.approve, d.approve) {
-            (Some(ApproveArg::Allow), _) | (None, Some(Approve::Allow)) => ApprovalPolicy::Allow,
-            // Nobody is there to ask: `ask` from the config means deny.
-            _ => ApprovalPolicy::Deny,
+        approve: match args.approve {
+            Some(ApproveArg::Allow) => Some(Approve::Allow),
+            Some(ApproveArg::Deny) => Some(Approve::Deny),
+            None => d.approve,
         },
         kill_grace_ms: args.kill_grace.unwrap_or(d.kill_grace_ms),
         json: args.json,
@@ -193,7 +204,13 @@ pub fn run(args: RunArgs, config_file: Option<&Path>) -> i32 {
             return 1;
         }
     };
-    runtime.block_on(drive(spec, settings, recorder))
+    let questions = question_dir();
+    let code = runtime.block_on(drive(spec, settings, questions.clone(), recorder));
+    if let Some(dir) = questions {
+        // Question files are removed as they are read; what is left is stale.
+        let _ = std::fs::remove_dir_all(dir);
+    }
+    code
 }
 
 /// Opens the task store, cleans up after dead corrals and starts recording.
@@ -227,15 +244,20 @@ fn open_recorder(paths: &Paths) -> Option<Recorder> {
 }
 
 /// The event loop of one headless run.
-async fn drive(spec: TaskSpec, settings: RunSettings, mut recorder: Option<Recorder>) -> i32 {
+async fn drive(
+    spec: TaskSpec,
+    args: RunSettings,
+    question_dir: Option<PathBuf>,
+    mut recorder: Option<Recorder>,
+) -> i32 {
     let (tx, mut rx) = mpsc::channel(EVENT_QUEUE);
     let mut runtime = Runtime::new(
         tx,
         RuntimeConfig {
             kill_waits: KillWaits {
-                after_int_ms: settings.kill_grace_ms,
-                after_term_ms: settings.kill_grace_ms,
-                after_kill_ms: settings.kill_grace_ms.max(500),
+                after_int_ms: args.kill_grace_ms,
+                after_term_ms: args.kill_grace_ms,
+                after_kill_ms: args.kill_grace_ms.max(500),
             },
             ..RuntimeConfig::default()
         },
@@ -244,16 +266,28 @@ async fn drive(spec: TaskSpec, settings: RunSettings, mut recorder: Option<Recor
         runtime.set_observer(recorder.observer());
     }
     let mut state = State::new(Settings {
-        approval: settings.approval,
+        approval: match args.approve {
+            Some(Approve::Deny) => ApprovalPolicy::Deny,
+            Some(Approve::Allow) => ApprovalPolicy::Allow,
+            // Ask only when somebody is at the terminal.
+            Some(Approve::Ask) | None if std::io::stdin().is_terminal() => ApprovalPolicy::Ask,
+            Some(Approve::Ask) | None => ApprovalPolicy::Deny,
+        },
         end_after_turn: true,
+        question_dir,
         ..Settings::default()
     });
     let color =
-        !settings.json && std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
+        !args.json && std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
     let mut out = Output {
-        json: settings.json,
+        json: args.json,
         printer: Printer::new(color),
+        skip_questions: false,
     };
+    let mut lines = (state.settings.approval == ApprovalPolicy::Ask).then(terminal_lines);
+    // The prompt at the terminal shows the question in full.
+    out.skip_questions = lines.is_some();
+    let mut asker: Option<Asker> = None;
     let mut interrupted = false;
     let mut announced = false;
     let mut next = Some(Event::Command(Command::Launch(Box::new(spec))));
@@ -269,8 +303,8 @@ async fn drive(spec: TaskSpec, settings: RunSettings, mut recorder: Option<Recor
                     announced = true;
                     if let Some(id) = state.tasks.first().and_then(|t| recorder.store_id(t.id)) {
                         tracing::info!(task = id, "corral run started");
-                        if !settings.json && std::io::stderr().is_terminal() {
-                            eprintln!("corral: task {id} (see `corral logs {id}`)");
+                        if !args.json && std::io::stderr().is_terminal() {
+                            tell(&format!("corral: task {id} (see `corral logs {id}`)\n"));
                         }
                     }
                 }
@@ -291,12 +325,48 @@ async fn drive(spec: TaskSpec, settings: RunSettings, mut recorder: Option<Recor
                     };
                 }
             }
+            let pending = state.tasks.first().and_then(|t| t.pending_question.clone());
+            match pending {
+                Some(q) if lines.is_some() => {
+                    if asker.as_ref().is_none_or(|a| a.question_id() != q.id) {
+                        let new = Asker::new(q);
+                        tell(&new.prompt());
+                        asker = Some(new);
+                    }
+                }
+                _ => asker = None,
+            }
         }
+        let line = async {
+            match lines.as_mut() {
+                Some(rx) => rx.recv().await,
+                None => std::future::pending().await,
+            }
+        };
         tokio::select! {
             received = rx.recv() => match received {
                 Some(event) => next = Some(event),
                 None => return 1,
             },
+            typed = line => {
+                let task = state.tasks.first().map(|t| t.id).unwrap_or_default();
+                match (typed, asker.as_mut()) {
+                    (None, _) => lines = None,
+                    (Some(_), None) => {}
+                    (Some(text), Some(a)) => match a.feed(&text) {
+                        Err(complaint) => tell(&format!("  {complaint}\n{}", a.prompt())),
+                        Ok(None) => tell(&a.prompt()),
+                        Ok(Some(Decision::AllowAlways)) => {
+                            asker = None;
+                            next = Some(Event::Command(Command::AllowAlways { task }));
+                        }
+                        Ok(Some(Decision::Answer(answer))) => {
+                            asker = None;
+                            next = Some(Event::Command(Command::Answer { task, answer }));
+                        }
+                    },
+                }
+            }
             _ = tokio::signal::ctrl_c() => {
                 if interrupted {
                     runtime.kill_all_blocking();
@@ -313,15 +383,51 @@ async fn drive(spec: TaskSpec, settings: RunSettings, mut recorder: Option<Recor
     }
 }
 
+/// Lines typed at the terminal, read on a thread of their own.
+fn terminal_lines() -> mpsc::Receiver<String> {
+    let (tx, rx) = mpsc::channel(16);
+    std::thread::spawn(move || {
+        for line in std::io::stdin().lines() {
+            let Ok(line) = line else { break };
+            if tx.blocking_send(line).is_err() {
+                break;
+            }
+        }
+    });
+    rx
+}
+
+/// Shows a prompt on the terminal (stderr, so `--json` stdout stays clean).
+fn tell(text: &str) {
+    let mut err = std::io::stderr().lock();
+    let _ = err.write_all(text.as_bytes());
+    let _ = err.flush();
+}
+
+/// A private directory for the question files of this run's agents.
+fn question_dir() -> Option<PathBuf> {
+    let dir = std::env::temp_dir().join(format!("corral-questions-{}", std::process::id()));
+    let made = std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(&dir);
+    made.ok().map(|()| dir)
+}
+
 /// Where a headless run's events go.
 struct Output {
     json: bool,
     printer: Printer,
+    /// Leave questions out of the readable transcript (they are asked).
+    skip_questions: bool,
 }
 
 impl Output {
     fn emit(&mut self, event: &AgentEvent) {
         let mut stdout = std::io::stdout().lock();
+        if self.skip_questions && !self.json && matches!(event, AgentEvent::Question(_)) {
+            return;
+        }
         let text = if self.json {
             match serde_json::to_string(event) {
                 Ok(line) => line + "\n",

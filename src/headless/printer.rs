@@ -7,6 +7,14 @@
 use crate::core::event::{AgentEvent, FinishStatus, Finished, Question, QuestionKind};
 use crate::present::{cost, duration, safe_text, tokens, tool_gist, truncate};
 
+/// `text` on one line, safe to print.
+fn one_line(text: &str) -> String {
+    safe_text(text)
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
 /// Widest gist of a tool call or result line.
 const GIST_CHARS: usize = 160;
 
@@ -94,6 +102,10 @@ impl Printer {
                     &safe_text(&format!("● {agent}{model} · session {session_id}")),
                 )
             }
+            AgentEvent::UserMessage { text } => self.paint(
+                Style::Bold,
+                &format!("› {}", truncate(&one_line(text), GIST_CHARS)),
+            ),
             AgentEvent::Text { text, .. } => safe_text(text),
             AgentEvent::Thinking { text, .. } => self.paint(Style::Dim, &safe_text(text)),
             AgentEvent::ToolCall { name, input, .. } => format!(

@@ -32,7 +32,8 @@ use super::fdio::{Cancel, cancel_pair};
 use super::group::{self, Group};
 use super::process::{self, Spawned};
 use super::{Observer, Registry, RuntimeConfig, reader, stdin};
-use crate::agent::{AgentKind, LaunchSpec, StdinMode};
+use crate::agent::{AgentKind, LaunchSpec, StdinMode, question_file};
+use crate::core::event::AgentEvent;
 use crate::core::{Event, ExitInfo, Limits, TaskId};
 
 /// How long the reader may take to reach EOF after the leader was reaped.
@@ -144,11 +145,43 @@ pub(crate) fn run(mut job: AgentJob) {
     }
 
     job.group.finish();
+    if let Some(question) = read_question_file(&job.spec, task) {
+        let _ = job.events.blocking_send(question);
+    }
     // Forgotten before `Exited` goes out, so the core may reuse the task id
     // (a resumed session) as soon as it sees it.
     forget(&job.registry, task);
     drop(master);
     let _ = job.events.blocking_send(Event::Exited { task, exit });
+}
+
+/// The question an agent left in its question file, as an event; the file
+/// is removed so a later run does not see it again.
+fn read_question_file(spec: &LaunchSpec, task: TaskId) -> Option<Event> {
+    let (_, path) = spec.env.iter().find(|(k, _)| k == question_file::ENV_VAR)?;
+    let path = std::path::Path::new(path);
+    let meta = std::fs::metadata(path).ok()?;
+    let result = if meta.len() > question_file::MAX_BYTES {
+        Err(format!(
+            "the agent's question file is {} bytes, over the {} byte limit",
+            meta.len(),
+            question_file::MAX_BYTES
+        ))
+    } else {
+        std::fs::read(path)
+            .map_err(|e| format!("the agent's question file could not be read: {e}"))
+            .and_then(|bytes| {
+                question_file::parse(&task.to_string(), &String::from_utf8_lossy(&bytes))
+            })
+    };
+    if let Err(err) = std::fs::remove_file(path) {
+        tracing::warn!(task, %err, "could not remove the question file");
+    }
+    let event = match result {
+        Ok(question) => AgentEvent::Question(question),
+        Err(message) => AgentEvent::Error { message },
+    };
+    Some(Event::Agent { task, event })
 }
 
 /// The agent process while it runs.

@@ -1,0 +1,598 @@
+//! The cockpit's UI state, separate from corral's core state: selection,
+//! scroll and follow-tail per task, overlays, grid and raw modes, search,
+//! and the caches the views read.
+//!
+//! [`App::handle`] carries out one [`Action`] and returns the [`Intent`]s
+//! the loop must turn into core commands. Never does IO (the form's
+//! directory check aside) and never draws.
+
+use std::cell::RefCell;
+use std::collections::{HashMap, VecDeque};
+
+use ratatui::layout::{Position, Rect};
+
+use super::form::{Form, FormDefaults, FormOutput};
+use super::keymap::{Action, Mode};
+use super::layout::{list_offset, pane_body, regions, tiles};
+use super::lines::{Expansion, TaskLines};
+use super::theme::Theme;
+use super::wrap::plain;
+use crate::core::task::TaskStatus;
+use crate::core::{State, TaskId};
+
+/// Raw output bytes kept per task for the raw view.
+pub const RAW_RING_BYTES: usize = 64 * 1024;
+/// Widths cached per task (the pane and the grid tile).
+const WIDTHS_PER_TASK: usize = 2;
+
+/// What the loop must do for the user.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Intent {
+    /// Start a task from the form.
+    Launch(FormOutput),
+    /// Kill a task's agent.
+    Kill(TaskId),
+}
+
+/// An overlay over the main screen.
+#[derive(Debug, Clone)]
+pub enum Overlay {
+    None,
+    Help,
+    /// Kill this task if the user says `y`.
+    ConfirmKill(TaskId),
+    /// Quit (killing every agent) if the user says `y`.
+    ConfirmQuit,
+    Form(Box<Form>),
+    /// The search being typed.
+    Search(String),
+}
+
+/// Scroll position and folding of one task's pane.
+#[derive(Debug, Clone, Default)]
+pub struct PaneState {
+    /// First line shown, when not following.
+    pub top: usize,
+    /// Stick to the last line as the transcript grows.
+    pub follow: bool,
+    pub expansion: Expansion,
+}
+
+/// A confirmed search.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Search {
+    pub query: String,
+    /// The line of the current match.
+    pub current: Option<usize>,
+}
+
+/// The UI state.
+pub struct App {
+    pub theme: Theme,
+    /// The time the views show (ms since the epoch).
+    pub now_ms: u64,
+    /// The terminal size.
+    pub size: Rect,
+    pub selected: Option<TaskId>,
+    pub overlay: Overlay,
+    pub grid: bool,
+    /// Index of the selected tile.
+    pub grid_selected: usize,
+    pub raw: bool,
+    pub search: Option<Search>,
+    /// A short message for the status bar.
+    pub notice: Option<String>,
+    /// Quit was confirmed: agents are being killed.
+    pub quitting: bool,
+    /// The loop should end now.
+    pub exit: bool,
+    pub defaults: FormDefaults,
+    panes: HashMap<TaskId, PaneState>,
+    cache: RefCell<HashMap<(TaskId, u16), (u64, TaskLines)>>,
+    use_counter: RefCell<u64>,
+    raw_rings: HashMap<TaskId, VecDeque<u8>>,
+    raw_term: Option<(TaskId, vt100::Parser)>,
+    pty_size: (u16, u16),
+}
+
+impl App {
+    /// A fresh UI for a terminal of `size`; `pty_size` is (rows, cols) of the
+    /// agents' pseudo-terminals, which the raw view emulates.
+    pub fn new(theme: Theme, size: Rect, defaults: FormDefaults, pty_size: (u16, u16)) -> App {
+        App {
+            theme,
+            now_ms: 0,
+            size,
+            selected: None,
+            overlay: Overlay::None,
+            grid: false,
+            grid_selected: 0,
+            raw: false,
+            search: None,
+            notice: None,
+            quitting: false,
+            exit: false,
+            defaults,
+            panes: HashMap::new(),
+            cache: RefCell::new(HashMap::new()),
+            use_counter: RefCell::new(0),
+            raw_rings: HashMap::new(),
+            raw_term: None,
+            pty_size,
+        }
+    }
+
+    /// The mode deciding what keys mean.
+    pub fn mode(&self) -> Mode {
+        match &self.overlay {
+            Overlay::Help => Mode::Help,
+            Overlay::ConfirmKill(_) => Mode::ConfirmKill,
+            Overlay::ConfirmQuit => Mode::ConfirmQuit,
+            Overlay::Form(_) => Mode::Form,
+            Overlay::Search(_) => Mode::Search,
+            Overlay::None if self.grid => Mode::Grid,
+            Overlay::None if self.search.is_some() => Mode::Found,
+            Overlay::None => Mode::Normal,
+        }
+    }
+
+    /// Index of the selected task in `state.tasks`.
+    pub fn selected_index(&self, state: &State) -> Option<usize> {
+        let id = self.selected?;
+        state.tasks.iter().position(|t| t.id == id)
+    }
+
+    /// Scroll state of a task's pane (following the tail by default).
+    pub fn pane(&self, task: TaskId) -> PaneState {
+        self.panes.get(&task).cloned().unwrap_or(PaneState {
+            follow: true,
+            ..Default::default()
+        })
+    }
+
+    fn pane_mut(&mut self, task: TaskId) -> &mut PaneState {
+        self.panes.entry(task).or_insert_with(|| PaneState {
+            follow: true,
+            ..Default::default()
+        })
+    }
+
+    /// Calls `f` with the up-to-date lines of `task` at `width`.
+    pub fn with_lines<R>(
+        &self,
+        state: &State,
+        task: TaskId,
+        width: u16,
+        f: impl FnOnce(&TaskLines) -> R,
+    ) -> Option<R> {
+        let t = state.task(task)?;
+        let expansion = self.panes.get(&task).map(|p| &p.expansion);
+        let default = Expansion::default();
+        let expansion = expansion.unwrap_or(&default);
+        let mut cache = self.cache.borrow_mut();
+        let mut counter = self.use_counter.borrow_mut();
+        *counter += 1;
+        if !cache.contains_key(&(task, width)) {
+            let mut mine: Vec<(u16, u64)> = cache
+                .iter()
+                .filter(|((id, _), _)| *id == task)
+                .map(|((_, w), (used, _))| (*w, *used))
+                .collect();
+            mine.sort_by_key(|(_, used)| *used);
+            while mine.len() >= WIDTHS_PER_TASK {
+                let (w, _) = mine.remove(0);
+                cache.remove(&(task, w));
+            }
+        }
+        let entry = cache
+            .entry((task, width))
+            .or_insert_with(|| (0, TaskLines::new(width, self.theme)));
+        entry.0 = *counter;
+        entry.1.refresh(&t.transcript, expansion);
+        Some(f(&entry.1))
+    }
+
+    /// Marks the start of a frame for [`App::evict_unused`].
+    pub fn cache_mark(&self) -> u64 {
+        *self.use_counter.borrow()
+    }
+
+    /// Frees the cached lines no view used since `mark`: only what is on
+    /// screen keeps a rendered copy (a hidden task is rendered again from
+    /// its transcript when it is shown).
+    pub fn evict_unused(&self, mark: u64) {
+        self.cache.borrow_mut().retain(|_, (used, _)| *used > mark);
+    }
+
+    /// The first line to show in a pane of `height` lines with `total` lines.
+    pub fn pane_top(&self, task: TaskId, total: usize, height: usize) -> usize {
+        let p = self.pane(task);
+        let bottom = total.saturating_sub(height);
+        if p.follow { bottom } else { p.top.min(bottom) }
+    }
+
+    fn pane_geometry(&self, state: &State) -> Rect {
+        pane_body(regions(self.size, state.tasks.len()).pane)
+    }
+
+    fn pane_total(&self, state: &State, task: TaskId) -> usize {
+        let w = self.pane_geometry(state).width;
+        self.with_lines(state, task, w, |l| l.len()).unwrap_or(0)
+    }
+
+    /// Tasks shown in the grid: every task still running, blocked or queued.
+    pub fn grid_tasks(state: &State) -> Vec<TaskId> {
+        state
+            .tasks
+            .iter()
+            .filter(|t| !t.status.is_final())
+            .map(|t| t.id)
+            .collect()
+    }
+
+    /// Whether any agent is still alive.
+    pub fn any_live(state: &State) -> bool {
+        state.tasks.iter().any(|t| !t.status.is_final())
+    }
+
+    /// Whether something changes on screen with time alone (spinners,
+    /// elapsed times): only while a task runs.
+    pub fn needs_tick(state: &State) -> bool {
+        state.tasks.iter().any(|t| {
+            matches!(
+                t.status,
+                TaskStatus::Running | TaskStatus::Blocked | TaskStatus::Queued
+            )
+        })
+    }
+
+    /// Keeps the selection valid after tasks were added.
+    pub fn sync(&mut self, state: &State) {
+        if self.selected_index(state).is_none() {
+            self.selected = state.tasks.last().map(|t| t.id);
+        }
+    }
+
+    /// Carries out one action; returns what the loop must ask of the core.
+    pub fn handle(&mut self, action: Action, state: &State) -> Vec<Intent> {
+        self.sync(state);
+        match action {
+            Action::None => {}
+            Action::Up | Action::Down if self.grid => {
+                self.move_tile(state, action == Action::Down, false)
+            }
+            Action::Left | Action::Right => self.move_tile(state, action == Action::Right, true),
+            Action::Up => self.select_step(state, -1),
+            Action::Down => self.select_step(state, 1),
+            Action::ScrollUp(n) => self.scroll(state, -(n as isize)),
+            Action::ScrollDown(n) => self.scroll(state, n as isize),
+            Action::PageUp | Action::PageDown => {
+                let h = self.pane_geometry(state).height.max(2) as isize - 1;
+                self.scroll(state, if action == Action::PageUp { -h } else { h });
+            }
+            Action::Home => {
+                if let Some(id) = self.selected {
+                    let p = self.pane_mut(id);
+                    p.top = 0;
+                    p.follow = false;
+                }
+            }
+            Action::End => {
+                if let Some(id) = self.selected {
+                    self.pane_mut(id).follow = true;
+                }
+            }
+            Action::Click { column, row } => self.click(state, column, row),
+            Action::SearchStart => self.overlay = Overlay::Search(String::new()),
+            Action::SearchChar(c) => {
+                if let Overlay::Search(q) = &mut self.overlay {
+                    q.push(c);
+                }
+            }
+            Action::SearchBackspace => {
+                if let Overlay::Search(q) = &mut self.overlay {
+                    q.pop();
+                }
+            }
+            Action::SearchSubmit => {
+                let Overlay::Search(q) = std::mem::replace(&mut self.overlay, Overlay::None) else {
+                    return vec![];
+                };
+                if q.is_empty() {
+                    self.search = None;
+                } else {
+                    self.search = Some(Search {
+                        query: q,
+                        current: None,
+                    });
+                    self.find(state, false);
+                }
+            }
+            Action::SearchNext => self.find(state, true),
+            Action::SearchPrev => self.find(state, false),
+            Action::ToggleRaw => {
+                self.raw = !self.raw;
+                self.rebuild_raw();
+            }
+            Action::ToggleGrid => {
+                self.grid = !self.grid;
+                if self.grid {
+                    let tiles = Self::grid_tasks(state);
+                    self.grid_selected = self
+                        .selected
+                        .and_then(|id| tiles.iter().position(|t| *t == id))
+                        .unwrap_or(0);
+                }
+            }
+            Action::Open => {
+                if let Some(id) = Self::grid_tasks(state).get(self.grid_selected) {
+                    self.select(*id);
+                }
+                self.grid = false;
+            }
+            Action::ToggleExpand => {
+                if let Some(id) = self.selected {
+                    self.pane_mut(id).expansion.toggle_all();
+                }
+            }
+            Action::NewTask => self.overlay = Overlay::Form(Box::new(Form::new(&self.defaults))),
+            Action::KillAsk => {
+                if let Some(t) = self.selected_live(state) {
+                    self.overlay = Overlay::ConfirmKill(t);
+                }
+            }
+            Action::KillNow => {
+                if let Some(t) = self.selected_live(state) {
+                    return vec![Intent::Kill(t)];
+                }
+            }
+            Action::Quit => {
+                if Self::any_live(state) {
+                    self.overlay = Overlay::ConfirmQuit;
+                } else {
+                    self.exit = true;
+                }
+            }
+            Action::Help => self.overlay = Overlay::Help,
+            Action::Close => match self.overlay {
+                Overlay::None if self.grid => self.grid = false,
+                Overlay::None => self.search = None,
+                _ => self.overlay = Overlay::None,
+            },
+            Action::Confirm => match std::mem::replace(&mut self.overlay, Overlay::None) {
+                Overlay::ConfirmKill(t) => return vec![Intent::Kill(t)],
+                Overlay::ConfirmQuit => {
+                    self.quitting = true;
+                    self.notice = Some("stopping every agent…".into());
+                    return state
+                        .tasks
+                        .iter()
+                        .filter(|t| !t.status.is_final())
+                        .map(|t| Intent::Kill(t.id))
+                        .collect();
+                }
+                other => self.overlay = other,
+            },
+            Action::FormSubmit => {
+                if let Overlay::Form(f) = &mut self.overlay {
+                    if let Some(out) = f.submit() {
+                        self.overlay = Overlay::None;
+                        self.grid = false;
+                        return vec![Intent::Launch(out)];
+                    }
+                }
+            }
+            Action::FormNext | Action::FormPrev => {
+                if let Overlay::Form(f) = &mut self.overlay {
+                    f.cycle(action == Action::FormNext);
+                }
+            }
+            Action::FormKey(k) => {
+                if let Overlay::Form(f) = &mut self.overlay {
+                    f.key(k);
+                }
+            }
+        }
+        vec![]
+    }
+
+    /// Pasted text (bracketed paste) for the form or the search prompt.
+    pub fn paste(&mut self, text: &str) {
+        match &mut self.overlay {
+            Overlay::Form(f) => f.paste(text),
+            Overlay::Search(q) => q.push_str(&text.replace(['\n', '\r'], " ")),
+            _ => {}
+        }
+    }
+
+    fn selected_live(&self, state: &State) -> Option<TaskId> {
+        let id = self.selected?;
+        state
+            .task(id)
+            .filter(|t| !t.status.is_final())
+            .map(|t| t.id)
+    }
+
+    /// Selects a task (and shows its raw output when the raw view is on).
+    pub fn select(&mut self, id: TaskId) {
+        if self.selected != Some(id) {
+            self.selected = Some(id);
+            self.search = None;
+            self.rebuild_raw();
+        }
+    }
+
+    fn select_step(&mut self, state: &State, step: isize) {
+        let n = state.tasks.len();
+        if n == 0 {
+            return;
+        }
+        let i = self.selected_index(state).unwrap_or(0) as isize;
+        let j = (i + step).clamp(0, n as isize - 1) as usize;
+        self.select(state.tasks[j].id);
+    }
+
+    fn move_tile(&mut self, state: &State, forward: bool, sideways: bool) {
+        let n = Self::grid_tasks(state).len();
+        if n == 0 {
+            return;
+        }
+        let (cols, _) = tiles(self.size, n);
+        let step = if sideways { 1 } else { cols };
+        self.grid_selected = if forward {
+            (self.grid_selected + step).min(n - 1)
+        } else {
+            self.grid_selected.saturating_sub(step)
+        };
+    }
+
+    fn scroll(&mut self, state: &State, delta: isize) {
+        let Some(id) = self.selected else { return };
+        let height = self.pane_geometry(state).height as usize;
+        let total = self.pane_total(state, id);
+        let top = self.pane_top(id, total, height) as isize;
+        let bottom = total.saturating_sub(height) as isize;
+        let new = (top + delta).clamp(0, bottom);
+        let p = self.pane_mut(id);
+        p.top = new as usize;
+        // Reaching the bottom resumes following the stream.
+        p.follow = new >= bottom;
+    }
+
+    fn click(&mut self, state: &State, column: u16, row: u16) {
+        let at = Position::new(column, row);
+        if self.grid {
+            let ids = Self::grid_tasks(state);
+            let body = Rect {
+                height: self.size.height.saturating_sub(1),
+                ..self.size
+            };
+            let (_, rects) = tiles(body, ids.len());
+            if let Some(i) = rects.iter().position(|r| r.contains(at)) {
+                self.grid_selected = i;
+                self.select(ids[i]);
+                self.grid = false;
+            }
+            return;
+        }
+        let r = regions(self.size, state.tasks.len());
+        if r.list.contains(at) && row > r.list.y {
+            let offset = list_offset(r.list, self.selected_index(state).unwrap_or(0));
+            let i = offset + (row - r.list.y - 1) as usize;
+            if let Some(t) = state.tasks.get(i) {
+                self.select(t.id);
+            }
+            return;
+        }
+        let body = pane_body(r.pane);
+        if body.contains(at) {
+            let Some(id) = self.selected else { return };
+            let total = self.pane_total(state, id);
+            let top = self.pane_top(id, total, body.height as usize);
+            let i = top + (row - body.y) as usize;
+            let hit = self
+                .with_lines(state, id, body.width, |l| {
+                    l.get(i).filter(|p| p.foldable).map(|p| p.entry)
+                })
+                .flatten();
+            if let Some(entry) = hit {
+                // Keep the clicked line where it is while it unfolds.
+                let p = self.pane_mut(id);
+                if p.follow {
+                    p.top = top;
+                }
+                p.follow = false;
+                p.expansion.toggle(entry);
+            }
+        }
+    }
+
+    /// Moves to the next (or previous) line matching the search, wrapping.
+    fn find(&mut self, state: &State, forward: bool) {
+        let (Some(id), Some(search)) = (self.selected, self.search.clone()) else {
+            return;
+        };
+        let body = self.pane_geometry(state);
+        let height = body.height as usize;
+        let total = self.pane_total(state, id);
+        let top = self.pane_top(id, total, height);
+        let query = search.query.to_ascii_lowercase();
+        let found = self
+            .with_lines(state, id, body.width, |lines| {
+                let matches = |i: usize| {
+                    lines
+                        .get(i)
+                        .is_some_and(|l| plain(&l.line).to_ascii_lowercase().contains(&query))
+                };
+                // First search: the last match on or above the screen's end.
+                let from = search.current.unwrap_or(if forward {
+                    top
+                } else {
+                    (top + height).min(total)
+                });
+                let order: Box<dyn Iterator<Item = usize>> = if forward {
+                    Box::new((from + 1..total).chain(0..=from.min(total.saturating_sub(1))))
+                } else {
+                    Box::new((0..from).rev().chain((from..total).rev()))
+                };
+                order.take(total).find(|&i| matches(i))
+            })
+            .flatten();
+        match found {
+            Some(line) => {
+                self.notice = None;
+                if let Some(s) = &mut self.search {
+                    s.current = Some(line);
+                }
+                let bottom = total.saturating_sub(height);
+                let p = self.pane_mut(id);
+                p.top = line.saturating_sub(height / 3).min(bottom);
+                p.follow = false;
+            }
+            None => self.notice = Some(format!("no match for “{}”", search.query)),
+        }
+    }
+
+    /// Records raw terminal output of a task for the raw view.
+    pub fn raw_output(&mut self, task: TaskId, bytes: &[u8]) {
+        let ring = self.raw_rings.entry(task).or_default();
+        ring.extend(bytes);
+        if ring.len() > RAW_RING_BYTES {
+            let extra = ring.len() - RAW_RING_BYTES;
+            ring.drain(..extra);
+        }
+        if let Some((id, parser)) = &mut self.raw_term {
+            if *id == task {
+                parser.process(bytes);
+            }
+        }
+    }
+
+    /// The emulated terminal of the selected task, when the raw view is on.
+    pub fn raw_screen(&self) -> Option<&vt100::Screen> {
+        match &self.raw_term {
+            Some((id, p)) if Some(*id) == self.selected => Some(p.screen()),
+            _ => None,
+        }
+    }
+
+    /// Whether any raw output of `task` has arrived.
+    pub fn has_raw(&self, task: TaskId) -> bool {
+        self.raw_rings.get(&task).is_some_and(|r| !r.is_empty())
+    }
+
+    fn rebuild_raw(&mut self) {
+        self.raw_term = None;
+        if !self.raw {
+            return;
+        }
+        let Some(id) = self.selected else { return };
+        let mut parser = vt100::Parser::new(self.pty_size.0.max(2), self.pty_size.1.max(10), 0);
+        if let Some(ring) = self.raw_rings.get(&id) {
+            let (a, b) = ring.as_slices();
+            parser.process(a);
+            parser.process(b);
+        }
+        self.raw_term = Some((id, parser));
+    }
+}

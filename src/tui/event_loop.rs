@@ -1,0 +1,201 @@
+//! The cockpit's event loop: terminal input, runtime events, signals and a
+//! frame deadline, in one `select!`.
+//!
+//! Redraws are event-driven: a change marks the screen dirty and frames are
+//! coalesced to at most one per [`FRAME`]; a tick for spinners and elapsed
+//! times is armed only while a task is alive, so an idle cockpit sleeps.
+//! All queued runtime events are applied before a frame is drawn. The only
+//! side effects are the runtime's (through `Runtime::apply`) and drawing.
+
+use std::time::{Duration, Instant};
+
+use crossterm::event::{Event as TermEvent, EventStream};
+use futures_util::StreamExt;
+use ratatui::layout::Rect;
+use tokio::signal::unix::{SignalKind, signal};
+use tokio::sync::mpsc::Receiver;
+
+use super::app::{App, Intent};
+use super::keymap::{map_key, map_mouse};
+use super::launch::task_spec;
+use super::terminal::{Term, set_live_groups};
+use super::view;
+use crate::cli::AgentArgs;
+use crate::core::{Command, Event, State, update};
+use crate::runtime::Runtime;
+
+/// Shortest time between two frames (about 60 per second).
+pub const FRAME: Duration = Duration::from_millis(16);
+/// Spinner and elapsed-time tick while something runs.
+pub const TICK: Duration = Duration::from_millis(super::theme::SPINNER_MS);
+/// Runtime events applied at most before input gets a look again.
+const DRAIN_BATCH: usize = 4096;
+/// How long quitting waits for the kill ladders before forcing.
+const QUIT_GRACE: Duration = Duration::from_secs(6);
+
+pub use crate::headless::now_ms;
+
+/// Everything the loop drives.
+pub struct Cockpit {
+    pub state: State,
+    pub app: App,
+    pub runtime: Runtime,
+    pub events: Receiver<Event>,
+    pub args: AgentArgs,
+}
+
+impl Cockpit {
+    /// Applies one runtime event to the core (or the raw view).
+    pub fn apply(&mut self, ev: Event) {
+        if let Event::Output { task, bytes } = &ev {
+            self.app.raw_output(*task, bytes);
+            return;
+        }
+        let effects = update(&mut self.state, now_ms(), ev);
+        for e in effects {
+            self.runtime.apply(e);
+        }
+        // The cockpit reads transcripts; published events are not needed.
+        self.state.published.clear();
+    }
+
+    /// Applies every queued runtime event (up to a batch); true if any.
+    pub fn drain(&mut self) -> bool {
+        let mut any = false;
+        for _ in 0..DRAIN_BATCH {
+            match self.events.try_recv() {
+                Ok(ev) => {
+                    self.apply(ev);
+                    any = true;
+                }
+                Err(_) => break,
+            }
+        }
+        any
+    }
+
+    /// Turns what the user wants into core commands.
+    pub fn intents(&mut self, intents: Vec<Intent>) {
+        for intent in intents {
+            let cmd = match intent {
+                Intent::Launch(out) => match task_spec(&self.args, out) {
+                    Ok(spec) => {
+                        let id = self.state.next_task_id();
+                        self.apply(Event::Command(Command::Launch(Box::new(spec))));
+                        self.app.select(id);
+                        continue;
+                    }
+                    Err(e) => {
+                        self.app.notice = Some(format!("cannot start: {e:#}"));
+                        continue;
+                    }
+                },
+                Intent::Kill(task) => Command::Kill { task },
+            };
+            self.apply(Event::Command(cmd));
+        }
+        set_live_groups(self.runtime.live_groups());
+    }
+
+    /// Handles one terminal event.
+    pub fn terminal_event(&mut self, ev: TermEvent) {
+        let action = match ev {
+            TermEvent::Key(k) => map_key(k, self.app.mode()),
+            TermEvent::Mouse(m) => map_mouse(m, self.app.mode()),
+            TermEvent::Paste(text) => {
+                self.app.paste(&text);
+                return;
+            }
+            TermEvent::Resize(w, h) => {
+                self.app.size = Rect::new(0, 0, w, h);
+                return;
+            }
+            _ => return,
+        };
+        let intents = self.app.handle(action, &self.state);
+        self.intents(intents);
+    }
+
+    /// Draws one frame.
+    pub fn draw(&mut self, term: &mut Term) -> std::io::Result<()> {
+        self.app.now_ms = now_ms();
+        self.app.sync(&self.state);
+        let (app, state) = (&mut self.app, &self.state);
+        term.draw(|f| {
+            app.size = f.area();
+            view::draw(app, state, f.area(), f.buffer_mut());
+        })?;
+        Ok(())
+    }
+}
+
+/// Runs until the user quits (or input ends); agents are killed on the way.
+pub async fn run_loop(c: &mut Cockpit, term: &mut Term) -> std::io::Result<()> {
+    let mut input = EventStream::new();
+    let mut sigterm = signal(SignalKind::terminate())?;
+    let mut sighup = signal(SignalKind::hangup())?;
+    let mut sigint = signal(SignalKind::interrupt())?;
+    let mut dirty = true;
+    let mut last_frame: Option<Instant> = None;
+    let mut next_tick = Instant::now() + TICK;
+    let mut quit_deadline: Option<Instant> = None;
+    loop {
+        if c.app.quitting && quit_deadline.is_none() {
+            quit_deadline = Some(Instant::now() + QUIT_GRACE);
+        }
+        if c.app.exit
+            || (c.app.quitting && !App::any_live(&c.state))
+            || quit_deadline.is_some_and(|d| Instant::now() >= d)
+        {
+            break;
+        }
+        let now = Instant::now();
+        if dirty && last_frame.is_none_or(|t| now >= t + FRAME) {
+            c.draw(term)?;
+            dirty = false;
+            last_frame = Some(now);
+        }
+        let ticking = App::needs_tick(&c.state);
+        let wake = if dirty {
+            last_frame.map(|t| t + FRAME)
+        } else if ticking {
+            Some(next_tick)
+        } else {
+            quit_deadline
+        };
+        tokio::select! {
+            biased;
+            ev = input.next() => match ev {
+                Some(Ok(ev)) => {
+                    c.terminal_event(ev);
+                    dirty = true;
+                }
+                // The terminal is gone: nobody can see or steer the agents.
+                Some(Err(_)) | None => break,
+            },
+            Some(ev) = c.events.recv() => {
+                c.apply(ev);
+                c.drain();
+                set_live_groups(c.runtime.live_groups());
+                dirty = true;
+            }
+            _ = sigterm.recv() => break,
+            _ = sighup.recv() => break,
+            _ = sigint.recv() => break,
+            _ = sleep_until(wake), if wake.is_some() => {
+                let now = Instant::now();
+                if ticking && now >= next_tick {
+                    next_tick = now + TICK;
+                    dirty = true;
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+async fn sleep_until(at: Option<Instant>) {
+    if let Some(at) = at {
+        tokio::time::sleep_until(at.into()).await;
+    }
+}

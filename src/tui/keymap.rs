@@ -1,0 +1,367 @@
+//! Keys and mouse to actions: what every key means in every mode.
+//!
+//! Pure: a key event and the current mode in, an [`Action`] out. Never
+//! touches state; [`super::app::App`] carries the action out. The help
+//! overlay is generated from [`HELP`], so the keys and their help agree.
+
+use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers, MouseEvent, MouseEventKind};
+
+/// What the UI is doing, which decides what a key means.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// The task list and the live pane.
+    Normal,
+    /// Like `Normal`, with an active search: `n`/`N` go to the next and
+    /// previous match, `Esc` clears it.
+    Found,
+    /// Tiles of every running agent.
+    Grid,
+    /// The help overlay.
+    Help,
+    /// Asking `y` before killing the selected task.
+    ConfirmKill,
+    /// Asking `y` before quitting while agents run.
+    ConfirmQuit,
+    /// The new-task form.
+    Form,
+    /// Typing a search in the pane.
+    Search,
+}
+
+/// Something the user wants.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Action {
+    /// Select the previous task (or tile).
+    Up,
+    /// Select the next task (or tile).
+    Down,
+    /// Previous tile in the same row (grid).
+    Left,
+    /// Next tile in the same row (grid).
+    Right,
+    /// Scroll the pane back by lines.
+    ScrollUp(u16),
+    /// Scroll the pane forward by lines.
+    ScrollDown(u16),
+    PageUp,
+    PageDown,
+    /// Scroll to the first line.
+    Home,
+    /// Scroll to the last line and follow the tail again.
+    End,
+    /// A mouse click at a screen cell.
+    Click {
+        column: u16,
+        row: u16,
+    },
+    /// Open the search prompt.
+    SearchStart,
+    /// Jump to the next match.
+    SearchNext,
+    /// Jump to the previous match.
+    SearchPrev,
+    /// A character typed into the search prompt.
+    SearchChar(char),
+    /// Delete the last character of the search.
+    SearchBackspace,
+    /// Keep the search and go back to the pane.
+    SearchSubmit,
+    /// Show the agent's raw terminal output instead of the transcript.
+    ToggleRaw,
+    /// Show or leave the grid.
+    ToggleGrid,
+    /// Open the selected tile (grid).
+    Open,
+    /// Expand or fold every tool result of the selected task.
+    ToggleExpand,
+    /// Open the new-task form.
+    NewTask,
+    /// Ask before killing the selected task.
+    KillAsk,
+    /// Kill the selected task at once.
+    KillNow,
+    /// Quit (asks first when agents run).
+    Quit,
+    /// Show the help overlay.
+    Help,
+    /// Close the overlay (or clear the search).
+    Close,
+    /// `y`: yes to the question on screen.
+    Confirm,
+    /// Submit the form.
+    FormSubmit,
+    /// Next form field.
+    FormNext,
+    /// Previous form field.
+    FormPrev,
+    /// A key for the focused form field.
+    FormKey(KeyEvent),
+    /// Nothing.
+    None,
+}
+
+/// Every key, as shown in the help overlay: (mode, keys, what they do).
+pub const HELP: &[(&str, &str, &str)] = &[
+    ("list", "j k ↑ ↓", "select a task (or click its row)"),
+    (
+        "pane",
+        "PgUp PgDn",
+        "scroll the live pane (or the mouse wheel)",
+    ),
+    (
+        "pane",
+        "Home End",
+        "first line / last line, End follows the tail again",
+    ),
+    (
+        "pane",
+        "/",
+        "search the transcript; n N next / previous, Esc ends",
+    ),
+    (
+        "pane",
+        "e",
+        "expand or fold tool results (click one to toggle it)",
+    ),
+    ("pane", "r", "raw terminal output of the agent / transcript"),
+    (
+        "view",
+        "g",
+        "grid of every running agent; Enter opens a tile",
+    ),
+    ("task", "n a", "new task form (a while a search is active)"),
+    ("task", "x", "kill the selected task (asks y)"),
+    ("task", "X", "kill the selected task at once"),
+    (
+        "app",
+        "q Ctrl-C",
+        "quit (asks y while agents run; kills them all)",
+    ),
+    ("app", "?", "this help"),
+    ("app", "Esc", "close an overlay, the grid or the search"),
+    ("form", "Tab S-Tab", "next / previous field"),
+    ("form", "Enter", "new line in the prompt"),
+    ("form", "← →", "choose agent and permission mode"),
+    ("form", "Ctrl-S", "start the task"),
+    ("form", "Esc", "cancel"),
+];
+
+fn ctrl(key: &KeyEvent, c: char) -> bool {
+    key.modifiers.contains(KeyModifiers::CONTROL) && key.code == KeyCode::Char(c)
+}
+
+/// What `key` means in `mode`. Key releases mean nothing.
+pub fn map_key(key: KeyEvent, mode: Mode) -> Action {
+    if key.kind == KeyEventKind::Release {
+        return Action::None;
+    }
+    match mode {
+        Mode::Form => form_key(key),
+        Mode::Search => match key.code {
+            KeyCode::Esc => Action::Close,
+            KeyCode::Enter => Action::SearchSubmit,
+            KeyCode::Backspace => Action::SearchBackspace,
+            _ if ctrl(&key, 'c') => Action::Close,
+            KeyCode::Char(c) if !key.modifiers.contains(KeyModifiers::CONTROL) => {
+                Action::SearchChar(c)
+            }
+            _ => Action::None,
+        },
+        Mode::Help => match key.code {
+            KeyCode::Esc | KeyCode::Char('?') | KeyCode::Char('q') | KeyCode::Enter => {
+                Action::Close
+            }
+            _ => Action::None,
+        },
+        Mode::ConfirmKill | Mode::ConfirmQuit => match key.code {
+            KeyCode::Char('y') | KeyCode::Char('Y') => Action::Confirm,
+            // Ctrl-C twice quits even while agents run.
+            _ if mode == Mode::ConfirmQuit && ctrl(&key, 'c') => Action::Confirm,
+            _ => Action::Close,
+        },
+        Mode::Normal | Mode::Found | Mode::Grid => normal_key(key, mode),
+    }
+}
+
+fn normal_key(key: KeyEvent, mode: Mode) -> Action {
+    if ctrl(&key, 'c') {
+        return Action::Quit;
+    }
+    match key.code {
+        KeyCode::Char('j') | KeyCode::Down => Action::Down,
+        KeyCode::Char('k') | KeyCode::Up => Action::Up,
+        KeyCode::Char('h') | KeyCode::Left if mode == Mode::Grid => Action::Left,
+        KeyCode::Char('l') | KeyCode::Right if mode == Mode::Grid => Action::Right,
+        KeyCode::PageUp => Action::PageUp,
+        KeyCode::PageDown => Action::PageDown,
+        KeyCode::Home => Action::Home,
+        KeyCode::End => Action::End,
+        KeyCode::Char('/') => Action::SearchStart,
+        KeyCode::Char('n') if mode == Mode::Found => Action::SearchNext,
+        KeyCode::Char('N') if mode == Mode::Found => Action::SearchPrev,
+        KeyCode::Char('n') | KeyCode::Char('a') => Action::NewTask,
+        KeyCode::Char('r') => Action::ToggleRaw,
+        KeyCode::Char('g') => Action::ToggleGrid,
+        KeyCode::Enter if mode == Mode::Grid => Action::Open,
+        KeyCode::Char('e') | KeyCode::Tab => Action::ToggleExpand,
+        KeyCode::Char('x') => Action::KillAsk,
+        KeyCode::Char('X') => Action::KillNow,
+        KeyCode::Char('q') => Action::Quit,
+        KeyCode::Char('?') => Action::Help,
+        KeyCode::Esc => Action::Close,
+        _ => Action::None,
+    }
+}
+
+fn form_key(key: KeyEvent) -> Action {
+    if ctrl(&key, 's') {
+        return Action::FormSubmit;
+    }
+    match key.code {
+        KeyCode::Esc => Action::Close,
+        KeyCode::Tab => Action::FormNext,
+        KeyCode::BackTab => Action::FormPrev,
+        _ => Action::FormKey(key),
+    }
+}
+
+/// What a mouse event means: clicks select, the wheel scrolls.
+pub fn map_mouse(ev: MouseEvent, mode: Mode) -> Action {
+    match (mode, ev.kind) {
+        (Mode::Normal | Mode::Found | Mode::Grid, MouseEventKind::Down(_)) => Action::Click {
+            column: ev.column,
+            row: ev.row,
+        },
+        (Mode::Normal | Mode::Found, MouseEventKind::ScrollUp) => Action::ScrollUp(3),
+        (Mode::Normal | Mode::Found, MouseEventKind::ScrollDown) => Action::ScrollDown(3),
+        _ => Action::None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crossterm::event::{KeyEventState, MouseButton};
+
+    fn key(code: KeyCode) -> KeyEvent {
+        KeyEvent::new(code, KeyModifiers::NONE)
+    }
+
+    fn ch(c: char) -> KeyEvent {
+        key(KeyCode::Char(c))
+    }
+
+    #[test]
+    fn list_and_pane_keys() {
+        use Action::*;
+        let cases = [
+            (ch('j'), Down),
+            (key(KeyCode::Down), Down),
+            (ch('k'), Up),
+            (key(KeyCode::Up), Up),
+            (key(KeyCode::PageUp), PageUp),
+            (key(KeyCode::End), End),
+            (ch('/'), SearchStart),
+            (ch('n'), NewTask),
+            (ch('r'), ToggleRaw),
+            (ch('g'), ToggleGrid),
+            (ch('e'), ToggleExpand),
+            (ch('x'), KillAsk),
+            (ch('X'), KillNow),
+            (ch('q'), Quit),
+            (ch('?'), Help),
+            (key(KeyCode::Esc), Close),
+            (
+                KeyEvent::new(KeyCode::Char('c'), KeyModifiers::CONTROL),
+                Quit,
+            ),
+        ];
+        for (k, want) in cases {
+            assert_eq!(map_key(k, Mode::Normal), want, "{k:?}");
+        }
+    }
+
+    #[test]
+    fn n_is_next_match_only_while_a_search_is_active() {
+        // `n` is both "next match" and "new task"; while a search is active
+        // it means the match (Esc ends the search), and `a` always adds.
+        assert_eq!(map_key(ch('n'), Mode::Found), Action::SearchNext);
+        assert_eq!(map_key(ch('N'), Mode::Found), Action::SearchPrev);
+        assert_eq!(map_key(ch('N'), Mode::Normal), Action::None);
+        assert_eq!(map_key(ch('n'), Mode::Grid), Action::NewTask);
+        assert_eq!(map_key(ch('a'), Mode::Found), Action::NewTask);
+        assert_eq!(map_key(key(KeyCode::Esc), Mode::Found), Action::Close);
+    }
+
+    #[test]
+    fn grid_moves_between_tiles_and_opens_one() {
+        assert_eq!(map_key(ch('h'), Mode::Grid), Action::Left);
+        assert_eq!(map_key(key(KeyCode::Right), Mode::Grid), Action::Right);
+        assert_eq!(map_key(key(KeyCode::Enter), Mode::Grid), Action::Open);
+        assert_eq!(map_key(key(KeyCode::Enter), Mode::Normal), Action::None);
+    }
+
+    #[test]
+    fn confirmations_take_only_y() {
+        assert_eq!(map_key(ch('y'), Mode::ConfirmKill), Action::Confirm);
+        assert_eq!(map_key(ch('n'), Mode::ConfirmKill), Action::Close);
+        assert_eq!(map_key(ch('x'), Mode::ConfirmKill), Action::Close);
+        assert_eq!(map_key(ch('y'), Mode::ConfirmQuit), Action::Confirm);
+    }
+
+    #[test]
+    fn the_form_gets_every_key_but_its_own() {
+        let enter = key(KeyCode::Enter);
+        assert_eq!(map_key(enter, Mode::Form), Action::FormKey(enter));
+        assert_eq!(map_key(ch('q'), Mode::Form), Action::FormKey(ch('q')));
+        assert_eq!(
+            map_key(
+                KeyEvent::new(KeyCode::Char('s'), KeyModifiers::CONTROL),
+                Mode::Form
+            ),
+            Action::FormSubmit
+        );
+        assert_eq!(map_key(key(KeyCode::Tab), Mode::Form), Action::FormNext);
+        assert_eq!(map_key(key(KeyCode::Esc), Mode::Form), Action::Close);
+    }
+
+    #[test]
+    fn search_prompt_takes_text() {
+        assert_eq!(map_key(ch('q'), Mode::Search), Action::SearchChar('q'));
+        assert_eq!(
+            map_key(key(KeyCode::Enter), Mode::Search),
+            Action::SearchSubmit
+        );
+        assert_eq!(map_key(key(KeyCode::Esc), Mode::Search), Action::Close);
+    }
+
+    #[test]
+    fn releases_are_ignored() {
+        let mut k = ch('q');
+        k.kind = KeyEventKind::Release;
+        k.state = KeyEventState::NONE;
+        assert_eq!(map_key(k, Mode::Normal), Action::None);
+    }
+
+    #[test]
+    fn mouse_clicks_select_and_the_wheel_scrolls() {
+        let ev = |kind| MouseEvent {
+            kind,
+            column: 3,
+            row: 7,
+            modifiers: KeyModifiers::NONE,
+        };
+        assert_eq!(
+            map_mouse(ev(MouseEventKind::Down(MouseButton::Left)), Mode::Normal),
+            Action::Click { column: 3, row: 7 }
+        );
+        assert_eq!(
+            map_mouse(ev(MouseEventKind::ScrollUp), Mode::Normal),
+            Action::ScrollUp(3)
+        );
+        assert_eq!(
+            map_mouse(ev(MouseEventKind::ScrollUp), Mode::Form),
+            Action::None
+        );
+    }
+}

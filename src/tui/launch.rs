@@ -1,0 +1,86 @@
+//! From the new-task form and the command line's agent flags to the
+//! `TaskSpec` the core launches.
+//!
+//! The form decides agent, prompt, directory, model and permission mode;
+//! everything else (binary, tools, env, extra arguments) comes from the
+//! flags `corral` was started with, through the same builder as `corral
+//! run`. No IO beyond what that builder does.
+
+use std::path::Path;
+
+use anyhow::Result;
+
+use super::form::{FormDefaults, FormOutput};
+use crate::cli::AgentArgs;
+use crate::core::Limits;
+use crate::core::task::TaskSpec;
+
+/// The task the form asks for, with the command line's other agent flags.
+pub fn task_spec(args: &AgentArgs, out: FormOutput) -> Result<TaskSpec> {
+    let mut args = args.clone();
+    args.agent = Some(out.agent.name().to_string());
+    args.model = out.model;
+    args.permission_mode = out.permission_mode;
+    args.cwd = Some(out.cwd);
+    // A preset session id or a resumed session belongs to one task, never
+    // to every task started from the form.
+    args.session_id = None;
+    args.resume = None;
+    crate::headless::task_spec(&args, out.prompt, Limits::default())
+}
+
+/// The form's defaults from the command line; `cwd` is corral's own
+/// directory, which relative paths are resolved against.
+pub fn form_defaults(args: &AgentArgs, cwd: &Path) -> FormDefaults {
+    FormDefaults {
+        agent: args.agent.clone().unwrap_or_else(|| "claude".into()),
+        model: args.model.clone(),
+        permission_mode: args.permission_mode.clone(),
+        base_dir: cwd.to_path_buf(),
+        cwd: args.cwd.clone().unwrap_or_else(|| cwd.to_path_buf()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::agent::AgentKind;
+    use crate::cli::Cli;
+    use clap::Parser;
+    use std::path::PathBuf;
+
+    #[test]
+    fn form_choices_win_and_other_flags_carry_over() {
+        let cli = Cli::try_parse_from([
+            "corral",
+            "--agent-bin",
+            "./fake",
+            "--model",
+            "opus",
+            "--allowed-tool",
+            "Bash",
+            "--env",
+            "A=1",
+        ])
+        .unwrap();
+        let d = form_defaults(&cli.tui, Path::new("/w"));
+        assert_eq!(d.cwd, PathBuf::from("/w"));
+        assert_eq!(d.model.as_deref(), Some("opus"));
+        let spec = task_spec(
+            &cli.tui,
+            FormOutput {
+                agent: AgentKind::Claude,
+                prompt: "hi".into(),
+                cwd: PathBuf::from("/w/sub"),
+                model: Some("haiku".into()),
+                permission_mode: None,
+            },
+        )
+        .unwrap();
+        assert_eq!(spec.options.binary.as_deref(), Some("./fake"));
+        assert_eq!(spec.options.model.as_deref(), Some("haiku"));
+        assert_eq!(spec.options.allowed_tools, ["Bash"]);
+        assert_eq!(spec.options.env, [("A".to_string(), "1".to_string())]);
+        assert_eq!(spec.cwd, PathBuf::from("/w/sub"));
+    }
+}

@@ -1,0 +1,753 @@
+//! A task's transcript as wrapped, styled screen lines, cached.
+//!
+//! Each transcript entry becomes a few lines: assistant text wrapped to the
+//! width, thinking dimmed, a tool call as one compact line with its result
+//! folded (or expanded), notices and errors. [`TaskLines`] keeps the lines
+//! of one task at one width and only re-renders what changed: entries
+//! before the last one never change (deltas merge into the last entry), so
+//! a long transcript is not re-wrapped every frame.
+//!
+//! Pure: never does IO. All agent text goes through `present::safe_text` or
+//! `tool_gist` before it becomes a line, so no escape sequence reaches the
+//! terminal.
+
+use std::collections::{HashSet, VecDeque};
+
+use ratatui::style::{Modifier, Style};
+use ratatui::text::{Line, Span};
+
+use super::theme::Theme;
+use super::wrap::wrap;
+use crate::agent::sanitize::sanitize_line;
+use crate::core::event::{AgentEvent, FinishStatus, Finished, Question, QuestionKind};
+use crate::core::transcript::Transcript;
+use crate::present::{cost, duration, safe_text, tokens, tool_gist, truncate};
+
+/// Lines of an expanded tool result shown at most.
+const MAX_EXPANDED_LINES: usize = 400;
+
+/// Which tool results of a task are shown in full.
+#[derive(Debug, Clone, Default)]
+pub struct Expansion {
+    /// Every result expanded (`e`).
+    pub all: bool,
+    /// Results toggled one by one (a click), by absolute entry index.
+    pub toggled: HashSet<u64>,
+    /// Bumped on every change, part of the cache key.
+    pub version: u64,
+}
+
+impl Expansion {
+    /// Whether the result at absolute entry index `entry` is expanded.
+    pub fn is_expanded(&self, entry: u64) -> bool {
+        self.all != self.toggled.contains(&entry)
+    }
+
+    /// Expands or folds every result.
+    pub fn toggle_all(&mut self) {
+        self.all = !self.all;
+        self.toggled.clear();
+        self.version += 1;
+    }
+
+    /// Expands or folds one result.
+    pub fn toggle(&mut self, entry: u64) {
+        if !self.toggled.remove(&entry) {
+            self.toggled.insert(entry);
+        }
+        self.version += 1;
+    }
+}
+
+/// One screen line of the pane and the entry it came from.
+#[derive(Debug, Clone)]
+pub struct PaneLine {
+    pub line: Line<'static>,
+    /// Absolute index of the transcript entry (dropped entries included).
+    pub entry: u64,
+    /// True on the lines of a tool result, which a click folds or expands.
+    pub foldable: bool,
+}
+
+/// The rendered lines of one task at one width.
+#[derive(Debug, Clone)]
+pub struct TaskLines {
+    width: u16,
+    expand_version: u64,
+    expand_all: bool,
+    revision: u64,
+    dropped: u64,
+    /// `(absolute entry index, number of lines)` for each rendered entry.
+    entries: VecDeque<(u64, usize)>,
+    lines: VecDeque<PaneLine>,
+    theme: Theme,
+    /// The finished paragraphs of the last entry, when it is growing text:
+    /// they are kept as they are and only the rest is wrapped again.
+    tail: Option<Tail>,
+}
+
+/// Lines of a growing text entry up to its last line break.
+#[derive(Debug, Clone, Copy)]
+struct Tail {
+    entry: u64,
+    bytes: usize,
+    lines: usize,
+}
+
+/// The text of a streamed entry, if it is one.
+fn growing_text(ev: &AgentEvent) -> Option<&str> {
+    match ev {
+        AgentEvent::Text { text, .. } | AgentEvent::Thinking { text, .. } => Some(text),
+        _ => None,
+    }
+}
+
+impl TaskLines {
+    /// An empty cache for `width` columns.
+    pub fn new(width: u16, theme: Theme) -> TaskLines {
+        TaskLines {
+            width,
+            expand_version: u64::MAX,
+            expand_all: false,
+            revision: u64::MAX,
+            dropped: 0,
+            entries: VecDeque::new(),
+            lines: VecDeque::new(),
+            theme,
+            tail: None,
+        }
+    }
+
+    /// Brings the lines up to date with `transcript`, re-rendering only the
+    /// entries that are new or may have changed.
+    pub fn refresh(&mut self, transcript: &Transcript, expansion: &Expansion) {
+        if self.expand_version != expansion.version || self.expand_all != expansion.all {
+            self.entries.clear();
+            self.lines.clear();
+            self.tail = None;
+            self.expand_version = expansion.version;
+            self.expand_all = expansion.all;
+            self.revision = u64::MAX;
+        }
+        if self.revision == transcript.revision() {
+            return;
+        }
+        self.revision = transcript.revision();
+        self.dropped = transcript.dropped();
+        while let Some(&(abs, n)) = self.entries.front() {
+            if abs >= self.dropped {
+                break;
+            }
+            self.entries.pop_front();
+            self.lines.drain(..n.min(self.lines.len()));
+        }
+        // The last entry may have grown (merged deltas): render it again,
+        // keeping its finished paragraphs when it is text.
+        let mut resume: Option<Tail> = None;
+        if let Some((abs, n)) = self.entries.pop_back() {
+            let keep = self.lines.len().saturating_sub(n);
+            let grown = self.tail.filter(|t| {
+                t.entry == abs
+                    && transcript
+                        .entries()
+                        .nth((abs - self.dropped) as usize)
+                        .and_then(growing_text)
+                        .is_some_and(|text| text.len() >= t.bytes)
+            });
+            self.lines.truncate(keep + grown.map_or(0, |t| t.lines));
+            resume = grown;
+        }
+        self.tail = None;
+        let next = self
+            .entries
+            .back()
+            .map(|&(abs, _)| abs + 1)
+            .unwrap_or(self.dropped);
+        let skip = (next - self.dropped) as usize;
+        for (i, ev) in transcript.entries().enumerate().skip(skip) {
+            let abs = self.dropped + i as u64;
+            let foldable = matches!(ev, AgentEvent::ToolResult { .. });
+            let (base, rendered) = match growing_text(ev) {
+                Some(text) => {
+                    let from = resume.filter(|t| t.entry == abs).unwrap_or(Tail {
+                        entry: abs,
+                        bytes: 0,
+                        lines: 0,
+                    });
+                    let style = match ev {
+                        AgentEvent::Thinking { .. } => {
+                            self.theme.dim().add_modifier(Modifier::ITALIC)
+                        }
+                        _ => self.theme.text(),
+                    };
+                    let rest = text.get(from.bytes..).unwrap_or("");
+                    let done = rest.rfind('\n').map_or(0, |p| p + 1);
+                    let finished = paragraphs(&rest[..done], style, self.width);
+                    self.tail = Some(Tail {
+                        entry: abs,
+                        bytes: from.bytes + done,
+                        lines: from.lines + finished.len(),
+                    });
+                    let mut lines = finished;
+                    lines.extend(paragraphs(&rest[done..], style, self.width));
+                    (from.lines, lines)
+                }
+                None => (
+                    0,
+                    entry_lines(ev, expansion.is_expanded(abs), self.width, self.theme),
+                ),
+            };
+            self.entries.push_back((abs, base + rendered.len()));
+            self.lines.extend(rendered.into_iter().map(|line| PaneLine {
+                line,
+                entry: abs,
+                foldable,
+            }));
+        }
+    }
+
+    /// Lines in all, the dropped-entries marker included.
+    pub fn len(&self) -> usize {
+        self.lines.len() + usize::from(self.dropped > 0)
+    }
+
+    /// True when there is nothing to show.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The `i`-th line; line 0 says how many entries were dropped, if any.
+    pub fn get(&self, i: usize) -> Option<PaneLine> {
+        if self.dropped > 0 {
+            if i == 0 {
+                return Some(PaneLine {
+                    line: Line::styled(
+                        format!(
+                            "… {} earlier entries dropped (the window keeps the latest)",
+                            self.dropped
+                        ),
+                        self.theme.dim(),
+                    ),
+                    entry: 0,
+                    foldable: false,
+                });
+            }
+            return self.lines.get(i - 1).cloned();
+        }
+        self.lines.get(i).cloned()
+    }
+
+    /// The width these lines were wrapped to.
+    pub fn width(&self) -> u16 {
+        self.width
+    }
+}
+
+/// The last `height` lines of a transcript at `width`, rendered from the
+/// newest entries only (for grid tiles: no cache, cost bounded by the
+/// tile's size, whatever the transcript's length).
+pub fn tail_lines(
+    transcript: &Transcript,
+    expansion: &Expansion,
+    width: u16,
+    height: usize,
+    th: Theme,
+) -> Vec<Line<'static>> {
+    let mut rev: Vec<Line<'static>> = Vec::new();
+    let dropped = transcript.dropped();
+    for (i, ev) in transcript.entries().enumerate().rev() {
+        if rev.len() >= height {
+            break;
+        }
+        match growing_text(ev) {
+            Some(text) => {
+                let style = match ev {
+                    AgentEvent::Thinking { .. } => th.dim().add_modifier(Modifier::ITALIC),
+                    _ => th.text(),
+                };
+                for p in text.split_inclusive('\n').rev() {
+                    if rev.len() >= height {
+                        break;
+                    }
+                    rev.extend(paragraphs(p, style, width).into_iter().rev());
+                }
+            }
+            None => {
+                let abs = dropped + i as u64;
+                rev.extend(
+                    entry_lines(ev, expansion.is_expanded(abs), width, th)
+                        .into_iter()
+                        .rev(),
+                );
+            }
+        }
+    }
+    rev.truncate(height);
+    rev.reverse();
+    rev
+}
+
+/// Streamed text as lines: one paragraph per line break, each wrapped; a
+/// final line break adds nothing. Splitting the text after any line break
+/// and joining the lines of both parts gives the lines of the whole, which
+/// is what lets a growing entry keep its finished paragraphs.
+fn paragraphs(text: &str, style: Style, width: u16) -> Vec<Line<'static>> {
+    text.split_inclusive('\n')
+        .flat_map(|p| {
+            let p = sanitize_line(p.strip_suffix('\n').unwrap_or(p));
+            wrap(&[(&p, style)], width as usize, ("", style))
+        })
+        .collect()
+}
+
+fn texty(text: &str, style: Style, width: u16) -> Vec<Line<'static>> {
+    let safe = safe_text(text);
+    let body = safe.trim_end_matches('\n');
+    body.split('\n')
+        .flat_map(|l| wrap(&[(l, style)], width as usize, ("", style)))
+        .collect()
+}
+
+fn one_line(spans: Vec<Span<'static>>, width: u16) -> Line<'static> {
+    // Compact lines are cut, not wrapped, so a tool call stays one line.
+    let mut left = width as usize;
+    let mut out = Vec::new();
+    for s in spans {
+        if left == 0 {
+            break;
+        }
+        let n = unicode_width::UnicodeWidthStr::width(s.content.as_ref());
+        if n <= left {
+            left -= n;
+            out.push(s);
+        } else {
+            out.push(Span::styled(truncate(&s.content, left), s.style));
+            left = 0;
+        }
+    }
+    Line::from(out)
+}
+
+/// The screen lines of one transcript entry.
+pub fn entry_lines(ev: &AgentEvent, expanded: bool, width: u16, th: Theme) -> Vec<Line<'static>> {
+    let w = width.max(8);
+    match ev {
+        AgentEvent::UserMessage { text } => {
+            let style = th.title();
+            safe_text(text)
+                .split('\n')
+                .enumerate()
+                .flat_map(|(i, l)| {
+                    let mark = if i == 0 { "› " } else { "  " };
+                    wrap(&[(mark, th.key()), (l, style)], w as usize, ("  ", style))
+                })
+                .collect()
+        }
+        AgentEvent::Session {
+            session_id,
+            model,
+            agent,
+            ..
+        } => {
+            let model = model
+                .as_deref()
+                .map(|m| format!(" · {m}"))
+                .unwrap_or_default();
+            vec![one_line(
+                vec![Span::styled(
+                    safe_text(&format!("● {agent}{model} · session {session_id}")),
+                    th.dim(),
+                )],
+                w,
+            )]
+        }
+        AgentEvent::Text { text, .. } => paragraphs(text, th.text(), w),
+        AgentEvent::Thinking { text, .. } => {
+            paragraphs(text, th.dim().add_modifier(Modifier::ITALIC), w)
+        }
+        AgentEvent::ToolCall { name, input, .. } => vec![one_line(
+            vec![
+                Span::styled(format!("→ {}", safe_text(name)), th.tool()),
+                Span::raw(" "),
+                Span::styled(tool_gist(input, w as usize), th.text()),
+            ],
+            w,
+        )],
+        AgentEvent::ToolResult {
+            output, is_error, ..
+        } => tool_result(output, *is_error, expanded, w, th),
+        AgentEvent::Question(q) => question(q, w, th),
+        AgentEvent::Answered {
+            decision,
+            message,
+            answers,
+            by,
+            ..
+        } => {
+            let who = if by == "policy" { " by policy" } else { "" };
+            let (text, style) = match decision.as_str() {
+                "allow" => (format!("  ✓ allowed{who}"), th.ok()),
+                "deny" => {
+                    let why = message
+                        .as_deref()
+                        .map(|m| format!(": {m}"))
+                        .unwrap_or_default();
+                    (format!("  ✗ denied{who}{why}"), th.error())
+                }
+                _ => {
+                    let list = answers
+                        .iter()
+                        .map(|(q, a)| format!("{q} → {a}"))
+                        .collect::<Vec<_>>()
+                        .join("; ");
+                    (format!("  ✓ answered{who}: {list}"), th.ok())
+                }
+            };
+            texty(&text, style, w)
+        }
+        AgentEvent::Retry {
+            attempt,
+            max_attempts,
+            delay_ms,
+            status,
+            reason,
+        } => {
+            let of = max_attempts.map(|m| format!("/{m}")).unwrap_or_default();
+            let wait = delay_ms
+                .map(|d| format!(" in {}", duration(d)))
+                .unwrap_or_default();
+            let status = status.map(|s| format!("{s} ")).unwrap_or_default();
+            texty(
+                &format!("↻ retry {attempt}{of}{wait}: {status}{reason}"),
+                th.warn(),
+                w,
+            )
+        }
+        AgentEvent::Usage(_) => vec![],
+        AgentEvent::TurnEnd {
+            permission_denials, ..
+        } => permission_denials
+            .iter()
+            .map(|d| {
+                one_line(
+                    vec![Span::styled(
+                        format!(
+                            "  ! not permitted: {} {}",
+                            safe_text(&d.tool),
+                            tool_gist(&d.input, w as usize)
+                        ),
+                        th.warn(),
+                    )],
+                    w,
+                )
+            })
+            .collect(),
+        AgentEvent::Error { message } => texty(&format!("error: {message}"), th.error(), w),
+        AgentEvent::Raw { line } => {
+            let dim = th.dim();
+            wrap(
+                &[("│ ", dim), (&safe_text(line), dim)],
+                w as usize,
+                ("│ ", dim),
+            )
+        }
+        AgentEvent::Finished(f) => finished(f, w, th),
+    }
+}
+
+fn tool_result(
+    output: &str,
+    is_error: bool,
+    expanded: bool,
+    w: u16,
+    th: Theme,
+) -> Vec<Line<'static>> {
+    let output = safe_text(output);
+    let (mark, style) = if is_error {
+        ("  ✗ ", th.error())
+    } else {
+        ("  ← ", th.dim())
+    };
+    let lines: Vec<&str> = output.lines().filter(|l| !l.trim().is_empty()).collect();
+    if !expanded || lines.len() <= 1 {
+        let first = lines.first().map(|l| l.trim_end()).unwrap_or("(no output)");
+        let mut spans = vec![Span::styled(format!("{mark}{first}"), style)];
+        if lines.len() > 1 {
+            spans.push(Span::styled(
+                format!(" (+{} lines, e expands)", lines.len() - 1),
+                th.dim(),
+            ));
+        }
+        // Folded: the first line, cut to fit, and how much more there is.
+        let mut out = vec![one_line(spans, w)];
+        if lines.len() > 1 && w as usize > 40 {
+            let second = lines[1].trim_end();
+            out.push(one_line(
+                vec![Span::styled(format!("    {second}"), th.dim())],
+                w,
+            ));
+        }
+        return out;
+    }
+    let mut out = vec![Line::styled(format!("{mark}{} lines", lines.len()), style)];
+    for l in lines.iter().take(MAX_EXPANDED_LINES) {
+        out.extend(wrap(
+            &[("  │ ", style), (l, style)],
+            w as usize,
+            ("  │ ", style),
+        ));
+    }
+    if lines.len() > MAX_EXPANDED_LINES {
+        out.push(Line::styled(
+            format!("  │ … {} more lines", lines.len() - MAX_EXPANDED_LINES),
+            th.dim(),
+        ));
+    }
+    out
+}
+
+fn question(q: &Question, w: u16, th: Theme) -> Vec<Line<'static>> {
+    let style = th.warn().add_modifier(Modifier::BOLD);
+    let mut out = match q.kind {
+        QuestionKind::Approval => texty(
+            &format!(
+                "? {} wants to run: {}",
+                q.tool.as_deref().unwrap_or("a tool"),
+                tool_gist(&q.input, w as usize)
+            ),
+            style,
+            w,
+        ),
+        QuestionKind::Question => q
+            .questions
+            .iter()
+            .flat_map(|item| {
+                let options = item
+                    .options
+                    .iter()
+                    .map(|o| o.label.as_str())
+                    .collect::<Vec<_>>()
+                    .join(" / ");
+                let options = if options.is_empty() {
+                    String::new()
+                } else {
+                    format!(" [{options}]")
+                };
+                texty(&format!("? {}{options}", item.question), style, w)
+            })
+            .collect(),
+    };
+    out.push(Line::styled(
+        "  (waiting for an answer; answering from the cockpit comes later)",
+        th.dim(),
+    ));
+    out
+}
+
+fn finished(f: &Finished, w: u16, th: Theme) -> Vec<Line<'static>> {
+    let (mark, word, style) = match f.status {
+        FinishStatus::Succeeded => ("✓", "succeeded", th.ok()),
+        FinishStatus::Failed => ("✗", "failed", th.error()),
+        FinishStatus::Killed => ("☠", "killed", th.error()),
+        FinishStatus::TimedOut => ("⏱", "timed out", th.error()),
+    };
+    let mut parts = vec![
+        duration(f.duration_ms),
+        format!(
+            "{} in / {} out tokens",
+            tokens(
+                f.usage.input_tokens + f.usage.cache_read_tokens + f.usage.cache_creation_tokens
+            ),
+            tokens(f.usage.output_tokens)
+        ),
+    ];
+    if let Some(c) = f.usage.cost_usd {
+        parts.push(cost(c));
+    }
+    let mut out = wrap(
+        &[
+            (
+                &format!("{mark} {word}"),
+                style.add_modifier(Modifier::BOLD),
+            ),
+            (&format!(" · {}", parts.join(" · ")), th.text()),
+        ],
+        w as usize,
+        ("  ", th.text()),
+    );
+    if let Some(reason) = &f.reason {
+        out.extend(texty(&format!("  {reason}"), th.title(), w));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::tui::wrap::plain;
+    use serde_json::json;
+
+    fn th() -> Theme {
+        Theme { color: false }
+    }
+
+    fn all(t: &TaskLines) -> Vec<String> {
+        (0..t.len())
+            .filter_map(|i| t.get(i))
+            .map(|l| plain(&l.line))
+            .collect()
+    }
+
+    #[test]
+    fn streamed_text_is_rewrapped_only_at_the_tail() {
+        let mut tr = Transcript::default();
+        let exp = Expansion::default();
+        let mut cache = TaskLines::new(20, th());
+        tr.push(AgentEvent::Text {
+            text: "hello world, ".into(),
+            delta: true,
+        });
+        cache.refresh(&tr, &exp);
+        assert_eq!(all(&cache), ["hello world, "]);
+        tr.push(AgentEvent::Text {
+            text: "again and again".into(),
+            delta: true,
+        });
+        cache.refresh(&tr, &exp);
+        assert_eq!(all(&cache), ["hello world, again", "and again"]);
+        tr.push(AgentEvent::ToolCall {
+            id: "1".into(),
+            name: "Bash".into(),
+            input: json!({"command": "ls -la"}),
+        });
+        cache.refresh(&tr, &exp);
+        assert_eq!(
+            all(&cache),
+            ["hello world, again", "and again", "→ Bash ls -la"]
+        );
+    }
+
+    #[test]
+    fn incremental_lines_equal_a_fresh_render() {
+        // Deltas cut at every awkward place: mid-word, before and after
+        // line breaks, blank paragraphs.
+        let chunks = [
+            "Para",
+            "graph one is long\n",
+            "\n",
+            "Two ",
+            "and\nthree",
+            " more words here\n",
+            "four",
+        ];
+        let mut tr = Transcript::default();
+        let exp = Expansion::default();
+        let mut inc = TaskLines::new(12, th());
+        for c in chunks {
+            tr.push(AgentEvent::Text {
+                text: c.into(),
+                delta: true,
+            });
+            inc.refresh(&tr, &exp);
+            let mut fresh = TaskLines::new(12, th());
+            fresh.refresh(&tr, &exp);
+            assert_eq!(all(&inc), all(&fresh), "after {c:?}");
+        }
+        assert_eq!(all(&inc).last().map(String::as_str), Some("four"));
+        assert!(
+            all(&inc).contains(&String::new()),
+            "the blank paragraph stays"
+        );
+    }
+
+    #[test]
+    fn a_tail_equals_the_end_of_the_full_render() {
+        let mut tr = Transcript::default();
+        let exp = Expansion::default();
+        tr.push(AgentEvent::Text {
+            text: "one two three four five\nsix\n\nseven eight".into(),
+            delta: true,
+        });
+        tr.push(AgentEvent::ToolCall {
+            id: "1".into(),
+            name: "Read".into(),
+            input: json!({"file_path": "a.rs"}),
+        });
+        tr.push(AgentEvent::Text {
+            text: "nine ten eleven twelve".into(),
+            delta: true,
+        });
+        let mut full = TaskLines::new(10, th());
+        full.refresh(&tr, &exp);
+        let all = all(&full);
+        for h in 0..=all.len() + 2 {
+            let tail: Vec<String> = tail_lines(&tr, &exp, 10, h, th())
+                .iter()
+                .map(plain)
+                .collect();
+            assert_eq!(tail, all[all.len().saturating_sub(h)..], "height {h}");
+        }
+    }
+
+    #[test]
+    fn results_fold_and_expand() {
+        let mut tr = Transcript::default();
+        let mut exp = Expansion::default();
+        tr.push(AgentEvent::ToolResult {
+            id: "1".into(),
+            output: "one\ntwo\nthree\n".into(),
+            is_error: false,
+        });
+        let mut cache = TaskLines::new(60, th());
+        cache.refresh(&tr, &exp);
+        assert_eq!(all(&cache), ["  ← one (+2 lines, e expands)", "    two"]);
+        exp.toggle_all();
+        cache.refresh(&tr, &exp);
+        assert_eq!(
+            all(&cache),
+            ["  ← 3 lines", "  │ one", "  │ two", "  │ three"]
+        );
+        exp.toggle(0);
+        cache.refresh(&tr, &exp);
+        assert_eq!(cache.len(), 2, "toggling one result folds it again");
+    }
+
+    #[test]
+    fn dropped_entries_leave_a_marker_and_lines_follow_the_window() {
+        let mut tr = Transcript::with_cap(2);
+        let exp = Expansion::default();
+        let mut cache = TaskLines::new(40, th());
+        for i in 0..5 {
+            tr.push(AgentEvent::Error {
+                message: format!("e{i}"),
+            });
+            cache.refresh(&tr, &exp);
+        }
+        assert_eq!(
+            all(&cache),
+            [
+                "… 3 earlier entries dropped (the window keeps the latest)",
+                "error: e3",
+                "error: e4"
+            ]
+        );
+    }
+
+    #[test]
+    fn escape_sequences_never_become_lines() {
+        let lines = entry_lines(
+            &AgentEvent::Raw {
+                line: "\u{1b}]0;pwned\u{7}\u{1b}[2Jok".into(),
+            },
+            false,
+            40,
+            th(),
+        );
+        let text: String = lines.iter().map(plain).collect();
+        assert!(
+            !text.contains('\u{1b}') && !text.contains('\u{7}'),
+            "{text:?}"
+        );
+        assert!(text.contains("ok"));
+    }
+}

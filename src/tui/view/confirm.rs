@@ -1,0 +1,68 @@
+//! The `y` confirmations: killing a task, quitting while agents run.
+//!
+//! Pure: draws, never changes state.
+
+use ratatui::buffer::Buffer;
+use ratatui::layout::Rect;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Borders, Clear, Paragraph, Widget, Wrap};
+
+use super::centered;
+use crate::core::{State, TaskId};
+use crate::present::{safe_text, truncate};
+use crate::tui::app::App;
+
+fn dialog(app: &App, title: &str, body: Vec<Line<'static>>, area: Rect, buf: &mut Buffer) {
+    let th = app.theme;
+    let mut lines = body;
+    lines.push(Line::raw(""));
+    lines.push(Line::from(vec![
+        Span::styled("y", th.key()),
+        Span::raw(" yes   "),
+        Span::styled("any other key", th.key()),
+        Span::raw(" no"),
+    ]));
+    let rect = centered(area, 60, lines.len() as u16 + 2);
+    Clear.render(rect, buf);
+    Paragraph::new(lines)
+        .wrap(Wrap { trim: false })
+        .block(
+            Block::default()
+                .borders(Borders::ALL)
+                .border_style(th.error())
+                .title(Span::styled(format!(" {title} "), th.error())),
+        )
+        .render(rect, buf);
+}
+
+/// Asks before killing `task`.
+pub fn render_kill(app: &App, state: &State, task: TaskId, area: Rect, buf: &mut Buffer) {
+    let what = state
+        .task(task)
+        .map(|t| {
+            format!(
+                "#{} {} “{}”",
+                t.id,
+                t.spec.agent.name(),
+                truncate(&safe_text(&t.title()), 36)
+            )
+        })
+        .unwrap_or_else(|| format!("#{task}"));
+    let body = vec![
+        Line::raw(format!("Kill {what}?")),
+        Line::styled(
+            "Its process group gets SIGINT, SIGTERM, then SIGKILL.",
+            app.theme.dim(),
+        ),
+    ];
+    dialog(app, "kill", body, area, buf);
+}
+
+/// Asks before quitting while agents run.
+pub fn render_quit(app: &App, state: &State, area: Rect, buf: &mut Buffer) {
+    let n = state.tasks.iter().filter(|t| !t.status.is_final()).count();
+    let body = vec![Line::raw(format!(
+        "{n} agent(s) still running. Quit and kill them all?"
+    ))];
+    dialog(app, "quit", body, area, buf);
+}

@@ -1,0 +1,162 @@
+//! The live pane: the selected task's conversation (or its raw terminal
+//! output), following the tail or scrolled back, with search highlights.
+//!
+//! Pure: reads the app's cached lines and the core state; draws only the
+//! visible window, so a long transcript costs nothing per frame.
+
+use ratatui::buffer::Buffer;
+use ratatui::layout::Rect;
+use ratatui::style::Style;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::Widget;
+use tui_term::widget::PseudoTerminal;
+
+use crate::core::State;
+use crate::core::task::TaskStatus;
+use crate::present::{safe_text, truncate};
+use crate::tui::app::App;
+use crate::tui::layout::pane_body;
+use crate::tui::theme::Theme;
+
+/// Draws the title row and the visible lines of the selected task.
+pub fn render(app: &App, state: &State, area: Rect, buf: &mut Buffer) {
+    if area.height == 0 {
+        return;
+    }
+    let th = app.theme;
+    let body = pane_body(area);
+    let title_row = Rect { height: 1, ..area };
+    buf.set_style(title_row, th.border());
+    let Some(task) = app.selected.and_then(|id| state.task(id)) else {
+        Line::styled("─".repeat(area.width as usize), th.border()).render(title_row, buf);
+        welcome(th, body, buf);
+        return;
+    };
+    let total = app
+        .with_lines(state, task.id, body.width, |l| l.len())
+        .unwrap_or(0);
+    let top = app.pane_top(task.id, total, body.height as usize);
+    let pane = app.pane(task.id);
+    let position = if app.raw {
+        "raw output".to_string()
+    } else if pane.follow || total <= body.height as usize {
+        "following".to_string()
+    } else {
+        let last = (top + body.height as usize).min(total);
+        format!("{last}/{total} · End follows")
+    };
+    let title = format!(
+        "─ #{} {} · {} · {} ",
+        task.id,
+        task.spec.agent.name(),
+        truncate(&safe_text(&task.title()), (area.width as usize / 2).max(10)),
+        task.status.name()
+    );
+    let mut spans = vec![Span::styled(title, th.title())];
+    if task.status == TaskStatus::Blocked {
+        spans.push(Span::styled(
+            " waiting for you ",
+            th.status(TaskStatus::Blocked),
+        ));
+    }
+    spans.push(Span::styled(format!(" {position} "), th.dim()));
+    let used: usize = spans.iter().map(|s| s.width()).sum();
+    spans.push(Span::styled(
+        "─".repeat((area.width as usize).saturating_sub(used)),
+        th.border(),
+    ));
+    Line::from(spans).render(title_row, buf);
+
+    if app.raw {
+        match app.raw_screen() {
+            Some(screen) if app.has_raw(task.id) => PseudoTerminal::new(screen).render(body, buf),
+            _ => Line::styled(
+                "  no raw terminal output from this agent yet (r goes back)",
+                th.dim(),
+            )
+            .render(body, buf),
+        }
+        return;
+    }
+    let query = app.search.as_ref().map(|s| s.query.to_ascii_lowercase());
+    let current = app.search.as_ref().and_then(|s| s.current);
+    app.with_lines(state, task.id, body.width, |lines| {
+        for row in 0..body.height as usize {
+            let Some(pl) = lines.get(top + row) else {
+                break;
+            };
+            let rect = Rect {
+                y: body.y + row as u16,
+                height: 1,
+                ..body
+            };
+            let line = match &query {
+                Some(q) => highlight(pl.line, q, th, current == Some(top + row)),
+                None => pl.line,
+            };
+            line.render(rect, buf);
+        }
+    });
+    if total == 0 {
+        Line::styled("  waiting for the agent's first words…", th.dim()).render(body, buf);
+    }
+}
+
+fn welcome(th: Theme, body: Rect, buf: &mut Buffer) {
+    let lines = [
+        Line::styled("corral: several coding agents, one screen.", th.title()),
+        Line::raw(""),
+        Line::from(vec![
+            Span::styled("  n  ", th.key()),
+            Span::raw("start a task"),
+        ]),
+        Line::from(vec![
+            Span::styled("  ?  ", th.key()),
+            Span::raw("every key"),
+        ]),
+        Line::from(vec![Span::styled("  q  ", th.key()), Span::raw("quit")]),
+    ];
+    for (i, l) in lines.into_iter().enumerate() {
+        if i as u16 + 1 >= body.height {
+            break;
+        }
+        let rect = Rect {
+            x: body.x + 2,
+            y: body.y + 1 + i as u16,
+            height: 1,
+            width: body.width.saturating_sub(2),
+        };
+        l.render(rect, buf);
+    }
+}
+
+/// The line with every (ASCII case-insensitive) occurrence of `query`
+/// highlighted; the current match is also bold.
+pub fn highlight(line: Line<'static>, query: &str, th: Theme, current: bool) -> Line<'static> {
+    if query.is_empty() {
+        return line;
+    }
+    let mut hl = th.search_match();
+    if current {
+        hl = hl.add_modifier(ratatui::style::Modifier::BOLD | ratatui::style::Modifier::UNDERLINED);
+    }
+    let mut out: Vec<Span<'static>> = Vec::new();
+    for span in line.spans {
+        let text = span.content.to_string();
+        let lower = text.to_ascii_lowercase();
+        let mut at = 0;
+        while let Some(pos) = lower[at..].find(query) {
+            let s = at + pos;
+            let e = s + query.len();
+            if s > at {
+                out.push(Span::styled(text[at..s].to_string(), span.style));
+            }
+            out.push(Span::styled(text[s..e].to_string(), span.style.patch(hl)));
+            at = e;
+        }
+        if at < text.len() {
+            out.push(Span::styled(text[at..].to_string(), span.style));
+        }
+    }
+    Line::from(out).style(line.style.patch(Style::new()))
+}

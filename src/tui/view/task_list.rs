@@ -1,0 +1,128 @@
+//! The task list: one row per task with status glyph and colour, agent,
+//! title, elapsed time (live while running), tokens and cost.
+//!
+//! Pure: draws from the app and core state, changes nothing.
+
+use ratatui::buffer::Buffer;
+use ratatui::layout::Rect;
+use ratatui::style::Style;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::Widget;
+use unicode_width::UnicodeWidthStr;
+
+use crate::core::State;
+use crate::core::task::Task;
+use crate::present::{cost, duration, safe_text, tokens, truncate};
+use crate::tui::app::App;
+use crate::tui::layout::list_offset;
+use crate::tui::theme::status_glyph;
+
+/// Columns right of the title: elapsed, tokens, cost.
+const RIGHT: usize = 8 + 8 + 9;
+/// Columns left of the title: glyph, id, status, agent.
+const LEFT: usize = 2 + 4 + 10 + 8;
+
+fn pad(s: &str, w: usize) -> String {
+    let s = truncate(s, w);
+    let n = UnicodeWidthStr::width(s.as_str());
+    format!("{s}{}", " ".repeat(w.saturating_sub(n)))
+}
+
+fn rpad(s: &str, w: usize) -> String {
+    let n = UnicodeWidthStr::width(s);
+    format!("{}{s}", " ".repeat(w.saturating_sub(n)))
+}
+
+/// Draws the header and the rows that fit, keeping the selection visible.
+pub fn render(app: &App, state: &State, area: Rect, buf: &mut Buffer) {
+    if area.height == 0 {
+        return;
+    }
+    let th = app.theme;
+    let title_w = (area.width as usize).saturating_sub(LEFT + RIGHT).max(8);
+    let header = format!(
+        "{}{}{}{}",
+        pad("  #", 6),
+        pad("status", 10),
+        pad("agent", 8),
+        pad("task", title_w)
+    ) + &rpad("elapsed", 8)
+        + &rpad("tokens", 8)
+        + &rpad("cost", 9);
+    Line::styled(header, th.title().patch(th.dim())).render(Rect { height: 1, ..area }, buf);
+    if state.tasks.is_empty() {
+        if area.height > 1 {
+            Line::styled("  no tasks yet: press n to start one", th.dim()).render(
+                Rect {
+                    y: area.y + 1,
+                    height: 1,
+                    ..area
+                },
+                buf,
+            );
+        }
+        return;
+    }
+    let sel = app.selected_index(state).unwrap_or(0);
+    let offset = list_offset(area, sel);
+    let tick = app.now_ms / crate::tui::theme::SPINNER_MS;
+    for (row, (i, task)) in state.tasks.iter().enumerate().skip(offset).enumerate() {
+        let y = area.y + 1 + row as u16;
+        if y >= area.bottom() {
+            break;
+        }
+        let line = row_line(app, task, tick, title_w, i == sel);
+        let rect = Rect {
+            y,
+            height: 1,
+            ..area
+        };
+        if i == sel {
+            buf.set_style(rect, th.selected());
+        }
+        line.render(rect, buf);
+    }
+}
+
+fn row_line(app: &App, t: &Task, tick: u64, title_w: usize, selected: bool) -> Line<'static> {
+    let th = app.theme;
+    let st = th.status(t.status);
+    let base = if selected {
+        th.selected()
+    } else {
+        Style::new()
+    };
+    let elapsed = if t.started_ms.is_some() {
+        duration(t.elapsed_ms(app.now_ms.max(t.started_ms.unwrap_or(0))))
+    } else {
+        "-".into()
+    };
+    // Whole seconds while running, so the column does not flicker.
+    let elapsed = if t.finished_ms.is_none() && t.started_ms.is_some() {
+        let ms = t.elapsed_ms(app.now_ms);
+        duration(ms - ms % 1000)
+    } else {
+        elapsed
+    };
+    let toks = t.usage.total_tokens();
+    let spans = vec![
+        Span::styled(format!("{} ", status_glyph(t.status, tick)), st),
+        Span::styled(pad(&format!("{}", t.id), 4), base),
+        Span::styled(pad(t.status.name(), 10), st),
+        Span::styled(pad(t.spec.agent.name(), 8), base),
+        Span::styled(
+            pad(&safe_text(&t.title()).replace('\n', " "), title_w),
+            base,
+        ),
+        Span::styled(rpad(&elapsed, 8), base),
+        Span::styled(
+            rpad(&if toks > 0 { tokens(toks) } else { "-".into() }, 8),
+            base,
+        ),
+        Span::styled(
+            rpad(&t.usage.cost_usd.map(cost).unwrap_or_else(|| "-".into()), 9),
+            base,
+        ),
+    ];
+    Line::from(spans)
+}

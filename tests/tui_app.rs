@@ -1,0 +1,225 @@
+//! UI state behaviour: following the tail, scrolling back while the stream
+//! goes on, search, mouse selection, kill and quit confirmations, the form
+//! launching a task, and the raw view through the VT emulator.
+
+mod tui_support;
+
+use corral::core::event::AgentEvent;
+use corral::core::{Settings, State};
+use corral::tui::app::{Intent, Overlay};
+use corral::tui::keymap::{Action, Mode};
+use tui_support::*;
+
+fn chatty(lines: usize) -> (State, u64) {
+    let mut s = State::new(Settings::default());
+    let id = launch(&mut s, T0, "chatty");
+    for i in 0..lines {
+        agent(
+            &mut s,
+            T0 + i as u64,
+            id,
+            AgentEvent::Raw {
+                line: format!("out {i}"),
+            },
+        );
+    }
+    (s, id)
+}
+
+#[test]
+fn the_pane_follows_the_tail_until_scrolled_back() {
+    let (mut s, id) = chatty(100);
+    let mut a = app(80, 24, true);
+    a.sync(&s);
+    assert!(screen(&a, &s).contains("│ out 99"));
+    a.handle(Action::PageUp, &s);
+    let back = screen(&a, &s);
+    assert!(!back.contains("│ out 99"), "{back}");
+    assert!(back.contains("End follows"), "{back}");
+    // New output arrives: the view stays where the user put it.
+    agent(
+        &mut s,
+        T0 + 500,
+        id,
+        AgentEvent::Raw {
+            line: "fresh".into(),
+        },
+    );
+    assert_eq!(screen(&a, &s), back.replace("/101", "/102"));
+    // End resumes following, and the new line shows.
+    a.handle(Action::End, &s);
+    let tail = screen(&a, &s);
+    assert!(
+        tail.contains("│ fresh") && tail.contains("following"),
+        "{tail}"
+    );
+    // Scrolling down to the bottom also resumes following.
+    a.handle(Action::ScrollUp(3), &s);
+    assert!(!a.pane(id).follow);
+    a.handle(Action::ScrollDown(3), &s);
+    assert!(a.pane(id).follow);
+    a.handle(Action::Home, &s);
+    assert!(screen(&a, &s).contains("│ out 0"));
+}
+
+#[test]
+fn search_jumps_between_matches_and_wraps() {
+    let (s, id) = chatty(200);
+    let mut a = app(80, 24, true);
+    a.sync(&s);
+    a.handle(Action::SearchStart, &s);
+    assert_eq!(a.mode(), Mode::Search);
+    for c in "out 1".chars() {
+        a.handle(Action::SearchChar(c), &s);
+    }
+    a.handle(Action::SearchSubmit, &s);
+    assert_eq!(a.mode(), Mode::Found);
+    let first = a.search.as_ref().and_then(|x| x.current).expect("a match");
+    assert!(!a.pane(id).follow, "a match scrolls the pane");
+    a.handle(Action::SearchNext, &s);
+    let second = a.search.as_ref().and_then(|x| x.current).unwrap();
+    assert_ne!(first, second);
+    a.handle(Action::SearchPrev, &s);
+    assert_eq!(a.search.as_ref().and_then(|x| x.current), Some(first));
+    let shown = screen(&a, &s);
+    assert!(shown.contains("out 1"), "{shown}");
+    a.handle(Action::Close, &s);
+    assert_eq!(a.mode(), Mode::Normal);
+
+    a.handle(Action::SearchStart, &s);
+    for c in "nothing like this".chars() {
+        a.handle(Action::SearchChar(c), &s);
+    }
+    a.handle(Action::SearchSubmit, &s);
+    assert!(a.notice.as_deref().unwrap_or("").contains("no match"));
+}
+
+#[test]
+fn clicking_a_row_selects_it_and_clicking_a_result_unfolds_it() {
+    let s = busy_state();
+    let mut a = app(80, 24, true);
+    a.sync(&s);
+    // Row 1 is task 1 (row 0 is the header).
+    a.handle(Action::Click { column: 10, row: 1 }, &s);
+    assert_eq!(a.selected, Some(1));
+    a.handle(Action::Click { column: 10, row: 2 }, &s);
+    assert_eq!(a.selected, Some(2));
+    let before = screen(&a, &s);
+    let row = before
+        .lines()
+        .position(|l| l.contains("← running 12 tests"))
+        .expect("folded result");
+    a.handle(
+        Action::Click {
+            column: 4,
+            row: row as u16,
+        },
+        &s,
+    );
+    let after = screen(&a, &s);
+    assert!(
+        after.contains("│ test parse::newline ... FAILED"),
+        "{after}"
+    );
+    // Clicking again folds it; `e` expands every result, `e` again folds.
+    let row = after
+        .lines()
+        .position(|l| l.contains("← 4 lines"))
+        .expect("expanded header");
+    a.handle(
+        Action::Click {
+            column: 4,
+            row: row as u16,
+        },
+        &s,
+    );
+    assert!(!screen(&a, &s).contains("│ failures: 1"));
+    a.handle(Action::ToggleExpand, &s);
+    assert!(screen(&a, &s).contains("│ failures: 1"));
+    a.handle(Action::ToggleExpand, &s);
+    assert!(!screen(&a, &s).contains("│ failures: 1"));
+}
+
+#[test]
+fn kill_needs_y_and_only_live_tasks_can_be_killed() {
+    let s = busy_state();
+    let mut a = app(80, 24, true);
+    a.sync(&s);
+    a.select(2);
+    a.handle(Action::KillAsk, &s);
+    assert!(matches!(a.overlay, Overlay::ConfirmKill(2)));
+    assert_eq!(a.handle(Action::Close, &s), vec![]);
+    a.handle(Action::KillAsk, &s);
+    assert_eq!(a.handle(Action::Confirm, &s), vec![Intent::Kill(2)]);
+    assert_eq!(a.handle(Action::KillNow, &s), vec![Intent::Kill(2)]);
+    a.select(1);
+    assert_eq!(
+        a.handle(Action::KillNow, &s),
+        vec![],
+        "task 1 already finished"
+    );
+    a.handle(Action::KillAsk, &s);
+    assert!(matches!(a.overlay, Overlay::None));
+}
+
+#[test]
+fn quit_asks_while_agents_run_and_kills_them_all() {
+    let s = busy_state();
+    let mut a = app(80, 24, true);
+    a.handle(Action::Quit, &s);
+    assert!(matches!(a.overlay, Overlay::ConfirmQuit));
+    assert!(screen(&a, &s).contains("2 agent(s) still running"));
+    let intents = a.handle(Action::Confirm, &s);
+    assert_eq!(intents, vec![Intent::Kill(2), Intent::Kill(5)]);
+    assert!(a.quitting && !a.exit);
+
+    let (mut idle, id) = chatty(1);
+    exit(&mut idle, T0 + 10, id, Some(0), None);
+    let mut b = app(80, 24, true);
+    assert_eq!(b.handle(Action::Quit, &idle), vec![]);
+    assert!(b.exit, "nothing runs: quit at once");
+}
+
+#[test]
+fn the_form_launches_and_escape_cancels() {
+    let s = State::new(Settings::default());
+    let mut a = app(80, 24, true);
+    a.handle(Action::NewTask, &s);
+    assert_eq!(a.handle(Action::FormSubmit, &s), vec![], "empty prompt");
+    a.paste("write tests");
+    let intents = a.handle(Action::FormSubmit, &s);
+    let [Intent::Launch(out)] = intents.as_slice() else {
+        panic!("no launch: {intents:?}");
+    };
+    assert_eq!(out.prompt, "write tests");
+    assert!(matches!(a.overlay, Overlay::None));
+    a.handle(Action::NewTask, &s);
+    a.handle(Action::Close, &s);
+    assert!(matches!(a.overlay, Overlay::None));
+}
+
+#[test]
+fn raw_view_emulates_the_terminal_without_passing_escapes_through() {
+    let (s, id) = chatty(1);
+    let mut a = app(80, 24, true);
+    a.sync(&s);
+    a.raw_output(
+        id,
+        b"\x1b[2J\x1b[1;1H\x1b[31mred\x1b[0m plain\r\nnext\x1b]0;title\x07 line",
+    );
+    a.handle(Action::ToggleRaw, &s);
+    let term = draw(&a, &s);
+    let shown = screen(&a, &s);
+    assert!(
+        shown.contains("red plain") && shown.contains("next line"),
+        "{shown}"
+    );
+    for cell in term.backend().buffer().content() {
+        assert!(!cell.symbol().chars().any(char::is_control), "{cell:?}");
+    }
+    // Bytes that arrive while the raw view is open show at once.
+    a.raw_output(id, b"\r\nmore");
+    assert!(screen(&a, &s).contains("more"));
+    a.handle(Action::ToggleRaw, &s);
+    assert!(screen(&a, &s).contains("│ out 0"));
+}

@@ -1,0 +1,256 @@
+//! End to end in a real terminal: the real `corral` binary in tmux. Launch a
+//! fake agent through the `n` form, watch its text stream into the pane,
+//! kill it with `x` `y`, check that its whole process group is gone, launch
+//! another and quit with `q` `y`, which must kill it too.
+//!
+//! Skipped (with a message) when tmux is not installed. Every wait is
+//! bounded, and the tmux server is killed whatever happens.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+const WAIT: Duration = Duration::from_secs(15);
+
+struct Tmux {
+    socket: String,
+}
+
+impl Tmux {
+    fn cmd(&self, args: &[&str]) -> std::process::Output {
+        Command::new("tmux")
+            .arg("-L")
+            .arg(&self.socket)
+            .args(args)
+            .output()
+            .expect("run tmux")
+    }
+
+    fn capture(&self) -> String {
+        String::from_utf8_lossy(&self.cmd(&["capture-pane", "-p", "-t", "t"]).stdout).into_owned()
+    }
+
+    fn keys(&self, keys: &[&str]) {
+        let mut args = vec!["send-keys", "-t", "t"];
+        args.extend_from_slice(keys);
+        assert!(self.cmd(&args).status.success(), "send-keys {keys:?}");
+    }
+
+    fn text(&self, text: &str) {
+        assert!(
+            self.cmd(&["send-keys", "-t", "t", "-l", text])
+                .status
+                .success()
+        );
+    }
+
+    fn wait_for(&self, what: &str, ok: impl Fn(&str) -> bool) -> String {
+        let end = Instant::now() + WAIT;
+        loop {
+            let screen = self.capture();
+            if ok(&screen) {
+                return screen;
+            }
+            if Instant::now() > end {
+                panic!("timed out waiting for {what}; screen:\n{screen}");
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    fn alive(&self) -> bool {
+        self.cmd(&["has-session", "-t", "t"]).status.success()
+    }
+}
+
+impl Drop for Tmux {
+    fn drop(&mut self) {
+        let _ = self.cmd(&["kill-server"]);
+    }
+}
+
+/// `(pid, pgid)` of every process running the script `needle` (its first
+/// argument is the script: `bash SCRIPT ...`). corral and tmux mention the
+/// path too, but not as their first argument.
+fn procs_with(needle: &str) -> Vec<(i32, i32)> {
+    let mut out = Vec::new();
+    let Ok(dir) = std::fs::read_dir("/proc") else {
+        return out;
+    };
+    for e in dir.flatten() {
+        let Ok(pid) = e.file_name().to_string_lossy().parse::<i32>() else {
+            continue;
+        };
+        let cmdline = std::fs::read(e.path().join("cmdline")).unwrap_or_default();
+        let arg1 = cmdline.split(|b| *b == 0).nth(1).unwrap_or_default();
+        if arg1 != needle.as_bytes() {
+            continue;
+        }
+        if let Some(pgid) = pgid_of(pid) {
+            out.push((pid, pgid));
+        }
+    }
+    out
+}
+
+fn pgid_of(pid: i32) -> Option<i32> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The command name is in parentheses and may hold spaces.
+    let rest = &stat[stat.rfind(')')? + 2..];
+    rest.split_whitespace().nth(2)?.parse().ok()
+}
+
+/// Pids of live (not zombie) processes in group `pgid`.
+fn group_members(pgid: i32) -> Vec<i32> {
+    let mut out = Vec::new();
+    let Ok(dir) = std::fs::read_dir("/proc") else {
+        return out;
+    };
+    for e in dir.flatten() {
+        let Ok(pid) = e.file_name().to_string_lossy().parse::<i32>() else {
+            continue;
+        };
+        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+            continue;
+        };
+        let Some(close) = stat.rfind(')') else {
+            continue;
+        };
+        let fields: Vec<&str> = stat[close + 2..].split_whitespace().collect();
+        if fields.first() == Some(&"Z") {
+            continue;
+        }
+        if fields.get(2).and_then(|g| g.parse::<i32>().ok()) == Some(pgid) {
+            out.push(pid);
+        }
+    }
+    out
+}
+
+fn wait_group_gone(pgid: i32) {
+    let end = Instant::now() + WAIT;
+    while !group_members(pgid).is_empty() {
+        assert!(
+            Instant::now() < end,
+            "group {pgid} survived: {:?}",
+            group_members(pgid)
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// The fake agent's process group, once it has its child.
+fn agent_group(script: &Path) -> i32 {
+    let end = Instant::now() + WAIT;
+    let needle = script.to_string_lossy().into_owned();
+    loop {
+        if let Some(&(_, pgid)) = procs_with(&needle).first() {
+            if group_members(pgid).len() >= 2 {
+                return pgid;
+            }
+        }
+        assert!(Instant::now() < end, "the fake agent never started");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+#[test]
+fn launch_watch_kill_and_quit_in_a_real_terminal() {
+    if Command::new("tmux").arg("-V").output().is_err() {
+        eprintln!("tmux is not installed: skipping the end-to-end cockpit test");
+        return;
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    // A private copy of the fake agent, so /proc scans find only ours.
+    let script: PathBuf = dir.path().join("tui_stream_agent.sh");
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/agents/tui_stream.sh");
+    std::fs::copy(&src, &script).expect("copy fake agent");
+    let bin = env!("CARGO_BIN_EXE_corral");
+    let tmux = Tmux {
+        socket: format!("corral-e2e-{}", std::process::id()),
+    };
+    let command = format!(
+        "{bin} --agent-bin {} --cwd {}",
+        script.display(),
+        dir.path().display()
+    );
+    let started = tmux.cmd(&[
+        "new-session",
+        "-d",
+        "-x",
+        "100",
+        "-y",
+        "30",
+        "-s",
+        "t",
+        &command,
+    ]);
+    assert!(started.status.success(), "tmux: {started:?}");
+    tmux.wait_for("the empty cockpit", |s| s.contains("no tasks yet"));
+
+    // Launch through the form.
+    tmux.keys(&["n"]);
+    tmux.wait_for("the form", |s| {
+        s.contains("new task") && s.contains("Ctrl-S")
+    });
+    tmux.text("say hello");
+    tmux.keys(&["Enter"]);
+    tmux.text("twice");
+    tmux.keys(&["C-s"]);
+    let screen = tmux.wait_for("streamed text", |s| {
+        s.contains("stream line 3 from the fake agent")
+    });
+    assert!(screen.contains("running"), "{screen}");
+    assert!(
+        screen.contains("say hello"),
+        "the title is the prompt's first line:\n{screen}"
+    );
+    let pgid = agent_group(&script);
+
+    // Kill with confirmation.
+    tmux.keys(&["x"]);
+    tmux.wait_for("the kill question", |s| s.contains("Kill #1"));
+    tmux.keys(&["y"]);
+    tmux.wait_for("the killed row", |s| s.contains("killed"));
+    wait_group_gone(pgid);
+
+    // A second agent, then quit: `q` asks, `y` kills it and exits.
+    tmux.keys(&["n"]);
+    tmux.wait_for("the form", |s| s.contains("new task"));
+    tmux.text("second");
+    tmux.keys(&["C-s"]);
+    tmux.wait_for("the second task streaming", |s| {
+        s.contains("#2") && s.contains("stream line 2 from the fake agent")
+    });
+    let second = {
+        let end = Instant::now() + WAIT;
+        loop {
+            let groups: Vec<i32> = procs_with(&script.to_string_lossy())
+                .into_iter()
+                .map(|(_, g)| g)
+                .filter(|g| *g != pgid)
+                .collect();
+            if let Some(g) = groups.first() {
+                break *g;
+            }
+            assert!(Instant::now() < end, "the second agent never started");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    };
+    tmux.keys(&["q"]);
+    tmux.wait_for("the quit question", |s| {
+        s.contains("Quit and kill them all?")
+    });
+    tmux.keys(&["y"]);
+    let end = Instant::now() + WAIT;
+    while tmux.alive() {
+        assert!(
+            Instant::now() < end,
+            "corral did not exit:\n{}",
+            tmux.capture()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    wait_group_gone(second);
+    assert!(procs_with(&script.to_string_lossy()).is_empty());
+}

@@ -1,0 +1,229 @@
+//! View snapshots of the cockpit at 80x24 and 160x48, drawn into ratatui's
+//! `TestBackend` from a core state built through the real `update`.
+
+mod tui_support;
+
+use corral::core::{Settings, State};
+use corral::tui::app::Overlay;
+use corral::tui::keymap::Action;
+use ratatui::style::Color;
+use tui_support::*;
+
+fn select(app: &mut corral::tui::app::App, state: &State, id: u64) {
+    app.sync(state);
+    app.select(id);
+}
+
+#[test]
+fn empty_screen_invites_a_first_task() {
+    let state = State::new(Settings::default());
+    let small = screen(&app(80, 24, true), &state);
+    assert!(small.contains("press n to start one"), "{small}");
+    insta::assert_snapshot!("empty_80x24", small);
+    insta::assert_snapshot!("empty_160x48", screen(&app(160, 48, true), &state));
+}
+
+#[test]
+fn tasks_in_every_status_with_a_live_transcript() {
+    let state = busy_state();
+    let mut a = app(80, 24, true);
+    select(&mut a, &state, 2);
+    let s = screen(&a, &state);
+    for want in [
+        "succeeded",
+        "running",
+        "failed",
+        "killed",
+        "blocked",
+        "timed_out",
+        "→ Bash cargo test -p parser",
+    ] {
+        assert!(s.contains(want), "missing {want}:\n{s}");
+    }
+    insta::assert_snapshot!("busy_80x24", s);
+    let mut wide = app(160, 48, true);
+    select(&mut wide, &state, 2);
+    insta::assert_snapshot!("busy_160x48", screen(&wide, &state));
+}
+
+#[test]
+fn failed_task_shows_retry_error_and_summary() {
+    let state = busy_state();
+    let mut a = app(80, 24, true);
+    select(&mut a, &state, 3);
+    let s = screen(&a, &state);
+    assert!(s.contains("↻ retry 1/10 in 2.0s: 429 rate limited"), "{s}");
+    assert!(s.contains("✗ failed"), "{s}");
+    insta::assert_snapshot!("failed_80x24", s);
+}
+
+#[test]
+fn blocked_task_shows_the_question_read_only() {
+    let state = busy_state();
+    let mut a = app(80, 24, true);
+    select(&mut a, &state, 5);
+    let s = screen(&a, &state);
+    assert!(s.contains("? Bash wants to run: rm -rf build"), "{s}");
+    assert!(s.contains("waiting for you"), "{s}");
+    insta::assert_snapshot!("blocked_80x24", s);
+}
+
+#[test]
+fn help_overlay_lists_every_key() {
+    let state = busy_state();
+    let mut a = app(80, 24, true);
+    a.handle(Action::Help, &state);
+    let s = screen(&a, &state);
+    for key in ["Ctrl-S", "PgUp PgDn", "x", "X", "g", "r", "/", "Esc"] {
+        assert!(s.contains(key), "help lacks {key}:\n{s}");
+    }
+    insta::assert_snapshot!("help_80x24", s);
+}
+
+#[test]
+fn new_task_form_shows_fields_and_keys() {
+    let state = State::new(Settings::default());
+    let mut a = app(80, 24, true);
+    a.handle(Action::NewTask, &state);
+    if let Overlay::Form(f) = &mut a.overlay {
+        f.paste("Fix the flaky test\nthen open a PR");
+    }
+    let s = screen(&a, &state);
+    for want in [
+        "Ctrl-S",
+        "Esc",
+        "claude",
+        "directory",
+        "permission",
+        "Fix the flaky test",
+    ] {
+        assert!(s.contains(want), "form lacks {want}:\n{s}");
+    }
+    insta::assert_snapshot!("form_80x24", s);
+    let mut wide = app(160, 48, true);
+    wide.handle(Action::NewTask, &state);
+    insta::assert_snapshot!("form_160x48", screen(&wide, &state));
+}
+
+#[test]
+fn form_shows_a_missing_directory_inline() {
+    let state = State::new(Settings::default());
+    let mut a = app(80, 24, true);
+    a.handle(Action::NewTask, &state);
+    a.handle(Action::FormNext, &state);
+    a.handle(Action::FormNext, &state);
+    a.paste("/no/such/dir");
+    let s = screen(&a, &state);
+    assert!(s.contains("does not exist"), "{s}");
+}
+
+#[test]
+fn grid_tiles_every_running_agent() {
+    let mut state = busy_state();
+    for i in 0..3 {
+        let id = launch(&mut state, T0 + 10_000, &format!("Parallel job {i}"));
+        agent(
+            &mut state,
+            T0 + 11_000,
+            id,
+            text(&format!("working on part {i}\nstill going")),
+        );
+    }
+    let mut a = app(80, 24, true);
+    a.handle(Action::ToggleGrid, &state);
+    let s = screen(&a, &state);
+    assert!(
+        s.contains("Parallel job 2") && s.contains("still going"),
+        "{s}"
+    );
+    assert!(
+        !s.contains("Write a haiku"),
+        "finished tasks are not tiled:\n{s}"
+    );
+    insta::assert_snapshot!("grid_80x24", s);
+    let mut wide = app(160, 48, true);
+    wide.handle(Action::ToggleGrid, &state);
+    insta::assert_snapshot!("grid_160x48", screen(&wide, &state));
+}
+
+#[test]
+fn kill_asks_for_y() {
+    let state = busy_state();
+    let mut a = app(80, 24, true);
+    select(&mut a, &state, 2);
+    assert_eq!(a.handle(Action::KillAsk, &state), vec![]);
+    let s = screen(&a, &state);
+    assert!(s.contains("Kill #2 claude"), "{s}");
+    insta::assert_snapshot!("kill_confirm_80x24", s);
+}
+
+#[test]
+fn no_color_means_no_colour_anywhere() {
+    let state = busy_state();
+    let mut a = app(80, 24, false);
+    select(&mut a, &state, 3);
+    let term = draw(&a, &state);
+    let buf = term.backend().buffer();
+    for cell in buf.content() {
+        assert!(
+            cell.fg == Color::Reset && cell.bg == Color::Reset,
+            "coloured cell {cell:?}"
+        );
+    }
+    insta::assert_snapshot!("no_color_80x24", screen(&a, &state));
+    // With colour, the same screen does use colour.
+    let mut c = app(80, 24, true);
+    select(&mut c, &state, 3);
+    let term = draw(&c, &state);
+    assert!(
+        term.backend()
+            .buffer()
+            .content()
+            .iter()
+            .any(|c| c.fg != Color::Reset)
+    );
+}
+
+#[test]
+fn dropped_entries_are_marked() {
+    let mut state = State::new(Settings {
+        transcript_cap: 5,
+        ..Settings::default()
+    });
+    let id = launch(&mut state, T0, "chatty");
+    for i in 0..12 {
+        agent(
+            &mut state,
+            T0 + i,
+            id,
+            corral::core::event::AgentEvent::Raw {
+                line: format!("line {i}"),
+            },
+        );
+    }
+    let mut a = app(80, 24, true);
+    select(&mut a, &state, id);
+    let s = screen(&a, &state);
+    assert!(s.contains("… 8 earlier entries dropped"), "{s}");
+    assert!(s.contains("│ line 11") && !s.contains("│ line 6"), "{s}");
+}
+
+#[test]
+fn agent_escape_sequences_never_reach_the_screen() {
+    let mut state = State::new(Settings::default());
+    let id = launch(&mut state, T0, "evil\u{1b}]0;title\u{7}");
+    agent(
+        &mut state,
+        T0 + 1,
+        id,
+        text("\u{1b}[2J\u{1b}[Hgotcha\u{1b}]52;c;AAAA\u{7}"),
+    );
+    let mut a = app(80, 24, true);
+    select(&mut a, &state, id);
+    let term = draw(&a, &state);
+    for cell in term.backend().buffer().content() {
+        assert!(!cell.symbol().chars().any(|c| c.is_control()), "{cell:?}");
+    }
+    let s = screen(&a, &state);
+    assert!(s.contains("gotcha"), "{s}");
+}
