@@ -15,6 +15,9 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 #[command(name = "corral", version, about, long_about = None)]
 #[command(args_conflicts_with_subcommands = true)]
 pub struct Cli {
+    /// Read the configuration from FILE instead of the default place.
+    #[arg(long, global = true, value_name = "FILE")]
+    pub config: Option<PathBuf>,
     #[command(subcommand)]
     pub command: Option<CliCommand>,
     /// Defaults of the cockpit's new-task form.
@@ -26,7 +29,65 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum CliCommand {
     /// Run one agent to completion and stream its work to stdout.
-    Run(RunArgs),
+    Run(Box<RunArgs>),
+    /// List stored tasks (from `corral run` and the TUI).
+    Ls(LsArgs),
+    /// Show a stored task's transcript.
+    Logs(LogsArgs),
+    /// Delete a stored task and its files.
+    Rm(RmArgs),
+    /// The configuration file.
+    #[command(subcommand)]
+    Config(ConfigCommand),
+    /// List the agent profiles and whether their programs are installed.
+    Agents,
+}
+
+/// `corral ls`.
+#[derive(Debug, Args)]
+pub struct LsArgs {
+    /// Print a JSON array instead of a table.
+    #[arg(long)]
+    pub json: bool,
+    /// Include archived tasks.
+    #[arg(long, short)]
+    pub all: bool,
+}
+
+/// `corral logs`.
+#[derive(Debug, Args)]
+pub struct LogsArgs {
+    /// The task id (or a unique prefix of it).
+    pub id: String,
+    /// Keep printing new events until the task is over.
+    #[arg(long, short)]
+    pub follow: bool,
+    /// Print the canonical events as JSON lines.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `corral rm`.
+#[derive(Debug, Args)]
+pub struct RmArgs {
+    /// The task id (or a unique prefix of it).
+    pub id: String,
+    /// Kill the task's agent first if it still runs.
+    #[arg(long)]
+    pub force: bool,
+}
+
+/// `corral config ...`.
+#[derive(Debug, Subcommand)]
+pub enum ConfigCommand {
+    /// Write a commented example configuration file.
+    Init {
+        /// Replace an existing file.
+        #[arg(long)]
+        force: bool,
+    },
+    /// Print where the configuration file is.
+    Path,
 }
 
 /// Who answers an agent's tool approvals in a headless run.
@@ -41,9 +102,9 @@ pub enum ApproveArg {
 /// Flags that choose and configure the agent, shared by every front end.
 #[derive(Debug, Clone, Args)]
 pub struct AgentArgs {
-    /// The agent to run.
-    #[arg(long, default_value = "claude")]
-    pub agent: String,
+    /// The agent profile to run (default: the config's, else claude).
+    #[arg(long, value_name = "NAME")]
+    pub agent: Option<String>,
     /// The agent binary, when it is not the default name on PATH.
     #[arg(long, value_name = "PATH")]
     pub agent_bin: Option<String>,
@@ -97,8 +158,8 @@ pub struct AgentArgs {
 pub struct RunArgs {
     #[command(flatten)]
     pub agent: AgentArgs,
-    /// Who answers tool approvals and questions. Default: you, at the
-    /// terminal, when stdin is one; otherwise `deny`.
+    /// Who answers tool approvals and questions. Default: the config's
+    /// `approve`, else you at the terminal when stdin is one, else `deny`.
     #[arg(long, value_enum)]
     pub approve: Option<ApproveArg>,
     /// Print canonical events as JSON lines instead of a transcript.
@@ -110,9 +171,17 @@ pub struct RunArgs {
     /// Kill the agent after S seconds without output.
     #[arg(long, value_name = "S", value_parser = parse_seconds)]
     pub idle_timeout: Option<u64>,
-    /// Seconds between the steps of the kill ladder (SIGINT, SIGTERM, SIGKILL).
-    #[arg(long, value_name = "S", value_parser = parse_seconds, default_value = "1.5")]
-    pub kill_grace: u64,
+    /// Kill the agent once it has spent more than USD (as it reports, or
+    /// priced by its profile).
+    #[arg(long = "max-cost", value_name = "USD")]
+    pub max_cost_usd: Option<f64>,
+    /// Kill the agent once it has taken more than N turns.
+    #[arg(long, value_name = "N")]
+    pub max_turns: Option<u32>,
+    /// Seconds between the steps of the kill ladder (SIGINT, SIGTERM,
+    /// SIGKILL; default 1.5 or the config's).
+    #[arg(long, value_name = "S", value_parser = parse_seconds)]
+    pub kill_grace: Option<u64>,
     /// The prompt; `-` reads it from stdin.
     #[arg(required = true, value_name = "PROMPT", trailing_var_arg = true)]
     pub prompt: Vec<String>,
@@ -169,6 +238,22 @@ mod tests {
         assert_eq!(run.timeout, Some(3_000));
         assert_eq!(run.prompt, ["fix", "--the", "bug"]);
         assert_eq!(run.approve, None);
+        assert_eq!(run.kill_grace, None);
+    }
+
+    #[test]
+    fn config_is_a_global_flag() {
+        let cli = Cli::try_parse_from(["corral", "ls", "--config", "x.toml", "--json"]).unwrap();
+        assert_eq!(cli.config, Some(PathBuf::from("x.toml")));
+        assert!(matches!(
+            cli.command,
+            Some(CliCommand::Ls(LsArgs { json: true, .. }))
+        ));
+        let cli = Cli::try_parse_from(["corral", "config", "init", "--force"]).unwrap();
+        assert!(matches!(
+            cli.command,
+            Some(CliCommand::Config(ConfigCommand::Init { force: true }))
+        ));
     }
 
     #[test]
@@ -186,7 +271,7 @@ mod tests {
         ])
         .unwrap();
         assert!(cli.command.is_none());
-        assert_eq!(cli.tui.agent, "claude");
+        assert_eq!(cli.tui.agent, None, "the config (or claude) decides");
         assert_eq!(cli.tui.model.as_deref(), Some("haiku"));
         assert_eq!(cli.tui.permission_mode.as_deref(), Some("plan"));
         assert_eq!(cli.tui.cwd, Some(PathBuf::from("src")));

@@ -6,9 +6,13 @@
 
 pub mod agent;
 pub mod cli;
+pub mod config;
 pub mod core;
 pub mod headless;
+pub mod logging;
+pub mod paths;
 pub mod present;
 pub mod runtime;
+pub mod store;
 pub mod tui;
 pub mod worktree;

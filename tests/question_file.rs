@@ -90,6 +90,8 @@ fn asker(env: Vec<(String, String)>) -> TaskSpec {
             ..AgentOptions::default()
         },
         limits: Limits::default(),
+        profile: None,
+        budget: Default::default(),
     }
 }
 

@@ -36,6 +36,10 @@ pub enum Limit {
     Idle,
     /// The wall-clock timeout.
     Wall,
+    /// The run spent more than its maximum cost.
+    Cost,
+    /// The run took more than its maximum number of turns.
+    Turns,
 }
 
 /// Timeouts the runtime enforces for one agent.
@@ -76,6 +80,20 @@ pub enum Command {
     Kill { task: TaskId },
     /// Answer the pending question of a task.
     Answer { task: TaskId, answer: Answer },
+    /// Run a finished task again from its original prompt, as a new
+    /// session (queued like a launch).
+    Retry { task: TaskId },
+    /// Continue a finished (typically interrupted) task: resume the agent's
+    /// session with `message` (a default "continue" message when `None`),
+    /// or start over with the original prompt when there is no session.
+    Resume {
+        task: TaskId,
+        message: Option<String>,
+    },
+    /// Hide (or show again) a finished task in lists.
+    Archive { task: TaskId, archived: bool },
+    /// Forget a finished task (the store deletes its files).
+    Delete { task: TaskId },
     /// Allow the pending tool approval, and every later request for the
     /// same tool (for Bash: the same command) for the rest of the task.
     AllowAlways { task: TaskId },

@@ -25,6 +25,9 @@ pub enum TaskStatus {
     Failed,
     Killed,
     TimedOut,
+    /// The corral that ran it is gone (crash, `kill -9`, reboot); it can be
+    /// resumed from the agent's session.
+    Interrupted,
 }
 
 impl TaskStatus {
@@ -38,6 +41,7 @@ impl TaskStatus {
             TaskStatus::Failed => "failed",
             TaskStatus::Killed => "killed",
             TaskStatus::TimedOut => "timed_out",
+            TaskStatus::Interrupted => "interrupted",
         }
     }
 
@@ -45,14 +49,41 @@ impl TaskStatus {
     pub fn is_final(self) -> bool {
         matches!(
             self,
-            TaskStatus::Succeeded | TaskStatus::Failed | TaskStatus::Killed | TaskStatus::TimedOut
+            TaskStatus::Succeeded
+                | TaskStatus::Failed
+                | TaskStatus::Killed
+                | TaskStatus::TimedOut
+                | TaskStatus::Interrupted
         )
+    }
+
+    /// True while an agent process runs (or is being started) for it.
+    pub fn is_active(self) -> bool {
+        matches!(self, TaskStatus::Running | TaskStatus::Blocked)
+    }
+
+    /// Parses a status from its [`TaskStatus::name`].
+    pub fn from_name(name: &str) -> Option<TaskStatus> {
+        use TaskStatus::*;
+        [
+            Queued,
+            Running,
+            Blocked,
+            Succeeded,
+            Failed,
+            Killed,
+            TimedOut,
+            Interrupted,
+        ]
+        .into_iter()
+        .find(|s| s.name() == name)
     }
 
     /// The transition table: may a task go from `self` to `to`?
     ///
-    /// A finished task may start again (a follow-up or a retry) but never
-    /// jumps straight to another final status.
+    /// A finished task may start again (a follow-up, a retry or a resume)
+    /// but never jumps straight to another final status. Any unfinished
+    /// task becomes `Interrupted` when its corral is found gone.
     pub fn can_become(self, to: TaskStatus) -> bool {
         use TaskStatus::*;
         match (self, to) {
@@ -61,7 +92,8 @@ impl TaskStatus {
             (Running, Blocked) => true,
             (Blocked, Running) => true,
             (Running | Blocked, Succeeded | Failed | Killed | TimedOut) => true,
-            (Succeeded | Failed | Killed | TimedOut, Queued | Running) => true,
+            (Queued | Running | Blocked, Interrupted) => true,
+            (Succeeded | Failed | Killed | TimedOut | Interrupted, Queued | Running) => true,
             _ => false,
         }
     }
@@ -77,6 +109,34 @@ pub struct TaskSpec {
     pub cwd: PathBuf,
     pub options: AgentOptions,
     pub limits: Limits,
+    /// The config profile it was launched with (`None`: named by kind).
+    pub profile: Option<String>,
+    /// Cost and turn limits, enforced by `update`.
+    pub budget: Budget,
+}
+
+/// Per-run cost and turn limits, and the price used when the agent reports
+/// no cost.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Budget {
+    /// Kill the run once it has spent more than this.
+    pub max_cost_usd: Option<f64>,
+    /// Kill the run once it has taken more than this many turns (as the
+    /// agent counts them at the end of each turn).
+    pub max_turns: Option<u32>,
+    /// USD per million input tokens, for agents that report no cost.
+    pub price_input_per_mtok: Option<f64>,
+    /// USD per million output tokens.
+    pub price_output_per_mtok: Option<f64>,
+}
+
+/// How the next run of a task starts (set by a retry or a resume).
+#[derive(Debug, Clone, PartialEq)]
+pub struct RunPlan {
+    /// The message the run starts with.
+    pub prompt: String,
+    /// The agent session to resume, if any.
+    pub resume: Option<String>,
 }
 
 /// Why corral asked for a kill, so the finish can say so.
@@ -86,6 +146,40 @@ pub enum KillReason {
     User,
     /// A limit ran out.
     Limit(Limit),
+}
+
+impl Task {
+    /// A task that has not run yet, for `spec`.
+    pub fn new(id: TaskId, spec: TaskSpec, transcript_cap: usize) -> Task {
+        Task {
+            id,
+            spec,
+            status: TaskStatus::Queued,
+            started_ms: None,
+            finished_ms: None,
+            session_id: None,
+            model: None,
+            usage: Usage::default(),
+            pending_question: None,
+            transcript: Transcript::with_cap(transcript_cap),
+            kill_reason: None,
+            last_turn: None,
+            recent_raw: Vec::new(),
+            recent_errors: Vec::new(),
+            exit: None,
+            stdin_open: false,
+            finish_reason: None,
+            archived: false,
+            process_alive: false,
+            runs: 0,
+            allow_rules: Vec::new(),
+            fallback_prompt: None,
+            run_usage: Usage::default(),
+            run_turns: 0,
+            queue_seq: 0,
+            next_run: None,
+        }
+    }
 }
 
 /// One agent run and everything known about it.
@@ -116,6 +210,18 @@ pub struct Task {
     pub exit: Option<ExitInfo>,
     /// Whether the agent's stdin is still open for more messages.
     pub stdin_open: bool,
+    /// Why it failed, was killed or timed out (from the last finish).
+    pub finish_reason: Option<String>,
+    /// Hidden from lists (finished tasks only).
+    pub archived: bool,
+    /// Usage of the current run only (the limits apply per run).
+    pub run_usage: Usage,
+    /// Turns of the current run, as the agent reported them.
+    pub run_turns: u32,
+    /// Position in the queue: lower starts first.
+    pub queue_seq: u64,
+    /// Set by a retry or a resume; used by the next start.
+    pub next_run: Option<RunPlan>,
     /// Whether an agent process of this task is running now.
     pub process_alive: bool,
     /// How many times an agent process was started for this task.
@@ -167,11 +273,41 @@ mod tests {
 
     #[test]
     fn final_statuses_do_not_jump_to_each_other() {
-        for a in [Succeeded, Failed, Killed, TimedOut] {
-            for b in [Succeeded, Failed, Killed, TimedOut] {
+        for a in [Succeeded, Failed, Killed, TimedOut, Interrupted] {
+            for b in [Succeeded, Failed, Killed, TimedOut, Interrupted] {
                 assert!(!a.can_become(b), "{a:?} -> {b:?}");
             }
             assert!(a.can_become(Running), "{a:?} can take a follow-up");
+        }
+    }
+
+    #[test]
+    fn unfinished_tasks_can_be_interrupted_and_interrupted_ones_resumed() {
+        for a in [Queued, Running, Blocked] {
+            assert!(a.can_become(Interrupted), "{a:?}");
+        }
+        for a in [Succeeded, Failed, Killed, TimedOut] {
+            assert!(!a.can_become(Interrupted), "{a:?}");
+        }
+        assert!(Interrupted.can_become(Queued));
+        assert!(Interrupted.can_become(Running));
+        assert!(!Interrupted.can_become(Failed));
+        assert!(Interrupted.is_final());
+    }
+
+    #[test]
+    fn names_round_trip() {
+        for s in [
+            Queued,
+            Running,
+            Blocked,
+            Succeeded,
+            Failed,
+            Killed,
+            TimedOut,
+            Interrupted,
+        ] {
+            assert_eq!(super::TaskStatus::from_name(s.name()), Some(s));
         }
     }
 

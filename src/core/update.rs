@@ -4,18 +4,24 @@
 //! [`Effect`]s for the runtime. Events meant for front ends (everything an
 //! agent said, plus what corral decided: answers, the finish) are queued in
 //! `State::published` for the front end to drain. Pure: the time comes in
-//! as an argument.
+//! as an argument. Status changes go through the transition table; a
+//! refused change is logged (through `tracing`, the only output this module
+//! has) and ignored, never a panic. New tasks wait in a queue until the
+//! global and per-kind concurrency limits leave a slot.
 
 use std::path::PathBuf;
 
-use super::event::{AgentEvent, FinishStatus, Finished, Question, QuestionKind};
-use super::task::{KillReason, Task, TaskSpec, TaskStatus, TurnOutcome};
-use super::transcript::Transcript;
+use super::event::{AgentEvent, FinishStatus, Finished, Question, QuestionKind, Usage};
+use super::task::{KillReason, RunPlan, Task, TaskSpec, TaskStatus, TurnOutcome};
 use super::{Command, Effect, Event, ExitInfo, Limit, TaskId};
-use crate::agent::{Answer, StdinMode, question_file};
+use crate::agent::{AgentKind, Answer, StdinMode, question_file};
 
 /// How many recent raw lines and errors a task keeps to explain a failure.
 const RECENT_LINES: usize = 8;
+
+/// The message a resumed session starts with when the user gives none.
+pub const RESUME_MESSAGE: &str = "Your previous session was interrupted (corral stopped while you \
+     were working). Continue the task where you left off.";
 
 /// Who answers questions when no person is asked.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -40,6 +46,10 @@ pub struct Settings {
     /// Where agents without a live channel write their questions; `None`
     /// turns the question-file protocol off.
     pub question_dir: Option<PathBuf>,
+    /// Tasks running at once over all agents (`None`: no limit).
+    pub concurrency: Option<usize>,
+    /// Tasks running at once per agent kind.
+    pub per_agent_concurrency: Vec<(AgentKind, usize)>,
 }
 
 impl Default for Settings {
@@ -49,6 +59,8 @@ impl Default for Settings {
             end_after_turn: false,
             transcript_cap: super::transcript::DEFAULT_TRANSCRIPT_CAP,
             question_dir: None,
+            concurrency: None,
+            per_agent_concurrency: Vec::new(),
         }
     }
 }
@@ -59,8 +71,11 @@ pub struct State {
     pub tasks: Vec<Task>,
     pub settings: Settings,
     next_id: TaskId,
+    next_seq: u64,
     /// Events for front ends since they last drained them.
     pub published: Vec<(TaskId, AgentEvent)>,
+    /// Tasks removed by [`Command::Delete`] since the store last drained them.
+    pub deleted: Vec<TaskId>,
 }
 
 impl State {
@@ -70,7 +85,9 @@ impl State {
             tasks: Vec::new(),
             settings,
             next_id: 1,
+            next_seq: 1,
             published: Vec::new(),
+            deleted: Vec::new(),
         }
     }
 
@@ -88,20 +105,117 @@ impl State {
         std::mem::take(&mut self.published)
     }
 
+    /// Takes the ids of the tasks deleted since the last call.
+    pub fn drain_deleted(&mut self) -> Vec<TaskId> {
+        std::mem::take(&mut self.deleted)
+    }
+
     /// The id the next launched task will get.
     pub fn next_task_id(&self) -> TaskId {
         self.next_id.max(1)
+    }
+
+    fn take_id(&mut self) -> TaskId {
+        let id = self.next_task_id();
+        self.next_id = id + 1;
+        id
+    }
+
+    fn take_seq(&mut self) -> u64 {
+        let seq = self.next_seq.max(1);
+        self.next_seq = seq + 1;
+        seq
+    }
+
+    /// Adds a task known from elsewhere (the store, after a restart) under a
+    /// new id and returns that id. An unfinished status is made
+    /// `Interrupted`: no agent of this corral runs it.
+    pub fn adopt(&mut self, mut task: Task) -> TaskId {
+        let id = self.take_id();
+        task.id = id;
+        if !task.status.is_final() {
+            task.status = TaskStatus::Interrupted;
+        }
+        task.stdin_open = false;
+        task.process_alive = false;
+        task.next_run = None;
+        self.tasks.push(task);
+        id
+    }
+
+    /// Queued tasks in the order they will start.
+    pub fn queue(&self) -> Vec<TaskId> {
+        let mut queued: Vec<&Task> = self
+            .tasks
+            .iter()
+            .filter(|t| t.status == TaskStatus::Queued)
+            .collect();
+        queued.sort_by_key(|t| t.queue_seq);
+        queued.into_iter().map(|t| t.id).collect()
+    }
+
+    /// How many tasks have an agent process (of `kind`, or of any kind),
+    /// including live sessions waiting for a follow-up.
+    pub fn active_count(&self, kind: Option<AgentKind>) -> usize {
+        self.tasks
+            .iter()
+            .filter(|t| t.status.is_active() || t.process_alive)
+            .filter(|t| kind.is_none_or(|k| t.spec.agent == k))
+            .count()
+    }
+
+    fn has_slot(&self, kind: AgentKind) -> bool {
+        if self
+            .settings
+            .concurrency
+            .is_some_and(|max| self.active_count(None) >= max)
+        {
+            return false;
+        }
+        let per_kind = self
+            .settings
+            .per_agent_concurrency
+            .iter()
+            .find(|(k, _)| *k == kind)
+            .map(|(_, max)| *max);
+        per_kind.is_none_or(|max| self.active_count(Some(kind)) < max)
+    }
+}
+
+/// Moves `t` to `to` if the transition table allows it; otherwise logs and
+/// leaves it. Returns whether it moved.
+fn set_status(t: &mut Task, to: TaskStatus) -> bool {
+    if t.status.can_become(to) {
+        t.status = to;
+        true
+    } else {
+        tracing::warn!(
+            task = t.id,
+            from = t.status.name(),
+            to = to.name(),
+            "refused an invalid status transition"
+        );
+        false
     }
 }
 
 /// Applies one event at time `now_ms` and returns what the runtime must do.
 pub fn update(state: &mut State, now_ms: u64, event: Event) -> Vec<Effect> {
+    let mut effects = apply(state, now_ms, event);
+    effects.extend(start_queued(state, now_ms));
+    effects
+}
+
+fn apply(state: &mut State, now_ms: u64, event: Event) -> Vec<Effect> {
     match event {
         Event::Command(cmd) => command(state, now_ms, cmd),
         Event::Output { .. } => vec![],
         Event::Agent { task, event } => agent_event(state, now_ms, task, event),
         Event::SpawnFailed { task, message } => {
             if let Some(t) = state.task_mut(task) {
+                // No process was started: nothing runs for this task now.
+                t.process_alive = false;
+                t.stdin_open = false;
                 t.recent_errors.push(message.clone());
                 let ev = AgentEvent::Error { message };
                 t.transcript.push(ev.clone());
@@ -133,7 +247,10 @@ pub fn update(state: &mut State, now_ms: u64, event: Event) -> Vec<Effect> {
 
 fn command(state: &mut State, now_ms: u64, cmd: Command) -> Vec<Effect> {
     match cmd {
-        Command::Launch(spec) => launch(state, now_ms, *spec),
+        Command::Launch(spec) => {
+            launch(state, *spec);
+            vec![]
+        }
         Command::Kill { task } => {
             let Some(t) = state.task_mut(task) else {
                 return vec![];
@@ -173,7 +290,159 @@ fn command(state: &mut State, now_ms: u64, cmd: Command) -> Vec<Effect> {
             }
         }
         Command::FollowUp { task, text } => follow_up(state, now_ms, task, text),
+        Command::Retry { task } => {
+            let plan = state.task(task).map(|t| RunPlan {
+                prompt: t.spec.prompt.clone(),
+                resume: None,
+            });
+            if let Some(plan) = plan {
+                requeue(state, task, plan);
+            }
+            vec![]
+        }
+        Command::Resume { task, message } => {
+            let plan = state.task(task).map(|t| match &t.session_id {
+                Some(session) => RunPlan {
+                    prompt: message.unwrap_or_else(|| RESUME_MESSAGE.to_string()),
+                    resume: Some(session.clone()),
+                },
+                // No session to go back to: start over.
+                None => RunPlan {
+                    prompt: t.spec.prompt.clone(),
+                    resume: None,
+                },
+            });
+            if let Some(plan) = plan {
+                requeue(state, task, plan);
+            }
+            vec![]
+        }
+        Command::Archive { task, archived } => {
+            if let Some(t) = state.task_mut(task) {
+                if t.status.is_final() && !t.process_alive {
+                    t.archived = archived;
+                } else {
+                    tracing::warn!(task, "refused to archive an unfinished task");
+                }
+            }
+            vec![]
+        }
+        Command::Delete { task } => {
+            match state.task(task).map(|t| (t.status, t.process_alive)) {
+                Some((status, false)) if status.is_final() => {
+                    state.tasks.retain(|t| t.id != task);
+                    state.deleted.push(task);
+                }
+                Some(_) => tracing::warn!(task, "refused to delete an unfinished task"),
+                None => {}
+            }
+            vec![]
+        }
     }
+}
+
+/// Puts a finished task back in the queue for another run following `plan`.
+fn requeue(state: &mut State, task: TaskId, plan: RunPlan) {
+    let seq = state.take_seq();
+    let Some(t) = state.task_mut(task) else {
+        return;
+    };
+    if !t.status.is_final() || t.process_alive {
+        tracing::warn!(
+            task,
+            status = t.status.name(),
+            "refused to rerun an unfinished task"
+        );
+        return;
+    }
+    if !set_status(t, TaskStatus::Queued) {
+        return;
+    }
+    t.queue_seq = seq;
+    t.next_run = Some(plan);
+    t.archived = false;
+}
+
+/// Starts queued tasks, oldest first, while there are free slots. A task
+/// whose kind has no free slot does not hold back tasks of other kinds.
+fn start_queued(state: &mut State, now_ms: u64) -> Vec<Effect> {
+    let mut effects = Vec::new();
+    for id in state.queue() {
+        let Some(kind) = state.task(id).map(|t| t.spec.agent) else {
+            continue;
+        };
+        if state.has_slot(kind) {
+            effects.extend(start(state, id, now_ms));
+        }
+    }
+    effects
+}
+
+/// Starts one run of a queued task: its first, or a retry or a resume.
+fn start(state: &mut State, task: TaskId, now_ms: u64) -> Option<Effect> {
+    let question_dir = state.settings.question_dir.clone();
+    let t = state.task_mut(task)?;
+    if !set_status(t, TaskStatus::Running) {
+        return None;
+    }
+    let mut options = t.spec.options.clone();
+    t.fallback_prompt = None;
+    let mut announce = None;
+    let prompt = match t.next_run.take() {
+        Some(plan) => {
+            // A rerun is a new session unless it resumes one.
+            options.session_id = None;
+            options.resume = plan.resume;
+            if options.resume.is_some() {
+                t.fallback_prompt = Some(format!("{}\n\n{}", t.spec.prompt, plan.prompt));
+            }
+            announce = Some(plan.prompt.clone());
+            plan.prompt
+        }
+        None => t.spec.prompt.clone(),
+    };
+    t.finished_ms = None;
+    t.kill_reason = None;
+    t.last_turn = None;
+    t.exit = None;
+    t.finish_reason = None;
+    t.pending_question = None;
+    t.run_usage = Usage::default();
+    t.run_turns = 0;
+    t.recent_raw.clear();
+    t.recent_errors.clear();
+    let effect = spawn_effect(t, &options, &prompt, question_dir.as_deref(), now_ms);
+    if let Some(text) = announce {
+        publish(state, task, AgentEvent::UserMessage { text });
+    }
+    Some(effect)
+}
+
+/// Adds the configured price's cost to a usage increment without one.
+fn priced(t: &Task, mut usage: Usage) -> Usage {
+    let b = &t.spec.budget;
+    if usage.cost_usd.is_none()
+        && let (Some(pin), Some(pout)) = (b.price_input_per_mtok, b.price_output_per_mtok)
+    {
+        let input =
+            (usage.input_tokens + usage.cache_read_tokens + usage.cache_creation_tokens) as f64;
+        usage.cost_usd = Some((input * pin + usage.output_tokens as f64 * pout) / 1_000_000.0);
+    }
+    usage
+}
+
+/// The budget limit this run has gone over, if any.
+fn over_budget(t: &Task) -> Option<Limit> {
+    let b = &t.spec.budget;
+    if let (Some(max), Some(spent)) = (b.max_cost_usd, t.run_usage.cost_usd)
+        && spent > max
+    {
+        return Some(Limit::Cost);
+    }
+    if b.max_turns.is_some_and(|max| t.run_turns > max) {
+        return Some(Limit::Turns);
+    }
+    None
 }
 
 /// The rule "allow always" remembers: the tool, and for shell commands the
@@ -350,44 +619,14 @@ fn exited(state: &mut State, task: TaskId, now_ms: u64, exit: ExitInfo) -> Vec<E
     vec![]
 }
 
-fn launch(state: &mut State, now_ms: u64, spec: TaskSpec) -> Vec<Effect> {
-    let id = state.next_task_id();
-    state.next_id = id + 1;
+/// Adds a new task to the queue; [`start_queued`] starts it when a slot is free.
+fn launch(state: &mut State, spec: TaskSpec) {
+    let id = state.take_id();
     let prompt = spec.prompt.clone();
-    let options = spec.options.clone();
-    let question_dir = state.settings.question_dir.clone();
-    let mut task = Task {
-        id,
-        spec,
-        status: TaskStatus::Running,
-        started_ms: None,
-        finished_ms: None,
-        session_id: None,
-        model: None,
-        usage: Default::default(),
-        pending_question: None,
-        transcript: Transcript::with_cap(state.settings.transcript_cap),
-        kill_reason: None,
-        last_turn: None,
-        recent_raw: Vec::new(),
-        recent_errors: Vec::new(),
-        exit: None,
-        stdin_open: false,
-        process_alive: false,
-        runs: 0,
-        allow_rules: Vec::new(),
-        fallback_prompt: None,
-    };
-    let effect = spawn_effect(
-        &mut task,
-        &options,
-        &prompt,
-        question_dir.as_deref(),
-        now_ms,
-    );
+    let mut task = Task::new(id, spec, state.settings.transcript_cap);
+    task.queue_seq = state.take_seq();
     state.tasks.push(task);
     publish(state, id, AgentEvent::UserMessage { text: prompt });
-    vec![effect]
 }
 
 fn push_recent(list: &mut Vec<String>, line: String) {
@@ -403,6 +642,19 @@ fn agent_event(state: &mut State, now_ms: u64, task: TaskId, event: AgentEvent) 
     let Some(t) = state.task_mut(task) else {
         return vec![];
     };
+    if !t.status.is_active() && !t.process_alive {
+        // A late event of a run that is over (or never started) changes nothing.
+        tracing::debug!(
+            task,
+            status = t.status.name(),
+            "agent event for an inactive task"
+        );
+        return vec![];
+    }
+    let event = match event {
+        AgentEvent::Usage(u) => AgentEvent::Usage(priced(t, u)),
+        other => other,
+    };
     let mut effects = Vec::new();
     match &event {
         AgentEvent::Session {
@@ -413,13 +665,17 @@ fn agent_event(state: &mut State, now_ms: u64, task: TaskId, event: AgentEvent) 
                 t.model = model.clone();
             }
         }
-        AgentEvent::Usage(u) => t.usage.add(u),
+        AgentEvent::Usage(u) => {
+            t.usage.add(u);
+            t.run_usage.add(u);
+        }
         AgentEvent::Raw { line } => push_recent(&mut t.recent_raw, line.clone()),
         AgentEvent::Error { message } => push_recent(&mut t.recent_errors, message.clone()),
         AgentEvent::TurnEnd {
             is_error,
             result,
             api_error_status,
+            num_turns,
             ..
         } => {
             t.last_turn = Some(TurnOutcome {
@@ -427,6 +683,7 @@ fn agent_event(state: &mut State, now_ms: u64, task: TaskId, event: AgentEvent) 
                 result: result.clone(),
                 api_error_status: *api_error_status,
             });
+            t.run_turns = t.run_turns.saturating_add(num_turns.unwrap_or(1));
             if end_after_turn && t.stdin_open {
                 t.stdin_open = false;
                 effects.push(Effect::CloseStdin { task });
@@ -434,11 +691,18 @@ fn agent_event(state: &mut State, now_ms: u64, task: TaskId, event: AgentEvent) 
         }
         AgentEvent::Question(q) if policy == ApprovalPolicy::Ask && !allowed_by_rule(t, q) => {
             t.pending_question = Some(q.clone());
-            if t.status.can_become(TaskStatus::Blocked) {
-                t.status = TaskStatus::Blocked;
+            if t.status == TaskStatus::Running {
+                set_status(t, TaskStatus::Blocked);
             }
         }
         _ => {}
+    }
+    if t.kill_reason.is_none()
+        && t.process_alive
+        && let Some(limit) = over_budget(t)
+    {
+        t.kill_reason = Some(KillReason::Limit(limit));
+        effects.push(Effect::Kill { task });
     }
     t.transcript.push(event.clone());
     let turn_over = matches!(event, AgentEvent::TurnEnd { .. })
@@ -613,7 +877,10 @@ fn finish(state: &mut State, task: TaskId, now_ms: u64, exit: Option<ExitInfo>) 
         return;
     }
     let (status, reason) = judge(t, exit.as_ref());
-    t.status = status;
+    if !set_status(t, status) {
+        return;
+    }
+    t.finish_reason = reason.clone();
     t.finished_ms = Some(now_ms);
     t.pending_question = None;
     if exit.is_some() {
@@ -657,6 +924,28 @@ fn judge(t: &Task, exit: Option<&ExitInfo>) -> (TaskStatus, Option<String>) {
                 Some(format!(
                     "no output for {} (idle timeout)",
                     seconds(t.spec.limits.idle_timeout_ms)
+                )),
+            );
+        }
+        Some(KillReason::Limit(Limit::Cost)) => {
+            let spent = t.run_usage.cost_usd.unwrap_or(0.0);
+            let max = t.spec.budget.max_cost_usd.unwrap_or(0.0);
+            return (
+                TaskStatus::Killed,
+                Some(format!(
+                    "spent {}, over the {} limit",
+                    crate::present::cost(spent),
+                    crate::present::cost(max)
+                )),
+            );
+        }
+        Some(KillReason::Limit(Limit::Turns)) => {
+            let max = t.spec.budget.max_turns.unwrap_or(0);
+            return (
+                TaskStatus::Killed,
+                Some(format!(
+                    "took {} turns, over the {max}-turn limit",
+                    t.run_turns
                 )),
             );
         }

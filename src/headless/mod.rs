@@ -10,18 +10,22 @@ pub mod printer;
 
 use std::io::{IsTerminal, Read, Write};
 use std::os::unix::fs::DirBuilderExt;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context, Result, bail};
 use tokio::sync::mpsc;
 
-use crate::agent::{AgentKind, AgentOptions};
+use crate::agent::AgentOptions;
 use crate::cli::{AgentArgs, ApproveArg, RunArgs};
+use crate::config::{Approve, Config};
 use crate::core::event::{AgentEvent, FinishStatus};
-use crate::core::task::TaskSpec;
+use crate::core::task::{Budget, TaskSpec};
 use crate::core::{ApprovalPolicy, Command, Event, Limits, Settings, State, update};
+use crate::logging;
+use crate::paths::Paths;
 use crate::runtime::{KillWaits, Runtime, RuntimeConfig};
+use crate::store::{Recorder, Store};
 use ask::{Asker, Decision};
 use printer::Printer;
 
@@ -41,27 +45,47 @@ pub fn now_ms() -> u64 {
         .unwrap_or(0)
 }
 
-/// Builds the task the user described on the command line.
+/// Builds the task the user described on the command line, with the
+/// built-in profiles only (see [`task_spec_from`] for a config).
 pub fn task_spec(args: &AgentArgs, prompt: String, limits: Limits) -> Result<TaskSpec> {
-    let Some(agent) = AgentKind::from_name(&args.agent) else {
-        bail!(
-            "unknown agent `{}` (known: claude, codex, gemini)",
-            args.agent
-        );
-    };
+    task_spec_from(args, &Config::default(), prompt, limits, Budget::default())
+}
+
+/// Builds the task the user described: the flags win over the agent
+/// profile (`args.agent`, else the config's default), which wins over the
+/// config's defaults.
+pub fn task_spec_from(
+    args: &AgentArgs,
+    config: &Config,
+    prompt: String,
+    limits: Limits,
+    budget: Budget,
+) -> Result<TaskSpec> {
+    let resolved = config
+        .resolve(args.agent.as_deref())
+        .map_err(anyhow::Error::msg)?;
     let cwd = match &args.cwd {
         Some(dir) => dir.clone(),
         None => std::env::current_dir().context("the current directory is not readable")?,
     };
+    let profile = resolved.options;
+    let mut extra_args = profile.extra_args;
+    extra_args.extend(args.agent_args.iter().cloned());
+    let mut env = profile.env;
+    env.extend(args.env.iter().cloned());
+    let (price_in, price_out) = match resolved.pricing {
+        Some((i, o)) => (Some(i), Some(o)),
+        None => (None, None),
+    };
     Ok(TaskSpec {
-        agent,
+        agent: resolved.kind,
         prompt,
         title: None,
         cwd: absolute(cwd),
         options: AgentOptions {
-            binary: args.agent_bin.clone(),
-            model: args.model.clone(),
-            permission_mode: args.permission_mode.clone(),
+            binary: args.agent_bin.clone().or(profile.binary),
+            model: args.model.clone().or(profile.model),
+            permission_mode: args.permission_mode.clone().or(profile.permission_mode),
             allowed_tools: args.allowed_tools.clone(),
             disallowed_tools: args.disallowed_tools.clone(),
             append_system_prompt: args.append_system_prompt.clone(),
@@ -69,12 +93,18 @@ pub fn task_spec(args: &AgentArgs, prompt: String, limits: Limits) -> Result<Tas
             max_budget_usd: args.max_budget_usd,
             session_id: args.session_id.clone(),
             resume: args.resume.clone(),
-            extra_args: args.agent_args.clone(),
+            extra_args,
             config_overrides: args.config_overrides.clone(),
-            env: args.env.clone(),
+            env,
             no_question_file: args.no_question_file,
         },
         limits,
+        profile: Some(resolved.profile),
+        budget: Budget {
+            price_input_per_mtok: budget.price_input_per_mtok.or(price_in),
+            price_output_per_mtok: budget.price_output_per_mtok.or(price_out),
+            ..budget
+        },
     })
 }
 
@@ -98,18 +128,51 @@ fn read_prompt(words: &[String]) -> Result<String> {
     Ok(words.join(" "))
 }
 
-/// Runs `corral run` and returns the process exit code.
-pub fn run(args: RunArgs) -> i32 {
+/// How one headless run behaves, from the flags and the config.
+struct RunSettings {
+    approve: Option<Approve>,
+    kill_grace_ms: u64,
+    json: bool,
+}
+
+/// Runs `corral run` and returns the process exit code. `config_file` is
+/// the global `--config` flag.
+pub fn run(args: RunArgs, config_file: Option<&Path>) -> i32 {
+    let paths = match Paths::resolve(config_file) {
+        Ok(paths) => paths,
+        Err(err) => {
+            eprintln!("corral: {err:#}");
+            return EXIT_USAGE;
+        }
+    };
+    let config = match Config::load(&paths.config_file, paths.config_explicit) {
+        Ok(config) => config,
+        Err(err) => {
+            eprintln!("corral: {err}");
+            return EXIT_USAGE;
+        }
+    };
+    // The log goes to a file only: stdout is the transcript.
+    let _log = logging::init(&paths.log_file())
+        .map_err(|err| eprintln!("corral: no log file: {err:#}"))
+        .ok();
+    let d = &config.defaults;
     let prepared = read_prompt(&args.prompt).and_then(|prompt| {
         if prompt.trim().is_empty() {
             bail!("the prompt is empty");
         }
-        task_spec(
+        task_spec_from(
             &args.agent,
+            &config,
             prompt,
             Limits {
-                idle_timeout_ms: args.idle_timeout,
-                wall_timeout_ms: args.timeout,
+                idle_timeout_ms: args.idle_timeout.or(d.idle_timeout_ms),
+                wall_timeout_ms: args.timeout.or(d.timeout_ms),
+            },
+            Budget {
+                max_cost_usd: args.max_cost_usd.or(d.max_cost_usd),
+                max_turns: args.max_turns.or(d.max_turns),
+                ..Budget::default()
             },
         )
     });
@@ -120,6 +183,16 @@ pub fn run(args: RunArgs) -> i32 {
             return EXIT_USAGE;
         }
     };
+    let settings = RunSettings {
+        approve: match args.approve {
+            Some(ApproveArg::Allow) => Some(Approve::Allow),
+            Some(ApproveArg::Deny) => Some(Approve::Deny),
+            None => d.approve,
+        },
+        kill_grace_ms: args.kill_grace.unwrap_or(d.kill_grace_ms),
+        json: args.json,
+    };
+    let recorder = open_recorder(&paths);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -132,7 +205,7 @@ pub fn run(args: RunArgs) -> i32 {
         }
     };
     let questions = question_dir();
-    let code = runtime.block_on(drive(spec, &args, questions.clone()));
+    let code = runtime.block_on(drive(spec, settings, questions.clone(), recorder));
     if let Some(dir) = questions {
         // Question files are removed as they are read; what is left is stale.
         let _ = std::fs::remove_dir_all(dir);
@@ -140,26 +213,65 @@ pub fn run(args: RunArgs) -> i32 {
     code
 }
 
+/// Opens the task store, cleans up after dead corrals and starts recording.
+/// A store that cannot be used costs the record, not the run.
+fn open_recorder(paths: &Paths) -> Option<Recorder> {
+    let store = match Store::open(&paths.tasks_dir()) {
+        Ok(store) => store,
+        Err(err) => {
+            eprintln!("corral: this run will not be stored: {err:#}");
+            return None;
+        }
+    };
+    let recovery = store.recover();
+    for (id, count, survivors) in &recovery.killed {
+        eprintln!(
+            "corral: killed {count} leftover process(es) of interrupted task {id}{}",
+            if *survivors > 0 {
+                format!(" ({survivors} survived SIGKILL)")
+            } else {
+                String::new()
+            }
+        );
+    }
+    match Recorder::start(store) {
+        Ok(recorder) => Some(recorder),
+        Err(err) => {
+            eprintln!("corral: this run will not be stored: {err}");
+            None
+        }
+    }
+}
+
 /// The event loop of one headless run.
-async fn drive(spec: TaskSpec, args: &RunArgs, question_dir: Option<PathBuf>) -> i32 {
+async fn drive(
+    spec: TaskSpec,
+    args: RunSettings,
+    question_dir: Option<PathBuf>,
+    mut recorder: Option<Recorder>,
+) -> i32 {
     let (tx, mut rx) = mpsc::channel(EVENT_QUEUE);
     let mut runtime = Runtime::new(
         tx,
         RuntimeConfig {
             kill_waits: KillWaits {
-                after_int_ms: args.kill_grace,
-                after_term_ms: args.kill_grace,
-                after_kill_ms: args.kill_grace.max(500),
+                after_int_ms: args.kill_grace_ms,
+                after_term_ms: args.kill_grace_ms,
+                after_kill_ms: args.kill_grace_ms.max(500),
             },
             ..RuntimeConfig::default()
         },
     );
+    if let Some(recorder) = &recorder {
+        runtime.set_observer(recorder.observer());
+    }
     let mut state = State::new(Settings {
         approval: match args.approve {
-            Some(ApproveArg::Deny) => ApprovalPolicy::Deny,
-            Some(ApproveArg::Allow) => ApprovalPolicy::Allow,
-            None if std::io::stdin().is_terminal() => ApprovalPolicy::Ask,
-            None => ApprovalPolicy::Deny,
+            Some(Approve::Deny) => ApprovalPolicy::Deny,
+            Some(Approve::Allow) => ApprovalPolicy::Allow,
+            // Ask only when somebody is at the terminal.
+            Some(Approve::Ask) | None if std::io::stdin().is_terminal() => ApprovalPolicy::Ask,
+            Some(Approve::Ask) | None => ApprovalPolicy::Deny,
         },
         end_after_turn: true,
         question_dir,
@@ -177,15 +289,35 @@ async fn drive(spec: TaskSpec, args: &RunArgs, question_dir: Option<PathBuf>) ->
     out.skip_questions = lines.is_some();
     let mut asker: Option<Asker> = None;
     let mut interrupted = false;
+    let mut announced = false;
     let mut next = Some(Event::Command(Command::Launch(Box::new(spec))));
     loop {
         if let Some(event) = next.take() {
-            for effect in update(&mut state, now_ms(), event) {
+            let effects = update(&mut state, now_ms(), event);
+            let published = state.drain_published();
+            // Recorded before the effects run, so the task is known to the
+            // store before its agent starts.
+            if let Some(recorder) = recorder.as_mut() {
+                recorder.observe(&mut state, &published);
+                if !announced {
+                    announced = true;
+                    if let Some(id) = state.tasks.first().and_then(|t| recorder.store_id(t.id)) {
+                        tracing::info!(task = id, "corral run started");
+                        if !args.json && std::io::stderr().is_terminal() {
+                            tell(&format!("corral: task {id} (see `corral logs {id}`)\n"));
+                        }
+                    }
+                }
+            }
+            for effect in effects {
                 runtime.apply(effect);
             }
-            for (_, ev) in state.drain_published() {
+            for (_, ev) in published {
                 out.emit(&ev);
                 if let AgentEvent::Finished(f) = &ev {
+                    if let Some(recorder) = &recorder {
+                        recorder.flush();
+                    }
                     return match (interrupted, f.status) {
                         (true, _) => EXIT_INTERRUPTED,
                         (false, FinishStatus::Succeeded) => 0,
@@ -238,6 +370,9 @@ async fn drive(spec: TaskSpec, args: &RunArgs, question_dir: Option<PathBuf>) ->
             _ = tokio::signal::ctrl_c() => {
                 if interrupted {
                     runtime.kill_all_blocking();
+                    if let Some(recorder) = &recorder {
+                        recorder.flush();
+                    }
                     return EXIT_INTERRUPTED;
                 }
                 interrupted = true;

@@ -97,10 +97,21 @@ pub(crate) struct Slot {
 /// themselves once their last event is sent).
 pub(crate) type Registry = Arc<Mutex<HashMap<TaskId, Slot>>>;
 
+/// Sees what the runtime does beyond events, for the task store. Called on
+/// runtime threads: implementations must return quickly and never block.
+pub trait Observer: Send + Sync {
+    /// The agent of `task` was spawned as group `pgid` (== the leader's
+    /// pid). Called before the leader can be reaped, so `pgid` is still it.
+    fn spawned(&self, task: TaskId, pgid: i32);
+    /// One complete output line of the agent, as read (before parsing).
+    fn raw_line(&self, task: TaskId, line: &str);
+}
+
 /// Runs agent processes and reports what they do.
 pub struct Runtime {
     events: Sender<Event>,
     config: RuntimeConfig,
+    observer: Option<Arc<dyn Observer>>,
     registry: Registry,
     /// Supervisor and ladder threads; finished ones are joined as we go.
     threads: Vec<JoinHandle<()>>,
@@ -113,9 +124,16 @@ impl Runtime {
         Runtime {
             events,
             config,
+            observer: None,
             registry: Arc::new(Mutex::new(HashMap::new())),
             threads: Vec::new(),
         }
+    }
+
+    /// Reports spawns and raw output lines of agents started from now on
+    /// to `observer`.
+    pub fn set_observer(&mut self, observer: Arc<dyn Observer>) {
+        self.observer = Some(observer);
     }
 
     fn slots(&self) -> MutexGuard<'_, HashMap<TaskId, Slot>> {
@@ -167,6 +185,7 @@ impl Runtime {
                     registry: self.registry.clone(),
                     stdin_queue,
                     dropped,
+                    observer: self.observer.clone(),
                 };
                 match std::thread::Builder::new()
                     .name(format!("corral-agent-{task}"))

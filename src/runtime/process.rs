@@ -8,6 +8,16 @@
 //! child resets its signals, calls `setsid()` and takes the slave as its
 //! controlling terminal. This module never reads or writes agent data and
 //! never panics: every failure is a message for `SpawnFailed`.
+//!
+//! If corral dies (even by SIGKILL) its agents must not run on: the child
+//! asks for SIGKILL when its parent dies (`PR_SET_PDEATHSIG`), and the PTY
+//! hang-up signals the rest of its session. The parent-death signal fires
+//! when the *thread* that forked the child exits, not the process: the
+//! spawn happens on the agent's supervisor thread, which lives until it has
+//! reaped the leader, so the signal can only fire early if that thread
+//! dies, and then it should. After arming it the child checks that its
+//! parent is still corral, closing the race with a corral that died
+//! between fork and `prctl`.
 
 use std::fs::{File, OpenOptions};
 use std::io;
@@ -80,11 +90,12 @@ pub(crate) fn spawn(spec: &LaunchSpec, size: (u16, u16)) -> Result<Spawned, Stri
     if has_cwd {
         command.current_dir(&spec.cwd);
     }
+    let parent = std::process::id() as libc::pid_t;
     // SAFETY: the closure runs in the forked child before exec and only makes
-    // async-signal-safe calls (signal, sigprocmask, setsid, ioctl); it does
-    // not allocate or take locks.
+    // async-signal-safe calls (signal, sigprocmask, prctl, getppid, setsid,
+    // ioctl, _exit); it does not allocate or take locks.
     unsafe {
-        command.pre_exec(child_setup);
+        command.pre_exec(move || child_setup(parent));
     }
     let spawned = command.spawn();
     // The Command holds the parent's copies of the slave: drop them now, or
@@ -103,10 +114,25 @@ pub(crate) fn spawn(spec: &LaunchSpec, size: (u16, u16)) -> Result<Spawned, Stri
     })
 }
 
-/// Runs in the child between fork and exec.
-fn child_setup() -> io::Result<()> {
+/// Runs in the child between fork and exec; `parent` is corral's pid.
+fn child_setup(parent: libc::pid_t) -> io::Result<()> {
     // SAFETY: plain libc calls on valid arguments; all async-signal-safe.
     unsafe {
+        // Die with corral (see the module header for why the thread matters).
+        if libc::prctl(
+            libc::PR_SET_PDEATHSIG,
+            libc::SIGKILL as libc::c_ulong,
+            0,
+            0,
+            0,
+        ) == -1
+        {
+            return Err(io::Error::last_os_error());
+        }
+        // corral died before the signal was armed: the child was reparented.
+        if libc::getppid() != parent {
+            libc::_exit(1);
+        }
         // Ignored signals stay ignored across exec: give the agent defaults
         // (SIGKILL and SIGSTOP simply fail, which is fine).
         for signal in 1..=64 {

@@ -12,11 +12,12 @@
 use std::fs::File;
 use std::io::{self, Read};
 use std::os::fd::{AsRawFd, OwnedFd};
-use std::sync::mpsc;
+use std::sync::{Arc, mpsc};
 use std::time::{Duration, Instant};
 
 use tokio::sync::mpsc::Sender;
 
+use super::Observer;
 use super::fdio::{CancelWatch, is_ready, poll, poll_fd};
 use crate::agent::OutputParser;
 use crate::agent::lines::{Line, LineSplitter};
@@ -46,6 +47,8 @@ pub(crate) struct ReaderJob {
     pub(crate) events: Sender<Event>,
     /// Told (once) when the master reached EOF.
     pub(crate) eof: mpsc::Sender<()>,
+    /// Gets every complete line as read.
+    pub(crate) observer: Option<Arc<dyn Observer>>,
 }
 
 struct Reader {
@@ -55,6 +58,7 @@ struct Reader {
     events: Sender<Event>,
     /// The receiver is gone: keep draining the PTY, stop building events.
     closed: bool,
+    observer: Option<Arc<dyn Observer>>,
 }
 
 impl Reader {
@@ -82,6 +86,9 @@ impl Reader {
     fn line(&mut self, line: Line) {
         match line {
             Line::Full(text) => {
+                if let Some(observer) = &self.observer {
+                    observer.raw_line(self.task, &text);
+                }
                 for event in self.parser.parse_line(&text) {
                     self.send(Event::Agent {
                         task: self.task,
@@ -176,6 +183,7 @@ pub(crate) fn run(job: ReaderJob) {
         started,
         events,
         eof: eof_tx,
+        observer,
     } = job;
     let master_raw = master.as_raw_fd();
     let mut master = File::from(master);
@@ -185,6 +193,7 @@ pub(crate) fn run(job: ReaderJob) {
         splitter: LineSplitter::new(line_cap),
         events,
         closed: false,
+        observer,
     };
     let mut timers = Timers {
         limits,

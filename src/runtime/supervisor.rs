@@ -31,7 +31,7 @@ use portable_pty::MasterPty;
 use super::fdio::{Cancel, cancel_pair};
 use super::group::{self, Group};
 use super::process::{self, Spawned};
-use super::{Registry, RuntimeConfig, reader, stdin};
+use super::{Observer, Registry, RuntimeConfig, reader, stdin};
 use crate::agent::{AgentKind, LaunchSpec, StdinMode, question_file};
 use crate::core::event::AgentEvent;
 use crate::core::{Event, ExitInfo, Limits, TaskId};
@@ -52,6 +52,7 @@ pub(crate) struct AgentJob {
     /// The stdin queue (`None` for `StdinMode::Null`).
     pub(crate) stdin_queue: Option<Receiver<String>>,
     pub(crate) dropped: Arc<AtomicUsize>,
+    pub(crate) observer: Option<Arc<dyn Observer>>,
 }
 
 /// The helper threads of a running agent and how to stop them.
@@ -212,6 +213,9 @@ fn start(job: &AgentJob, queue: Option<Receiver<String>>) -> Result<(Agent, Help
     } = process::spawn(&job.spec, job.config.pty_size)?;
     let started = Instant::now();
     job.group.set_running(pid);
+    if let Some(observer) = &job.observer {
+        observer.spawned(job.task, pid);
+    }
     let mut agent = Agent { child, pid, master };
 
     let (eof_tx, reader_eof) = mpsc::channel();
@@ -225,6 +229,7 @@ fn start(job: &AgentJob, queue: Option<Receiver<String>>) -> Result<(Agent, Help
         started,
         events: job.events.clone(),
         eof: eof_tx,
+        observer: job.observer.clone(),
     };
     let reader = match std::thread::Builder::new()
         .name(format!("corral-read-{}", job.task))

@@ -18,7 +18,7 @@ use crate::core::task::TaskSpec;
 /// The task the form asks for, with the command line's other agent flags.
 pub fn task_spec(args: &AgentArgs, out: FormOutput) -> Result<TaskSpec> {
     let mut args = args.clone();
-    args.agent = out.agent.name().to_string();
+    args.agent = Some(out.agent.name().to_string());
     args.model = out.model;
     args.permission_mode = out.permission_mode;
     args.cwd = Some(out.cwd);
@@ -33,7 +33,7 @@ pub fn task_spec(args: &AgentArgs, out: FormOutput) -> Result<TaskSpec> {
 /// directory, which relative paths are resolved against.
 pub fn form_defaults(args: &AgentArgs, cwd: &Path) -> FormDefaults {
     FormDefaults {
-        agent: args.agent.clone(),
+        agent: args.agent.clone().unwrap_or_else(|| "claude".into()),
         model: args.model.clone(),
         permission_mode: args.permission_mode.clone(),
         base_dir: cwd.to_path_buf(),

@@ -44,8 +44,10 @@ pub fn settings() -> Settings {
 /// Opens the cockpit; `defaults` are the agent flags of the command line.
 /// Returns the process exit code. Every agent is dead when it returns.
 pub fn run(defaults: AgentArgs) -> i32 {
-    if AgentKind::from_name(&defaults.agent).is_none() {
-        eprintln!("corral: unknown agent `{}`", defaults.agent);
+    if let Some(agent) = &defaults.agent
+        && AgentKind::from_name(agent).is_none()
+    {
+        eprintln!("corral: unknown agent `{agent}`");
         return 2;
     }
     let cwd = match std::env::current_dir() {

@@ -110,6 +110,7 @@ impl Theme {
             TaskStatus::Failed => self.fg(Color::Red),
             TaskStatus::Killed => self.fg(Color::Magenta),
             TaskStatus::TimedOut => self.fg(Color::Red),
+            TaskStatus::Interrupted => self.fg(Color::Yellow),
         }
     }
 }
@@ -130,6 +131,7 @@ pub fn status_glyph(status: TaskStatus, tick: u64) -> &'static str {
         TaskStatus::Failed => "✗",
         TaskStatus::Killed => "☠",
         TaskStatus::TimedOut => "⏱",
+        TaskStatus::Interrupted => "⏸",
     }
 }
 

@@ -29,6 +29,8 @@ pub fn spec(prompt: &str) -> TaskSpec {
         cwd: PathBuf::from("."),
         options: Default::default(),
         limits: Default::default(),
+        profile: None,
+        budget: Default::default(),
     }
 }
 

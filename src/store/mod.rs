@@ -1,0 +1,319 @@
+//! The task store: every task, its canonical events and its raw agent
+//! output, kept in the data directory so nothing is lost across restarts.
+//!
+//! Layout, under `<data>/tasks/<id>/` (directories 0700, files 0600):
+//! - `task.json`: the [`TaskRecord`], replaced atomically (temp file in the
+//!   same directory, fsync, rename, fsync of the directory), so a reader or
+//!   a crash only ever sees a whole record;
+//! - `events-<run>.jsonl`: the canonical events of run N, one per line,
+//!   exactly as `corral run --json` prints them (appended, one write per
+//!   line; a torn last line after a crash is skipped by readers);
+//! - `raw-<run>.log`: the agent's output lines as read.
+//!
+//! Several corral processes may use the store at once (a TUI, `corral run`,
+//! `corral ls`): writers only touch their own tasks, readers tolerate
+//! half-created directories. Never panics on a damaged file; never writes a
+//! secret (see [`crate::logging::Redactor`]).
+
+pub mod commands;
+pub mod proc;
+pub mod record;
+mod recorder;
+
+use std::fs::File;
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, bail};
+
+use crate::core::event::AgentEvent;
+use crate::paths::{create_private, ensure_private_dir};
+pub use proc::{OrphanOutcome, ProcessId};
+pub use record::{QuestionEntry, TaskRecord};
+pub use recorder::{Recorder, RecorderObserver};
+
+/// The record file inside a task directory.
+pub const RECORD_FILE: &str = "task.json";
+
+/// Milliseconds since the Unix epoch.
+pub fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}
+
+/// Writes `bytes` to `dir/name` atomically: a temp file in `dir` (0600),
+/// fsync, rename over `name`, fsync `dir`. The directory must exist.
+pub fn write_atomic(dir: &Path, name: &str, bytes: &[u8]) -> io::Result<()> {
+    let tmp = dir.join(format!(
+        ".{name}.{}.{}.tmp",
+        std::process::id(),
+        uuid::Uuid::new_v4().simple()
+    ));
+    let result = (|| {
+        let mut file = create_private(&tmp)?;
+        file.write_all(bytes)?;
+        file.sync_all()?;
+        drop(file);
+        std::fs::rename(&tmp, dir.join(name))?;
+        File::open(dir)?.sync_all()
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result
+}
+
+/// Parses JSON lines, skipping lines that do not parse (a torn last line
+/// after a crash, or damage). Returns the values and how many were skipped.
+pub fn parse_lines<T: serde::de::DeserializeOwned>(text: &str) -> (Vec<T>, usize) {
+    let mut values = Vec::new();
+    let mut skipped = 0;
+    for line in text.lines().filter(|l| !l.trim().is_empty()) {
+        match serde_json::from_str(line) {
+            Ok(v) => values.push(v),
+            Err(_) => skipped += 1,
+        }
+    }
+    (values, skipped)
+}
+
+/// Why a task could not be found by id.
+#[derive(Debug, thiserror::Error)]
+pub enum FindError {
+    #[error("no task `{0}` (see `corral ls --all`)")]
+    NotFound(String),
+    #[error("`{0}` matches several tasks: {1}")]
+    Ambiguous(String, String),
+}
+
+/// What [`Store::recover`] did.
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct Recovery {
+    /// Tasks whose corral was gone, now marked interrupted.
+    pub interrupted: Vec<String>,
+    /// Agent groups of dead corrals that were still alive and got SIGKILL:
+    /// (task id, processes killed, survivors).
+    pub killed: Vec<(String, usize, usize)>,
+}
+
+/// The task store in one data directory.
+#[derive(Debug, Clone)]
+pub struct Store {
+    tasks_dir: PathBuf,
+}
+
+impl Store {
+    /// Opens (creating, 0700) the store under `tasks_dir`.
+    pub fn open(tasks_dir: &Path) -> Result<Store> {
+        ensure_private_dir(tasks_dir)
+            .with_context(|| format!("cannot create the task store {}", tasks_dir.display()))?;
+        Ok(Store {
+            tasks_dir: tasks_dir.to_path_buf(),
+        })
+    }
+
+    /// The store's directory.
+    pub fn dir(&self) -> &Path {
+        &self.tasks_dir
+    }
+
+    /// The directory of task `id`.
+    pub fn task_dir(&self, id: &str) -> PathBuf {
+        self.tasks_dir.join(id)
+    }
+
+    /// The canonical events file of run `run` of task `id`.
+    pub fn events_path(&self, id: &str, run: u32) -> PathBuf {
+        self.task_dir(id).join(format!("events-{run}.jsonl"))
+    }
+
+    /// The raw output file of run `run` of task `id`.
+    pub fn raw_path(&self, id: &str, run: u32) -> PathBuf {
+        self.task_dir(id).join(format!("raw-{run}.log"))
+    }
+
+    /// Claims a new unique task id and creates its directory (0700).
+    pub fn create_task_dir(&self) -> Result<String> {
+        for _ in 0..64 {
+            let id = uuid::Uuid::new_v4().simple().to_string()[..8].to_string();
+            match std::fs::DirBuilder::new()
+                .mode_private()
+                .create(self.task_dir(&id))
+            {
+                Ok(()) => return Ok(id),
+                Err(err) if err.kind() == io::ErrorKind::AlreadyExists => continue,
+                Err(err) => {
+                    return Err(err).with_context(|| {
+                        format!(
+                            "cannot create a task directory in {}",
+                            self.tasks_dir.display()
+                        )
+                    });
+                }
+            }
+        }
+        bail!("cannot find a free task id in {}", self.tasks_dir.display())
+    }
+
+    /// Writes a record atomically. The task's directory must exist (a
+    /// deleted task is not brought back).
+    pub fn save(&self, record: &TaskRecord) -> Result<()> {
+        let dir = self.task_dir(&record.id);
+        if !dir.is_dir() {
+            bail!("task {} was deleted", record.id);
+        }
+        let json = serde_json::to_vec_pretty(record).context("cannot encode the task record")?;
+        write_atomic(&dir, RECORD_FILE, &json)
+            .with_context(|| format!("cannot write {}", dir.join(RECORD_FILE).display()))
+    }
+
+    /// Reads the record of task `id`.
+    pub fn load(&self, id: &str) -> Result<TaskRecord> {
+        let path = self.task_dir(id).join(RECORD_FILE);
+        let text =
+            std::fs::read(&path).with_context(|| format!("cannot read {}", path.display()))?;
+        serde_json::from_slice(&text).with_context(|| format!("{} is damaged", path.display()))
+    }
+
+    /// Every readable record, oldest first, plus a message per unreadable
+    /// one. A directory without a record yet (being created) is skipped.
+    pub fn list(&self) -> (Vec<TaskRecord>, Vec<String>) {
+        let mut records = Vec::new();
+        let mut problems = Vec::new();
+        let Ok(dir) = std::fs::read_dir(&self.tasks_dir) else {
+            return (records, problems);
+        };
+        for entry in dir.flatten() {
+            let Some(id) = entry.file_name().to_str().map(str::to_string) else {
+                continue;
+            };
+            if id.starts_with('.') || !entry.path().join(RECORD_FILE).exists() {
+                continue;
+            }
+            match self.load(&id) {
+                Ok(record) => records.push(record),
+                Err(err) => problems.push(format!("{err:#}")),
+            }
+        }
+        records.sort_by(|a, b| a.created_ms.cmp(&b.created_ms).then(a.id.cmp(&b.id)));
+        (records, problems)
+    }
+
+    /// The record whose id is or starts with `prefix`.
+    pub fn find(&self, prefix: &str) -> std::result::Result<TaskRecord, FindError> {
+        let (records, _) = self.list();
+        let matches: Vec<TaskRecord> = records
+            .into_iter()
+            .filter(|r| r.id.starts_with(prefix) && !prefix.is_empty())
+            .collect();
+        match matches.len() {
+            0 => Err(FindError::NotFound(prefix.to_string())),
+            1 => Ok(matches.into_iter().next().expect("one match")),
+            _ => {
+                if let Some(exact) = matches.iter().find(|r| r.id == prefix) {
+                    return Ok(exact.clone());
+                }
+                let ids: Vec<String> = matches.iter().map(|r| r.id.clone()).collect();
+                Err(FindError::Ambiguous(prefix.to_string(), ids.join(", ")))
+            }
+        }
+    }
+
+    /// Removes task `id` and all its files. The directory is first renamed
+    /// out of the way (atomically), so a corral still writing the task finds
+    /// it gone and stops instead of recreating it.
+    pub fn delete(&self, id: &str) -> Result<()> {
+        if id.is_empty() || id.contains('/') || id.starts_with('.') {
+            bail!("`{id}` is not a task id");
+        }
+        let dir = self.task_dir(id);
+        let trash = self
+            .tasks_dir
+            .join(format!(".deleted-{id}-{}", uuid::Uuid::new_v4().simple()));
+        std::fs::rename(&dir, &trash)
+            .with_context(|| format!("cannot remove {}", dir.display()))?;
+        // A writer that had a file open may still add to it for a moment.
+        let mut last = None;
+        for _ in 0..20 {
+            match std::fs::remove_dir_all(&trash) {
+                Ok(()) => return Ok(()),
+                Err(err) if err.kind() == io::ErrorKind::NotFound => return Ok(()),
+                Err(err) => last = Some(err),
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        match last {
+            Some(err) => Err(err).with_context(|| format!("cannot remove {}", trash.display())),
+            None => Ok(()),
+        }
+    }
+
+    /// Marks task `id` archived (hidden from `corral ls` without `--all`).
+    pub fn set_archived(&self, id: &str, archived: bool) -> Result<()> {
+        let mut record = self.load(id)?;
+        record.archived = archived;
+        record.updated_ms = now_ms();
+        self.save(&record)
+    }
+
+    /// The canonical events of run `run` of task `id` (a torn or damaged
+    /// line is skipped).
+    pub fn read_events(&self, id: &str, run: u32) -> Vec<AgentEvent> {
+        std::fs::read_to_string(self.events_path(id, run))
+            .map(|text| parse_lines(&text).0)
+            .unwrap_or_default()
+    }
+
+    /// Marks tasks of dead corrals `interrupted` and SIGKILLs their agent
+    /// groups that are still alive (verified by start time, see
+    /// [`proc::kill_orphan_group`]). Safe to run from several corrals.
+    pub fn recover(&self) -> Recovery {
+        let mut recovery = Recovery::default();
+        let (records, _) = self.list();
+        for mut record in records {
+            if record.status.is_final()
+                || record.effective_status() != crate::core::task::TaskStatus::Interrupted
+            {
+                continue;
+            }
+            if let Some(group) = &record.agent_group {
+                match proc::kill_orphan_group(group) {
+                    OrphanOutcome::Killed { count, survivors } => {
+                        tracing::warn!(task = %record.id, pgid = group.pid, count, survivors, "killed the agent group of a dead corral");
+                        recovery.killed.push((record.id.clone(), count, survivors));
+                    }
+                    OrphanOutcome::NotOurs => {
+                        tracing::info!(task = %record.id, pgid = group.pid, "group id now belongs to other processes; left alone");
+                    }
+                    OrphanOutcome::Gone => {}
+                }
+            }
+            record.status = crate::core::task::TaskStatus::Interrupted;
+            record.finish_reason = Some("corral stopped while the task ran".into());
+            // Its corral's last write is the best guess of when it stopped.
+            if record.started_ms.is_some() {
+                record.finished_ms = Some(record.updated_ms);
+            }
+            record.updated_ms = now_ms();
+            match self.save(&record) {
+                Ok(()) => recovery.interrupted.push(record.id.clone()),
+                Err(err) => tracing::warn!(task = %record.id, "cannot mark interrupted: {err:#}"),
+            }
+        }
+        recovery
+    }
+}
+
+/// `DirBuilder` with mode 0700.
+trait PrivateDir {
+    fn mode_private(&mut self) -> &mut Self;
+}
+
+impl PrivateDir for std::fs::DirBuilder {
+    fn mode_private(&mut self) -> &mut Self {
+        use std::os::unix::fs::DirBuilderExt;
+        self.mode(0o700)
+    }
+}

@@ -1,0 +1,266 @@
+//! The stored form of a task (`task.json`) and its conversion to and from
+//! the core's [`Task`].
+//!
+//! Pure data: no IO. Secrets never reach a record: options pass through a
+//! [`Redactor`] on the way in; on the way back, redacted values are filled
+//! from the caller (the environment or the config), or dropped.
+
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+
+use super::proc::ProcessId;
+use crate::agent::{AgentKind, AgentOptions};
+use crate::core::event::{Question, Usage};
+use crate::core::task::{Budget, Task, TaskSpec, TaskStatus, TurnOutcome};
+use crate::core::{ExitInfo, Limits};
+use crate::logging::{REDACTED, Redactor};
+
+/// The record format version written by this build.
+pub const RECORD_VERSION: u32 = 1;
+
+/// A question the agent asked and, once given, its answer.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct QuestionEntry {
+    pub question: Question,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub answer: Option<AnswerEntry>,
+}
+
+/// How a question was answered (from the `answered` event).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AnswerEntry {
+    /// `allow`, `deny` or `answer`.
+    pub decision: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub answers: Vec<(String, String)>,
+    /// `user` or `policy`.
+    pub by: String,
+}
+
+/// The limits a task runs under, as stored.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct StoredLimits {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub idle_timeout_ms: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub wall_timeout_ms: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_cost_usd: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_turns: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub price_input_per_mtok: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub price_output_per_mtok: Option<f64>,
+}
+
+/// Everything stored about one task.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TaskRecord {
+    pub version: u32,
+    /// Short unique id (8 hex digits), the task's directory name.
+    pub id: String,
+    pub title: String,
+    pub prompt: String,
+    /// The config profile, when one was named.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub profile: Option<String>,
+    /// The agent kind (`claude`, `codex`, ...).
+    pub agent: String,
+    pub cwd: PathBuf,
+    /// The agent options, secrets redacted.
+    pub options: AgentOptions,
+    #[serde(default)]
+    pub limits: StoredLimits,
+    pub status: TaskStatus,
+    pub created_ms: u64,
+    #[serde(default)]
+    pub started_ms: Option<u64>,
+    #[serde(default)]
+    pub finished_ms: Option<u64>,
+    pub updated_ms: u64,
+    #[serde(default)]
+    pub session_id: Option<String>,
+    #[serde(default)]
+    pub model: Option<String>,
+    #[serde(default)]
+    pub usage: Usage,
+    /// Every question asked, with its answer once given.
+    #[serde(default)]
+    pub questions: Vec<QuestionEntry>,
+    /// The question the task waits on.
+    #[serde(default)]
+    pub pending_question: Option<Question>,
+    #[serde(default)]
+    pub exit: Option<ExitInfo>,
+    /// Why it failed, was killed or timed out.
+    #[serde(default)]
+    pub finish_reason: Option<String>,
+    /// The agent's final answer of the last turn.
+    #[serde(default)]
+    pub result: Option<String>,
+    /// How many runs were started (run N writes `events-N.jsonl`).
+    #[serde(default)]
+    pub runs: u32,
+    #[serde(default)]
+    pub archived: bool,
+    /// The corral process that runs (or ran) it.
+    #[serde(default)]
+    pub owner: Option<ProcessId>,
+    /// The agent's process group (pgid == the leader's pid) of the current run.
+    #[serde(default)]
+    pub agent_group: Option<ProcessId>,
+}
+
+impl TaskRecord {
+    /// The status a reader should show: an unfinished task whose owning
+    /// corral is gone (or unknown) is `interrupted`.
+    pub fn effective_status(&self) -> TaskStatus {
+        if self.status.is_final() || self.owner.as_ref().is_some_and(ProcessId::is_alive) {
+            self.status
+        } else {
+            TaskStatus::Interrupted
+        }
+    }
+
+    /// Total tokens used.
+    pub fn tokens(&self) -> u64 {
+        self.usage.total_tokens()
+    }
+
+    /// Milliseconds it ran (until `now_ms` while running; until the last
+    /// write of its corral when that corral is gone).
+    pub fn duration_ms(&self, now_ms: u64) -> Option<u64> {
+        let start = self.started_ms?;
+        let end = match self.finished_ms {
+            Some(end) => end,
+            None if self.effective_status() == TaskStatus::Interrupted => self.updated_ms,
+            None => now_ms,
+        };
+        Some(end.saturating_sub(start))
+    }
+
+    /// The core task for this record (for a restarted front end), with
+    /// redacted environment values filled by `fill(name)` or dropped.
+    /// `None` when this build has no adapter for the record's agent kind.
+    pub fn to_task(
+        &self,
+        transcript_cap: usize,
+        fill: impl Fn(&str) -> Option<String>,
+    ) -> Option<Task> {
+        let agent = AgentKind::from_name(&self.agent)?;
+        let mut options = self.options.clone();
+        options.env = options
+            .env
+            .into_iter()
+            .filter_map(|(k, v)| {
+                if v.contains(REDACTED) {
+                    fill(&k).map(|v| (k, v))
+                } else {
+                    Some((k, v))
+                }
+            })
+            .collect();
+        let spec = TaskSpec {
+            agent,
+            prompt: self.prompt.clone(),
+            title: Some(self.title.clone()),
+            cwd: self.cwd.clone(),
+            options,
+            limits: Limits {
+                idle_timeout_ms: self.limits.idle_timeout_ms,
+                wall_timeout_ms: self.limits.wall_timeout_ms,
+            },
+            profile: self.profile.clone(),
+            budget: Budget {
+                max_cost_usd: self.limits.max_cost_usd,
+                max_turns: self.limits.max_turns,
+                price_input_per_mtok: self.limits.price_input_per_mtok,
+                price_output_per_mtok: self.limits.price_output_per_mtok,
+            },
+        };
+        let mut task = Task::new(0, spec, transcript_cap);
+        task.status = self.effective_status();
+        task.started_ms = self.started_ms;
+        task.finished_ms = self.finished_ms;
+        task.session_id = self.session_id.clone();
+        task.model = self.model.clone();
+        task.usage = self.usage.clone();
+        task.pending_question = self.pending_question.clone();
+        task.exit = self.exit.clone();
+        task.finish_reason = self.finish_reason.clone();
+        task.archived = self.archived;
+        task.runs = self.runs;
+        task.last_turn = self.result.as_ref().map(|r| TurnOutcome {
+            is_error: false,
+            result: Some(r.clone()),
+            api_error_status: None,
+        });
+        Some(task)
+    }
+}
+
+/// What the store knows about a task beyond the core's [`Task`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct RecordMeta {
+    pub id: String,
+    pub created_ms: u64,
+    pub questions: Vec<QuestionEntry>,
+    pub owner: Option<ProcessId>,
+}
+
+/// The record of core task `t`.
+pub fn record_of(t: &Task, meta: &RecordMeta, now_ms: u64, redactor: &Redactor) -> TaskRecord {
+    let mut options = t.spec.options.clone();
+    options.env = redactor.env(&options.env);
+    options.extra_args = options
+        .extra_args
+        .iter()
+        .map(|a| redactor.text(a))
+        .collect();
+    options.config_overrides = options
+        .config_overrides
+        .iter()
+        .map(|a| redactor.text(a))
+        .collect();
+    options.append_system_prompt = options.append_system_prompt.map(|p| redactor.text(&p));
+    let b = t.spec.budget;
+    TaskRecord {
+        version: RECORD_VERSION,
+        id: meta.id.clone(),
+        title: t.title(),
+        prompt: redactor.text(&t.spec.prompt),
+        profile: t.spec.profile.clone(),
+        agent: t.spec.agent.name().to_string(),
+        cwd: t.spec.cwd.clone(),
+        options,
+        limits: StoredLimits {
+            idle_timeout_ms: t.spec.limits.idle_timeout_ms,
+            wall_timeout_ms: t.spec.limits.wall_timeout_ms,
+            max_cost_usd: b.max_cost_usd,
+            max_turns: b.max_turns,
+            price_input_per_mtok: b.price_input_per_mtok,
+            price_output_per_mtok: b.price_output_per_mtok,
+        },
+        status: t.status,
+        created_ms: meta.created_ms,
+        started_ms: t.started_ms,
+        finished_ms: t.finished_ms,
+        updated_ms: now_ms,
+        session_id: t.session_id.clone(),
+        model: t.model.clone(),
+        usage: t.usage.clone(),
+        questions: meta.questions.clone(),
+        pending_question: t.pending_question.clone(),
+        exit: t.exit.clone(),
+        finish_reason: t.finish_reason.clone(),
+        result: t.last_turn.as_ref().and_then(|l| l.result.clone()),
+        runs: t.runs,
+        archived: t.archived,
+        owner: meta.owner.clone(),
+        agent_group: None,
+    }
+}

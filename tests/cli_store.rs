@@ -1,0 +1,351 @@
+//! `corral ls`, `corral logs` and `corral rm` as a user runs them, against
+//! tasks stored by `corral run` (fake agents from tests/fixtures/agents),
+//! including while that run is still going. Every corral here keeps its
+//! config, data and state in a temp dir through the XDG variables.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use assert_cmd::prelude::*;
+use predicates::prelude::*;
+use serde_json::Value;
+
+fn fixtures() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")
+}
+
+fn corral(home: &Path) -> Command {
+    let mut cmd = Command::cargo_bin("corral").unwrap();
+    cmd.env("XDG_CONFIG_HOME", home.join("config"))
+        .env("XDG_DATA_HOME", home.join("data"))
+        .env("XDG_STATE_HOME", home.join("state"))
+        .env("NO_COLOR", "1")
+        .stdin(Stdio::null());
+    cmd
+}
+
+/// `corral run [FLAGS] PROMPT` with `fake_claude.sh` running `agent args`.
+fn run_with(home: &Path, flags: &[&str], agent: &str, args: &str, prompt: &str) -> Command {
+    let mut cmd = corral(home);
+    cmd.args(["run", "--kill-grace", "0.3", "--agent-bin"])
+        .arg(fixtures().join("agents/fake_claude.sh"))
+        .args(flags)
+        .arg("--")
+        .arg(prompt)
+        .env("FAKE_AGENT", agent)
+        .env("FAKE_AGENT_ARGS", args);
+    cmd
+}
+
+fn run_cmd(home: &Path, agent: &str, args: &str, prompt: &str) -> Command {
+    run_with(home, &[], agent, args, prompt)
+}
+
+fn replay_args(transcript: &str) -> String {
+    format!(
+        "{} 0 2",
+        fixtures().join("claude").join(transcript).display()
+    )
+}
+
+fn ls(home: &Path) -> Vec<Value> {
+    let out = corral(home).args(["ls", "--json"]).output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice::<Value>(&out.stdout)
+        .unwrap()
+        .as_array()
+        .cloned()
+        .unwrap()
+}
+
+fn only_id(home: &Path) -> String {
+    let tasks = ls(home);
+    assert_eq!(tasks.len(), 1, "{tasks:?}");
+    tasks[0]["id"].as_str().unwrap().to_string()
+}
+
+fn stdout(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn wait_status(home: &Path, id: &str, status: &str) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !ls(home)
+        .iter()
+        .any(|t| t["id"] == id && t["status"] == status)
+    {
+        assert!(Instant::now() < deadline, "task {id} never became {status}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+fn spawn_run(mut cmd: Command) -> Child {
+    cmd.stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap()
+}
+
+#[test]
+fn ls_shows_a_finished_run_as_a_table_and_as_json() {
+    let home = tempfile::tempdir().unwrap();
+    run_cmd(
+        home.path(),
+        "replay.sh",
+        &replay_args("tool.jsonl"),
+        "say hi\nplease",
+    )
+    .assert()
+    .success();
+    let id = only_id(home.path());
+    let t = &ls(home.path())[0];
+    assert_eq!(t["status"], "succeeded");
+    assert_eq!(t["title"], "say hi");
+    assert_eq!(t["agent"], "claude");
+    assert_eq!(t["input_tokens"], 84);
+    assert_eq!(t["output_tokens"], 34);
+    assert_eq!(t["cost_usd"], 0.00127);
+    assert!(t["started_ms"].as_u64() <= t["finished_ms"].as_u64());
+    assert_eq!(t["session_id"], "fab5edac-e68d-4fe2-95f4-5f42d885c82c");
+
+    let out = corral(home.path()).arg("ls").output().unwrap();
+    let table = stdout(&out);
+    let mut lines = table.lines();
+    let header = lines.next().unwrap();
+    for col in [
+        "ID", "STATUS", "AGENT", "AGE", "DURATION", "TOKENS", "COST", "TITLE",
+    ] {
+        assert!(header.contains(col), "{header}");
+    }
+    let row = lines.next().unwrap();
+    assert!(row.starts_with(&id), "{row}");
+    for cell in ["succeeded", "claude", "118", "$0.0013", "say hi"] {
+        assert!(row.contains(cell), "{cell} in {row}");
+    }
+}
+
+#[test]
+fn logs_replays_the_transcript_and_the_exact_json_events() {
+    let home = tempfile::tempdir().unwrap();
+    let live = run_with(
+        home.path(),
+        &["--json"],
+        "replay.sh",
+        &replay_args("tool.jsonl"),
+        "say hi",
+    )
+    .output()
+    .unwrap();
+    assert!(live.status.success());
+    let id = only_id(home.path());
+
+    let json = corral(home.path())
+        .args(["logs", &id, "--json"])
+        .output()
+        .unwrap();
+    assert!(json.status.success());
+    assert_eq!(
+        stdout(&json),
+        stdout(&live),
+        "the stored events are what run printed"
+    );
+
+    // A unique prefix is enough; the transcript reads like `corral run`.
+    corral(home.path())
+        .args(["logs", &id[..5]])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("→ Bash echo hi"))
+        .stdout(predicate::str::contains("✓ succeeded"));
+
+    // The raw agent output is kept beside the events.
+    let raw = std::fs::read_to_string(
+        home.path()
+            .join("data/corral/tasks")
+            .join(&id)
+            .join("raw-1.log"),
+    )
+    .unwrap();
+    assert!(raw.contains(r#""type":"result""#), "{raw}");
+}
+
+#[test]
+fn logs_follow_tails_a_running_task_until_it_ends() {
+    let home = tempfile::tempdir().unwrap();
+    let mut run = spawn_run(run_cmd(home.path(), "ticker.sh", "6 0.25", "count"));
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let id = loop {
+        if let Some(t) = ls(home.path()).first() {
+            break t["id"].as_str().unwrap().to_string();
+        }
+        assert!(Instant::now() < deadline, "the run was never stored");
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let started = Instant::now();
+    let mut follow = corral(home.path());
+    follow.args(["logs", "--follow", &id]);
+    let out = assert_cmd::Command::from_std(follow)
+        .timeout(Duration::from_secs(30))
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let text = stdout(&out);
+    for n in 1..=6 {
+        assert!(text.contains(&format!("tick {n}")), "tick {n} in {text}");
+    }
+    assert!(
+        text.contains("exited without a result"),
+        "the finish: {text}"
+    );
+    assert!(started.elapsed() < Duration::from_secs(20));
+    run.wait().unwrap();
+}
+
+#[test]
+fn rm_refuses_a_running_task_unless_forced_and_works_beside_a_live_run() {
+    let home = tempfile::tempdir().unwrap();
+    let mut run = spawn_run(run_cmd(home.path(), "hang.sh", "", "never ends"));
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let id = loop {
+        if let Some(t) = ls(home.path()).iter().find(|t| t["status"] == "running") {
+            break t["id"].as_str().unwrap().to_string();
+        }
+        assert!(Instant::now() < deadline, "the run never started");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    // Its corral is alive: the task is running, not interrupted.
+    wait_status(home.path(), &id, "running");
+    std::thread::sleep(Duration::from_millis(300));
+    corral(home.path())
+        .args(["rm", &id])
+        .assert()
+        .failure()
+        .stderr(predicate::str::contains("is running; use --force"));
+    assert_eq!(ls(home.path()).len(), 1);
+
+    corral(home.path())
+        .args(["rm", "--force", &id])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains(format!("removed {id}")));
+    // Its agent was killed, so the run ends, and it does not bring the task back.
+    let status = run.wait().unwrap();
+    assert!(!status.success());
+    assert!(ls(home.path()).is_empty());
+    assert!(!home.path().join("data/corral/tasks").join(&id).exists());
+}
+
+#[test]
+fn rm_deletes_a_finished_task_and_ls_hides_archived_ones() {
+    let home = tempfile::tempdir().unwrap();
+    for prompt in ["first", "second"] {
+        run_cmd(home.path(), "replay.sh", &replay_args("text.jsonl"), prompt)
+            .assert()
+            .success();
+    }
+    let tasks = ls(home.path());
+    assert_eq!(tasks.len(), 2);
+    let first = tasks[0]["id"].as_str().unwrap().to_string();
+    let second = tasks[1]["id"].as_str().unwrap().to_string();
+
+    let store = corral::store::Store::open(&home.path().join("data/corral/tasks")).unwrap();
+    store.set_archived(&first, true).unwrap();
+    assert_eq!(ls(home.path()).len(), 1, "archived tasks are hidden");
+    let all = corral(home.path())
+        .args(["ls", "--all", "--json"])
+        .output()
+        .unwrap();
+    let all: Value = serde_json::from_slice(&all.stdout).unwrap();
+    assert_eq!(all.as_array().unwrap().len(), 2);
+    assert!(
+        all.as_array()
+            .unwrap()
+            .iter()
+            .any(|t| t["archived"] == true)
+    );
+
+    corral(home.path()).args(["rm", &second]).assert().success();
+    corral(home.path())
+        .args(["logs", &second])
+        .assert()
+        .failure()
+        .stderr(predicate::str::contains(format!("no task `{second}`")));
+    assert!(ls(home.path()).is_empty());
+}
+
+#[test]
+fn config_commands_write_and_locate_the_file_and_list_agents() {
+    let home = tempfile::tempdir().unwrap();
+    let file = home.path().join("config/corral/config.toml");
+    corral(home.path())
+        .args(["config", "path"])
+        .assert()
+        .success()
+        .stdout(format!("{}\n", file.display()));
+    corral(home.path())
+        .args(["config", "init"])
+        .assert()
+        .success();
+    assert_eq!(
+        std::fs::read_to_string(&file).unwrap(),
+        corral::config::EXAMPLE
+    );
+    corral(home.path())
+        .args(["config", "init"])
+        .assert()
+        .failure()
+        .stderr(predicate::str::contains("already exists; use --force"));
+    corral(home.path())
+        .args(["config", "init", "--force"])
+        .assert()
+        .success();
+
+    // `--config` names another file; `agents` lists its profiles.
+    let other = home.path().join("other.toml");
+    std::fs::write(
+        &other,
+        format!(
+            "[agents.fake]\nkind = \"claude\"\nbinary = \"{}\"\nmodel = \"m1\"\n",
+            fixtures().join("agents/fake_claude.sh").display()
+        ),
+    )
+    .unwrap();
+    let out = corral(home.path())
+        .args(["agents", "--config"])
+        .arg(&other)
+        .env("PATH", "/nonexistent")
+        .output()
+        .unwrap();
+    let table = stdout(&out);
+    let row = |name: &str| {
+        table
+            .lines()
+            .find(|l| l.starts_with(&format!("{name} ")))
+            .unwrap_or_else(|| panic!("{name} in {table}"))
+            .to_string()
+    };
+    assert!(
+        row("fake").contains("yes") && row("fake").contains("m1"),
+        "{table}"
+    );
+    assert!(row("claude").contains(" no "), "{table}");
+    assert!(table.contains("https://api.openai.com/v1"), "{table}");
+
+    // A broken config stops `corral run` with the file and line.
+    std::fs::write(&other, "[defaults]\nconcurrency = 2\ncolour = \"red\"\n").unwrap();
+    corral(home.path())
+        .args(["run", "--config"])
+        .arg(&other)
+        .arg("hi")
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains(format!(
+            "{}:3:1: unknown field `colour`",
+            other.display()
+        )));
+}

@@ -1,0 +1,218 @@
+//! Restart recovery with the real binary: `corral run` is `kill -9`ed while
+//! its fake agent hangs. The agent must stop within seconds (parent-death
+//! signal + PTY hang-up), anything that ignored that is killed by the next
+//! corral command, and `corral ls --json` shows the task `interrupted`.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+fn fixtures() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")
+}
+
+/// A corral whose config, data and state live in `home`.
+fn corral(home: &Path) -> Command {
+    let mut cmd = Command::new(assert_cmd::cargo::cargo_bin("corral"));
+    cmd.env("XDG_CONFIG_HOME", home.join("config"))
+        .env("XDG_DATA_HOME", home.join("data"))
+        .env("XDG_STATE_HOME", home.join("state"))
+        .env("NO_COLOR", "1")
+        .stdin(Stdio::null());
+    cmd
+}
+
+fn start_run(home: &Path, agent: &str) -> Child {
+    corral(home)
+        .args(["run", "--agent-bin"])
+        .arg(fixtures().join("agents/fake_claude.sh"))
+        .arg("wait forever")
+        .env("FAKE_AGENT", agent)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("corral run starts")
+}
+
+fn ls_json(home: &Path) -> Vec<Value> {
+    let out = corral(home).args(["ls", "--json"]).output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice::<Value>(&out.stdout)
+        .unwrap()
+        .as_array()
+        .cloned()
+        .unwrap()
+}
+
+/// `(pid, state)` of processes in session `sid`, from /proc.
+fn session_members(sid: i32) -> Vec<(i32, char)> {
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .filter_map(|e| {
+            let pid: i32 = e.ok()?.file_name().to_str()?.parse().ok()?;
+            let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+            let rest = &stat[stat.rfind(')')? + 1..];
+            let f: Vec<&str> = rest.split_whitespace().collect();
+            let state = f.first()?.chars().next()?;
+            let session: i32 = f.get(3)?.parse().ok()?;
+            (session == sid && state != 'Z').then_some((pid, state))
+        })
+        .collect()
+}
+
+/// The children of `parent` (its agent is the session leader it spawned).
+fn children(parent: i32) -> Vec<i32> {
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .filter_map(|e| {
+            let pid: i32 = e.ok()?.file_name().to_str()?.parse().ok()?;
+            let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+            let rest = &stat[stat.rfind(')')? + 1..];
+            let ppid: i32 = rest.split_whitespace().nth(1)?.parse().ok()?;
+            (ppid == parent).then_some(pid)
+        })
+        .collect()
+}
+
+/// Waits until `corral run` (pid) has spawned its agent and recorded it.
+fn wait_for_agent(home: &Path, corral_pid: i32) -> i32 {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let recorded = ls_json(home)
+            .iter()
+            .any(|t| t["status"] == "running" && t["started_ms"].is_u64());
+        if let Some(&agent) = children(corral_pid).first()
+            && recorded
+            // The session leader of its own session: the agent proper.
+            && session_members(agent).iter().any(|(p, _)| *p == agent)
+        {
+            // Give the store writer a moment to record the agent group.
+            std::thread::sleep(Duration::from_millis(300));
+            return agent;
+        }
+        assert!(Instant::now() < deadline, "the agent never started");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+fn wait_gone(sid: i32, within: Duration) -> Vec<(i32, char)> {
+    let deadline = Instant::now() + within;
+    loop {
+        let left = session_members(sid);
+        if left.is_empty() || Instant::now() >= deadline {
+            return left;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+fn kill9(child: &mut Child) {
+    unsafe { libc::kill(child.id() as i32, libc::SIGKILL) };
+    child.wait().unwrap();
+}
+
+#[test]
+fn a_killed_corral_takes_its_agent_down_and_the_task_reads_interrupted() {
+    let home = tempfile::tempdir().unwrap();
+    // It ignores SIGHUP, so the PTY hang-up alone would not stop it.
+    let mut run = start_run(home.path(), "stubborn.sh");
+    let agent = wait_for_agent(home.path(), run.id() as i32);
+    kill9(&mut run);
+    // No other corral ran: the parent-death signal alone stops it.
+    let left = wait_gone(agent, Duration::from_secs(5));
+    assert!(left.is_empty(), "agent processes still alive: {left:?}");
+
+    let tasks = ls_json(home.path());
+    assert_eq!(tasks.len(), 1);
+    assert_eq!(tasks[0]["status"], "interrupted");
+    assert_eq!(tasks[0]["title"], "wait forever");
+    // The next reader recorded it for good.
+    let record = std::fs::read_to_string(
+        home.path()
+            .join("data/corral/tasks")
+            .join(tasks[0]["id"].as_str().unwrap())
+            .join("task.json"),
+    )
+    .unwrap();
+    let record: Value = serde_json::from_str(&record).unwrap();
+    assert_eq!(record["status"], "interrupted");
+    assert!(record["agent_group"]["pid"].as_i64() == Some(agent as i64));
+}
+
+#[test]
+fn survivors_that_ignore_the_hang_up_are_killed_by_the_next_corral() {
+    let home = tempfile::tempdir().unwrap();
+    // Children and a grandchild that ignore SIGHUP, SIGINT and SIGTERM.
+    let mut run = start_run(home.path(), "fork_children.py");
+    let agent = wait_for_agent(home.path(), run.id() as i32);
+    // Wait for the children to exist.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while session_members(agent).len() < 4 {
+        assert!(Instant::now() < deadline, "the fake agent never forked");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    kill9(&mut run);
+    // The leader dies with corral; its children ignore the hang-up.
+    std::thread::sleep(Duration::from_millis(500));
+    let survivors = session_members(agent);
+    assert!(
+        !survivors.is_empty(),
+        "the fixture's children should survive the hang-up"
+    );
+    assert!(
+        !survivors.iter().any(|(p, _)| *p == agent),
+        "the leader is gone"
+    );
+
+    // Any corral command that opens the store cleans up.
+    let tasks = ls_json(home.path());
+    assert_eq!(tasks[0]["status"], "interrupted");
+    let left = wait_gone(agent, Duration::from_secs(5));
+    assert!(left.is_empty(), "still alive after recovery: {left:?}");
+}
+
+#[test]
+fn a_reused_group_id_is_never_killed() {
+    let home = tempfile::tempdir().unwrap();
+    // A task of a dead corral whose recorded agent group is now an unrelated
+    // process group (this test's own, with a different start time).
+    let tasks_dir = home.path().join("data/corral/tasks/0badc0de");
+    std::fs::create_dir_all(&tasks_dir).unwrap();
+    let innocent = Command::new("sleep")
+        .arg("30")
+        .process_group(0)
+        .spawn()
+        .unwrap();
+    let pgid = innocent.id() as i32;
+    let record = serde_json::json!({
+        "version": 1, "id": "0badc0de", "title": "old", "prompt": "old",
+        "agent": "claude", "cwd": "/", "options": {
+            "binary": null, "model": null, "permission_mode": null,
+            "allowed_tools": [], "disallowed_tools": [], "append_system_prompt": null,
+            "add_dirs": [], "max_budget_usd": null, "session_id": null, "resume": null,
+            "extra_args": [], "env": []
+        },
+        "status": "running", "created_ms": 1, "started_ms": 1, "updated_ms": 2,
+        // A pid that cannot be a live corral.
+        "owner": {"pid": i32::MAX, "start_time": 1},
+        "agent_group": {"pid": pgid, "start_time": 1}
+    });
+    std::fs::write(tasks_dir.join("task.json"), record.to_string()).unwrap();
+    let tasks = ls_json(home.path());
+    assert_eq!(tasks[0]["status"], "interrupted");
+    let mut innocent = innocent;
+    assert!(
+        innocent.try_wait().unwrap().is_none(),
+        "an unrelated process group was killed"
+    );
+    let _ = innocent.kill();
+    let _ = innocent.wait();
+}
+
+use std::os::unix::process::CommandExt;
