@@ -13,9 +13,23 @@ fn fixtures() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")
 }
 
+/// The corral binary, its config, data and state in a private place.
+fn corral_bin() -> Command {
+    let home = std::env::temp_dir().join(format!("corral-run-cli-{}", std::process::id()));
+    let mut cmd = Command::new(assert_cmd::cargo::cargo_bin("corral"));
+    for (var, dir) in [
+        ("XDG_CONFIG_HOME", "config"),
+        ("XDG_DATA_HOME", "data"),
+        ("XDG_STATE_HOME", "state"),
+    ] {
+        cmd.env(var, home.join(dir));
+    }
+    cmd
+}
+
 /// `corral run` with `fake_claude.sh` as the agent, running `agent args`.
 fn corral(agent: &str, args: &str) -> Command {
-    let mut cmd = Command::new(assert_cmd::cargo::cargo_bin("corral"));
+    let mut cmd = corral_bin();
     cmd.arg("run")
         .arg("--agent-bin")
         .arg(fixtures().join("agents/fake_claude.sh"))
@@ -173,7 +187,7 @@ fn an_agent_that_exits_without_a_result_fails_and_says_so() {
 
 #[test]
 fn a_missing_binary_or_directory_is_named() {
-    let out = run(Command::new(assert_cmd::cargo::cargo_bin("corral")).args([
+    let out = run(corral_bin().args([
         "run",
         "--agent-bin",
         "no-such-agent-binary",
@@ -189,11 +203,10 @@ fn a_missing_binary_or_directory_is_named() {
 
 #[test]
 fn usage_errors_exit_2() {
-    let bin = assert_cmd::cargo::cargo_bin("corral");
-    let out = run(Command::new(&bin).args(["run", "--agent", "nonesuch", "hi"]));
+    let out = run(corral_bin().args(["run", "--agent", "nonesuch", "hi"]));
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("unknown agent `nonesuch`"));
-    let out = run(Command::new(&bin).args(["run", "--timeout", "soon", "hi"]));
+    let out = run(corral_bin().args(["run", "--timeout", "soon", "hi"]));
     assert_eq!(out.status.code(), Some(2));
 }
 
