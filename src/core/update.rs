@@ -9,8 +9,10 @@
 use super::event::{AgentEvent, FinishStatus, Finished, Question, QuestionKind};
 use super::task::{KillReason, Task, TaskSpec, TaskStatus, TurnOutcome};
 use super::transcript::Transcript;
-use super::{Command, Effect, Event, ExitInfo, Limit, TaskId};
-use crate::agent::Answer;
+use super::{Command, Effect, Event, ExitInfo, Limit, TaskId, TimerKind};
+use crate::agent::claude::Claude;
+use crate::agent::openai::{self, ChatMessage};
+use crate::agent::{AgentKind, Answer, LiveProtocol, StdinMode};
 
 /// How many recent raw lines and errors a task keeps to explain a failure.
 const RECENT_LINES: usize = 8;
@@ -26,6 +28,40 @@ pub enum ApprovalPolicy {
     Deny,
 }
 
+/// How a task that ended on a rate limit or an overload is tried again.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RetryPolicy {
+    /// Retries per run (0 turns retrying off).
+    pub max_attempts: u32,
+    /// The wait before retry 1, 2, ...; the last one repeats.
+    pub delays_ms: Vec<u64>,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        RetryPolicy {
+            max_attempts: 3,
+            delays_ms: vec![5_000, 10_000, 20_000],
+        }
+    }
+}
+
+impl RetryPolicy {
+    /// The wait before retry `attempt` (counting from 1).
+    pub fn delay_ms(&self, attempt: u32) -> u64 {
+        let index = (attempt.max(1) - 1) as usize;
+        self.delays_ms
+            .get(index)
+            .or(self.delays_ms.last())
+            .copied()
+            .unwrap_or(5_000)
+    }
+}
+
+/// The message that resumes a session after a rate-limit pause.
+pub const CONTINUE_MESSAGE: &str = "Your previous attempt was interrupted by a rate limit \
+     or an overloaded API. Continue the task where you left off.";
+
 /// Behaviour chosen by the front end.
 #[derive(Debug, Clone)]
 pub struct Settings {
@@ -35,6 +71,8 @@ pub struct Settings {
     pub end_after_turn: bool,
     /// Entries kept in memory per task transcript.
     pub transcript_cap: usize,
+    /// Retries after rate limits and overloads.
+    pub retry: RetryPolicy,
 }
 
 impl Default for Settings {
@@ -43,6 +81,7 @@ impl Default for Settings {
             approval: ApprovalPolicy::Ask,
             end_after_turn: false,
             transcript_cap: super::transcript::DEFAULT_TRANSCRIPT_CAP,
+            retry: RetryPolicy::default(),
         }
     }
 }
@@ -86,13 +125,37 @@ impl State {
     pub fn next_task_id(&self) -> TaskId {
         self.next_id.max(1)
     }
+
+    /// Whether a task of `agent` waits out a rate limit at `now_ms`: a
+    /// queue should not start more tasks of that agent meanwhile.
+    pub fn cooling_down(&self, agent: AgentKind, now_ms: u64) -> bool {
+        self.tasks.iter().any(|t| {
+            t.spec.agent == agent
+                && t.status == TaskStatus::Queued
+                && t.retry_at_ms.is_some_and(|at| at > now_ms)
+        })
+    }
 }
 
 /// Applies one event at time `now_ms` and returns what the runtime must do.
 pub fn update(state: &mut State, now_ms: u64, event: Event) -> Vec<Effect> {
     match event {
         Event::Command(cmd) => command(state, now_ms, cmd),
-        Event::Agent { task, event } => agent_event(state, task, event),
+        Event::Output { task, .. } => {
+            if let Some(t) = state.task_mut(task) {
+                t.last_output_ms = Some(now_ms);
+            }
+            vec![]
+        }
+        Event::TimerFired { task, kind } => match kind {
+            TimerKind::Retry { attempt } => retry_now(state, task, attempt, now_ms),
+        },
+        Event::Agent { task, event } => {
+            if let Some(t) = state.task_mut(task) {
+                t.last_output_ms = Some(now_ms);
+            }
+            agent_event(state, task, event)
+        }
         Event::SpawnFailed { task, message } => {
             if let Some(t) = state.task_mut(task) {
                 t.recent_errors.push(message.clone());
@@ -104,6 +167,9 @@ pub fn update(state: &mut State, now_ms: u64, event: Event) -> Vec<Effect> {
             vec![]
         }
         Event::Exited { task, exit } => {
+            if let Some(effects) = schedule_retry(state, task, now_ms, &exit) {
+                return effects;
+            }
             finish(state, task, now_ms, Some(exit));
             vec![]
         }
@@ -150,23 +216,251 @@ fn command(state: &mut State, now_ms: u64, cmd: Command) -> Vec<Effect> {
             }
         }
         Command::Answer { task, answer } => answer_question(state, task, answer, "user"),
+        Command::SendMessage { task, text } => send_message(state, now_ms, task, text),
+        Command::Input { task, bytes } => match state.task(task) {
+            Some(t) if t.spec.agent == AgentKind::Command && !t.status.is_final() => {
+                vec![Effect::WriteInput { task, bytes }]
+            }
+            _ => vec![],
+        },
+        Command::Resize { task, rows, cols } => match state.task(task) {
+            Some(t) if t.spec.agent.is_process() && !t.status.is_final() => {
+                vec![Effect::Resize { task, rows, cols }]
+            }
+            _ => vec![],
+        },
     }
+}
+
+/// The effect that starts (or restarts) `t`'s agent with `prompt`, resuming
+/// `resume` when given; records whether its stdin stays open.
+fn start_effect(t: &mut Task, prompt: &str, resume: Option<String>) -> Effect {
+    if t.spec.agent == AgentKind::OpenAi {
+        t.stdin_open = false;
+        return Effect::Chat {
+            task: t.id,
+            request: Box::new(openai::request(&t.spec.options, &t.conversation)),
+            limits: t.spec.limits,
+        };
+    }
+    let mut options = t.spec.options.clone();
+    if resume.is_some() {
+        options.session_id = None;
+        options.resume = resume;
+    }
+    let launch = t.spec.agent.launch_spec(&options, &t.spec.cwd, prompt);
+    t.stdin_open = matches!(launch.stdin, StdinMode::Pipe { .. });
+    Effect::Spawn {
+        task: t.id,
+        agent: t.spec.agent,
+        limits: t.spec.limits,
+        spec: launch,
+    }
+}
+
+/// Puts a task that ended (or waits for a retry) back to work.
+fn reset_for_run(t: &mut Task) {
+    t.status = TaskStatus::Running;
+    t.finished_ms = None;
+    t.kill_reason = None;
+    t.last_turn = None;
+    t.exit = None;
+    t.pending_question = None;
+    t.recent_errors.clear();
+    t.recent_raw.clear();
+    t.retry_at_ms = None;
+}
+
+/// A follow-up message from the user (`Command::SendMessage`).
+fn send_message(state: &mut State, now_ms: u64, task: TaskId, text: String) -> Vec<Effect> {
+    let Some(t) = state.task_mut(task) else {
+        return vec![];
+    };
+    let running = !t.status.is_final();
+    match t.spec.agent {
+        AgentKind::Command if running => {
+            let mut bytes = text.into_bytes();
+            bytes.push(b'\r');
+            return vec![Effect::WriteInput { task, bytes }];
+        }
+        AgentKind::Claude if running && t.stdin_open => {
+            return vec![Effect::WriteStdin {
+                task,
+                line: Claude::encode_user_message(&text),
+            }];
+        }
+        _ if running => {
+            let message = match t.status {
+                TaskStatus::Queued => "the task has not started yet; send the message once it runs",
+                _ => {
+                    "the agent is still working; send the message when it is done, or kill it first"
+                }
+            };
+            publish_error(state, task, message.into());
+            return vec![];
+        }
+        _ => {}
+    }
+    let resume = match t.spec.agent {
+        AgentKind::OpenAi => {
+            if t.conversation.is_empty() {
+                t.conversation = openai::conversation_start(&t.spec.options, &t.spec.prompt);
+            }
+            t.conversation.push(ChatMessage::new("user", &text));
+            None
+        }
+        AgentKind::Command => None,
+        _ => match t.session_id.clone() {
+            Some(id) => Some(id),
+            None => {
+                publish_error(
+                    state,
+                    task,
+                    "the agent reported no session to continue; start a new task instead".into(),
+                );
+                return vec![];
+            }
+        },
+    };
+    reset_for_run(t);
+    t.retries = 0;
+    t.started_ms = Some(now_ms);
+    let prompt = if t.spec.agent == AgentKind::Command {
+        String::new()
+    } else {
+        text
+    };
+    vec![start_effect(t, &prompt, resume)]
+}
+
+/// Whether a failed run ended on a rate limit or an overload: the HTTP
+/// status (if known) and the agent's words.
+fn rate_limit_reason(t: &Task) -> Option<(Option<u16>, String)> {
+    if let Some(turn) = &t.last_turn
+        && let Some(status @ (429 | 529)) = turn.api_error_status
+    {
+        let why = turn
+            .result
+            .clone()
+            .or_else(|| t.recent_errors.last().cloned())
+            .unwrap_or_else(|| format!("HTTP {status}"));
+        return Some((Some(status), why));
+    }
+    let texts = t
+        .last_turn
+        .iter()
+        .filter_map(|turn| turn.result.as_ref())
+        .chain(t.recent_errors.iter().rev());
+    for text in texts {
+        if is_rate_limit_text(text) {
+            let status = if text.contains("529") {
+                Some(529)
+            } else if text.contains("429") {
+                Some(429)
+            } else {
+                None
+            };
+            return Some((status, text.clone()));
+        }
+    }
+    None
+}
+
+/// Whether an agent's error text says it was rate limited or overloaded
+/// (claude, codex and gemini word it differently).
+pub fn is_rate_limit_text(text: &str) -> bool {
+    let lower = text.to_ascii_lowercase();
+    [
+        "429",
+        "529",
+        "rate limit",
+        "rate_limit",
+        "ratelimit",
+        "too many requests",
+        "resource_exhausted",
+        "overloaded",
+    ]
+    .iter()
+    .any(|needle| lower.contains(needle))
+}
+
+/// On `Exited`: when the run failed on a rate limit and retries are left,
+/// the task waits (`Queued`) for a timer instead of finishing.
+fn schedule_retry(
+    state: &mut State,
+    task: TaskId,
+    now_ms: u64,
+    exit: &ExitInfo,
+) -> Option<Vec<Effect>> {
+    let policy = state.settings.retry.clone();
+    let t = state.task_mut(task)?;
+    // The OpenAI kind retries inside its request (honouring Retry-After);
+    // a command has no notion of a rate limit.
+    if t.status.is_final()
+        || t.kill_reason.is_some()
+        || matches!(t.spec.agent, AgentKind::OpenAi | AgentKind::Command)
+        || judge(t, Some(exit)).0 != TaskStatus::Failed
+    {
+        return None;
+    }
+    let (status, why) = rate_limit_reason(t)?;
+    let attempt = t.retries + 1;
+    if attempt > policy.max_attempts {
+        return None;
+    }
+    let delay = policy.delay_ms(attempt);
+    t.retries = attempt;
+    t.status = TaskStatus::Queued;
+    t.retry_at_ms = Some(now_ms + delay);
+    t.exit = Some(exit.clone());
+    t.stdin_open = false;
+    t.pending_question = None;
+    let event = AgentEvent::Retry {
+        attempt,
+        max_attempts: Some(policy.max_attempts),
+        delay_ms: Some(delay),
+        status,
+        reason: format!("rate limited, retrying in {} ({why})", seconds(Some(delay))),
+    };
+    t.transcript.push(event.clone());
+    state.published.push((task, event));
+    Some(vec![Effect::Timer {
+        task,
+        after_ms: delay,
+        kind: TimerKind::Retry { attempt },
+    }])
+}
+
+/// The retry timer ran out: start the agent again, resuming its session
+/// with a "continue" message where it has one.
+fn retry_now(state: &mut State, task: TaskId, attempt: u32, now_ms: u64) -> Vec<Effect> {
+    let _ = now_ms;
+    let Some(t) = state.task_mut(task) else {
+        return vec![];
+    };
+    if t.status != TaskStatus::Queued || t.retries != attempt || t.retry_at_ms.is_none() {
+        return vec![]; // killed meanwhile, or a stale timer
+    }
+    reset_for_run(t);
+    let resume = t.session_id.clone();
+    let prompt = if resume.is_some() {
+        CONTINUE_MESSAGE.to_string()
+    } else {
+        t.spec.prompt.clone()
+    };
+    vec![start_effect(t, &prompt, resume)]
 }
 
 fn launch(state: &mut State, now_ms: u64, spec: TaskSpec) -> Vec<Effect> {
     let id = state.next_task_id();
     state.next_id = id + 1;
-    let launch = spec
-        .agent
-        .launch_spec(&spec.options, &spec.cwd, &spec.prompt);
-    let stdin_open = matches!(launch.stdin, crate::agent::StdinMode::Pipe { .. });
-    let effect = Effect::Spawn {
-        task: id,
-        agent: spec.agent,
-        limits: spec.limits,
-        spec: launch,
+    let conversation = if spec.agent == AgentKind::OpenAi {
+        openai::conversation_start(&spec.options, &spec.prompt)
+    } else {
+        Vec::new()
     };
-    state.tasks.push(Task {
+    let prompt = spec.prompt.clone();
+    let mut task = Task {
         id,
         spec,
         status: TaskStatus::Running,
@@ -182,8 +476,14 @@ fn launch(state: &mut State, now_ms: u64, spec: TaskSpec) -> Vec<Effect> {
         recent_raw: Vec::new(),
         recent_errors: Vec::new(),
         exit: None,
-        stdin_open,
-    });
+        stdin_open: false,
+        conversation,
+        last_output_ms: None,
+        retries: 0,
+        retry_at_ms: None,
+    };
+    let effect = start_effect(&mut task, &prompt, None);
+    state.tasks.push(task);
     vec![effect]
 }
 
@@ -224,6 +524,13 @@ fn agent_event(state: &mut State, task: TaskId, event: AgentEvent) -> Vec<Effect
                 result: result.clone(),
                 api_error_status: *api_error_status,
             });
+            if t.spec.agent == AgentKind::OpenAi
+                && !*is_error
+                && let Some(answer) = result
+            {
+                t.conversation
+                    .push(ChatMessage::new("assistant", answer.as_str()));
+            }
             if end_after_turn && t.stdin_open {
                 t.stdin_open = false;
                 effects.push(Effect::CloseStdin { task });
@@ -328,8 +635,12 @@ fn finish(state: &mut State, task: TaskId, now_ms: u64, exit: Option<ExitInfo>) 
     if t.status.is_final() {
         return;
     }
-    let (status, reason) = judge(t, exit.as_ref());
+    let (status, mut reason) = judge(t, exit.as_ref());
+    if status == TaskStatus::Failed && t.retries > 0 {
+        reason = reason.map(|r| format!("{r} (gave up after {} retries)", t.retries));
+    }
     t.status = status;
+    t.retry_at_ms = None;
     t.finished_ms = Some(now_ms);
     t.pending_question = None;
     t.stdin_open = false;
@@ -394,6 +705,20 @@ fn judge(t: &Task, exit: Option<&ExitInfo>) -> (TaskStatus, Option<String>) {
             .unwrap_or_else(|| "the agent could not be started".into());
         return (TaskStatus::Failed, Some(why));
     };
+    if t.spec.agent == AgentKind::Command {
+        // A program has no turns: its exit code is the verdict.
+        return match (exit.code, &exit.signal) {
+            (Some(0), _) | (None, None) => (TaskStatus::Succeeded, None),
+            (Some(code), _) => (
+                TaskStatus::Failed,
+                Some(format!("the command exited with code {code}")),
+            ),
+            (None, Some(sig)) => (
+                TaskStatus::Failed,
+                Some(format!("the command was ended by {sig}")),
+            ),
+        };
+    }
     let context = || {
         t.recent_errors
             .last()

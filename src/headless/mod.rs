@@ -42,8 +42,9 @@ pub fn now_ms() -> u64 {
 pub fn task_spec(args: &AgentArgs, prompt: String, limits: Limits) -> Result<TaskSpec> {
     let Some(agent) = AgentKind::from_name(&args.agent) else {
         bail!(
-            "unknown agent `{}` (known: claude, codex, gemini)",
-            args.agent
+            "unknown agent `{}` (known: {})",
+            args.agent,
+            AgentKind::NAMES.join(", ")
         );
     };
     let cwd = match &args.cwd {
@@ -69,6 +70,7 @@ pub fn task_spec(args: &AgentArgs, prompt: String, limits: Limits) -> Result<Tas
             extra_args: args.agent_args.clone(),
             config_overrides: args.config_overrides.clone(),
             env: args.env.clone(),
+            ..AgentOptions::default()
         },
         limits,
     })
