@@ -767,3 +767,7 @@ fn judge(t: &Task, exit: Option<&ExitInfo>) -> (TaskStatus, Option<String>) {
 #[cfg(test)]
 #[path = "update_tests.rs"]
 mod tests;
+
+#[cfg(test)]
+#[path = "update_retry_tests.rs"]
+mod retry_tests;
