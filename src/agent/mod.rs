@@ -6,11 +6,14 @@
 
 pub mod claude;
 pub mod codex;
+pub mod command;
 pub mod gemini;
 pub mod lines;
+pub mod openai;
 pub mod permission;
 pub mod question_file;
 pub mod sanitize;
+pub mod sse;
 
 use std::path::{Path, PathBuf};
 
@@ -28,6 +31,12 @@ pub enum AgentKind {
     Codex,
     /// Google's Gemini CLI, `gemini -p ... --output-format stream-json`.
     Gemini,
+    /// An OpenAI-compatible chat completions endpoint over HTTP: no
+    /// process; the runtime streams the answer (`Effect::Chat`).
+    #[serde(rename = "openai")]
+    OpenAi,
+    /// Any program, run interactively in a terminal (stdin is the PTY).
+    Command,
 }
 
 impl AgentKind {
@@ -37,6 +46,8 @@ impl AgentKind {
             AgentKind::Claude => "claude",
             AgentKind::Codex => "codex",
             AgentKind::Gemini => "gemini",
+            AgentKind::OpenAi => "openai",
+            AgentKind::Command => "command",
         }
     }
 
@@ -46,16 +57,31 @@ impl AgentKind {
             "claude" => Some(AgentKind::Claude),
             "codex" => Some(AgentKind::Codex),
             "gemini" => Some(AgentKind::Gemini),
+            "openai" => Some(AgentKind::OpenAi),
+            "command" => Some(AgentKind::Command),
             _ => None,
         }
     }
 
-    /// How to start this kind of agent for `prompt` in `cwd`.
+    /// Every kind's name, for help texts and error messages.
+    pub const NAMES: &'static [&'static str] = &["claude", "codex", "gemini", "openai", "command"];
+
+    /// Whether this kind runs as a process (`Effect::Spawn`) rather than as
+    /// HTTP requests (`Effect::Chat`, [`AgentKind::OpenAi`]).
+    pub fn is_process(self) -> bool {
+        self != AgentKind::OpenAi
+    }
+
+    /// How to start this kind of agent for `prompt` in `cwd`. For
+    /// [`AgentKind::OpenAi`], which has no process, the spec names no
+    /// program: build an [`openai::ChatRequest`] instead.
     pub fn launch_spec(self, opts: &AgentOptions, cwd: &Path, prompt: &str) -> LaunchSpec {
         match self {
             AgentKind::Claude => claude::launch(opts, cwd, prompt),
             AgentKind::Codex => codex::launch(opts, cwd, prompt),
             AgentKind::Gemini => gemini::launch(opts, cwd, prompt),
+            AgentKind::OpenAi => openai::launch(opts, cwd, prompt),
+            AgentKind::Command => command::launch(opts, cwd, prompt),
         }
     }
 
@@ -63,8 +89,9 @@ impl AgentKind {
     pub fn encode_answer(self, question: &Question, answer: &Answer) -> Option<String> {
         match self {
             AgentKind::Claude => Some(claude::Claude::encode_answer(question, answer)),
-            // Neither has a live channel in the mode corral runs them in.
-            AgentKind::Codex | AgentKind::Gemini => None,
+            // Neither has a live channel in the mode corral runs them in;
+            // the OpenAI kind runs no tools, a command has no protocol.
+            AgentKind::Codex | AgentKind::Gemini | AgentKind::OpenAi | AgentKind::Command => None,
         }
     }
 
@@ -88,6 +115,8 @@ impl AgentKind {
             AgentKind::Claude => Box::new(claude::ClaudeParser::default()),
             AgentKind::Codex => Box::new(codex::CodexParser::default()),
             AgentKind::Gemini => Box::new(gemini::GeminiParser::default()),
+            // Never used for a process; its stream is read by `openai::ChatStream`.
+            AgentKind::OpenAi | AgentKind::Command => Box::new(command::RawParser),
         }
     }
 }
@@ -120,6 +149,30 @@ pub struct AgentOptions {
     /// through the question file.
     #[serde(default)]
     pub no_question_file: bool,
+    /// OpenAI kind: the endpoint base (`http://127.0.0.1:11434/v1`);
+    /// `None` means `OPENAI_BASE_URL`, else the OpenAI API.
+    #[serde(default)]
+    pub base_url: Option<String>,
+    /// OpenAI kind: the NAME of the variable holding the API key (default
+    /// `OPENAI_API_KEY`). The key itself is never stored or logged.
+    #[serde(default)]
+    pub api_key_env: Option<String>,
+    /// OpenAI kind: the system prompt (`append_system_prompt` is added to it).
+    #[serde(default)]
+    pub system_prompt: Option<String>,
+    /// OpenAI kind: sampling temperature.
+    #[serde(default)]
+    pub temperature: Option<f64>,
+    /// OpenAI kind: the answer's token limit (`max_tokens`).
+    #[serde(default)]
+    pub max_tokens: Option<u32>,
+    /// Price of input tokens in US dollars per million, for agents that
+    /// report no cost (cost is shown only when a price is set).
+    #[serde(default)]
+    pub input_price_per_mtok: Option<f64>,
+    /// Price of output tokens in US dollars per million.
+    #[serde(default)]
+    pub output_price_per_mtok: Option<f64>,
 }
 
 /// Everything the runtime needs to start one agent process.
@@ -139,6 +192,10 @@ pub enum StdinMode {
     Null,
     /// A pipe kept open; these lines are written first (each ends in `\n`).
     Pipe { initial_lines: Vec<String> },
+    /// The terminal itself, as for an interactive program: the user's
+    /// keystrokes go to the PTY (`Effect::WriteInput`). These bytes are
+    /// typed first.
+    Terminal { initial_input: Vec<u8> },
 }
 
 /// The user's decision on a [`Question`].

@@ -69,11 +69,13 @@ pub fn agents_table(config: &Config, path_var: Option<&std::ffi::OsStr>) -> Stri
             (ProfileKind::Openai, _) => profile
                 .base_url
                 .clone()
-                .unwrap_or_else(|| "(no base_url)".into()),
+                .or_else(|| std::env::var("OPENAI_BASE_URL").ok())
+                .unwrap_or_else(|| "https://api.openai.com/v1".into()),
             (_, Some(p)) => match find_program(p, path_var) {
                 Some(_) => "yes".into(),
                 None => "no".into(),
             },
+            (ProfileKind::Command, None) => "(--agent-bin)".into(),
             (_, None) => "no".into(),
         };
         let mut name = profile.name.clone();

@@ -259,8 +259,20 @@ fn builtin_profiles() -> BTreeMap<String, Profile> {
         Profile {
             name: "openai".into(),
             kind: Some(ProfileKind::Openai),
-            base_url: Some("https://api.openai.com/v1".into()),
-            api_key_env: Some("OPENAI_API_KEY".into()),
+            // Unset: the adapter reads OPENAI_BASE_URL (default
+            // https://api.openai.com/v1) and OPENAI_API_KEY, as the
+            // ecosystem does.
+            builtin: true,
+            ..Profile::default()
+        },
+    );
+    map.insert(
+        "command".into(),
+        Profile {
+            name: "command".into(),
+            kind: Some(ProfileKind::Command),
+            // Unset: `--agent-bin` and `--agent-arg` say what to run
+            // (a shell by default).
             builtin: true,
             ..Profile::default()
         },
@@ -506,8 +518,24 @@ impl Config {
                 profile.kind().name()
             ));
         };
+        // A command profile's argv is its binary and first arguments.
+        let (binary, mut extra_args) = match profile.argv.split_first() {
+            Some((program, args)) if kind == AgentKind::Command => {
+                (Some(program.clone()), args.to_vec())
+            }
+            _ => (profile.binary.clone(), Vec::new()),
+        };
+        extra_args.extend(profile.args.iter().cloned());
+        let pricing = profile.pricing();
         let options = AgentOptions {
-            binary: profile.binary.clone(),
+            binary,
+            base_url: profile.base_url.clone(),
+            api_key_env: profile.api_key_env.clone(),
+            system_prompt: profile.system_prompt.clone(),
+            temperature: profile.temperature,
+            max_tokens: profile.max_tokens,
+            input_price_per_mtok: pricing.map(|(input, _)| input),
+            output_price_per_mtok: pricing.map(|(_, output)| output),
             model: profile
                 .model
                 .clone()
@@ -516,7 +544,7 @@ impl Config {
                 .permission_mode
                 .clone()
                 .or_else(|| self.defaults.permission_mode.clone()),
-            extra_args: profile.args.clone(),
+            extra_args,
             env: profile
                 .env
                 .iter()
@@ -528,7 +556,7 @@ impl Config {
             profile: name.to_string(),
             kind,
             options,
-            pricing: profile.pricing(),
+            pricing,
         })
     }
 }
@@ -550,7 +578,7 @@ mod tests {
     #[test]
     fn builtins_exist_without_a_file() {
         let c = Config::default();
-        for name in ["claude", "codex", "gemini", "openai"] {
+        for name in ["claude", "codex", "gemini", "openai", "command"] {
             assert!(c.profile(name).is_some_and(|p| p.builtin), "{name}");
         }
         let r = c.resolve(None).unwrap();
@@ -561,9 +589,8 @@ mod tests {
     #[test]
     fn kinds_without_an_adapter_say_so() {
         let c = Config::default();
-        let err = c.resolve(Some("openai")).unwrap_err();
-        assert!(err.contains("kind `openai`"), "{err}");
-        assert!(err.contains("cannot run yet"), "{err}");
+        let openai = c.resolve(Some("openai")).unwrap();
+        assert_eq!(openai.kind, AgentKind::OpenAi);
         let err = c.resolve(Some("nope")).unwrap_err();
         assert!(err.contains("unknown agent `nope`"), "{err}");
     }

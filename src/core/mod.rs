@@ -9,10 +9,11 @@ pub mod task;
 pub mod transcript;
 mod update;
 
-pub use update::{ApprovalPolicy, Settings, State, update};
+pub use update::{ApprovalPolicy, RetryPolicy, Settings, State, update};
 
 use serde::{Deserialize, Serialize};
 
+use crate::agent::openai::ChatRequest;
 use crate::agent::{AgentKind, Answer, LaunchSpec};
 use event::AgentEvent;
 
@@ -67,6 +68,8 @@ pub enum Event {
     /// that show the terminal itself (the TUI's raw view). `update` ignores
     /// it: the parsed lines arrive as `Agent` events.
     Output { task: TaskId, bytes: Vec<u8> },
+    /// A timer set with `Effect::Timer` ran out.
+    TimerFired { task: TaskId, kind: TimerKind },
     /// The user (or a front end) wants something.
     Command(Command),
 }
@@ -100,6 +103,17 @@ pub enum Command {
     /// Send the user's next message: live over stdin where the agent keeps
     /// its session open, otherwise by resuming the session.
     FollowUp { task: TaskId, text: String },
+    /// Keystrokes for an interactive command's terminal, as bytes.
+    Input { task: TaskId, bytes: Vec<u8> },
+    /// The task's terminal changed size.
+    Resize { task: TaskId, rows: u16, cols: u16 },
+}
+
+/// What a timer is for; it comes back in `Event::TimerFired`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TimerKind {
+    /// Start retry number `attempt` of a task that hit a rate limit.
+    Retry { attempt: u32 },
 }
 
 /// Something the runtime must do.
@@ -117,6 +131,25 @@ pub enum Effect {
     WriteStdin { task: TaskId, line: String },
     /// Close the agent's stdin (end of conversation).
     CloseStdin { task: TaskId },
-    /// Run the kill ladder on the agent's process group.
+    /// Run the kill ladder on the agent's process group (for an HTTP
+    /// agent: abort its request at once).
     Kill { task: TaskId },
+    /// Send a chat completions request for `task` (the OpenAI kind) and
+    /// stream its answer; reports like a process: `Agent` events,
+    /// `LimitReached`, `KillDone`, and `Exited` last.
+    Chat {
+        task: TaskId,
+        request: Box<ChatRequest>,
+        limits: Limits,
+    },
+    /// Write bytes to the terminal of an agent whose stdin is the terminal.
+    WriteInput { task: TaskId, bytes: Vec<u8> },
+    /// Resize the agent's terminal.
+    Resize { task: TaskId, rows: u16, cols: u16 },
+    /// Send `Event::TimerFired { task, kind }` after `after_ms`.
+    Timer {
+        task: TaskId,
+        after_ms: u64,
+        kind: TimerKind,
+    },
 }

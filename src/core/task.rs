@@ -9,7 +9,18 @@ use serde::{Deserialize, Serialize};
 use super::event::{Question, Usage};
 use super::transcript::Transcript;
 use super::{ExitInfo, Limit, Limits, TaskId};
+use crate::agent::openai::ChatMessage;
 use crate::agent::{AgentKind, AgentOptions};
+
+/// Output within this many milliseconds makes a task look busy.
+pub const BUSY_WINDOW_MS: u64 = 2_000;
+
+/// Whether an agent whose last output was at `last_output_ms` looks busy at
+/// `now_ms`: it wrote something within [`BUSY_WINDOW_MS`]. This is how
+/// corral tells busy from idle for a program with no structured protocol.
+pub fn is_busy(last_output_ms: Option<u64>, now_ms: u64) -> bool {
+    last_output_ms.is_some_and(|at| now_ms.saturating_sub(at) < BUSY_WINDOW_MS)
+}
 
 /// Where a task is in its life.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -90,6 +101,8 @@ impl TaskStatus {
             (a, b) if a == b => false,
             (Queued, Running | Killed | Failed) => true,
             (Running, Blocked) => true,
+            // A rate-limited run waits for its retry.
+            (Running | Blocked, Queued) => true,
             (Blocked, Running) => true,
             (Running | Blocked, Succeeded | Failed | Killed | TimedOut) => true,
             (Queued | Running | Blocked, Interrupted) => true,
@@ -178,6 +191,10 @@ impl Task {
             run_turns: 0,
             queue_seq: 0,
             next_run: None,
+            conversation: Vec::new(),
+            last_output_ms: None,
+            retries: 0,
+            retry_at_ms: None,
         }
     }
 }
@@ -231,6 +248,15 @@ pub struct Task {
     pub allow_rules: Vec<String>,
     /// The prompt to start afresh with if the current resume fails.
     pub fallback_prompt: Option<String>,
+    /// The conversation corral keeps for agents whose history is its own
+    /// (the OpenAI kind): system, user and assistant messages.
+    pub conversation: Vec<ChatMessage>,
+    /// When the agent last wrote anything (ms since the epoch).
+    pub last_output_ms: Option<u64>,
+    /// Rate-limit retries used by the current run.
+    pub retries: u32,
+    /// While cooling down after a rate limit: when the retry starts.
+    pub retry_at_ms: Option<u64>,
 }
 
 /// How the agent judged its last turn.
@@ -255,6 +281,11 @@ impl Task {
                 .unwrap_or("(empty prompt)")
                 .to_string(),
         }
+    }
+
+    /// Whether the agent looks busy: running and wrote output recently.
+    pub fn is_busy(&self, now_ms: u64) -> bool {
+        self.status == TaskStatus::Running && is_busy(self.last_output_ms, now_ms)
     }
 
     /// Milliseconds the agent has run (until now while running).
@@ -309,6 +340,19 @@ mod tests {
         ] {
             assert_eq!(super::TaskStatus::from_name(s.name()), Some(s));
         }
+    }
+
+    #[test]
+    fn busy_means_output_within_the_window() {
+        use super::{BUSY_WINDOW_MS, is_busy};
+        assert!(!is_busy(None, 10_000));
+        assert!(is_busy(Some(10_000), 10_000));
+        assert!(is_busy(Some(10_000), 10_000 + BUSY_WINDOW_MS - 1));
+        assert!(!is_busy(Some(10_000), 10_000 + BUSY_WINDOW_MS));
+        assert!(
+            is_busy(Some(10_000), 9_000),
+            "a clock step back is not idle"
+        );
     }
 
     #[test]

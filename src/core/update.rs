@@ -13,7 +13,8 @@ use std::path::PathBuf;
 
 use super::event::{AgentEvent, FinishStatus, Finished, Question, QuestionKind, Usage};
 use super::task::{KillReason, RunPlan, Task, TaskSpec, TaskStatus, TurnOutcome};
-use super::{Command, Effect, Event, ExitInfo, Limit, TaskId};
+use super::{Command, Effect, Event, ExitInfo, Limit, TaskId, TimerKind};
+use crate::agent::openai::{self, ChatMessage};
 use crate::agent::{AgentKind, Answer, StdinMode, question_file};
 
 /// How many recent raw lines and errors a task keeps to explain a failure.
@@ -22,6 +23,40 @@ const RECENT_LINES: usize = 8;
 /// The message a resumed session starts with when the user gives none.
 pub const RESUME_MESSAGE: &str = "Your previous session was interrupted (corral stopped while you \
      were working). Continue the task where you left off.";
+
+/// How a task that ended on a rate limit or an overload is tried again.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RetryPolicy {
+    /// Retries per run (0 turns retrying off).
+    pub max_attempts: u32,
+    /// The wait before retry 1, 2, ...; the last one repeats.
+    pub delays_ms: Vec<u64>,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        RetryPolicy {
+            max_attempts: 3,
+            delays_ms: vec![5_000, 10_000, 20_000],
+        }
+    }
+}
+
+impl RetryPolicy {
+    /// The wait before retry `attempt` (counting from 1).
+    pub fn delay_ms(&self, attempt: u32) -> u64 {
+        let index = (attempt.max(1) - 1) as usize;
+        self.delays_ms
+            .get(index)
+            .or(self.delays_ms.last())
+            .copied()
+            .unwrap_or(5_000)
+    }
+}
+
+/// The message that resumes a session after a rate-limit pause.
+pub const CONTINUE_MESSAGE: &str = "Your previous attempt was interrupted by a rate limit \
+     or an overloaded API. Continue the task where you left off.";
 
 /// Who answers questions when no person is asked.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -50,6 +85,8 @@ pub struct Settings {
     pub concurrency: Option<usize>,
     /// Tasks running at once per agent kind.
     pub per_agent_concurrency: Vec<(AgentKind, usize)>,
+    /// Retries after rate limits and overloads.
+    pub retry: RetryPolicy,
 }
 
 impl Default for Settings {
@@ -61,6 +98,7 @@ impl Default for Settings {
             question_dir: None,
             concurrency: None,
             per_agent_concurrency: Vec::new(),
+            retry: RetryPolicy::default(),
         }
     }
 }
@@ -164,6 +202,16 @@ impl State {
             .count()
     }
 
+    /// Whether a task of `agent` waits out a rate limit at `now_ms`: the
+    /// queue starts no other task of that agent meanwhile.
+    pub fn cooling_down(&self, agent: AgentKind, now_ms: u64) -> bool {
+        self.tasks.iter().any(|t| {
+            t.spec.agent == agent
+                && t.status == TaskStatus::Queued
+                && t.retry_at_ms.is_some_and(|at| at > now_ms)
+        })
+    }
+
     fn has_slot(&self, kind: AgentKind) -> bool {
         if self
             .settings
@@ -209,8 +257,30 @@ pub fn update(state: &mut State, now_ms: u64, event: Event) -> Vec<Effect> {
 fn apply(state: &mut State, now_ms: u64, event: Event) -> Vec<Effect> {
     match event {
         Event::Command(cmd) => command(state, now_ms, cmd),
-        Event::Output { .. } => vec![],
-        Event::Agent { task, event } => agent_event(state, now_ms, task, event),
+        Event::Output { task, .. } => {
+            if let Some(t) = state.task_mut(task) {
+                t.last_output_ms = Some(now_ms);
+            }
+            vec![]
+        }
+        Event::TimerFired { task, kind } => match kind {
+            TimerKind::Retry { attempt } => {
+                match state.task_mut(task) {
+                    // A stale timer (killed or retried meanwhile) does nothing.
+                    Some(t) if t.status == TaskStatus::Queued && t.retries == attempt => {
+                        t.retry_at_ms = None;
+                    }
+                    _ => return vec![],
+                }
+                start_queued(state, now_ms)
+            }
+        },
+        Event::Agent { task, event } => {
+            if let Some(t) = state.task_mut(task) {
+                t.last_output_ms = Some(now_ms);
+            }
+            agent_event(state, now_ms, task, event)
+        }
         Event::SpawnFailed { task, message } => {
             if let Some(t) = state.task_mut(task) {
                 // No process was started: nothing runs for this task now.
@@ -290,6 +360,18 @@ fn command(state: &mut State, now_ms: u64, cmd: Command) -> Vec<Effect> {
             }
         }
         Command::FollowUp { task, text } => follow_up(state, now_ms, task, text),
+        Command::Input { task, bytes } => match state.task(task) {
+            Some(t) if t.spec.agent == AgentKind::Command && t.process_alive => {
+                vec![Effect::WriteInput { task, bytes }]
+            }
+            _ => vec![],
+        },
+        Command::Resize { task, rows, cols } => match state.task(task) {
+            Some(t) if t.spec.agent.is_process() && t.process_alive => {
+                vec![Effect::Resize { task, rows, cols }]
+            }
+            _ => vec![],
+        },
         Command::Retry { task } => {
             let plan = state.task(task).map(|t| RunPlan {
                 prompt: t.spec.prompt.clone(),
@@ -360,6 +442,7 @@ fn requeue(state: &mut State, task: TaskId, plan: RunPlan) {
     }
     t.queue_seq = seq;
     t.next_run = Some(plan);
+    t.retries = 0;
     t.archived = false;
 }
 
@@ -371,7 +454,7 @@ fn start_queued(state: &mut State, now_ms: u64) -> Vec<Effect> {
         let Some(kind) = state.task(id).map(|t| t.spec.agent) else {
             continue;
         };
-        if state.has_slot(kind) {
+        if state.has_slot(kind) && !state.cooling_down(kind, now_ms) {
             effects.extend(start(state, id, now_ms));
         }
     }
@@ -474,11 +557,154 @@ fn follow_up(state: &mut State, now_ms: u64, task: TaskId, text: String) -> Vec<
             return vec![Effect::WriteStdin { task, line }];
         }
     }
+    if t.process_alive && t.spec.agent == AgentKind::Command {
+        // An interactive program: the message is typed into its terminal.
+        let mut bytes = text.into_bytes();
+        bytes.push(b'\r');
+        return vec![Effect::WriteInput { task, bytes }];
+    }
     if t.process_alive {
         // A turn is still going on a channel that takes no messages.
+        publish_error(
+            state,
+            task,
+            "the agent is still working; send the message when it is done, or kill it first".into(),
+        );
         return vec![];
     }
+    if t.spec.agent == AgentKind::OpenAi {
+        // corral holds the conversation: the next request carries it all.
+        t.conversation.push(ChatMessage::new("user", &text));
+        let question_dir = state.settings.question_dir.clone();
+        let Some(t) = state.task_mut(task) else {
+            return vec![];
+        };
+        reset_for_run(t);
+        let options = t.spec.options.clone();
+        let effect = spawn_effect(t, &options, &text, question_dir.as_deref(), now_ms);
+        publish(state, task, AgentEvent::UserMessage { text });
+        return vec![effect];
+    }
     relaunch(state, now_ms, task, text)
+}
+
+/// Whether a failed run ended on a rate limit or an overload: the HTTP
+/// status (if known) and the agent's words.
+fn rate_limit_reason(t: &Task) -> Option<(Option<u16>, String)> {
+    if let Some(turn) = &t.last_turn
+        && let Some(status @ (429 | 529)) = turn.api_error_status
+    {
+        let why = turn
+            .result
+            .clone()
+            .or_else(|| t.recent_errors.last().cloned())
+            .unwrap_or_else(|| format!("HTTP {status}"));
+        return Some((Some(status), why));
+    }
+    let texts = t
+        .last_turn
+        .iter()
+        .filter_map(|turn| turn.result.as_ref())
+        .chain(t.recent_errors.iter().rev());
+    for text in texts {
+        if is_rate_limit_text(text) {
+            let status = if text.contains("529") {
+                Some(529)
+            } else if text.contains("429") {
+                Some(429)
+            } else {
+                None
+            };
+            return Some((status, text.clone()));
+        }
+    }
+    None
+}
+
+/// Whether an agent's error text says it was rate limited or overloaded
+/// (claude, codex and gemini word it differently).
+pub fn is_rate_limit_text(text: &str) -> bool {
+    let lower = text.to_ascii_lowercase();
+    [
+        "429",
+        "529",
+        "rate limit",
+        "rate_limit",
+        "ratelimit",
+        "too many requests",
+        "resource_exhausted",
+        "overloaded",
+    ]
+    .iter()
+    .any(|needle| lower.contains(needle))
+}
+
+/// On `Exited`: when the run failed on a rate limit and retries are left,
+/// the task waits in the queue for a timer instead of finishing, and then
+/// resumes its session (or starts afresh when it has none).
+fn schedule_retry(
+    state: &mut State,
+    task: TaskId,
+    now_ms: u64,
+    exit: &ExitInfo,
+) -> Option<Vec<Effect>> {
+    let policy = state.settings.retry.clone();
+    let seq = state.take_seq();
+    let t = state.task_mut(task)?;
+    // The OpenAI kind retries inside its request (honouring Retry-After);
+    // a command has no notion of a rate limit.
+    if t.status.is_final()
+        || t.kill_reason.is_some()
+        || matches!(t.spec.agent, AgentKind::OpenAi | AgentKind::Command)
+        || judge(t, Some(exit)).0 != TaskStatus::Failed
+    {
+        return None;
+    }
+    let (status, why) = rate_limit_reason(t)?;
+    let attempt = t.retries + 1;
+    if attempt > policy.max_attempts || !set_status(t, TaskStatus::Queued) {
+        return None;
+    }
+    let delay = policy.delay_ms(attempt);
+    t.retries = attempt;
+    t.retry_at_ms = Some(now_ms + delay);
+    t.queue_seq = seq;
+    t.exit = Some(exit.clone());
+    t.pending_question = None;
+    t.next_run = Some(match t.session_id.clone() {
+        Some(session) => RunPlan {
+            prompt: CONTINUE_MESSAGE.to_string(),
+            resume: Some(session),
+        },
+        None => RunPlan {
+            prompt: t.spec.prompt.clone(),
+            resume: None,
+        },
+    });
+    let event = AgentEvent::Retry {
+        attempt,
+        max_attempts: Some(policy.max_attempts),
+        delay_ms: Some(delay),
+        status,
+        reason: format!("rate limited, retrying in {} ({why})", seconds(Some(delay))),
+    };
+    publish(state, task, event);
+    Some(vec![Effect::Timer {
+        task,
+        after_ms: delay,
+        kind: TimerKind::Retry { attempt },
+    }])
+}
+
+/// Puts a task that ended back to work for another run.
+fn reset_for_run(t: &mut Task) {
+    t.status = TaskStatus::Running;
+    t.finished_ms = None;
+    t.kill_reason = None;
+    t.last_turn = None;
+    t.exit = None;
+    t.pending_question = None;
+    t.retry_at_ms = None;
 }
 
 /// Starts a new agent process for `task` with `message`: resuming the
@@ -505,6 +731,7 @@ fn relaunch(state: &mut State, now_ms: u64, task: TaskId, message: String) -> Ve
         }
     };
     t.status = TaskStatus::Running;
+    t.retries = 0;
     t.finished_ms = None;
     t.kill_reason = None;
     t.last_turn = None;
@@ -527,8 +754,24 @@ fn spawn_effect(
     if t.started_ms.is_none() {
         t.started_ms = Some(now_ms);
     }
+    if t.spec.agent == AgentKind::OpenAi {
+        // No process: one streamed HTTP request carrying the conversation.
+        if t.conversation.is_empty() {
+            t.conversation = openai::conversation_start(options, prompt);
+        }
+        t.stdin_open = false;
+        t.process_alive = true;
+        return Effect::Chat {
+            task: t.id,
+            request: Box::new(openai::request(options, &t.conversation)),
+            limits: t.spec.limits,
+        };
+    }
     let ask_by_file = !t.spec.agent.has_live_channel() && !options.no_question_file;
-    let mut launch = match (ask_by_file, question_dir) {
+    // A plain program gets the file's name but no instruction typed into
+    // its terminal: only programs that know the protocol use it.
+    let instruct = ask_by_file && t.spec.agent != AgentKind::Command;
+    let mut launch = match (instruct, question_dir) {
         (true, Some(_)) => {
             let prompt = format!("{prompt}{}", question_file::INSTRUCTION);
             t.spec.agent.launch_spec(options, &t.spec.cwd, &prompt)
@@ -582,6 +825,12 @@ fn exited(state: &mut State, task: TaskId, now_ms: u64, exit: ExitInfo) -> Vec<E
         }
         return answer_question(state, now_ms, task, policy_answer(policy, &q), "policy");
     }
+    if let Some(effects) = schedule_retry(state, task, now_ms, &exit) {
+        return effects;
+    }
+    let Some(t) = state.task_mut(task) else {
+        return vec![];
+    };
     let resume_failed = t.fallback_prompt.is_some()
         && t.kill_reason.is_none()
         && t.last_turn.as_ref().is_none_or(|turn| turn.is_error);
@@ -683,6 +932,13 @@ fn agent_event(state: &mut State, now_ms: u64, task: TaskId, event: AgentEvent) 
                 result: result.clone(),
                 api_error_status: *api_error_status,
             });
+            if t.spec.agent == AgentKind::OpenAi
+                && !*is_error
+                && let Some(answer) = result
+            {
+                t.conversation
+                    .push(ChatMessage::new("assistant", answer.as_str()));
+            }
             t.run_turns = t.run_turns.saturating_add(num_turns.unwrap_or(1));
             if end_after_turn && t.stdin_open {
                 t.stdin_open = false;
@@ -876,10 +1132,14 @@ fn finish(state: &mut State, task: TaskId, now_ms: u64, exit: Option<ExitInfo>) 
     if t.status.is_final() {
         return;
     }
-    let (status, reason) = judge(t, exit.as_ref());
+    let (status, mut reason) = judge(t, exit.as_ref());
+    if status == TaskStatus::Failed && t.retries > 0 {
+        reason = reason.map(|r| format!("{r} (gave up after {} retries)", t.retries));
+    }
     if !set_status(t, status) {
         return;
     }
+    t.retry_at_ms = None;
     t.finish_reason = reason.clone();
     t.finished_ms = Some(now_ms);
     t.pending_question = None;
@@ -988,6 +1248,20 @@ fn judge(t: &Task, exit: Option<&ExitInfo>) -> (TaskStatus, Option<String>) {
             .map(|l| format!(": {l}"))
             .unwrap_or_default()
     };
+    if t.spec.agent == AgentKind::Command {
+        // A program has no turns: its exit code is the verdict.
+        return match (exit.code, &exit.signal) {
+            (Some(0), _) | (None, None) => (TaskStatus::Succeeded, None),
+            (Some(code), _) => (
+                TaskStatus::Failed,
+                Some(format!("the command exited with code {code}")),
+            ),
+            (None, Some(sig)) => (
+                TaskStatus::Failed,
+                Some(format!("the command was ended by {sig}")),
+            ),
+        };
+    }
     match &t.last_turn {
         Some(turn) if turn.is_error => {
             let why = turn

@@ -424,7 +424,9 @@ fn spawned_prompt_and_resume(fx: &[Effect]) -> (String, Option<String>, Vec<(Str
         [Effect::Spawn { spec, .. }] => {
             let stdin = match &spec.stdin {
                 crate::agent::StdinMode::Pipe { initial_lines } => initial_lines.join("\n"),
-                crate::agent::StdinMode::Null => String::new(),
+                crate::agent::StdinMode::Null | crate::agent::StdinMode::Terminal { .. } => {
+                    String::new()
+                }
             };
             let resume = spec
                 .args

@@ -5,8 +5,10 @@
 //! Per agent: a supervisor thread (spawn, exit, cleanup), a reader thread
 //! (PTY to events, idle/wall limits), a stdin writer thread for pipe-stdin
 //! agents, and a ladder thread while a kill runs. Nothing polls except a kill
-//! ladder waiting for a group to empty. The runtime never decides anything
-//! (that is `core`'s job) and never panics on agent behaviour.
+//! ladder waiting for a group to empty. HTTP agents (`Effect::Chat`) run as
+//! tokio tasks (`http`), timers (`Effect::Timer`) as tokio sleeps (`timer`).
+//! The runtime never decides anything (that is `core`'s job) and never
+//! panics on agent behaviour.
 //!
 //! Events per task, in order: `Agent` events and at most one `LimitReached`
 //! (in output order), `KillDone` for each ladder, and `Exited` last, once the
@@ -17,26 +19,31 @@
 
 mod fdio;
 mod group;
+pub mod http;
 mod kill;
 mod process;
 mod reader;
 mod stdin;
 mod supervisor;
+mod timer;
 
 use std::collections::HashMap;
+use std::os::fd::{AsRawFd, OwnedFd};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc::{SyncSender, TrySendError};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
 use nix::sys::signal::Signal;
 use tokio::sync::mpsc::Sender;
+use tokio::task::AbortHandle;
 
 use crate::agent::StdinMode;
 use crate::agent::lines::DEFAULT_LINE_CAP;
 use crate::core::{Effect, Event, TaskId};
 use group::Group;
+pub use http::HttpRetry;
 
 /// How long [`Runtime::kill_all_blocking`] waits for leaders to be reaped
 /// after the ladder.
@@ -51,6 +58,11 @@ pub struct RuntimeConfig {
     pub kill_waits: KillWaits,
     /// The agents' terminal size: (rows, cols).
     pub pty_size: (u16, u16),
+    /// Send structured agents' raw terminal bytes as `Event::Output` too
+    /// (for a raw terminal view). Interactive commands always send them.
+    pub raw_output: bool,
+    /// Retries of the HTTP agents' requests.
+    pub http_retry: HttpRetry,
 }
 
 impl Default for RuntimeConfig {
@@ -59,6 +71,8 @@ impl Default for RuntimeConfig {
             line_cap: DEFAULT_LINE_CAP,
             kill_waits: KillWaits::default(),
             pty_size: (50, 200),
+            raw_output: false,
+            http_retry: HttpRetry::default(),
         }
     }
 }
@@ -87,9 +101,14 @@ impl Default for KillWaits {
 /// What the runtime keeps per live task.
 pub(crate) struct Slot {
     group: Arc<Group>,
-    /// The stdin queue; `None` for `/dev/null` stdin or once closed.
-    stdin: Option<SyncSender<String>>,
-    /// Lines dropped because the queue was full (reported by the writer).
+    /// The input queue (stdin pipe or terminal); `None` for `/dev/null`
+    /// stdin or once closed.
+    stdin: Option<SyncSender<Vec<u8>>>,
+    /// The input queue writes to the terminal (`StdinMode::Terminal`).
+    terminal_input: bool,
+    /// A duplicate of the PTY master once spawned, for resizing.
+    terminal: Arc<OnceLock<Arc<OwnedFd>>>,
+    /// Items dropped because the queue was full (reported by the writer).
     dropped: Arc<AtomicUsize>,
 }
 
@@ -113,6 +132,12 @@ pub struct Runtime {
     config: RuntimeConfig,
     observer: Option<Arc<dyn Observer>>,
     registry: Registry,
+    /// Running HTTP requests.
+    chats: http::ChatRegistry,
+    /// The HTTP client, made on first use.
+    client: Option<reqwest::Client>,
+    /// Request tasks and timers, aborted when the runtime is dropped.
+    tasks: Vec<AbortHandle>,
     /// Supervisor and ladder threads; finished ones are joined as we go.
     threads: Vec<JoinHandle<()>>,
 }
@@ -126,6 +151,9 @@ impl Runtime {
             config,
             observer: None,
             registry: Arc::new(Mutex::new(HashMap::new())),
+            chats: Arc::new(Mutex::new(HashMap::new())),
+            client: None,
+            tasks: Vec::new(),
             threads: Vec::new(),
         }
     }
@@ -159,8 +187,10 @@ impl Runtime {
                 }
                 let group = Arc::new(Group::new());
                 let dropped = Arc::new(AtomicUsize::new(0));
+                let terminal_input = matches!(spec.stdin, StdinMode::Terminal { .. });
+                let terminal = Arc::new(OnceLock::new());
                 let (stdin, stdin_queue) = match spec.stdin {
-                    StdinMode::Pipe { .. } => {
+                    StdinMode::Pipe { .. } | StdinMode::Terminal { .. } => {
                         let (tx, rx) = std::sync::mpsc::sync_channel(stdin::QUEUE_LINES);
                         (Some(tx), Some(rx))
                     }
@@ -171,6 +201,8 @@ impl Runtime {
                     Slot {
                         group: group.clone(),
                         stdin,
+                        terminal_input,
+                        terminal: terminal.clone(),
                         dropped: dropped.clone(),
                     },
                 );
@@ -184,6 +216,7 @@ impl Runtime {
                     group: group.clone(),
                     registry: self.registry.clone(),
                     stdin_queue,
+                    terminal,
                     dropped,
                     observer: self.observer.clone(),
                 };
@@ -203,27 +236,38 @@ impl Runtime {
                 }
             }
             Effect::WriteStdin { task, line } => {
-                let slots = self.slots();
-                let Some(slot) = slots.get(&task) else {
-                    tracing::debug!(task, "stdin line for a task without an agent; dropped");
-                    return;
-                };
-                let Some(queue) = &slot.stdin else {
-                    tracing::warn!(
-                        task,
-                        "stdin line for an agent whose stdin is closed; dropped"
-                    );
-                    return;
-                };
-                match queue.try_send(line) {
-                    Ok(()) => {}
-                    Err(TrySendError::Full(_)) => {
-                        slot.dropped.fetch_add(1, Ordering::Relaxed);
+                let mut bytes = line.into_bytes();
+                bytes.push(b'\n');
+                self.queue_input(task, bytes, false);
+            }
+            Effect::WriteInput { task, bytes } => self.queue_input(task, bytes, true),
+            Effect::Resize { task, rows, cols } => {
+                let terminal = self
+                    .slots()
+                    .get(&task)
+                    .and_then(|slot| slot.terminal.get().cloned());
+                match terminal {
+                    Some(fd) => {
+                        if let Err(err) = resize(&fd, rows, cols) {
+                            tracing::debug!(task, %err, "could not resize the agent's terminal");
+                        }
                     }
-                    // The writer stopped: the agent closed its stdin or exited.
-                    Err(TrySendError::Disconnected(_)) => {}
+                    None => tracing::debug!(task, "resize for a task without a terminal; ignored"),
                 }
             }
+            Effect::Timer {
+                task,
+                after_ms,
+                kind,
+            } => match timer::start(self.events.clone(), task, after_ms, kind) {
+                Some(handle) => self.tasks.push(handle),
+                None => tracing::error!(task, "no async runtime for a timer; it will not fire"),
+            },
+            Effect::Chat {
+                task,
+                request,
+                limits,
+            } => self.start_chat(task, *request, limits),
             Effect::CloseStdin { task } => {
                 let queue = self
                     .slots()
@@ -233,35 +277,121 @@ impl Runtime {
                 drop(queue);
             }
             Effect::Kill { task } => {
-                let Some(group) = self.slots().get(&task).map(|slot| slot.group.clone()) else {
-                    tracing::debug!(task, "kill for a task without an agent; nothing to do");
-                    return;
-                };
-                if !group.begin_ladder(true) {
+                if http::kill(&self.chats, task) {
                     return;
                 }
-                let events = self.events.clone();
-                let waits = self.config.kill_waits;
-                let ladder_group = group.clone();
-                let spawned = std::thread::Builder::new()
-                    .name(format!("corral-kill-{task}"))
-                    .spawn(move || {
-                        let result = kill::run_ladder(std::slice::from_ref(&ladder_group), waits);
-                        // A task whose spawn failed has had its last event.
-                        if let Some(Some(survivors)) = result.first().copied() {
-                            let _ = events.blocking_send(Event::KillDone { task, survivors });
-                        }
-                        ladder_group.end_ladder();
-                    });
-                match spawned {
-                    Ok(handle) => self.threads.push(handle),
-                    Err(err) => {
-                        // No thread for the ladder: at least SIGKILL the group now.
-                        tracing::error!(task, %err, "could not start a kill thread; sending SIGKILL");
-                        group.signal(Signal::SIGKILL);
-                        group.end_ladder();
-                    }
+                self.kill_process(task);
+            }
+        }
+    }
+
+    /// Queues input for a task's agent: stdin lines (`terminal` false) or
+    /// keystrokes for its terminal (`terminal` true, only for agents whose
+    /// stdin is the terminal).
+    fn queue_input(&self, task: TaskId, bytes: Vec<u8>, terminal: bool) {
+        let slots = self.slots();
+        let Some(slot) = slots.get(&task) else {
+            tracing::debug!(task, "input for a task without an agent; dropped");
+            return;
+        };
+        if terminal && !slot.terminal_input {
+            tracing::debug!(
+                task,
+                "terminal input for an agent that reads a pipe; dropped"
+            );
+            return;
+        }
+        let Some(queue) = &slot.stdin else {
+            tracing::warn!(task, "input for an agent whose stdin is closed; dropped");
+            return;
+        };
+        match queue.try_send(bytes) {
+            Ok(()) => {}
+            Err(TrySendError::Full(_)) => {
+                slot.dropped.fetch_add(1, Ordering::Relaxed);
+            }
+            // The writer stopped: the agent closed its stdin or exited.
+            Err(TrySendError::Disconnected(_)) => {}
+        }
+    }
+
+    /// Starts the request task of an HTTP agent.
+    fn start_chat(
+        &mut self,
+        task: TaskId,
+        request: crate::agent::openai::ChatRequest,
+        limits: crate::core::Limits,
+    ) {
+        if self.slots().contains_key(&task) {
+            tracing::error!(task, "chat for a task that already has an agent; ignored");
+            return;
+        }
+        let Ok(handle) = tokio::runtime::Handle::try_current() else {
+            self.send_soon(Event::SpawnFailed {
+                task,
+                message: "no async runtime to send the request on".into(),
+            });
+            return;
+        };
+        let client = match &self.client {
+            Some(client) => client.clone(),
+            None => match http::client(&self.config.http_retry) {
+                Ok(client) => {
+                    self.client = Some(client.clone());
+                    client
                 }
+                Err(message) => {
+                    self.send_soon(Event::SpawnFailed { task, message });
+                    return;
+                }
+            },
+        };
+        let Some(kill) = http::register(&self.chats, task) else {
+            tracing::error!(task, "chat for a task whose request still runs; ignored");
+            return;
+        };
+        let job = http::ChatJob {
+            task,
+            request,
+            limits,
+            retry: self.config.http_retry,
+            client,
+            events: self.events.clone(),
+            registry: self.chats.clone(),
+            kill,
+        };
+        self.tasks.push(handle.spawn(http::run(job)).abort_handle());
+    }
+
+    /// Starts the kill ladder of a process agent.
+    fn kill_process(&mut self, task: TaskId) {
+        let Some(group) = self.slots().get(&task).map(|slot| slot.group.clone()) else {
+            tracing::debug!(task, "kill for a task without an agent; nothing to do");
+            return;
+        };
+        if !group.begin_ladder(true) {
+            return;
+        }
+        let events = self.events.clone();
+        let waits = self.config.kill_waits;
+        let ladder_group = group.clone();
+        let spawned = std::thread::Builder::new()
+            .name(format!("corral-kill-{task}"))
+            .spawn(move || {
+                let result = kill::run_ladder(std::slice::from_ref(&ladder_group), waits);
+                // A task whose spawn failed has had its last event.
+                if let Some(Some(survivors)) = result.first().copied() {
+                    let _ = events.blocking_send(Event::KillDone { task, survivors });
+                }
+                ladder_group.end_ladder();
+            });
+        match spawned {
+            Ok(handle) => self.threads.push(handle),
+            Err(err) => {
+                // No thread for the ladder: at least SIGKILL the group now.
+                tracing::error!(task, %err, "could not start a kill thread; sending SIGKILL");
+                group.signal(Signal::SIGKILL);
+                group.end_ladder();
             }
         }
     }
@@ -271,6 +401,7 @@ impl Runtime {
     /// Each result is also offered as `KillDone` without waiting for room
     /// on the channel; then waits (bounded) for the leaders to be reaped.
     pub fn kill_all_blocking(&mut self) {
+        http::kill_all(&self.chats);
         let targets: Vec<(TaskId, Arc<Group>)> = self
             .slots()
             .iter()
@@ -308,6 +439,7 @@ impl Runtime {
 
     /// Joins the helper threads that are done.
     fn join_finished(&mut self) {
+        self.tasks.retain(|task| !task.is_finished());
         let (done, running): (Vec<_>, Vec<_>) = self
             .threads
             .drain(..)
@@ -350,5 +482,25 @@ impl Drop for Runtime {
         for slot in self.slots().values() {
             slot.group.signal(Signal::SIGKILL);
         }
+        for task in &self.tasks {
+            task.abort();
+        }
     }
+}
+
+/// Sets the terminal size of the PTY behind `master` (the kernel then sends
+/// SIGWINCH to the terminal's foreground process group).
+fn resize(master: &OwnedFd, rows: u16, cols: u16) -> std::io::Result<()> {
+    let size = libc::winsize {
+        ws_row: rows.max(1),
+        ws_col: cols.max(1),
+        ws_xpixel: 0,
+        ws_ypixel: 0,
+    };
+    // SAFETY: TIOCSWINSZ reads a winsize from a valid pointer; the
+    // descriptor is a PTY master we own.
+    if unsafe { libc::ioctl(master.as_raw_fd(), libc::TIOCSWINSZ, &size) } == -1 {
+        return Err(std::io::Error::last_os_error());
+    }
+    Ok(())
 }

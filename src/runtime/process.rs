@@ -4,7 +4,8 @@
 //! portable-pty's `spawn_command` would make stdin the terminal too, and
 //! claude refuses stream-json input from a terminal, so the child is spawned
 //! here with `std::process::Command`: stdout and stderr are the PTY slave
-//! (opened by name with `O_NOCTTY`), stdin a pipe, and before `exec` the
+//! (opened by name with `O_NOCTTY`), stdin a pipe (or the slave too, for an
+//! interactive program: `StdinMode::Terminal`), and before `exec` the
 //! child resets its signals, calls `setsid()` and takes the slave as its
 //! controlling terminal. This module never reads or writes agent data and
 //! never panics: every failure is a message for `SpawnFailed`.
@@ -25,7 +26,8 @@ use std::os::fd::{BorrowedFd, OwnedFd};
 use std::os::unix::fs::OpenOptionsExt;
 use std::os::unix::process::CommandExt;
 use std::path::Path;
-use std::process::{Child, ChildStdin, Command, Stdio};
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
 
 use portable_pty::{MasterPty, PtySize, native_pty_system};
 
@@ -39,8 +41,12 @@ pub(crate) struct Spawned {
     pub(crate) master: Box<dyn MasterPty + Send>,
     /// A duplicate of the master for the reader thread.
     pub(crate) reader_fd: OwnedFd,
-    /// Our end of the stdin pipe (`None` for [`StdinMode::Null`]).
-    pub(crate) stdin: Option<ChildStdin>,
+    /// Where the agent's input goes: our end of the stdin pipe, or for
+    /// [`StdinMode::Terminal`] a duplicate of the master (`None` for
+    /// [`StdinMode::Null`]).
+    pub(crate) stdin: Option<File>,
+    /// A duplicate of the master for resizing the terminal.
+    pub(crate) control: Arc<OwnedFd>,
 }
 
 /// Spawns the agent described by `spec` on a new PTY of `size` (rows, cols).
@@ -76,6 +82,20 @@ pub(crate) fn spawn(spec: &LaunchSpec, size: (u16, u16)) -> Result<Spawned, Stri
     let slave_for_stderr = slave
         .try_clone()
         .map_err(|err| format!("could not open the terminal {}: {err}", tty.display()))?;
+    let control = dup_master(pair.master.as_ref())
+        .map_err(|err| format!("could not control the pseudo-terminal: {err}"))?;
+    let (stdin_mode, terminal_input) = match spec.stdin {
+        StdinMode::Null => (Stdio::null(), None),
+        StdinMode::Pipe { .. } => (Stdio::piped(), None),
+        StdinMode::Terminal { .. } => {
+            let open_error =
+                |err: io::Error| format!("could not open the terminal {}: {err}", tty.display());
+            let slave_for_stdin = slave.try_clone().map_err(open_error)?;
+            let input = dup_master(pair.master.as_ref())
+                .map_err(|err| format!("could not write to the pseudo-terminal: {err}"))?;
+            (Stdio::from(slave_for_stdin), Some(File::from(input)))
+        }
+    };
 
     let mut command = Command::new(&spec.program);
     command
@@ -83,10 +103,7 @@ pub(crate) fn spawn(spec: &LaunchSpec, size: (u16, u16)) -> Result<Spawned, Stri
         .envs(spec.env.iter().map(|(k, v)| (k, v)))
         .stdout(Stdio::from(slave))
         .stderr(Stdio::from(slave_for_stderr))
-        .stdin(match spec.stdin {
-            StdinMode::Null => Stdio::null(),
-            StdinMode::Pipe { .. } => Stdio::piped(),
-        });
+        .stdin(stdin_mode);
     if has_cwd {
         command.current_dir(&spec.cwd);
     }
@@ -103,7 +120,10 @@ pub(crate) fn spawn(spec: &LaunchSpec, size: (u16, u16)) -> Result<Spawned, Stri
     drop(command);
     drop(pair.slave);
     let mut child = spawned.map_err(|err| spawn_error(spec, has_cwd, &err))?;
-    let stdin = child.stdin.take();
+    let stdin = match child.stdin.take() {
+        Some(pipe) => Some(File::from(OwnedFd::from(pipe))),
+        None => terminal_input,
+    };
     let pid = child.id() as i32;
     Ok(Spawned {
         child,
@@ -111,6 +131,7 @@ pub(crate) fn spawn(spec: &LaunchSpec, size: (u16, u16)) -> Result<Spawned, Stri
         master: pair.master,
         reader_fd,
         stdin,
+        control: Arc::new(control),
     })
 }
 

@@ -41,6 +41,8 @@ pub(crate) struct ReaderJob {
     pub(crate) master: OwnedFd,
     pub(crate) cancel: CancelWatch,
     pub(crate) parser: Box<dyn OutputParser>,
+    /// Also send the raw bytes as `Event::Output` (one event per read).
+    pub(crate) raw_output: bool,
     pub(crate) line_cap: usize,
     pub(crate) limits: Limits,
     pub(crate) started: Instant,
@@ -178,6 +180,7 @@ pub(crate) fn run(job: ReaderJob) {
         master,
         cancel,
         parser,
+        raw_output,
         line_cap,
         limits,
         started,
@@ -232,6 +235,14 @@ pub(crate) fn run(job: ReaderJob) {
                 }
                 Ok(n) => {
                     timers.last_output = Instant::now();
+                    if raw_output {
+                        // One event per read: the kernel already coalesced
+                        // what arrived since the last one (at most READ_CHUNK).
+                        reader.send(Event::Output {
+                            task,
+                            bytes: buf[..n].to_vec(),
+                        });
+                    }
                     reader.feed(&buf[..n]);
                     if cancelled {
                         drain_left = drain_left.saturating_sub(n);
@@ -240,7 +251,13 @@ pub(crate) fn run(job: ReaderJob) {
                         }
                     }
                 }
-                Err(err) if err.kind() == io::ErrorKind::Interrupted => {}
+                // WouldBlock: the master's description may be non-blocking
+                // (an interactive command's input writer shares it).
+                Err(err)
+                    if matches!(
+                        err.kind(),
+                        io::ErrorKind::Interrupted | io::ErrorKind::WouldBlock
+                    ) => {}
                 Err(err) => {
                     tracing::warn!(task, %err, "reading the agent terminal failed");
                     at_eof = true;

@@ -1,16 +1,18 @@
-//! The stdin writer thread of one agent: writes queued lines to the agent's
-//! stdin pipe, in order, each followed by `\n`.
+//! The input writer thread of one agent: writes queued byte strings, in
+//! order, to the agent's stdin pipe (structured agents: JSON lines) or to
+//! its terminal (an interactive command: keystrokes, through a duplicate of
+//! the PTY master, never portable-pty's writer, which sends EOF when dropped).
 //!
-//! The queue is bounded (the runtime drops lines it cannot queue and counts
+//! The queue is bounded (the runtime drops items it cannot queue and counts
 //! them; this thread reports the count as an `Error` event). Closing the
-//! queue closes the pipe after the queued lines. The pipe is non-blocking
+//! queue closes the pipe after the queued items. The descriptor is non-blocking
 //! and a full pipe is waited for with `poll` next to a cancel pipe, so the
 //! thread can always be stopped and joined. A broken pipe ends the writing,
 //! never the program. It never reads agent output.
 
+use std::fs::File;
 use std::io::{self, Write};
 use std::os::fd::AsRawFd;
-use std::process::ChildStdin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc::Receiver;
@@ -21,16 +23,17 @@ use super::fdio::{CancelWatch, is_ready, poll, poll_fd};
 use crate::core::event::AgentEvent;
 use crate::core::{Event, TaskId};
 
-/// Lines that may wait for the agent to read its stdin.
+/// Items that may wait for the agent to read its input.
 pub(crate) const QUEUE_LINES: usize = 256;
 
 /// Everything the writer thread owns.
 pub(crate) struct WriterJob {
     pub(crate) task: TaskId,
-    pub(crate) stdin: ChildStdin,
+    /// The stdin pipe, or a duplicate of the PTY master.
+    pub(crate) stdin: File,
     /// Written first, before anything queued.
-    pub(crate) initial_lines: Vec<String>,
-    pub(crate) queue: Receiver<String>,
+    pub(crate) initial: Vec<Vec<u8>>,
+    pub(crate) queue: Receiver<Vec<u8>>,
     pub(crate) cancel: CancelWatch,
     /// Lines the runtime dropped because the queue was full.
     pub(crate) dropped: Arc<AtomicUsize>,
@@ -49,7 +52,7 @@ pub(crate) fn run(job: WriterJob) {
     let WriterJob {
         task,
         mut stdin,
-        initial_lines,
+        initial,
         queue,
         cancel,
         dropped,
@@ -62,7 +65,7 @@ pub(crate) fn run(job: WriterJob) {
         let count = dropped.swap(0, Ordering::Relaxed);
         if count > 0 {
             let message = format!(
-                "{count} line(s) meant for the agent's stdin were dropped: it is not reading its input"
+                "{count} input(s) meant for the agent were dropped: it is not reading its input"
             );
             let _ = events.blocking_send(Event::Agent {
                 task,
@@ -70,9 +73,9 @@ pub(crate) fn run(job: WriterJob) {
             });
         }
     };
-    let lines = initial_lines.into_iter().chain(queue.iter());
-    for line in lines {
-        match write_line(&mut stdin, &cancel, &line) {
+    let items = initial.into_iter().chain(queue.iter());
+    for item in items {
+        match write_all(&mut stdin, &cancel, &item) {
             Ok(()) => report_dropped(),
             Err(Stop::Cancelled) => break,
             Err(Stop::Failed(err)) => {
@@ -86,7 +89,7 @@ pub(crate) fn run(job: WriterJob) {
     // Dropping `stdin` closes the pipe: the agent reads EOF.
 }
 
-fn set_nonblocking(stdin: &ChildStdin) -> io::Result<()> {
+fn set_nonblocking(stdin: &File) -> io::Result<()> {
     let fd = stdin.as_raw_fd();
     // SAFETY: fcntl on a descriptor we own.
     let flags = unsafe { libc::fcntl(fd, libc::F_GETFL) };
@@ -100,12 +103,9 @@ fn set_nonblocking(stdin: &ChildStdin) -> io::Result<()> {
     Ok(())
 }
 
-/// Writes `line` and `\n`, waiting for room (or cancellation) when full.
-fn write_line(stdin: &mut ChildStdin, cancel: &CancelWatch, line: &str) -> Result<(), Stop> {
-    let mut bytes = Vec::with_capacity(line.len() + 1);
-    bytes.extend_from_slice(line.as_bytes());
-    bytes.push(b'\n');
-    let mut rest = &bytes[..];
+/// Writes `bytes`, waiting for room (or cancellation) when full.
+fn write_all(stdin: &mut File, cancel: &CancelWatch, bytes: &[u8]) -> Result<(), Stop> {
+    let mut rest = bytes;
     while !rest.is_empty() {
         match stdin.write(rest) {
             Ok(0) => return Err(Stop::Failed(io::ErrorKind::WriteZero.into())),

@@ -16,10 +16,11 @@
 //! A failed spawn sends `SpawnFailed` and nothing else. This thread never
 //! signals the group itself except through [`Group`], and never panics.
 
+use std::os::fd::OwnedFd;
 use std::process::{Child, ExitStatus};
-use std::sync::Arc;
 use std::sync::atomic::AtomicUsize;
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
+use std::sync::{Arc, OnceLock};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -49,8 +50,10 @@ pub(crate) struct AgentJob {
     pub(crate) events: Sender<Event>,
     pub(crate) group: Arc<Group>,
     pub(crate) registry: Registry,
-    /// The stdin queue (`None` for `StdinMode::Null`).
-    pub(crate) stdin_queue: Option<Receiver<String>>,
+    /// The input queue (`None` for `StdinMode::Null`).
+    pub(crate) stdin_queue: Option<Receiver<Vec<u8>>>,
+    /// Receives a duplicate of the master once spawned (for resizing).
+    pub(crate) terminal: Arc<OnceLock<Arc<OwnedFd>>>,
     pub(crate) dropped: Arc<AtomicUsize>,
     pub(crate) observer: Option<Arc<dyn Observer>>,
 }
@@ -193,15 +196,27 @@ struct Agent {
 }
 
 /// Spawns the agent and its helper threads. On error nothing is left running.
-fn start(job: &AgentJob, queue: Option<Receiver<String>>) -> Result<(Agent, Helpers), String> {
+fn start(job: &AgentJob, queue: Option<Receiver<Vec<u8>>>) -> Result<(Agent, Helpers), String> {
     let pipe_error = |err: std::io::Error| format!("could not create a pipe: {err}");
     let (reader_cancel, reader_watch) = cancel_pair().map_err(pipe_error)?;
-    let writer_pipe = match (&job.spec.stdin, queue) {
-        (StdinMode::Pipe { initial_lines }, Some(queue)) => Some((
-            cancel_pair().map_err(pipe_error)?,
-            initial_lines.clone(),
-            queue,
-        )),
+    let initial = match &job.spec.stdin {
+        StdinMode::Null => None,
+        StdinMode::Pipe { initial_lines } => Some(
+            initial_lines
+                .iter()
+                .map(|line| format!("{line}\n").into_bytes())
+                .collect::<Vec<_>>(),
+        ),
+        StdinMode::Terminal { initial_input } => Some(
+            vec![initial_input.clone()]
+                .into_iter()
+                .filter(|b| !b.is_empty())
+                .collect(),
+        ),
+    };
+    let terminal_mode = matches!(job.spec.stdin, StdinMode::Terminal { .. });
+    let writer_pipe = match (initial, queue) {
+        (Some(initial), Some(queue)) => Some((cancel_pair().map_err(pipe_error)?, initial, queue)),
         _ => None,
     };
     let Spawned {
@@ -210,7 +225,9 @@ fn start(job: &AgentJob, queue: Option<Receiver<String>>) -> Result<(Agent, Help
         master,
         reader_fd,
         stdin,
+        control,
     } = process::spawn(&job.spec, job.config.pty_size)?;
+    let _ = job.terminal.set(control);
     let started = Instant::now();
     job.group.set_running(pid);
     if let Some(observer) = &job.observer {
@@ -224,6 +241,7 @@ fn start(job: &AgentJob, queue: Option<Receiver<String>>) -> Result<(Agent, Help
         master: reader_fd,
         cancel: reader_watch,
         parser: job.agent.parser(),
+        raw_output: terminal_mode || job.config.raw_output,
         line_cap: job.config.line_cap,
         limits: job.limits,
         started,
@@ -243,11 +261,11 @@ fn start(job: &AgentJob, queue: Option<Receiver<String>>) -> Result<(Agent, Help
     };
 
     let writer = match (stdin, writer_pipe) {
-        (Some(pipe), Some(((cancel, watch), initial_lines, queue))) => {
+        (Some(pipe), Some(((cancel, watch), initial, queue))) => {
             let writer_job = stdin::WriterJob {
                 task: job.task,
                 stdin: pipe,
-                initial_lines,
+                initial,
                 queue,
                 cancel: watch,
                 dropped: job.dropped.clone(),

@@ -1,0 +1,556 @@
+//! Pure `update` tests of rate-limit retries, follow-ups, the OpenAI kind's
+//! conversation, commands and timers: one event in, state and effects out.
+
+use super::*;
+use crate::agent::{AgentKind, AgentOptions, StdinMode};
+use crate::core::{Limits, task::TaskSpec};
+
+fn spec(agent: AgentKind) -> TaskSpec {
+    TaskSpec {
+        agent,
+        prompt: "fix it".into(),
+        title: None,
+        cwd: ".".into(),
+        options: AgentOptions::default(),
+        limits: Limits::default(),
+    }
+}
+
+fn launched(agent: AgentKind) -> (State, TaskId) {
+    let mut s = State::new(Settings::default());
+    let fx = update(
+        &mut s,
+        1_000,
+        Event::Command(Command::Launch(Box::new(spec(agent)))),
+    );
+    assert_eq!(fx.len(), 1);
+    let id = s.tasks[0].id;
+    s.drain_published();
+    (s, id)
+}
+
+fn agent(s: &mut State, task: TaskId, event: AgentEvent) -> Vec<Effect> {
+    update(s, 2_000, Event::Agent { task, event })
+}
+
+fn session(s: &mut State, task: TaskId, id: &str) {
+    agent(
+        s,
+        task,
+        AgentEvent::Session {
+            session_id: id.into(),
+            model: None,
+            cwd: None,
+            agent: "claude".into(),
+        },
+    );
+}
+
+fn failed_turn(status: Option<u16>, result: &str) -> AgentEvent {
+    AgentEvent::TurnEnd {
+        is_error: true,
+        result: Some(result.into()),
+        api_error_status: status,
+        num_turns: Some(1),
+        permission_denials: vec![],
+    }
+}
+
+fn exited(s: &mut State, task: TaskId, now: u64, code: i32) -> Vec<Effect> {
+    update(
+        s,
+        now,
+        Event::Exited {
+            task,
+            exit: ExitInfo {
+                code: Some(code),
+                signal: None,
+            },
+        },
+    )
+}
+
+fn retry_event(s: &mut State) -> (u32, Option<u64>, Option<u16>, String) {
+    let published = s.drain_published();
+    assert!(
+        !published
+            .iter()
+            .any(|(_, e)| matches!(e, AgentEvent::Finished(_))),
+        "a task waiting for a retry is not finished: {published:?}"
+    );
+    match published.last() {
+        Some((
+            _,
+            AgentEvent::Retry {
+                attempt,
+                delay_ms,
+                status,
+                reason,
+                ..
+            },
+        )) => (*attempt, *delay_ms, *status, reason.clone()),
+        other => panic!("expected a retry event, got {other:?}"),
+    }
+}
+
+/// One rate-limited run of a claude task: fails with 429 and exits 1.
+fn rate_limited_run(s: &mut State, task: TaskId, now: u64) -> Vec<Effect> {
+    agent(
+        s,
+        task,
+        failed_turn(Some(429), "API Error: 429 rate_limit_error"),
+    );
+    exited(s, task, now, 1)
+}
+
+#[test]
+fn a_429_is_retried_after_5_then_10_s_then_gives_up_failed() {
+    let (mut s, id) = launched(AgentKind::Claude);
+    session(&mut s, id, "sess-1");
+
+    let fx = rate_limited_run(&mut s, id, 10_000);
+    assert_eq!(
+        fx,
+        [Effect::Timer {
+            task: id,
+            after_ms: 5_000,
+            kind: TimerKind::Retry { attempt: 1 }
+        }]
+    );
+    let (attempt, delay, status, reason) = retry_event(&mut s);
+    assert_eq!((attempt, delay, status), (1, Some(5_000), Some(429)));
+    assert!(reason.contains("retrying in 5s"), "{reason}");
+    let t = s.task(id).unwrap();
+    assert_eq!(t.status, TaskStatus::Queued);
+    assert!(s.cooling_down(AgentKind::Claude, 14_999));
+    assert!(!s.cooling_down(AgentKind::Claude, 15_000));
+    assert!(!s.cooling_down(AgentKind::Codex, 12_000));
+
+    // The timer fires: claude resumes its session with a "continue" message.
+    let fx = update(
+        &mut s,
+        15_000,
+        Event::TimerFired {
+            task: id,
+            kind: TimerKind::Retry { attempt: 1 },
+        },
+    );
+    let [Effect::Spawn { spec, .. }] = fx.as_slice() else {
+        panic!("expected a spawn, got {fx:?}");
+    };
+    assert!(spec.args.windows(2).any(|w| w == ["--resume", "sess-1"]));
+    let StdinMode::Pipe { initial_lines } = &spec.stdin else {
+        panic!("claude reads a pipe");
+    };
+    assert!(
+        initial_lines
+            .iter()
+            .any(|l| l.contains("Continue the task"))
+    );
+    assert_eq!(s.task(id).unwrap().status, TaskStatus::Running);
+
+    // Second 429: 10 s.
+    let fx = rate_limited_run(&mut s, id, 20_000);
+    assert!(matches!(
+        fx.as_slice(),
+        [Effect::Timer {
+            after_ms: 10_000,
+            kind: TimerKind::Retry { attempt: 2 },
+            ..
+        }]
+    ));
+    assert_eq!(retry_event(&mut s).0, 2);
+    update(
+        &mut s,
+        30_000,
+        Event::TimerFired {
+            task: id,
+            kind: TimerKind::Retry { attempt: 2 },
+        },
+    );
+    // Third: 20 s.
+    let fx = rate_limited_run(&mut s, id, 40_000);
+    assert!(matches!(
+        fx.as_slice(),
+        [Effect::Timer {
+            after_ms: 20_000,
+            ..
+        }]
+    ));
+    retry_event(&mut s);
+    update(
+        &mut s,
+        60_000,
+        Event::TimerFired {
+            task: id,
+            kind: TimerKind::Retry { attempt: 3 },
+        },
+    );
+    // Fourth failure: out of retries, the task fails with the reason.
+    let fx = rate_limited_run(&mut s, id, 70_000);
+    assert!(fx.is_empty());
+    let t = s.task(id).unwrap();
+    assert_eq!(t.status, TaskStatus::Failed);
+    match s.drain_published().pop() {
+        Some((_, AgentEvent::Finished(f))) => {
+            assert_eq!(f.status, FinishStatus::Failed);
+            let reason = f.reason.unwrap_or_default();
+            assert!(reason.contains("429"), "{reason}");
+            assert!(reason.contains("gave up after 3 retries"), "{reason}");
+        }
+        other => panic!("expected finished, got {other:?}"),
+    }
+}
+
+#[test]
+fn failures_that_are_not_rate_limits_are_not_retried() {
+    let (mut s, id) = launched(AgentKind::Claude);
+    agent(
+        &mut s,
+        id,
+        failed_turn(Some(500), "API Error: 500 internal"),
+    );
+    assert!(exited(&mut s, id, 5_000, 1).is_empty());
+    assert_eq!(s.task(id).unwrap().status, TaskStatus::Failed);
+
+    // Nor is a clean exit, nor an exit without a turn and no rate-limit text.
+    let (mut s, id) = launched(AgentKind::Gemini);
+    assert!(exited(&mut s, id, 5_000, 2).is_empty());
+    assert_eq!(s.task(id).unwrap().status, TaskStatus::Failed);
+}
+
+#[test]
+fn codex_and_gemini_rate_limit_words_are_recognised_and_resume_their_sessions() {
+    // codex: the failure text names the status; the retry resumes the thread.
+    let (mut s, id) = launched(AgentKind::Codex);
+    session(&mut s, id, "thread-9");
+    agent(
+        &mut s,
+        id,
+        AgentEvent::Error {
+            message: "exceeded retry limit, last status: 429 Too Many Requests".into(),
+        },
+    );
+    agent(&mut s, id, failed_turn(None, "turn failed"));
+    let fx = exited(&mut s, id, 5_000, 1);
+    assert!(matches!(fx.as_slice(), [Effect::Timer { .. }]), "{fx:?}");
+    let (_, _, status, _) = retry_event(&mut s);
+    assert_eq!(status, Some(429));
+    let fx = update(
+        &mut s,
+        10_000,
+        Event::TimerFired {
+            task: id,
+            kind: TimerKind::Retry { attempt: 1 },
+        },
+    );
+    let [Effect::Spawn { spec, .. }] = fx.as_slice() else {
+        panic!("{fx:?}");
+    };
+    assert_eq!(spec.args[..2], ["exec", "resume"]);
+    assert!(spec.args.contains(&"thread-9".to_string()));
+
+    // gemini: RESOURCE_EXHAUSTED with no session: the original prompt again.
+    let (mut s, id) = launched(AgentKind::Gemini);
+    agent(
+        &mut s,
+        id,
+        AgentEvent::Error {
+            message: "[API Error: RESOURCE_EXHAUSTED: quota]".into(),
+        },
+    );
+    assert!(!exited(&mut s, id, 5_000, 1).is_empty());
+    let fx = update(
+        &mut s,
+        10_000,
+        Event::TimerFired {
+            task: id,
+            kind: TimerKind::Retry { attempt: 1 },
+        },
+    );
+    let [Effect::Spawn { spec, .. }] = fx.as_slice() else {
+        panic!("{fx:?}");
+    };
+    assert!(spec.args.contains(&"fix it".to_string()), "{:?}", spec.args);
+    assert!(!spec.args.iter().any(|a| a == "--resume"));
+}
+
+#[test]
+fn an_overloaded_529_is_retried_and_the_policy_is_configurable() {
+    let mut s = State::new(Settings {
+        retry: RetryPolicy {
+            max_attempts: 1,
+            delays_ms: vec![250],
+        },
+        ..Settings::default()
+    });
+    update(
+        &mut s,
+        0,
+        Event::Command(Command::Launch(Box::new(spec(AgentKind::Claude)))),
+    );
+    let id = s.tasks[0].id;
+    agent(&mut s, id, failed_turn(Some(529), "Overloaded"));
+    let fx = exited(&mut s, id, 1_000, 1);
+    assert!(matches!(
+        fx.as_slice(),
+        [Effect::Timer { after_ms: 250, .. }]
+    ));
+    update(
+        &mut s,
+        1_250,
+        Event::TimerFired {
+            task: id,
+            kind: TimerKind::Retry { attempt: 1 },
+        },
+    );
+    agent(&mut s, id, failed_turn(Some(529), "Overloaded"));
+    assert!(exited(&mut s, id, 2_000, 1).is_empty(), "one retry only");
+    assert_eq!(s.task(id).unwrap().status, TaskStatus::Failed);
+}
+
+#[test]
+fn killing_a_task_during_its_cool_down_ends_it_and_the_stale_timer_does_nothing() {
+    let (mut s, id) = launched(AgentKind::Claude);
+    rate_limited_run(&mut s, id, 5_000);
+    s.drain_published();
+    assert!(update(&mut s, 6_000, Event::Command(Command::Kill { task: id })).is_empty());
+    assert_eq!(s.task(id).unwrap().status, TaskStatus::Killed);
+    assert!(!s.cooling_down(AgentKind::Claude, 7_000));
+    let fx = update(
+        &mut s,
+        10_000,
+        Event::TimerFired {
+            task: id,
+            kind: TimerKind::Retry { attempt: 1 },
+        },
+    );
+    assert!(fx.is_empty());
+    assert_eq!(s.task(id).unwrap().status, TaskStatus::Killed);
+}
+
+#[test]
+fn a_killed_run_is_never_retried_even_on_a_rate_limit() {
+    let (mut s, id) = launched(AgentKind::Claude);
+    update(&mut s, 1_500, Event::Command(Command::Kill { task: id }));
+    agent(&mut s, id, failed_turn(Some(429), "rate limited"));
+    assert!(exited(&mut s, id, 3_000, 1).is_empty());
+    assert_eq!(s.task(id).unwrap().status, TaskStatus::Killed);
+}
+
+#[test]
+fn the_openai_kind_sends_a_chat_and_keeps_the_conversation() {
+    let (mut s, id) = launched(AgentKind::OpenAi);
+    agent(
+        &mut s,
+        id,
+        AgentEvent::TurnEnd {
+            is_error: false,
+            result: Some("first answer".into()),
+            api_error_status: None,
+            num_turns: Some(1),
+            permission_denials: vec![],
+        },
+    );
+    update(
+        &mut s,
+        3_000,
+        Event::Exited {
+            task: id,
+            exit: ExitInfo {
+                code: None,
+                signal: None,
+            },
+        },
+    );
+    assert_eq!(s.task(id).unwrap().status, TaskStatus::Succeeded);
+    let fx = update(
+        &mut s,
+        4_000,
+        Event::Command(Command::FollowUp {
+            task: id,
+            text: "more".into(),
+        }),
+    );
+    let [Effect::Chat { request, .. }] = fx.as_slice() else {
+        panic!("{fx:?}");
+    };
+    let roles: Vec<(&str, &str)> = request.body["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| (m["role"].as_str().unwrap(), m["content"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        roles,
+        [
+            ("user", "fix it"),
+            ("assistant", "first answer"),
+            ("user", "more")
+        ]
+    );
+    assert_eq!(s.task(id).unwrap().status, TaskStatus::Running);
+}
+
+#[test]
+fn an_openai_rate_limit_failure_is_not_retried_by_core() {
+    // Its runtime already retried with backoff and Retry-After.
+    let (mut s, id) = launched(AgentKind::OpenAi);
+    agent(&mut s, id, failed_turn(Some(429), "HTTP 429: slow down"));
+    let fx = update(
+        &mut s,
+        3_000,
+        Event::Exited {
+            task: id,
+            exit: ExitInfo {
+                code: None,
+                signal: None,
+            },
+        },
+    );
+    assert!(fx.is_empty());
+    assert_eq!(s.task(id).unwrap().status, TaskStatus::Failed);
+}
+
+#[test]
+fn a_follow_up_to_a_working_agent_is_refused_visibly() {
+    let (mut s, id) = launched(AgentKind::Codex);
+    let fx = update(
+        &mut s,
+        2_000,
+        Event::Command(Command::FollowUp {
+            task: id,
+            text: "hurry".into(),
+        }),
+    );
+    assert!(fx.is_empty());
+    assert!(matches!(
+        s.drain_published().last(),
+        Some((_, AgentEvent::Error { message })) if message.contains("still working")
+    ));
+}
+
+#[test]
+fn a_follow_up_resumes_a_finished_codex_session() {
+    let (mut s, id) = launched(AgentKind::Codex);
+    session(&mut s, id, "thread-1");
+    agent(
+        &mut s,
+        id,
+        AgentEvent::TurnEnd {
+            is_error: false,
+            result: Some("done".into()),
+            api_error_status: None,
+            num_turns: None,
+            permission_denials: vec![],
+        },
+    );
+    exited(&mut s, id, 3_000, 0);
+    assert_eq!(s.task(id).unwrap().status, TaskStatus::Succeeded);
+    let fx = update(
+        &mut s,
+        4_000,
+        Event::Command(Command::FollowUp {
+            task: id,
+            text: "and the tests".into(),
+        }),
+    );
+    let [Effect::Spawn { spec, .. }] = fx.as_slice() else {
+        panic!("{fx:?}");
+    };
+    assert_eq!(spec.args[..2], ["exec", "resume"]);
+    assert_eq!(spec.args.last().map(String::as_str), Some("and the tests"));
+}
+
+#[test]
+fn input_and_resize_reach_only_live_commands() {
+    let (mut s, id) = launched(AgentKind::Command);
+    let fx = update(
+        &mut s,
+        2_000,
+        Event::Command(Command::Input {
+            task: id,
+            bytes: b"q".to_vec(),
+        }),
+    );
+    assert_eq!(
+        fx,
+        [Effect::WriteInput {
+            task: id,
+            bytes: b"q".to_vec()
+        }]
+    );
+    let fx = update(
+        &mut s,
+        2_000,
+        Event::Command(Command::Resize {
+            task: id,
+            rows: 10,
+            cols: 20,
+        }),
+    );
+    assert_eq!(
+        fx,
+        [Effect::Resize {
+            task: id,
+            rows: 10,
+            cols: 20
+        }]
+    );
+    exited(&mut s, id, 3_000, 0);
+    let fx = update(
+        &mut s,
+        4_000,
+        Event::Command(Command::Input {
+            task: id,
+            bytes: b"q".to_vec(),
+        }),
+    );
+    assert!(fx.is_empty(), "nothing to type into once it exited");
+
+    // Claude reads a pipe: no keystrokes for it.
+    let (mut s, id) = launched(AgentKind::Claude);
+    let fx = update(
+        &mut s,
+        2_000,
+        Event::Command(Command::Input {
+            task: id,
+            bytes: b"q".to_vec(),
+        }),
+    );
+    assert!(fx.is_empty());
+}
+
+#[test]
+fn output_marks_activity_for_busy_or_idle() {
+    let (mut s, id) = launched(AgentKind::Command);
+    assert!(!s.task(id).unwrap().is_busy(1_500), "no output yet");
+    update(
+        &mut s,
+        2_000,
+        Event::Output {
+            task: id,
+            bytes: b"x".to_vec(),
+        },
+    );
+    let t = s.task(id).unwrap();
+    assert!(t.is_busy(3_000));
+    assert!(!t.is_busy(2_000 + crate::core::task::BUSY_WINDOW_MS));
+}
+
+#[test]
+fn a_command_succeeds_on_exit_zero_and_fails_with_its_code() {
+    let (mut s, id) = launched(AgentKind::Command);
+    exited(&mut s, id, 2_000, 0);
+    assert_eq!(s.task(id).unwrap().status, TaskStatus::Succeeded);
+    let (mut s, id) = launched(AgentKind::Command);
+    exited(&mut s, id, 2_000, 7);
+    let t = s.task(id).unwrap();
+    assert_eq!(t.status, TaskStatus::Failed);
+    match s.drain_published().pop() {
+        Some((_, AgentEvent::Finished(f))) => {
+            assert_eq!(f.reason.as_deref(), Some("the command exited with code 7"))
+        }
+        other => panic!("{other:?}"),
+    }
+}
