@@ -98,7 +98,8 @@ fn one(n: usize, deltas: usize, view_name: &str) {
                 model: None,
                 permission_mode: None,
             };
-            let spec = launch::task_spec(&cli.tui, out).expect("task spec");
+            let spec = launch::task_spec(&cli.tui, &corral::config::Config::default(), out)
+                .expect("task spec");
             for e in update(
                 &mut state,
                 now(),

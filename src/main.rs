@@ -64,7 +64,7 @@ fn main() {
             }
             Err(code) => code,
         },
-        None => corral::tui::run(cli.tui),
+        None => corral::tui::run(cli.tui, config_file),
     };
     std::process::exit(code);
 }

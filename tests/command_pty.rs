@@ -216,8 +216,12 @@ async fn killing_a_command_ends_it_killed() {
 
 #[test]
 fn corral_run_types_the_prompt_into_a_command() {
+    let home = std::env::temp_dir().join(format!("corral-command-pty-{}", std::process::id()));
     let out = assert_cmd::Command::cargo_bin("corral")
         .expect("binary")
+        .env("XDG_CONFIG_HOME", home.join("config"))
+        .env("XDG_DATA_HOME", home.join("data"))
+        .env("XDG_STATE_HOME", home.join("state"))
         .args([
             "run",
             "--agent",

@@ -11,8 +11,17 @@ use assert_cmd::Command;
 use openai_mock::{MockOpenAi, Reply};
 use serde_json::Value;
 
+/// Config, data and state in a private place, never the user's.
+fn private_store(cmd: &mut Command) {
+    let home = std::env::temp_dir().join(format!("corral-openai-cli-{}", std::process::id()));
+    cmd.env("XDG_CONFIG_HOME", home.join("config"))
+        .env("XDG_DATA_HOME", home.join("data"))
+        .env("XDG_STATE_HOME", home.join("state"));
+}
+
 fn corral(mock: &MockOpenAi) -> Command {
     let mut cmd = Command::cargo_bin("corral").expect("the corral binary");
+    private_store(&mut cmd);
     cmd.env_remove("OPENAI_MODEL")
         .env("OPENAI_BASE_URL", mock.base_url())
         .env("OPENAI_API_KEY", "sk-from-the-environment")
@@ -126,8 +135,9 @@ fn a_stalled_server_is_cut_off_by_the_timeout() {
 #[test]
 fn an_unknown_agent_lists_the_known_ones() {
     let mock = MockOpenAi::start(vec![]);
-    let out = Command::cargo_bin("corral")
-        .expect("binary")
+    let mut cmd = Command::cargo_bin("corral").expect("binary");
+    private_store(&mut cmd);
+    let out = cmd
         .args(["run", "--agent", "nope", "hi"])
         .timeout(Duration::from_secs(30))
         .output()

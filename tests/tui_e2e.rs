@@ -169,8 +169,11 @@ fn launch_watch_kill_and_quit_in_a_real_terminal() {
     let tmux = Tmux {
         socket: format!("corral-e2e-{}", std::process::id()),
     };
+    // Its own config, data and state: no task of another run shows up.
+    let home = dir.path().display();
     let command = format!(
-        "{bin} --agent-bin {} --cwd {}",
+        "env XDG_CONFIG_HOME={home}/config XDG_DATA_HOME={home}/data XDG_STATE_HOME={home}/state \
+         {bin} --agent-bin {} --cwd {}",
         script.display(),
         dir.path().display()
     );

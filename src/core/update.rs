@@ -192,12 +192,13 @@ impl State {
         queued.into_iter().map(|t| t.id).collect()
     }
 
-    /// How many tasks have an agent process (of `kind`, or of any kind),
-    /// including live sessions waiting for a follow-up.
+    /// How many tasks are at work (of `kind`, or of any kind). A live
+    /// session idling after its turn, waiting for a follow-up, holds no
+    /// slot: it spends nothing until the user writes again.
     pub fn active_count(&self, kind: Option<AgentKind>) -> usize {
         self.tasks
             .iter()
-            .filter(|t| t.status.is_active() || t.process_alive)
+            .filter(|t| t.status.is_active())
             .filter(|t| kind.is_none_or(|k| t.spec.agent == k))
             .count()
     }

@@ -743,16 +743,26 @@ fn spawned(fx: &[Effect]) -> Vec<TaskId> {
         .collect()
 }
 
+/// The agent's turn ends well and it exits; the effects of both. (With a
+/// live session the slot frees at the turn's end, before the exit.)
 fn succeed(s: &mut State, now: u64, id: TaskId) -> Vec<Effect> {
-    agent(s, id, turn_end(false, "ok"));
-    update(
+    let mut fx = update(
+        s,
+        now,
+        Event::Agent {
+            task: id,
+            event: turn_end(false, "ok"),
+        },
+    );
+    fx.extend(update(
         s,
         now,
         Event::Exited {
             task: id,
             exit: exit(0),
         },
-    )
+    ));
+    fx
 }
 
 fn codex_task(prompt: &str) -> TaskSpec {

@@ -406,7 +406,7 @@ fn tell(text: &str) {
 }
 
 /// A private directory for the question files of this run's agents.
-fn question_dir() -> Option<PathBuf> {
+pub fn question_dir() -> Option<PathBuf> {
     let dir = std::env::temp_dir().join(format!("corral-questions-{}", std::process::id()));
     let made = std::fs::DirBuilder::new()
         .recursive(true)

@@ -32,6 +32,12 @@ pub enum Intent {
     Launch(FormOutput),
     /// Kill a task's agent.
     Kill(TaskId),
+    /// Resume (interrupted) or retry (failed, killed, timed out) a task.
+    Rerun(TaskId),
+    /// Archive a finished task, or bring it back.
+    Archive(TaskId),
+    /// Delete a finished task and its records.
+    Delete(TaskId),
 }
 
 /// An overlay over the main screen.
@@ -43,6 +49,8 @@ pub enum Overlay {
     ConfirmKill(TaskId),
     /// Quit (killing every agent) if the user says `y`.
     ConfirmQuit,
+    /// Delete this finished task if the user says `y`.
+    ConfirmDelete(TaskId),
     Form(Box<Form>),
     /// The search being typed.
     Search(String),
@@ -128,6 +136,7 @@ impl App {
             Overlay::Help => Mode::Help,
             Overlay::ConfirmKill(_) => Mode::ConfirmKill,
             Overlay::ConfirmQuit => Mode::ConfirmQuit,
+            Overlay::ConfirmDelete(_) => Mode::ConfirmDelete,
             Overlay::Form(_) => Mode::Form,
             Overlay::Search(_) => Mode::Search,
             Overlay::None if self.grid => Mode::Grid,
@@ -346,6 +355,21 @@ impl App {
                     return vec![Intent::Kill(t)];
                 }
             }
+            Action::Rerun => {
+                if let Some(t) = self.selected_finished(state) {
+                    return vec![Intent::Rerun(t)];
+                }
+            }
+            Action::ToggleArchive => {
+                if let Some(t) = self.selected_finished(state) {
+                    return vec![Intent::Archive(t)];
+                }
+            }
+            Action::DeleteAsk => {
+                if let Some(t) = self.selected_finished(state) {
+                    self.overlay = Overlay::ConfirmDelete(t);
+                }
+            }
             Action::Quit => {
                 if Self::any_live(state) {
                     self.overlay = Overlay::ConfirmQuit;
@@ -361,6 +385,10 @@ impl App {
             },
             Action::Confirm => match std::mem::replace(&mut self.overlay, Overlay::None) {
                 Overlay::ConfirmKill(t) => return vec![Intent::Kill(t)],
+                Overlay::ConfirmDelete(t) => {
+                    self.selected = None;
+                    return vec![Intent::Delete(t)];
+                }
                 Overlay::ConfirmQuit => {
                     self.quitting = true;
                     self.notice = Some("stopping every agent…".into());
@@ -403,6 +431,15 @@ impl App {
             Overlay::Search(q) => q.push_str(&text.replace(['\n', '\r'], " ")),
             _ => {}
         }
+    }
+
+    /// The selected task when it has finished and no agent process is left.
+    fn selected_finished(&self, state: &State) -> Option<TaskId> {
+        let id = self.selected?;
+        state
+            .task(id)
+            .filter(|t| t.status.is_final() && !t.process_alive)
+            .map(|t| t.id)
     }
 
     fn selected_live(&self, state: &State) -> Option<TaskId> {

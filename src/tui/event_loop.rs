@@ -21,8 +21,11 @@ use super::launch::task_spec;
 use super::terminal::{Term, set_live_groups};
 use super::view;
 use crate::cli::AgentArgs;
+use crate::config::Config;
+use crate::core::task::TaskStatus;
 use crate::core::{Command, Event, State, update};
 use crate::runtime::Runtime;
+use crate::store::Recorder;
 
 /// Shortest time between two frames (about 60 per second).
 pub const FRAME: Duration = Duration::from_millis(16);
@@ -42,6 +45,10 @@ pub struct Cockpit {
     pub runtime: Runtime,
     pub events: Receiver<Event>,
     pub args: AgentArgs,
+    /// Writes every task to the store; `None` when the store is unusable.
+    pub recorder: Option<Recorder>,
+    /// Profiles, defaults and limits.
+    pub config: Config,
 }
 
 impl Cockpit {
@@ -52,11 +59,15 @@ impl Cockpit {
             return;
         }
         let effects = update(&mut self.state, now_ms(), ev);
+        let published = self.state.drain_published();
+        // Recorded before the effects run, so a task is in the store before
+        // its agent starts. The cockpit itself reads transcripts.
+        if let Some(recorder) = self.recorder.as_mut() {
+            recorder.observe(&mut self.state, &published);
+        }
         for e in effects {
             self.runtime.apply(e);
         }
-        // The cockpit reads transcripts; published events are not needed.
-        self.state.published.clear();
     }
 
     /// Applies every queued runtime event (up to a batch); true if any.
@@ -78,7 +89,7 @@ impl Cockpit {
     pub fn intents(&mut self, intents: Vec<Intent>) {
         for intent in intents {
             let cmd = match intent {
-                Intent::Launch(out) => match task_spec(&self.args, out) {
+                Intent::Launch(out) => match task_spec(&self.args, &self.config, out) {
                     Ok(spec) => {
                         let id = self.state.next_task_id();
                         self.apply(Event::Command(Command::Launch(Box::new(spec))));
@@ -91,6 +102,23 @@ impl Cockpit {
                     }
                 },
                 Intent::Kill(task) => Command::Kill { task },
+                Intent::Rerun(task) => match self.state.task(task).map(|t| t.status) {
+                    Some(TaskStatus::Interrupted) => Command::Resume {
+                        task,
+                        message: None,
+                    },
+                    _ => Command::Retry { task },
+                },
+                Intent::Archive(task) => {
+                    let archived = self.state.task(task).is_some_and(|t| !t.archived);
+                    self.app.notice = Some(if archived {
+                        format!("#{task} archived: it will not be loaded at the next start")
+                    } else {
+                        format!("#{task} is no longer archived")
+                    });
+                    Command::Archive { task, archived }
+                }
+                Intent::Delete(task) => Command::Delete { task },
             };
             self.apply(Event::Command(cmd));
         }

@@ -22,6 +22,8 @@ pub enum Mode {
     ConfirmKill,
     /// Asking `y` before quitting while agents run.
     ConfirmQuit,
+    /// Asking `y` before deleting a finished task and its records.
+    ConfirmDelete,
     /// The new-task form.
     Form,
     /// Typing a search in the pane.
@@ -80,6 +82,12 @@ pub enum Action {
     KillAsk,
     /// Kill the selected task at once.
     KillNow,
+    /// Resume an interrupted task, or retry a failed one.
+    Rerun,
+    /// Archive (or bring back) a finished task.
+    ToggleArchive,
+    /// Ask before deleting a finished task.
+    DeleteAsk,
     /// Quit (asks first when agents run).
     Quit,
     /// Show the help overlay.
@@ -133,6 +141,21 @@ pub const HELP: &[(&str, &str, &str)] = &[
     ("task", "x", "kill the selected task (asks y)"),
     ("task", "X", "kill the selected task at once"),
     (
+        "task",
+        "R",
+        "resume an interrupted task / retry a failed one",
+    ),
+    (
+        "task",
+        "A",
+        "archive a finished task (hidden from the next start)",
+    ),
+    (
+        "task",
+        "D",
+        "delete a finished task and its records (asks y)",
+    ),
+    (
         "app",
         "q Ctrl-C",
         "quit (asks y while agents run; kills them all)",
@@ -173,7 +196,7 @@ pub fn map_key(key: KeyEvent, mode: Mode) -> Action {
             }
             _ => Action::None,
         },
-        Mode::ConfirmKill | Mode::ConfirmQuit => match key.code {
+        Mode::ConfirmKill | Mode::ConfirmQuit | Mode::ConfirmDelete => match key.code {
             KeyCode::Char('y') | KeyCode::Char('Y') => Action::Confirm,
             // Ctrl-C twice quits even while agents run.
             _ if mode == Mode::ConfirmQuit && ctrl(&key, 'c') => Action::Confirm,
@@ -206,6 +229,9 @@ fn normal_key(key: KeyEvent, mode: Mode) -> Action {
         KeyCode::Char('e') | KeyCode::Tab => Action::ToggleExpand,
         KeyCode::Char('x') => Action::KillAsk,
         KeyCode::Char('X') => Action::KillNow,
+        KeyCode::Char('R') => Action::Rerun,
+        KeyCode::Char('A') => Action::ToggleArchive,
+        KeyCode::Char('D') => Action::DeleteAsk,
         KeyCode::Char('q') => Action::Quit,
         KeyCode::Char('?') => Action::Help,
         KeyCode::Esc => Action::Close,

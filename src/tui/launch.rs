@@ -12,11 +12,13 @@ use anyhow::Result;
 
 use super::form::{FormDefaults, FormOutput};
 use crate::cli::AgentArgs;
+use crate::config::Config;
 use crate::core::Limits;
-use crate::core::task::TaskSpec;
+use crate::core::task::{Budget, TaskSpec};
 
-/// The task the form asks for, with the command line's other agent flags.
-pub fn task_spec(args: &AgentArgs, out: FormOutput) -> Result<TaskSpec> {
+/// The task the form asks for, with the command line's other agent flags
+/// and the config's profiles, limits and budget.
+pub fn task_spec(args: &AgentArgs, config: &Config, out: FormOutput) -> Result<TaskSpec> {
     let mut args = args.clone();
     args.agent = Some(out.agent.name().to_string());
     args.model = out.model;
@@ -26,7 +28,21 @@ pub fn task_spec(args: &AgentArgs, out: FormOutput) -> Result<TaskSpec> {
     // to every task started from the form.
     args.session_id = None;
     args.resume = None;
-    crate::headless::task_spec(&args, out.prompt, Limits::default())
+    let d = &config.defaults;
+    crate::headless::task_spec_from(
+        &args,
+        config,
+        out.prompt,
+        Limits {
+            idle_timeout_ms: d.idle_timeout_ms,
+            wall_timeout_ms: d.timeout_ms,
+        },
+        Budget {
+            max_cost_usd: d.max_cost_usd,
+            max_turns: d.max_turns,
+            ..Budget::default()
+        },
+    )
 }
 
 /// The form's defaults from the command line; `cwd` is corral's own
@@ -68,6 +84,7 @@ mod tests {
         assert_eq!(d.model.as_deref(), Some("opus"));
         let spec = task_spec(
             &cli.tui,
+            &Config::default(),
             FormOutput {
                 agent: AgentKind::Claude,
                 prompt: "hi".into(),

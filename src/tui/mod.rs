@@ -21,29 +21,94 @@ pub mod wrap;
 
 use crate::agent::AgentKind;
 use crate::cli::AgentArgs;
+use crate::config::Config;
 use crate::core::{ApprovalPolicy, Settings, State};
-use crate::runtime::{Runtime, RuntimeConfig};
+use crate::headless::question_dir;
+use crate::logging;
+use crate::paths::Paths;
+use crate::runtime::{KillWaits, Runtime, RuntimeConfig};
+use crate::store::{Recorder, Store};
 use app::App;
 use event_loop::{Cockpit, run_loop};
+use std::path::{Path, PathBuf};
 use theme::Theme;
 
 /// Capacity of the runtime's event channel.
 const EVENT_CHANNEL: usize = 1024;
 
 /// The settings of a cockpit session: questions block the task until the
-/// user answers; a task's session ends after its first turn (follow-ups
-/// come later).
+/// user answers; a claude session stays open after its turn, so a
+/// follow-up continues it live.
 pub fn settings() -> Settings {
     Settings {
         approval: ApprovalPolicy::Ask,
-        end_after_turn: true,
+        end_after_turn: false,
         ..Settings::default()
     }
 }
 
-/// Opens the cockpit; `defaults` are the agent flags of the command line.
-/// Returns the process exit code. Every agent is dead when it returns.
-pub fn run(defaults: AgentArgs) -> i32 {
+/// The cockpit's settings with the config's concurrency limits and a
+/// private directory for question files.
+fn configured_settings(config: &Config, question_dir: Option<PathBuf>) -> Settings {
+    let d = &config.defaults;
+    Settings {
+        concurrency: Some(d.concurrency.max(1)),
+        per_agent_concurrency: d
+            .concurrency_per_agent
+            .iter()
+            .filter_map(|(kind, n)| AgentKind::from_name(kind).map(|k| (k, *n)))
+            .collect(),
+        question_dir,
+        ..settings()
+    }
+}
+
+/// Opens the task store, cleans up after corrals that died, and starts
+/// recording. A store that cannot be used costs the records, not the UI.
+fn open_recorder(paths: &Paths) -> (Option<Recorder>, Option<Store>, Vec<String>) {
+    let mut notes = Vec::new();
+    let store = match Store::open(&paths.tasks_dir()) {
+        Ok(store) => store,
+        Err(err) => {
+            notes.push(format!("tasks will not be stored: {err:#}"));
+            return (None, None, notes);
+        }
+    };
+    let recovery = store.recover();
+    for (id, count, _) in &recovery.killed {
+        notes.push(format!(
+            "killed {count} leftover process(es) of interrupted task {id}"
+        ));
+    }
+    match Recorder::start(store.clone()) {
+        Ok(recorder) => (Some(recorder), Some(store), notes),
+        Err(err) => {
+            notes.push(format!("tasks will not be stored: {err}"));
+            (None, Some(store), notes)
+        }
+    }
+}
+
+/// Opens the cockpit; `defaults` are the agent flags of the command line,
+/// `config_file` the global `--config`. Returns the process exit code.
+/// Every agent is dead when it returns.
+pub fn run(defaults: AgentArgs, config_file: Option<&Path>) -> i32 {
+    let paths = match Paths::resolve(config_file) {
+        Ok(paths) => paths,
+        Err(err) => {
+            eprintln!("corral: {err:#}");
+            return 2;
+        }
+    };
+    let config = match Config::load(&paths.config_file, paths.config_explicit) {
+        Ok(config) => config,
+        Err(err) => {
+            eprintln!("corral: {err}");
+            return 2;
+        }
+    };
+    // Logs go to a file, never to the terminal the cockpit draws on.
+    let _log = logging::init(&paths.log_file()).ok();
     if let Some(agent) = &defaults.agent
         && AgentKind::from_name(agent).is_none()
     {
@@ -78,30 +143,66 @@ pub fn run(defaults: AgentArgs) -> i32 {
         }
     };
     let size = term.size().unwrap_or_default();
-    let config = RuntimeConfig::default();
+    let grace = config.defaults.kill_grace_ms;
+    let runtime_config = RuntimeConfig {
+        kill_waits: KillWaits {
+            after_int_ms: grace,
+            after_term_ms: grace,
+            after_kill_ms: grace.max(500),
+        },
+        ..RuntimeConfig::default()
+    };
+    let (mut recorder, store, notes) = open_recorder(&paths);
+    let questions = question_dir();
     let result = rt.block_on(async {
         let (tx, rx) = tokio::sync::mpsc::channel(EVENT_CHANNEL);
-        let runtime = Runtime::new(tx, config);
+        let mut runtime = Runtime::new(tx, runtime_config);
+        if let Some(recorder) = &recorder {
+            runtime.set_observer(recorder.observer());
+        }
+        let mut state = State::new(configured_settings(&config, questions.clone()));
+        // Tasks from earlier sessions and from `corral run` come back,
+        // unfinished ones as interrupted; archived ones stay on disk.
+        if let (Some(recorder), Some(store)) = (recorder.as_mut(), &store) {
+            let (mut records, _) = store.list();
+            records.sort_by_key(|r| r.created_ms);
+            for record in records.iter().filter(|r| !r.archived) {
+                recorder.adopt(&mut state, record, Some(&config));
+            }
+        }
         let app = App::new(
             theme,
             ratatui::layout::Rect::new(0, 0, size.width, size.height),
             launch::form_defaults(&defaults, &cwd),
-            config.pty_size,
+            runtime_config.pty_size,
         );
         let mut cockpit = Cockpit {
-            state: State::new(settings()),
+            state,
             app,
             runtime,
             events: rx,
             args: defaults,
+            recorder: recorder.take(),
+            config,
         };
+        if !notes.is_empty() {
+            cockpit.app.notice = Some(notes.join("; "));
+        }
         let result = run_loop(&mut cockpit, &mut term).await;
         // Whatever ended the loop, no agent outlives the cockpit.
         tokio::task::block_in_place(|| cockpit.runtime.kill_all_blocking());
         terminal::set_live_groups(Vec::new());
+        // The kills' last events go to the store too.
+        cockpit.drain();
+        if let Some(recorder) = &cockpit.recorder {
+            recorder.flush();
+        }
         result
     });
     terminal::restore();
+    if let Some(dir) = questions {
+        let _ = std::fs::remove_dir_all(dir);
+    }
     match result {
         Ok(()) => 0,
         Err(e) => {

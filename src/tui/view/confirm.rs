@@ -35,6 +35,22 @@ fn dialog(app: &App, title: &str, body: Vec<Line<'static>>, area: Rect, buf: &mu
         .render(rect, buf);
 }
 
+/// Asks before deleting `task` and its records.
+pub fn render_delete(app: &App, state: &State, task: TaskId, area: Rect, buf: &mut Buffer) {
+    let what = state
+        .task(task)
+        .map(|t| format!("#{} “{}”", t.id, truncate(&safe_text(&t.title()), 40)))
+        .unwrap_or_else(|| format!("#{task}"));
+    let body = vec![
+        Line::raw(format!("Delete {what}?")),
+        Line::styled(
+            "Its transcript, events and raw output are removed from disk.",
+            app.theme.dim(),
+        ),
+    ];
+    dialog(app, "delete", body, area, buf);
+}
+
 /// Asks before killing `task`.
 pub fn render_kill(app: &App, state: &State, task: TaskId, area: Rect, buf: &mut Buffer) {
     let what = state

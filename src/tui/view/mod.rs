@@ -52,6 +52,7 @@ fn draw_regions(app: &App, state: &State, area: Rect, buf: &mut Buffer) {
         Overlay::Help => help::render(app, area, buf),
         Overlay::ConfirmKill(id) => confirm::render_kill(app, state, *id, area, buf),
         Overlay::ConfirmQuit => confirm::render_quit(app, state, area, buf),
+        Overlay::ConfirmDelete(id) => confirm::render_delete(app, state, *id, area, buf),
         Overlay::Form(f) => form::render(app, f, area, buf),
         Overlay::None | Overlay::Search(_) => {}
     }
