@@ -9,22 +9,25 @@
 //! [`DEFAULT_TEXT`]. Every request is recorded so a test can check what the
 //! model received.
 //!
-//! std only (plus serde_json): HTTP/1.1 with keep-alive, Content-Length or
-//! chunked request bodies, chunked SSE responses, one thread per connection.
-//! It must never listen beyond loopback, never panic on what a client sends,
-//! and it stops (all threads joined) when dropped.
+//! The HTTP part (std only: keep-alive, Content-Length or chunked request
+//! bodies, chunked SSE responses, one thread per connection) is
+//! [`super::http`]. It must never listen beyond loopback, never panic on
+//! what a client sends, and it stops (all threads joined) when dropped.
 
 #![allow(dead_code)]
 
 use std::collections::VecDeque;
-use std::io::{self, Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::io;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
-use std::thread::{self, JoinHandle};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::sync::{Arc, Mutex};
+use std::thread;
+use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
+
+use super::http::{
+    HttpRequest, HttpServer, Responder, lock, path_only, text_chunks, unique_suffix,
+};
 
 /// The text of a plain answer when the script has nothing left.
 pub const DEFAULT_TEXT: &str = "Hello from the loopback mock model. \
@@ -286,31 +289,20 @@ fn content_text(content: &Value) -> String {
     }
 }
 
-fn path_only(path: &str) -> &str {
-    path.split('?').next().unwrap_or(path)
-}
-
-/// State shared by the acceptor and connection threads.
+/// State shared with the server's connection threads.
 struct Shared {
-    stop: AtomicBool,
     looping: bool,
     log: AtomicBool,
     original: Vec<Reply>,
     script: Mutex<VecDeque<Reply>>,
     requests: Mutex<Vec<RecordedRequest>>,
     counter: AtomicU64,
-    connections: Mutex<Vec<JoinHandle<()>>>,
-}
-
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 /// A running mock. Dropping it stops the server and joins its threads.
 pub struct MockAnthropic {
-    addr: SocketAddr,
     shared: Arc<Shared>,
-    acceptor: Option<JoinHandle<()>>,
+    server: HttpServer,
 }
 
 impl MockAnthropic {
@@ -330,37 +322,30 @@ impl MockAnthropic {
 
     /// Starts a mock; `looping` as in [`MockAnthropic::start_looping`].
     pub fn try_start(script: Vec<Reply>, looping: bool) -> io::Result<MockAnthropic> {
-        let listener = TcpListener::bind(("127.0.0.1", 0))?;
-        let addr = listener.local_addr()?;
         let shared = Arc::new(Shared {
-            stop: AtomicBool::new(false),
             looping,
             log: AtomicBool::new(std::env::var_os("CORRAL_MOCK_LOG").is_some()),
             original: script.clone(),
             script: Mutex::new(script.into()),
             requests: Mutex::new(Vec::new()),
             counter: AtomicU64::new(0),
-            connections: Mutex::new(Vec::new()),
         });
-        let for_thread = Arc::clone(&shared);
-        let acceptor = thread::Builder::new()
-            .name("mock-anthropic-accept".into())
-            .spawn(move || accept_loop(listener, for_thread))?;
-        Ok(MockAnthropic {
-            addr,
-            shared,
-            acceptor: Some(acceptor),
-        })
+        let for_server = Arc::clone(&shared);
+        let server = HttpServer::start(
+            "mock-anthropic",
+            Box::new(move |responder, request| respond(responder, &for_server, request)),
+        )?;
+        Ok(MockAnthropic { shared, server })
     }
 
     /// The port it listens on.
     pub fn port(&self) -> u16 {
-        self.addr.port()
+        self.server.port()
     }
 
     /// `http://127.0.0.1:PORT`, the value for `ANTHROPIC_BASE_URL`.
     pub fn base_url(&self) -> String {
-        format!("http://127.0.0.1:{}", self.addr.port())
+        self.server.base_url()
     }
 
     /// Appends a step to the script.
@@ -406,250 +391,17 @@ impl MockAnthropic {
     }
 }
 
-impl Drop for MockAnthropic {
-    fn drop(&mut self) {
-        self.shared.stop.store(true, Ordering::SeqCst);
-        if let Some(acceptor) = self.acceptor.take() {
-            let _ = acceptor.join();
-        }
-        let connections = std::mem::take(&mut *lock(&self.shared.connections));
-        for c in connections {
-            let _ = c.join();
-        }
-    }
-}
-
-fn accept_loop(listener: TcpListener, shared: Arc<Shared>) {
-    // Non-blocking accept, polled, so the stop flag is seen promptly.
-    if listener.set_nonblocking(true).is_err() {
-        return;
-    }
-    while !shared.stop.load(Ordering::SeqCst) {
-        let stream = match listener.accept() {
-            Ok((stream, _)) => stream,
-            // WouldBlock (nobody waiting) or a transient error: poll again.
-            Err(_) => {
-                thread::sleep(Duration::from_millis(10));
-                continue;
-            }
-        };
-        if stream.set_nonblocking(false).is_err() {
-            continue;
-        }
-        let for_thread = Arc::clone(&shared);
-        let spawned = thread::Builder::new()
-            .name("mock-anthropic-conn".into())
-            .spawn(move || serve_connection(stream, &for_thread));
-        let mut connections = lock(&shared.connections);
-        connections.retain(|h| !h.is_finished());
-        if let Ok(handle) = spawned {
-            connections.push(handle);
-        }
-    }
-}
-
-/// Requests larger than this are refused (memory stays bounded).
-const MAX_BODY: usize = 64 << 20;
-const MAX_HEAD: usize = 256 << 10;
-/// How often blocked reads and stalls look at the stop flag.
-const POLL: Duration = Duration::from_millis(100);
-
-/// One parsed HTTP request.
-struct HttpRequest {
-    method: String,
-    path: String,
-    version: String,
-    headers: Vec<(String, String)>,
-    body: Vec<u8>,
-}
-
-impl HttpRequest {
-    fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
-    }
-
-    fn keep_alive(&self) -> bool {
-        match self.header("connection").map(str::to_ascii_lowercase) {
-            Some(c) if c.contains("close") => false,
-            Some(c) if c.contains("keep-alive") => true,
-            _ => self.version != "HTTP/1.0",
-        }
-    }
-}
-
-/// A connection with its read buffer; reads wake up to check the stop flag.
-struct Conn<'a> {
-    stream: TcpStream,
-    buf: Vec<u8>,
-    shared: &'a Shared,
-}
-
-impl Conn<'_> {
-    /// Reads more bytes into the buffer; `Ok(false)` at end of stream.
-    fn fill(&mut self) -> io::Result<bool> {
-        let mut chunk = [0u8; 16 * 1024];
-        loop {
-            if self.shared.stop.load(Ordering::SeqCst) {
-                return Err(io::Error::other("mock stopped"));
-            }
-            match self.stream.read(&mut chunk) {
-                Ok(0) => return Ok(false),
-                Ok(n) => {
-                    self.buf.extend_from_slice(&chunk[..n]);
-                    return Ok(true);
-                }
-                Err(e)
-                    if matches!(
-                        e.kind(),
-                        io::ErrorKind::WouldBlock
-                            | io::ErrorKind::TimedOut
-                            | io::ErrorKind::Interrupted
-                    ) => {}
-                Err(e) => return Err(e),
-            }
-        }
-    }
-
-    /// One line without its `\r\n`; `None` at a clean end of stream.
-    fn line(&mut self) -> io::Result<Option<String>> {
-        loop {
-            if let Some(pos) = self.buf.windows(2).position(|w| w == b"\r\n") {
-                let line = String::from_utf8_lossy(&self.buf[..pos]).into_owned();
-                self.buf.drain(..pos + 2);
-                return Ok(Some(line));
-            }
-            if self.buf.len() > MAX_HEAD {
-                return Err(io::Error::other("header line too long"));
-            }
-            if !self.fill()? {
-                return if self.buf.is_empty() {
-                    Ok(None)
-                } else {
-                    Err(io::ErrorKind::UnexpectedEof.into())
-                };
-            }
-        }
-    }
-
-    /// Exactly `n` bytes.
-    fn take(&mut self, n: usize) -> io::Result<Vec<u8>> {
-        if n > MAX_BODY {
-            return Err(io::Error::other("body too large"));
-        }
-        while self.buf.len() < n {
-            if !self.fill()? {
-                return Err(io::ErrorKind::UnexpectedEof.into());
-            }
-        }
-        Ok(self.buf.drain(..n).collect())
-    }
-
-    /// The next request; `None` when the client closed the connection.
-    fn read_request(&mut self) -> io::Result<Option<HttpRequest>> {
-        let request_line = loop {
-            match self.line()? {
-                None => return Ok(None),
-                Some(l) if l.is_empty() => continue, // stray CRLF between requests
-                Some(l) => break l,
-            }
-        };
-        let mut parts = request_line.split_whitespace();
-        let method = parts.next().unwrap_or_default().to_string();
-        let path = parts.next().unwrap_or("/").to_string();
-        let version = parts.next().unwrap_or("HTTP/1.1").to_string();
-        let mut headers = Vec::new();
-        loop {
-            let Some(line) = self.line()? else {
-                return Err(io::ErrorKind::UnexpectedEof.into());
-            };
-            if line.is_empty() {
-                break;
-            }
-            if let Some((k, v)) = line.split_once(':') {
-                headers.push((k.trim().to_string(), v.trim().to_string()));
-            }
-            if headers.len() > 1000 {
-                return Err(io::Error::other("too many headers"));
-            }
-        }
-        let mut request = HttpRequest {
-            method,
-            path,
-            version,
-            headers,
-            body: Vec::new(),
-        };
-        if request
-            .header("expect")
-            .is_some_and(|e| e.eq_ignore_ascii_case("100-continue"))
-        {
-            self.stream.write_all(b"HTTP/1.1 100 Continue\r\n\r\n")?;
-        }
-        let chunked = request
-            .header("transfer-encoding")
-            .is_some_and(|t| t.to_ascii_lowercase().contains("chunked"));
-        if chunked {
-            loop {
-                let size_line = self.line()?.ok_or(io::ErrorKind::UnexpectedEof)?;
-                let hex = size_line.split(';').next().unwrap_or_default().trim();
-                let size = usize::from_str_radix(hex, 16)
-                    .map_err(|_| io::Error::other("bad chunk size"))?;
-                if size == 0 {
-                    // Trailers, up to the empty line.
-                    while !self.line()?.ok_or(io::ErrorKind::UnexpectedEof)?.is_empty() {}
-                    break;
-                }
-                if request.body.len() + size > MAX_BODY {
-                    return Err(io::Error::other("body too large"));
-                }
-                let data = self.take(size)?;
-                request.body.extend_from_slice(&data);
-                self.take(2)?; // CRLF after the chunk
-            }
-        } else if let Some(len) = request.header("content-length") {
-            let len: usize = len
-                .parse()
-                .map_err(|_| io::Error::other("bad content-length"))?;
-            request.body = self.take(len)?;
-        }
-        Ok(Some(request))
-    }
-}
-
-fn serve_connection(stream: TcpStream, shared: &Shared) {
-    let _ = stream.set_read_timeout(Some(POLL));
-    let _ = stream.set_write_timeout(Some(Duration::from_secs(10)));
-    let _ = stream.set_nodelay(true);
-    let mut conn = Conn {
-        stream,
-        buf: Vec::new(),
-        shared,
-    };
-    while let Ok(Some(request)) = conn.read_request() {
-        let keep_alive = request.keep_alive();
-        let outcome = respond(&mut conn.stream, shared, request, keep_alive);
-        if !matches!(outcome, Ok(true)) || !keep_alive {
-            break;
-        }
-    }
-}
-
 /// Answers one request; `Ok(true)` when the connection may serve another.
 fn respond(
-    stream: &mut TcpStream,
+    responder: &mut Responder<'_>,
     shared: &Shared,
     request: HttpRequest,
-    keep_alive: bool,
 ) -> io::Result<bool> {
-    let body: Value = serde_json::from_slice(&request.body).unwrap_or(Value::Null);
     let recorded = RecordedRequest {
         method: request.method.clone(),
         path: request.path.clone(),
         headers: request.headers.clone(),
-        body,
+        body: request.json(),
     };
     lock(&shared.requests).push(recorded.clone());
     let n = shared.counter.fetch_add(1, Ordering::SeqCst) + 1;
@@ -676,41 +428,24 @@ fn respond(
                 .and_then(Value::as_str)
                 .unwrap_or("claude-sonnet-4-5")
                 .to_string();
-            send_reply(stream, shared, reply, &model, n, keep_alive)
+            send_reply(responder, reply, &model, n)
         }
         ("POST", "/v1/messages/count_tokens") => {
-            let body = json!({"input_tokens": INPUT_TOKENS}).to_string();
-            send_plain(
-                stream,
-                200,
-                "application/json",
-                &[],
-                &body,
-                true,
-                keep_alive,
-            )
+            responder.json(200, &[], &json!({"input_tokens": INPUT_TOKENS}))
         }
-        ("GET" | "HEAD", "/") => {
-            let head_only = request.method == "HEAD";
-            let body = "corral mock Anthropic API\n";
-            send_plain(stream, 200, "text/plain", &[], body, !head_only, keep_alive)
-        }
+        ("GET", "/") => responder.plain(200, "text/plain", &[], "corral mock Anthropic API\n"),
+        ("HEAD", "/") => responder.head_only(200, "text/plain", "corral mock Anthropic API\n"),
         _ => {
             eprintln!(
                 "mock-anthropic: 404 for {} {} (not part of the mock)",
                 request.method, request.path
             );
             let body = error_body("not_found_error", "Not found (mock Anthropic API)");
-            let with_body = request.method != "HEAD";
-            send_plain(
-                stream,
-                404,
-                "application/json",
-                &[],
-                &body,
-                with_body,
-                keep_alive,
-            )
+            if request.method == "HEAD" {
+                responder.head_only(404, "application/json", &body)
+            } else {
+                responder.plain(404, "application/json", &[], &body)
+            }
         }
     }
 }
@@ -750,60 +485,13 @@ fn error_body(kind: &str, message: &str) -> String {
     json!({"type": "error", "error": {"type": kind, "message": message}}).to_string()
 }
 
-fn reason_phrase(status: u16) -> &'static str {
-    match status {
-        200 => "OK",
-        400 => "Bad Request",
-        401 => "Unauthorized",
-        403 => "Forbidden",
-        404 => "Not Found",
-        413 => "Payload Too Large",
-        429 => "Too Many Requests",
-        500 => "Internal Server Error",
-        502 => "Bad Gateway",
-        503 => "Service Unavailable",
-        529 => "Overloaded",
-        _ => "Status",
-    }
-}
-
-/// A whole response with a Content-Length body.
-fn send_plain(
-    stream: &mut TcpStream,
-    status: u16,
-    content_type: &str,
-    extra_headers: &[(String, String)],
-    body: &str,
-    with_body: bool,
-    keep_alive: bool,
-) -> io::Result<bool> {
-    let mut head = format!(
-        "HTTP/1.1 {status} {}\r\ncontent-type: {content_type}\r\ncontent-length: {}\r\nconnection: {}\r\n",
-        reason_phrase(status),
-        body.len(),
-        if keep_alive { "keep-alive" } else { "close" }
-    );
-    for (k, v) in extra_headers {
-        head.push_str(&format!("{k}: {v}\r\n"));
-    }
-    head.push_str("\r\n");
-    stream.write_all(head.as_bytes())?;
-    if with_body {
-        stream.write_all(body.as_bytes())?;
-    }
-    stream.flush()?;
-    Ok(keep_alive)
-}
-
 fn send_reply(
-    stream: &mut TcpStream,
-    shared: &Shared,
+    responder: &mut Responder<'_>,
     reply: Reply,
     model: &str,
     n: u64,
-    keep_alive: bool,
 ) -> io::Result<bool> {
-    let request_id = format!("req_mock_{n:08}");
+    let request_id = vec![("request-id".to_string(), format!("req_mock_{n:08}"))];
     match reply {
         Reply::Error {
             status,
@@ -819,35 +507,24 @@ fn send_reply(
                 529 => "overloaded_error",
                 _ => "api_error",
             };
-            let mut headers = vec![("request-id".to_string(), request_id)];
+            let mut headers = request_id;
             if let Some(secs) = retry_after_secs {
                 headers.push(("retry-after".to_string(), secs.to_string()));
             }
             let body = error_body(kind, &message);
-            send_plain(
-                stream,
-                status,
-                "application/json",
-                &headers,
-                &body,
-                true,
-                keep_alive,
-            )
+            responder.plain(status, "application/json", &headers, &body)
         }
         Reply::Stall => {
-            let mut sse = Sse::start(stream, &request_id, keep_alive)?;
+            let mut sse = responder.sse(&request_id)?;
             sse.event("message_start", &message_start(model, n))?;
             sse.event("ping", &json!({"type": "ping"}))?;
-            while !shared.stop.load(Ordering::SeqCst) {
-                thread::sleep(POLL);
-            }
-            Ok(false)
+            sse.stall()
         }
         Reply::Message {
             blocks,
             chunk_delay,
         } => {
-            let mut sse = Sse::start(stream, &request_id, keep_alive)?;
+            let mut sse = responder.sse(&request_id)?;
             sse.event("message_start", &message_start(model, n))?;
             let mut output_tokens = 1u64;
             let mut stop_reason = "end_turn";
@@ -860,7 +537,7 @@ fn send_reply(
                                     "content_block": {"type": "text", "text": ""}}),
                         )?;
                         for chunk in text_chunks(text) {
-                            if !sleep_unless_stopped(shared, chunk_delay) {
+                            if !sse.sleep(chunk_delay) {
                                 return Ok(false);
                             }
                             output_tokens += 1;
@@ -905,19 +582,11 @@ fn send_reply(
                         "usage": {"output_tokens": output_tokens}}),
             )?;
             sse.event("message_stop", &json!({"type": "message_stop"}))?;
-            sse.finish()?;
-            Ok(keep_alive)
+            sse.finish()
         }
         Reply::Auto => {
             // choose_reply never hands this out; answer like it would.
-            send_reply(
-                stream,
-                shared,
-                Reply::text(DEFAULT_TEXT),
-                model,
-                n,
-                keep_alive,
-            )
+            send_reply(responder, Reply::text(DEFAULT_TEXT), model, n)
         }
     }
 }
@@ -931,52 +600,6 @@ fn message_start(model: &str, n: u64) -> Value {
                   "cache_creation_input_tokens": 0, "cache_read_input_tokens": 0}}})
 }
 
-/// Distinguishes ids across mock instances and runs (claude resumes sessions).
-fn unique_suffix() -> String {
-    let nanos = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.subsec_nanos())
-        .unwrap_or(0);
-    format!("{:x}{:06x}", std::process::id() & 0xffff, nanos & 0xff_ffff)
-}
-
-/// Sleeps in short steps; false when the mock is stopping.
-fn sleep_unless_stopped(shared: &Shared, total: Duration) -> bool {
-    let deadline = Instant::now() + total;
-    loop {
-        if shared.stop.load(Ordering::SeqCst) {
-            return false;
-        }
-        let now = Instant::now();
-        if now >= deadline {
-            return true;
-        }
-        thread::sleep((deadline - now).min(POLL));
-    }
-}
-
-/// Splits text into chunks of up to three words (whitespace kept), so a
-/// parser sees several deltas that concatenate to the text.
-fn text_chunks(text: &str) -> Vec<String> {
-    let mut chunks = Vec::new();
-    let mut current = String::new();
-    let mut words = 0;
-    for piece in text.split_inclusive(char::is_whitespace) {
-        current.push_str(piece);
-        if !piece.trim().is_empty() {
-            words += 1;
-        }
-        if words == 3 {
-            chunks.push(std::mem::take(&mut current));
-            words = 0;
-        }
-    }
-    if !current.is_empty() {
-        chunks.push(current);
-    }
-    chunks
-}
-
 /// Two halves split at a char boundary.
 fn split_half(s: &str) -> (&str, &str) {
     let mut mid = s.len() / 2;
@@ -984,36 +607,4 @@ fn split_half(s: &str) -> (&str, &str) {
         mid += 1;
     }
     s.split_at(mid)
-}
-
-/// A chunked `text/event-stream` response.
-struct Sse<'a> {
-    stream: &'a mut TcpStream,
-}
-
-impl<'a> Sse<'a> {
-    fn start(stream: &'a mut TcpStream, request_id: &str, keep_alive: bool) -> io::Result<Self> {
-        let head = format!(
-            "HTTP/1.1 200 OK\r\ncontent-type: text/event-stream; charset=utf-8\r\n\
-             cache-control: no-cache\r\nrequest-id: {request_id}\r\n\
-             transfer-encoding: chunked\r\nconnection: {}\r\n\r\n",
-            if keep_alive { "keep-alive" } else { "close" }
-        );
-        stream.write_all(head.as_bytes())?;
-        stream.flush()?;
-        Ok(Sse { stream })
-    }
-
-    fn event(&mut self, name: &str, data: &Value) -> io::Result<()> {
-        let payload = format!("event: {name}\ndata: {data}\n\n");
-        write!(self.stream, "{:x}\r\n", payload.len())?;
-        self.stream.write_all(payload.as_bytes())?;
-        self.stream.write_all(b"\r\n")?;
-        self.stream.flush()
-    }
-
-    fn finish(self) -> io::Result<()> {
-        self.stream.write_all(b"0\r\n\r\n")?;
-        self.stream.flush()
-    }
 }

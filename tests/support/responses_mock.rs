@@ -1,0 +1,473 @@
+//! A scripted OpenAI Responses API on 127.0.0.1, for end-to-end tests with
+//! the real `codex` CLI.
+//!
+//! codex, given a `mock` model provider with `wire_api = "responses"` and
+//! `base_url = "http://127.0.0.1:PORT/v1"`, calls `POST /v1/responses` with
+//! `stream: true` (see `shared/transcripts/codex/*.requests.jsonl`, facts
+//! only). Each such request takes the next [`Reply`] of the script; when
+//! the script is used up, a default rule answers: a request whose last
+//! input item is a `function_call_output` gets
+//! `The tool finished. It returned: <output> -- done.`, any other gets
+//! [`DEFAULT_TEXT`]. Answers are SSE: `response.created`,
+//! `response.output_item.added`, `response.output_text.delta` chunks,
+//! `response.output_item.done`, `response.completed` with usage. Every
+//! request is recorded so a test can check what the model received.
+//!
+//! The HTTP part is [`super::http`] (which also refuses codex's attempts to
+//! reach public hosts through `HTTPS_PROXY`). It must never listen beyond
+//! loopback, never panic on what a client sends, and it stops (all threads
+//! joined) when dropped.
+
+#![allow(dead_code)]
+
+use std::collections::VecDeque;
+use std::io;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+use super::http::{
+    HttpRequest, HttpServer, Responder, lock, path_only, text_chunks, unique_suffix,
+};
+
+/// The text of a plain answer when the script has nothing left.
+pub const DEFAULT_TEXT: &str = "Hello from the loopback Responses mock. \
+     This answer was streamed in several chunks.";
+
+/// Input tokens reported for every answer.
+pub const INPUT_TOKENS: u64 = 42;
+
+/// The name of codex's shell tool (a `function` tool taking `{"cmd"}`).
+pub const SHELL_TOOL: &str = "exec_command";
+
+/// The model answer the default rule gives to a tool output.
+pub fn tool_finished_text(output: &str) -> String {
+    format!("The tool finished. It returned: {output} -- done.")
+}
+
+/// How the mock answers one `POST /v1/responses`.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Reply {
+    /// A response with these output items, text streamed in several
+    /// deltas `chunk_delay` apart.
+    Output {
+        items: Vec<Item>,
+        chunk_delay: Duration,
+    },
+    /// An HTTP error with an OpenAI error body (and `retry-after` if set).
+    Error {
+        status: u16,
+        message: String,
+        retry_after_secs: Option<u64>,
+    },
+    /// Sends the response head and `response.created`, then nothing more
+    /// until the mock is dropped (for timeout tests).
+    Stall,
+    /// Answer with the default rule.
+    Auto,
+}
+
+/// One output item of a scripted response.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Item {
+    /// A `reasoning` item with a summary text.
+    Reasoning(String),
+    /// An assistant `message` with one `output_text`.
+    Text(String),
+    /// A `function_call` of a tool with JSON arguments.
+    FunctionCall { name: String, arguments: Value },
+}
+
+impl Reply {
+    /// A plain text answer, streamed in several chunks.
+    pub fn text(text: &str) -> Reply {
+        Reply::Output {
+            items: vec![Item::Text(text.to_string())],
+            chunk_delay: Duration::from_millis(10),
+        }
+    }
+
+    /// A shell command through codex's `exec_command` tool, preceded by an
+    /// assistant message `preface` unless it is empty.
+    pub fn shell(command: &str, preface: &str) -> Reply {
+        let mut items = Vec::new();
+        if !preface.is_empty() {
+            items.push(Item::Text(preface.to_string()));
+        }
+        items.push(Item::FunctionCall {
+            name: SHELL_TOOL.to_string(),
+            arguments: json!({"cmd": command}),
+        });
+        Reply::Output {
+            items,
+            chunk_delay: Duration::from_millis(10),
+        }
+    }
+
+    /// An HTTP error (500, 503, 400, ...) with an OpenAI error body.
+    pub fn error(status: u16, message: &str) -> Reply {
+        Reply::Error {
+            status,
+            message: message.to_string(),
+            retry_after_secs: None,
+        }
+    }
+
+    /// A 429 with a `retry-after` header.
+    pub fn rate_limited(retry_after_secs: u64) -> Reply {
+        Reply::Error {
+            status: 429,
+            message: "Rate limit reached (mock).".to_string(),
+            retry_after_secs: Some(retry_after_secs),
+        }
+    }
+
+    /// A stream that starts and then never continues.
+    pub fn stall() -> Reply {
+        Reply::Stall
+    }
+}
+
+/// One HTTP request the mock received.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RecordedRequest {
+    pub method: String,
+    /// Path with query, as sent.
+    pub path: String,
+    pub headers: Vec<(String, String)>,
+    /// The body parsed as JSON; `Value::Null` when empty or not JSON.
+    pub body: Value,
+}
+
+impl RecordedRequest {
+    /// The first header with this name (case-insensitive).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// Whether this is a `POST /v1/responses`.
+    pub fn is_responses(&self) -> bool {
+        self.method == "POST" && path_only(&self.path) == "/v1/responses"
+    }
+
+    /// The `input` items (the whole conversation codex sends).
+    pub fn input(&self) -> &[Value] {
+        self.body
+            .get("input")
+            .and_then(Value::as_array)
+            .map(Vec::as_slice)
+            .unwrap_or(&[])
+    }
+
+    /// The text of every `message` with this role, oldest first (codex
+    /// also sends its environment context as `user` messages).
+    pub fn texts_of(&self, role: &str) -> Vec<String> {
+        self.input()
+            .iter()
+            .filter(|i| i.get("type").and_then(Value::as_str) == Some("message"))
+            .filter(|i| i.get("role").and_then(Value::as_str) == Some(role))
+            .map(|i| content_text(i.get("content").unwrap_or(&Value::Null)))
+            .collect()
+    }
+
+    /// The last user message's text.
+    pub fn last_user_text(&self) -> String {
+        self.texts_of("user").pop().unwrap_or_default()
+    }
+
+    /// Every `function_call_output` as (call id, output), oldest first.
+    pub fn function_call_outputs(&self) -> Vec<(String, String)> {
+        self.input()
+            .iter()
+            .filter(|i| i.get("type").and_then(Value::as_str) == Some("function_call_output"))
+            .map(|i| {
+                let id = i
+                    .get("call_id")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default()
+                    .to_string();
+                let output = match i.get("output") {
+                    Some(Value::String(s)) => s.clone(),
+                    Some(other) => content_text(other),
+                    None => String::new(),
+                };
+                (id, output)
+            })
+            .collect()
+    }
+
+    /// The output of the last input item when it is a tool output.
+    pub fn trailing_tool_output(&self) -> Option<String> {
+        let last = self.input().last()?;
+        if last.get("type").and_then(Value::as_str) != Some("function_call_output") {
+            return None;
+        }
+        self.function_call_outputs().pop().map(|(_, out)| out)
+    }
+}
+
+/// Text of a message's `content`: a string, or `input_text`/`output_text`
+/// blocks joined.
+fn content_text(content: &Value) -> String {
+    match content {
+        Value::String(s) => s.clone(),
+        Value::Array(blocks) => blocks
+            .iter()
+            .filter_map(|b| b.get("text").and_then(Value::as_str))
+            .collect::<Vec<_>>()
+            .join(""),
+        _ => String::new(),
+    }
+}
+
+/// State shared with the server's connection threads.
+struct Shared {
+    script: Mutex<VecDeque<Reply>>,
+    requests: Mutex<Vec<RecordedRequest>>,
+    counter: AtomicU64,
+    log: bool,
+}
+
+/// A running mock. Dropping it stops the server and joins its threads.
+pub struct MockResponses {
+    shared: Arc<Shared>,
+    server: HttpServer,
+}
+
+impl MockResponses {
+    /// Starts a mock on 127.0.0.1 (a free port) with this script.
+    ///
+    /// Panics if no loopback port can be bound (test support only).
+    pub fn start(script: Vec<Reply>) -> MockResponses {
+        let shared = Arc::new(Shared {
+            script: Mutex::new(script.into()),
+            requests: Mutex::new(Vec::new()),
+            counter: AtomicU64::new(0),
+            log: std::env::var_os("CORRAL_MOCK_LOG").is_some(),
+        });
+        let for_server = Arc::clone(&shared);
+        let server = HttpServer::start(
+            "mock-responses",
+            Box::new(move |responder, request| respond(responder, &for_server, request)),
+        )
+        .expect("bind the mock Responses API on 127.0.0.1");
+        MockResponses { shared, server }
+    }
+
+    /// The port it listens on.
+    pub fn port(&self) -> u16 {
+        self.server.port()
+    }
+
+    /// `http://127.0.0.1:PORT/v1`, the provider's `base_url`.
+    pub fn base_url(&self) -> String {
+        format!("{}/v1", self.server.base_url())
+    }
+
+    /// Appends a step to the script.
+    pub fn push(&self, reply: Reply) {
+        lock(&self.shared.script).push_back(reply);
+    }
+
+    /// Script steps not used yet.
+    pub fn remaining(&self) -> usize {
+        lock(&self.shared.script).len()
+    }
+
+    /// Every request received so far, in order.
+    pub fn requests(&self) -> Vec<RecordedRequest> {
+        lock(&self.shared.requests).clone()
+    }
+
+    /// The `POST /v1/responses` requests received so far.
+    pub fn model_requests(&self) -> Vec<RecordedRequest> {
+        self.requests()
+            .into_iter()
+            .filter(RecordedRequest::is_responses)
+            .collect()
+    }
+
+    /// Proxy requests refused (codex's attempts to reach public hosts).
+    pub fn proxy_attempts(&self) -> Vec<String> {
+        self.server.proxy_attempts()
+    }
+
+    /// Waits until at least `n` model requests arrived; false on timeout.
+    pub fn wait_for_model_requests(&self, n: usize, timeout: Duration) -> bool {
+        let deadline = Instant::now() + timeout;
+        while self.model_requests().len() < n {
+            if Instant::now() >= deadline {
+                return false;
+            }
+            thread::sleep(Duration::from_millis(20));
+        }
+        true
+    }
+}
+
+fn respond(
+    responder: &mut Responder<'_>,
+    shared: &Shared,
+    request: HttpRequest,
+) -> io::Result<bool> {
+    let recorded = RecordedRequest {
+        method: request.method.clone(),
+        path: request.path.clone(),
+        headers: request.headers.clone(),
+        body: request.json(),
+    };
+    lock(&shared.requests).push(recorded.clone());
+    let n = shared.counter.fetch_add(1, Ordering::SeqCst) + 1;
+    if !recorded.is_responses() {
+        if shared.log {
+            eprintln!(
+                "mock-responses: #{n} {} {} -> 404",
+                request.method, request.path
+            );
+        }
+        let body = json!({"error": {"message": "Not found (mock Responses API)",
+                                    "type": "invalid_request_error", "code": null}});
+        return responder.json(404, &[], &body);
+    }
+    let reply = {
+        let mut script = lock(&shared.script);
+        match script.pop_front() {
+            Some(Reply::Auto) | None => match recorded.trailing_tool_output() {
+                Some(output) => Reply::text(&tool_finished_text(&output)),
+                None => Reply::text(DEFAULT_TEXT),
+            },
+            Some(reply) => reply,
+        }
+    };
+    if shared.log {
+        eprintln!(
+            "mock-responses: #{n} POST {} ({} input items) -> {reply:?}",
+            request.path,
+            recorded.input().len()
+        );
+    }
+    let model = recorded
+        .body
+        .get("model")
+        .and_then(Value::as_str)
+        .unwrap_or("gpt-5.5")
+        .to_string();
+    send_reply(responder, reply, &model, n)
+}
+
+fn send_reply(
+    responder: &mut Responder<'_>,
+    reply: Reply,
+    model: &str,
+    n: u64,
+) -> io::Result<bool> {
+    let request_id = vec![("x-request-id".to_string(), format!("req_mock_{n:08}"))];
+    let response_id = format!("resp_mock_{}_{n}", unique_suffix());
+    let response = |status: &str, output: Value, usage: Value| {
+        json!({"id": response_id, "object": "response", "created_at": 0,
+               "status": status, "model": model, "output": output, "usage": usage})
+    };
+    match reply {
+        Reply::Error {
+            status,
+            message,
+            retry_after_secs,
+        } => {
+            let mut headers = request_id;
+            if let Some(secs) = retry_after_secs {
+                headers.push(("retry-after".to_string(), secs.to_string()));
+            }
+            let kind = match status {
+                429 => "rate_limit_exceeded",
+                400..=499 => "invalid_request_error",
+                _ => "server_error",
+            };
+            let body = json!({"error": {"message": message, "type": kind, "code": kind}});
+            responder.json(status, &headers, &body)
+        }
+        Reply::Stall => {
+            let mut sse = responder.sse(&request_id)?;
+            sse.event(
+                "response.created",
+                &json!({"type": "response.created",
+                        "response": response("in_progress", json!([]), Value::Null)}),
+            )?;
+            sse.stall()
+        }
+        Reply::Auto => send_reply(responder, Reply::text(DEFAULT_TEXT), model, n),
+        Reply::Output { items, chunk_delay } => {
+            let mut sse = responder.sse(&request_id)?;
+            sse.event(
+                "response.created",
+                &json!({"type": "response.created",
+                        "response": response("in_progress", json!([]), Value::Null)}),
+            )?;
+            let mut output_tokens = 1u64;
+            let mut done_items = Vec::new();
+            for (index, item) in items.iter().enumerate() {
+                let suffix = format!("{}_{n}_{index}", unique_suffix());
+                let done = match item {
+                    Item::Reasoning(text) => {
+                        output_tokens += 3;
+                        json!({"type": "reasoning", "id": format!("rs_mock_{suffix}"),
+                               "summary": [{"type": "summary_text", "text": text}]})
+                    }
+                    Item::Text(text) => {
+                        let id = format!("msg_mock_{suffix}");
+                        sse.event(
+                            "response.output_item.added",
+                            &json!({"type": "response.output_item.added", "output_index": index,
+                                    "item": {"type": "message", "id": id, "role": "assistant",
+                                             "status": "in_progress", "content": []}}),
+                        )?;
+                        for chunk in text_chunks(text) {
+                            if !sse.sleep(chunk_delay) {
+                                return Ok(false);
+                            }
+                            output_tokens += 1;
+                            sse.event(
+                                "response.output_text.delta",
+                                &json!({"type": "response.output_text.delta", "item_id": id,
+                                        "output_index": index, "content_index": 0,
+                                        "delta": chunk}),
+                            )?;
+                        }
+                        json!({"type": "message", "id": id, "role": "assistant",
+                               "status": "completed",
+                               "content": [{"type": "output_text", "text": text,
+                                            "annotations": []}]})
+                    }
+                    Item::FunctionCall { name, arguments } => {
+                        output_tokens += 5;
+                        json!({"type": "function_call", "id": format!("fc_mock_{suffix}"),
+                               "call_id": format!("call_mock_{suffix}"), "name": name,
+                               "arguments": arguments.to_string(), "status": "completed"})
+                    }
+                };
+                sse.event(
+                    "response.output_item.done",
+                    &json!({"type": "response.output_item.done", "output_index": index,
+                            "item": done}),
+                )?;
+                done_items.push(done);
+            }
+            let usage = json!({"input_tokens": INPUT_TOKENS,
+                               "input_tokens_details": {"cached_tokens": 0},
+                               "output_tokens": output_tokens,
+                               "output_tokens_details": {"reasoning_tokens": 0},
+                               "total_tokens": INPUT_TOKENS + output_tokens});
+            sse.event(
+                "response.completed",
+                &json!({"type": "response.completed",
+                        "response": response("completed", Value::Array(done_items), usage)}),
+            )?;
+            sse.finish()
+        }
+    }
+}
