@@ -589,3 +589,108 @@ pub fn unique_suffix() -> String {
         nanos & 0xff_ffff
     )
 }
+
+/// A response read by [`post_json`]: status, headers (lowercase names) and
+/// the decoded body.
+#[derive(Debug)]
+pub struct ClientResponse {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: String,
+}
+
+impl ClientResponse {
+    /// The first header with this (lowercase) name.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// The JSON of every `data:` line of an SSE body, in order.
+    pub fn sse_data(&self) -> Vec<Value> {
+        self.body
+            .lines()
+            .filter_map(|l| l.trim_end_matches('\r').strip_prefix("data: "))
+            .map(|d| serde_json::from_str(d).unwrap_or(Value::Null))
+            .collect()
+    }
+
+    /// The body as JSON (`Value::Null` when it is not).
+    pub fn json(&self) -> Value {
+        serde_json::from_str(&self.body).unwrap_or(Value::Null)
+    }
+}
+
+/// Sends raw bytes to 127.0.0.1:`port` and reads until the server closes
+/// (10 s read timeout): a minimal client for the mocks' own tests.
+pub fn raw_exchange(port: u16, request: &[u8]) -> Vec<u8> {
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).expect("connect to the mock");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .expect("set a read timeout");
+    stream.write_all(request).expect("send the request");
+    let mut out = Vec::new();
+    stream.read_to_end(&mut out).expect("read the response");
+    out
+}
+
+/// `POST path` with a JSON body on a closed-after connection; the one
+/// response, chunked bodies decoded.
+pub fn post_json(port: u16, path: &str, body: &Value) -> ClientResponse {
+    let body = body.to_string();
+    let request = format!(
+        "POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n\
+         Connection: close\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    parse_response(&raw_exchange(port, request.as_bytes()))
+}
+
+/// Parses one HTTP response (the test client's side; panics on garbage).
+pub fn parse_response(bytes: &[u8]) -> ClientResponse {
+    let head_end = bytes
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .expect("a complete response head");
+    let head = String::from_utf8_lossy(&bytes[..head_end]).into_owned();
+    let mut rest = &bytes[head_end + 4..];
+    let mut lines = head.lines();
+    let status: u16 = lines
+        .next()
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|s| s.parse().ok())
+        .expect("a status line");
+    let headers: Vec<(String, String)> = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_string()))
+        .collect();
+    let chunked = headers
+        .iter()
+        .any(|(k, v)| k == "transfer-encoding" && v.contains("chunked"));
+    let mut body = Vec::new();
+    if chunked {
+        // A stream cut off by the server (a stall ended by dropping the
+        // mock) keeps whatever complete chunks arrived.
+        while let Some(line_end) = rest.windows(2).position(|w| w == b"\r\n") {
+            let size = std::str::from_utf8(&rest[..line_end])
+                .ok()
+                .and_then(|hex| usize::from_str_radix(hex, 16).ok())
+                .expect("chunk size is hex");
+            rest = &rest[line_end + 2..];
+            if size == 0 || rest.len() < size {
+                break;
+            }
+            body.extend_from_slice(&rest[..size]);
+            rest = rest.get(size + 2..).unwrap_or_default();
+        }
+    } else {
+        body.extend_from_slice(rest);
+    }
+    ClientResponse {
+        status,
+        headers,
+        body: String::from_utf8(body).expect("a UTF-8 body"),
+    }
+}

@@ -147,7 +147,8 @@ pub fn run_bounded(
 
 /// Runs `corral run --json --cwd WORK ARGS -- PROMPT` in the sandbox's
 /// `work` dir with exactly `env` (nothing inherited), within `limit`.
-/// Every stdout line must be a JSON event with a `type`.
+/// Every stdout line must be a JSON event with a `type`. With
+/// `CORRAL_E2E_SHOW` set, everything the run printed goes to stderr.
 pub fn corral_run(
     sandbox: &Sandbox,
     env: Vec<(String, String)>,
@@ -184,11 +185,15 @@ pub fn corral_run(
             event
         })
         .collect();
-    Run {
+    let run = Run {
         events,
         code,
         stdout,
         stderr,
         elapsed,
+    };
+    if std::env::var_os("CORRAL_E2E_SHOW").is_some() {
+        eprintln!("corral run {args:?}\n{}", run.dump());
     }
+    run
 }

@@ -1,0 +1,461 @@
+//! End-to-end: `corral run --agent codex --json` driving the REAL codex CLI
+//! against a scripted OpenAI Responses API on 127.0.0.1
+//! (tests/support/responses_mock.rs).
+//!
+//! The mock's own tests (first section) always run. The codex tests skip
+//! loudly when the real CLI is not installed (`scripts/install-agents`), or
+//! fail with `CORRAL_REQUIRE_E2E=1`. Every run has a hard time limit, so a
+//! hang is a failure, never a stuck CI; whatever a run leaves behind is
+//! killed by the sandbox. The mock is also codex's HTTP proxy and refuses
+//! everything, so these tests never reach beyond loopback.
+
+mod support;
+
+use std::io::Write;
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+use support::Sandbox;
+use support::http::{post_json, raw_exchange};
+use support::responses_mock::{DEFAULT_TEXT, INPUT_TOKENS, MockResponses, Reply, SHELL_TOOL};
+use support::run::{Run, corral_run};
+
+/// Hard upper bound for one `corral run` (a real codex run takes ~1 s).
+const RUN_LIMIT: Duration = Duration::from_secs(120);
+
+// ---------------------------------------------------------------------------
+// The mock itself, through a raw HTTP client (no codex needed).
+// ---------------------------------------------------------------------------
+
+fn turn(input: Value) -> Value {
+    json!({"model": "gpt-5.5", "stream": true, "input": input})
+}
+
+fn user(text: &str) -> Value {
+    json!({"type": "message", "role": "user", "content": [{"type": "input_text", "text": text}]})
+}
+
+/// (event name, data) of every SSE event of a body.
+fn events(body: &str) -> Vec<(String, Value)> {
+    body.split("\n\n")
+        .filter(|e| !e.trim().is_empty())
+        .map(|event| {
+            let mut name = String::new();
+            let mut data = Value::Null;
+            for line in event.lines() {
+                if let Some(n) = line.strip_prefix("event: ") {
+                    name = n.to_string();
+                } else if let Some(d) = line.strip_prefix("data: ") {
+                    data = serde_json::from_str(d).expect("SSE data is JSON");
+                }
+            }
+            (name, data)
+        })
+        .collect()
+}
+
+#[test]
+fn mock_streams_text_deltas_items_and_usage_and_records_the_request() {
+    let text = "One two three four five six seven.";
+    let mock = MockResponses::start(vec![Reply::text(text)]);
+    let response = post_json(mock.port(), "/v1/responses", &turn(json!([user("Say hi")])));
+    assert_eq!(response.status, 200);
+    assert!(
+        response
+            .header("content-type")
+            .is_some_and(|t| t.starts_with("text/event-stream"))
+    );
+    let events = events(&response.body);
+    let names: Vec<&str> = events.iter().map(|(n, _)| n.as_str()).collect();
+    assert_eq!(names.first(), Some(&"response.created"));
+    assert_eq!(names.last(), Some(&"response.completed"));
+    for (name, data) in &events {
+        assert_eq!(
+            data["type"],
+            name.as_str(),
+            "data.type repeats the event name"
+        );
+    }
+    let deltas: Vec<&str> = events
+        .iter()
+        .filter(|(n, _)| n == "response.output_text.delta")
+        .filter_map(|(_, d)| d["delta"].as_str())
+        .collect();
+    assert!(deltas.len() >= 3, "{deltas:?}");
+    assert_eq!(deltas.concat(), text);
+    let done = events
+        .iter()
+        .find(|(n, _)| n == "response.output_item.done")
+        .expect("an output item");
+    assert_eq!(done.1["item"]["content"][0]["text"], text);
+    let usage = &events.last().expect("events").1["response"]["usage"];
+    assert_eq!(usage["input_tokens"], INPUT_TOKENS);
+    assert!(usage["output_tokens"].as_u64().unwrap_or(0) > 0);
+
+    let recorded = mock.model_requests();
+    assert_eq!(recorded.len(), 1);
+    assert_eq!(recorded[0].last_user_text(), "Say hi");
+    assert_eq!(mock.remaining(), 0);
+}
+
+#[test]
+fn mock_calls_the_shell_tool_then_echoes_its_output_by_default() {
+    let mock = MockResponses::start(vec![Reply::shell("echo hi", "Let me run it.")]);
+    let first = post_json(mock.port(), "/v1/responses", &turn(json!([user("go")])));
+    let call = events(&first.body)
+        .into_iter()
+        .filter(|(n, _)| n == "response.output_item.done")
+        .map(|(_, d)| d["item"].clone())
+        .find(|item| item["type"] == "function_call")
+        .expect("a function_call item");
+    assert_eq!(call["name"], SHELL_TOOL);
+    let args: Value = serde_json::from_str(call["arguments"].as_str().expect("arguments string"))
+        .expect("arguments are JSON text");
+    assert_eq!(args["cmd"], "echo hi");
+    let call_id = call["call_id"].as_str().expect("call_id");
+
+    let second = post_json(
+        mock.port(),
+        "/v1/responses",
+        &turn(json!([user("go"), call,
+                     {"type": "function_call_output", "call_id": call_id, "output": "hi\n"}])),
+    );
+    let text: String = events(&second.body)
+        .iter()
+        .filter_map(|(_, d)| d["delta"].as_str().map(str::to_string))
+        .collect();
+    assert_eq!(
+        text,
+        support::responses_mock::tool_finished_text("hi\n"),
+        "the default rule answers a tool output"
+    );
+    let outputs = mock.model_requests()[1].function_call_outputs();
+    assert_eq!(outputs, [(call_id.to_string(), "hi\n".to_string())]);
+}
+
+#[test]
+fn mock_answers_errors_refuses_proxying_and_stops_while_stalled() {
+    let mock = MockResponses::start(vec![
+        Reply::rate_limited(3),
+        Reply::error(500, "boom"),
+        Reply::stall(),
+    ]);
+    let limited = post_json(mock.port(), "/v1/responses", &turn(json!([])));
+    assert_eq!(limited.status, 429);
+    assert_eq!(limited.header("retry-after"), Some("3"));
+    let failed = post_json(mock.port(), "/v1/responses", &turn(json!([])));
+    assert_eq!(failed.status, 500);
+    assert_eq!(failed.json()["error"]["message"], "boom");
+    let elsewhere = post_json(mock.port(), "/v1/models", &json!({}));
+    assert_eq!(elsewhere.status, 404);
+
+    let refused = raw_exchange(
+        mock.port(),
+        b"CONNECT github.com:443 HTTP/1.1\r\nHost: github.com:443\r\n\r\n",
+    );
+    assert!(String::from_utf8_lossy(&refused).starts_with("HTTP/1.1 403"));
+    assert_eq!(mock.proxy_attempts(), ["github.com:443"]);
+
+    // A stalled stream ends when the mock is dropped, and quickly.
+    let port = mock.port();
+    let client =
+        std::thread::spawn(move || post_json(port, "/v1/responses", &turn(json!([]))).body);
+    assert!(mock.wait_for_model_requests(3, Duration::from_secs(5)));
+    let dropped = Instant::now();
+    drop(mock);
+    assert!(dropped.elapsed() < Duration::from_secs(3));
+    let body = client.join().expect("the client thread");
+    assert!(body.contains("response.created"));
+    assert!(!body.contains("response.completed"));
+}
+
+// ---------------------------------------------------------------------------
+// corral run --agent codex --json with the real codex.
+// ---------------------------------------------------------------------------
+
+/// A sandbox with `config.toml` pointing codex at `mock`, or a loud skip.
+fn setup(
+    test: &str,
+    script: Vec<Reply>,
+    provider: &[(&str, &str)],
+) -> Option<(Sandbox, MockResponses)> {
+    let codex = support::codex_or_skip(test)?;
+    let sandbox = Sandbox::for_agent("codex", &codex);
+    let mock = MockResponses::start(script);
+    sandbox.write_codex_config(mock.port(), provider);
+    Some((sandbox, mock))
+}
+
+/// `corral run --agent codex --json ARGS -- PROMPT` against `mock`.
+fn codex_run(
+    sandbox: &Sandbox,
+    mock: &MockResponses,
+    args: &[&str],
+    prompt: &str,
+    limit: Duration,
+) -> Run {
+    let mut all = vec!["--agent", "codex"];
+    all.extend_from_slice(args);
+    let started = Instant::now();
+    let run = corral_run(
+        sandbox,
+        sandbox.codex_env(mock.port()),
+        &all,
+        prompt,
+        limit,
+        &|| {
+            format!(
+                "the mock saw {} model requests",
+                mock.model_requests().len()
+            )
+        },
+    );
+    let _ = writeln!(
+        std::io::stderr(),
+        "[e2e codex] {args:?} took {:?}",
+        started.elapsed()
+    );
+    run
+}
+
+#[test]
+fn codex_text_answer_gives_text_session_usage_and_succeeds() {
+    let answer = "Corral end-to-end check for codex: several chunks, joined again.";
+    let prompt = "Say hello in a few words.";
+    let Some((sandbox, mock)) = setup("codex_text_answer", vec![Reply::text(answer)], &[]) else {
+        return;
+    };
+    let run = codex_run(&sandbox, &mock, &[], prompt, RUN_LIMIT);
+
+    assert_eq!(run.code, Some(0), "{}", run.dump());
+    assert_eq!(run.text(), answer, "{}", run.dump());
+    let session_id = run.session_id();
+    assert_eq!(run.of_type("session")[0]["agent"], "codex");
+    let usage = run.of_type("usage");
+    assert_eq!(usage.len(), 1, "{}", run.dump());
+    assert_eq!(usage[0]["input_tokens"], INPUT_TOKENS, "{}", run.dump());
+    assert!(usage[0]["output_tokens"].as_u64().unwrap_or(0) > 0);
+    assert!(usage[0].get("cost_usd").is_none(), "codex reports no cost");
+
+    let finished = run.finished();
+    assert_eq!(finished["status"], "succeeded", "{}", run.dump());
+    assert_eq!(finished["exit_code"], 0);
+    assert_eq!(finished["result"], answer);
+    assert_eq!(finished["session_id"], session_id.as_str());
+    assert_eq!(finished["usage"]["input_tokens"], INPUT_TOKENS);
+
+    let requests = mock.model_requests();
+    assert_eq!(requests.len(), 1, "one model call\n{}", run.dump());
+    assert_eq!(requests[0].body["stream"], true);
+    // corral appends its question-file instructions to the prompt.
+    assert!(
+        requests[0].last_user_text().starts_with(prompt),
+        "{:?}",
+        requests[0].last_user_text()
+    );
+}
+
+#[test]
+fn codex_shell_tool_runs_echo_hi_and_its_output_reaches_the_model() {
+    let Some((sandbox, mock)) = setup(
+        "codex_tool_call",
+        vec![Reply::shell("echo hi", "Let me run a command.")],
+        &[],
+    ) else {
+        return;
+    };
+    let run = codex_run(
+        &sandbox,
+        &mock,
+        &["--permission-mode", "bypassPermissions"],
+        "Run `echo hi` and tell me what it printed.",
+        RUN_LIMIT,
+    );
+
+    assert_eq!(run.code, Some(0), "{}", run.dump());
+    let calls = run.of_type("tool_call");
+    assert_eq!(calls.len(), 1, "{}", run.dump());
+    assert_eq!(calls[0]["name"], "shell");
+    assert!(
+        calls[0]["input"]["command"]
+            .as_str()
+            .is_some_and(|c| c.contains("echo hi")),
+        "{}",
+        run.dump()
+    );
+    let results = run.of_type("tool_result");
+    assert_eq!(results.len(), 1, "{}", run.dump());
+    assert_eq!(results[0]["id"], calls[0]["id"]);
+    assert_eq!(results[0]["output"].as_str().map(str::trim), Some("hi"));
+    assert_eq!(results[0]["is_error"], false);
+
+    let call_at = run.position(|e| e["type"] == "tool_call");
+    let result_at = run.position(|e| e["type"] == "tool_result");
+    let answer_at = run.position(|e| {
+        e["type"] == "text" && e["text"].as_str().is_some_and(|t| t.contains("returned"))
+    });
+    assert!(
+        call_at < result_at && result_at < answer_at,
+        "order: call, result, answer\n{}",
+        run.dump()
+    );
+    assert!(
+        run.text().starts_with("Let me run a command."),
+        "{}",
+        run.dump()
+    );
+    let finished = run.finished();
+    assert_eq!(finished["status"], "succeeded", "{}", run.dump());
+    assert!(
+        finished["result"]
+            .as_str()
+            .is_some_and(|r| r.starts_with("The tool finished.") && r.contains("hi")),
+        "{}",
+        run.dump()
+    );
+
+    let requests = mock.model_requests();
+    assert_eq!(requests.len(), 2, "the tool output goes back to the model");
+    let outputs = requests[1].function_call_outputs();
+    assert_eq!(outputs.len(), 1, "{outputs:?}");
+    assert!(
+        outputs[0].1.lines().any(|l| l.trim() == "hi"),
+        "the model saw the command's output: {outputs:?}"
+    );
+}
+
+#[test]
+fn codex_api_errors_are_retried_then_the_run_fails() {
+    // One 429, then 500s; codex reconnects twice (stream_max_retries = 2,
+    // no request-level retries), then gives up.
+    let mut script = vec![Reply::rate_limited(0)];
+    script.extend(std::iter::repeat_n(Reply::error(500, "mock overload"), 6));
+    let Some((sandbox, mock)) = setup(
+        "codex_errors",
+        script,
+        &[("request_max_retries", "0"), ("stream_max_retries", "2")],
+    ) else {
+        return;
+    };
+    let run = codex_run(&sandbox, &mock, &[], "Say hello.", RUN_LIMIT);
+
+    let retries = run.of_type("retry");
+    let attempts: Vec<(u64, u64)> = retries
+        .iter()
+        .map(|r| {
+            (
+                r["attempt"].as_u64().unwrap_or(0),
+                r["max_attempts"].as_u64().unwrap_or(0),
+            )
+        })
+        .collect();
+    assert_eq!(attempts, [(1, 2), (2, 2)], "{}", run.dump());
+    assert_eq!(retries[0]["status"], 429, "{}", run.dump());
+    assert!(!run.of_type("error").is_empty(), "{}", run.dump());
+    let finished = run.finished();
+    assert_eq!(finished["status"], "failed", "{}", run.dump());
+    assert_eq!(run.code, Some(1), "{}", run.dump());
+    assert!(
+        run.of_type("turn_end")
+            .iter()
+            .any(|t| t["is_error"] == true),
+        "{}",
+        run.dump()
+    );
+    assert_eq!(
+        mock.model_requests().len(),
+        3,
+        "one call and two reconnects"
+    );
+    assert!(run.text().is_empty(), "{}", run.dump());
+}
+
+#[test]
+fn codex_stalled_by_the_model_is_timed_out_and_nothing_is_left_behind() {
+    let Some((sandbox, mock)) = setup("codex_timeout", vec![Reply::stall()], &[]) else {
+        return;
+    };
+    let run = codex_run(
+        &sandbox,
+        &mock,
+        &["--timeout", "3"],
+        "Say something.",
+        Duration::from_secs(60),
+    );
+
+    assert!(
+        run.elapsed >= Duration::from_secs(3) && run.elapsed < Duration::from_secs(20),
+        "a 3 s timeout took {:?}\n{}",
+        run.elapsed,
+        run.dump()
+    );
+    assert_eq!(run.code, Some(1), "{}", run.dump());
+    assert_eq!(run.finished()["status"], "timed_out", "{}", run.dump());
+    assert_eq!(mock.model_requests().len(), 1, "{}", run.dump());
+    let left = sandbox.wait_no_leftovers(Duration::from_secs(3));
+    assert!(
+        left.is_empty(),
+        "processes left behind after the timeout: {left:?}"
+    );
+}
+
+#[test]
+fn codex_resume_keeps_the_thread_and_sends_the_history() {
+    let first_answer = "Noted: the codeword is PINEAPPLE.";
+    let second_answer = "The codeword was PINEAPPLE.";
+    let Some((sandbox, mock)) = setup(
+        "codex_resume",
+        vec![Reply::text(first_answer), Reply::text(second_answer)],
+        &[],
+    ) else {
+        return;
+    };
+    let first = codex_run(
+        &sandbox,
+        &mock,
+        &[],
+        "Remember the codeword PINEAPPLE.",
+        RUN_LIMIT,
+    );
+    assert_eq!(first.finished()["status"], "succeeded", "{}", first.dump());
+    let thread = first.session_id();
+
+    let second = codex_run(
+        &sandbox,
+        &mock,
+        &["--resume", &thread],
+        "What was the codeword?",
+        RUN_LIMIT,
+    );
+    assert_eq!(second.code, Some(0), "{}", second.dump());
+    assert_eq!(second.session_id(), thread, "the same thread comes back");
+    assert_eq!(second.text(), second_answer);
+    assert_eq!(second.finished()["session_id"], thread.as_str());
+
+    let requests = mock.model_requests();
+    assert_eq!(requests.len(), 2, "{}", second.dump());
+    let history = &requests[1];
+    assert!(
+        history
+            .last_user_text()
+            .starts_with("What was the codeword?")
+    );
+    assert!(
+        history
+            .texts_of("user")
+            .iter()
+            .any(|t| t.starts_with("Remember the codeword PINEAPPLE.")),
+        "the first prompt is in the resumed history: {:?}",
+        history.texts_of("user")
+    );
+    assert!(
+        history
+            .texts_of("assistant")
+            .iter()
+            .any(|t| t == first_answer),
+        "the first answer is in the resumed history: {:?}",
+        history.texts_of("assistant")
+    );
+    assert!(history.input().len() > requests[0].input().len());
+    assert_ne!(second_answer, DEFAULT_TEXT);
+}
