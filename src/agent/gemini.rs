@@ -17,7 +17,8 @@
 //! | `tool_result {tool_id, status, output, error}` | `tool_result` (`output`, else `error.message`, prefixed with `error.type`; an error unless `status` is `success`) |
 //! | `error {severity, message}`                    | `error` (a warning is prefixed `warning: `) |
 //! | `result {status, error?, stats}`               | `usage`, then for a failure `error`, then `turn_end` |
-//! | stderr "Attempt N failed with status S. Retrying with backoff... {json}" | `retry {attempt: N, status: S, reason: the API's message, delay if the API gave a retryDelay}` |
+//! | stderr "Attempt N failed with status S. Retrying with backoff... {json}" (also "with 429 error", "with 5xx error") | `retry {attempt: N, status: S, reason: the API's message, delay if the API gave a retryDelay}` |
+//! | stderr "Attempt N failed: MESSAGE. Retrying after Dms..." (a quota error with a suggested delay; MESSAGE may span lines, the last one carrying "Retrying after") | `retry {attempt: N, delay: D, reason: MESSAGE}` when the "Retrying after" part arrives; the lines before it are also `raw` |
 //! | any other line that is not a JSON event        | `raw`, control sequences removed (this includes "Attempt N failed: ... Max attempts reached", after which nothing is retried) |
 //!
 //! The `turn_end` result is the assistant text streamed after the turn's last
@@ -42,6 +43,10 @@ const AGENT: &str = "gemini";
 
 /// The longest retry delay believed from the API (one hour), in ms.
 const MAX_DELAY_MS: u64 = 3_600_000;
+
+/// How many lines an "Attempt N failed: MESSAGE" may span before its
+/// "Retrying after" part; after that the lines were only output.
+const MAX_RETRY_MESSAGE_LINES: usize = 8;
 
 /// How to start gemini for `prompt` in `cwd`.
 ///
@@ -108,6 +113,17 @@ pub struct GeminiParser {
     /// A tool event came after `answer` was written: the next text starts a
     /// new answer.
     tool_since_answer: bool,
+    /// An "Attempt N failed: MESSAGE" whose "Retrying after" part has not
+    /// arrived yet (the message spans lines).
+    pending_retry: Option<PendingRetry>,
+}
+
+/// The start of a retry message that spans lines.
+#[derive(Debug)]
+struct PendingRetry {
+    attempt: u32,
+    /// The message lines so far.
+    lines: Vec<String>,
 }
 
 impl OutputParser for GeminiParser {
@@ -117,10 +133,20 @@ impl OutputParser for GeminiParser {
             return Vec::new();
         }
         if let Some(obj) = json_object(trimmed) {
+            self.pending_retry = None;
             return self.parse_event(&obj);
+        }
+        if let Some(retry) = self.continue_retry(trimmed) {
+            return vec![retry];
         }
         if let Some(retry) = retry_line(trimmed) {
             return vec![retry];
+        }
+        if let Some((attempt, message)) = retry_message_start(trimmed) {
+            self.pending_retry = Some(PendingRetry {
+                attempt,
+                lines: vec![message.to_string()],
+            });
         }
         vec![AgentEvent::Raw {
             line: sanitize_line(line),
@@ -129,6 +155,32 @@ impl OutputParser for GeminiParser {
 }
 
 impl GeminiParser {
+    /// The `retry` that a line ending in "Retrying after Dms..." completes,
+    /// when an "Attempt N failed: ..." is pending; otherwise the line is
+    /// taken as part of the pending message (or ends it, when it starts a
+    /// new attempt or the message grew too long) and `None` is returned.
+    fn continue_retry(&mut self, line: &str) -> Option<AgentEvent> {
+        let mut pending = self.pending_retry.take()?;
+        if line.starts_with("Attempt ") || pending.lines.len() >= MAX_RETRY_MESSAGE_LINES {
+            return None;
+        }
+        match split_retrying_after(line) {
+            Some((last, delay_ms)) => {
+                pending.lines.push(last.to_string());
+                Some(quota_retry(
+                    pending.attempt,
+                    &pending.lines.join(" "),
+                    delay_ms,
+                ))
+            }
+            None => {
+                pending.lines.push(line.to_string());
+                self.pending_retry = Some(pending);
+                None
+            }
+        }
+    }
+
     fn parse_event(&mut self, obj: &Map<String, Value>) -> Vec<AgentEvent> {
         match str_field(obj, "type").unwrap_or_default() {
             "init" => match str_field(obj, "session_id") {
@@ -254,20 +306,28 @@ fn usage_from(stats: &Map<String, Value>) -> Usage {
     }
 }
 
-/// A `retry` from gemini's stderr line "Attempt N failed with status S.
-/// Retrying with backoff... _ApiError: {json}"; `None` for any other line.
+/// A `retry` from one of gemini's stderr lines "Attempt N failed with status
+/// S. Retrying with backoff... _ApiError: {json}" (or "failed with 429
+/// error ...", "failed with 5xx error ...", "failed. Retrying ...") or
+/// "Attempt N failed: MESSAGE. Retrying after Dms..."; `None` for any other
+/// line.
 fn retry_line(line: &str) -> Option<AgentEvent> {
-    let rest = line.strip_prefix("Attempt ")?;
-    let (number, rest) = rest.split_once(' ')?;
-    let attempt: u32 = number.parse().ok()?;
-    let rest = rest.strip_prefix("failed")?;
+    let (attempt, rest) = attempt_failed(line)?;
+    if let Some(message) = rest.strip_prefix(':') {
+        let (message, delay_ms) = split_retrying_after(message)?;
+        return Some(quota_retry(attempt, message, delay_ms));
+    }
     let (head, tail) = rest.split_once("Retrying with backoff")?;
     let tail = tail.trim_start_matches('.').trim();
     let api = api_error(tail);
-    let status = head
-        .split_once("with status ")
-        .and_then(|(_, s)| leading_number(s))
+    let head = head.trim();
+    let said = head
+        .strip_prefix("with status ")
+        .or_else(|| head.strip_prefix("with "));
+    let status = said
+        .and_then(leading_number)
         .and_then(|s| u16::try_from(s).ok())
+        .filter(|s| (100..=599).contains(s))
         .or_else(|| api.as_ref().and_then(|e| e.code));
     let reason = api
         .as_ref()
@@ -286,6 +346,57 @@ fn retry_line(line: &str) -> Option<AgentEvent> {
         status,
         reason: sanitize_line(&reason),
     })
+}
+
+/// "Attempt N failed<rest>": N and the rest.
+fn attempt_failed(line: &str) -> Option<(u32, &str)> {
+    let rest = line.strip_prefix("Attempt ")?;
+    let (number, rest) = rest.split_once(' ')?;
+    let attempt: u32 = number.parse().ok()?;
+    Some((attempt, rest.strip_prefix("failed")?))
+}
+
+/// "Attempt N failed: MESSAGE" that neither retries nor gives up on this
+/// line: its message goes on on the next lines.
+fn retry_message_start(line: &str) -> Option<(u32, &str)> {
+    let (attempt, rest) = attempt_failed(line)?;
+    let message = rest.strip_prefix(':')?.trim();
+    if message.contains("Max attempts reached") || message.contains("Retrying") {
+        return None;
+    }
+    Some((attempt, message))
+}
+
+/// "MESSAGE. Retrying after 5043ms...": the message (without its period)
+/// and the delay.
+fn split_retrying_after(text: &str) -> Option<(&str, u64)> {
+    let (message, after) = text.rsplit_once("Retrying after ")?;
+    let delay: u64 = after.trim().strip_suffix("ms...")?.trim().parse().ok()?;
+    let message = message.trim_end();
+    let message = message.strip_suffix('.').unwrap_or(message).trim();
+    Some((message, delay.min(MAX_DELAY_MS)))
+}
+
+/// The `retry` of a quota error that gemini retries after `delay_ms`.
+/// gemini prints no status for these (429, 499 or 503), so none is given
+/// unless the message carries an API error body.
+fn quota_retry(attempt: u32, message: &str, delay_ms: u64) -> AgentEvent {
+    let api = api_error(message);
+    let reason = api
+        .as_ref()
+        .and_then(|e| e.message.clone())
+        .unwrap_or_else(|| message.to_string());
+    AgentEvent::Retry {
+        attempt,
+        max_attempts: None,
+        delay_ms: Some(delay_ms),
+        status: api.and_then(|e| e.code),
+        reason: sanitize_line(if reason.is_empty() {
+            "request failed"
+        } else {
+            &reason
+        }),
+    }
 }
 
 /// What an embedded Google API error body (`{"error":{...}}`) says.
@@ -610,6 +721,117 @@ mod tests {
         assert!(matches!(&events[3], AgentEvent::Raw { .. }));
     }
 
+    /// Lines as gemini-cli 0.61.0 printed them under corral's PTY for a 429
+    /// with a `RetryInfo` detail (what the real API sends with quota
+    /// errors), from the end-to-end test against the mock.
+    #[test]
+    fn quota_retry_spanning_two_lines_is_a_retry_with_gemini_delay() {
+        let events = parse_all(&[
+            "Attempt 1 failed: Resource has been exhausted (mock quota).",
+            "Suggested retry after 0.5s.. Retrying after 5043ms...",
+            r#"Attempt 2 failed: {"error":{"code":500,"message":"mock 500 after the retry","status":"INTERNAL"}}. Max attempts reached"#,
+        ]);
+        assert_eq!(
+            events,
+            [
+                AgentEvent::Raw {
+                    line: "Attempt 1 failed: Resource has been exhausted (mock quota).".into()
+                },
+                AgentEvent::Retry {
+                    attempt: 1,
+                    max_attempts: None,
+                    delay_ms: Some(5043),
+                    status: None,
+                    reason: "Resource has been exhausted (mock quota). Suggested retry after 0.5s."
+                        .into(),
+                },
+                AgentEvent::Raw {
+                    line: r#"Attempt 2 failed: {"error":{"code":500,"message":"mock 500 after the retry","status":"INTERNAL"}}. Max attempts reached"#.into()
+                },
+            ]
+        );
+    }
+
+    #[test]
+    fn quota_retry_on_one_line_and_with_an_api_body() {
+        let events = parse_all(&[
+            "Attempt 2 failed: Quota exceeded for metric. Retrying after 61200ms...",
+            r#"Attempt 3 failed: {"error":{"code":503,"message":"busy"}}. Retrying after 10ms..."#,
+        ]);
+        assert_eq!(
+            events,
+            [
+                AgentEvent::Retry {
+                    attempt: 2,
+                    max_attempts: None,
+                    delay_ms: Some(61200),
+                    status: None,
+                    reason: "Quota exceeded for metric".into(),
+                },
+                AgentEvent::Retry {
+                    attempt: 3,
+                    max_attempts: None,
+                    delay_ms: Some(10),
+                    status: Some(503),
+                    reason: "busy".into(),
+                },
+            ]
+        );
+    }
+
+    #[test]
+    fn a_pending_quota_message_ends_at_json_a_new_attempt_or_too_many_lines() {
+        let mut p = GeminiParser::default();
+        p.parse_line("Attempt 1 failed: first");
+        p.parse_line(r#"{"type":"init","session_id":"s"}"#);
+        assert!(matches!(
+            p.parse_line("x. Retrying after 5ms...").as_slice(),
+            [AgentEvent::Raw { .. }]
+        ));
+        p.parse_line("Attempt 1 failed: first");
+        let next = p.parse_line("Attempt 2 failed with status 500. Retrying with backoff...");
+        assert!(matches!(
+            next.as_slice(),
+            [AgentEvent::Retry {
+                attempt: 2,
+                status: Some(500),
+                ..
+            }]
+        ));
+        p.parse_line("Attempt 1 failed: long");
+        for _ in 0..MAX_RETRY_MESSAGE_LINES {
+            p.parse_line("more");
+        }
+        assert!(matches!(
+            p.parse_line("end. Retrying after 5ms...").as_slice(),
+            [AgentEvent::Raw { .. }]
+        ));
+    }
+
+    #[test]
+    fn retry_lines_without_with_status_still_give_the_status_they_name() {
+        let events = parse_all(&[
+            "Attempt 4 failed with 429 error (no Retry-After header). Retrying with backoff... Error: got status: 429 Too Many Requests",
+            "Attempt 5 failed with 5xx error. Retrying with backoff... Error: 503",
+        ]);
+        assert!(matches!(
+            &events[0],
+            AgentEvent::Retry {
+                attempt: 4,
+                status: Some(429),
+                ..
+            }
+        ));
+        assert!(matches!(
+            &events[1],
+            AgentEvent::Retry {
+                attempt: 5,
+                status: None,
+                ..
+            }
+        ));
+    }
+
     #[test]
     fn tool_result_prefers_output_then_error_message() {
         let events = parse_all(&[
@@ -646,6 +868,11 @@ mod tests {
             "Attempt 99999999999 failed with status 1. Retrying with backoff...",
             "Attempt 1 failed with status 99999999. Retrying with backoff... {\"error\":{\"details\":[{\"retryDelay\":\"-3s\"},{\"retryDelay\":\"NaNs\"}]}}",
             "Attempt 1 failed with status 429. Retrying with backoff... {\"error\":",
+            "Attempt 1 failed:",
+            ". Retrying after ms...",
+            "Attempt 1 failed: x. Retrying after 99999999999999999999999ms...",
+            "Attempt 1 failed: x. Retrying after -5ms...",
+            "Retrying after 99999999999999ms...",
             "\u{1b}]0;title\u{7}",
         ];
         let mut p = GeminiParser::default();

@@ -1,0 +1,490 @@
+//! End-to-end: `corral run --agent gemini --json` driving the REAL gemini
+//! CLI against a scripted Gemini API on 127.0.0.1
+//! (tests/support/gemini_mock.rs).
+//!
+//! The mock's own tests (first section) always run. The gemini tests skip
+//! loudly when the real CLI is not installed (`scripts/install-agents`), or
+//! fail with `CORRAL_REQUIRE_E2E=1`. Every run has a hard time limit, so a
+//! hang is a failure, never a stuck CI; whatever a run leaves behind is
+//! killed by the sandbox. The mock is also gemini's HTTP proxy and refuses
+//! everything, so these tests never reach beyond loopback.
+
+mod support;
+
+use std::io::Write;
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+use support::Sandbox;
+use support::gemini_mock::{MockGemini, PROMPT_TOKENS, Reply, SHELL_TOOL, tool_finished_text};
+use support::http::post_json;
+use support::run::{Run, corral_run};
+
+/// Hard upper bound for one `corral run` (a real gemini run takes ~2-4 s;
+/// a run with one retry about 6-10 s).
+const RUN_LIMIT: Duration = Duration::from_secs(120);
+
+// ---------------------------------------------------------------------------
+// The mock itself, through a raw HTTP client (no gemini needed).
+// ---------------------------------------------------------------------------
+
+const STREAM: &str = "/v1beta/models/gemini-3.8-flash:streamGenerateContent?alt=sse";
+const ROUTER: &str = "/v1beta/models/gemini-3.5-flash-lite:generateContent";
+
+fn contents(contents: Value) -> Value {
+    json!({"contents": contents, "generationConfig": {}})
+}
+
+fn user(text: &str) -> Value {
+    json!({"role": "user", "parts": [{"text": text}]})
+}
+
+/// The text of every part of every SSE chunk, joined.
+fn streamed_text(chunks: &[Value]) -> String {
+    chunks
+        .iter()
+        .flat_map(|c| {
+            c["candidates"][0]["content"]["parts"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default()
+        })
+        .filter_map(|p| p["text"].as_str().map(str::to_string))
+        .collect()
+}
+
+#[test]
+fn mock_routes_then_streams_text_with_usage_and_records_both() {
+    let text = "One two three four five six seven.";
+    let mock = MockGemini::start(vec![Reply::text(text)]);
+    let router_request = json!({"contents": [user("Say hi")], "generationConfig": {
+        "responseMimeType": "application/json",
+        "responseJsonSchema": {"properties": {"complexity_score": {"type": "INTEGER"}}}}});
+    let routed = post_json(mock.port(), ROUTER, &router_request);
+    assert_eq!(routed.status, 200);
+    let verdict: Value = serde_json::from_str(
+        routed.json()["candidates"][0]["content"]["parts"][0]["text"]
+            .as_str()
+            .expect("the router answers text"),
+    )
+    .expect("the router's text is JSON");
+    let score = verdict["complexity_score"].as_u64().expect("a score");
+    assert!((1..=100).contains(&score));
+
+    let streamed = post_json(mock.port(), STREAM, &contents(json!([user("Say hi")])));
+    assert_eq!(streamed.status, 200);
+    let chunks = streamed.sse_data();
+    assert!(chunks.len() >= 3, "{chunks:?}");
+    assert_eq!(streamed_text(&chunks), text);
+    let last = chunks.last().expect("chunks");
+    assert_eq!(last["candidates"][0]["finishReason"], "STOP");
+    assert_eq!(last["usageMetadata"]["promptTokenCount"], PROMPT_TOKENS);
+    assert!(
+        chunks[..chunks.len() - 1]
+            .iter()
+            .all(|c| c.get("usageMetadata").is_none())
+    );
+
+    assert_eq!(mock.router_requests().len(), 1);
+    let turns = mock.stream_requests();
+    assert_eq!(turns.len(), 1);
+    assert_eq!(turns[0].texts_of("user"), ["Say hi"]);
+    assert_eq!(
+        turns[0].model_and_method(),
+        Some(("gemini-3.8-flash", "streamGenerateContent"))
+    );
+    assert_eq!(mock.remaining(), 0);
+}
+
+#[test]
+fn mock_calls_the_shell_tool_then_echoes_the_function_response() {
+    let mock = MockGemini::start(vec![Reply::shell("echo hi", "Let me run it.")]);
+    let first = post_json(mock.port(), STREAM, &contents(json!([user("go")])));
+    let chunks = first.sse_data();
+    assert_eq!(streamed_text(&chunks), "Let me run it.");
+    let call = chunks
+        .iter()
+        .flat_map(|c| {
+            c["candidates"][0]["content"]["parts"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default()
+        })
+        .find_map(|p| p.get("functionCall").cloned())
+        .expect("a functionCall part");
+    assert_eq!(call["name"], SHELL_TOOL);
+    assert_eq!(call["args"]["command"], "echo hi");
+
+    let second = post_json(
+        mock.port(),
+        STREAM,
+        &contents(json!([user("go"),
+            {"role": "model", "parts": [{"functionCall": call}]},
+            {"role": "user", "parts": [{"functionResponse": {"name": SHELL_TOOL,
+                                                             "response": {"output": "hi"}}}]}])),
+    );
+    assert_eq!(streamed_text(&second.sse_data()), tool_finished_text("hi"));
+    assert_eq!(
+        mock.stream_requests()[1].function_responses(),
+        [(SHELL_TOOL.to_string(), "hi".to_string())]
+    );
+}
+
+#[test]
+fn mock_errors_carry_google_bodies_and_retry_info() {
+    let mock = MockGemini::start(vec![Reply::rate_limited("0.5s"), Reply::error(500, "boom")]);
+    let limited = post_json(mock.port(), STREAM, &contents(json!([])));
+    assert_eq!(limited.status, 429);
+    let body = limited.json();
+    assert_eq!(body["error"]["code"], 429);
+    assert_eq!(body["error"]["status"], "RESOURCE_EXHAUSTED");
+    assert_eq!(body["error"]["details"][0]["retryDelay"], "0.5s");
+    let failed = post_json(mock.port(), STREAM, &contents(json!([])));
+    assert_eq!(failed.status, 500);
+    assert_eq!(failed.json()["error"]["message"], "boom");
+    assert!(failed.json()["error"].get("details").is_none());
+    let unknown = post_json(mock.port(), "/v1beta/files", &json!({}));
+    assert_eq!(unknown.status, 404);
+}
+
+// ---------------------------------------------------------------------------
+// corral run --agent gemini --json with the real gemini.
+// ---------------------------------------------------------------------------
+
+/// A sandbox with gemini's settings (`max_attempts` caps its retries), or a
+/// loud skip.
+fn setup(
+    test: &str,
+    script: Vec<Reply>,
+    max_attempts: Option<u32>,
+) -> Option<(Sandbox, MockGemini)> {
+    let gemini = support::gemini_or_skip(test)?;
+    let sandbox = Sandbox::for_agent("gemini", &gemini);
+    sandbox.write_gemini_settings(max_attempts);
+    Some((sandbox, MockGemini::start(script)))
+}
+
+/// `corral run --agent gemini --json ARGS -- PROMPT` against `mock`.
+fn gemini_run(
+    sandbox: &Sandbox,
+    mock: &MockGemini,
+    args: &[&str],
+    prompt: &str,
+    limit: Duration,
+) -> Run {
+    let mut all = vec!["--agent", "gemini"];
+    all.extend_from_slice(args);
+    let started = Instant::now();
+    let run = corral_run(
+        sandbox,
+        sandbox.gemini_env(mock.port()),
+        &all,
+        prompt,
+        limit,
+        &|| {
+            format!(
+                "the mock saw {} router and {} chat requests",
+                mock.router_requests().len(),
+                mock.stream_requests().len()
+            )
+        },
+    );
+    let _ = writeln!(
+        std::io::stderr(),
+        "[e2e gemini] {args:?} took {:?}",
+        started.elapsed()
+    );
+    run
+}
+
+#[test]
+fn gemini_text_answer_streams_deltas_session_usage_and_succeeds() {
+    let answer = "Corral end-to-end check for gemini: several chunks, joined again.";
+    let prompt = "Say hello in a few words.";
+    let Some((sandbox, mock)) = setup("gemini_text_answer", vec![Reply::text(answer)], None) else {
+        return;
+    };
+    let run = gemini_run(&sandbox, &mock, &[], prompt, RUN_LIMIT);
+
+    assert_eq!(run.code, Some(0), "{}", run.dump());
+    assert_eq!(run.text(), answer, "{}", run.dump());
+    let texts = run.of_type("text");
+    assert!(
+        texts.len() >= 3,
+        "streamed in several deltas\n{}",
+        run.dump()
+    );
+    assert!(texts.iter().all(|t| t["delta"] == true), "{}", run.dump());
+    assert!(
+        !run.text().contains(prompt),
+        "the echoed prompt is not assistant text\n{}",
+        run.dump()
+    );
+    let session_id = run.session_id();
+    assert_eq!(run.of_type("session")[0]["agent"], "gemini");
+    let usage = run.of_type("usage");
+    assert_eq!(usage.len(), 1, "{}", run.dump());
+    // gemini counts the router call too: at least the chat's prompt tokens.
+    assert!(
+        usage[0]["input_tokens"].as_u64().unwrap_or(0) >= PROMPT_TOKENS,
+        "{}",
+        run.dump()
+    );
+    assert!(usage[0]["output_tokens"].as_u64().unwrap_or(0) > 0);
+    assert!(usage[0].get("cost_usd").is_none(), "gemini reports no cost");
+
+    let finished = run.finished();
+    assert_eq!(finished["status"], "succeeded", "{}", run.dump());
+    assert_eq!(finished["exit_code"], 0);
+    assert_eq!(finished["result"], answer);
+    assert_eq!(finished["session_id"], session_id.as_str());
+
+    assert_eq!(mock.router_requests().len(), 1, "{}", run.dump());
+    let turns = mock.stream_requests();
+    assert_eq!(turns.len(), 1, "one chat call\n{}", run.dump());
+    assert!(
+        turns[0].texts_of("user").iter().any(|t| t.contains(prompt)),
+        "{:?}",
+        turns[0].texts_of("user")
+    );
+}
+
+#[test]
+fn gemini_shell_tool_runs_echo_hi_in_yolo_mode_and_its_output_reaches_the_model() {
+    let Some((sandbox, mock)) = setup(
+        "gemini_tool_call",
+        vec![Reply::shell("echo hi", "Let me run a command.")],
+        None,
+    ) else {
+        return;
+    };
+    let run = gemini_run(
+        &sandbox,
+        &mock,
+        &["--permission-mode", "bypassPermissions"],
+        "Run `echo hi` and tell me what it printed.",
+        RUN_LIMIT,
+    );
+
+    assert_eq!(run.code, Some(0), "{}", run.dump());
+    let calls = run.of_type("tool_call");
+    assert_eq!(calls.len(), 1, "{}", run.dump());
+    assert_eq!(calls[0]["name"], SHELL_TOOL);
+    assert_eq!(calls[0]["input"]["command"], "echo hi");
+    let results = run.of_type("tool_result");
+    assert_eq!(results.len(), 1, "{}", run.dump());
+    assert_eq!(results[0]["id"], calls[0]["id"]);
+    assert_eq!(
+        results[0]["output"].as_str().map(str::trim),
+        Some("hi"),
+        "{}",
+        run.dump()
+    );
+    assert_eq!(results[0]["is_error"], false);
+
+    let call_at = run.position(|e| e["type"] == "tool_call");
+    let result_at = run.position(|e| e["type"] == "tool_result");
+    let answer_at = run.position(|e| {
+        e["type"] == "text" && e["text"].as_str().is_some_and(|t| t.contains("returned"))
+    });
+    assert!(
+        call_at < result_at && result_at < answer_at,
+        "order: call, result, answer\n{}",
+        run.dump()
+    );
+    assert!(
+        run.text().starts_with("Let me run a command."),
+        "{}",
+        run.dump()
+    );
+    let finished = run.finished();
+    assert_eq!(finished["status"], "succeeded", "{}", run.dump());
+    assert!(
+        finished["result"]
+            .as_str()
+            .is_some_and(|r| r.starts_with("The tool finished.") && r.contains("hi")),
+        "the result is the answer after the tool\n{}",
+        run.dump()
+    );
+
+    let turns = mock.stream_requests();
+    assert_eq!(turns.len(), 2, "the tool output goes back to the model");
+    let responses = turns[1].function_responses();
+    assert_eq!(responses.len(), 1, "{responses:?}");
+    assert_eq!(responses[0].0, SHELL_TOOL);
+    assert!(
+        responses[0].1.contains("hi"),
+        "the model saw the command's output: {responses:?}"
+    );
+}
+
+/// The `retry` events of a run as (attempt, status).
+fn retries(run: &Run) -> Vec<(u64, Option<u64>)> {
+    run.of_type("retry")
+        .iter()
+        .map(|r| (r["attempt"].as_u64().unwrap_or(0), r["status"].as_u64()))
+        .collect()
+}
+
+/// What every failed gemini run shows: an error naming the last status,
+/// a failed turn, `finished` failed, exit code 1, no assistant text.
+fn assert_failed_with_status(run: &Run, status: u64) {
+    let turn_ends = run.of_type("turn_end");
+    assert!(
+        turn_ends
+            .iter()
+            .any(|t| t["is_error"] == true && t["api_error_status"] == status),
+        "{}",
+        run.dump()
+    );
+    assert!(!run.of_type("error").is_empty(), "{}", run.dump());
+    assert_eq!(run.finished()["status"], "failed", "{}", run.dump());
+    assert_eq!(run.code, Some(1), "{}", run.dump());
+    assert!(run.text().is_empty(), "{}", run.dump());
+}
+
+#[test]
+fn gemini_rate_limit_with_retry_info_is_a_retry_then_the_run_fails() {
+    // gemini.maxAttempts = 2: the 429 (with RetryInfo, as the real API
+    // sends it) is retried once, after at least gemini's 5 s base delay;
+    // the 500 that follows ends the run.
+    let Some((sandbox, mock)) = setup(
+        "gemini_rate_limit_retry",
+        vec![
+            Reply::rate_limited("0.5s"),
+            Reply::error(500, "mock 500 after the retry"),
+        ],
+        Some(2),
+    ) else {
+        return;
+    };
+    let run = gemini_run(&sandbox, &mock, &[], "Say hello.", RUN_LIMIT);
+
+    // gemini prints no status for a quota error it retries after a delay.
+    assert_eq!(retries(&run), [(1, None)], "{}", run.dump());
+    let retry = run.of_type("retry")[0];
+    assert!(
+        retry["reason"]
+            .as_str()
+            .is_some_and(|r| r.contains("mock quota")),
+        "the API's message is the reason\n{}",
+        run.dump()
+    );
+    assert!(
+        retry["delay_ms"].as_u64().is_some_and(|d| d >= 500),
+        "gemini's own delay is shown\n{}",
+        run.dump()
+    );
+    assert_failed_with_status(&run, 500);
+    assert_eq!(mock.stream_requests().len(), 2, "{}", run.dump());
+}
+
+#[test]
+fn gemini_server_errors_are_retried_then_the_run_fails() {
+    let Some((sandbox, mock)) = setup(
+        "gemini_server_errors",
+        vec![
+            Reply::error(500, "mock 500 (1)"),
+            Reply::error(500, "mock 500 (2)"),
+        ],
+        Some(2),
+    ) else {
+        return;
+    };
+    let run = gemini_run(&sandbox, &mock, &[], "Say hello.", RUN_LIMIT);
+
+    assert_eq!(retries(&run), [(1, Some(500))], "{}", run.dump());
+    assert_eq!(
+        run.of_type("retry")[0]["reason"],
+        "mock 500 (1)",
+        "{}",
+        run.dump()
+    );
+    assert_failed_with_status(&run, 500);
+    assert_eq!(mock.stream_requests().len(), 2, "{}", run.dump());
+}
+
+#[test]
+fn gemini_stalled_by_the_model_is_timed_out_and_nothing_is_left_behind() {
+    let Some((sandbox, mock)) = setup("gemini_timeout", vec![Reply::stall()], None) else {
+        return;
+    };
+    let run = gemini_run(
+        &sandbox,
+        &mock,
+        &["--timeout", "3"],
+        "Say something.",
+        Duration::from_secs(60),
+    );
+
+    assert!(
+        run.elapsed >= Duration::from_secs(3) && run.elapsed < Duration::from_secs(20),
+        "a 3 s timeout took {:?}\n{}",
+        run.elapsed,
+        run.dump()
+    );
+    assert_eq!(run.code, Some(1), "{}", run.dump());
+    assert_eq!(run.finished()["status"], "timed_out", "{}", run.dump());
+    assert_eq!(mock.stream_requests().len(), 1, "{}", run.dump());
+    let left = sandbox.wait_no_leftovers(Duration::from_secs(3));
+    assert!(
+        left.is_empty(),
+        "processes left behind after the timeout: {left:?}"
+    );
+}
+
+#[test]
+fn gemini_resume_keeps_the_session_and_sends_the_history() {
+    let first_answer = "Noted: the codeword is PINEAPPLE.";
+    let second_answer = "The codeword was PINEAPPLE.";
+    let Some((sandbox, mock)) = setup(
+        "gemini_resume",
+        vec![Reply::text(first_answer), Reply::text(second_answer)],
+        None,
+    ) else {
+        return;
+    };
+    let first = gemini_run(
+        &sandbox,
+        &mock,
+        &[],
+        "Remember the codeword PINEAPPLE.",
+        RUN_LIMIT,
+    );
+    assert_eq!(first.finished()["status"], "succeeded", "{}", first.dump());
+    let session = first.session_id();
+
+    let second = gemini_run(
+        &sandbox,
+        &mock,
+        &["--resume", &session],
+        "What was the codeword?",
+        RUN_LIMIT,
+    );
+    assert_eq!(second.code, Some(0), "{}", second.dump());
+    assert_eq!(second.session_id(), session, "the same session comes back");
+    assert_eq!(second.text(), second_answer);
+    assert_eq!(second.finished()["session_id"], session.as_str());
+
+    let turns = mock.stream_requests();
+    assert_eq!(turns.len(), 2, "{}", second.dump());
+    let history = &turns[1];
+    let users = history.texts_of("user");
+    assert!(
+        users
+            .iter()
+            .any(|t| t.contains("Remember the codeword PINEAPPLE.")),
+        "the first prompt is in the resumed history: {users:?}"
+    );
+    assert!(
+        users
+            .last()
+            .is_some_and(|t| t.contains("What was the codeword?")),
+        "{users:?}"
+    );
+    assert_eq!(
+        history.texts_of("model"),
+        [first_answer],
+        "the first answer is in the resumed history"
+    );
+}
