@@ -148,7 +148,7 @@ impl Default for Defaults {
             kill_grace_ms: DEFAULT_KILL_GRACE_MS,
             approve: None,
             notifications: true,
-            bell: false,
+            bell: true,
             keybindings: BTreeMap::new(),
             theme: None,
         }
@@ -485,7 +485,7 @@ impl Config {
             kill_grace_ms: d.kill_grace.map(|s| s.0).unwrap_or(DEFAULT_KILL_GRACE_MS),
             approve: d.approve,
             notifications: d.notifications.unwrap_or(true),
-            bell: d.bell.unwrap_or(false),
+            bell: d.bell.unwrap_or(true),
             keybindings: d.keybindings,
             theme: d.theme,
         };

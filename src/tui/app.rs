@@ -7,16 +7,18 @@
 //! directory check aside) and never draws.
 
 use std::cell::RefCell;
-use std::collections::{HashMap, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 
 use ratatui::layout::{Position, Rect};
 
+use super::answer::{AnswerBox, Compose, Outcome};
 use super::form::{Form, FormDefaults, FormOutput};
 use super::keymap::{Action, Mode};
 use super::layout::{list_offset, pane_body, regions, tiles};
 use super::lines::{Expansion, TaskLines};
 use super::theme::Theme;
 use super::wrap::plain;
+use crate::agent::Answer;
 use crate::core::task::TaskStatus;
 use crate::core::{State, TaskId};
 
@@ -32,6 +34,12 @@ pub enum Intent {
     Launch(FormOutput),
     /// Kill a task's agent.
     Kill(TaskId),
+    /// Answer a task's pending question.
+    Answer(TaskId, Answer),
+    /// Allow the pending tool now and for the rest of the task.
+    AllowAlways(TaskId),
+    /// Send the user's next message.
+    FollowUp(TaskId, String),
     /// Resume (interrupted) or retry (failed, killed, timed out) a task.
     Rerun(TaskId),
     /// Archive a finished task, or bring it back.
@@ -95,6 +103,12 @@ pub struct App {
     /// The loop should end now.
     pub exit: bool,
     pub defaults: FormDefaults,
+    /// The answer box of the selected blocked task.
+    pub answer: Option<AnswerBox>,
+    /// Questions the user put aside with Esc (Enter brings them back).
+    pub deferred: HashSet<String>,
+    /// The follow-up line being typed.
+    pub compose: Option<Compose>,
     panes: HashMap<TaskId, PaneState>,
     cache: RefCell<HashMap<(TaskId, u16), (u64, TaskLines)>>,
     use_counter: RefCell<u64>,
@@ -116,6 +130,9 @@ impl App {
             grid: false,
             grid_selected: 0,
             raw: false,
+            answer: None,
+            deferred: HashSet::new(),
+            compose: None,
             search: None,
             notice: None,
             quitting: false,
@@ -139,16 +156,76 @@ impl App {
             Overlay::ConfirmDelete(_) => Mode::ConfirmDelete,
             Overlay::Form(_) => Mode::Form,
             Overlay::Search(_) => Mode::Search,
+            Overlay::None if self.compose.is_some() => Mode::Compose,
             Overlay::None if self.grid => Mode::Grid,
+            Overlay::None if self.answer.is_some() => Mode::Answer,
             Overlay::None if self.search.is_some() => Mode::Found,
             Overlay::None => Mode::Normal,
         }
     }
 
-    /// Index of the selected task in `state.tasks`.
+    /// Position of the selected task in the list (see [`App::list_order`]).
     pub fn selected_index(&self, state: &State) -> Option<usize> {
         let id = self.selected?;
-        state.tasks.iter().position(|t| t.id == id)
+        Self::list_order(state)
+            .iter()
+            .position(|&i| state.tasks[i].id == id)
+    }
+
+    /// The task list's order, as indices into `state.tasks`: tasks waiting
+    /// for the user float to the top, the rest keep their order.
+    pub fn list_order(state: &State) -> Vec<usize> {
+        let blocked = |i: &usize| state.tasks[*i].status == TaskStatus::Blocked;
+        let all = 0..state.tasks.len();
+        all.clone()
+            .filter(blocked)
+            .chain(all.filter(|i| !blocked(i)))
+            .collect()
+    }
+
+    /// The next task waiting for the user after the selected one.
+    fn next_blocked(&self, state: &State) -> Option<TaskId> {
+        let waiting: Vec<TaskId> = state
+            .tasks
+            .iter()
+            .filter(|t| t.status == TaskStatus::Blocked)
+            .map(|t| t.id)
+            .collect();
+        let at = self
+            .selected
+            .and_then(|id| waiting.iter().position(|w| *w == id));
+        match at {
+            Some(i) => waiting.get((i + 1) % waiting.len()).copied(),
+            None => waiting.first().copied(),
+        }
+    }
+
+    /// Opens (or closes) the answer box of the selected task: open while it
+    /// waits on a question the user has not put aside.
+    pub fn sync_answer(&mut self, state: &State) {
+        let wanted = self
+            .selected
+            .and_then(|id| state.task(id))
+            .filter(|t| t.status == TaskStatus::Blocked)
+            .and_then(|t| t.pending_question.clone().map(|q| (t.id, q)))
+            .filter(|(_, q)| !self.deferred.contains(&q.id));
+        match wanted {
+            Some((task, q)) => {
+                let same = self
+                    .answer
+                    .as_ref()
+                    .is_some_and(|b| b.task == task && b.question.id == q.id);
+                if !same {
+                    self.answer = Some(AnswerBox::new(task, q));
+                }
+            }
+            None => self.answer = None,
+        }
+        if let Some(c) = &self.compose
+            && state.task(c.task).is_none()
+        {
+            self.compose = None;
+        }
     }
 
     /// Scroll state of a task's pane (following the tail by default).
@@ -355,6 +432,61 @@ impl App {
                     return vec![Intent::Kill(t)];
                 }
             }
+            Action::BoxKey(key) => {
+                if let Some(c) = self.compose.as_mut() {
+                    match c.key(key) {
+                        Some(Some(text)) => {
+                            let task = c.task;
+                            self.compose = None;
+                            return vec![Intent::FollowUp(task, text)];
+                        }
+                        Some(None) => self.compose = None,
+                        None => {}
+                    }
+                } else if let Some(b) = self.answer.as_mut() {
+                    let task = b.task;
+                    match b.key(key) {
+                        Outcome::Pending => {}
+                        Outcome::Defer => {
+                            self.deferred.insert(b.question.id.clone());
+                            self.answer = None;
+                        }
+                        Outcome::AllowAlways => {
+                            self.answer = None;
+                            return vec![Intent::AllowAlways(task)];
+                        }
+                        Outcome::Answer(answer) => {
+                            self.answer = None;
+                            return vec![Intent::Answer(task, answer)];
+                        }
+                    }
+                }
+            }
+            Action::Compose => {
+                if let Some(t) = self.selected.and_then(|id| state.task(id))
+                    && t.status != TaskStatus::Queued
+                {
+                    self.compose = Some(Compose::new(t.id));
+                }
+            }
+            Action::Focus => {
+                if let Some(q) = self
+                    .selected
+                    .and_then(|id| state.task(id))
+                    .and_then(|t| t.pending_question.as_ref())
+                {
+                    self.deferred.remove(&q.id);
+                }
+            }
+            Action::NextBlocked => {
+                if let Some(id) = self.next_blocked(state) {
+                    self.grid = false;
+                    self.select(id);
+                    if let Some(q) = state.task(id).and_then(|t| t.pending_question.as_ref()) {
+                        self.deferred.remove(&q.id);
+                    }
+                }
+            }
             Action::Rerun => {
                 if let Some(t) = self.selected_finished(state) {
                     return vec![Intent::Rerun(t)];
@@ -426,6 +558,16 @@ impl App {
 
     /// Pasted text (bracketed paste) for the form or the search prompt.
     pub fn paste(&mut self, text: &str) {
+        if let Some(c) = self.compose.as_mut() {
+            c.text.insert_str(text);
+            return;
+        }
+        if matches!(self.overlay, Overlay::None)
+            && let Some(b) = self.answer.as_mut()
+        {
+            b.paste(text);
+            return;
+        }
         match &mut self.overlay {
             Overlay::Form(f) => f.paste(text),
             Overlay::Search(q) => q.push_str(&text.replace(['\n', '\r'], " ")),
@@ -460,13 +602,14 @@ impl App {
     }
 
     fn select_step(&mut self, state: &State, step: isize) {
-        let n = state.tasks.len();
+        let order = Self::list_order(state);
+        let n = order.len();
         if n == 0 {
             return;
         }
         let i = self.selected_index(state).unwrap_or(0) as isize;
         let j = (i + step).clamp(0, n as isize - 1) as usize;
-        self.select(state.tasks[j].id);
+        self.select(state.tasks[order[j]].id);
     }
 
     fn move_tile(&mut self, state: &State, forward: bool, sideways: bool) {
@@ -516,8 +659,8 @@ impl App {
         if r.list.contains(at) && row > r.list.y {
             let offset = list_offset(r.list, self.selected_index(state).unwrap_or(0));
             let i = offset + (row - r.list.y - 1) as usize;
-            if let Some(t) = state.tasks.get(i) {
-                self.select(t.id);
+            if let Some(&t) = Self::list_order(state).get(i) {
+                self.select(state.tasks[t].id);
             }
             return;
         }

@@ -49,6 +49,8 @@ pub struct Cockpit {
     pub recorder: Option<Recorder>,
     /// Profiles, defaults and limits.
     pub config: Config,
+    /// Bell and notification when a task starts waiting for the user.
+    pub attention: super::attention::Attention,
 }
 
 impl Cockpit {
@@ -102,6 +104,9 @@ impl Cockpit {
                     }
                 },
                 Intent::Kill(task) => Command::Kill { task },
+                Intent::Answer(task, answer) => Command::Answer { task, answer },
+                Intent::AllowAlways(task) => Command::AllowAlways { task },
+                Intent::FollowUp(task, text) => Command::FollowUp { task, text },
                 Intent::Rerun(task) => match self.state.task(task).map(|t| t.status) {
                     Some(TaskStatus::Interrupted) => Command::Resume {
                         task,
@@ -127,6 +132,8 @@ impl Cockpit {
 
     /// Handles one terminal event.
     pub fn terminal_event(&mut self, ev: TermEvent) {
+        self.app.sync(&self.state);
+        self.app.sync_answer(&self.state);
         let action = match ev {
             TermEvent::Key(k) => map_key(k, self.app.mode()),
             TermEvent::Mouse(m) => map_mouse(m, self.app.mode()),
@@ -146,8 +153,16 @@ impl Cockpit {
 
     /// Draws one frame.
     pub fn draw(&mut self, term: &mut Term) -> std::io::Result<()> {
+        let signal = self.attention.update(&self.state);
+        if !signal.is_empty() {
+            use std::io::Write;
+            let mut out = std::io::stdout().lock();
+            let _ = out.write_all(signal.as_bytes());
+            let _ = out.flush();
+        }
         self.app.now_ms = now_ms();
         self.app.sync(&self.state);
+        self.app.sync_answer(&self.state);
         let (app, state) = (&mut self.app, &self.state);
         term.draw(|f| {
             app.size = f.area();

@@ -24,6 +24,10 @@ pub enum Mode {
     ConfirmQuit,
     /// Asking `y` before deleting a finished task and its records.
     ConfirmDelete,
+    /// The selected task waits for an answer: keys go to the answer box.
+    Answer,
+    /// Typing a follow-up message.
+    Compose,
     /// The new-task form.
     Form,
     /// Typing a search in the pane.
@@ -84,6 +88,14 @@ pub enum Action {
     KillNow,
     /// Resume an interrupted task, or retry a failed one.
     Rerun,
+    /// A key for the answer box or the follow-up line.
+    BoxKey(KeyEvent),
+    /// Start typing a follow-up message to the selected task.
+    Compose,
+    /// Bring back a question put aside.
+    Focus,
+    /// Select the next task waiting for the user.
+    NextBlocked,
     /// Archive (or bring back) a finished task.
     ToggleArchive,
     /// Ask before deleting a finished task.
@@ -140,6 +152,27 @@ pub const HELP: &[(&str, &str, &str)] = &[
     ("task", "n a", "new task form (a while a search is active)"),
     ("task", "x", "kill the selected task (asks y)"),
     ("task", "X", "kill the selected task at once"),
+    (
+        "task",
+        "m",
+        "message the agent: a follow-up in the same session",
+    ),
+    ("task", "b", "jump to the next task waiting for you"),
+    (
+        "answer",
+        "y a n",
+        "allow once / always for this task / deny (+ message, Enter)",
+    ),
+    (
+        "answer",
+        "↑↓ Space ⏎",
+        "pick an option, toggle (multi), confirm; Tab: own words",
+    ),
+    (
+        "answer",
+        "Esc Enter",
+        "put the question aside / take it up again",
+    ),
     (
         "task",
         "R",
@@ -202,6 +235,8 @@ pub fn map_key(key: KeyEvent, mode: Mode) -> Action {
             _ if mode == Mode::ConfirmQuit && ctrl(&key, 'c') => Action::Confirm,
             _ => Action::Close,
         },
+        Mode::Answer | Mode::Compose if ctrl(&key, 'c') => Action::Quit,
+        Mode::Answer | Mode::Compose => Action::BoxKey(key),
         Mode::Normal | Mode::Found | Mode::Grid => normal_key(key, mode),
     }
 }
@@ -230,6 +265,9 @@ fn normal_key(key: KeyEvent, mode: Mode) -> Action {
         KeyCode::Char('x') => Action::KillAsk,
         KeyCode::Char('X') => Action::KillNow,
         KeyCode::Char('R') => Action::Rerun,
+        KeyCode::Char('m') => Action::Compose,
+        KeyCode::Char('b') => Action::NextBlocked,
+        KeyCode::Enter if mode == Mode::Normal => Action::Focus,
         KeyCode::Char('A') => Action::ToggleArchive,
         KeyCode::Char('D') => Action::DeleteAsk,
         KeyCode::Char('q') => Action::Quit,
@@ -324,7 +362,23 @@ mod tests {
         assert_eq!(map_key(ch('h'), Mode::Grid), Action::Left);
         assert_eq!(map_key(key(KeyCode::Right), Mode::Grid), Action::Right);
         assert_eq!(map_key(key(KeyCode::Enter), Mode::Grid), Action::Open);
-        assert_eq!(map_key(key(KeyCode::Enter), Mode::Normal), Action::None);
+        assert_eq!(map_key(key(KeyCode::Enter), Mode::Normal), Action::Focus);
+    }
+
+    #[test]
+    fn a_blocked_task_or_a_message_takes_every_key_but_ctrl_c() {
+        for mode in [Mode::Answer, Mode::Compose] {
+            assert_eq!(map_key(ch('y'), mode), Action::BoxKey(ch('y')));
+            assert_eq!(map_key(ch('q'), mode), Action::BoxKey(ch('q')));
+            assert_eq!(
+                map_key(key(KeyCode::Esc), mode),
+                Action::BoxKey(key(KeyCode::Esc))
+            );
+            let ctrl_c = KeyEvent::new(KeyCode::Char('c'), KeyModifiers::CONTROL);
+            assert_eq!(map_key(ctrl_c, mode), Action::Quit);
+        }
+        assert_eq!(map_key(ch('m'), Mode::Normal), Action::Compose);
+        assert_eq!(map_key(ch('b'), Mode::Normal), Action::NextBlocked);
     }
 
     #[test]

@@ -508,7 +508,7 @@ fn tool_result(
 
 fn question(q: &Question, w: u16, th: Theme) -> Vec<Line<'static>> {
     let style = th.warn().add_modifier(Modifier::BOLD);
-    let mut out = match q.kind {
+    let out = match q.kind {
         QuestionKind::Approval => texty(
             &format!(
                 "? {} wants to run: {}",
@@ -537,10 +537,6 @@ fn question(q: &Question, w: u16, th: Theme) -> Vec<Line<'static>> {
             })
             .collect(),
     };
-    out.push(Line::styled(
-        "  (waiting for an answer; answering from the cockpit comes later)",
-        th.dim(),
-    ));
     out
 }
 

@@ -7,7 +7,9 @@
 //! bytes to the terminal: everything shown is sanitized text or a VT
 //! emulation of it.
 
+pub mod answer;
 pub mod app;
+pub mod attention;
 pub mod event_loop;
 pub mod form;
 pub mod keymap;
@@ -183,6 +185,10 @@ pub fn run(defaults: AgentArgs, config_file: Option<&Path>) -> i32 {
             events: rx,
             args: defaults,
             recorder: recorder.take(),
+            attention: attention::Attention::new(
+                config.defaults.bell,
+                config.defaults.notifications,
+            ),
             config,
         };
         if !notes.is_empty() {

@@ -4,6 +4,7 @@
 //! [`State`] into a buffer: no IO, no state changes (beyond the line cache
 //! the app keeps behind a `RefCell`).
 
+pub mod answer;
 pub mod confirm;
 pub mod form;
 pub mod grid;

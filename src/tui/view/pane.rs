@@ -100,6 +100,24 @@ pub fn render(app: &App, state: &State, area: Rect, buf: &mut Buffer) {
     if total == 0 {
         Line::styled("  waiting for the agent's first words…", th.dim()).render(body, buf);
     }
+    // What the user types goes over the bottom of the transcript.
+    match (&app.compose, &app.answer) {
+        (Some(c), _) if c.task == task.id => super::answer::render_compose(c, th, body, buf),
+        (_, Some(b)) if b.task == task.id => super::answer::render_answer(b, th, body, buf),
+        _ if task.status == TaskStatus::Blocked => {
+            let row = Rect {
+                y: body.bottom().saturating_sub(1),
+                height: 1,
+                ..body
+            };
+            Line::styled(
+                "  waiting for you: Enter to answer",
+                th.status(TaskStatus::Blocked),
+            )
+            .render(row, buf);
+        }
+        _ => {}
+    }
 }
 
 fn welcome(th: Theme, body: Rect, buf: &mut Buffer) {

@@ -43,6 +43,17 @@ pub fn render(app: &App, state: &State, area: Rect, buf: &mut Buffer) {
         return;
     }
     let mut left: Vec<Span> = Vec::new();
+    let waiting = state
+        .tasks
+        .iter()
+        .filter(|t| t.status == TaskStatus::Blocked)
+        .count();
+    if waiting > 0 {
+        left.push(Span::styled(
+            format!("{waiting} waiting for you (b) "),
+            th.status(TaskStatus::Blocked),
+        ));
+    }
     // Words on wide terminals, glyphs on narrow ones.
     let words = area.width >= 120;
     let tick = app.now_ms / crate::tui::theme::SPINNER_MS;

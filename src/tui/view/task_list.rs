@@ -66,7 +66,9 @@ pub fn render(app: &App, state: &State, area: Rect, buf: &mut Buffer) {
     let sel = app.selected_index(state).unwrap_or(0);
     let offset = list_offset(area, sel);
     let tick = app.now_ms / crate::tui::theme::SPINNER_MS;
-    for (row, (i, task)) in state.tasks.iter().enumerate().skip(offset).enumerate() {
+    let order = App::list_order(state);
+    let rows = order.iter().map(|&i| &state.tasks[i]).enumerate();
+    for (row, (i, task)) in rows.skip(offset).enumerate() {
         let y = area.y + 1 + row as u16;
         if y >= area.bottom() {
             break;

@@ -1,0 +1,122 @@
+//! Getting the user's attention when a task starts waiting for them: the
+//! terminal bell and a desktop notification (OSC 9 and OSC 777, which many
+//! terminals turn into one), once per transition into `blocked`, never on
+//! a redraw. Each can be switched off in the config.
+//!
+//! Pure: decides what to write; the loop writes it between frames.
+
+use std::collections::HashSet;
+
+use crate::core::task::TaskStatus;
+use crate::core::{State, TaskId};
+use crate::present::{safe_text, truncate};
+
+/// Which signals to send.
+#[derive(Debug, Clone, Default)]
+pub struct Attention {
+    pub bell: bool,
+    pub notify: bool,
+    waiting: HashSet<TaskId>,
+}
+
+impl Attention {
+    /// Attention with these switches, nobody waiting yet.
+    pub fn new(bell: bool, notify: bool) -> Attention {
+        Attention {
+            bell,
+            notify,
+            waiting: HashSet::new(),
+        }
+    }
+
+    /// The bytes to write to the terminal for tasks that began waiting
+    /// since the last call (empty when there are none or all is off).
+    pub fn update(&mut self, state: &State) -> String {
+        let now: HashSet<TaskId> = state
+            .tasks
+            .iter()
+            .filter(|t| t.status == TaskStatus::Blocked)
+            .map(|t| t.id)
+            .collect();
+        let mut out = String::new();
+        let mut fresh: Vec<TaskId> = now.difference(&self.waiting).copied().collect();
+        fresh.sort_unstable();
+        for id in &fresh {
+            let Some(t) = state.task(*id) else { continue };
+            if self.notify {
+                // No control character of the agent's may end the sequence.
+                let what = truncate(&safe_text(&t.title()).replace(';', ","), 80);
+                let body = format!("#{id} {what} is waiting for you");
+                out.push_str(&format!("\x1b]9;corral: {body}\x07"));
+                out.push_str(&format!("\x1b]777;notify;corral;{body}\x07"));
+            }
+        }
+        if self.bell && !fresh.is_empty() {
+            out.push('\x07');
+        }
+        self.waiting = now;
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::agent::{AgentKind, AgentOptions};
+    use crate::core::task::{Task, TaskSpec};
+
+    fn state(blocked: &[(TaskId, &str)]) -> State {
+        let mut s = State::default();
+        for (id, title) in blocked {
+            let spec = TaskSpec {
+                agent: AgentKind::Claude,
+                prompt: title.to_string(),
+                title: None,
+                cwd: ".".into(),
+                options: AgentOptions::default(),
+                limits: Default::default(),
+                profile: None,
+                budget: Default::default(),
+            };
+            let mut t = Task::new(*id, spec, 10);
+            t.status = TaskStatus::Blocked;
+            s.tasks.push(t);
+        }
+        s
+    }
+
+    #[test]
+    fn once_per_transition() {
+        let mut a = Attention::new(true, true);
+        let out = a.update(&state(&[(1, "fix tests")]));
+        assert!(out.contains("\x1b]9;corral: #1 fix tests is waiting for you\x07"));
+        assert!(out.contains("\x1b]777;notify;corral;#1 fix tests"));
+        assert!(out.ends_with('\x07'));
+        assert_eq!(
+            a.update(&state(&[(1, "fix tests")])),
+            "",
+            "still waiting: silent"
+        );
+        assert_eq!(a.update(&state(&[])), "");
+        assert!(
+            !a.update(&state(&[(1, "fix tests")])).is_empty(),
+            "waits again"
+        );
+    }
+
+    #[test]
+    fn switches_and_hostile_titles() {
+        let mut quiet = Attention::new(false, false);
+        assert_eq!(quiet.update(&state(&[(1, "x")])), "");
+        let mut bell_only = Attention::new(true, false);
+        assert_eq!(bell_only.update(&state(&[(2, "x")])), "\x07");
+        let mut a = Attention::new(false, true);
+        let out = a.update(&state(&[(3, "evil\x1b]0;pwn\x07;x")]));
+        assert_eq!(
+            out.matches('\x07').count(),
+            2,
+            "only our own terminators: {out:?}"
+        );
+        assert!(!out.contains("\x1b]0"));
+    }
+}
