@@ -508,7 +508,7 @@ fn tool_result(
 
 fn question(q: &Question, w: u16, th: Theme) -> Vec<Line<'static>> {
     let style = th.warn().add_modifier(Modifier::BOLD);
-    let out = match q.kind {
+    match q.kind {
         QuestionKind::Approval => texty(
             &format!(
                 "? {} wants to run: {}",
@@ -536,8 +536,7 @@ fn question(q: &Question, w: u16, th: Theme) -> Vec<Line<'static>> {
                 texty(&format!("? {}{options}", item.question), style, w)
             })
             .collect(),
-    };
-    out
+    }
 }
 
 fn finished(f: &Finished, w: u16, th: Theme) -> Vec<Line<'static>> {
