@@ -152,6 +152,8 @@ pub fn run(defaults: AgentArgs, config_file: Option<&Path>) -> i32 {
             after_term_ms: grace,
             after_kill_ms: grace.max(500),
         },
+        // The raw view (r) shows every agent's terminal output.
+        raw_output: true,
         ..RuntimeConfig::default()
     };
     let (mut recorder, store, notes) = open_recorder(&paths);
