@@ -227,3 +227,139 @@ fn agent_escape_sequences_never_reach_the_screen() {
     let s = screen(&a, &state);
     assert!(s.contains("gotcha"), "{s}");
 }
+
+/// A task blocked on `question`, selected, its answer box open.
+fn blocked_on(question: corral::core::event::Question) -> (corral::tui::app::App, State) {
+    let mut state = State::new(Settings::default());
+    let id = launch(&mut state, T0, "Tidy the parser");
+    agent(&mut state, T0 + 1_500, id, text("Let me look first."));
+    agent(
+        &mut state,
+        T0 + 2_000,
+        id,
+        corral::core::event::AgentEvent::Question(question),
+    );
+    let mut a = app(80, 24, true);
+    select(&mut a, &state, id);
+    a.sync_answer(&state);
+    (a, state)
+}
+
+fn approval(tool: &str, input: serde_json::Value) -> corral::core::event::Question {
+    corral::core::event::Question {
+        id: "req-1".into(),
+        kind: corral::core::event::QuestionKind::Approval,
+        tool: Some(tool.into()),
+        input,
+        tool_use_id: Some("toolu_1".into()),
+        questions: vec![],
+    }
+}
+
+#[test]
+fn a_bash_approval_shows_the_command_and_the_keys() {
+    let (a, state) = blocked_on(approval(
+        "Bash",
+        serde_json::json!({"command": "rm -rf build && cargo build", "description": "Rebuild"}),
+    ));
+    let s = screen(&a, &state);
+    assert!(s.contains("Bash wants to run"), "{s}");
+    assert!(s.contains("$ rm -rf build && cargo build"), "{s}");
+    assert!(
+        s.contains("y allow once") && s.contains("a always (this task)"),
+        "{s}"
+    );
+    insta::assert_snapshot!("approve_bash_80x24", s);
+}
+
+#[test]
+fn an_edit_approval_shows_the_file_and_the_change_as_a_diff() {
+    let (mut a, state) = blocked_on(approval(
+        "Edit",
+        serde_json::json!({
+            "file_path": "src/parser.rs",
+            "old_string": "let n = 1;\nlet m = n;",
+            "new_string": "let n = 2;\nlet m = n * 2;"
+        }),
+    ));
+    a.size = ratatui::layout::Rect::new(0, 0, 160, 48);
+    let s = screen(&a, &state);
+    for want in ["src/parser.rs", "- let n = 1;", "+ let m = n * 2;"] {
+        assert!(s.contains(want), "missing {want}:\n{s}");
+    }
+    insta::assert_snapshot!("approve_edit_160x48", s);
+}
+
+#[test]
+fn several_questions_with_a_multi_select_are_a_list() {
+    use corral::core::event::{Question, QuestionItem, QuestionKind, QuestionOption};
+    let option = |l: &str| QuestionOption {
+        label: l.into(),
+        description: Some(format!("the {l} one")),
+    };
+    let (mut a, state) = blocked_on(Question {
+        id: "req-2".into(),
+        kind: QuestionKind::Question,
+        tool: Some("AskUserQuestion".into()),
+        input: serde_json::json!({}),
+        tool_use_id: None,
+        questions: vec![
+            QuestionItem {
+                question: "Which targets?".into(),
+                header: Some("Build".into()),
+                options: vec![option("linux"), option("mac")],
+                multi_select: true,
+            },
+            QuestionItem {
+                question: "Release name?".into(),
+                header: None,
+                options: vec![],
+                multi_select: false,
+            },
+        ],
+    });
+    a.handle(
+        Action::BoxKey(key(crossterm::event::KeyCode::Char(' '))),
+        &state,
+    );
+    let s = screen(&a, &state);
+    for want in [
+        "[Build] Which targets? (1/2)",
+        "› [x] 1. linux",
+        "[ ] 2. mac",
+        "Space toggle",
+    ] {
+        assert!(s.contains(want), "missing {want}:\n{s}");
+    }
+    insta::assert_snapshot!("question_multi_80x24", s);
+}
+
+#[test]
+fn the_follow_up_line_and_a_waiting_row_on_top() {
+    let mut state = busy_state();
+    let mut a = app(80, 24, true);
+    select(&mut a, &state, 1);
+    a.handle(Action::Compose, &state);
+    for c in "now add docs".chars() {
+        a.handle(
+            Action::BoxKey(key(crossterm::event::KeyCode::Char(c))),
+            &state,
+        );
+    }
+    let s = screen(&a, &state);
+    assert!(
+        s.contains("message to #1") && s.contains("now add docs"),
+        "{s}"
+    );
+    let first_row = s.lines().nth(1).unwrap_or_default();
+    assert!(
+        first_row.contains("blocked"),
+        "waiting tasks float up: {first_row}"
+    );
+    insta::assert_snapshot!("follow_up_80x24", s);
+    state.drain_published();
+}
+
+fn key(code: crossterm::event::KeyCode) -> crossterm::event::KeyEvent {
+    crossterm::event::KeyEvent::new(code, crossterm::event::KeyModifiers::NONE)
+}
