@@ -187,12 +187,7 @@ fn an_agent_that_exits_without_a_result_fails_and_says_so() {
 
 #[test]
 fn a_missing_binary_or_directory_is_named() {
-    let out = run(corral_bin().args([
-        "run",
-        "--agent-bin",
-        "no-such-agent-binary",
-        "hi",
-    ]));
+    let out = run(corral_bin().args(["run", "--agent-bin", "no-such-agent-binary", "hi"]));
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stdout).contains("`no-such-agent-binary` not found"));
 

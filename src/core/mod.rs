@@ -14,6 +14,7 @@ pub use update::{ApprovalPolicy, Settings, State, update};
 use serde::{Deserialize, Serialize};
 
 use crate::agent::{AgentKind, Answer, LaunchSpec};
+use crate::worktree;
 use event::AgentEvent;
 
 /// Identifies a task for the lifetime of a corral process.
@@ -67,6 +68,20 @@ pub enum Event {
     /// that show the terminal itself (the TUI's raw view). `update` ignores
     /// it: the parsed lines arrive as `Agent` events.
     Output { task: TaskId, bytes: Vec<u8> },
+    /// The worktree asked for with [`Effect::CreateWorktree`] was created,
+    /// or could not be (the error in words).
+    WorktreeReady {
+        task: TaskId,
+        result: Result<Box<worktree::Created>, String>,
+    },
+    /// The latest change counts of a worktree task (polled while its agent
+    /// runs, see [`Effect::WatchWorktree`]).
+    WorktreeChanges {
+        task: TaskId,
+        files: usize,
+        added: u64,
+        deleted: u64,
+    },
     /// The user (or a front end) wants something.
     Command(Command),
 }
@@ -119,4 +134,17 @@ pub enum Effect {
     CloseStdin { task: TaskId },
     /// Run the kill ladder on the agent's process group.
     Kill { task: TaskId },
+    /// Create the task's git worktree (off the UI thread) and report
+    /// `Event::WorktreeReady`.
+    CreateWorktree {
+        task: TaskId,
+        request: worktree::WorktreeRequest,
+    },
+    /// Poll the worktree's change counts while the task's agent (just
+    /// spawned) runs, reporting `Event::WorktreeChanges`; one last poll
+    /// after it exits.
+    WatchWorktree {
+        task: TaskId,
+        worktree: worktree::Worktree,
+    },
 }

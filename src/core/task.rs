@@ -10,6 +10,7 @@ use super::event::{Question, Usage};
 use super::transcript::Transcript;
 use super::{ExitInfo, Limit, Limits, TaskId};
 use crate::agent::{AgentKind, AgentOptions};
+use crate::worktree::Worktree;
 
 /// Where a task is in its life.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -113,6 +114,22 @@ pub struct TaskSpec {
     pub profile: Option<String>,
     /// Cost and turn limits, enforced by `update`.
     pub budget: Budget,
+    /// Run in a git worktree of its own (created on first start under
+    /// `Settings::worktree_root`, on a new branch `corral/<id>-<slug>`);
+    /// `cwd` is then the repository it is created from.
+    pub worktree: bool,
+}
+
+/// How much a worktree task has changed against its base, as last polled
+/// (for the task row: `3 files +40 -7`, see [`crate::present::change_count`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChangeCount {
+    /// Changed files (added, modified, deleted, renamed, untracked).
+    pub files: usize,
+    /// Lines added over all text files.
+    pub added: u64,
+    /// Lines deleted over all text files.
+    pub deleted: u64,
 }
 
 /// Per-run cost and turn limits, and the price used when the agent reports
@@ -178,6 +195,10 @@ impl Task {
             run_turns: 0,
             queue_seq: 0,
             next_run: None,
+            short_id: None,
+            worktree: None,
+            worktree_pending: false,
+            changes: None,
         }
     }
 }
@@ -231,6 +252,16 @@ pub struct Task {
     pub allow_rules: Vec<String>,
     /// The prompt to start afresh with if the current resume fails.
     pub fallback_prompt: Option<String>,
+    /// The task store's id for it, once the store knows it (it names the
+    /// task's worktree branch).
+    pub short_id: Option<String>,
+    /// The task's own git worktree, once created: every run of the task
+    /// works there (its `cwd` stays the repository it came from).
+    pub worktree: Option<Worktree>,
+    /// Its worktree is being created; the agent starts when it is ready.
+    pub worktree_pending: bool,
+    /// The worktree's changes against its base, as last polled.
+    pub changes: Option<ChangeCount>,
 }
 
 /// How the agent judged its last turn.

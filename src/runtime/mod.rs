@@ -4,7 +4,9 @@
 //!
 //! Per agent: a supervisor thread (spawn, exit, cleanup), a reader thread
 //! (PTY to events, idle/wall limits), a stdin writer thread for pipe-stdin
-//! agents, and a ladder thread while a kill runs. Nothing polls except a kill
+//! agents, and a ladder thread while a kill runs. For worktree tasks, a
+//! thread creates the worktree and another counts its changes every 2 s
+//! while the agent runs (`worktree.rs`). Nothing else polls except a kill
 //! ladder waiting for a group to empty. The runtime never decides anything
 //! (that is `core`'s job) and never panics on agent behaviour.
 //!
@@ -22,6 +24,7 @@ mod process;
 mod reader;
 mod stdin;
 mod supervisor;
+mod worktree;
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -262,6 +265,18 @@ impl Runtime {
                         group.end_ladder();
                     }
                 }
+            }
+            Effect::CreateWorktree { task, request } => {
+                self.threads
+                    .extend(worktree::create(self.events.clone(), task, request));
+            }
+            Effect::WatchWorktree { task, worktree } => {
+                self.threads.extend(worktree::watch(
+                    self.events.clone(),
+                    self.registry.clone(),
+                    task,
+                    worktree,
+                ));
             }
         }
     }

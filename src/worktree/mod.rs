@@ -164,6 +164,28 @@ pub struct Changes {
 }
 
 impl Changes {
+    /// Changes built from parts (for views and their tests); the per-file
+    /// sections of `diff` are found as [`changes`] finds them.
+    pub fn new(
+        base: String,
+        files: Vec<FileChange>,
+        diff: String,
+        diff_truncated: bool,
+    ) -> Changes {
+        let sections = if diff_truncated {
+            Vec::new()
+        } else {
+            order_sections(&files, &diff)
+        };
+        Changes {
+            base,
+            files,
+            diff,
+            diff_truncated,
+            sections,
+        }
+    }
+
     /// Number of changed files (the count for a task row).
     pub fn file_count(&self) -> usize {
         self.files.len()
