@@ -226,6 +226,8 @@ pub fn merge(
     let (record, wt) = task_worktree(store, prefix)?;
     refuse_while_running(&record, "merge it")?;
     let message = message.unwrap_or(&record.title);
+    // Refuse a base that cannot take the merge before committing anything.
+    worktree::check_base(&wt)?;
     if let Some(sha) = worktree::commit_all(&wt, message)? {
         let short: String = sha.chars().take(7).collect();
         writeln!(

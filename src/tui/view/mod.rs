@@ -5,6 +5,7 @@
 //! the app keeps behind a `RefCell`).
 
 pub mod confirm;
+pub mod diff;
 pub mod form;
 pub mod grid;
 pub mod help;
