@@ -44,6 +44,9 @@ pub(super) struct RawDefaults {
     #[serde(default)]
     pub(super) keybindings: BTreeMap<String, String>,
     pub(super) theme: Option<String>,
+    pub(super) worktree: Option<bool>,
+    pub(super) worktree_root: Option<Spanned<String>>,
+    pub(super) worktree_setup: Option<String>,
 }
 
 /// `[agents.NAME]`.

@@ -77,6 +77,7 @@ mod tests {
                 limits: Default::default(),
                 profile: None,
                 budget: Default::default(),
+                worktree: false,
             };
             let mut t = Task::new(*id, spec, 10);
             t.status = TaskStatus::Blocked;

@@ -31,6 +31,7 @@ pub fn spec(prompt: &str) -> TaskSpec {
         limits: Default::default(),
         profile: None,
         budget: Default::default(),
+        worktree: false,
     }
 }
 

@@ -6,6 +6,7 @@
 
 pub mod answer;
 pub mod confirm;
+pub mod diff;
 pub mod form;
 pub mod grid;
 pub mod help;
