@@ -18,7 +18,7 @@ use super::layout::{list_offset, pane_body, regions, tiles};
 use super::lines::{Expansion, TaskLines};
 use super::theme::Theme;
 use super::wrap::plain;
-use crate::agent::Answer;
+use crate::agent::{AgentKind, Answer};
 use crate::core::task::TaskStatus;
 use crate::core::{State, TaskId};
 
@@ -34,6 +34,10 @@ pub enum Intent {
     Launch(FormOutput),
     /// Kill a task's agent.
     Kill(TaskId),
+    /// Keystrokes for a program's terminal.
+    Input(TaskId, Vec<u8>),
+    /// A program's terminal changed size (rows, cols).
+    Resize(TaskId, u16, u16),
     /// Answer a task's pending question.
     Answer(TaskId, Answer),
     /// Allow the pending tool now and for the rest of the task.
@@ -109,6 +113,8 @@ pub struct App {
     pub deferred: HashSet<String>,
     /// The follow-up line being typed.
     pub compose: Option<Compose>,
+    /// Keys go to this `command` task's terminal.
+    pub terminal_focus: Option<TaskId>,
     panes: HashMap<TaskId, PaneState>,
     cache: RefCell<HashMap<(TaskId, u16), (u64, TaskLines)>>,
     use_counter: RefCell<u64>,
@@ -133,6 +139,7 @@ impl App {
             answer: None,
             deferred: HashSet::new(),
             compose: None,
+            terminal_focus: None,
             search: None,
             notice: None,
             quitting: false,
@@ -156,6 +163,7 @@ impl App {
             Overlay::ConfirmDelete(_) => Mode::ConfirmDelete,
             Overlay::Form(_) => Mode::Form,
             Overlay::Search(_) => Mode::Search,
+            Overlay::None if self.terminal_focus.is_some() => Mode::Terminal,
             Overlay::None if self.compose.is_some() => Mode::Compose,
             Overlay::None if self.grid => Mode::Grid,
             Overlay::None if self.answer.is_some() => Mode::Answer,
@@ -487,6 +495,37 @@ impl App {
                     }
                 }
             }
+            Action::FocusTerminal => {
+                if let Some(t) = self.selected.and_then(|id| state.task(id))
+                    && t.spec.agent == AgentKind::Command
+                    && t.process_alive
+                {
+                    self.terminal_focus = Some(t.id);
+                    self.grid = false;
+                    self.raw = true;
+                    // The program draws for the pane's size from now on.
+                    let (rows, cols) = self.terminal_size(state);
+                    self.pty_size = (rows, cols);
+                    self.rebuild_raw();
+                    return vec![Intent::Resize(t.id, rows, cols)];
+                }
+            }
+            Action::TerminalKey(key) => {
+                let alive = self
+                    .terminal_focus
+                    .and_then(|id| state.task(id))
+                    .filter(|t| t.process_alive);
+                match alive {
+                    Some(t) => {
+                        let bytes = key_bytes(key);
+                        if !bytes.is_empty() {
+                            return vec![Intent::Input(t.id, bytes)];
+                        }
+                    }
+                    None => self.terminal_focus = None,
+                }
+            }
+            Action::LeaveTerminal => self.terminal_focus = None,
             Action::Rerun => {
                 if let Some(t) = self.selected_finished(state) {
                     return vec![Intent::Rerun(t)];
@@ -573,6 +612,13 @@ impl App {
             Overlay::Search(q) => q.push_str(&text.replace(['\n', '\r'], " ")),
             _ => {}
         }
+    }
+
+    /// Rows and columns of the pane body, where a focused program's
+    /// terminal is shown.
+    fn terminal_size(&self, state: &State) -> (u16, u16) {
+        let body = pane_body(regions(self.size, state.tasks.len()).pane);
+        (body.height.max(1), body.width.max(1))
     }
 
     /// The selected task when it has finished and no agent process is left.
@@ -774,5 +820,59 @@ impl App {
             parser.process(b);
         }
         self.raw_term = Some((id, parser));
+    }
+}
+
+/// The bytes a terminal program expects for `key` (xterm conventions).
+pub fn key_bytes(key: crossterm::event::KeyEvent) -> Vec<u8> {
+    use crossterm::event::{KeyCode, KeyModifiers};
+    let ctrl = key.modifiers.contains(KeyModifiers::CONTROL);
+    let alt = key.modifiers.contains(KeyModifiers::ALT);
+    let mut out = Vec::new();
+    if alt {
+        out.push(0x1b);
+    }
+    match key.code {
+        KeyCode::Char(c) if ctrl && c.is_ascii_alphabetic() => {
+            out.push((c.to_ascii_lowercase() as u8) & 0x1f);
+        }
+        KeyCode::Char(c) => {
+            let mut buf = [0u8; 4];
+            out.extend_from_slice(c.encode_utf8(&mut buf).as_bytes());
+        }
+        KeyCode::Enter => out.push(b'\r'),
+        KeyCode::Tab => out.push(b'\t'),
+        KeyCode::BackTab => out.extend_from_slice(b"\x1b[Z"),
+        KeyCode::Backspace => out.push(0x7f),
+        KeyCode::Esc => out.push(0x1b),
+        KeyCode::Up => out.extend_from_slice(b"\x1b[A"),
+        KeyCode::Down => out.extend_from_slice(b"\x1b[B"),
+        KeyCode::Right => out.extend_from_slice(b"\x1b[C"),
+        KeyCode::Left => out.extend_from_slice(b"\x1b[D"),
+        KeyCode::Home => out.extend_from_slice(b"\x1b[H"),
+        KeyCode::End => out.extend_from_slice(b"\x1b[F"),
+        KeyCode::PageUp => out.extend_from_slice(b"\x1b[5~"),
+        KeyCode::PageDown => out.extend_from_slice(b"\x1b[6~"),
+        KeyCode::Delete => out.extend_from_slice(b"\x1b[3~"),
+        _ => return Vec::new(),
+    }
+    out
+}
+
+#[cfg(test)]
+mod key_bytes_tests {
+    use super::key_bytes;
+    use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+
+    #[test]
+    fn keys_become_what_a_terminal_program_reads() {
+        let k = |code, mods| key_bytes(KeyEvent::new(code, mods));
+        assert_eq!(k(KeyCode::Char('a'), KeyModifiers::NONE), b"a");
+        assert_eq!(k(KeyCode::Char('é'), KeyModifiers::NONE), "é".as_bytes());
+        assert_eq!(k(KeyCode::Char('c'), KeyModifiers::CONTROL), [3]);
+        assert_eq!(k(KeyCode::Enter, KeyModifiers::NONE), b"\r");
+        assert_eq!(k(KeyCode::Up, KeyModifiers::NONE), b"\x1b[A");
+        assert_eq!(k(KeyCode::Char('b'), KeyModifiers::ALT), b"\x1bb");
+        assert!(k(KeyCode::F(5), KeyModifiers::NONE).is_empty());
     }
 }

@@ -107,6 +107,8 @@ impl Cockpit {
                 Intent::Answer(task, answer) => Command::Answer { task, answer },
                 Intent::AllowAlways(task) => Command::AllowAlways { task },
                 Intent::FollowUp(task, text) => Command::FollowUp { task, text },
+                Intent::Input(task, bytes) => Command::Input { task, bytes },
+                Intent::Resize(task, rows, cols) => Command::Resize { task, rows, cols },
                 Intent::Rerun(task) => match self.state.task(task).map(|t| t.status) {
                     Some(TaskStatus::Interrupted) => Command::Resume {
                         task,

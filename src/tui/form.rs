@@ -13,8 +13,10 @@ use ratatui_textarea::TextArea;
 
 use crate::agent::AgentKind;
 
-/// The agent kinds the picker offers, in order. New kinds slot in here.
-pub const AGENTS: &[AgentKind] = &[AgentKind::Claude, AgentKind::Codex, AgentKind::Gemini];
+/// The agent profiles offered when the config names none: one per kind.
+pub fn builtin_agents() -> Vec<String> {
+    AgentKind::NAMES.iter().map(|n| n.to_string()).collect()
+}
 
 /// Permission modes the picker offers; the first leaves the agent's own.
 pub const PERMISSION_MODES: &[&str] = &[
@@ -28,7 +30,10 @@ pub const PERMISSION_MODES: &[&str] = &[
 /// What the form starts with (from the command line).
 #[derive(Debug, Clone, PartialEq)]
 pub struct FormDefaults {
+    /// The agent profile picked at first.
     pub agent: String,
+    /// Every agent profile the picker offers (built-in and the config's).
+    pub agents: Vec<String>,
     pub model: Option<String>,
     pub permission_mode: Option<String>,
     /// The directory relative paths are resolved against (corral's cwd).
@@ -58,7 +63,8 @@ const FIELDS: [Field; 5] = [
 /// What a valid form asks to start.
 #[derive(Debug, Clone, PartialEq)]
 pub struct FormOutput {
-    pub agent: AgentKind,
+    /// The agent profile's name.
+    pub agent: String,
     pub prompt: String,
     pub cwd: PathBuf,
     pub model: Option<String>,
@@ -69,6 +75,8 @@ pub struct FormOutput {
 #[derive(Debug, Clone)]
 pub struct Form {
     pub prompt: TextArea<'static>,
+    /// The picker's choices and the chosen one.
+    pub agents: Vec<String>,
     pub agent: usize,
     pub cwd: TextArea<'static>,
     pub model: TextArea<'static>,
@@ -90,7 +98,12 @@ fn one_line(text: &str) -> TextArea<'static> {
 impl Form {
     /// A fresh form with the command line's defaults.
     pub fn new(d: &FormDefaults) -> Form {
-        let agent = AGENTS.iter().position(|k| k.name() == d.agent).unwrap_or(0);
+        let agents = if d.agents.is_empty() {
+            builtin_agents()
+        } else {
+            d.agents.clone()
+        };
+        let agent = agents.iter().position(|k| *k == d.agent).unwrap_or(0);
         let permission = d
             .permission_mode
             .as_deref()
@@ -100,6 +113,7 @@ impl Form {
         prompt.set_placeholder_text("What should the agent do?");
         let mut form = Form {
             prompt,
+            agents,
             agent,
             cwd: one_line(&d.cwd.to_string_lossy()),
             model: one_line(d.model.as_deref().unwrap_or("")),
@@ -182,7 +196,7 @@ impl Form {
             Field::Prompt => {
                 self.prompt.input(key);
             }
-            Field::Agent => self.agent = pick(self.agent, AGENTS.len(), key),
+            Field::Agent => self.agent = pick(self.agent, self.agents.len(), key),
             Field::Permission => {
                 self.permission = pick(self.permission, PERMISSION_MODES.len(), key)
             }
@@ -241,7 +255,11 @@ impl Form {
         }
         let model = self.model.lines().concat().trim().to_string();
         Some(FormOutput {
-            agent: AGENTS[self.agent.min(AGENTS.len() - 1)],
+            agent: self
+                .agents
+                .get(self.agent)
+                .cloned()
+                .unwrap_or_else(|| "claude".into()),
             prompt,
             cwd: self.cwd_path(),
             model: (!model.is_empty()).then_some(model),
@@ -273,6 +291,7 @@ mod tests {
     fn defaults(dir: &Path) -> FormDefaults {
         FormDefaults {
             agent: "claude".into(),
+            agents: builtin_agents(),
             model: Some("haiku".into()),
             permission_mode: Some("plan".into()),
             base_dir: dir.to_path_buf(),
@@ -301,7 +320,7 @@ mod tests {
         f.key(k(KeyCode::Right)); // plan -> bypassPermissions
         let out = f.submit().unwrap();
         assert_eq!(out.prompt, "fix it\nthen test");
-        assert_eq!(out.agent, AgentKind::Claude);
+        assert_eq!(out.agent, "claude");
         assert_eq!(out.cwd, dir.path());
         assert_eq!(out.model.as_deref(), Some("haiku"));
         assert_eq!(out.permission_mode.as_deref(), Some("bypassPermissions"));

@@ -28,6 +28,8 @@ pub enum Mode {
     Answer,
     /// Typing a follow-up message.
     Compose,
+    /// Keys go to an interactive program's terminal (a `command` task).
+    Terminal,
     /// The new-task form.
     Form,
     /// Typing a search in the pane.
@@ -96,6 +98,12 @@ pub enum Action {
     Focus,
     /// Select the next task waiting for the user.
     NextBlocked,
+    /// Type into the selected program's terminal (a `command` task).
+    FocusTerminal,
+    /// A key for the focused program's terminal.
+    TerminalKey(KeyEvent),
+    /// Give the keys back to corral.
+    LeaveTerminal,
     /// Archive (or bring back) a finished task.
     ToggleArchive,
     /// Ask before deleting a finished task.
@@ -158,6 +166,11 @@ pub const HELP: &[(&str, &str, &str)] = &[
         "message the agent: a follow-up in the same session",
     ),
     ("task", "b", "jump to the next task waiting for you"),
+    (
+        "task",
+        "i Ctrl-]",
+        "type into a command's terminal / give the keys back",
+    ),
     (
         "answer",
         "y a n",
@@ -235,6 +248,9 @@ pub fn map_key(key: KeyEvent, mode: Mode) -> Action {
             _ if mode == Mode::ConfirmQuit && ctrl(&key, 'c') => Action::Confirm,
             _ => Action::Close,
         },
+        // Ctrl-] (like telnet) gives the keys back to corral.
+        Mode::Terminal if ctrl(&key, ']') => Action::LeaveTerminal,
+        Mode::Terminal => Action::TerminalKey(key),
         Mode::Answer | Mode::Compose if ctrl(&key, 'c') => Action::Quit,
         Mode::Answer | Mode::Compose => Action::BoxKey(key),
         Mode::Normal | Mode::Found | Mode::Grid => normal_key(key, mode),
@@ -267,6 +283,7 @@ fn normal_key(key: KeyEvent, mode: Mode) -> Action {
         KeyCode::Char('R') => Action::Rerun,
         KeyCode::Char('m') => Action::Compose,
         KeyCode::Char('b') => Action::NextBlocked,
+        KeyCode::Char('i') => Action::FocusTerminal,
         KeyCode::Enter if mode == Mode::Normal => Action::Focus,
         KeyCode::Char('A') => Action::ToggleArchive,
         KeyCode::Char('D') => Action::DeleteAsk,

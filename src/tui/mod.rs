@@ -177,7 +177,7 @@ pub fn run(defaults: AgentArgs, config_file: Option<&Path>) -> i32 {
         let app = App::new(
             theme,
             ratatui::layout::Rect::new(0, 0, size.width, size.height),
-            launch::form_defaults(&defaults, &cwd),
+            launch::form_defaults(&defaults, &config, &cwd),
             runtime_config.pty_size,
         );
         let mut cockpit = Cockpit {

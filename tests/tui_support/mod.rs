@@ -234,6 +234,7 @@ pub fn busy_state() -> State {
 pub fn defaults() -> FormDefaults {
     FormDefaults {
         agent: "claude".into(),
+        agents: corral::tui::form::builtin_agents(),
         model: None,
         permission_mode: None,
         base_dir: PathBuf::from(env!("CARGO_MANIFEST_DIR")),

@@ -11,7 +11,7 @@ use ratatui::widgets::{Block, Borders, Clear, Widget};
 
 use super::centered;
 use crate::tui::app::App;
-use crate::tui::form::{AGENTS, Field, Form, PERMISSION_MODES};
+use crate::tui::form::{Field, Form, PERMISSION_MODES};
 use crate::tui::theme::Theme;
 
 fn label(th: Theme, text: &str, focused: bool) -> Span<'static> {
@@ -79,7 +79,7 @@ pub fn render(app: &App, form: &Form, area: Rect, buf: &mut Buffer) {
     };
     form.prompt.render(text_rect, buf);
 
-    let names: Vec<&str> = AGENTS.iter().map(|a| a.name()).collect();
+    let names: Vec<&str> = form.agents.iter().map(String::as_str).collect();
     let mut agent = vec![label(th, "agent", form.focus == Field::Agent)];
     agent.extend(choice(th, &names, form.agent, form.focus == Field::Agent));
     Line::from(agent).render(row(0), buf);

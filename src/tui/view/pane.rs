@@ -37,7 +37,9 @@ pub fn render(app: &App, state: &State, area: Rect, buf: &mut Buffer) {
         .unwrap_or(0);
     let top = app.pane_top(task.id, total, body.height as usize);
     let pane = app.pane(task.id);
-    let position = if app.raw {
+    let position = if app.terminal_focus == Some(task.id) {
+        "typing into the program · Ctrl-] gives the keys back".to_string()
+    } else if app.raw {
         "raw output".to_string()
     } else if pane.follow || total <= body.height as usize {
         "following".to_string()
