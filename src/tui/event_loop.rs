@@ -16,7 +16,7 @@ use tokio::signal::unix::{SignalKind, signal};
 use tokio::sync::mpsc::Receiver;
 
 use super::app::{App, Intent};
-use super::keymap::{map_key, map_mouse};
+use super::keymap::{Action, Mode, map_key, map_mouse};
 use super::launch::task_spec;
 use super::terminal::{Term, set_live_groups};
 use super::view;
@@ -49,6 +49,8 @@ pub struct Cockpit {
     pub recorder: Option<Recorder>,
     /// Profiles, defaults and limits.
     pub config: Config,
+    /// Key overrides from the config.
+    pub bindings: super::bindings::Bindings,
     /// Bell and notification when a task starts waiting for the user.
     pub attention: super::attention::Attention,
 }
@@ -137,7 +139,20 @@ impl Cockpit {
         self.app.sync(&self.state);
         self.app.sync_answer(&self.state);
         let action = match ev {
-            TermEvent::Key(k) => map_key(k, self.app.mode()),
+            TermEvent::Key(k) => {
+                let mode = self.app.mode();
+                // Overrides apply where keys are commands, not text.
+                let k = match mode {
+                    Mode::Normal | Mode::Found | Mode::Grid => self.bindings.translate(k),
+                    // A program gets every key but the one that leaves it.
+                    Mode::Terminal => match self.bindings.translate(k) {
+                        t if map_key(t, mode) == Action::LeaveTerminal => t,
+                        _ => k,
+                    },
+                    _ => k,
+                };
+                map_key(k, mode)
+            }
             TermEvent::Mouse(m) => map_mouse(m, self.app.mode()),
             TermEvent::Paste(text) => {
                 self.app.paste(&text);

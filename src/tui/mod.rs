@@ -10,6 +10,7 @@
 pub mod answer;
 pub mod app;
 pub mod attention;
+pub mod bindings;
 pub mod event_loop;
 pub mod form;
 pub mod keymap;
@@ -109,6 +110,13 @@ pub fn run(defaults: AgentArgs, config_file: Option<&Path>) -> i32 {
             return 2;
         }
     };
+    let bindings = match bindings::Bindings::from_config(&config.defaults.keybindings) {
+        Ok(b) => b,
+        Err(err) => {
+            eprintln!("corral: {}: {err}", paths.config_file.display());
+            return 2;
+        }
+    };
     // Logs go to a file, never to the terminal the cockpit draws on.
     let _log = logging::init(&paths.log_file()).ok();
     if let Some(agent) = &defaults.agent
@@ -187,6 +195,7 @@ pub fn run(defaults: AgentArgs, config_file: Option<&Path>) -> i32 {
             events: rx,
             args: defaults,
             recorder: recorder.take(),
+            bindings,
             attention: attention::Attention::new(
                 config.defaults.bell,
                 config.defaults.notifications,
