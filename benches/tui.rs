@@ -97,6 +97,7 @@ fn one(n: usize, deltas: usize, view_name: &str) {
                 cwd: root.to_path_buf(),
                 model: None,
                 permission_mode: None,
+                worktree: false,
             };
             let spec = launch::task_spec(&cli.tui, &corral::config::Config::default(), out)
                 .expect("task spec");

@@ -21,6 +21,8 @@ use super::wrap::plain;
 use crate::agent::{AgentKind, Answer};
 use crate::core::task::TaskStatus;
 use crate::core::{State, TaskId};
+use crate::worktree::{Changes, UnmergedWork};
+use crossterm::event::KeyCode;
 
 /// Raw output bytes kept per task for the raw view.
 pub const RAW_RING_BYTES: usize = 64 * 1024;
@@ -38,6 +40,18 @@ pub enum Intent {
     Input(TaskId, Vec<u8>),
     /// A program's terminal changed size (rows, cols).
     Resize(TaskId, u16, u16),
+    /// Open the review of a worktree task.
+    OpenDiff(TaskId),
+    /// Commit the worktree's uncommitted work (message: the title).
+    Commit(TaskId),
+    /// Commit, then merge the task branch into its base branch.
+    Merge(TaskId),
+    /// Open a shell in the worktree (the cockpit steps aside meanwhile).
+    Shell(TaskId),
+    /// Show what discarding would lose, then ask.
+    DiscardAsk(TaskId),
+    /// Remove the worktree and branch; `work` is what the user was shown.
+    Discard(TaskId, UnmergedWork),
     /// Answer a task's pending question.
     Answer(TaskId, Answer),
     /// Allow the pending tool now and for the rest of the task.
@@ -63,9 +77,24 @@ pub enum Overlay {
     ConfirmQuit,
     /// Delete this finished task if the user says `y`.
     ConfirmDelete(TaskId),
+    /// The review of a worktree task's changes.
+    Diff(Box<DiffReview>),
     Form(Box<Form>),
     /// The search being typed.
     Search(String),
+}
+
+/// The review of a worktree task: its changes, the scroll, and a pending
+/// discard waiting for `y`.
+#[derive(Debug, Clone)]
+pub struct DiffReview {
+    pub task: TaskId,
+    pub changes: Changes,
+    pub scroll: usize,
+    /// What a discard would lose, shown until the user says `y` or not.
+    pub confirm_discard: Option<UnmergedWork>,
+    /// The last action's outcome, in words.
+    pub message: Option<String>,
 }
 
 /// Scroll position and folding of one task's pane.
@@ -115,6 +144,8 @@ pub struct App {
     pub compose: Option<Compose>,
     /// Keys go to this `command` task's terminal.
     pub terminal_focus: Option<TaskId>,
+    /// Open a shell here, the cockpit stepping aside meanwhile.
+    pub pending_shell: Option<std::path::PathBuf>,
     panes: HashMap<TaskId, PaneState>,
     cache: RefCell<HashMap<(TaskId, u16), (u64, TaskLines)>>,
     use_counter: RefCell<u64>,
@@ -140,6 +171,7 @@ impl App {
             deferred: HashSet::new(),
             compose: None,
             terminal_focus: None,
+            pending_shell: None,
             search: None,
             notice: None,
             quitting: false,
@@ -161,6 +193,7 @@ impl App {
             Overlay::ConfirmKill(_) => Mode::ConfirmKill,
             Overlay::ConfirmQuit => Mode::ConfirmQuit,
             Overlay::ConfirmDelete(_) => Mode::ConfirmDelete,
+            Overlay::Diff(_) => Mode::Diff,
             Overlay::Form(_) => Mode::Form,
             Overlay::Search(_) => Mode::Search,
             Overlay::None if self.terminal_focus.is_some() => Mode::Terminal,
@@ -526,6 +559,39 @@ impl App {
                 }
             }
             Action::LeaveTerminal => self.terminal_focus = None,
+            Action::OpenDiff => {
+                if let Some(id) = self.selected {
+                    return vec![Intent::OpenDiff(id)];
+                }
+            }
+            Action::DiffKey(key) => {
+                let page = self.size.height.saturating_sub(4).max(1) as usize;
+                if let Overlay::Diff(review) = &mut self.overlay {
+                    let task = review.task;
+                    if let Some(work) = review.confirm_discard.take() {
+                        if key.code == KeyCode::Char('y') {
+                            return vec![Intent::Discard(task, work)];
+                        }
+                        return vec![];
+                    }
+                    match key.code {
+                        KeyCode::Esc | KeyCode::Char('q') => self.overlay = Overlay::None,
+                        KeyCode::Down | KeyCode::Char('j') => review.scroll += 1,
+                        KeyCode::Up | KeyCode::Char('k') => {
+                            review.scroll = review.scroll.saturating_sub(1)
+                        }
+                        KeyCode::PageDown | KeyCode::Char(' ') => review.scroll += page,
+                        KeyCode::PageUp => review.scroll = review.scroll.saturating_sub(page),
+                        KeyCode::Home => review.scroll = 0,
+                        KeyCode::End => review.scroll = usize::MAX / 2,
+                        KeyCode::Char('c') => return vec![Intent::Commit(task)],
+                        KeyCode::Char('M') => return vec![Intent::Merge(task)],
+                        KeyCode::Char('s') => return vec![Intent::Shell(task)],
+                        KeyCode::Char('D') => return vec![Intent::DiscardAsk(task)],
+                        _ => {}
+                    }
+                }
+            }
             Action::Rerun => {
                 if let Some(t) = self.selected_finished(state) {
                     return vec![Intent::Rerun(t)];

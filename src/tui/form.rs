@@ -34,6 +34,8 @@ pub struct FormDefaults {
     pub agent: String,
     /// Every agent profile the picker offers (built-in and the config's).
     pub agents: Vec<String>,
+    /// Whether new tasks run in a git worktree of their own.
+    pub worktree: bool,
     pub model: Option<String>,
     pub permission_mode: Option<String>,
     /// The directory relative paths are resolved against (corral's cwd).
@@ -50,14 +52,16 @@ pub enum Field {
     Cwd,
     Model,
     Permission,
+    Worktree,
 }
 
-const FIELDS: [Field; 5] = [
+const FIELDS: [Field; 6] = [
     Field::Prompt,
     Field::Agent,
     Field::Cwd,
     Field::Model,
     Field::Permission,
+    Field::Worktree,
 ];
 
 /// What a valid form asks to start.
@@ -69,6 +73,8 @@ pub struct FormOutput {
     pub cwd: PathBuf,
     pub model: Option<String>,
     pub permission_mode: Option<String>,
+    /// Run in a git worktree of its own.
+    pub worktree: bool,
 }
 
 /// The form's state.
@@ -81,6 +87,8 @@ pub struct Form {
     pub cwd: TextArea<'static>,
     pub model: TextArea<'static>,
     pub permission: usize,
+    /// Run the task in a git worktree of its own.
+    pub worktree: bool,
     pub focus: Field,
     base_dir: PathBuf,
     /// Why the working directory is not usable, checked as it is typed.
@@ -118,6 +126,7 @@ impl Form {
             cwd: one_line(&d.cwd.to_string_lossy()),
             model: one_line(d.model.as_deref().unwrap_or("")),
             permission,
+            worktree: d.worktree,
             focus: Field::Prompt,
             base_dir: d.base_dir.clone(),
             cwd_error: None,
@@ -200,6 +209,7 @@ impl Form {
             Field::Permission => {
                 self.permission = pick(self.permission, PERMISSION_MODES.len(), key)
             }
+            Field::Worktree => self.worktree = pick(self.worktree as usize, 2, key) == 1,
             Field::Cwd | Field::Model => {
                 // One-line fields: Enter moves on instead of breaking the line.
                 if matches!(key.code, KeyCode::Enter)
@@ -233,7 +243,7 @@ impl Form {
             Field::Model => {
                 self.model.insert_str(text.replace('\n', ""));
             }
-            Field::Agent | Field::Permission => {}
+            Field::Agent | Field::Permission | Field::Worktree => {}
         }
     }
 
@@ -265,6 +275,7 @@ impl Form {
             model: (!model.is_empty()).then_some(model),
             permission_mode: (self.permission > 0)
                 .then(|| PERMISSION_MODES[self.permission].to_string()),
+            worktree: self.worktree,
         })
     }
 }
@@ -292,6 +303,7 @@ mod tests {
         FormDefaults {
             agent: "claude".into(),
             agents: builtin_agents(),
+            worktree: false,
             model: Some("haiku".into()),
             permission_mode: Some("plan".into()),
             base_dir: dir.to_path_buf(),
@@ -316,9 +328,12 @@ mod tests {
         typ(&mut f, "fix it");
         f.key(k(KeyCode::Enter));
         typ(&mut f, "then test");
+        f.cycle(false); // back to the worktree switch
+        f.key(k(KeyCode::Right)); // no -> yes
         f.cycle(false); // to Permission
         f.key(k(KeyCode::Right)); // plan -> bypassPermissions
         let out = f.submit().unwrap();
+        assert!(out.worktree);
         assert_eq!(out.prompt, "fix it\nthen test");
         assert_eq!(out.agent, "claude");
         assert_eq!(out.cwd, dir.path());

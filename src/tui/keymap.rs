@@ -30,6 +30,8 @@ pub enum Mode {
     Compose,
     /// Keys go to an interactive program's terminal (a `command` task).
     Terminal,
+    /// The review of a worktree task's changes.
+    Diff,
     /// The new-task form.
     Form,
     /// Typing a search in the pane.
@@ -104,6 +106,10 @@ pub enum Action {
     TerminalKey(KeyEvent),
     /// Give the keys back to corral.
     LeaveTerminal,
+    /// Review the selected worktree task's changes.
+    OpenDiff,
+    /// A key in the diff review.
+    DiffKey(KeyEvent),
     /// Archive (or bring back) a finished task.
     ToggleArchive,
     /// Ask before deleting a finished task.
@@ -166,6 +172,11 @@ pub const HELP: &[(&str, &str, &str)] = &[
         "message the agent: a follow-up in the same session",
     ),
     ("task", "b", "jump to the next task waiting for you"),
+    (
+        "task",
+        "d",
+        "review a worktree task: c commit, M merge, s shell, D discard",
+    ),
     (
         "task",
         "i Ctrl-]",
@@ -251,6 +262,8 @@ pub fn map_key(key: KeyEvent, mode: Mode) -> Action {
         // Ctrl-] (like telnet) gives the keys back to corral.
         Mode::Terminal if ctrl(&key, ']') => Action::LeaveTerminal,
         Mode::Terminal => Action::TerminalKey(key),
+        Mode::Diff if ctrl(&key, 'c') => Action::Quit,
+        Mode::Diff => Action::DiffKey(key),
         Mode::Answer | Mode::Compose if ctrl(&key, 'c') => Action::Quit,
         Mode::Answer | Mode::Compose => Action::BoxKey(key),
         Mode::Normal | Mode::Found | Mode::Grid => normal_key(key, mode),
@@ -284,6 +297,7 @@ fn normal_key(key: KeyEvent, mode: Mode) -> Action {
         KeyCode::Char('m') => Action::Compose,
         KeyCode::Char('b') => Action::NextBlocked,
         KeyCode::Char('i') => Action::FocusTerminal,
+        KeyCode::Char('d') => Action::OpenDiff,
         KeyCode::Enter if mode == Mode::Normal => Action::Focus,
         KeyCode::Char('A') => Action::ToggleArchive,
         KeyCode::Char('D') => Action::DeleteAsk,
@@ -395,6 +409,14 @@ mod tests {
             assert_eq!(map_key(ctrl_c, mode), Action::Quit);
         }
         assert_eq!(map_key(ch('m'), Mode::Normal), Action::Compose);
+        assert_eq!(map_key(ch('d'), Mode::Normal), Action::OpenDiff);
+        assert_eq!(map_key(ch('M'), Mode::Diff), Action::DiffKey(ch('M')));
+        assert_eq!(
+            map_key(ch('x'), Mode::Terminal),
+            Action::TerminalKey(ch('x'))
+        );
+        let leave = KeyEvent::new(KeyCode::Char(']'), KeyModifiers::CONTROL);
+        assert_eq!(map_key(leave, Mode::Terminal), Action::LeaveTerminal);
         assert_eq!(map_key(ch('b'), Mode::Normal), Action::NextBlocked);
     }
 

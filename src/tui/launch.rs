@@ -29,7 +29,8 @@ pub fn task_spec(args: &AgentArgs, config: &Config, out: FormOutput) -> Result<T
     args.session_id = None;
     args.resume = None;
     let d = &config.defaults;
-    crate::headless::task_spec_from(
+    let worktree = out.worktree;
+    let mut spec = crate::headless::task_spec_from(
         &args,
         config,
         out.prompt,
@@ -42,7 +43,9 @@ pub fn task_spec(args: &AgentArgs, config: &Config, out: FormOutput) -> Result<T
             max_turns: d.max_turns,
             ..Budget::default()
         },
-    )
+    )?;
+    spec.worktree = worktree;
+    Ok(spec)
 }
 
 /// The form's defaults from the command line; `cwd` is corral's own
@@ -54,6 +57,7 @@ pub fn form_defaults(args: &AgentArgs, config: &Config, cwd: &Path) -> FormDefau
             .clone()
             .unwrap_or_else(|| config.defaults.agent.clone()),
         agents: config.agents.keys().cloned().collect(),
+        worktree: config.defaults.worktree,
         model: args.model.clone(),
         permission_mode: args.permission_mode.clone(),
         base_dir: cwd.to_path_buf(),
@@ -94,6 +98,7 @@ mod tests {
                 cwd: PathBuf::from("/w/sub"),
                 model: Some("haiku".into()),
                 permission_mode: None,
+                worktree: false,
             },
         )
         .unwrap();

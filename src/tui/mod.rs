@@ -52,9 +52,11 @@ pub fn settings() -> Settings {
 
 /// The cockpit's settings with the config's concurrency limits and a
 /// private directory for question files.
-fn configured_settings(config: &Config, question_dir: Option<PathBuf>) -> Settings {
+fn configured_settings(config: &Config, paths: &Paths, question_dir: Option<PathBuf>) -> Settings {
     let d = &config.defaults;
     Settings {
+        worktree_root: Some(d.worktree_root_or(&paths.data_dir)),
+        worktree_setup: d.worktree_setup.clone(),
         concurrency: Some(d.concurrency.max(1)),
         per_agent_concurrency: d
             .concurrency_per_agent
@@ -172,7 +174,7 @@ pub fn run(defaults: AgentArgs, config_file: Option<&Path>) -> i32 {
         if let Some(recorder) = &recorder {
             runtime.set_observer(recorder.observer());
         }
-        let mut state = State::new(configured_settings(&config, questions.clone()));
+        let mut state = State::new(configured_settings(&config, &paths, questions.clone()));
         // Tasks from earlier sessions and from `corral run` come back,
         // unfinished ones as interrupted; archived ones stay on disk.
         if let (Some(recorder), Some(store)) = (recorder.as_mut(), &store) {

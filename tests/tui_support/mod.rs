@@ -235,6 +235,7 @@ pub fn defaults() -> FormDefaults {
     FormDefaults {
         agent: "claude".into(),
         agents: corral::tui::form::builtin_agents(),
+        worktree: false,
         model: None,
         permission_mode: None,
         base_dir: PathBuf::from(env!("CARGO_MANIFEST_DIR")),

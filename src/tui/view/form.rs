@@ -52,8 +52,8 @@ pub fn render(app: &App, form: &Form, area: Rect, buf: &mut Buffer) {
         return;
     }
     // Rows under the prompt: agent, cwd, cwd error, model, permission,
-    // error, keys.
-    let fixed = 7;
+    // worktree, error, keys.
+    let fixed = 8;
     let prompt_h = inner.height - fixed;
     let row = |i: u16| Rect {
         y: inner.y + prompt_h + i,
@@ -130,8 +130,17 @@ pub fn render(app: &App, form: &Form, area: Rect, buf: &mut Buffer) {
     ));
     Line::from(perm).render(row(4), buf);
 
+    let mut wt = vec![label(th, "worktree", form.focus == Field::Worktree)];
+    wt.extend(choice(
+        th,
+        &["no", "yes: its own git worktree and branch"],
+        form.worktree as usize,
+        form.focus == Field::Worktree,
+    ));
+    Line::from(wt).render(row(5), buf);
+
     if let Some(e) = &form.error {
-        Line::styled(format!("  ✗ {e}"), th.error()).render(row(5), buf);
+        Line::styled(format!("  ✗ {e}"), th.error()).render(row(6), buf);
     }
     let keys = [
         ("Ctrl-S", "start"),
@@ -144,5 +153,5 @@ pub fn render(app: &App, form: &Form, area: Rect, buf: &mut Buffer) {
         spans.push(Span::styled(k, th.key()));
         spans.push(Span::styled(format!(" {what}   "), th.dim()));
     }
-    Line::from(spans).render(row(6), buf);
+    Line::from(spans).render(row(7), buf);
 }

@@ -86,6 +86,16 @@ pub fn render(app: &App, state: &State, area: Rect, buf: &mut Buffer) {
     }
 }
 
+/// The title, with the worktree's change count when the task has one.
+fn row_title(t: &Task) -> String {
+    let title = safe_text(&t.title()).replace('\n', " ");
+    match &t.changes {
+        Some(c) => format!("[{}] {title}", crate::present::change_count(c)),
+        None if t.worktree_pending => format!("[creating worktree] {title}"),
+        None => title,
+    }
+}
+
 fn row_line(app: &App, t: &Task, tick: u64, title_w: usize, selected: bool) -> Line<'static> {
     let th = app.theme;
     let st = th.status(t.status);
@@ -112,10 +122,7 @@ fn row_line(app: &App, t: &Task, tick: u64, title_w: usize, selected: bool) -> L
         Span::styled(pad(&format!("{}", t.id), 4), base),
         Span::styled(pad(t.status.name(), 10), st),
         Span::styled(pad(t.spec.agent.name(), 8), base),
-        Span::styled(
-            pad(&safe_text(&t.title()).replace('\n', " "), title_w),
-            base,
-        ),
+        Span::styled(pad(&row_title(t), title_w), base),
         Span::styled(rpad(&elapsed, 8), base),
         Span::styled(
             rpad(&if toks > 0 { tokens(toks) } else { "-".into() }, 8),
