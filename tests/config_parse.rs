@@ -228,3 +228,12 @@ fn a_missing_file_means_defaults_unless_named_explicitly() {
     assert!(e.to_string().contains("nope.toml"), "{e}");
     assert!(e.message.contains("cannot read"), "{}", e.message);
 }
+
+#[test]
+fn the_theme_is_color_or_mono() {
+    let c = parse("[defaults]\ntheme = \"mono\"\n").expect("mono parses");
+    assert_eq!(c.defaults.theme, Some(corral::config::ThemeName::Mono));
+    let e = error("[defaults]\n\ntheme = \"rainbow\"\n");
+    assert_eq!(e.line, Some(3));
+    assert!(e.message.contains("rainbow"), "{}", e.message);
+}

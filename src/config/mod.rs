@@ -63,6 +63,16 @@ pub enum Approve {
     Deny,
 }
 
+/// The cockpit's look.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ThemeName {
+    /// Colours (the default; `NO_COLOR` still turns them off).
+    Color,
+    /// No colours at all: bold, dim and reverse only.
+    Mono,
+}
+
 /// What kind of agent a profile runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -130,7 +140,7 @@ pub struct Defaults {
     pub bell: bool,
     /// Action name to key, for the TUI (which validates them).
     pub keybindings: BTreeMap<String, String>,
-    pub theme: Option<String>,
+    pub theme: Option<ThemeName>,
     /// Run every new task in a git worktree of its own.
     pub worktree: bool,
     /// Where worktrees go (absolute); `None`: `<data dir>/worktrees`.

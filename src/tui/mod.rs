@@ -145,7 +145,10 @@ pub fn run(defaults: AgentArgs, config_file: Option<&Path>) -> i32 {
             return 1;
         }
     };
-    let theme = Theme::from_no_color(std::env::var("NO_COLOR").ok().as_deref());
+    let mut theme = Theme::from_no_color(std::env::var("NO_COLOR").ok().as_deref());
+    if config.defaults.theme == Some(crate::config::ThemeName::Mono) {
+        theme.color = false;
+    }
     terminal::install_panic_hook();
     let mut term = match terminal::enter() {
         Ok(t) => t,
