@@ -1,9 +1,11 @@
 //! Getting the user's attention when a task starts waiting for them: the
 //! terminal bell and a desktop notification (OSC 9 and OSC 777, which many
-//! terminals turn into one), once per transition into `blocked`, never on
-//! a redraw. Each can be switched off in the config.
+//! terminals turn into one, and a D-Bus notification through notify-rust
+//! where a session bus exists), once per transition into `blocked`, never
+//! on a redraw. Each can be switched off in the config.
 //!
-//! Pure: decides what to write; the loop writes it between frames.
+//! `Attention` is pure: it decides what to send; the loop writes the
+//! terminal part between frames and hands the desktop part to [`notify`].
 
 use std::collections::HashSet;
 
@@ -16,6 +18,10 @@ use crate::present::{safe_text, truncate};
 pub struct Attention {
     pub bell: bool,
     pub notify: bool,
+    /// Send desktop notifications over D-Bus too (a session bus exists).
+    pub dbus: bool,
+    /// Desktop notifications to send, drained by the loop.
+    pub desktop: Vec<String>,
     waiting: HashSet<TaskId>,
 }
 
@@ -25,6 +31,8 @@ impl Attention {
         Attention {
             bell,
             notify,
+            dbus: false,
+            desktop: Vec::new(),
             waiting: HashSet::new(),
         }
     }
@@ -49,6 +57,9 @@ impl Attention {
                 let body = format!("#{id} {what} is waiting for you");
                 out.push_str(&format!("\x1b]9;corral: {body}\x07"));
                 out.push_str(&format!("\x1b]777;notify;corral;{body}\x07"));
+                if self.dbus {
+                    self.desktop.push(body);
+                }
             }
         }
         if self.bell && !fresh.is_empty() {
@@ -56,6 +67,32 @@ impl Attention {
         }
         self.waiting = now;
         out
+    }
+}
+
+/// Whether this environment has a D-Bus session bus to notify on.
+pub fn session_bus_exists(address: Option<&str>) -> bool {
+    address.is_some_and(|a| !a.trim().is_empty())
+}
+
+/// Sends one desktop notification over D-Bus, on a thread of its own so a
+/// slow or missing notification daemon never holds up the cockpit. A
+/// failure is logged, never shown: the terminal signals went out anyway.
+pub fn notify(body: String) {
+    let sent = std::thread::Builder::new()
+        .name("corral-notify".into())
+        .spawn(move || {
+            if let Err(err) = notify_rust::Notification::new()
+                .appname("corral")
+                .summary("corral: a task is waiting for you")
+                .body(&body)
+                .show()
+            {
+                tracing::debug!(%err, "no desktop notification");
+            }
+        });
+    if let Err(err) = sent {
+        tracing::debug!(%err, "no thread for a desktop notification");
     }
 }
 
@@ -103,6 +140,20 @@ mod tests {
             !a.update(&state(&[(1, "fix tests")])).is_empty(),
             "waits again"
         );
+    }
+
+    #[test]
+    fn desktop_notifications_only_with_a_session_bus() {
+        assert!(!session_bus_exists(None));
+        assert!(!session_bus_exists(Some(" ")));
+        assert!(session_bus_exists(Some("unix:path=/run/user/0/bus")));
+        let mut a = Attention::new(false, true);
+        a.update(&state(&[(1, "x")]));
+        assert!(a.desktop.is_empty(), "no bus, no D-Bus notification");
+        let mut a = Attention::new(false, true);
+        a.dbus = true;
+        a.update(&state(&[(1, "fix tests")]));
+        assert_eq!(a.desktop, ["#1 fix tests is waiting for you"]);
     }
 
     #[test]

@@ -302,6 +302,9 @@ impl Cockpit {
     /// Draws one frame.
     pub fn draw(&mut self, term: &mut Term) -> std::io::Result<()> {
         let signal = self.attention.update(&self.state);
+        for body in self.attention.desktop.drain(..) {
+            super::attention::notify(body);
+        }
         if !signal.is_empty() {
             use std::io::Write;
             let mut out = std::io::stdout().lock();

@@ -201,10 +201,15 @@ pub fn run(defaults: AgentArgs, config_file: Option<&Path>) -> i32 {
             args: defaults,
             recorder: recorder.take(),
             bindings,
-            attention: attention::Attention::new(
-                config.defaults.bell,
-                config.defaults.notifications,
-            ),
+            attention: {
+                let mut a =
+                    attention::Attention::new(config.defaults.bell, config.defaults.notifications);
+                a.dbus = config.defaults.notifications
+                    && attention::session_bus_exists(
+                        std::env::var("DBUS_SESSION_BUS_ADDRESS").ok().as_deref(),
+                    );
+                a
+            },
             config,
         };
         if !notes.is_empty() {
