@@ -1,7 +1,9 @@
 //! The real Codex CLI (pinned 0.169.0, installed by scripts/install-agents)
 //! through `corral run --agent codex --json`, against a scripted Responses
-//! API on 127.0.0.1 (tests/fixtures/mocks/responses_mock.py): the session,
-//! the streamed answer, token usage without a cost, and success.
+//! API on 127.0.0.1 (tests/fixtures/mocks/responses_mock.py): a text answer
+//! (session, streamed text, usage without a cost), a shell tool call and its
+//! result, a failing API (retries shown, then failed), a stalled one
+//! (`--timeout`, timed_out).
 //!
 //! Skipped loudly when the codex CLI is missing (a failure with
 //! `CORRAL_REQUIRE_E2E=1`).
@@ -9,6 +11,8 @@
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+
+use serde_json::Value;
 
 struct Killed(Child);
 
@@ -28,19 +32,21 @@ fn codex() -> Option<PathBuf> {
         .find(|p| p.exists())
 }
 
-#[test]
-fn a_text_answer_from_the_real_codex() {
+/// Runs `corral run --agent codex --json ARGS... PROMPT` against the mock
+/// in `scenario`; `None` when the codex CLI is missing (skipped loudly).
+fn run_codex(scenario: &str, args: &[&str], prompt: &str) -> Option<(Option<i32>, Vec<Value>)> {
     let Some(codex) = codex() else {
         assert!(
             std::env::var("CORRAL_REQUIRE_E2E").as_deref() != Ok("1"),
             "the real codex CLI is required"
         );
         eprintln!("SKIPPED: real codex CLI not found (run scripts/install-agents)");
-        return;
+        return None;
     };
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let mut mock = Command::new("python3")
         .arg(root.join("tests/fixtures/mocks/responses_mock.py"))
+        .arg(scenario)
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
@@ -67,7 +73,8 @@ fn a_text_answer_from_the_real_codex() {
         format!(
             "model = \"gpt-5.5\"\nmodel_provider = \"mock\"\ncheck_for_update_on_startup = false\n\
              [model_providers.mock]\nname = \"mock\"\nbase_url = \"http://127.0.0.1:{port}/v1\"\n\
-             wire_api = \"responses\"\nenv_key = \"MOCK_API_KEY\"\n[analytics]\nenabled = false\n"
+             wire_api = \"responses\"\nenv_key = \"MOCK_API_KEY\"\n\
+             request_max_retries = 1\nstream_max_retries = 1\n[analytics]\nenabled = false\n"
         ),
     )
     .unwrap();
@@ -82,10 +89,11 @@ fn a_text_answer_from_the_real_codex() {
         .env("XDG_CONFIG_HOME", sandbox.path().join("config"))
         .env("XDG_DATA_HOME", sandbox.path().join("data"))
         .env("XDG_STATE_HOME", sandbox.path().join("state"))
-        .args(["run", "--agent", "codex", "--json", "--timeout", "60"])
+        .args(["run", "--agent", "codex", "--json", "--kill-grace", "0.5"])
+        .args(args)
         .arg("--cwd")
         .arg(&work)
-        .arg("Say hello")
+        .arg(prompt)
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
@@ -93,11 +101,27 @@ fn a_text_answer_from_the_real_codex() {
     let mut out = String::new();
     std::io::Read::read_to_string(run.stdout.as_mut().unwrap(), &mut out).unwrap();
     let status = run.wait().unwrap();
-    let events: Vec<serde_json::Value> = out
+    let events = out
         .lines()
         .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{l}: {e}")))
         .collect();
-    assert_eq!(status.code(), Some(0), "{out}");
+    Some((status.code(), events))
+}
+
+fn texts(events: &[Value]) -> String {
+    events
+        .iter()
+        .filter(|e| e["type"] == "text")
+        .map(|e| e["text"].as_str().unwrap_or(""))
+        .collect()
+}
+
+#[test]
+fn a_text_answer_from_the_real_codex() {
+    let Some((code, events)) = run_codex("text", &["--timeout", "60"], "Say hello") else {
+        return;
+    };
+    assert_eq!(code, Some(0), "{events:#?}");
     let session = events
         .iter()
         .find(|e| e["type"] == "session")
@@ -108,12 +132,7 @@ fn a_text_answer_from_the_real_codex() {
             .as_str()
             .is_some_and(|s| !s.is_empty())
     );
-    let text: String = events
-        .iter()
-        .filter(|e| e["type"] == "text")
-        .map(|e| e["text"].as_str().unwrap_or(""))
-        .collect();
-    assert_eq!(text, "Hello from a loopback Responses mock.");
+    assert_eq!(texts(&events), "Hello from a loopback Responses mock.");
     let last = events.last().unwrap();
     assert_eq!(last["type"], "finished");
     assert_eq!(last["status"], "succeeded");
@@ -122,4 +141,62 @@ fn a_text_answer_from_the_real_codex() {
         last["usage"].get("cost_usd").is_none(),
         "codex reports no cost"
     );
+}
+
+#[test]
+fn a_tool_call_from_the_real_codex() {
+    let Some((code, events)) = run_codex(
+        "tool",
+        &["--timeout", "60", "--permission-mode", "bypassPermissions"],
+        "Run echo hi",
+    ) else {
+        return;
+    };
+    assert_eq!(code, Some(0), "{events:#?}");
+    let call = events
+        .iter()
+        .find(|e| e["type"] == "tool_call")
+        .expect("a tool call");
+    assert!(
+        call["input"]["command"]
+            .as_str()
+            .unwrap_or("")
+            .contains("echo hi"),
+        "{call}"
+    );
+    let result = events
+        .iter()
+        .find(|e| e["type"] == "tool_result")
+        .expect("a result");
+    assert!(
+        result["output"].as_str().unwrap_or("").contains("hi"),
+        "{result}"
+    );
+    assert_eq!(result["is_error"], false);
+    assert_eq!(
+        texts(&events),
+        "The tool finished. It returned: hi -- done."
+    );
+}
+
+#[test]
+fn a_failing_api_fails_the_run_with_retries_shown() {
+    let Some((code, events)) = run_codex("error", &["--timeout", "60"], "Say hello") else {
+        return;
+    };
+    assert_eq!(code, Some(1), "{events:#?}");
+    assert!(events.iter().any(|e| e["type"] == "retry"), "{events:#?}");
+    let last = events.last().unwrap();
+    assert_eq!(last["status"], "failed", "{last}");
+}
+
+#[test]
+fn a_stalled_api_times_out() {
+    let started = std::time::Instant::now();
+    let Some((code, events)) = run_codex("stall", &["--timeout", "3"], "Say hello") else {
+        return;
+    };
+    assert_eq!(code, Some(1));
+    assert_eq!(events.last().unwrap()["status"], "timed_out");
+    assert!(started.elapsed() < std::time::Duration::from_secs(30));
 }
