@@ -110,6 +110,10 @@ fn question_denial_follow_up_and_approval_with_the_real_claude() {
     tmux.keys(&["y"]);
     tmux.wait_for("the allowed tool's result", |s| s.contains("← created"));
     assert!(marker.exists(), "an allowed tool runs");
+    // The model's answer quotes the result: by then the mock has it.
+    tmux.wait_for("the turn to end", |s| {
+        s.contains("It returned: created -- done.")
+    });
 
     let requests = mock.message_requests();
     let results: Vec<String> = requests
@@ -138,9 +142,6 @@ fn question_denial_follow_up_and_approval_with_the_real_claude() {
         "the follow-up reached the model in the same conversation"
     );
 
-    tmux.wait_for("the turn to end", |s| {
-        s.contains("It returned: created -- done.")
-    });
     tmux.keys(&["q"]);
     let end = std::time::Instant::now() + tmux::WAIT;
     while tmux.alive() && std::time::Instant::now() < end {
