@@ -1046,9 +1046,12 @@ fn exited(state: &mut State, task: TaskId, now_ms: u64, exit: ExitInfo) -> Vec<E
     let Some(t) = state.task_mut(task) else {
         return vec![];
     };
+    // A resume failed when it never got to a turn: a turn that ends in an
+    // API error means the session was resumed and the API failed.
     let resume_failed = t.fallback_prompt.is_some()
         && t.kill_reason.is_none()
-        && t.last_turn.as_ref().is_none_or(|turn| turn.is_error);
+        && !t.status.is_final()
+        && t.last_turn.is_none();
     if resume_failed {
         let prompt = t.fallback_prompt.take().unwrap_or_default();
         let question_dir = state.settings.question_dir.clone();
@@ -1103,6 +1106,7 @@ fn push_recent(list: &mut Vec<String>, line: String) {
 fn agent_event(state: &mut State, now_ms: u64, task: TaskId, event: AgentEvent) -> Vec<Effect> {
     let policy = state.settings.approval;
     let end_after_turn = state.settings.end_after_turn;
+    let max_retries = state.settings.retry.max_attempts;
     let Some(t) = state.task_mut(task) else {
         return vec![];
     };
@@ -1176,12 +1180,24 @@ fn agent_event(state: &mut State, now_ms: u64, task: TaskId, event: AgentEvent) 
         effects.push(Effect::Kill { task });
     }
     t.transcript.push(event.clone());
-    let turn_over = matches!(event, AgentEvent::TurnEnd { .. })
+    let mut turn_over = matches!(event, AgentEvent::TurnEnd { .. })
         && !end_after_turn
         && t.process_alive
         && t.stdin_open
         && t.spec.agent.has_live_channel()
         && t.pending_question.is_none();
+    // A turn that failed on a rate limit with retries left ends the live
+    // session instead: the retry takes over when the agent has exited.
+    let retry_left = t.retries < max_retries;
+    if turn_over
+        && retry_left
+        && t.last_turn.as_ref().is_some_and(|turn| turn.is_error)
+        && rate_limit_reason(t).is_some()
+    {
+        turn_over = false;
+        t.stdin_open = false;
+        effects.push(Effect::CloseStdin { task });
+    }
     let question = match &event {
         AgentEvent::Question(q) if allowed_by_rule(t, q) => Some((
             q.clone(),
@@ -1522,3 +1538,7 @@ mod tests;
 #[cfg(test)]
 #[path = "update_worktree_tests.rs"]
 mod worktree_tests;
+
+#[cfg(test)]
+#[path = "update_retry_tests.rs"]
+mod retry_tests;

@@ -67,13 +67,15 @@ impl Cockpit {
             (&ev, &self.app.overlay),
             (Event::WorktreeChanges { task, .. }, Overlay::Diff(r)) if r.task == *task
         );
-        let effects = update(&mut self.state, now_ms(), ev);
+        let mut effects = update(&mut self.state, now_ms(), ev);
         let published = self.state.drain_published();
         // Recorded before the effects run, so a task is in the store before
-        // its agent starts. The cockpit itself reads transcripts.
+        // its agent starts; its store id then names its worktree branch.
+        // The cockpit itself reads transcripts.
         if let Some(recorder) = self.recorder.as_mut() {
             recorder.observe(&mut self.state, &published);
         }
+        self.state.fill_worktree_ids(&mut effects);
         for e in effects {
             self.runtime.apply(e);
         }
