@@ -23,6 +23,21 @@ pub struct Cli {
     /// Defaults of the cockpit's new-task form.
     #[command(flatten)]
     pub tui: AgentArgs,
+    /// How the cockpit gets your attention.
+    #[command(flatten)]
+    pub cockpit: CockpitArgs,
+}
+
+/// Switches of the cockpit itself (they override the config file).
+#[derive(Debug, Clone, Default, Args)]
+pub struct CockpitArgs {
+    /// Do not ring the terminal bell when a task starts waiting for you.
+    #[arg(long)]
+    pub no_bell: bool,
+    /// Send no desktop notification (OSC 9/777, D-Bus) when a task starts
+    /// waiting for you.
+    #[arg(long)]
+    pub no_notify: bool,
 }
 
 /// What to do.
@@ -329,6 +344,9 @@ mod tests {
         assert_eq!(cli.tui.cwd, Some(PathBuf::from("src")));
         assert_eq!(cli.tui.agent_bin.as_deref(), Some("./fake"));
         assert!(Cli::try_parse_from(["corral", "--model", "x", "run", "hi"]).is_err());
+        assert!(!cli.cockpit.no_bell && !cli.cockpit.no_notify);
+        let quiet = Cli::try_parse_from(["corral", "--no-bell", "--no-notify"]).unwrap();
+        assert!(quiet.cockpit.no_bell && quiet.cockpit.no_notify);
     }
 
     #[test]

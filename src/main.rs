@@ -105,7 +105,7 @@ fn main() {
                 &mut std::io::stdout().lock(),
             )
         }),
-        None => corral::tui::run(cli.tui, config_file),
+        None => corral::tui::run(cli.tui, config_file, &cli.cockpit),
     };
     std::process::exit(code);
 }

@@ -64,7 +64,7 @@ impl AnswerBox {
             task,
             question,
             step,
-            text: TextArea::default(),
+            text: field(""),
             answers: Vec::new(),
         }
     }
@@ -87,7 +87,7 @@ impl AnswerBox {
                 KeyCode::Char('a') | KeyCode::Char('A') => Outcome::AllowAlways,
                 KeyCode::Char('n') | KeyCode::Char('N') => {
                     self.step = Step::DenyMessage;
-                    self.text = TextArea::default();
+                    self.text = field("why not, or what to do instead (optional)");
                     Outcome::Pending
                 }
                 KeyCode::Esc => Outcome::Defer,
@@ -148,21 +148,31 @@ impl AnswerBox {
                         };
                         Outcome::Pending
                     }
-                    KeyCode::Char(c @ '1'..='9') if !multi => {
+                    KeyCode::Char(c @ '1'..='9') => {
                         let n = c as usize - '1' as usize;
                         match options.get(n) {
+                            // In a multi-select a digit toggles its option.
+                            Some(_) if multi => {
+                                chosen[n] = !chosen[n];
+                                self.step = Step::Pick {
+                                    index,
+                                    cursor: n,
+                                    chosen,
+                                };
+                                Outcome::Pending
+                            }
                             Some(label) => self.record(index, label.clone()),
                             None => Outcome::Pending,
                         }
                     }
                     KeyCode::Tab => {
                         self.step = Step::FreeText { index };
-                        self.text = TextArea::default();
+                        self.text = field("your answer");
                         Outcome::Pending
                     }
                     KeyCode::Enter if cursor == options.len() => {
                         self.step = Step::FreeText { index };
-                        self.text = TextArea::default();
+                        self.text = field("your answer");
                         Outcome::Pending
                     }
                     KeyCode::Enter => {
@@ -204,6 +214,40 @@ impl AnswerBox {
         }
     }
 
+    /// Whether the user is typing text (a deny message or an own answer):
+    /// then every key is text.
+    pub fn is_typing(&self) -> bool {
+        matches!(self.step, Step::DenyMessage | Step::FreeText { .. })
+    }
+
+    /// Starts typing a reply instead of choosing: for an approval a deny
+    /// message (the agent reads it instead of running the tool), for a
+    /// question an own answer to the current question.
+    pub fn reply(&mut self) {
+        if self.is_typing() {
+            return;
+        }
+        let (step, placeholder) = match self.step {
+            Step::Approve => (
+                Step::DenyMessage,
+                "what the agent should do instead of running it",
+            ),
+            _ => (
+                Step::FreeText {
+                    index: self.index(),
+                },
+                "your answer",
+            ),
+        };
+        self.step = step;
+        self.text = field(placeholder);
+    }
+
+    /// The questions answered so far in this request, with their answers.
+    pub fn answered(&self) -> &[(String, String)] {
+        &self.answers
+    }
+
     /// Pasted text goes into the text being typed.
     pub fn paste(&mut self, text: &str) {
         if matches!(self.step, Step::DenyMessage | Step::FreeText { .. }) {
@@ -243,7 +287,7 @@ impl AnswerBox {
         self.answers.push((question, answer));
         if index + 1 < self.question.questions.len() {
             self.step = pick_or_type(&self.question, index + 1);
-            self.text = TextArea::default();
+            self.text = field("your answer");
             Outcome::Pending
         } else {
             Outcome::Answer(Answer::Answer {
@@ -251,6 +295,16 @@ impl AnswerBox {
             })
         }
     }
+}
+
+/// An empty text field with a hint shown while it is empty.
+fn field(placeholder: &str) -> TextArea<'static> {
+    let mut t = TextArea::default();
+    t.set_cursor_line_style(ratatui::style::Style::new());
+    if !placeholder.is_empty() {
+        t.set_placeholder_text(placeholder);
+    }
+    t
 }
 
 fn pick_or_type(q: &Question, index: usize) -> Step {
@@ -269,9 +323,11 @@ fn alt(key: &KeyEvent) -> bool {
         .intersects(KeyModifiers::ALT | KeyModifiers::SHIFT)
 }
 
-/// Alt-Enter (or Shift-Enter) types a newline into the text.
+/// Alt-Enter, Shift-Enter (where the terminal reports it) and Ctrl-J
+/// type a newline into the text.
 fn newline_for_alt_enter(key: KeyEvent) -> KeyEvent {
-    if key.code == KeyCode::Enter {
+    let ctrl_j = key.code == KeyCode::Char('j') && key.modifiers.contains(KeyModifiers::CONTROL);
+    if key.code == KeyCode::Enter || ctrl_j {
         KeyEvent::new(KeyCode::Enter, KeyModifiers::NONE)
     } else {
         key
@@ -290,7 +346,7 @@ impl Compose {
     pub fn new(task: TaskId) -> Compose {
         Compose {
             task,
-            text: TextArea::default(),
+            text: field("your next message to the agent"),
         }
     }
 
@@ -460,10 +516,34 @@ mod tests {
     }
 
     #[test]
-    fn digits_pick_at_once() {
+    fn digits_pick_at_once_or_toggle_in_a_multi_select() {
         let mut b = AnswerBox::new(1, questions(false));
         assert_eq!(b.key(k(KeyCode::Char('3'))), Outcome::Pending);
-        assert_eq!(b.answers[0].1, "Green");
+        assert_eq!(b.answered(), [("Which colour?".into(), "Green".into())]);
+        let mut b = AnswerBox::new(1, questions(true));
+        b.key(k(KeyCode::Char('3')));
+        b.key(k(KeyCode::Char('1')));
+        b.key(k(KeyCode::Char('3')));
+        b.key(k(KeyCode::Char('9')));
+        assert_eq!(b.key(k(KeyCode::Enter)), Outcome::Pending);
+        assert_eq!(b.answered(), [("Which colour?".into(), "Red".into())]);
+    }
+
+    #[test]
+    fn reply_types_a_deny_message_or_an_own_answer() {
+        let mut b = AnswerBox::new(1, approval());
+        b.reply();
+        assert!(b.is_typing());
+        typed(&mut b, "ask me later");
+        assert_eq!(
+            b.key(k(KeyCode::Enter)),
+            Outcome::Answer(Answer::Deny {
+                message: "ask me later".into()
+            })
+        );
+        let mut b = AnswerBox::new(1, questions(false));
+        b.reply();
+        assert_eq!(b.step, Step::FreeText { index: 0 });
     }
 
     #[test]

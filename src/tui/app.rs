@@ -11,7 +11,7 @@ use std::collections::{HashMap, HashSet, VecDeque};
 
 use ratatui::layout::{Position, Rect};
 
-use super::answer::{AnswerBox, Compose, Outcome};
+use super::answer::{AnswerBox, Compose, Outcome, Step};
 use super::form::{Form, FormDefaults, FormOutput};
 use super::keymap::{Action, Mode};
 use super::layout::{list_offset, pane_body, regions, tiles};
@@ -20,7 +20,7 @@ use super::theme::Theme;
 use super::wrap::plain;
 use crate::agent::{AgentKind, Answer};
 use crate::core::task::TaskStatus;
-use crate::core::{State, TaskId};
+use crate::core::{Command, State, TaskId};
 use crate::worktree::{Changes, UnmergedWork};
 use crossterm::event::KeyCode;
 
@@ -64,6 +64,23 @@ pub enum Intent {
     Archive(TaskId),
     /// Delete a finished task and its records.
     Delete(TaskId),
+}
+
+impl Intent {
+    /// The core command this intent is, for those that are one command
+    /// (launching, reviews and store actions need the loop's context).
+    pub fn command(&self) -> Option<Command> {
+        Some(match self.clone() {
+            Intent::Kill(task) => Command::Kill { task },
+            Intent::Answer(task, answer) => Command::Answer { task, answer },
+            Intent::AllowAlways(task) => Command::AllowAlways { task },
+            Intent::FollowUp(task, text) => Command::FollowUp { task, text },
+            Intent::Input(task, bytes) => Command::Input { task, bytes },
+            Intent::Resize(task, rows, cols) => Command::Resize { task, rows, cols },
+            Intent::Delete(task) => Command::Delete { task },
+            _ => return None,
+        })
+    }
 }
 
 /// An overlay over the main screen.
@@ -142,6 +159,8 @@ pub struct App {
     pub deferred: HashSet<String>,
     /// The follow-up line being typed.
     pub compose: Option<Compose>,
+    /// First row of the help table shown, when it scrolls.
+    pub help_scroll: usize,
     /// Keys go to this `command` task's terminal.
     pub terminal_focus: Option<TaskId>,
     /// Open a shell here, the cockpit stepping aside meanwhile.
@@ -170,6 +189,7 @@ impl App {
             answer: None,
             deferred: HashSet::new(),
             compose: None,
+            help_scroll: 0,
             terminal_focus: None,
             pending_shell: None,
             search: None,
@@ -197,11 +217,15 @@ impl App {
             Overlay::Form(_) => Mode::Form,
             Overlay::Search(_) => Mode::Search,
             Overlay::None if self.terminal_focus.is_some() => Mode::Terminal,
-            Overlay::None if self.compose.is_some() => Mode::Compose,
+            Overlay::None if self.compose.is_some() => Mode::Typing,
             Overlay::None if self.grid => Mode::Grid,
-            Overlay::None if self.answer.is_some() => Mode::Answer,
-            Overlay::None if self.search.is_some() => Mode::Found,
-            Overlay::None => Mode::Normal,
+            Overlay::None => match &self.answer {
+                Some(b) if b.is_typing() => Mode::Typing,
+                Some(b) if b.step == Step::Approve => Mode::Approve,
+                Some(_) => Mode::Choose,
+                None if self.search.is_some() => Mode::Found,
+                None => Mode::Normal,
+            },
         }
     }
 
@@ -338,8 +362,35 @@ impl App {
         if p.follow { bottom } else { p.top.min(bottom) }
     }
 
+    /// Where the selected task's transcript is drawn: the pane body above
+    /// the answer box or the follow-up line.
     fn pane_geometry(&self, state: &State) -> Rect {
-        pane_body(regions(self.size, state.tasks.len()).pane)
+        let body = pane_body(regions(self.size, state.tasks.len()).pane);
+        Rect {
+            height: body.height.saturating_sub(self.reserved_rows(state, body)),
+            ..body
+        }
+    }
+
+    /// Rows at the bottom of the pane `body` taken by what the user types
+    /// (the answer box, the follow-up line) or the waiting hint.
+    pub fn reserved_rows(&self, state: &State, body: Rect) -> u16 {
+        let Some(task) = self.selected.and_then(|id| state.task(id)) else {
+            return 0;
+        };
+        if self.raw {
+            return 0;
+        }
+        match (&self.compose, &self.answer) {
+            (Some(c), _) if c.task == task.id => {
+                super::view::answer::compose_height(c, Some(task), self.theme, body)
+            }
+            (_, Some(b)) if b.task == task.id => {
+                super::view::answer::answer_height(b, self.theme, body)
+            }
+            _ if task.status == TaskStatus::Blocked => 1,
+            _ => 0,
+        }
     }
 
     fn pane_total(&self, state: &State, task: TaskId) -> usize {
@@ -383,6 +434,33 @@ impl App {
     /// Carries out one action; returns what the loop must ask of the core.
     pub fn handle(&mut self, action: Action, state: &State) -> Vec<Intent> {
         self.sync(state);
+        let intents = self.act(action, state);
+        // The selection may have moved or a question come back: the answer
+        // box follows at once. (After an intent the core decides first.)
+        if intents.is_empty() {
+            self.sync_answer(state);
+        }
+        intents
+    }
+
+    fn act(&mut self, action: Action, state: &State) -> Vec<Intent> {
+        if matches!(self.overlay, Overlay::Help) {
+            // The help scrolls on a small terminal.
+            let page = self.size.height.saturating_sub(3).max(1) as usize;
+            let top = super::view::help::first_row(self.size, self.help_scroll);
+            let to = match action {
+                Action::ScrollDown(n) => Some(top + n as usize),
+                Action::ScrollUp(n) => Some(top.saturating_sub(n as usize)),
+                Action::PageDown => Some(top + page),
+                Action::PageUp => Some(top.saturating_sub(page)),
+                Action::Home => Some(0),
+                _ => None,
+            };
+            if let Some(to) = to {
+                self.help_scroll = super::view::help::first_row(self.size, to);
+                return vec![];
+            }
+        }
         match action {
             Action::None => {}
             Action::Up | Action::Down if self.grid => {
@@ -478,6 +556,18 @@ impl App {
                     match c.key(key) {
                         Some(Some(text)) => {
                             let task = c.task;
+                            if state
+                                .task(task)
+                                .is_some_and(|t| t.pending_question.is_some())
+                            {
+                                // A question came in meanwhile: the text
+                                // stays, the question is answered first.
+                                self.notice = Some(format!(
+                                    "#{task} now waits for your answer: Esc, answer it, then m"
+                                ));
+                                c.text.insert_str(text);
+                                return vec![];
+                            }
                             self.compose = None;
                             return vec![Intent::FollowUp(task, text)];
                         }
@@ -503,13 +593,7 @@ impl App {
                     }
                 }
             }
-            Action::Compose => {
-                if let Some(t) = self.selected.and_then(|id| state.task(id))
-                    && t.status != TaskStatus::Queued
-                {
-                    self.compose = Some(Compose::new(t.id));
-                }
-            }
+            Action::Compose => self.compose_for(state),
             Action::Focus => {
                 if let Some(q) = self
                     .selected
@@ -614,7 +698,10 @@ impl App {
                     self.exit = true;
                 }
             }
-            Action::Help => self.overlay = Overlay::Help,
+            Action::Help => {
+                self.help_scroll = 0;
+                self.overlay = Overlay::Help;
+            }
             Action::Close => match self.overlay {
                 Overlay::None if self.grid => self.grid = false,
                 Overlay::None => self.search = None,
@@ -659,6 +746,42 @@ impl App {
             }
         }
         vec![]
+    }
+
+    /// `m`: a message for the selected task. A task waiting on a question
+    /// gets it as the reply (a deny message, an own answer); one that
+    /// cannot take a message now says why instead of dropping it.
+    fn compose_for(&mut self, state: &State) {
+        let Some(t) = self.selected.and_then(|id| state.task(id)) else {
+            return;
+        };
+        if let Some(q) = &t.pending_question {
+            self.deferred.remove(&q.id);
+            self.sync_answer(state);
+            if let Some(b) = self.answer.as_mut() {
+                b.reply();
+            }
+            return;
+        }
+        let busy_elsewhere = t.process_alive
+            && !t.status.is_final()
+            && !(t.stdin_open && t.spec.agent.has_live_channel())
+            && t.spec.agent != AgentKind::Command;
+        self.notice = match t.status {
+            TaskStatus::Queued => Some(format!(
+                "#{} has not started yet: message it once it runs",
+                t.id
+            )),
+            _ if busy_elsewhere => Some(format!(
+                "#{} ({}) takes a message when its turn ends",
+                t.id,
+                t.spec.agent.name()
+            )),
+            _ => {
+                self.compose = Some(Compose::new(t.id));
+                None
+            }
+        };
     }
 
     /// Pasted text (bracketed paste) for the form or the search prompt.
@@ -776,7 +899,8 @@ impl App {
             }
             return;
         }
-        let body = pane_body(r.pane);
+        // Clicks on the answer box below the transcript fold nothing.
+        let body = self.pane_geometry(state);
         if body.contains(at) {
             let Some(id) = self.selected else { return };
             let total = self.pane_total(state, id);

@@ -9,9 +9,11 @@
 
 use std::collections::HashSet;
 
-use crate::core::task::TaskStatus;
+use crate::agent::sanitize::sanitize_line;
+use crate::core::event::QuestionKind;
+use crate::core::task::{Task, TaskStatus};
 use crate::core::{State, TaskId};
-use crate::present::{safe_text, truncate};
+use crate::present::{tool_gist, truncate};
 
 /// Which signals to send.
 #[derive(Debug, Clone, Default)]
@@ -52,9 +54,7 @@ impl Attention {
         for id in &fresh {
             let Some(t) = state.task(*id) else { continue };
             if self.notify {
-                // No control character of the agent's may end the sequence.
-                let what = truncate(&safe_text(&t.title()).replace(';', ","), 80);
-                let body = format!("#{id} {what} is waiting for you");
+                let body = waiting_text(t);
                 out.push_str(&format!("\x1b]9;corral: {body}\x07"));
                 out.push_str(&format!("\x1b]777;notify;corral;{body}\x07"));
                 if self.dbus {
@@ -68,6 +68,30 @@ impl Attention {
         self.waiting = now;
         out
     }
+}
+
+/// One line saying which task waits and for what, safe inside an OSC
+/// string: no control character of the agent's can end the sequence, and
+/// no `;` can shift OSC 777's fields.
+pub fn waiting_text(t: &Task) -> String {
+    let what = match &t.pending_question {
+        Some(q) if q.kind == QuestionKind::Approval => format!(
+            "allow {}? {}",
+            q.tool.as_deref().unwrap_or("a tool"),
+            tool_gist(&q.input, 60)
+        ),
+        Some(q) => match q.questions.first() {
+            Some(item) => format!("question: {}", item.question),
+            None => "a question for you".into(),
+        },
+        None => "waiting for you".into(),
+    };
+    let text = format!("#{} {} — {what}", t.id, truncate(&t.title(), 40));
+    let clean: String = sanitize_line(&text)
+        .chars()
+        .map(|c| if c == ';' || c == '\t' { ',' } else { c })
+        .collect();
+    truncate(&clean, 160)
 }
 
 /// Whether this environment has a D-Bus session bus to notify on.
@@ -127,14 +151,16 @@ mod tests {
     fn once_per_transition() {
         let mut a = Attention::new(true, true);
         let out = a.update(&state(&[(1, "fix tests")]));
-        assert!(out.contains("\x1b]9;corral: #1 fix tests is waiting for you\x07"));
+        assert!(out.contains("\x1b]9;corral: #1 fix tests — waiting for you\x07"));
         assert!(out.contains("\x1b]777;notify;corral;#1 fix tests"));
         assert!(out.ends_with('\x07'));
-        assert_eq!(
-            a.update(&state(&[(1, "fix tests")])),
-            "",
-            "still waiting: silent"
-        );
+        for _ in 0..3 {
+            assert_eq!(
+                a.update(&state(&[(1, "fix tests")])),
+                "",
+                "still waiting: every redraw is silent"
+            );
+        }
         assert_eq!(a.update(&state(&[])), "");
         assert!(
             !a.update(&state(&[(1, "fix tests")])).is_empty(),
@@ -153,7 +179,34 @@ mod tests {
         let mut a = Attention::new(false, true);
         a.dbus = true;
         a.update(&state(&[(1, "fix tests")]));
-        assert_eq!(a.desktop, ["#1 fix tests is waiting for you"]);
+        assert_eq!(a.desktop, ["#1 fix tests — waiting for you"]);
+    }
+
+    #[test]
+    fn the_notification_says_what_the_task_waits_for_safely() {
+        let mut s = state(&[(4, "deploy")]);
+        s.tasks[0].pending_question = Some(crate::core::event::Question {
+            id: "r".into(),
+            kind: QuestionKind::Approval,
+            tool: Some("Bash".into()),
+            input: serde_json::json!({"command": "rm -rf /tmp/x; echo \u{1b}]0;t\u{7}\u{9c}done"}),
+            tool_use_id: None,
+            questions: vec![],
+        });
+        let text = waiting_text(&s.tasks[0]);
+        assert_eq!(text, "#4 deploy — allow Bash? rm -rf /tmp/x, echo done");
+        let mut a = Attention::new(true, true);
+        let out = a.update(&s);
+        assert_eq!(
+            out,
+            format!("\x1b]9;corral: {text}\x07\x1b]777;notify;corral;{text}\x07\x07")
+        );
+        // A second task blocking later rings again, the first stays quiet.
+        let mut both = State::default();
+        both.tasks = s.tasks.clone();
+        both.tasks.extend(state(&[(5, "lint")]).tasks);
+        let out = a.update(&both);
+        assert!(out.contains("#5 lint") && !out.contains("#4"), "{out:?}");
     }
 
     #[test]

@@ -16,7 +16,7 @@ use tokio::signal::unix::{SignalKind, signal};
 use tokio::sync::mpsc::Receiver;
 
 use super::app::{App, DiffReview, Intent, Overlay};
-use super::keymap::{Action, Mode, map_key, map_mouse};
+use super::keymap::{map_key_bound, map_mouse};
 use super::launch::task_spec;
 use super::terminal::{Term, set_live_groups};
 use super::view;
@@ -115,10 +115,6 @@ impl Cockpit {
                         continue;
                     }
                 },
-                Intent::Kill(task) => Command::Kill { task },
-                Intent::Answer(task, answer) => Command::Answer { task, answer },
-                Intent::AllowAlways(task) => Command::AllowAlways { task },
-                Intent::FollowUp(task, text) => Command::FollowUp { task, text },
                 Intent::OpenDiff(_)
                 | Intent::Commit(_)
                 | Intent::Merge(_)
@@ -128,8 +124,6 @@ impl Cockpit {
                     self.review(intent);
                     continue;
                 }
-                Intent::Input(task, bytes) => Command::Input { task, bytes },
-                Intent::Resize(task, rows, cols) => Command::Resize { task, rows, cols },
                 Intent::Rerun(task) => match self.state.task(task).map(|t| t.status) {
                     Some(TaskStatus::Interrupted) => Command::Resume {
                         task,
@@ -146,7 +140,16 @@ impl Cockpit {
                     });
                     Command::Archive { task, archived }
                 }
-                Intent::Delete(task) => Command::Delete { task },
+                Intent::Kill(_)
+                | Intent::Answer(..)
+                | Intent::AllowAlways(_)
+                | Intent::FollowUp(..)
+                | Intent::Input(..)
+                | Intent::Resize(..)
+                | Intent::Delete(_) => match intent.command() {
+                    Some(cmd) => cmd,
+                    None => continue,
+                },
             };
             self.apply(Event::Command(cmd));
         }
@@ -272,20 +275,7 @@ impl Cockpit {
         self.app.sync(&self.state);
         self.app.sync_answer(&self.state);
         let action = match ev {
-            TermEvent::Key(k) => {
-                let mode = self.app.mode();
-                // Overrides apply where keys are commands, not text.
-                let k = match mode {
-                    Mode::Normal | Mode::Found | Mode::Grid => self.bindings.translate(k),
-                    // A program gets every key but the one that leaves it.
-                    Mode::Terminal => match self.bindings.translate(k) {
-                        t if map_key(t, mode) == Action::LeaveTerminal => t,
-                        _ => k,
-                    },
-                    _ => k,
-                };
-                map_key(k, mode)
-            }
+            TermEvent::Key(k) => map_key_bound(k, self.app.mode(), &self.bindings),
             TermEvent::Mouse(m) => map_mouse(m, self.app.mode()),
             TermEvent::Paste(text) => {
                 self.app.paste(&text);

@@ -4,6 +4,7 @@
 //! touches state; [`super::app::App`] carries the action out. The help
 //! overlay is generated from [`HELP`], so the keys and their help agree.
 
+use super::bindings::Bindings;
 use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers, MouseEvent, MouseEventKind};
 
 /// What the UI is doing, which decides what a key means.
@@ -24,10 +25,16 @@ pub enum Mode {
     ConfirmQuit,
     /// Asking `y` before deleting a finished task and its records.
     ConfirmDelete,
-    /// The selected task waits for an answer: keys go to the answer box.
-    Answer,
-    /// Typing a follow-up message.
-    Compose,
+    /// The selected task waits for a tool approval: `y` `a` `n` and `Esc`
+    /// go to the answer box, every other key keeps its cockpit meaning.
+    Approve,
+    /// The selected task asks a question: the option list takes its keys
+    /// (arrows, `j` `k`, Space, digits, Enter, Tab, Esc), the rest keep
+    /// their cockpit meaning.
+    Choose,
+    /// Typing text (a deny message, an own answer, a follow-up): every key
+    /// is text but Ctrl-C (quit) and PgUp/PgDn (scroll the pane).
+    Typing,
     /// Keys go to an interactive program's terminal (a `command` task).
     Terminal,
     /// The review of a worktree task's changes.
@@ -175,7 +182,7 @@ pub const HELP: &[(&str, &str, &str)] = &[
     (
         "task",
         "d",
-        "review a worktree task: c commit, M merge, s shell, D discard",
+        "worktree review: c commit, M merge, s shell, D discard",
     ),
     (
         "task",
@@ -185,17 +192,47 @@ pub const HELP: &[(&str, &str, &str)] = &[
     (
         "answer",
         "y a n",
-        "allow once / always for this task / deny (+ message, Enter)",
+        "allow once / always (Bash: this command) / deny + message",
     ),
     (
         "answer",
-        "↑↓ Space ⏎",
-        "pick an option, toggle (multi), confirm; Tab: own words",
+        "↑↓ j k",
+        "move in the options; Space or a digit ticks (multi-select)",
+    ),
+    (
+        "answer",
+        "Enter Tab",
+        "choose (or send the ticked) / type your own answer",
+    ),
+    (
+        "answer",
+        "m",
+        "reply in words instead: a deny message, your own answer",
     ),
     (
         "answer",
         "Esc Enter",
         "put the question aside / take it up again",
+    ),
+    (
+        "answer",
+        "other keys",
+        "work as usual: the box takes only its own keys",
+    ),
+    (
+        "text",
+        "Enter",
+        "send (a deny message, an answer, a follow-up)",
+    ),
+    (
+        "text",
+        "Alt-Enter",
+        "new line (Shift-Enter too where the terminal reports it)",
+    ),
+    (
+        "text",
+        "Esc PgUp",
+        "back / cancel; PgUp PgDn scroll the pane while typing",
     ),
     (
         "task",
@@ -251,6 +288,11 @@ pub fn map_key(key: KeyEvent, mode: Mode) -> Action {
             KeyCode::Esc | KeyCode::Char('?') | KeyCode::Char('q') | KeyCode::Enter => {
                 Action::Close
             }
+            KeyCode::Down | KeyCode::Char('j') => Action::ScrollDown(1),
+            KeyCode::Up | KeyCode::Char('k') => Action::ScrollUp(1),
+            KeyCode::PageDown | KeyCode::Char(' ') => Action::PageDown,
+            KeyCode::PageUp => Action::PageUp,
+            KeyCode::Home => Action::Home,
             _ => Action::None,
         },
         Mode::ConfirmKill | Mode::ConfirmQuit | Mode::ConfirmDelete => match key.code {
@@ -264,9 +306,58 @@ pub fn map_key(key: KeyEvent, mode: Mode) -> Action {
         Mode::Terminal => Action::TerminalKey(key),
         Mode::Diff if ctrl(&key, 'c') => Action::Quit,
         Mode::Diff => Action::DiffKey(key),
-        Mode::Answer | Mode::Compose if ctrl(&key, 'c') => Action::Quit,
-        Mode::Answer | Mode::Compose => Action::BoxKey(key),
+        Mode::Approve | Mode::Choose | Mode::Typing if ctrl(&key, 'c') => Action::Quit,
+        Mode::Typing => match key.code {
+            KeyCode::PageUp => Action::PageUp,
+            KeyCode::PageDown => Action::PageDown,
+            _ => Action::BoxKey(key),
+        },
+        // The answer box's own keys win; the others keep their meaning.
+        Mode::Approve => match key.code {
+            KeyCode::Char('y' | 'a' | 'n') | KeyCode::Esc
+                if !key
+                    .modifiers
+                    .intersects(KeyModifiers::CONTROL | KeyModifiers::ALT) =>
+            {
+                Action::BoxKey(key)
+            }
+            _ => normal_key(key, Mode::Normal),
+        },
+        Mode::Choose => match key.code {
+            KeyCode::Up
+            | KeyCode::Down
+            | KeyCode::Char('j' | 'k' | ' ' | '1'..='9')
+            | KeyCode::Enter
+            | KeyCode::Tab
+            | KeyCode::Esc
+                if !key
+                    .modifiers
+                    .intersects(KeyModifiers::CONTROL | KeyModifiers::ALT) =>
+            {
+                Action::BoxKey(key)
+            }
+            _ => normal_key(key, Mode::Normal),
+        },
         Mode::Normal | Mode::Found | Mode::Grid => normal_key(key, mode),
+    }
+}
+
+/// What `key` means in `mode` with the config's key overrides: they apply
+/// where keys are commands, never to text; the answer box's own keys come
+/// before them; a program's terminal gets every key but the one that
+/// leaves it.
+pub fn map_key_bound(key: KeyEvent, mode: Mode, bindings: &Bindings) -> Action {
+    match mode {
+        Mode::Normal | Mode::Found | Mode::Grid => map_key(bindings.translate(key), mode),
+        Mode::Approve | Mode::Choose => match map_key(key, mode) {
+            Action::BoxKey(k) => Action::BoxKey(k),
+            _ => map_key(bindings.translate(key), Mode::Normal),
+        },
+        Mode::Terminal => match map_key(bindings.translate(key), mode) {
+            Action::LeaveTerminal => Action::LeaveTerminal,
+            _ => map_key(key, mode),
+        },
+        _ => map_key(key, mode),
     }
 }
 
@@ -320,15 +411,21 @@ fn form_key(key: KeyEvent) -> Action {
     }
 }
 
-/// What a mouse event means: clicks select, the wheel scrolls.
+/// What a mouse event means: clicks select, the wheel scrolls (also while
+/// answering or typing, so the transcript can be read meanwhile).
 pub fn map_mouse(ev: MouseEvent, mode: Mode) -> Action {
+    use Mode::*;
     match (mode, ev.kind) {
-        (Mode::Normal | Mode::Found | Mode::Grid, MouseEventKind::Down(_)) => Action::Click {
+        (Normal | Found | Grid | Approve | Choose, MouseEventKind::Down(_)) => Action::Click {
             column: ev.column,
             row: ev.row,
         },
-        (Mode::Normal | Mode::Found, MouseEventKind::ScrollUp) => Action::ScrollUp(3),
-        (Mode::Normal | Mode::Found, MouseEventKind::ScrollDown) => Action::ScrollDown(3),
+        (Normal | Found | Approve | Choose | Typing | Help, MouseEventKind::ScrollUp) => {
+            Action::ScrollUp(3)
+        }
+        (Normal | Found | Approve | Choose | Typing | Help, MouseEventKind::ScrollDown) => {
+            Action::ScrollDown(3)
+        }
         _ => Action::None,
     }
 }
@@ -397,18 +494,76 @@ mod tests {
     }
 
     #[test]
-    fn a_blocked_task_or_a_message_takes_every_key_but_ctrl_c() {
-        for mode in [Mode::Answer, Mode::Compose] {
-            assert_eq!(map_key(ch('y'), mode), Action::BoxKey(ch('y')));
-            assert_eq!(map_key(ch('q'), mode), Action::BoxKey(ch('q')));
-            assert_eq!(
-                map_key(key(KeyCode::Esc), mode),
-                Action::BoxKey(key(KeyCode::Esc))
-            );
-            let ctrl_c = KeyEvent::new(KeyCode::Char('c'), KeyModifiers::CONTROL);
-            assert_eq!(map_key(ctrl_c, mode), Action::Quit);
+    fn the_answer_box_takes_its_own_keys_first_and_leaves_the_rest() {
+        let ctrl_c = KeyEvent::new(KeyCode::Char('c'), KeyModifiers::CONTROL);
+        // An approval: y a n Esc answer; everything else is the cockpit's.
+        for c in ['y', 'a', 'n'] {
+            assert_eq!(map_key(ch(c), Mode::Approve), Action::BoxKey(ch(c)));
         }
+        let esc = key(KeyCode::Esc);
+        assert_eq!(map_key(esc, Mode::Approve), Action::BoxKey(esc));
+        assert_eq!(map_key(ch('j'), Mode::Approve), Action::Down);
+        assert_eq!(map_key(ch('b'), Mode::Approve), Action::NextBlocked);
+        assert_eq!(map_key(ch('x'), Mode::Approve), Action::KillAsk);
+        assert_eq!(map_key(ch('m'), Mode::Approve), Action::Compose);
+        assert_eq!(map_key(ch('?'), Mode::Approve), Action::Help);
+        assert_eq!(map_key(key(KeyCode::PageUp), Mode::Approve), Action::PageUp);
+        assert_eq!(map_key(ctrl_c, Mode::Approve), Action::Quit);
+        // A question: the list's keys answer; the others are the cockpit's.
+        for k in [
+            key(KeyCode::Up),
+            key(KeyCode::Down),
+            ch('j'),
+            ch('k'),
+            ch(' '),
+            ch('2'),
+            key(KeyCode::Enter),
+            key(KeyCode::Tab),
+            esc,
+        ] {
+            assert_eq!(map_key(k, Mode::Choose), Action::BoxKey(k), "{k:?}");
+        }
+        assert_eq!(map_key(ch('y'), Mode::Choose), Action::None);
+        assert_eq!(map_key(ch('b'), Mode::Choose), Action::NextBlocked);
+        assert_eq!(map_key(ch('x'), Mode::Choose), Action::KillAsk);
+        assert_eq!(map_key(ch('g'), Mode::Choose), Action::ToggleGrid);
+        // Typing: every key is text but Ctrl-C and the pane's scrolling.
+        for k in [ch('y'), ch('q'), ch('b'), esc, key(KeyCode::Enter)] {
+            assert_eq!(map_key(k, Mode::Typing), Action::BoxKey(k), "{k:?}");
+        }
+        assert_eq!(map_key(ctrl_c, Mode::Typing), Action::Quit);
+        assert_eq!(
+            map_key(key(KeyCode::PageDown), Mode::Typing),
+            Action::PageDown
+        );
         assert_eq!(map_key(ch('m'), Mode::Normal), Action::Compose);
+        assert_eq!(map_key(ch('b'), Mode::Normal), Action::NextBlocked);
+    }
+
+    #[test]
+    fn overrides_never_take_the_answer_boxs_keys_or_text() {
+        let mut table = std::collections::BTreeMap::new();
+        table.insert("new".to_string(), "ctrl-n".to_string());
+        table.insert("kill".to_string(), "y".to_string());
+        let b = Bindings::from_config(&table).unwrap();
+        let ctrl_n = KeyEvent::new(KeyCode::Char('n'), KeyModifiers::CONTROL);
+        assert_eq!(map_key_bound(ctrl_n, Mode::Normal, &b), Action::NewTask);
+        // Bound to "new", not to the box's `n` (deny).
+        assert_eq!(map_key_bound(ctrl_n, Mode::Approve, &b), Action::NewTask);
+        // `y` is bound to kill, but the approval's `y` comes first.
+        assert_eq!(
+            map_key_bound(ch('y'), Mode::Approve, &b),
+            Action::BoxKey(ch('y'))
+        );
+        assert_eq!(map_key_bound(ch('y'), Mode::Normal, &b), Action::KillAsk);
+        assert_eq!(
+            map_key_bound(ch('y'), Mode::Typing, &b),
+            Action::BoxKey(ch('y'))
+        );
+    }
+
+    #[test]
+    fn other_modes_keep_their_keys() {
         assert_eq!(map_key(ch('d'), Mode::Normal), Action::OpenDiff);
         assert_eq!(map_key(ch('M'), Mode::Diff), Action::DiffKey(ch('M')));
         assert_eq!(
@@ -417,7 +572,6 @@ mod tests {
         );
         let leave = KeyEvent::new(KeyCode::Char(']'), KeyModifiers::CONTROL);
         assert_eq!(map_key(leave, Mode::Terminal), Action::LeaveTerminal);
-        assert_eq!(map_key(ch('b'), Mode::Normal), Action::NextBlocked);
     }
 
     #[test]

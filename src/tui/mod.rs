@@ -19,14 +19,14 @@ pub mod layout;
 pub mod lines;
 pub mod terminal;
 pub mod theme;
+pub mod tool_view;
 pub mod view;
 pub mod wrap;
 
 use crate::agent::AgentKind;
-use crate::cli::AgentArgs;
+use crate::cli::{AgentArgs, CockpitArgs};
 use crate::config::Config;
 use crate::core::{ApprovalPolicy, Settings, State};
-use crate::headless::question_dir;
 use crate::logging;
 use crate::paths::Paths;
 use crate::runtime::{KillWaits, Runtime, RuntimeConfig};
@@ -68,6 +68,24 @@ fn configured_settings(config: &Config, paths: &Paths, question_dir: Option<Path
     }
 }
 
+/// A fresh directory only this user can enter, for the question files of
+/// agents without a live channel; removed when the cockpit closes. Its
+/// name is unguessable and it must not exist yet, so nobody can have
+/// prepared it (or a link in its place) in a shared temp directory.
+fn private_question_dir() -> Option<PathBuf> {
+    use std::os::unix::fs::DirBuilderExt;
+    let dir = std::env::temp_dir().join(format!(
+        "corral-questions-{}-{}",
+        std::process::id(),
+        uuid::Uuid::new_v4().simple()
+    ));
+    std::fs::DirBuilder::new()
+        .mode(0o700)
+        .create(&dir)
+        .ok()
+        .map(|()| dir)
+}
+
 /// Opens the task store, cleans up after corrals that died, and starts
 /// recording. A store that cannot be used costs the records, not the UI.
 fn open_recorder(paths: &Paths) -> (Option<Recorder>, Option<Store>, Vec<String>) {
@@ -95,9 +113,9 @@ fn open_recorder(paths: &Paths) -> (Option<Recorder>, Option<Store>, Vec<String>
 }
 
 /// Opens the cockpit; `defaults` are the agent flags of the command line,
-/// `config_file` the global `--config`. Returns the process exit code.
-/// Every agent is dead when it returns.
-pub fn run(defaults: AgentArgs, config_file: Option<&Path>) -> i32 {
+/// `config_file` the global `--config`, `switches` the cockpit's own flags.
+/// Returns the process exit code. Every agent is dead when it returns.
+pub fn run(defaults: AgentArgs, config_file: Option<&Path>, switches: &CockpitArgs) -> i32 {
     let paths = match Paths::resolve(config_file) {
         Ok(paths) => paths,
         Err(err) => {
@@ -170,7 +188,7 @@ pub fn run(defaults: AgentArgs, config_file: Option<&Path>) -> i32 {
         ..RuntimeConfig::default()
     };
     let (mut recorder, store, notes) = open_recorder(&paths);
-    let questions = question_dir();
+    let questions = private_question_dir();
     let result = rt.block_on(async {
         let (tx, rx) = tokio::sync::mpsc::channel(EVENT_CHANNEL);
         let mut runtime = Runtime::new(tx, runtime_config);
@@ -202,9 +220,10 @@ pub fn run(defaults: AgentArgs, config_file: Option<&Path>) -> i32 {
             recorder: recorder.take(),
             bindings,
             attention: {
-                let mut a =
-                    attention::Attention::new(config.defaults.bell, config.defaults.notifications);
-                a.dbus = config.defaults.notifications
+                let bell = config.defaults.bell && !switches.no_bell;
+                let notify = config.defaults.notifications && !switches.no_notify;
+                let mut a = attention::Attention::new(bell, notify);
+                a.dbus = notify
                     && attention::session_bus_exists(
                         std::env::var("DBUS_SESSION_BUS_ADDRESS").ok().as_deref(),
                     );
