@@ -81,7 +81,7 @@ fn one(n: usize, deltas: usize, view_name: &str) {
         let config = RuntimeConfig::default();
         let mut runtime = Runtime::new(tx, config);
         let mut state = State::new(settings());
-        let defaults = launch::form_defaults(&cli.tui, root);
+        let defaults = launch::form_defaults(&cli.tui, &corral::config::Config::default(), root);
         let mut app = App::new(
             Theme { color: true },
             Rect::new(0, 0, w, h),
@@ -92,11 +92,12 @@ fn one(n: usize, deltas: usize, view_name: &str) {
         let now = || corral::tui::event_loop::now_ms();
         for i in 0..n {
             let out = FormOutput {
-                agent: corral::agent::AgentKind::Claude,
+                agent: "claude".into(),
                 prompt: format!("flood {i}"),
                 cwd: root.to_path_buf(),
                 model: None,
                 permission_mode: None,
+                worktree: false,
             };
             let spec = launch::task_spec(&cli.tui, &corral::config::Config::default(), out)
                 .expect("task spec");

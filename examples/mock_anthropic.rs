@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use anthropic_mock::{MockAnthropic, Reply};
 
-const SCENARIOS: &str = "text, tool, approval, question, slow, errors, stall";
+const SCENARIOS: &str = "text, tool, approval, question, slow, errors, stall, answer";
 
 const USAGE: &str = "usage: mock_anthropic [--scenario NAME] [--quiet]
 scenarios:
@@ -23,7 +23,10 @@ scenarios:
   question  AskUserQuestion (pick a colour), then echoes the answer
   slow      a long answer streamed over about 20 seconds
   errors    a 429 (retry-after 1), a 500, then a text answer
-  stall     starts a stream and never finishes it";
+  stall     starts a stream and never finishes it
+  answer    a tour of answering: two questions (one multi-select), then Read and
+            Edit `notes.txt` (create it first; the edit needs approval), then
+            Bash `touch corral-approval-marker.txt` (needs approval)";
 
 fn scenario(name: &str) -> Option<Vec<Reply>> {
     Some(match name {
@@ -54,6 +57,41 @@ fn scenario(name: &str) -> Option<Vec<Reply>> {
             Reply::text("Recovered after a rate limit and a server error."),
         ],
         "stall" => vec![Reply::stall()],
+        "answer" => vec![
+            Reply::tool_use(
+                "AskUserQuestion",
+                serde_json::json!({"questions": [
+                    {"question": "Which platforms should the release build for?",
+                     "header": "Targets", "multiSelect": true, "options": [
+                        {"label": "linux", "description": "x86_64 and aarch64"},
+                        {"label": "macos", "description": "universal binary"},
+                        {"label": "windows", "description": "MSVC toolchain"}]},
+                    {"question": "Which colour should the widget be?",
+                     "header": "Colour", "multiSelect": false, "options": [
+                        {"label": "Red", "description": "A red widget"},
+                        {"label": "Blue", "description": "A blue widget"}]}
+                ]}),
+                "Two questions before I start.",
+            ),
+            Reply::tool_use(
+                "Read",
+                serde_json::json!({"file_path": "notes.txt"}),
+                "Let me read the notes.",
+            ),
+            Reply::tool_use(
+                "Edit",
+                serde_json::json!({
+                    "file_path": "notes.txt",
+                    "old_string": "colour: unknown",
+                    "new_string": "colour: chosen by the user"
+                }),
+                "Now I update them.",
+            ),
+            Reply::bash(
+                "touch corral-approval-marker.txt && echo created",
+                "And a marker file.",
+            ),
+        ],
         _ => return None,
     })
 }

@@ -23,6 +23,21 @@ pub struct Cli {
     /// Defaults of the cockpit's new-task form.
     #[command(flatten)]
     pub tui: AgentArgs,
+    /// How the cockpit gets your attention.
+    #[command(flatten)]
+    pub cockpit: CockpitArgs,
+}
+
+/// Switches of the cockpit itself (they override the config file).
+#[derive(Debug, Clone, Default, Args)]
+pub struct CockpitArgs {
+    /// Do not ring the terminal bell when a task starts waiting for you.
+    #[arg(long)]
+    pub no_bell: bool,
+    /// Send no desktop notification (OSC 9/777, D-Bus) when a task starts
+    /// waiting for you.
+    #[arg(long)]
+    pub no_notify: bool,
 }
 
 /// What to do.
@@ -41,6 +56,50 @@ pub enum CliCommand {
     Config(ConfigCommand),
     /// List the agent profiles and whether their programs are installed.
     Agents,
+    /// Show a worktree task's changes against its base branch.
+    Diff(DiffArgs),
+    /// Commit a worktree task's work and merge it into its base branch.
+    Merge(MergeArgs),
+    /// Remove a worktree task's worktree and branch (after showing what
+    /// would be lost).
+    Discard(DiscardArgs),
+}
+
+/// `corral diff`.
+#[derive(Debug, Args)]
+pub struct DiffArgs {
+    /// The task id (or a unique prefix of it).
+    pub id: String,
+    /// Only the changed files with their line counts.
+    #[arg(long)]
+    pub stat: bool,
+}
+
+/// `corral merge`.
+#[derive(Debug, Args)]
+pub struct MergeArgs {
+    /// The task id (or a unique prefix of it).
+    pub id: String,
+    /// Only fast-forward the base branch; refuse when it has moved on.
+    #[arg(long, conflicts_with = "no_ff")]
+    pub ff_only: bool,
+    /// Always create a merge commit.
+    #[arg(long)]
+    pub no_ff: bool,
+    /// The message for committing uncommitted work first (default: the
+    /// task's title).
+    #[arg(long, short = 'm', value_name = "M")]
+    pub commit_message: Option<String>,
+}
+
+/// `corral discard`.
+#[derive(Debug, Args)]
+pub struct DiscardArgs {
+    /// The task id (or a unique prefix of it).
+    pub id: String,
+    /// Do not ask: remove it even with unmerged work (which is listed).
+    #[arg(long, short)]
+    pub yes: bool,
 }
 
 /// `corral ls`.
@@ -182,6 +241,14 @@ pub struct RunArgs {
     /// SIGKILL; default 1.5 or the config's).
     #[arg(long, value_name = "S", value_parser = parse_seconds)]
     pub kill_grace: Option<u64>,
+    /// Run the agent in a new git worktree of the repository (on a branch
+    /// `corral/<id>-<slug>`); review it with `corral diff`, then `corral
+    /// merge` or `corral discard`. Default: the config's `worktree`.
+    #[arg(long, conflicts_with = "no_worktree")]
+    pub worktree: bool,
+    /// Run in the directory itself even when the config asks for worktrees.
+    #[arg(long)]
+    pub no_worktree: bool,
     /// The prompt; `-` reads it from stdin.
     #[arg(required = true, value_name = "PROMPT", trailing_var_arg = true)]
     pub prompt: Vec<String>,
@@ -277,6 +344,38 @@ mod tests {
         assert_eq!(cli.tui.cwd, Some(PathBuf::from("src")));
         assert_eq!(cli.tui.agent_bin.as_deref(), Some("./fake"));
         assert!(Cli::try_parse_from(["corral", "--model", "x", "run", "hi"]).is_err());
+        assert!(!cli.cockpit.no_bell && !cli.cockpit.no_notify);
+        let quiet = Cli::try_parse_from(["corral", "--no-bell", "--no-notify"]).unwrap();
+        assert!(quiet.cockpit.no_bell && quiet.cockpit.no_notify);
+    }
+
+    #[test]
+    fn worktree_commands_parse_and_refuse_contradictions() {
+        let cli = Cli::try_parse_from(["corral", "run", "--worktree", "fix it"]).unwrap();
+        let Some(CliCommand::Run(run)) = cli.command else {
+            panic!("not run");
+        };
+        assert!(run.worktree && !run.no_worktree);
+        assert!(
+            Cli::try_parse_from(["corral", "run", "--worktree", "--no-worktree", "x"]).is_err()
+        );
+        let cli =
+            Cli::try_parse_from(["corral", "merge", "ab12", "--ff-only", "-m", "msg"]).unwrap();
+        let Some(CliCommand::Merge(m)) = cli.command else {
+            panic!("not merge");
+        };
+        assert_eq!((m.id.as_str(), m.ff_only, m.no_ff), ("ab12", true, false));
+        assert_eq!(m.commit_message.as_deref(), Some("msg"));
+        assert!(Cli::try_parse_from(["corral", "merge", "ab12", "--ff-only", "--no-ff"]).is_err());
+        assert!(
+            Cli::try_parse_from(["corral", "diff"]).is_err(),
+            "the id is required"
+        );
+        let cli = Cli::try_parse_from(["corral", "discard", "ab12", "--yes"]).unwrap();
+        assert!(matches!(
+            cli.command,
+            Some(CliCommand::Discard(DiscardArgs { yes: true, .. }))
+        ));
     }
 
     #[test]

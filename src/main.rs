@@ -9,7 +9,9 @@ use clap::Parser;
 use corral::cli::{Cli, CliCommand, ConfigCommand};
 use corral::config::{Config, commands as config_cmd};
 use corral::paths::Paths;
+use corral::review;
 use corral::store::{Store, commands as store_cmd};
+use corral::worktree::MergeStrategy;
 
 /// Exit code for usage and configuration errors.
 const EXIT_USAGE: i32 = 2;
@@ -64,7 +66,46 @@ fn main() {
             }
             Err(code) => code,
         },
-        None => corral::tui::run(cli.tui, config_file),
+        Some(CliCommand::Diff(args)) => with_store(config_file, |store| {
+            let color = std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
+            review::diff(
+                store,
+                &args.id,
+                args.stat,
+                color,
+                &mut std::io::stdout().lock(),
+            )
+        }),
+        Some(CliCommand::Merge(args)) => with_store(config_file, |store| {
+            let strategy = if args.ff_only {
+                MergeStrategy::FastForwardOnly
+            } else if args.no_ff {
+                MergeStrategy::MergeCommit
+            } else {
+                MergeStrategy::FastForwardOrMerge
+            };
+            review::merge(
+                store,
+                &args.id,
+                strategy,
+                args.commit_message.as_deref(),
+                &mut std::io::stdout().lock(),
+            )
+        }),
+        Some(CliCommand::Discard(args)) => with_store(config_file, |store| {
+            let stdin = std::io::stdin();
+            let mut input = stdin.lock();
+            let confirm: Option<&mut dyn std::io::BufRead> =
+                stdin.is_terminal().then_some(&mut input);
+            review::discard(
+                store,
+                &args.id,
+                args.yes,
+                confirm,
+                &mut std::io::stdout().lock(),
+            )
+        }),
+        None => corral::tui::run(cli.tui, config_file, &cli.cockpit),
     };
     std::process::exit(code);
 }
@@ -96,6 +137,7 @@ fn with_store(config_file: Option<&Path>, f: impl FnOnce(&Store) -> anyhow::Resu
     store.recover();
     match f(&store) {
         Ok(()) => 0,
+        Err(err) if err.downcast_ref::<review::UsageError>().is_some() => fail(err, EXIT_USAGE),
         Err(err) => fail(err, 1),
     }
 }

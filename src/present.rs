@@ -96,6 +96,16 @@ pub fn cost(usd: f64) -> String {
     }
 }
 
+/// A worktree task's change count for its row: `3 files +40 -7`,
+/// `1 file +2 -0`, `no changes`.
+pub fn change_count(c: &crate::core::task::ChangeCount) -> String {
+    match c.files {
+        0 => "no changes".to_string(),
+        1 => format!("1 file +{} -{}", c.added, c.deleted),
+        n => format!("{n} files +{} -{}", c.added, c.deleted),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -148,5 +158,18 @@ mod tests {
         assert_eq!(tokens(12_345), "12.3k");
         assert_eq!(cost(0.00127), "$0.0013");
         assert_eq!(cost(1.5), "$1.50");
+    }
+
+    #[test]
+    fn change_counts_read_well() {
+        use crate::core::task::ChangeCount;
+        let c = |files, added, deleted| ChangeCount {
+            files,
+            added,
+            deleted,
+        };
+        assert_eq!(change_count(&c(3, 40, 7)), "3 files +40 -7");
+        assert_eq!(change_count(&c(1, 2, 0)), "1 file +2 -0");
+        assert_eq!(change_count(&c(0, 0, 0)), "no changes");
     }
 }

@@ -5,67 +5,32 @@
 use std::fs;
 use std::path::PathBuf;
 
-use corral::agent::OutputParser;
 use corral::agent::codex::{CodexParser, PATCH_TOOL, SHELL_TOOL};
 use corral::core::event::{AgentEvent, Usage};
 
+#[path = "support/fixtures.rs"]
+mod fixtures;
+
+use fixtures::{texts, turn_end};
+
 fn fixture_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/codex")
+    fixtures::fixture_dir("codex")
 }
 
-/// The fixture's lines as the runtime delivers them: split on `\n`, `\r`
-/// stripped, invalid UTF-8 replaced.
 fn lines(name: &str) -> Vec<String> {
-    let bytes = fs::read(fixture_dir().join(name)).unwrap_or_else(|e| panic!("{name}: {e}"));
-    String::from_utf8_lossy(&bytes)
-        .split('\n')
-        .map(|l| l.strip_suffix('\r').unwrap_or(l).to_string())
-        .collect()
+    fixtures::lines("codex", name)
 }
 
 fn parse_lines(lines: &[String]) -> Vec<AgentEvent> {
-    let mut parser = CodexParser::default();
-    lines.iter().flat_map(|l| parser.parse_line(l)).collect()
+    fixtures::parse_with(CodexParser::default(), lines)
 }
 
 fn parse(name: &str) -> Vec<AgentEvent> {
     parse_lines(&lines(name))
 }
 
-fn texts(events: &[AgentEvent]) -> String {
-    events
-        .iter()
-        .filter_map(|e| match e {
-            AgentEvent::Text { text, .. } => Some(text.as_str()),
-            _ => None,
-        })
-        .collect()
-}
-
 fn session_id(events: &[AgentEvent]) -> Option<String> {
-    events.iter().find_map(|e| match e {
-        AgentEvent::Session {
-            session_id, agent, ..
-        } => {
-            assert_eq!(agent, "codex");
-            Some(session_id.clone())
-        }
-        _ => None,
-    })
-}
-
-fn turn_end(events: &[AgentEvent]) -> (bool, Option<String>) {
-    let ends: Vec<_> = events
-        .iter()
-        .filter_map(|e| match e {
-            AgentEvent::TurnEnd {
-                is_error, result, ..
-            } => Some((*is_error, result.clone())),
-            _ => None,
-        })
-        .collect();
-    assert_eq!(ends.len(), 1, "exactly one turn end: {events:#?}");
-    ends[0].clone()
+    fixtures::session_id(events, "codex")
 }
 
 const HELLO: &str = "Hello from the loopback mock model. This answer was streamed in several chunks so the parser sees deltas.";

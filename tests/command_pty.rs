@@ -36,6 +36,7 @@ fn shell(script: &str, prompt: &str) -> TaskSpec {
         },
         profile: None,
         budget: Default::default(),
+        worktree: false,
     }
 }
 

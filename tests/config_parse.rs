@@ -22,7 +22,7 @@ fn the_shipped_example_parses_to_the_defaults_it_documents() {
     assert_eq!(c.defaults.concurrency, 4);
     assert_eq!(c.defaults.kill_grace_ms, 1_500);
     assert!(c.defaults.notifications);
-    assert!(!c.defaults.bell);
+    assert!(c.defaults.bell);
     assert_eq!(c.agents.len(), 5, "only the built-in profiles are active");
 }
 
@@ -227,4 +227,13 @@ fn a_missing_file_means_defaults_unless_named_explicitly() {
     let e = Config::load(&missing, true).unwrap_err();
     assert!(e.to_string().contains("nope.toml"), "{e}");
     assert!(e.message.contains("cannot read"), "{}", e.message);
+}
+
+#[test]
+fn the_theme_is_color_or_mono() {
+    let c = parse("[defaults]\ntheme = \"mono\"\n").expect("mono parses");
+    assert_eq!(c.defaults.theme, Some(corral::config::ThemeName::Mono));
+    let e = error("[defaults]\n\ntheme = \"rainbow\"\n");
+    assert_eq!(e.line, Some(3));
+    assert!(e.message.contains("rainbow"), "{}", e.message);
 }

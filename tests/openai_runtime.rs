@@ -47,6 +47,7 @@ fn spec(options: AgentOptions, limits: Limits) -> TaskSpec {
         limits,
         profile: None,
         budget: Default::default(),
+        worktree: false,
     }
 }
 

@@ -92,6 +92,7 @@ fn asker(env: Vec<(String, String)>) -> TaskSpec {
         limits: Limits::default(),
         profile: None,
         budget: Default::default(),
+        worktree: false,
     }
 }
 

@@ -27,6 +27,7 @@ fn spec(n: u64) -> TaskSpec {
         limits: Limits::default(),
         profile: None,
         budget: Budget::default(),
+        worktree: false,
     }
 }
 

@@ -35,6 +35,7 @@ fn spec(prompt: &str) -> TaskSpec {
             max_cost_usd: Some(1.5),
             ..Budget::default()
         },
+        worktree: false,
     }
 }
 

@@ -7,67 +7,12 @@
 //! bounded, and the tmux server is killed whatever happens.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
+#[path = "support/tmux.rs"]
+mod tmux;
+
 use std::time::{Duration, Instant};
 
-const WAIT: Duration = Duration::from_secs(15);
-
-struct Tmux {
-    socket: String,
-}
-
-impl Tmux {
-    fn cmd(&self, args: &[&str]) -> std::process::Output {
-        Command::new("tmux")
-            .arg("-L")
-            .arg(&self.socket)
-            .args(args)
-            .output()
-            .expect("run tmux")
-    }
-
-    fn capture(&self) -> String {
-        String::from_utf8_lossy(&self.cmd(&["capture-pane", "-p", "-t", "t"]).stdout).into_owned()
-    }
-
-    fn keys(&self, keys: &[&str]) {
-        let mut args = vec!["send-keys", "-t", "t"];
-        args.extend_from_slice(keys);
-        assert!(self.cmd(&args).status.success(), "send-keys {keys:?}");
-    }
-
-    fn text(&self, text: &str) {
-        assert!(
-            self.cmd(&["send-keys", "-t", "t", "-l", text])
-                .status
-                .success()
-        );
-    }
-
-    fn wait_for(&self, what: &str, ok: impl Fn(&str) -> bool) -> String {
-        let end = Instant::now() + WAIT;
-        loop {
-            let screen = self.capture();
-            if ok(&screen) {
-                return screen;
-            }
-            if Instant::now() > end {
-                panic!("timed out waiting for {what}; screen:\n{screen}");
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
-    }
-
-    fn alive(&self) -> bool {
-        self.cmd(&["has-session", "-t", "t"]).status.success()
-    }
-}
-
-impl Drop for Tmux {
-    fn drop(&mut self) {
-        let _ = self.cmd(&["kill-server"]);
-    }
-}
+use tmux::{Tmux, WAIT};
 
 /// `(pid, pgid)` of every process running the script `needle` (its first
 /// argument is the script: `bash SCRIPT ...`). corral and tmux mention the
@@ -156,7 +101,7 @@ fn agent_group(script: &Path) -> i32 {
 
 #[test]
 fn launch_watch_kill_and_quit_in_a_real_terminal() {
-    if Command::new("tmux").arg("-V").output().is_err() {
+    if !Tmux::available() {
         eprintln!("tmux is not installed: skipping the end-to-end cockpit test");
         return;
     }
@@ -166,9 +111,6 @@ fn launch_watch_kill_and_quit_in_a_real_terminal() {
     let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/agents/tui_stream.sh");
     std::fs::copy(&src, &script).expect("copy fake agent");
     let bin = env!("CARGO_BIN_EXE_corral");
-    let tmux = Tmux {
-        socket: format!("corral-e2e-{}", std::process::id()),
-    };
     // Its own config, data and state: no task of another run shows up.
     let home = dir.path().display();
     let command = format!(
@@ -177,18 +119,7 @@ fn launch_watch_kill_and_quit_in_a_real_terminal() {
         script.display(),
         dir.path().display()
     );
-    let started = tmux.cmd(&[
-        "new-session",
-        "-d",
-        "-x",
-        "100",
-        "-y",
-        "30",
-        "-s",
-        "t",
-        &command,
-    ]);
-    assert!(started.status.success(), "tmux: {started:?}");
+    let tmux = Tmux::start(&command, 100, 30);
     tmux.wait_for("the empty cockpit", |s| s.contains("no tasks yet"));
 
     // Launch through the form.

@@ -58,26 +58,62 @@ fn failed_task_shows_retry_error_and_summary() {
 }
 
 #[test]
-fn blocked_task_shows_the_question_read_only() {
+fn a_question_put_aside_leaves_a_hint_and_the_row_on_top() {
     let state = busy_state();
     let mut a = app(80, 24, true);
     select(&mut a, &state, 5);
+    // Put aside (Esc): no box, a hint on how to take it up again.
+    a.deferred.insert("req-1".into());
+    a.sync_answer(&state);
     let s = screen(&a, &state);
     assert!(s.contains("? Bash wants to run: rm -rf build"), "{s}");
-    assert!(s.contains("waiting for you"), "{s}");
+    assert!(s.contains("waiting for you: Enter answers"), "{s}");
+    let first_row = s.lines().nth(1).unwrap_or_default();
+    assert!(first_row.contains("? 5   blocked"), "{first_row}");
     insta::assert_snapshot!("blocked_80x24", s);
 }
 
 #[test]
 fn help_overlay_lists_every_key() {
+    use corral::tui::keymap::HELP;
     let state = busy_state();
+    // A small terminal: one column that scrolls; every row is reachable.
     let mut a = app(80, 24, true);
     a.handle(Action::Help, &state);
-    let s = screen(&a, &state);
-    for key in ["Ctrl-S", "PgUp PgDn", "x", "X", "g", "r", "/", "Esc"] {
+    let first = screen(&a, &state);
+    assert!(first.contains("j k scroll"), "{first}");
+    insta::assert_snapshot!("help_80x24", first);
+    let mut seen = String::new();
+    for _ in 0..HELP.len() {
+        seen.push_str(&screen(&a, &state));
+        a.handle(Action::ScrollDown(1), &state);
+    }
+    for (_, keys, what) in HELP {
+        let start: String = what.chars().take(30).collect();
+        assert!(
+            seen.contains(keys) && seen.contains(&start),
+            "help lacks {keys} {what}"
+        );
+    }
+    let last = screen(&a, &state);
+    a.handle(Action::ScrollDown(5), &state);
+    assert_eq!(screen(&a, &state), last, "stops at the last row");
+    a.handle(Action::Close, &state);
+    assert!(matches!(a.overlay, Overlay::None));
+    // A big terminal: everything at once, two columns, nothing cut.
+    let mut wide = app(200, 60, true);
+    wide.handle(Action::Help, &state);
+    let s = screen(&wide, &state);
+    for (_, keys, what) in HELP {
+        assert!(
+            s.contains(keys) && s.contains(what),
+            "help lacks {what}:\n{s}"
+        );
+    }
+    for key in ["y a n", "↑↓ j k", "Alt-Enter", "other keys", "b"] {
         assert!(s.contains(key), "help lacks {key}:\n{s}");
     }
-    insta::assert_snapshot!("help_80x24", s);
+    insta::assert_snapshot!("help_200x60", s);
 }
 
 #[test]
@@ -226,4 +262,250 @@ fn agent_escape_sequences_never_reach_the_screen() {
     }
     let s = screen(&a, &state);
     assert!(s.contains("gotcha"), "{s}");
+}
+
+/// A task blocked on `question`, selected, its answer box open.
+fn blocked_on(question: corral::core::event::Question) -> (corral::tui::app::App, State) {
+    let mut state = State::new(Settings::default());
+    let id = launch(&mut state, T0, "Tidy the parser");
+    agent(&mut state, T0 + 1_500, id, text("Let me look first."));
+    agent(
+        &mut state,
+        T0 + 2_000,
+        id,
+        corral::core::event::AgentEvent::Question(question),
+    );
+    let mut a = app(80, 24, true);
+    select(&mut a, &state, id);
+    a.sync_answer(&state);
+    (a, state)
+}
+
+fn approval(tool: &str, input: serde_json::Value) -> corral::core::event::Question {
+    corral::core::event::Question {
+        id: "req-1".into(),
+        kind: corral::core::event::QuestionKind::Approval,
+        tool: Some(tool.into()),
+        input,
+        tool_use_id: Some("toolu_1".into()),
+        questions: vec![],
+    }
+}
+
+/// Renders the same app and state at 80x24 and 160x48.
+fn both_sizes(a: &mut corral::tui::app::App, state: &State) -> (String, String) {
+    a.size = ratatui::layout::Rect::new(0, 0, 80, 24);
+    let small = screen(a, state);
+    a.size = ratatui::layout::Rect::new(0, 0, 160, 48);
+    let wide = screen(a, state);
+    (small, wide)
+}
+
+#[test]
+fn a_bash_approval_shows_the_whole_command_wrapped_and_the_keys() {
+    let (mut a, state) = blocked_on(approval(
+        "Bash",
+        serde_json::json!({
+            "command": "rm -rf build && cargo build --release --all-features --target x86_64-unknown-linux-gnu\ncargo test",
+            "description": "Rebuild from scratch"
+        }),
+    ));
+    let (s, wide) = both_sizes(&mut a, &state);
+    for want in [
+        "allow Bash?",
+        "$ rm -rf build && cargo build --release --all-features --target",
+        "  x86_64-unknown-linux-gnu",
+        "  cargo test",
+        "# Rebuild from scratch",
+        "y allow once",
+        "a always: this command, this task",
+        "n deny",
+    ] {
+        assert!(s.contains(want), "missing {want}:\n{s}");
+    }
+    assert!(
+        s.contains("Let me look first."),
+        "the agent's last words stay above the box:\n{s}"
+    );
+    assert!(
+        wide.contains("# Rebuild from scratch") && wide.contains("  cargo test"),
+        "{wide}"
+    );
+    insta::assert_snapshot!("approve_bash_80x24", s);
+    insta::assert_snapshot!("approve_bash_160x48", wide);
+}
+
+#[test]
+fn an_edit_approval_shows_the_file_and_the_change_as_a_unified_diff() {
+    let (mut a, state) = blocked_on(approval(
+        "Edit",
+        serde_json::json!({
+            "file_path": "src/parser.rs",
+            "old_string": "fn parse(s: &str) -> Ast {\n    let n = 1;\n    let m = n;\n    build(n, m)\n}",
+            "new_string": "fn parse(s: &str) -> Ast {\n    let n = 2;\n    let m = n * 2;\n    build(n, m)\n}"
+        }),
+    ));
+    let (s, wide) = both_sizes(&mut a, &state);
+    for want in [
+        "allow Edit?",
+        "src/parser.rs",
+        "  fn parse(s: &str) -> Ast {",
+        "-     let n = 1;",
+        "-     let m = n;",
+        "+     let n = 2;",
+        "+     let m = n * 2;",
+        "      build(n, m)",
+        "a always: this tool, this task",
+    ] {
+        assert!(s.contains(want), "missing {want}:\n{s}");
+    }
+    // Removed lines red, added green.
+    let term = draw(&a, &state);
+    let buf = term.backend().buffer();
+    let colour_of = |needle: &str| {
+        let y = (0..buf.area.height)
+            .find(|&y| {
+                (0..buf.area.width)
+                    .map(|x| buf[(x, y)].symbol())
+                    .collect::<String>()
+                    .contains(needle)
+            })
+            .expect(needle);
+        let x = (0..buf.area.width)
+            .find(|&x| buf[(x, y)].symbol() == needle.chars().next().unwrap().to_string())
+            .expect("marker");
+        buf[(x, y)].fg
+    };
+    assert_eq!(colour_of("-     let n = 1;"), Color::Red);
+    assert_eq!(colour_of("+     let n = 2;"), Color::Green);
+    insta::assert_snapshot!("approve_edit_80x24", s);
+    insta::assert_snapshot!("approve_edit_160x48", wide);
+}
+
+#[test]
+fn a_long_new_file_is_cut_to_fit_and_says_how_much_more() {
+    let content: String = (1..=60)
+        .map(|i| format!("line {i} of the new file\n"))
+        .collect();
+    let (a, state) = blocked_on(approval(
+        "Write",
+        serde_json::json!({"file_path": "docs/NEW.md", "content": content}),
+    ));
+    let s = screen(&a, &state);
+    for want in [
+        "docs/NEW.md  60 lines",
+        "+ line 1 of the new file",
+        "more lines",
+    ] {
+        assert!(s.contains(want), "missing {want}:\n{s}");
+    }
+    assert!(!s.contains("line 60 of"), "{s}");
+    assert!(s.contains("y allow once"), "the keys always show:\n{s}");
+    insta::assert_snapshot!("approve_write_80x24", s);
+}
+
+#[test]
+fn several_questions_with_a_multi_select_are_a_list() {
+    use corral::core::event::{Question, QuestionItem, QuestionKind, QuestionOption};
+    let option = |l: &str| QuestionOption {
+        label: l.into(),
+        description: Some(format!("the {l} one")),
+    };
+    let (mut a, state) = blocked_on(Question {
+        id: "req-2".into(),
+        kind: QuestionKind::Question,
+        tool: Some("AskUserQuestion".into()),
+        input: serde_json::json!({}),
+        tool_use_id: None,
+        questions: vec![
+            QuestionItem {
+                question: "Which channel?".into(),
+                header: Some("Channel".into()),
+                options: vec![option("stable"), option("beta")],
+                multi_select: false,
+            },
+            QuestionItem {
+                question: "Which targets?".into(),
+                header: Some("Build".into()),
+                options: vec![option("linux"), option("mac"), option("windows")],
+                multi_select: true,
+            },
+        ],
+    });
+    let press = |a: &mut corral::tui::app::App, code| {
+        a.handle(Action::BoxKey(key(code)), &state);
+    };
+    use crossterm::event::KeyCode;
+    press(&mut a, KeyCode::Down);
+    press(&mut a, KeyCode::Enter);
+    press(&mut a, KeyCode::Char(' '));
+    press(&mut a, KeyCode::Down);
+    press(&mut a, KeyCode::Down);
+    press(&mut a, KeyCode::Char(' '));
+    let (s, wide) = both_sizes(&mut a, &state);
+    for want in [
+        "the agent asks (2/2)",
+        "✓ Which channel? → beta",
+        "[Build] Which targets?",
+        "[x] 1. linux — the linux one",
+        "[ ] 2. mac",
+        "› [x] 3. windows",
+        "other: type your own answer…",
+        "Space tick",
+    ] {
+        assert!(s.contains(want), "missing {want}:\n{s}");
+    }
+    insta::assert_snapshot!("question_multi_80x24", s);
+    insta::assert_snapshot!("question_multi_160x48", wide);
+}
+
+#[test]
+fn the_follow_up_line_and_a_waiting_row_on_top() {
+    let mut state = busy_state();
+    let mut a = app(80, 24, true);
+    select(&mut a, &state, 1);
+    a.handle(Action::Compose, &state);
+    for c in "now add docs".chars() {
+        a.handle(
+            Action::BoxKey(key(crossterm::event::KeyCode::Char(c))),
+            &state,
+        );
+    }
+    a.handle(
+        Action::BoxKey(crossterm::event::KeyEvent::new(
+            crossterm::event::KeyCode::Enter,
+            crossterm::event::KeyModifiers::ALT,
+        )),
+        &state,
+    );
+    for c in "and a changelog".chars() {
+        a.handle(
+            Action::BoxKey(key(crossterm::event::KeyCode::Char(c))),
+            &state,
+        );
+    }
+    let (s, wide) = both_sizes(&mut a, &state);
+    assert!(
+        s.contains("message to #1 claude")
+            && s.contains("now add docs")
+            && s.contains("and a changelog"),
+        "{s}"
+    );
+    assert!(
+        s.contains("no data races here."),
+        "the transcript stays above the line:\n{s}"
+    );
+    let first_row = s.lines().nth(1).unwrap_or_default();
+    assert!(
+        first_row.contains("blocked"),
+        "waiting tasks float up: {first_row}"
+    );
+    assert!(s.contains("1 waiting for you"), "{s}");
+    insta::assert_snapshot!("follow_up_80x24", s);
+    insta::assert_snapshot!("follow_up_160x48", wide);
+    state.drain_published();
+}
+
+fn key(code: crossterm::event::KeyCode) -> crossterm::event::KeyEvent {
+    crossterm::event::KeyEvent::new(code, crossterm::event::KeyModifiers::NONE)
 }

@@ -63,6 +63,16 @@ pub enum Approve {
     Deny,
 }
 
+/// The cockpit's look.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ThemeName {
+    /// Colours (the default; `NO_COLOR` still turns them off).
+    Color,
+    /// No colours at all: bold, dim and reverse only.
+    Mono,
+}
+
 /// What kind of agent a profile runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -130,7 +140,22 @@ pub struct Defaults {
     pub bell: bool,
     /// Action name to key, for the TUI (which validates them).
     pub keybindings: BTreeMap<String, String>,
-    pub theme: Option<String>,
+    pub theme: Option<ThemeName>,
+    /// Run every new task in a git worktree of its own.
+    pub worktree: bool,
+    /// Where worktrees go (absolute); `None`: `<data dir>/worktrees`.
+    pub worktree_root: Option<PathBuf>,
+    /// A shell command run in each new worktree (for example `npm ci`).
+    pub worktree_setup: Option<String>,
+}
+
+impl Defaults {
+    /// Where worktrees go: the configured place, else `<data_dir>/worktrees`.
+    pub fn worktree_root_or(&self, data_dir: &Path) -> PathBuf {
+        self.worktree_root
+            .clone()
+            .unwrap_or_else(|| data_dir.join("worktrees"))
+    }
 }
 
 impl Default for Defaults {
@@ -148,9 +173,12 @@ impl Default for Defaults {
             kill_grace_ms: DEFAULT_KILL_GRACE_MS,
             approve: None,
             notifications: true,
-            bell: false,
+            bell: true,
             keybindings: BTreeMap::new(),
             theme: None,
+            worktree: false,
+            worktree_root: None,
+            worktree_setup: None,
         }
     }
 }
@@ -469,6 +497,19 @@ impl Config {
             }
             per_agent.insert(kind, limit.into_inner().0 as usize);
         }
+        let worktree_root = match d.worktree_root {
+            Some(root) if !Path::new(root.get_ref()).is_absolute() => {
+                return Err(at(
+                    Some(root.span()),
+                    format!(
+                        "`worktree_root` must be an absolute path, got `{}`",
+                        root.get_ref()
+                    ),
+                ));
+            }
+            Some(root) => Some(PathBuf::from(root.into_inner())),
+            None => None,
+        };
         let defaults = Defaults {
             agent,
             model: d.model,
@@ -485,9 +526,12 @@ impl Config {
             kill_grace_ms: d.kill_grace.map(|s| s.0).unwrap_or(DEFAULT_KILL_GRACE_MS),
             approve: d.approve,
             notifications: d.notifications.unwrap_or(true),
-            bell: d.bell.unwrap_or(false),
+            bell: d.bell.unwrap_or(true),
             keybindings: d.keybindings,
             theme: d.theme,
+            worktree: d.worktree.unwrap_or(false),
+            worktree_root,
+            worktree_setup: d.worktree_setup.filter(|c| !c.trim().is_empty()),
         };
         Ok(Config {
             source: Some(path.to_path_buf()),

@@ -43,7 +43,10 @@ pub(super) struct RawDefaults {
     pub(super) bell: Option<bool>,
     #[serde(default)]
     pub(super) keybindings: BTreeMap<String, String>,
-    pub(super) theme: Option<String>,
+    pub(super) theme: Option<super::ThemeName>,
+    pub(super) worktree: Option<bool>,
+    pub(super) worktree_root: Option<Spanned<String>>,
+    pub(super) worktree_setup: Option<String>,
 }
 
 /// `[agents.NAME]`.

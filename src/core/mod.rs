@@ -15,6 +15,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::agent::openai::ChatRequest;
 use crate::agent::{AgentKind, Answer, LaunchSpec};
+use crate::worktree;
 use event::AgentEvent;
 
 /// Identifies a task for the lifetime of a corral process.
@@ -70,6 +71,20 @@ pub enum Event {
     Output { task: TaskId, bytes: Vec<u8> },
     /// A timer set with `Effect::Timer` ran out.
     TimerFired { task: TaskId, kind: TimerKind },
+    /// The worktree asked for with [`Effect::CreateWorktree`] was created,
+    /// or could not be (the error in words).
+    WorktreeReady {
+        task: TaskId,
+        result: Result<Box<worktree::Created>, String>,
+    },
+    /// The latest change counts of a worktree task (polled while its agent
+    /// runs, see [`Effect::WatchWorktree`]).
+    WorktreeChanges {
+        task: TaskId,
+        files: usize,
+        added: u64,
+        deleted: u64,
+    },
     /// The user (or a front end) wants something.
     Command(Command),
 }
@@ -151,5 +166,18 @@ pub enum Effect {
         task: TaskId,
         after_ms: u64,
         kind: TimerKind,
+    },
+    /// Create the task's git worktree (off the UI thread) and report
+    /// `Event::WorktreeReady`.
+    CreateWorktree {
+        task: TaskId,
+        request: worktree::WorktreeRequest,
+    },
+    /// Poll the worktree's change counts while the task's agent (just
+    /// spawned) runs, reporting `Event::WorktreeChanges`; one last poll
+    /// after it exits.
+    WatchWorktree {
+        task: TaskId,
+        worktree: worktree::Worktree,
     },
 }

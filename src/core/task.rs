@@ -11,6 +11,7 @@ use super::transcript::Transcript;
 use super::{ExitInfo, Limit, Limits, TaskId};
 use crate::agent::openai::ChatMessage;
 use crate::agent::{AgentKind, AgentOptions};
+use crate::worktree::Worktree;
 
 /// Output within this many milliseconds makes a task look busy.
 pub const BUSY_WINDOW_MS: u64 = 2_000;
@@ -126,6 +127,22 @@ pub struct TaskSpec {
     pub profile: Option<String>,
     /// Cost and turn limits, enforced by `update`.
     pub budget: Budget,
+    /// Run in a git worktree of its own (created on first start under
+    /// `Settings::worktree_root`, on a new branch `corral/<id>-<slug>`);
+    /// `cwd` is then the repository it is created from.
+    pub worktree: bool,
+}
+
+/// How much a worktree task has changed against its base, as last polled
+/// (for the task row: `3 files +40 -7`, see [`crate::present::change_count`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChangeCount {
+    /// Changed files (added, modified, deleted, renamed, untracked).
+    pub files: usize,
+    /// Lines added over all text files.
+    pub added: u64,
+    /// Lines deleted over all text files.
+    pub deleted: u64,
 }
 
 /// Per-run cost and turn limits, and the price used when the agent reports
@@ -195,6 +212,10 @@ impl Task {
             last_output_ms: None,
             retries: 0,
             retry_at_ms: None,
+            short_id: None,
+            worktree: None,
+            worktree_pending: false,
+            changes: None,
         }
     }
 }
@@ -257,6 +278,16 @@ pub struct Task {
     pub retries: u32,
     /// While cooling down after a rate limit: when the retry starts.
     pub retry_at_ms: Option<u64>,
+    /// The task store's id for it, once the store knows it (it names the
+    /// task's worktree branch).
+    pub short_id: Option<String>,
+    /// The task's own git worktree, once created: every run of the task
+    /// works there (its `cwd` stays the repository it came from).
+    pub worktree: Option<Worktree>,
+    /// Its worktree is being created; the agent starts when it is ready.
+    pub worktree_pending: bool,
+    /// The worktree's changes against its base, as last polled.
+    pub changes: Option<ChangeCount>,
 }
 
 /// How the agent judged its last turn.

@@ -12,10 +12,11 @@
 use std::path::PathBuf;
 
 use super::event::{AgentEvent, FinishStatus, Finished, Question, QuestionKind, Usage};
-use super::task::{KillReason, RunPlan, Task, TaskSpec, TaskStatus, TurnOutcome};
+use super::task::{ChangeCount, KillReason, RunPlan, Task, TaskSpec, TaskStatus, TurnOutcome};
 use super::{Command, Effect, Event, ExitInfo, Limit, TaskId, TimerKind};
 use crate::agent::openai::{self, ChatMessage};
 use crate::agent::{AgentKind, Answer, StdinMode, question_file};
+use crate::worktree::{Created, WorktreeRequest};
 
 /// How many recent raw lines and errors a task keeps to explain a failure.
 const RECENT_LINES: usize = 8;
@@ -87,6 +88,11 @@ pub struct Settings {
     pub per_agent_concurrency: Vec<(AgentKind, usize)>,
     /// Retries after rate limits and overloads.
     pub retry: RetryPolicy,
+    /// Where worktree tasks get their worktrees; `None` makes a worktree
+    /// task fail with a message (the front end offers no place for them).
+    pub worktree_root: Option<PathBuf>,
+    /// A shell command run in every new worktree (for example `npm ci`).
+    pub worktree_setup: Option<String>,
 }
 
 impl Default for Settings {
@@ -99,6 +105,8 @@ impl Default for Settings {
             concurrency: None,
             per_agent_concurrency: Vec::new(),
             retry: RetryPolicy::default(),
+            worktree_root: None,
+            worktree_setup: None,
         }
     }
 }
@@ -177,8 +185,24 @@ impl State {
         task.stdin_open = false;
         task.process_alive = false;
         task.next_run = None;
+        task.worktree_pending = false;
         self.tasks.push(task);
         id
+    }
+
+    /// Names the worktrees of `effects` after their tasks' store ids: the
+    /// store learns a new task's id after `update` returned (in
+    /// `Recorder::observe`), so a front end with a store calls this after
+    /// observing and before applying the effects. Requests of tasks without
+    /// a store id keep `t<task id>`.
+    pub fn fill_worktree_ids(&self, effects: &mut [Effect]) {
+        for effect in effects {
+            if let Effect::CreateWorktree { task, request } = effect
+                && let Some(id) = self.task(*task).and_then(|t| t.short_id.as_ref())
+            {
+                request.task_short_id = id.clone();
+            }
+        }
     }
 
     /// Queued tasks in the order they will start.
@@ -252,7 +276,29 @@ fn set_status(t: &mut Task, to: TaskStatus) -> bool {
 pub fn update(state: &mut State, now_ms: u64, event: Event) -> Vec<Effect> {
     let mut effects = apply(state, now_ms, event);
     effects.extend(start_queued(state, now_ms));
-    effects
+    watch_worktrees(state, effects)
+}
+
+/// Adds a [`Effect::WatchWorktree`] after every spawn of a worktree task,
+/// so its change count stays current while the agent runs.
+fn watch_worktrees(state: &State, effects: Vec<Effect>) -> Vec<Effect> {
+    let mut out = Vec::with_capacity(effects.len());
+    for effect in effects {
+        let watch =
+            match &effect {
+                Effect::Spawn { task, .. } => state
+                    .task(*task)
+                    .and_then(|t| t.worktree.clone())
+                    .map(|worktree| Effect::WatchWorktree {
+                        task: *task,
+                        worktree,
+                    }),
+                _ => None,
+            };
+        out.push(effect);
+        out.extend(watch);
+    }
+    out
 }
 
 fn apply(state: &mut State, now_ms: u64, event: Event) -> Vec<Effect> {
@@ -283,19 +329,27 @@ fn apply(state: &mut State, now_ms: u64, event: Event) -> Vec<Effect> {
             agent_event(state, now_ms, task, event)
         }
         Event::SpawnFailed { task, message } => {
-            if let Some(t) = state.task_mut(task) {
-                // No process was started: nothing runs for this task now.
-                t.process_alive = false;
-                t.stdin_open = false;
-                t.recent_errors.push(message.clone());
-                let ev = AgentEvent::Error { message };
-                t.transcript.push(ev.clone());
-                state.published.push((task, ev));
-            }
-            finish(state, task, now_ms, None);
+            // No process was started: nothing runs for this task now.
+            fail_before_spawn(state, task, now_ms, message);
             vec![]
         }
         Event::Exited { task, exit } => exited(state, task, now_ms, exit),
+        Event::WorktreeReady { task, result } => worktree_ready(state, now_ms, task, result),
+        Event::WorktreeChanges {
+            task,
+            files,
+            added,
+            deleted,
+        } => {
+            if let Some(t) = state.task_mut(task) {
+                t.changes = Some(ChangeCount {
+                    files,
+                    added,
+                    deleted,
+                });
+            }
+            vec![]
+        }
         Event::LimitReached { task, limit } => match state.task_mut(task) {
             Some(t) if !t.status.is_final() && t.kill_reason.is_none() => {
                 t.kill_reason = Some(KillReason::Limit(limit));
@@ -328,6 +382,12 @@ fn command(state: &mut State, now_ms: u64, cmd: Command) -> Vec<Effect> {
             };
             match t.status {
                 TaskStatus::Queued => {
+                    t.kill_reason = Some(KillReason::User);
+                    finish(state, task, now_ms, None);
+                    vec![]
+                }
+                // No agent yet: its worktree is being created.
+                TaskStatus::Running if t.worktree_pending && !t.process_alive => {
                     t.kill_reason = Some(KillReason::User);
                     finish(state, task, now_ms, None);
                     vec![]
@@ -462,13 +522,151 @@ fn start_queued(state: &mut State, now_ms: u64) -> Vec<Effect> {
     effects
 }
 
-/// Starts one run of a queued task: its first, or a retry or a resume.
+/// Starts one run of a queued task: its first, or a retry or a resume. A
+/// worktree task without its worktree gets it created first.
 fn start(state: &mut State, task: TaskId, now_ms: u64) -> Option<Effect> {
-    let question_dir = state.settings.question_dir.clone();
     let t = state.task_mut(task)?;
     if !set_status(t, TaskStatus::Running) {
         return None;
     }
+    if t.spec.worktree && t.worktree.is_none() {
+        return create_worktree(state, task, now_ms);
+    }
+    begin_run(state, task, now_ms)
+}
+
+/// The effect that creates `task`'s worktree (the task is `Running`, its
+/// agent starts on [`Event::WorktreeReady`]); without a configured place
+/// for worktrees the task fails.
+fn create_worktree(state: &mut State, task: TaskId, now_ms: u64) -> Option<Effect> {
+    let root = state.settings.worktree_root.clone();
+    let setup_command = state.settings.worktree_setup.clone();
+    let t = state.task_mut(task)?;
+    if t.started_ms.is_none() {
+        t.started_ms = Some(now_ms);
+    }
+    t.finished_ms = None;
+    t.kill_reason = None;
+    t.last_turn = None;
+    t.exit = None;
+    t.finish_reason = None;
+    let Some(root) = root else {
+        fail_before_spawn(
+            state,
+            task,
+            now_ms,
+            "this front end has no place for worktrees (set `worktree_root` in the config)".into(),
+        );
+        return None;
+    };
+    t.worktree_pending = true;
+    let title = t.title();
+    Some(Effect::CreateWorktree {
+        task,
+        request: WorktreeRequest {
+            repo_dir: t.spec.cwd.clone(),
+            task_short_id: t.short_id.clone().unwrap_or_else(|| format!("t{task}")),
+            title,
+            root,
+            setup_command,
+        },
+    })
+}
+
+/// The task could not start (its agent or its worktree): records why and
+/// finishes it `failed`.
+fn fail_before_spawn(state: &mut State, task: TaskId, now_ms: u64, message: String) {
+    if let Some(t) = state.task_mut(task) {
+        t.process_alive = false;
+        t.stdin_open = false;
+        t.recent_errors.push(message.clone());
+        let ev = AgentEvent::Error { message };
+        t.transcript.push(ev.clone());
+        state.published.push((task, ev));
+    }
+    finish(state, task, now_ms, None);
+}
+
+/// The worktree of `task` is ready (or failed): record it, say what was
+/// done, and start the agent there.
+fn worktree_ready(
+    state: &mut State,
+    now_ms: u64,
+    task: TaskId,
+    result: Result<Box<Created>, String>,
+) -> Vec<Effect> {
+    let Some(t) = state.task_mut(task) else {
+        return vec![];
+    };
+    let waited = std::mem::replace(&mut t.worktree_pending, false);
+    let waiting = waited && t.status == TaskStatus::Running && !t.process_alive;
+    match result {
+        Ok(created) => {
+            if t.worktree.is_none() {
+                // Even for a task killed meanwhile: the worktree exists.
+                t.worktree = Some(created.worktree.clone());
+            }
+            for line in worktree_notice(&created) {
+                publish(state, task, AgentEvent::Raw { line });
+            }
+            if !waiting {
+                return vec![];
+            }
+            begin_run(state, task, now_ms).into_iter().collect()
+        }
+        Err(message) => {
+            if waiting {
+                fail_before_spawn(
+                    state,
+                    task,
+                    now_ms,
+                    format!("cannot create the task's worktree: {message}"),
+                );
+            }
+            vec![]
+        }
+    }
+}
+
+/// The transcript lines that tell what creating a worktree did.
+pub fn worktree_notice(created: &Created) -> Vec<String> {
+    let wt = &created.worktree;
+    let short: String = wt.base_commit.chars().take(7).collect();
+    let mut lines = vec![format!(
+        "worktree {} on branch {} (from {} at {short})",
+        wt.path.display(),
+        wt.branch,
+        wt.base_branch
+    )];
+    if !created.copied.is_empty() {
+        let copied: Vec<String> = created
+            .copied
+            .iter()
+            .map(|p| p.display().to_string())
+            .collect();
+        lines.push(format!(
+            "copied from .worktreeinclude: {}",
+            copied.join(", ")
+        ));
+    }
+    lines.extend(created.notes.iter().map(|n| format!("worktree: {n}")));
+    if let Some(output) = &created.setup_output {
+        lines.push("setup command output:".into());
+        lines.extend(
+            output
+                .lines()
+                .filter(|l| !l.trim().is_empty())
+                .map(|l| format!("  {l}")),
+        );
+    }
+    lines
+}
+
+/// The rest of [`start`]: the agent process of a run, in the task's
+/// worktree when it has one.
+fn begin_run(state: &mut State, task: TaskId, now_ms: u64) -> Option<Effect> {
+    let question_dir = state.settings.question_dir.clone();
+    let t = state.task_mut(task)?;
     let mut options = t.spec.options.clone();
     t.fallback_prompt = None;
     let mut announce = None;
@@ -716,6 +914,17 @@ fn relaunch(state: &mut State, now_ms: u64, task: TaskId, message: String) -> Ve
     let Some(t) = state.task_mut(task) else {
         return vec![];
     };
+    if t.spec.worktree && t.worktree.is_none() {
+        // Its worktree was never made (or was discarded): never run the
+        // agent in the main checkout; make one first, then run the message.
+        let plan = RunPlan {
+            prompt: message,
+            resume: t.session_id.clone(),
+        };
+        t.next_run = Some(plan);
+        t.status = TaskStatus::Running;
+        return create_worktree(state, task, now_ms).into_iter().collect();
+    }
     let fresh_prompt = format!("{}\n\n{}", t.spec.prompt, message);
     let mut options = t.spec.options.clone();
     options.session_id = None;
@@ -772,12 +981,17 @@ fn spawn_effect(
     // A plain program gets the file's name but no instruction typed into
     // its terminal: only programs that know the protocol use it.
     let instruct = ask_by_file && t.spec.agent != AgentKind::Command;
+    // A worktree task always works in its worktree.
+    let cwd = match &t.worktree {
+        Some(wt) => wt.path.clone(),
+        None => t.spec.cwd.clone(),
+    };
     let mut launch = match (instruct, question_dir) {
         (true, Some(_)) => {
             let prompt = format!("{prompt}{}", question_file::INSTRUCTION);
-            t.spec.agent.launch_spec(options, &t.spec.cwd, &prompt)
+            t.spec.agent.launch_spec(options, &cwd, &prompt)
         }
-        _ => t.spec.agent.launch_spec(options, &t.spec.cwd, prompt),
+        _ => t.spec.agent.launch_spec(options, &cwd, prompt),
     };
     if let (true, Some(dir)) = (ask_by_file, question_dir) {
         let file = dir.join(format!("task-{}-run-{}.json", t.id, t.runs));
@@ -832,9 +1046,12 @@ fn exited(state: &mut State, task: TaskId, now_ms: u64, exit: ExitInfo) -> Vec<E
     let Some(t) = state.task_mut(task) else {
         return vec![];
     };
+    // A resume failed when it never got to a turn: a turn that ends in an
+    // API error means the session was resumed and the API failed.
     let resume_failed = t.fallback_prompt.is_some()
         && t.kill_reason.is_none()
-        && t.last_turn.as_ref().is_none_or(|turn| turn.is_error);
+        && !t.status.is_final()
+        && t.last_turn.is_none();
     if resume_failed {
         let prompt = t.fallback_prompt.take().unwrap_or_default();
         let question_dir = state.settings.question_dir.clone();
@@ -889,6 +1106,7 @@ fn push_recent(list: &mut Vec<String>, line: String) {
 fn agent_event(state: &mut State, now_ms: u64, task: TaskId, event: AgentEvent) -> Vec<Effect> {
     let policy = state.settings.approval;
     let end_after_turn = state.settings.end_after_turn;
+    let max_retries = state.settings.retry.max_attempts;
     let Some(t) = state.task_mut(task) else {
         return vec![];
     };
@@ -962,12 +1180,24 @@ fn agent_event(state: &mut State, now_ms: u64, task: TaskId, event: AgentEvent) 
         effects.push(Effect::Kill { task });
     }
     t.transcript.push(event.clone());
-    let turn_over = matches!(event, AgentEvent::TurnEnd { .. })
+    let mut turn_over = matches!(event, AgentEvent::TurnEnd { .. })
         && !end_after_turn
         && t.process_alive
         && t.stdin_open
         && t.spec.agent.has_live_channel()
         && t.pending_question.is_none();
+    // A turn that failed on a rate limit with retries left ends the live
+    // session instead: the retry takes over when the agent has exited.
+    let retry_left = t.retries < max_retries;
+    if turn_over
+        && retry_left
+        && t.last_turn.as_ref().is_some_and(|turn| turn.is_error)
+        && rate_limit_reason(t).is_some()
+    {
+        turn_over = false;
+        t.stdin_open = false;
+        effects.push(Effect::CloseStdin { task });
+    }
     let question = match &event {
         AgentEvent::Question(q) if allowed_by_rule(t, q) => Some((
             q.clone(),
@@ -1304,3 +1534,11 @@ fn judge(t: &Task, exit: Option<&ExitInfo>) -> (TaskStatus, Option<String>) {
 #[cfg(test)]
 #[path = "update_tests.rs"]
 mod tests;
+
+#[cfg(test)]
+#[path = "update_worktree_tests.rs"]
+mod worktree_tests;
+
+#[cfg(test)]
+#[path = "update_retry_tests.rs"]
+mod retry_tests;

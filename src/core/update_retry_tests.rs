@@ -13,6 +13,9 @@ fn spec(agent: AgentKind) -> TaskSpec {
         cwd: ".".into(),
         options: AgentOptions::default(),
         limits: Limits::default(),
+        profile: None,
+        budget: Default::default(),
+        worktree: false,
     }
 }
 
@@ -553,4 +556,30 @@ fn a_command_succeeds_on_exit_zero_and_fails_with_its_code() {
         }
         other => panic!("{other:?}"),
     }
+}
+
+#[test]
+fn a_live_session_that_hits_a_rate_limit_is_closed_and_retried() {
+    // The cockpit keeps claude's session open after a turn (the default
+    // settings): a rate-limited turn must end it so the retry can start.
+    let (mut s, id) = launched(AgentKind::Claude);
+    session(&mut s, id, "sess-1");
+    let fx = agent(
+        &mut s,
+        id,
+        failed_turn(Some(429), "API Error: 429 rate_limit_error"),
+    );
+    assert_eq!(fx, [Effect::CloseStdin { task: id }]);
+    assert!(!s.task(id).unwrap().status.is_final(), "not finished yet");
+    let fx = exited(&mut s, id, 10_000, 1);
+    assert!(
+        matches!(
+            fx.as_slice(),
+            [Effect::Timer {
+                after_ms: 5_000,
+                ..
+            }]
+        ),
+        "{fx:?}"
+    );
 }

@@ -30,6 +30,7 @@ fn spec(prompt: &str) -> TaskSpec {
         },
         profile: None,
         budget: Budget::default(),
+        worktree: false,
     }
 }
 

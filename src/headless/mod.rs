@@ -106,6 +106,7 @@ pub fn task_spec_from(
             price_output_per_mtok: budget.price_output_per_mtok.or(price_out),
             ..budget
         },
+        worktree: config.defaults.worktree,
     })
 }
 
@@ -131,6 +132,10 @@ fn read_prompt(words: &[String]) -> Result<String> {
 
 /// How one headless run behaves, from the flags and the config.
 struct RunSettings {
+    /// Where a `--worktree` task's worktree goes.
+    worktree_root: PathBuf,
+    /// The command run in a new worktree.
+    worktree_setup: Option<String>,
     approve: Option<Approve>,
     kill_grace_ms: u64,
     json: bool,
@@ -177,14 +182,21 @@ pub fn run(args: RunArgs, config_file: Option<&Path>) -> i32 {
             },
         )
     });
-    let spec = match prepared {
+    let mut spec = match prepared {
         Ok(spec) => spec,
         Err(err) => {
             eprintln!("corral: {err:#}");
             return EXIT_USAGE;
         }
     };
+    if args.worktree {
+        spec.worktree = true;
+    } else if args.no_worktree {
+        spec.worktree = false;
+    }
     let settings = RunSettings {
+        worktree_root: d.worktree_root_or(&paths.data_dir),
+        worktree_setup: d.worktree_setup.clone(),
         approve: match args.approve {
             Some(ApproveArg::Allow) => Some(Approve::Allow),
             Some(ApproveArg::Deny) => Some(Approve::Deny),
@@ -276,6 +288,8 @@ async fn drive(
         },
         end_after_turn: true,
         question_dir,
+        worktree_root: Some(args.worktree_root.clone()),
+        worktree_setup: args.worktree_setup.clone(),
         ..Settings::default()
     });
     let color =
@@ -294,7 +308,7 @@ async fn drive(
     let mut next = Some(Event::Command(Command::Launch(Box::new(spec))));
     loop {
         if let Some(event) = next.take() {
-            let effects = update(&mut state, now_ms(), event);
+            let mut effects = update(&mut state, now_ms(), event);
             let published = state.drain_published();
             // Recorded before the effects run, so the task is known to the
             // store before its agent starts.
@@ -310,6 +324,8 @@ async fn drive(
                     }
                 }
             }
+            // Worktrees are named after the store's task id, known now.
+            state.fill_worktree_ids(&mut effects);
             for effect in effects {
                 runtime.apply(effect);
             }
@@ -318,6 +334,11 @@ async fn drive(
                 if let AgentEvent::Finished(f) = &ev {
                     if let Some(recorder) = &recorder {
                         recorder.flush();
+                    }
+                    if let Some(t) = state.tasks.first()
+                        && let Some(wt) = &t.worktree
+                    {
+                        tell(&worktree_hint(wt, t.short_id.as_deref()));
                     }
                     return match (interrupted, f.status) {
                         (true, _) => EXIT_INTERRUPTED,
@@ -382,6 +403,22 @@ async fn drive(
             }
         }
     }
+}
+
+/// What to do next with a finished task's worktree (on stderr).
+fn worktree_hint(wt: &crate::worktree::Worktree, id: Option<&str>) -> String {
+    let mut text = format!(
+        "corral: the work is in {} on branch {}\n",
+        wt.path.display(),
+        wt.branch
+    );
+    if let Some(id) = id {
+        text.push_str(&format!(
+            "corral: review it with `corral diff {id}`, then `corral merge {id}` into {} or `corral discard {id}`\n",
+            wt.base_branch
+        ));
+    }
+    text
 }
 
 /// Lines typed at the terminal, read on a thread of their own.

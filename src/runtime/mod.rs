@@ -4,11 +4,13 @@
 //!
 //! Per agent: a supervisor thread (spawn, exit, cleanup), a reader thread
 //! (PTY to events, idle/wall limits), a stdin writer thread for pipe-stdin
-//! agents, and a ladder thread while a kill runs. Nothing polls except a kill
-//! ladder waiting for a group to empty. HTTP agents (`Effect::Chat`) run as
-//! tokio tasks (`http`), timers (`Effect::Timer`) as tokio sleeps (`timer`).
-//! The runtime never decides anything (that is `core`'s job) and never
-//! panics on agent behaviour.
+//! agents, and a ladder thread while a kill runs. HTTP agents
+//! (`Effect::Chat`) run as tokio tasks (`http`), timers (`Effect::Timer`) as
+//! tokio sleeps (`timer`). For worktree tasks, a thread creates the worktree
+//! and another counts its changes every 2 s while the agent runs
+//! (`worktree.rs`). Nothing else polls except a kill ladder waiting for a
+//! group to empty. The runtime never decides anything (that is `core`'s
+//! job) and never panics on agent behaviour.
 //!
 //! Events per task, in order: `Agent` events and at most one `LimitReached`
 //! (in output order), `KillDone` for each ladder, and `Exited` last, once the
@@ -26,6 +28,7 @@ mod reader;
 mod stdin;
 mod supervisor;
 mod timer;
+mod worktree;
 
 use std::collections::HashMap;
 use std::os::fd::{AsRawFd, OwnedFd};
@@ -268,6 +271,18 @@ impl Runtime {
                 request,
                 limits,
             } => self.start_chat(task, *request, limits),
+            Effect::CreateWorktree { task, request } => {
+                self.threads
+                    .extend(worktree::create(self.events.clone(), task, request));
+            }
+            Effect::WatchWorktree { task, worktree } => {
+                self.threads.extend(worktree::watch(
+                    self.events.clone(),
+                    self.registry.clone(),
+                    task,
+                    worktree,
+                ));
+            }
             Effect::CloseStdin { task } => {
                 let queue = self
                     .slots()

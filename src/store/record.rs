@@ -15,6 +15,7 @@ use crate::core::event::{Question, Usage};
 use crate::core::task::{Budget, Task, TaskSpec, TaskStatus, TurnOutcome};
 use crate::core::{ExitInfo, Limits};
 use crate::logging::{REDACTED, Redactor};
+use crate::worktree::Worktree;
 
 /// The record format version written by this build.
 pub const RECORD_VERSION: u32 = 1;
@@ -113,6 +114,13 @@ pub struct TaskRecord {
     /// The agent's process group (pgid == the leader's pid) of the current run.
     #[serde(default)]
     pub agent_group: Option<ProcessId>,
+    /// The task runs in a git worktree of its own (`cwd` is the repository
+    /// it is created from).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub use_worktree: bool,
+    /// The task's worktree, once created (until discarded).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub worktree: Option<Worktree>,
 }
 
 impl TaskRecord {
@@ -181,6 +189,7 @@ impl TaskRecord {
                 price_input_per_mtok: self.limits.price_input_per_mtok,
                 price_output_per_mtok: self.limits.price_output_per_mtok,
             },
+            worktree: self.use_worktree || self.worktree.is_some(),
         };
         let mut task = Task::new(0, spec, transcript_cap);
         task.status = self.effective_status();
@@ -194,6 +203,8 @@ impl TaskRecord {
         task.finish_reason = self.finish_reason.clone();
         task.archived = self.archived;
         task.runs = self.runs;
+        task.short_id = Some(self.id.clone());
+        task.worktree = self.worktree.clone();
         task.last_turn = self.result.as_ref().map(|r| TurnOutcome {
             is_error: false,
             result: Some(r.clone()),
@@ -262,5 +273,7 @@ pub fn record_of(t: &Task, meta: &RecordMeta, now_ms: u64, redactor: &Redactor) 
         archived: t.archived,
         owner: meta.owner.clone(),
         agent_group: None,
+        use_worktree: t.spec.worktree,
+        worktree: t.worktree.clone(),
     }
 }

@@ -69,6 +69,7 @@ struct Fingerprint {
     questions: usize,
     answered: usize,
     finished_ms: Option<u64>,
+    worktree: Option<String>,
 }
 
 fn fingerprint(t: &Task, meta: &RecordMeta) -> Fingerprint {
@@ -84,6 +85,7 @@ fn fingerprint(t: &Task, meta: &RecordMeta) -> Fingerprint {
         questions: meta.questions.len(),
         answered: meta.questions.iter().filter(|q| q.answer.is_some()).count(),
         finished_ms: t.finished_ms,
+        worktree: t.worktree.as_ref().map(|w| w.branch.clone()),
     }
 }
 
@@ -199,6 +201,12 @@ impl Recorder {
                 })
             {
                 touched.push(t.id);
+            }
+        }
+        // The core names a task's worktree after its store id.
+        for t in state.tasks.iter_mut().filter(|t| t.short_id.is_none()) {
+            if let Some(tracked) = self.tracked.get(&t.id) {
+                t.short_id = Some(tracked.meta.id.clone());
             }
         }
         // Questions and answers, from what was published.

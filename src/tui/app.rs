@@ -7,18 +7,22 @@
 //! directory check aside) and never draws.
 
 use std::cell::RefCell;
-use std::collections::{HashMap, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 
 use ratatui::layout::{Position, Rect};
 
+use super::answer::{AnswerBox, Compose, Outcome, Step};
 use super::form::{Form, FormDefaults, FormOutput};
 use super::keymap::{Action, Mode};
 use super::layout::{list_offset, pane_body, regions, tiles};
 use super::lines::{Expansion, TaskLines};
 use super::theme::Theme;
 use super::wrap::plain;
+use crate::agent::{AgentKind, Answer};
 use crate::core::task::TaskStatus;
-use crate::core::{State, TaskId};
+use crate::core::{Command, State, TaskId};
+use crate::worktree::{Changes, UnmergedWork};
+use crossterm::event::KeyCode;
 
 /// Raw output bytes kept per task for the raw view.
 pub const RAW_RING_BYTES: usize = 64 * 1024;
@@ -32,12 +36,51 @@ pub enum Intent {
     Launch(FormOutput),
     /// Kill a task's agent.
     Kill(TaskId),
+    /// Keystrokes for a program's terminal.
+    Input(TaskId, Vec<u8>),
+    /// A program's terminal changed size (rows, cols).
+    Resize(TaskId, u16, u16),
+    /// Open the review of a worktree task.
+    OpenDiff(TaskId),
+    /// Commit the worktree's uncommitted work (message: the title).
+    Commit(TaskId),
+    /// Commit, then merge the task branch into its base branch.
+    Merge(TaskId),
+    /// Open a shell in the worktree (the cockpit steps aside meanwhile).
+    Shell(TaskId),
+    /// Show what discarding would lose, then ask.
+    DiscardAsk(TaskId),
+    /// Remove the worktree and branch; `work` is what the user was shown.
+    Discard(TaskId, UnmergedWork),
+    /// Answer a task's pending question.
+    Answer(TaskId, Answer),
+    /// Allow the pending tool now and for the rest of the task.
+    AllowAlways(TaskId),
+    /// Send the user's next message.
+    FollowUp(TaskId, String),
     /// Resume (interrupted) or retry (failed, killed, timed out) a task.
     Rerun(TaskId),
     /// Archive a finished task, or bring it back.
     Archive(TaskId),
     /// Delete a finished task and its records.
     Delete(TaskId),
+}
+
+impl Intent {
+    /// The core command this intent is, for those that are one command
+    /// (launching, reviews and store actions need the loop's context).
+    pub fn command(&self) -> Option<Command> {
+        Some(match self.clone() {
+            Intent::Kill(task) => Command::Kill { task },
+            Intent::Answer(task, answer) => Command::Answer { task, answer },
+            Intent::AllowAlways(task) => Command::AllowAlways { task },
+            Intent::FollowUp(task, text) => Command::FollowUp { task, text },
+            Intent::Input(task, bytes) => Command::Input { task, bytes },
+            Intent::Resize(task, rows, cols) => Command::Resize { task, rows, cols },
+            Intent::Delete(task) => Command::Delete { task },
+            _ => return None,
+        })
+    }
 }
 
 /// An overlay over the main screen.
@@ -51,9 +94,24 @@ pub enum Overlay {
     ConfirmQuit,
     /// Delete this finished task if the user says `y`.
     ConfirmDelete(TaskId),
+    /// The review of a worktree task's changes.
+    Diff(Box<DiffReview>),
     Form(Box<Form>),
     /// The search being typed.
     Search(String),
+}
+
+/// The review of a worktree task: its changes, the scroll, and a pending
+/// discard waiting for `y`.
+#[derive(Debug, Clone)]
+pub struct DiffReview {
+    pub task: TaskId,
+    pub changes: Changes,
+    pub scroll: usize,
+    /// What a discard would lose, shown until the user says `y` or not.
+    pub confirm_discard: Option<UnmergedWork>,
+    /// The last action's outcome, in words.
+    pub message: Option<String>,
 }
 
 /// Scroll position and folding of one task's pane.
@@ -95,6 +153,18 @@ pub struct App {
     /// The loop should end now.
     pub exit: bool,
     pub defaults: FormDefaults,
+    /// The answer box of the selected blocked task.
+    pub answer: Option<AnswerBox>,
+    /// Questions the user put aside with Esc (Enter brings them back).
+    pub deferred: HashSet<String>,
+    /// The follow-up line being typed.
+    pub compose: Option<Compose>,
+    /// First row of the help table shown, when it scrolls.
+    pub help_scroll: usize,
+    /// Keys go to this `command` task's terminal.
+    pub terminal_focus: Option<TaskId>,
+    /// Open a shell here, the cockpit stepping aside meanwhile.
+    pub pending_shell: Option<std::path::PathBuf>,
     panes: HashMap<TaskId, PaneState>,
     cache: RefCell<HashMap<(TaskId, u16), (u64, TaskLines)>>,
     use_counter: RefCell<u64>,
@@ -116,6 +186,12 @@ impl App {
             grid: false,
             grid_selected: 0,
             raw: false,
+            answer: None,
+            deferred: HashSet::new(),
+            compose: None,
+            help_scroll: 0,
+            terminal_focus: None,
+            pending_shell: None,
             search: None,
             notice: None,
             quitting: false,
@@ -137,18 +213,84 @@ impl App {
             Overlay::ConfirmKill(_) => Mode::ConfirmKill,
             Overlay::ConfirmQuit => Mode::ConfirmQuit,
             Overlay::ConfirmDelete(_) => Mode::ConfirmDelete,
+            Overlay::Diff(_) => Mode::Diff,
             Overlay::Form(_) => Mode::Form,
             Overlay::Search(_) => Mode::Search,
+            Overlay::None if self.terminal_focus.is_some() => Mode::Terminal,
+            Overlay::None if self.compose.is_some() => Mode::Typing,
             Overlay::None if self.grid => Mode::Grid,
-            Overlay::None if self.search.is_some() => Mode::Found,
-            Overlay::None => Mode::Normal,
+            Overlay::None => match &self.answer {
+                Some(b) if b.is_typing() => Mode::Typing,
+                Some(b) if b.step == Step::Approve => Mode::Approve,
+                Some(_) => Mode::Choose,
+                None if self.search.is_some() => Mode::Found,
+                None => Mode::Normal,
+            },
         }
     }
 
-    /// Index of the selected task in `state.tasks`.
+    /// Position of the selected task in the list (see [`App::list_order`]).
     pub fn selected_index(&self, state: &State) -> Option<usize> {
         let id = self.selected?;
-        state.tasks.iter().position(|t| t.id == id)
+        Self::list_order(state)
+            .iter()
+            .position(|&i| state.tasks[i].id == id)
+    }
+
+    /// The task list's order, as indices into `state.tasks`: tasks waiting
+    /// for the user float to the top, the rest keep their order.
+    pub fn list_order(state: &State) -> Vec<usize> {
+        let blocked = |i: &usize| state.tasks[*i].status == TaskStatus::Blocked;
+        let all = 0..state.tasks.len();
+        all.clone()
+            .filter(blocked)
+            .chain(all.filter(|i| !blocked(i)))
+            .collect()
+    }
+
+    /// The next task waiting for the user after the selected one.
+    fn next_blocked(&self, state: &State) -> Option<TaskId> {
+        let waiting: Vec<TaskId> = state
+            .tasks
+            .iter()
+            .filter(|t| t.status == TaskStatus::Blocked)
+            .map(|t| t.id)
+            .collect();
+        let at = self
+            .selected
+            .and_then(|id| waiting.iter().position(|w| *w == id));
+        match at {
+            Some(i) => waiting.get((i + 1) % waiting.len()).copied(),
+            None => waiting.first().copied(),
+        }
+    }
+
+    /// Opens (or closes) the answer box of the selected task: open while it
+    /// waits on a question the user has not put aside.
+    pub fn sync_answer(&mut self, state: &State) {
+        let wanted = self
+            .selected
+            .and_then(|id| state.task(id))
+            .filter(|t| t.status == TaskStatus::Blocked)
+            .and_then(|t| t.pending_question.clone().map(|q| (t.id, q)))
+            .filter(|(_, q)| !self.deferred.contains(&q.id));
+        match wanted {
+            Some((task, q)) => {
+                let same = self
+                    .answer
+                    .as_ref()
+                    .is_some_and(|b| b.task == task && b.question.id == q.id);
+                if !same {
+                    self.answer = Some(AnswerBox::new(task, q));
+                }
+            }
+            None => self.answer = None,
+        }
+        if let Some(c) = &self.compose
+            && state.task(c.task).is_none()
+        {
+            self.compose = None;
+        }
     }
 
     /// Scroll state of a task's pane (following the tail by default).
@@ -220,8 +362,35 @@ impl App {
         if p.follow { bottom } else { p.top.min(bottom) }
     }
 
+    /// Where the selected task's transcript is drawn: the pane body above
+    /// the answer box or the follow-up line.
     fn pane_geometry(&self, state: &State) -> Rect {
-        pane_body(regions(self.size, state.tasks.len()).pane)
+        let body = pane_body(regions(self.size, state.tasks.len()).pane);
+        Rect {
+            height: body.height.saturating_sub(self.reserved_rows(state, body)),
+            ..body
+        }
+    }
+
+    /// Rows at the bottom of the pane `body` taken by what the user types
+    /// (the answer box, the follow-up line) or the waiting hint.
+    pub fn reserved_rows(&self, state: &State, body: Rect) -> u16 {
+        let Some(task) = self.selected.and_then(|id| state.task(id)) else {
+            return 0;
+        };
+        if self.raw {
+            return 0;
+        }
+        match (&self.compose, &self.answer) {
+            (Some(c), _) if c.task == task.id => {
+                super::view::answer::compose_height(c, Some(task), self.theme, body)
+            }
+            (_, Some(b)) if b.task == task.id => {
+                super::view::answer::answer_height(b, self.theme, body)
+            }
+            _ if task.status == TaskStatus::Blocked => 1,
+            _ => 0,
+        }
     }
 
     fn pane_total(&self, state: &State, task: TaskId) -> usize {
@@ -265,6 +434,33 @@ impl App {
     /// Carries out one action; returns what the loop must ask of the core.
     pub fn handle(&mut self, action: Action, state: &State) -> Vec<Intent> {
         self.sync(state);
+        let intents = self.act(action, state);
+        // The selection may have moved or a question come back: the answer
+        // box follows at once. (After an intent the core decides first.)
+        if intents.is_empty() {
+            self.sync_answer(state);
+        }
+        intents
+    }
+
+    fn act(&mut self, action: Action, state: &State) -> Vec<Intent> {
+        if matches!(self.overlay, Overlay::Help) {
+            // The help scrolls on a small terminal.
+            let page = self.size.height.saturating_sub(3).max(1) as usize;
+            let top = super::view::help::first_row(self.size, self.help_scroll);
+            let to = match action {
+                Action::ScrollDown(n) => Some(top + n as usize),
+                Action::ScrollUp(n) => Some(top.saturating_sub(n as usize)),
+                Action::PageDown => Some(top + page),
+                Action::PageUp => Some(top.saturating_sub(page)),
+                Action::Home => Some(0),
+                _ => None,
+            };
+            if let Some(to) = to {
+                self.help_scroll = super::view::help::first_row(self.size, to);
+                return vec![];
+            }
+        }
         match action {
             Action::None => {}
             Action::Up | Action::Down if self.grid => {
@@ -355,6 +551,131 @@ impl App {
                     return vec![Intent::Kill(t)];
                 }
             }
+            Action::BoxKey(key) => {
+                if let Some(c) = self.compose.as_mut() {
+                    match c.key(key) {
+                        Some(Some(text)) => {
+                            let task = c.task;
+                            if state
+                                .task(task)
+                                .is_some_and(|t| t.pending_question.is_some())
+                            {
+                                // A question came in meanwhile: the text
+                                // stays, the question is answered first.
+                                self.notice = Some(format!(
+                                    "#{task} now waits for your answer: Esc, answer it, then m"
+                                ));
+                                c.text.insert_str(text);
+                                return vec![];
+                            }
+                            self.compose = None;
+                            return vec![Intent::FollowUp(task, text)];
+                        }
+                        Some(None) => self.compose = None,
+                        None => {}
+                    }
+                } else if let Some(b) = self.answer.as_mut() {
+                    let task = b.task;
+                    match b.key(key) {
+                        Outcome::Pending => {}
+                        Outcome::Defer => {
+                            self.deferred.insert(b.question.id.clone());
+                            self.answer = None;
+                        }
+                        Outcome::AllowAlways => {
+                            self.answer = None;
+                            return vec![Intent::AllowAlways(task)];
+                        }
+                        Outcome::Answer(answer) => {
+                            self.answer = None;
+                            return vec![Intent::Answer(task, answer)];
+                        }
+                    }
+                }
+            }
+            Action::Compose => self.compose_for(state),
+            Action::Focus => {
+                if let Some(q) = self
+                    .selected
+                    .and_then(|id| state.task(id))
+                    .and_then(|t| t.pending_question.as_ref())
+                {
+                    self.deferred.remove(&q.id);
+                }
+            }
+            Action::NextBlocked => {
+                if let Some(id) = self.next_blocked(state) {
+                    self.grid = false;
+                    self.select(id);
+                    if let Some(q) = state.task(id).and_then(|t| t.pending_question.as_ref()) {
+                        self.deferred.remove(&q.id);
+                    }
+                }
+            }
+            Action::FocusTerminal => {
+                if let Some(t) = self.selected.and_then(|id| state.task(id))
+                    && t.spec.agent == AgentKind::Command
+                    && t.process_alive
+                {
+                    self.terminal_focus = Some(t.id);
+                    self.grid = false;
+                    self.raw = true;
+                    // The program draws for the pane's size from now on.
+                    let (rows, cols) = self.terminal_size(state);
+                    self.pty_size = (rows, cols);
+                    self.rebuild_raw();
+                    return vec![Intent::Resize(t.id, rows, cols)];
+                }
+            }
+            Action::TerminalKey(key) => {
+                let alive = self
+                    .terminal_focus
+                    .and_then(|id| state.task(id))
+                    .filter(|t| t.process_alive);
+                match alive {
+                    Some(t) => {
+                        let bytes = key_bytes(key);
+                        if !bytes.is_empty() {
+                            return vec![Intent::Input(t.id, bytes)];
+                        }
+                    }
+                    None => self.terminal_focus = None,
+                }
+            }
+            Action::LeaveTerminal => self.terminal_focus = None,
+            Action::OpenDiff => {
+                if let Some(id) = self.selected {
+                    return vec![Intent::OpenDiff(id)];
+                }
+            }
+            Action::DiffKey(key) => {
+                let page = self.size.height.saturating_sub(4).max(1) as usize;
+                if let Overlay::Diff(review) = &mut self.overlay {
+                    let task = review.task;
+                    if let Some(work) = review.confirm_discard.take() {
+                        if key.code == KeyCode::Char('y') {
+                            return vec![Intent::Discard(task, work)];
+                        }
+                        return vec![];
+                    }
+                    match key.code {
+                        KeyCode::Esc | KeyCode::Char('q') => self.overlay = Overlay::None,
+                        KeyCode::Down | KeyCode::Char('j') => review.scroll += 1,
+                        KeyCode::Up | KeyCode::Char('k') => {
+                            review.scroll = review.scroll.saturating_sub(1)
+                        }
+                        KeyCode::PageDown | KeyCode::Char(' ') => review.scroll += page,
+                        KeyCode::PageUp => review.scroll = review.scroll.saturating_sub(page),
+                        KeyCode::Home => review.scroll = 0,
+                        KeyCode::End => review.scroll = usize::MAX / 2,
+                        KeyCode::Char('c') => return vec![Intent::Commit(task)],
+                        KeyCode::Char('M') => return vec![Intent::Merge(task)],
+                        KeyCode::Char('s') => return vec![Intent::Shell(task)],
+                        KeyCode::Char('D') => return vec![Intent::DiscardAsk(task)],
+                        _ => {}
+                    }
+                }
+            }
             Action::Rerun => {
                 if let Some(t) = self.selected_finished(state) {
                     return vec![Intent::Rerun(t)];
@@ -377,7 +698,10 @@ impl App {
                     self.exit = true;
                 }
             }
-            Action::Help => self.overlay = Overlay::Help,
+            Action::Help => {
+                self.help_scroll = 0;
+                self.overlay = Overlay::Help;
+            }
             Action::Close => match self.overlay {
                 Overlay::None if self.grid => self.grid = false,
                 Overlay::None => self.search = None,
@@ -424,13 +748,66 @@ impl App {
         vec![]
     }
 
+    /// `m`: a message for the selected task. A task waiting on a question
+    /// gets it as the reply (a deny message, an own answer); one that
+    /// cannot take a message now says why instead of dropping it.
+    fn compose_for(&mut self, state: &State) {
+        let Some(t) = self.selected.and_then(|id| state.task(id)) else {
+            return;
+        };
+        if let Some(q) = &t.pending_question {
+            self.deferred.remove(&q.id);
+            self.sync_answer(state);
+            if let Some(b) = self.answer.as_mut() {
+                b.reply();
+            }
+            return;
+        }
+        let busy_elsewhere = t.process_alive
+            && !t.status.is_final()
+            && !(t.stdin_open && t.spec.agent.has_live_channel())
+            && t.spec.agent != AgentKind::Command;
+        self.notice = match t.status {
+            TaskStatus::Queued => Some(format!(
+                "#{} has not started yet: message it once it runs",
+                t.id
+            )),
+            _ if busy_elsewhere => Some(format!(
+                "#{} ({}) takes a message when its turn ends",
+                t.id,
+                t.spec.agent.name()
+            )),
+            _ => {
+                self.compose = Some(Compose::new(t.id));
+                None
+            }
+        };
+    }
+
     /// Pasted text (bracketed paste) for the form or the search prompt.
     pub fn paste(&mut self, text: &str) {
+        if let Some(c) = self.compose.as_mut() {
+            c.text.insert_str(text);
+            return;
+        }
+        if matches!(self.overlay, Overlay::None)
+            && let Some(b) = self.answer.as_mut()
+        {
+            b.paste(text);
+            return;
+        }
         match &mut self.overlay {
             Overlay::Form(f) => f.paste(text),
             Overlay::Search(q) => q.push_str(&text.replace(['\n', '\r'], " ")),
             _ => {}
         }
+    }
+
+    /// Rows and columns of the pane body, where a focused program's
+    /// terminal is shown.
+    fn terminal_size(&self, state: &State) -> (u16, u16) {
+        let body = pane_body(regions(self.size, state.tasks.len()).pane);
+        (body.height.max(1), body.width.max(1))
     }
 
     /// The selected task when it has finished and no agent process is left.
@@ -460,13 +837,14 @@ impl App {
     }
 
     fn select_step(&mut self, state: &State, step: isize) {
-        let n = state.tasks.len();
+        let order = Self::list_order(state);
+        let n = order.len();
         if n == 0 {
             return;
         }
         let i = self.selected_index(state).unwrap_or(0) as isize;
         let j = (i + step).clamp(0, n as isize - 1) as usize;
-        self.select(state.tasks[j].id);
+        self.select(state.tasks[order[j]].id);
     }
 
     fn move_tile(&mut self, state: &State, forward: bool, sideways: bool) {
@@ -516,12 +894,13 @@ impl App {
         if r.list.contains(at) && row > r.list.y {
             let offset = list_offset(r.list, self.selected_index(state).unwrap_or(0));
             let i = offset + (row - r.list.y - 1) as usize;
-            if let Some(t) = state.tasks.get(i) {
-                self.select(t.id);
+            if let Some(&t) = Self::list_order(state).get(i) {
+                self.select(state.tasks[t].id);
             }
             return;
         }
-        let body = pane_body(r.pane);
+        // Clicks on the answer box below the transcript fold nothing.
+        let body = self.pane_geometry(state);
         if body.contains(at) {
             let Some(id) = self.selected else { return };
             let total = self.pane_total(state, id);
@@ -631,5 +1010,59 @@ impl App {
             parser.process(b);
         }
         self.raw_term = Some((id, parser));
+    }
+}
+
+/// The bytes a terminal program expects for `key` (xterm conventions).
+pub fn key_bytes(key: crossterm::event::KeyEvent) -> Vec<u8> {
+    use crossterm::event::{KeyCode, KeyModifiers};
+    let ctrl = key.modifiers.contains(KeyModifiers::CONTROL);
+    let alt = key.modifiers.contains(KeyModifiers::ALT);
+    let mut out = Vec::new();
+    if alt {
+        out.push(0x1b);
+    }
+    match key.code {
+        KeyCode::Char(c) if ctrl && c.is_ascii_alphabetic() => {
+            out.push((c.to_ascii_lowercase() as u8) & 0x1f);
+        }
+        KeyCode::Char(c) => {
+            let mut buf = [0u8; 4];
+            out.extend_from_slice(c.encode_utf8(&mut buf).as_bytes());
+        }
+        KeyCode::Enter => out.push(b'\r'),
+        KeyCode::Tab => out.push(b'\t'),
+        KeyCode::BackTab => out.extend_from_slice(b"\x1b[Z"),
+        KeyCode::Backspace => out.push(0x7f),
+        KeyCode::Esc => out.push(0x1b),
+        KeyCode::Up => out.extend_from_slice(b"\x1b[A"),
+        KeyCode::Down => out.extend_from_slice(b"\x1b[B"),
+        KeyCode::Right => out.extend_from_slice(b"\x1b[C"),
+        KeyCode::Left => out.extend_from_slice(b"\x1b[D"),
+        KeyCode::Home => out.extend_from_slice(b"\x1b[H"),
+        KeyCode::End => out.extend_from_slice(b"\x1b[F"),
+        KeyCode::PageUp => out.extend_from_slice(b"\x1b[5~"),
+        KeyCode::PageDown => out.extend_from_slice(b"\x1b[6~"),
+        KeyCode::Delete => out.extend_from_slice(b"\x1b[3~"),
+        _ => return Vec::new(),
+    }
+    out
+}
+
+#[cfg(test)]
+mod key_bytes_tests {
+    use super::key_bytes;
+    use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+
+    #[test]
+    fn keys_become_what_a_terminal_program_reads() {
+        let k = |code, mods| key_bytes(KeyEvent::new(code, mods));
+        assert_eq!(k(KeyCode::Char('a'), KeyModifiers::NONE), b"a");
+        assert_eq!(k(KeyCode::Char('é'), KeyModifiers::NONE), "é".as_bytes());
+        assert_eq!(k(KeyCode::Char('c'), KeyModifiers::CONTROL), [3]);
+        assert_eq!(k(KeyCode::Enter, KeyModifiers::NONE), b"\r");
+        assert_eq!(k(KeyCode::Up, KeyModifiers::NONE), b"\x1b[A");
+        assert_eq!(k(KeyCode::Char('b'), KeyModifiers::ALT), b"\x1bb");
+        assert!(k(KeyCode::F(5), KeyModifiers::NONE).is_empty());
     }
 }

@@ -15,8 +15,8 @@ use ratatui::layout::Rect;
 use tokio::signal::unix::{SignalKind, signal};
 use tokio::sync::mpsc::Receiver;
 
-use super::app::{App, Intent};
-use super::keymap::{map_key, map_mouse};
+use super::app::{App, DiffReview, Intent, Overlay};
+use super::keymap::{map_key_bound, map_mouse};
 use super::launch::task_spec;
 use super::terminal::{Term, set_live_groups};
 use super::view;
@@ -26,6 +26,7 @@ use crate::core::task::TaskStatus;
 use crate::core::{Command, Event, State, update};
 use crate::runtime::Runtime;
 use crate::store::Recorder;
+use crate::worktree::{self, MergeStrategy};
 
 /// Shortest time between two frames (about 60 per second).
 pub const FRAME: Duration = Duration::from_millis(16);
@@ -49,6 +50,10 @@ pub struct Cockpit {
     pub recorder: Option<Recorder>,
     /// Profiles, defaults and limits.
     pub config: Config,
+    /// Key overrides from the config.
+    pub bindings: super::bindings::Bindings,
+    /// Bell and notification when a task starts waiting for the user.
+    pub attention: super::attention::Attention,
 }
 
 impl Cockpit {
@@ -58,15 +63,24 @@ impl Cockpit {
             self.app.raw_output(*task, bytes);
             return;
         }
-        let effects = update(&mut self.state, now_ms(), ev);
+        let worktree_changed = matches!(
+            (&ev, &self.app.overlay),
+            (Event::WorktreeChanges { task, .. }, Overlay::Diff(r)) if r.task == *task
+        );
+        let mut effects = update(&mut self.state, now_ms(), ev);
         let published = self.state.drain_published();
         // Recorded before the effects run, so a task is in the store before
-        // its agent starts. The cockpit itself reads transcripts.
+        // its agent starts; its store id then names its worktree branch.
+        // The cockpit itself reads transcripts.
         if let Some(recorder) = self.recorder.as_mut() {
             recorder.observe(&mut self.state, &published);
         }
+        self.state.fill_worktree_ids(&mut effects);
         for e in effects {
             self.runtime.apply(e);
+        }
+        if worktree_changed {
+            self.refresh_review();
         }
     }
 
@@ -101,7 +115,15 @@ impl Cockpit {
                         continue;
                     }
                 },
-                Intent::Kill(task) => Command::Kill { task },
+                Intent::OpenDiff(_)
+                | Intent::Commit(_)
+                | Intent::Merge(_)
+                | Intent::Shell(_)
+                | Intent::DiscardAsk(_)
+                | Intent::Discard(..) => {
+                    self.review(intent);
+                    continue;
+                }
                 Intent::Rerun(task) => match self.state.task(task).map(|t| t.status) {
                     Some(TaskStatus::Interrupted) => Command::Resume {
                         task,
@@ -118,17 +140,142 @@ impl Cockpit {
                     });
                     Command::Archive { task, archived }
                 }
-                Intent::Delete(task) => Command::Delete { task },
+                Intent::Kill(_)
+                | Intent::Answer(..)
+                | Intent::AllowAlways(_)
+                | Intent::FollowUp(..)
+                | Intent::Input(..)
+                | Intent::Resize(..)
+                | Intent::Delete(_) => match intent.command() {
+                    Some(cmd) => cmd,
+                    None => continue,
+                },
             };
             self.apply(Event::Command(cmd));
         }
         set_live_groups(self.runtime.live_groups());
     }
 
+    /// The worktree review's actions: git runs here, briefly (tens of
+    /// milliseconds), and the outcome is said in the review.
+    fn review(&mut self, intent: Intent) {
+        let task = match &intent {
+            Intent::OpenDiff(t)
+            | Intent::Commit(t)
+            | Intent::Merge(t)
+            | Intent::Shell(t)
+            | Intent::DiscardAsk(t)
+            | Intent::Discard(t, _) => *t,
+            _ => return,
+        };
+        let Some(t) = self.state.task(task) else {
+            return;
+        };
+        let Some(wt) = t.worktree.clone() else {
+            self.app.notice = Some(format!(
+                "#{task} has no worktree (start a task with the form's worktree option)"
+            ));
+            return;
+        };
+        let title = t.title();
+        let busy = t.process_alive && !t.status.is_final();
+        let said = |r: Result<String, String>| r.unwrap_or_else(|e| format!("✗ {e}"));
+        let message = match intent {
+            Intent::OpenDiff(_) => None,
+            Intent::Commit(_) => Some(said(
+                worktree::commit_all(&wt, &title)
+                    .map(|sha| match sha {
+                        Some(sha) => format!("committed {}", &sha[..sha.len().min(7)]),
+                        None => "nothing to commit".into(),
+                    })
+                    .map_err(|e| e.to_string()),
+            )),
+            Intent::Merge(_) if busy => {
+                Some("✗ the agent is still working: merge when it is done".into())
+            }
+            Intent::Merge(_) => Some(said(
+                worktree::check_base(&wt)
+                    .and_then(|()| worktree::commit_all(&wt, &title))
+                    .and_then(|_| worktree::merge(&wt, MergeStrategy::FastForwardOrMerge))
+                    .map(|o| {
+                        format!(
+                            "merged {} into {} ({:?})",
+                            wt.branch, wt.base_branch, o.kind
+                        )
+                    })
+                    .map_err(|e| e.to_string()),
+            )),
+            Intent::Shell(_) => {
+                self.app.pending_shell = Some(wt.path.clone());
+                None
+            }
+            Intent::DiscardAsk(_) if busy => {
+                Some("✗ the agent is still working: kill it before discarding".into())
+            }
+            Intent::DiscardAsk(_) => match worktree::unmerged_work(&wt) {
+                Ok(work) => {
+                    if let Overlay::Diff(review) = &mut self.app.overlay {
+                        review.confirm_discard = Some(work);
+                    }
+                    return;
+                }
+                Err(e) => Some(format!("✗ {e}")),
+            },
+            Intent::Discard(_, work) => {
+                match worktree::discard(&wt, &work) {
+                    Ok(()) => {
+                        self.app.overlay = Overlay::None;
+                        self.app.notice = Some(format!(
+                            "#{task}: removed {} and branch {} ({work})",
+                            wt.path.display(),
+                            wt.branch
+                        ));
+                    }
+                    Err(e) => self.app.notice = Some(format!("✗ {e}")),
+                }
+                return;
+            }
+            _ => None,
+        };
+        match worktree::changes(&wt) {
+            Ok(changes) => {
+                let scroll = match &self.app.overlay {
+                    Overlay::Diff(r) if r.task == task => r.scroll,
+                    _ => 0,
+                };
+                self.app.overlay = Overlay::Diff(Box::new(DiffReview {
+                    task,
+                    changes,
+                    scroll,
+                    confirm_discard: None,
+                    message,
+                }));
+            }
+            Err(e) => self.app.notice = Some(format!("✗ {e}")),
+        }
+    }
+
+    /// Reads the open review's changes again (after the agent or a shell
+    /// changed the worktree).
+    pub fn refresh_review(&mut self) {
+        if let Overlay::Diff(review) = &self.app.overlay
+            && review.confirm_discard.is_none()
+        {
+            let task = review.task;
+            let message = review.message.clone();
+            self.review(Intent::OpenDiff(task));
+            if let Overlay::Diff(review) = &mut self.app.overlay {
+                review.message = message;
+            }
+        }
+    }
+
     /// Handles one terminal event.
     pub fn terminal_event(&mut self, ev: TermEvent) {
+        self.app.sync(&self.state);
+        self.app.sync_answer(&self.state);
         let action = match ev {
-            TermEvent::Key(k) => map_key(k, self.app.mode()),
+            TermEvent::Key(k) => map_key_bound(k, self.app.mode(), &self.bindings),
             TermEvent::Mouse(m) => map_mouse(m, self.app.mode()),
             TermEvent::Paste(text) => {
                 self.app.paste(&text);
@@ -146,8 +293,19 @@ impl Cockpit {
 
     /// Draws one frame.
     pub fn draw(&mut self, term: &mut Term) -> std::io::Result<()> {
+        let signal = self.attention.update(&self.state);
+        for body in self.attention.desktop.drain(..) {
+            super::attention::notify(body);
+        }
+        if !signal.is_empty() {
+            use std::io::Write;
+            let mut out = std::io::stdout().lock();
+            let _ = out.write_all(signal.as_bytes());
+            let _ = out.flush();
+        }
         self.app.now_ms = now_ms();
         self.app.sync(&self.state);
+        self.app.sync_answer(&self.state);
         let (app, state) = (&mut self.app, &self.state);
         term.draw(|f| {
             app.size = f.area();
@@ -196,6 +354,17 @@ pub async fn run_loop(c: &mut Cockpit, term: &mut Term) -> std::io::Result<()> {
             ev = input.next() => match ev {
                 Some(Ok(ev)) => {
                     c.terminal_event(ev);
+                    if let Some(dir) = c.app.pending_shell.take() {
+                        // The shell owns the terminal until it exits.
+                        drop(input);
+                        let outcome = tokio::task::block_in_place(|| shell_in(term, &dir));
+                        input = EventStream::new();
+                        c.app.notice = Some(match outcome {
+                            Ok(()) => format!("back from the shell in {}", dir.display()),
+                            Err(e) => format!("✗ the shell could not run: {e}"),
+                        });
+                        c.refresh_review();
+                    }
                     dirty = true;
                 }
                 // The terminal is gone: nobody can see or steer the agents.
@@ -220,6 +389,21 @@ pub async fn run_loop(c: &mut Cockpit, term: &mut Term) -> std::io::Result<()> {
         }
     }
     Ok(())
+}
+
+/// Steps the cockpit aside, runs the user's shell in `dir` on the real
+/// terminal, and takes the terminal back when it exits.
+fn shell_in(term: &mut Term, dir: &std::path::Path) -> std::io::Result<()> {
+    super::terminal::restore();
+    let shell = std::env::var("SHELL").unwrap_or_else(|_| "sh".into());
+    println!(
+        "corral: a shell in {} (exit to go back to corral)",
+        dir.display()
+    );
+    let ran = std::process::Command::new(&shell).current_dir(dir).status();
+    *term = super::terminal::enter()?;
+    term.clear()?;
+    ran.map(|_| ())
 }
 
 async fn sleep_until(at: Option<Instant>) {

@@ -13,8 +13,10 @@ use ratatui_textarea::TextArea;
 
 use crate::agent::AgentKind;
 
-/// The agent kinds the picker offers, in order. New kinds slot in here.
-pub const AGENTS: &[AgentKind] = &[AgentKind::Claude, AgentKind::Codex, AgentKind::Gemini];
+/// The agent profiles offered when the config names none: one per kind.
+pub fn builtin_agents() -> Vec<String> {
+    AgentKind::NAMES.iter().map(|n| n.to_string()).collect()
+}
 
 /// Permission modes the picker offers; the first leaves the agent's own.
 pub const PERMISSION_MODES: &[&str] = &[
@@ -28,7 +30,12 @@ pub const PERMISSION_MODES: &[&str] = &[
 /// What the form starts with (from the command line).
 #[derive(Debug, Clone, PartialEq)]
 pub struct FormDefaults {
+    /// The agent profile picked at first.
     pub agent: String,
+    /// Every agent profile the picker offers (built-in and the config's).
+    pub agents: Vec<String>,
+    /// Whether new tasks run in a git worktree of their own.
+    pub worktree: bool,
     pub model: Option<String>,
     pub permission_mode: Option<String>,
     /// The directory relative paths are resolved against (corral's cwd).
@@ -45,34 +52,43 @@ pub enum Field {
     Cwd,
     Model,
     Permission,
+    Worktree,
 }
 
-const FIELDS: [Field; 5] = [
+const FIELDS: [Field; 6] = [
     Field::Prompt,
     Field::Agent,
     Field::Cwd,
     Field::Model,
     Field::Permission,
+    Field::Worktree,
 ];
 
 /// What a valid form asks to start.
 #[derive(Debug, Clone, PartialEq)]
 pub struct FormOutput {
-    pub agent: AgentKind,
+    /// The agent profile's name.
+    pub agent: String,
     pub prompt: String,
     pub cwd: PathBuf,
     pub model: Option<String>,
     pub permission_mode: Option<String>,
+    /// Run in a git worktree of its own.
+    pub worktree: bool,
 }
 
 /// The form's state.
 #[derive(Debug, Clone)]
 pub struct Form {
     pub prompt: TextArea<'static>,
+    /// The picker's choices and the chosen one.
+    pub agents: Vec<String>,
     pub agent: usize,
     pub cwd: TextArea<'static>,
     pub model: TextArea<'static>,
     pub permission: usize,
+    /// Run the task in a git worktree of its own.
+    pub worktree: bool,
     pub focus: Field,
     base_dir: PathBuf,
     /// Why the working directory is not usable, checked as it is typed.
@@ -90,7 +106,12 @@ fn one_line(text: &str) -> TextArea<'static> {
 impl Form {
     /// A fresh form with the command line's defaults.
     pub fn new(d: &FormDefaults) -> Form {
-        let agent = AGENTS.iter().position(|k| k.name() == d.agent).unwrap_or(0);
+        let agents = if d.agents.is_empty() {
+            builtin_agents()
+        } else {
+            d.agents.clone()
+        };
+        let agent = agents.iter().position(|k| *k == d.agent).unwrap_or(0);
         let permission = d
             .permission_mode
             .as_deref()
@@ -100,10 +121,12 @@ impl Form {
         prompt.set_placeholder_text("What should the agent do?");
         let mut form = Form {
             prompt,
+            agents,
             agent,
             cwd: one_line(&d.cwd.to_string_lossy()),
             model: one_line(d.model.as_deref().unwrap_or("")),
             permission,
+            worktree: d.worktree,
             focus: Field::Prompt,
             base_dir: d.base_dir.clone(),
             cwd_error: None,
@@ -182,10 +205,11 @@ impl Form {
             Field::Prompt => {
                 self.prompt.input(key);
             }
-            Field::Agent => self.agent = pick(self.agent, AGENTS.len(), key),
+            Field::Agent => self.agent = pick(self.agent, self.agents.len(), key),
             Field::Permission => {
                 self.permission = pick(self.permission, PERMISSION_MODES.len(), key)
             }
+            Field::Worktree => self.worktree = pick(self.worktree as usize, 2, key) == 1,
             Field::Cwd | Field::Model => {
                 // One-line fields: Enter moves on instead of breaking the line.
                 if matches!(key.code, KeyCode::Enter)
@@ -219,7 +243,7 @@ impl Form {
             Field::Model => {
                 self.model.insert_str(text.replace('\n', ""));
             }
-            Field::Agent | Field::Permission => {}
+            Field::Agent | Field::Permission | Field::Worktree => {}
         }
     }
 
@@ -241,12 +265,17 @@ impl Form {
         }
         let model = self.model.lines().concat().trim().to_string();
         Some(FormOutput {
-            agent: AGENTS[self.agent.min(AGENTS.len() - 1)],
+            agent: self
+                .agents
+                .get(self.agent)
+                .cloned()
+                .unwrap_or_else(|| "claude".into()),
             prompt,
             cwd: self.cwd_path(),
             model: (!model.is_empty()).then_some(model),
             permission_mode: (self.permission > 0)
                 .then(|| PERMISSION_MODES[self.permission].to_string()),
+            worktree: self.worktree,
         })
     }
 }
@@ -273,6 +302,8 @@ mod tests {
     fn defaults(dir: &Path) -> FormDefaults {
         FormDefaults {
             agent: "claude".into(),
+            agents: builtin_agents(),
+            worktree: false,
             model: Some("haiku".into()),
             permission_mode: Some("plan".into()),
             base_dir: dir.to_path_buf(),
@@ -297,11 +328,14 @@ mod tests {
         typ(&mut f, "fix it");
         f.key(k(KeyCode::Enter));
         typ(&mut f, "then test");
+        f.cycle(false); // back to the worktree switch
+        f.key(k(KeyCode::Right)); // no -> yes
         f.cycle(false); // to Permission
         f.key(k(KeyCode::Right)); // plan -> bypassPermissions
         let out = f.submit().unwrap();
+        assert!(out.worktree);
         assert_eq!(out.prompt, "fix it\nthen test");
-        assert_eq!(out.agent, AgentKind::Claude);
+        assert_eq!(out.agent, "claude");
         assert_eq!(out.cwd, dir.path());
         assert_eq!(out.model.as_deref(), Some("haiku"));
         assert_eq!(out.permission_mode.as_deref(), Some("bypassPermissions"));

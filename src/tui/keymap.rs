@@ -4,6 +4,7 @@
 //! touches state; [`super::app::App`] carries the action out. The help
 //! overlay is generated from [`HELP`], so the keys and their help agree.
 
+use super::bindings::Bindings;
 use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers, MouseEvent, MouseEventKind};
 
 /// What the UI is doing, which decides what a key means.
@@ -24,6 +25,20 @@ pub enum Mode {
     ConfirmQuit,
     /// Asking `y` before deleting a finished task and its records.
     ConfirmDelete,
+    /// The selected task waits for a tool approval: `y` `a` `n` and `Esc`
+    /// go to the answer box, every other key keeps its cockpit meaning.
+    Approve,
+    /// The selected task asks a question: the option list takes its keys
+    /// (arrows, `j` `k`, Space, digits, Enter, Tab, Esc), the rest keep
+    /// their cockpit meaning.
+    Choose,
+    /// Typing text (a deny message, an own answer, a follow-up): every key
+    /// is text but Ctrl-C (quit) and PgUp/PgDn (scroll the pane).
+    Typing,
+    /// Keys go to an interactive program's terminal (a `command` task).
+    Terminal,
+    /// The review of a worktree task's changes.
+    Diff,
     /// The new-task form.
     Form,
     /// Typing a search in the pane.
@@ -84,6 +99,24 @@ pub enum Action {
     KillNow,
     /// Resume an interrupted task, or retry a failed one.
     Rerun,
+    /// A key for the answer box or the follow-up line.
+    BoxKey(KeyEvent),
+    /// Start typing a follow-up message to the selected task.
+    Compose,
+    /// Bring back a question put aside.
+    Focus,
+    /// Select the next task waiting for the user.
+    NextBlocked,
+    /// Type into the selected program's terminal (a `command` task).
+    FocusTerminal,
+    /// A key for the focused program's terminal.
+    TerminalKey(KeyEvent),
+    /// Give the keys back to corral.
+    LeaveTerminal,
+    /// Review the selected worktree task's changes.
+    OpenDiff,
+    /// A key in the diff review.
+    DiffKey(KeyEvent),
     /// Archive (or bring back) a finished task.
     ToggleArchive,
     /// Ask before deleting a finished task.
@@ -142,6 +175,67 @@ pub const HELP: &[(&str, &str, &str)] = &[
     ("task", "X", "kill the selected task at once"),
     (
         "task",
+        "m",
+        "message the agent: a follow-up in the same session",
+    ),
+    ("task", "b", "jump to the next task waiting for you"),
+    (
+        "task",
+        "d",
+        "worktree review: c commit, M merge, s shell, D discard",
+    ),
+    (
+        "task",
+        "i Ctrl-]",
+        "type into a command's terminal / give the keys back",
+    ),
+    (
+        "answer",
+        "y a n",
+        "allow once / always (Bash: this command) / deny + message",
+    ),
+    (
+        "answer",
+        "↑↓ j k",
+        "move in the options; Space or a digit ticks (multi-select)",
+    ),
+    (
+        "answer",
+        "Enter Tab",
+        "choose (or send the ticked) / type your own answer",
+    ),
+    (
+        "answer",
+        "m",
+        "reply in words instead: a deny message, your own answer",
+    ),
+    (
+        "answer",
+        "Esc Enter",
+        "put the question aside / take it up again",
+    ),
+    (
+        "answer",
+        "other keys",
+        "work as usual: the box takes only its own keys",
+    ),
+    (
+        "text",
+        "Enter",
+        "send (a deny message, an answer, a follow-up)",
+    ),
+    (
+        "text",
+        "Alt-Enter",
+        "new line (Shift-Enter too where the terminal reports it)",
+    ),
+    (
+        "text",
+        "Esc PgUp",
+        "back / cancel; PgUp PgDn scroll the pane while typing",
+    ),
+    (
+        "task",
         "R",
         "resume an interrupted task / retry a failed one",
     ),
@@ -194,6 +288,11 @@ pub fn map_key(key: KeyEvent, mode: Mode) -> Action {
             KeyCode::Esc | KeyCode::Char('?') | KeyCode::Char('q') | KeyCode::Enter => {
                 Action::Close
             }
+            KeyCode::Down | KeyCode::Char('j') => Action::ScrollDown(1),
+            KeyCode::Up | KeyCode::Char('k') => Action::ScrollUp(1),
+            KeyCode::PageDown | KeyCode::Char(' ') => Action::PageDown,
+            KeyCode::PageUp => Action::PageUp,
+            KeyCode::Home => Action::Home,
             _ => Action::None,
         },
         Mode::ConfirmKill | Mode::ConfirmQuit | Mode::ConfirmDelete => match key.code {
@@ -202,7 +301,63 @@ pub fn map_key(key: KeyEvent, mode: Mode) -> Action {
             _ if mode == Mode::ConfirmQuit && ctrl(&key, 'c') => Action::Confirm,
             _ => Action::Close,
         },
+        // Ctrl-] (like telnet) gives the keys back to corral.
+        Mode::Terminal if ctrl(&key, ']') => Action::LeaveTerminal,
+        Mode::Terminal => Action::TerminalKey(key),
+        Mode::Diff if ctrl(&key, 'c') => Action::Quit,
+        Mode::Diff => Action::DiffKey(key),
+        Mode::Approve | Mode::Choose | Mode::Typing if ctrl(&key, 'c') => Action::Quit,
+        Mode::Typing => match key.code {
+            KeyCode::PageUp => Action::PageUp,
+            KeyCode::PageDown => Action::PageDown,
+            _ => Action::BoxKey(key),
+        },
+        // The answer box's own keys win; the others keep their meaning.
+        Mode::Approve => match key.code {
+            KeyCode::Char('y' | 'a' | 'n') | KeyCode::Esc
+                if !key
+                    .modifiers
+                    .intersects(KeyModifiers::CONTROL | KeyModifiers::ALT) =>
+            {
+                Action::BoxKey(key)
+            }
+            _ => normal_key(key, Mode::Normal),
+        },
+        Mode::Choose => match key.code {
+            KeyCode::Up
+            | KeyCode::Down
+            | KeyCode::Char('j' | 'k' | ' ' | '1'..='9')
+            | KeyCode::Enter
+            | KeyCode::Tab
+            | KeyCode::Esc
+                if !key
+                    .modifiers
+                    .intersects(KeyModifiers::CONTROL | KeyModifiers::ALT) =>
+            {
+                Action::BoxKey(key)
+            }
+            _ => normal_key(key, Mode::Normal),
+        },
         Mode::Normal | Mode::Found | Mode::Grid => normal_key(key, mode),
+    }
+}
+
+/// What `key` means in `mode` with the config's key overrides: they apply
+/// where keys are commands, never to text; the answer box's own keys come
+/// before them; a program's terminal gets every key but the one that
+/// leaves it.
+pub fn map_key_bound(key: KeyEvent, mode: Mode, bindings: &Bindings) -> Action {
+    match mode {
+        Mode::Normal | Mode::Found | Mode::Grid => map_key(bindings.translate(key), mode),
+        Mode::Approve | Mode::Choose => match map_key(key, mode) {
+            Action::BoxKey(k) => Action::BoxKey(k),
+            _ => map_key(bindings.translate(key), Mode::Normal),
+        },
+        Mode::Terminal => match map_key(bindings.translate(key), mode) {
+            Action::LeaveTerminal => Action::LeaveTerminal,
+            _ => map_key(key, mode),
+        },
+        _ => map_key(key, mode),
     }
 }
 
@@ -230,6 +385,11 @@ fn normal_key(key: KeyEvent, mode: Mode) -> Action {
         KeyCode::Char('x') => Action::KillAsk,
         KeyCode::Char('X') => Action::KillNow,
         KeyCode::Char('R') => Action::Rerun,
+        KeyCode::Char('m') => Action::Compose,
+        KeyCode::Char('b') => Action::NextBlocked,
+        KeyCode::Char('i') => Action::FocusTerminal,
+        KeyCode::Char('d') => Action::OpenDiff,
+        KeyCode::Enter if mode == Mode::Normal => Action::Focus,
         KeyCode::Char('A') => Action::ToggleArchive,
         KeyCode::Char('D') => Action::DeleteAsk,
         KeyCode::Char('q') => Action::Quit,
@@ -251,15 +411,21 @@ fn form_key(key: KeyEvent) -> Action {
     }
 }
 
-/// What a mouse event means: clicks select, the wheel scrolls.
+/// What a mouse event means: clicks select, the wheel scrolls (also while
+/// answering or typing, so the transcript can be read meanwhile).
 pub fn map_mouse(ev: MouseEvent, mode: Mode) -> Action {
+    use Mode::*;
     match (mode, ev.kind) {
-        (Mode::Normal | Mode::Found | Mode::Grid, MouseEventKind::Down(_)) => Action::Click {
+        (Normal | Found | Grid | Approve | Choose, MouseEventKind::Down(_)) => Action::Click {
             column: ev.column,
             row: ev.row,
         },
-        (Mode::Normal | Mode::Found, MouseEventKind::ScrollUp) => Action::ScrollUp(3),
-        (Mode::Normal | Mode::Found, MouseEventKind::ScrollDown) => Action::ScrollDown(3),
+        (Normal | Found | Approve | Choose | Typing | Help, MouseEventKind::ScrollUp) => {
+            Action::ScrollUp(3)
+        }
+        (Normal | Found | Approve | Choose | Typing | Help, MouseEventKind::ScrollDown) => {
+            Action::ScrollDown(3)
+        }
         _ => Action::None,
     }
 }
@@ -324,7 +490,88 @@ mod tests {
         assert_eq!(map_key(ch('h'), Mode::Grid), Action::Left);
         assert_eq!(map_key(key(KeyCode::Right), Mode::Grid), Action::Right);
         assert_eq!(map_key(key(KeyCode::Enter), Mode::Grid), Action::Open);
-        assert_eq!(map_key(key(KeyCode::Enter), Mode::Normal), Action::None);
+        assert_eq!(map_key(key(KeyCode::Enter), Mode::Normal), Action::Focus);
+    }
+
+    #[test]
+    fn the_answer_box_takes_its_own_keys_first_and_leaves_the_rest() {
+        let ctrl_c = KeyEvent::new(KeyCode::Char('c'), KeyModifiers::CONTROL);
+        // An approval: y a n Esc answer; everything else is the cockpit's.
+        for c in ['y', 'a', 'n'] {
+            assert_eq!(map_key(ch(c), Mode::Approve), Action::BoxKey(ch(c)));
+        }
+        let esc = key(KeyCode::Esc);
+        assert_eq!(map_key(esc, Mode::Approve), Action::BoxKey(esc));
+        assert_eq!(map_key(ch('j'), Mode::Approve), Action::Down);
+        assert_eq!(map_key(ch('b'), Mode::Approve), Action::NextBlocked);
+        assert_eq!(map_key(ch('x'), Mode::Approve), Action::KillAsk);
+        assert_eq!(map_key(ch('m'), Mode::Approve), Action::Compose);
+        assert_eq!(map_key(ch('?'), Mode::Approve), Action::Help);
+        assert_eq!(map_key(key(KeyCode::PageUp), Mode::Approve), Action::PageUp);
+        assert_eq!(map_key(ctrl_c, Mode::Approve), Action::Quit);
+        // A question: the list's keys answer; the others are the cockpit's.
+        for k in [
+            key(KeyCode::Up),
+            key(KeyCode::Down),
+            ch('j'),
+            ch('k'),
+            ch(' '),
+            ch('2'),
+            key(KeyCode::Enter),
+            key(KeyCode::Tab),
+            esc,
+        ] {
+            assert_eq!(map_key(k, Mode::Choose), Action::BoxKey(k), "{k:?}");
+        }
+        assert_eq!(map_key(ch('y'), Mode::Choose), Action::None);
+        assert_eq!(map_key(ch('b'), Mode::Choose), Action::NextBlocked);
+        assert_eq!(map_key(ch('x'), Mode::Choose), Action::KillAsk);
+        assert_eq!(map_key(ch('g'), Mode::Choose), Action::ToggleGrid);
+        // Typing: every key is text but Ctrl-C and the pane's scrolling.
+        for k in [ch('y'), ch('q'), ch('b'), esc, key(KeyCode::Enter)] {
+            assert_eq!(map_key(k, Mode::Typing), Action::BoxKey(k), "{k:?}");
+        }
+        assert_eq!(map_key(ctrl_c, Mode::Typing), Action::Quit);
+        assert_eq!(
+            map_key(key(KeyCode::PageDown), Mode::Typing),
+            Action::PageDown
+        );
+        assert_eq!(map_key(ch('m'), Mode::Normal), Action::Compose);
+        assert_eq!(map_key(ch('b'), Mode::Normal), Action::NextBlocked);
+    }
+
+    #[test]
+    fn overrides_never_take_the_answer_boxs_keys_or_text() {
+        let mut table = std::collections::BTreeMap::new();
+        table.insert("new".to_string(), "ctrl-n".to_string());
+        table.insert("kill".to_string(), "y".to_string());
+        let b = Bindings::from_config(&table).unwrap();
+        let ctrl_n = KeyEvent::new(KeyCode::Char('n'), KeyModifiers::CONTROL);
+        assert_eq!(map_key_bound(ctrl_n, Mode::Normal, &b), Action::NewTask);
+        // Bound to "new", not to the box's `n` (deny).
+        assert_eq!(map_key_bound(ctrl_n, Mode::Approve, &b), Action::NewTask);
+        // `y` is bound to kill, but the approval's `y` comes first.
+        assert_eq!(
+            map_key_bound(ch('y'), Mode::Approve, &b),
+            Action::BoxKey(ch('y'))
+        );
+        assert_eq!(map_key_bound(ch('y'), Mode::Normal, &b), Action::KillAsk);
+        assert_eq!(
+            map_key_bound(ch('y'), Mode::Typing, &b),
+            Action::BoxKey(ch('y'))
+        );
+    }
+
+    #[test]
+    fn other_modes_keep_their_keys() {
+        assert_eq!(map_key(ch('d'), Mode::Normal), Action::OpenDiff);
+        assert_eq!(map_key(ch('M'), Mode::Diff), Action::DiffKey(ch('M')));
+        assert_eq!(
+            map_key(ch('x'), Mode::Terminal),
+            Action::TerminalKey(ch('x'))
+        );
+        let leave = KeyEvent::new(KeyCode::Char(']'), KeyModifiers::CONTROL);
+        assert_eq!(map_key(leave, Mode::Terminal), Action::LeaveTerminal);
     }
 
     #[test]

@@ -20,7 +20,7 @@ use crate::core::task::{Budget, TaskSpec};
 /// and the config's profiles, limits and budget.
 pub fn task_spec(args: &AgentArgs, config: &Config, out: FormOutput) -> Result<TaskSpec> {
     let mut args = args.clone();
-    args.agent = Some(out.agent.name().to_string());
+    args.agent = Some(out.agent);
     args.model = out.model;
     args.permission_mode = out.permission_mode;
     args.cwd = Some(out.cwd);
@@ -29,7 +29,8 @@ pub fn task_spec(args: &AgentArgs, config: &Config, out: FormOutput) -> Result<T
     args.session_id = None;
     args.resume = None;
     let d = &config.defaults;
-    crate::headless::task_spec_from(
+    let worktree = out.worktree;
+    let mut spec = crate::headless::task_spec_from(
         &args,
         config,
         out.prompt,
@@ -42,14 +43,21 @@ pub fn task_spec(args: &AgentArgs, config: &Config, out: FormOutput) -> Result<T
             max_turns: d.max_turns,
             ..Budget::default()
         },
-    )
+    )?;
+    spec.worktree = worktree;
+    Ok(spec)
 }
 
 /// The form's defaults from the command line; `cwd` is corral's own
 /// directory, which relative paths are resolved against.
-pub fn form_defaults(args: &AgentArgs, cwd: &Path) -> FormDefaults {
+pub fn form_defaults(args: &AgentArgs, config: &Config, cwd: &Path) -> FormDefaults {
     FormDefaults {
-        agent: args.agent.clone().unwrap_or_else(|| "claude".into()),
+        agent: args
+            .agent
+            .clone()
+            .unwrap_or_else(|| config.defaults.agent.clone()),
+        agents: config.agents.keys().cloned().collect(),
+        worktree: config.defaults.worktree,
         model: args.model.clone(),
         permission_mode: args.permission_mode.clone(),
         base_dir: cwd.to_path_buf(),
@@ -60,7 +68,6 @@ pub fn form_defaults(args: &AgentArgs, cwd: &Path) -> FormDefaults {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::agent::AgentKind;
     use crate::cli::Cli;
     use clap::Parser;
     use std::path::PathBuf;
@@ -79,18 +86,19 @@ mod tests {
             "A=1",
         ])
         .unwrap();
-        let d = form_defaults(&cli.tui, Path::new("/w"));
+        let d = form_defaults(&cli.tui, &Config::default(), Path::new("/w"));
         assert_eq!(d.cwd, PathBuf::from("/w"));
         assert_eq!(d.model.as_deref(), Some("opus"));
         let spec = task_spec(
             &cli.tui,
             &Config::default(),
             FormOutput {
-                agent: AgentKind::Claude,
+                agent: "claude".into(),
                 prompt: "hi".into(),
                 cwd: PathBuf::from("/w/sub"),
                 model: Some("haiku".into()),
                 permission_mode: None,
+                worktree: false,
             },
         )
         .unwrap();

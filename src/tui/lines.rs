@@ -384,26 +384,41 @@ pub fn entry_lines(ev: &AgentEvent, expanded: bool, width: u16, th: Theme) -> Ve
             by,
             ..
         } => {
-            let who = if by == "policy" { " by policy" } else { "" };
-            let (text, style) = match decision.as_str() {
-                "allow" => (format!("  ✓ allowed{who}"), th.ok()),
+            let who = match by.as_str() {
+                "policy" => " by policy",
+                "rule" => " (you allowed it always for this task)",
+                _ => "",
+            };
+            match decision.as_str() {
+                "allow" => texty(&format!("  ✓ allowed{who}"), th.ok(), w),
                 "deny" => {
                     let why = message
                         .as_deref()
                         .map(|m| format!(": {m}"))
                         .unwrap_or_default();
-                    (format!("  ✗ denied{who}{why}"), th.error())
+                    let text = safe_text(&format!("  ✗ denied{who}{why}")).replace('\n', " ");
+                    wrap(&[(&text, th.error())], w as usize, ("    ", th.error()))
                 }
                 _ => {
-                    let list = answers
-                        .iter()
-                        .map(|(q, a)| format!("{q} → {a}"))
-                        .collect::<Vec<_>>()
-                        .join("; ");
-                    (format!("  ✓ answered{who}: {list}"), th.ok())
+                    // One line per question: what was asked, what you said.
+                    let mut out = texty(&format!("  ✓ answered{who}"), th.ok(), w);
+                    for (q, a) in answers {
+                        let q = safe_text(q).replace('\n', " ");
+                        let a = safe_text(a).replace('\n', " ");
+                        out.extend(wrap(
+                            &[
+                                ("    ", th.dim()),
+                                (&q, th.dim()),
+                                (" → ", th.dim()),
+                                (&a, th.ok()),
+                            ],
+                            w as usize,
+                            ("      ", th.dim()),
+                        ));
+                    }
+                    out
                 }
-            };
-            texty(&text, style, w)
+            }
         }
         AgentEvent::Retry {
             attempt,
@@ -508,7 +523,7 @@ fn tool_result(
 
 fn question(q: &Question, w: u16, th: Theme) -> Vec<Line<'static>> {
     let style = th.warn().add_modifier(Modifier::BOLD);
-    let mut out = match q.kind {
+    match q.kind {
         QuestionKind::Approval => texty(
             &format!(
                 "? {} wants to run: {}",
@@ -536,12 +551,7 @@ fn question(q: &Question, w: u16, th: Theme) -> Vec<Line<'static>> {
                 texty(&format!("? {}{options}", item.question), style, w)
             })
             .collect(),
-    };
-    out.push(Line::styled(
-        "  (waiting for an answer; answering from the cockpit comes later)",
-        th.dim(),
-    ));
-    out
+    }
 }
 
 fn finished(f: &Finished, w: u16, th: Theme) -> Vec<Line<'static>> {

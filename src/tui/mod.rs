@@ -7,7 +7,10 @@
 //! bytes to the terminal: everything shown is sanitized text or a VT
 //! emulation of it.
 
+pub mod answer;
 pub mod app;
+pub mod attention;
+pub mod bindings;
 pub mod event_loop;
 pub mod form;
 pub mod keymap;
@@ -16,14 +19,14 @@ pub mod layout;
 pub mod lines;
 pub mod terminal;
 pub mod theme;
+pub mod tool_view;
 pub mod view;
 pub mod wrap;
 
 use crate::agent::AgentKind;
-use crate::cli::AgentArgs;
+use crate::cli::{AgentArgs, CockpitArgs};
 use crate::config::Config;
 use crate::core::{ApprovalPolicy, Settings, State};
-use crate::headless::question_dir;
 use crate::logging;
 use crate::paths::Paths;
 use crate::runtime::{KillWaits, Runtime, RuntimeConfig};
@@ -49,9 +52,11 @@ pub fn settings() -> Settings {
 
 /// The cockpit's settings with the config's concurrency limits and a
 /// private directory for question files.
-fn configured_settings(config: &Config, question_dir: Option<PathBuf>) -> Settings {
+fn configured_settings(config: &Config, paths: &Paths, question_dir: Option<PathBuf>) -> Settings {
     let d = &config.defaults;
     Settings {
+        worktree_root: Some(d.worktree_root_or(&paths.data_dir)),
+        worktree_setup: d.worktree_setup.clone(),
         concurrency: Some(d.concurrency.max(1)),
         per_agent_concurrency: d
             .concurrency_per_agent
@@ -61,6 +66,24 @@ fn configured_settings(config: &Config, question_dir: Option<PathBuf>) -> Settin
         question_dir,
         ..settings()
     }
+}
+
+/// A fresh directory only this user can enter, for the question files of
+/// agents without a live channel; removed when the cockpit closes. Its
+/// name is unguessable and it must not exist yet, so nobody can have
+/// prepared it (or a link in its place) in a shared temp directory.
+fn private_question_dir() -> Option<PathBuf> {
+    use std::os::unix::fs::DirBuilderExt;
+    let dir = std::env::temp_dir().join(format!(
+        "corral-questions-{}-{}",
+        std::process::id(),
+        uuid::Uuid::new_v4().simple()
+    ));
+    std::fs::DirBuilder::new()
+        .mode(0o700)
+        .create(&dir)
+        .ok()
+        .map(|()| dir)
 }
 
 /// Opens the task store, cleans up after corrals that died, and starts
@@ -90,9 +113,9 @@ fn open_recorder(paths: &Paths) -> (Option<Recorder>, Option<Store>, Vec<String>
 }
 
 /// Opens the cockpit; `defaults` are the agent flags of the command line,
-/// `config_file` the global `--config`. Returns the process exit code.
-/// Every agent is dead when it returns.
-pub fn run(defaults: AgentArgs, config_file: Option<&Path>) -> i32 {
+/// `config_file` the global `--config`, `switches` the cockpit's own flags.
+/// Returns the process exit code. Every agent is dead when it returns.
+pub fn run(defaults: AgentArgs, config_file: Option<&Path>, switches: &CockpitArgs) -> i32 {
     let paths = match Paths::resolve(config_file) {
         Ok(paths) => paths,
         Err(err) => {
@@ -104,6 +127,13 @@ pub fn run(defaults: AgentArgs, config_file: Option<&Path>) -> i32 {
         Ok(config) => config,
         Err(err) => {
             eprintln!("corral: {err}");
+            return 2;
+        }
+    };
+    let bindings = match bindings::Bindings::from_config(&config.defaults.keybindings) {
+        Ok(b) => b,
+        Err(err) => {
+            eprintln!("corral: {}: {err}", paths.config_file.display());
             return 2;
         }
     };
@@ -133,7 +163,10 @@ pub fn run(defaults: AgentArgs, config_file: Option<&Path>) -> i32 {
             return 1;
         }
     };
-    let theme = Theme::from_no_color(std::env::var("NO_COLOR").ok().as_deref());
+    let mut theme = Theme::from_no_color(std::env::var("NO_COLOR").ok().as_deref());
+    if config.defaults.theme == Some(crate::config::ThemeName::Mono) {
+        theme.color = false;
+    }
     terminal::install_panic_hook();
     let mut term = match terminal::enter() {
         Ok(t) => t,
@@ -150,17 +183,19 @@ pub fn run(defaults: AgentArgs, config_file: Option<&Path>) -> i32 {
             after_term_ms: grace,
             after_kill_ms: grace.max(500),
         },
+        // The raw view (r) shows every agent's terminal output.
+        raw_output: true,
         ..RuntimeConfig::default()
     };
     let (mut recorder, store, notes) = open_recorder(&paths);
-    let questions = question_dir();
+    let questions = private_question_dir();
     let result = rt.block_on(async {
         let (tx, rx) = tokio::sync::mpsc::channel(EVENT_CHANNEL);
         let mut runtime = Runtime::new(tx, runtime_config);
         if let Some(recorder) = &recorder {
             runtime.set_observer(recorder.observer());
         }
-        let mut state = State::new(configured_settings(&config, questions.clone()));
+        let mut state = State::new(configured_settings(&config, &paths, questions.clone()));
         // Tasks from earlier sessions and from `corral run` come back,
         // unfinished ones as interrupted; archived ones stay on disk.
         if let (Some(recorder), Some(store)) = (recorder.as_mut(), &store) {
@@ -173,7 +208,7 @@ pub fn run(defaults: AgentArgs, config_file: Option<&Path>) -> i32 {
         let app = App::new(
             theme,
             ratatui::layout::Rect::new(0, 0, size.width, size.height),
-            launch::form_defaults(&defaults, &cwd),
+            launch::form_defaults(&defaults, &config, &cwd),
             runtime_config.pty_size,
         );
         let mut cockpit = Cockpit {
@@ -183,6 +218,17 @@ pub fn run(defaults: AgentArgs, config_file: Option<&Path>) -> i32 {
             events: rx,
             args: defaults,
             recorder: recorder.take(),
+            bindings,
+            attention: {
+                let bell = config.defaults.bell && !switches.no_bell;
+                let notify = config.defaults.notifications && !switches.no_notify;
+                let mut a = attention::Attention::new(bell, notify);
+                a.dbus = notify
+                    && attention::session_bus_exists(
+                        std::env::var("DBUS_SESSION_BUS_ADDRESS").ok().as_deref(),
+                    );
+                a
+            },
             config,
         };
         if !notes.is_empty() {

@@ -10,9 +10,11 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use crossterm::event::{
     DisableBracketedPaste, DisableMouseCapture, EnableBracketedPaste, EnableMouseCapture,
+    KeyboardEnhancementFlags, PopKeyboardEnhancementFlags, PushKeyboardEnhancementFlags,
 };
 use crossterm::terminal::{
     EnterAlternateScreen, LeaveAlternateScreen, disable_raw_mode, enable_raw_mode,
+    supports_keyboard_enhancement,
 };
 use crossterm::{cursor, execute};
 use nix::sys::signal::{Signal, killpg};
@@ -22,6 +24,9 @@ use ratatui::backend::CrosstermBackend;
 
 /// Whether the terminal is in the cockpit's modes.
 static ACTIVE: AtomicBool = AtomicBool::new(false);
+/// Whether the terminal reports modified keys (Shift-Enter) because we
+/// asked it to, so restoring asks it to stop.
+static ENHANCED: AtomicBool = AtomicBool::new(false);
 /// Process groups of live agents, for the panic hook.
 static LIVE_GROUPS: Mutex<Vec<i32>> = Mutex::new(Vec::new());
 
@@ -43,6 +48,17 @@ pub fn enter() -> io::Result<Term> {
         restore();
         return Err(e);
     }
+    // Where the terminal can tell Shift-Enter from Enter (the kitty
+    // keyboard protocol), ask it to: Shift-Enter then types a new line.
+    if matches!(supports_keyboard_enhancement(), Ok(true))
+        && execute!(
+            out,
+            PushKeyboardEnhancementFlags(KeyboardEnhancementFlags::DISAMBIGUATE_ESCAPE_CODES)
+        )
+        .is_ok()
+    {
+        ENHANCED.store(true, Ordering::SeqCst);
+    }
     Terminal::new(CrosstermBackend::new(out)).inspect_err(|_| restore())
 }
 
@@ -50,6 +66,9 @@ pub fn enter() -> io::Result<Term> {
 pub fn restore() {
     if ACTIVE.swap(false, Ordering::SeqCst) {
         let mut out = io::stdout();
+        if ENHANCED.swap(false, Ordering::SeqCst) {
+            let _ = execute!(out, PopKeyboardEnhancementFlags);
+        }
         let _ = execute!(
             out,
             DisableBracketedPaste,

@@ -92,6 +92,24 @@ impl Theme {
         }
     }
 
+    /// Lines a change adds (a diff's `+`). Without colour: bold.
+    pub fn diff_added(self) -> Style {
+        if self.color {
+            Style::new().fg(Color::Green)
+        } else {
+            Style::new().add_modifier(Modifier::BOLD)
+        }
+    }
+
+    /// Lines a change removes (a diff's `-`). Without colour: dim.
+    pub fn diff_removed(self) -> Style {
+        if self.color {
+            Style::new().fg(Color::Red)
+        } else {
+            Style::new().add_modifier(Modifier::DIM)
+        }
+    }
+
     /// Borders of panes and overlays.
     pub fn border(self) -> Style {
         self.fg(Color::DarkGray)

@@ -164,6 +164,28 @@ pub struct Changes {
 }
 
 impl Changes {
+    /// Changes built from parts (for views and their tests); the per-file
+    /// sections of `diff` are found as [`changes`] finds them.
+    pub fn new(
+        base: String,
+        files: Vec<FileChange>,
+        diff: String,
+        diff_truncated: bool,
+    ) -> Changes {
+        let sections = if diff_truncated {
+            Vec::new()
+        } else {
+            order_sections(&files, &diff)
+        };
+        Changes {
+            base,
+            files,
+            diff,
+            diff_truncated,
+            sections,
+        }
+    }
+
     /// Number of changed files (the count for a task row).
     pub fn file_count(&self) -> usize {
         self.files.len()
@@ -864,14 +886,11 @@ fn is_ancestor(dir: &Path, a: &str, b: &str) -> Result<bool, WorktreeError> {
     }
 }
 
-/// Merges the task branch into the base branch in the main checkout
-/// (`wt.repo_root`). Refuses when that checkout is not on the base branch
-/// or has uncommitted changes to tracked files. A conflict aborts the
-/// merge (`git merge --abort`) and returns [`WorktreeError::Conflict`] with
-/// the paths: both branches stay as they were. Only commits merge: call
-/// [`commit_all`] first to include uncommitted work (what is left is listed
-/// in [`MergeOutcome::left_uncommitted`]).
-pub fn merge(wt: &Worktree, strategy: MergeStrategy) -> Result<MergeOutcome, WorktreeError> {
+/// The checks [`merge`] makes before it changes anything: the main checkout
+/// (`wt.repo_root`) is a repository, has the base branch checked out and
+/// has no uncommitted changes to tracked files. Lets a caller refuse
+/// before committing the worktree's work.
+pub fn check_base(wt: &Worktree) -> Result<(), WorktreeError> {
     let repo = &wt.repo_root;
     toplevel(repo)?;
     let head = current_branch(repo)?;
@@ -889,6 +908,19 @@ pub fn merge(wt: &Worktree, strategy: MergeStrategy) -> Result<MergeOutcome, Wor
             paths,
         });
     }
+    Ok(())
+}
+
+/// Merges the task branch into the base branch in the main checkout
+/// (`wt.repo_root`). Refuses when that checkout is not on the base branch
+/// or has uncommitted changes to tracked files. A conflict aborts the
+/// merge (`git merge --abort`) and returns [`WorktreeError::Conflict`] with
+/// the paths: both branches stay as they were. Only commits merge: call
+/// [`commit_all`] first to include uncommitted work (what is left is listed
+/// in [`MergeOutcome::left_uncommitted`]).
+pub fn merge(wt: &Worktree, strategy: MergeStrategy) -> Result<MergeOutcome, WorktreeError> {
+    let repo = &wt.repo_root;
+    check_base(wt)?;
     let branch_ref = format!("refs/heads/{}", wt.branch);
     let base_ref = format!("refs/heads/{}", wt.base_branch);
     let tip = resolve(repo, &branch_ref)?.ok_or_else(|| WorktreeError::Git {

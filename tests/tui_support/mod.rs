@@ -31,6 +31,7 @@ pub fn spec(prompt: &str) -> TaskSpec {
         limits: Default::default(),
         profile: None,
         budget: Default::default(),
+        worktree: false,
     }
 }
 
@@ -233,6 +234,8 @@ pub fn busy_state() -> State {
 pub fn defaults() -> FormDefaults {
     FormDefaults {
         agent: "claude".into(),
+        agents: corral::tui::form::builtin_agents(),
+        worktree: false,
         model: None,
         permission_mode: None,
         base_dir: PathBuf::from(env!("CARGO_MANIFEST_DIR")),

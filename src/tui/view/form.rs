@@ -11,7 +11,7 @@ use ratatui::widgets::{Block, Borders, Clear, Widget};
 
 use super::centered;
 use crate::tui::app::App;
-use crate::tui::form::{AGENTS, Field, Form, PERMISSION_MODES};
+use crate::tui::form::{Field, Form, PERMISSION_MODES};
 use crate::tui::theme::Theme;
 
 fn label(th: Theme, text: &str, focused: bool) -> Span<'static> {
@@ -52,8 +52,8 @@ pub fn render(app: &App, form: &Form, area: Rect, buf: &mut Buffer) {
         return;
     }
     // Rows under the prompt: agent, cwd, cwd error, model, permission,
-    // error, keys.
-    let fixed = 7;
+    // worktree, error, keys.
+    let fixed = 8;
     let prompt_h = inner.height - fixed;
     let row = |i: u16| Rect {
         y: inner.y + prompt_h + i,
@@ -79,7 +79,7 @@ pub fn render(app: &App, form: &Form, area: Rect, buf: &mut Buffer) {
     };
     form.prompt.render(text_rect, buf);
 
-    let names: Vec<&str> = AGENTS.iter().map(|a| a.name()).collect();
+    let names: Vec<&str> = form.agents.iter().map(String::as_str).collect();
     let mut agent = vec![label(th, "agent", form.focus == Field::Agent)];
     agent.extend(choice(th, &names, form.agent, form.focus == Field::Agent));
     Line::from(agent).render(row(0), buf);
@@ -130,8 +130,17 @@ pub fn render(app: &App, form: &Form, area: Rect, buf: &mut Buffer) {
     ));
     Line::from(perm).render(row(4), buf);
 
+    let mut wt = vec![label(th, "worktree", form.focus == Field::Worktree)];
+    wt.extend(choice(
+        th,
+        &["no", "yes: its own git worktree and branch"],
+        form.worktree as usize,
+        form.focus == Field::Worktree,
+    ));
+    Line::from(wt).render(row(5), buf);
+
     if let Some(e) = &form.error {
-        Line::styled(format!("  ✗ {e}"), th.error()).render(row(5), buf);
+        Line::styled(format!("  ✗ {e}"), th.error()).render(row(6), buf);
     }
     let keys = [
         ("Ctrl-S", "start"),
@@ -144,5 +153,5 @@ pub fn render(app: &App, form: &Form, area: Rect, buf: &mut Buffer) {
         spans.push(Span::styled(k, th.key()));
         spans.push(Span::styled(format!(" {what}   "), th.dim()));
     }
-    Line::from(spans).render(row(6), buf);
+    Line::from(spans).render(row(7), buf);
 }

@@ -4,7 +4,9 @@
 //! [`State`] into a buffer: no IO, no state changes (beyond the line cache
 //! the app keeps behind a `RefCell`).
 
+pub mod answer;
 pub mod confirm;
+pub mod diff;
 pub mod form;
 pub mod grid;
 pub mod help;
@@ -53,9 +55,60 @@ fn draw_regions(app: &App, state: &State, area: Rect, buf: &mut Buffer) {
         Overlay::ConfirmKill(id) => confirm::render_kill(app, state, *id, area, buf),
         Overlay::ConfirmQuit => confirm::render_quit(app, state, area, buf),
         Overlay::ConfirmDelete(id) => confirm::render_delete(app, state, *id, area, buf),
+        Overlay::Diff(review) => render_review(app, review, area, buf),
         Overlay::Form(f) => form::render(app, f, area, buf),
         Overlay::None | Overlay::Search(_) => {}
     }
+}
+
+/// The review of a worktree task: the diff over the screen, and a line
+/// with the keys, the last action's outcome or the discard question.
+fn render_review(app: &App, review: &crate::tui::app::DiffReview, area: Rect, buf: &mut Buffer) {
+    use ratatui::text::{Line, Span};
+    use ratatui::widgets::Widget;
+    let th = app.theme;
+    let body = Rect {
+        height: area.height.saturating_sub(1),
+        ..area
+    };
+    diff::render(&review.changes, review.scroll, th, body, buf);
+    let bar = Rect {
+        y: area.bottom().saturating_sub(1),
+        height: 1,
+        ..area
+    };
+    ratatui::widgets::Clear.render(bar, buf);
+    let line = match (&review.confirm_discard, &review.message) {
+        (Some(work), _) => Line::styled(
+            crate::present::safe_text(&format!(
+                "discard #{}? it loses {work} · y yes, any other key no",
+                review.task
+            )),
+            th.error(),
+        ),
+        (None, message) => {
+            let mut spans = Vec::new();
+            if let Some(m) = message {
+                spans.push(Span::styled(
+                    format!("{} · ", crate::present::safe_text(m)),
+                    th.warn(),
+                ));
+            }
+            for (k, what) in [
+                ("c", "commit"),
+                ("M", "merge"),
+                ("s", "shell"),
+                ("D", "discard"),
+                ("j k PgUp PgDn", "scroll"),
+                ("Esc", "close"),
+            ] {
+                spans.push(Span::styled(k, th.key()));
+                spans.push(Span::styled(format!(" {what}  "), th.dim()));
+            }
+            Line::from(spans)
+        }
+    };
+    line.render(bar, buf);
 }
 
 /// A rectangle of at most `w` x `h` centred in `area`.

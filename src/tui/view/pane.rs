@@ -32,17 +32,25 @@ pub fn render(app: &App, state: &State, area: Rect, buf: &mut Buffer) {
         welcome(th, body, buf);
         return;
     };
+    // What the user types sits at the bottom; the transcript above it, so
+    // the agent's last words stay in sight.
+    let text = Rect {
+        height: body.height.saturating_sub(app.reserved_rows(state, body)),
+        ..body
+    };
     let total = app
         .with_lines(state, task.id, body.width, |l| l.len())
         .unwrap_or(0);
-    let top = app.pane_top(task.id, total, body.height as usize);
+    let top = app.pane_top(task.id, total, text.height as usize);
     let pane = app.pane(task.id);
-    let position = if app.raw {
+    let position = if app.terminal_focus == Some(task.id) {
+        "typing into the program · Ctrl-] gives the keys back".to_string()
+    } else if app.raw {
         "raw output".to_string()
-    } else if pane.follow || total <= body.height as usize {
+    } else if pane.follow || total <= text.height as usize {
         "following".to_string()
     } else {
-        let last = (top + body.height as usize).min(total);
+        let last = (top + text.height as usize).min(total);
         format!("{last}/{total} · End follows")
     };
     let title = format!(
@@ -81,14 +89,14 @@ pub fn render(app: &App, state: &State, area: Rect, buf: &mut Buffer) {
     let query = app.search.as_ref().map(|s| s.query.to_ascii_lowercase());
     let current = app.search.as_ref().and_then(|s| s.current);
     app.with_lines(state, task.id, body.width, |lines| {
-        for row in 0..body.height as usize {
+        for row in 0..text.height as usize {
             let Some(pl) = lines.get(top + row) else {
                 break;
             };
             let rect = Rect {
-                y: body.y + row as u16,
+                y: text.y + row as u16,
                 height: 1,
-                ..body
+                ..text
             };
             let line = match &query {
                 Some(q) => highlight(pl.line, q, th, current == Some(top + row)),
@@ -98,7 +106,26 @@ pub fn render(app: &App, state: &State, area: Rect, buf: &mut Buffer) {
         }
     });
     if total == 0 {
-        Line::styled("  waiting for the agent's first words…", th.dim()).render(body, buf);
+        Line::styled("  waiting for the agent's first words…", th.dim()).render(text, buf);
+    }
+    match (&app.compose, &app.answer) {
+        (Some(c), _) if c.task == task.id => {
+            super::answer::render_compose(c, Some(task), th, body, buf)
+        }
+        (_, Some(b)) if b.task == task.id => super::answer::render_answer(b, th, body, buf),
+        _ if task.status == TaskStatus::Blocked => {
+            let row = Rect {
+                y: body.bottom().saturating_sub(1),
+                height: 1,
+                ..body
+            };
+            Line::styled(
+                "  waiting for you: Enter answers, m replies with a message",
+                th.status(TaskStatus::Blocked),
+            )
+            .render(row, buf);
+        }
+        _ => {}
     }
 }
 

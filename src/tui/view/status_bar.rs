@@ -43,10 +43,22 @@ pub fn render(app: &App, state: &State, area: Rect, buf: &mut Buffer) {
         return;
     }
     let mut left: Vec<Span> = Vec::new();
+    let waiting = state
+        .tasks
+        .iter()
+        .filter(|t| t.status == TaskStatus::Blocked)
+        .count();
+    if waiting > 0 {
+        left.push(Span::styled(
+            format!("{waiting} waiting for you (b) "),
+            th.status(TaskStatus::Blocked),
+        ));
+    }
     // Words on wide terminals, glyphs on narrow ones.
     let words = area.width >= 120;
     let tick = app.now_ms / crate::tui::theme::SPINNER_MS;
-    for s in ORDER {
+    // Blocked tasks are counted in words above.
+    for s in ORDER.into_iter().filter(|s| *s != TaskStatus::Blocked) {
         let n = state.tasks.iter().filter(|t| t.status == s).count();
         if n > 0 {
             if !left.is_empty() {
@@ -83,6 +95,14 @@ pub fn render(app: &App, state: &State, area: Rect, buf: &mut Buffer) {
             ("g", "list"),
             ("?", "help"),
         ],
+        // The answer box shows its own keys; these are the others.
+        Mode::Approve | Mode::Choose => &[
+            ("m", "reply in words"),
+            ("b", "next waiting"),
+            ("x", "kill"),
+            ("?", "help"),
+        ],
+        Mode::Typing => &[("PgUp/PgDn", "scroll"), ("Ctrl-C", "quit")],
         Mode::Found => &[
             ("n/N", "next/prev"),
             ("Esc", "end search"),
@@ -94,6 +114,7 @@ pub fn render(app: &App, state: &State, area: Rect, buf: &mut Buffer) {
             ("?", "help"),
             ("q", "quit"),
             ("n", "new"),
+            ("m", "message"),
             ("x", "kill"),
             ("g", "grid"),
             ("/", "search"),

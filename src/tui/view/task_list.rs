@@ -66,7 +66,9 @@ pub fn render(app: &App, state: &State, area: Rect, buf: &mut Buffer) {
     let sel = app.selected_index(state).unwrap_or(0);
     let offset = list_offset(area, sel);
     let tick = app.now_ms / crate::tui::theme::SPINNER_MS;
-    for (row, (i, task)) in state.tasks.iter().enumerate().skip(offset).enumerate() {
+    let order = App::list_order(state);
+    let rows = order.iter().map(|&i| &state.tasks[i]).enumerate();
+    for (row, (i, task)) in rows.skip(offset).enumerate() {
         let y = area.y + 1 + row as u16;
         if y >= area.bottom() {
             break;
@@ -81,6 +83,16 @@ pub fn render(app: &App, state: &State, area: Rect, buf: &mut Buffer) {
             buf.set_style(rect, th.selected());
         }
         line.render(rect, buf);
+    }
+}
+
+/// The title, with the worktree's change count when the task has one.
+fn row_title(t: &Task) -> String {
+    let title = safe_text(&t.title()).replace('\n', " ");
+    match &t.changes {
+        Some(c) => format!("[{}] {title}", crate::present::change_count(c)),
+        None if t.worktree_pending => format!("[creating worktree] {title}"),
+        None => title,
     }
 }
 
@@ -110,10 +122,7 @@ fn row_line(app: &App, t: &Task, tick: u64, title_w: usize, selected: bool) -> L
         Span::styled(pad(&format!("{}", t.id), 4), base),
         Span::styled(pad(t.status.name(), 10), st),
         Span::styled(pad(t.spec.agent.name(), 8), base),
-        Span::styled(
-            pad(&safe_text(&t.title()).replace('\n', " "), title_w),
-            base,
-        ),
+        Span::styled(pad(&row_title(t), title_w), base),
         Span::styled(rpad(&elapsed, 8), base),
         Span::styled(
             rpad(&if toks > 0 { tokens(toks) } else { "-".into() }, 8),

@@ -1,0 +1,83 @@
+//! A terminal program under test in a private tmux server: start it, type,
+//! read the screen, wait (bounded) for something to appear. The server is
+//! killed when the value is dropped, whatever happened.
+
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+/// How long `wait_for` waits before failing the test.
+pub const WAIT: Duration = Duration::from_secs(15);
+
+pub struct Tmux {
+    pub socket: String,
+}
+
+impl Tmux {
+    /// Starts `command` in a new session `t` of size `width` x `height` on
+    /// a private server.
+    pub fn start(command: &str, width: u16, height: u16) -> Tmux {
+        let tmux = Tmux {
+            socket: format!("corral-test-{}-{}", std::process::id(), width),
+        };
+        let (w, h) = (width.to_string(), height.to_string());
+        let started = tmux.cmd(&["new-session", "-d", "-x", &w, "-y", &h, "-s", "t", command]);
+        assert!(started.status.success(), "tmux: {started:?}");
+        tmux
+    }
+
+    /// Whether tmux is installed.
+    pub fn available() -> bool {
+        Command::new("tmux").arg("-V").output().is_ok()
+    }
+
+    pub fn cmd(&self, args: &[&str]) -> std::process::Output {
+        Command::new("tmux")
+            .arg("-L")
+            .arg(&self.socket)
+            .args(args)
+            .output()
+            .expect("run tmux")
+    }
+
+    pub fn capture(&self) -> String {
+        String::from_utf8_lossy(&self.cmd(&["capture-pane", "-p", "-t", "t"]).stdout).into_owned()
+    }
+
+    pub fn keys(&self, keys: &[&str]) {
+        let mut args = vec!["send-keys", "-t", "t"];
+        args.extend_from_slice(keys);
+        assert!(self.cmd(&args).status.success(), "send-keys {keys:?}");
+    }
+
+    pub fn text(&self, text: &str) {
+        assert!(
+            self.cmd(&["send-keys", "-t", "t", "-l", text])
+                .status
+                .success()
+        );
+    }
+
+    pub fn wait_for(&self, what: &str, ok: impl Fn(&str) -> bool) -> String {
+        let end = Instant::now() + WAIT;
+        loop {
+            let screen = self.capture();
+            if ok(&screen) {
+                return screen;
+            }
+            if Instant::now() > end {
+                panic!("timed out waiting for {what}; screen:\n{screen}");
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    pub fn alive(&self) -> bool {
+        self.cmd(&["has-session", "-t", "t"]).status.success()
+    }
+}
+
+impl Drop for Tmux {
+    fn drop(&mut self) {
+        let _ = self.cmd(&["kill-server"]);
+    }
+}

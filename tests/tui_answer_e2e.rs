@@ -1,0 +1,253 @@
+//! Answering a real claude from the cockpit, in a real terminal: the real
+//! `corral` binary in tmux drives the real Claude Code CLI against the
+//! scripted loopback model, and every answer is given with the cockpit's
+//! keys, as a user would.
+//!
+//! One conversation: the model asks two questions at once (a single
+//! choice, answered by moving to an option and Enter; a multi-select,
+//! answered with Space and Enter), then asks to run a `touch` that needs
+//! approval (denied with `n` and a message: the file must not appear),
+//! asks again (allowed with `y`: the file appears), and ends its turn. A
+//! follow-up typed with `m` continues the same live session: the model
+//! asks for another command (allowed always with `a`) and then runs the
+//! same command again without asking. The mock's recorded requests prove
+//! what the model received; a tmux hook proves the bell rang once per
+//! question, not on every redraw.
+//!
+//! Skipped loudly when tmux or the real claude is missing (a failure with
+//! `CORRAL_REQUIRE_E2E=1`). Every wait is bounded.
+
+mod support;
+#[path = "support/tmux.rs"]
+mod tmux;
+
+use serde_json::json;
+use support::anthropic_mock::{MockAnthropic, Reply};
+use support::{Sandbox, claude_or_skip};
+use tmux::Tmux;
+
+/// Quotes `s` for `sh`.
+fn sh_quote(s: &str) -> String {
+    format!("'{}'", s.replace('\'', r"'\''"))
+}
+
+const MARKER: &str = "corral-answer-marker.txt";
+const OTHER: &str = "corral-answer-other.txt";
+
+fn two_questions() -> Reply {
+    Reply::tool_use(
+        "AskUserQuestion",
+        json!({"questions": [
+            {"question": "Which colour should the widget be?", "header": "Colour",
+             "multiSelect": false, "options": [
+                {"label": "Red", "description": "A red widget"},
+                {"label": "Blue", "description": "A blue widget"}]},
+            {"question": "Which platforms should it ship for?", "header": "Targets",
+             "multiSelect": true, "options": [
+                {"label": "linux", "description": "x86_64"},
+                {"label": "macos", "description": "universal"},
+                {"label": "windows", "description": "MSVC"}]}
+        ]}),
+        "I need to ask you something first.",
+    )
+}
+
+#[test]
+fn questions_denial_approval_follow_up_and_allow_always_with_the_real_claude() {
+    if !Tmux::available() {
+        assert!(
+            std::env::var("CORRAL_REQUIRE_E2E").as_deref() != Ok("1"),
+            "tmux is required"
+        );
+        eprintln!("SKIPPED: tmux is not installed");
+        return;
+    }
+    let Some(claude) = claude_or_skip("tui_answer_e2e") else {
+        return;
+    };
+    let touch = format!("touch {MARKER} && echo created");
+    let other = format!("touch {OTHER} && echo other");
+    let mock = MockAnthropic::start(vec![
+        two_questions(),
+        // After the answers: the tool that needs approval, denied...
+        Reply::bash(&touch, "Let me create a marker file."),
+        // ...then asked again in the same turn, allowed.
+        Reply::bash(&touch, "Trying again."),
+        // The turn ends, echoing the tool result.
+        Reply::auto(),
+        // The follow-up: a command allowed always, then the same again.
+        Reply::bash(&other, "Another file."),
+        Reply::bash(&other, "Once more, same command."),
+        Reply::auto(),
+    ]);
+    let sandbox = Sandbox::new(&claude);
+    let marker = sandbox.work.join(MARKER);
+    let mut env = sandbox.env(mock.port());
+    let state = sandbox.root().join("corral");
+    for (var, dir) in [
+        ("XDG_CONFIG_HOME", "config"),
+        ("XDG_DATA_HOME", "data"),
+        ("XDG_STATE_HOME", "state"),
+    ] {
+        env.push((var.into(), state.join(dir).display().to_string()));
+    }
+    let assignments: Vec<String> = env
+        .iter()
+        .map(|(k, v)| format!("{k}={}", sh_quote(v)))
+        .collect();
+    let command = format!(
+        "env -i {} {} --cwd {}",
+        assignments.join(" "),
+        sh_quote(env!("CARGO_BIN_EXE_corral")),
+        sh_quote(&sandbox.work.display().to_string())
+    );
+    let tmux = Tmux::start(&command, 120, 36);
+    // Every bell corral rings leaves a line in this file.
+    let bells = sandbox.root().join("bells");
+    let hook = format!("run-shell 'echo bell >> {}'", bells.display());
+    tmux.cmd(&["set-option", "-g", "monitor-bell", "on"]);
+    tmux.cmd(&["set-option", "-g", "bell-action", "any"]);
+    tmux.cmd(&["set-hook", "-g", "alert-bell", &hook]);
+    let rings = || {
+        std::fs::read_to_string(&bells)
+            .map(|s| s.lines().count())
+            .unwrap_or(0)
+    };
+    tmux.wait_for("the cockpit", |s| s.contains("no tasks yet"));
+
+    tmux.keys(&["n"]);
+    tmux.wait_for("the form", |s| s.contains("Ctrl-S"));
+    tmux.text("build the widget");
+    tmux.keys(&["C-s"]);
+
+    // Two questions in one request: move to Blue, Enter; then tick linux
+    // and windows, Enter.
+    tmux.wait_for("the first question", |s| {
+        s.contains("[Colour] Which colour should the widget be?") && s.contains("2. Blue")
+    });
+    tmux.wait_for("the waiting count", |s| s.contains("1 waiting for you"));
+    tmux.keys(&["Down"]);
+    tmux.keys(&["Enter"]);
+    tmux.wait_for("the second question", |s| {
+        s.contains("✓ Which colour should the widget be? → Blue") && s.contains("[ ] 3. windows")
+    });
+    tmux.keys(&["Space"]);
+    tmux.keys(&["Down"]);
+    tmux.keys(&["Down"]);
+    tmux.keys(&["Space"]);
+    tmux.wait_for("two ticks", |s| {
+        s.contains("[x] 1. linux") && s.contains("[x] 3. windows")
+    });
+    tmux.keys(&["Enter"]);
+
+    // The approval: deny, with a message for the agent.
+    let screen = tmux.wait_for("the approval", |s| {
+        s.contains("allow Bash?") && s.contains("y allow once")
+    });
+    assert!(screen.contains(&format!("$ {touch}")), "{screen}");
+    tmux.keys(&["n"]);
+    tmux.wait_for("the message field", |s| {
+        s.contains("A message for the agent")
+    });
+    tmux.text("not in this directory");
+    tmux.keys(&["Enter"]);
+    // Asked again in the same turn: allow once.
+    tmux.wait_for("the second approval", |s| {
+        s.contains("Trying again.") && s.contains("y allow once")
+    });
+    assert!(!marker.exists(), "a denied tool must not run");
+    tmux.keys(&["y"]);
+    tmux.wait_for("the turn to end", |s| {
+        s.contains("It returned: created -- done.") && s.contains("succeeded")
+    });
+    assert!(marker.exists(), "an allowed tool runs");
+
+    // A follow-up in the same live session; allow the next command always.
+    tmux.keys(&["m"]);
+    tmux.wait_for("the message line", |s| {
+        s.contains("message to #1 claude (live, same session)")
+    });
+    tmux.text("now the other file");
+    tmux.keys(&["Enter"]);
+    tmux.wait_for("the third approval", |s| {
+        s.contains("Another file.") && s.contains("a always: this command")
+    });
+    tmux.keys(&["a"]);
+    let screen = tmux.wait_for("the second turn to end", |s| {
+        s.contains("It returned: other -- done.")
+    });
+    assert!(
+        screen.contains("you allowed it always for this task"),
+        "the repeat was allowed by the rule, without asking:\n{screen}"
+    );
+    assert!(sandbox.work.join(OTHER).exists());
+
+    // What the model received.
+    let requests = mock.message_requests();
+    let results: Vec<(String, bool)> = requests
+        .last()
+        .map(|r| r.tool_results())
+        .unwrap_or_default()
+        .into_iter()
+        .map(|t| (t.content, t.is_error))
+        .collect();
+    let answer = results
+        .iter()
+        .find(|(c, _)| c.contains("Which colour should the widget be?"))
+        .unwrap_or_else(|| panic!("no answer reached the model: {results:?}"));
+    assert!(
+        answer
+            .0
+            .contains("\"Which colour should the widget be?\"=\"Blue\"")
+            && answer
+                .0
+                .contains("\"Which platforms should it ship for?\"=\"linux, windows\""),
+        "the model got both chosen answers: {answer:?}"
+    );
+    assert!(
+        results
+            .iter()
+            .any(|(c, e)| *e && c.contains("not in this directory")),
+        "the model got the denial and its message: {results:?}"
+    );
+    assert!(
+        results.iter().any(|(c, e)| !e && c.trim() == "created"),
+        "the model got the allowed tool's output: {results:?}"
+    );
+    assert_eq!(
+        results
+            .iter()
+            .filter(|(c, e)| !e && c.trim() == "other")
+            .count(),
+        2,
+        "allowed always: the command ran twice: {results:?}"
+    );
+    let follow_up = requests
+        .iter()
+        .find(|r| r.last_user_text().contains("now the other file"))
+        .expect("the follow-up reached the model");
+    assert!(
+        follow_up
+            .messages()
+            .iter()
+            .any(|m| m.to_string().contains("build the widget")),
+        "the follow-up carries the whole conversation"
+    );
+
+    // One bell per question or approval the user had to answer (the
+    // questions, the two touch approvals, the first `other`), none for
+    // the repeat that the rule allowed and none for redraws.
+    let end = std::time::Instant::now() + tmux::WAIT;
+    while rings() < 4 && std::time::Instant::now() < end {
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    assert_eq!(rings(), 4, "one bell per wait");
+
+    tmux.keys(&["q"]);
+    let end = std::time::Instant::now() + tmux::WAIT;
+    while tmux.alive() && std::time::Instant::now() < end {
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    assert!(!tmux.alive(), "corral quit; screen:\n{}", tmux.capture());
+}
