@@ -7,6 +7,9 @@
 
 #[path = "../tests/support/anthropic_mock.rs"]
 mod anthropic_mock;
+// The mock's HTTP server, shared with the other mock model APIs.
+#[path = "../tests/support/http.rs"]
+mod http;
 
 use std::io::Write;
 use std::time::Duration;
