@@ -16,7 +16,7 @@
 //! | `tool_use {tool_id, tool_name, parameters}`    | `tool_call` |
 //! | `tool_result {tool_id, status, output, error}` | `tool_result` (`output`, else `error.message`, prefixed with `error.type`; an error unless `status` is `success`) |
 //! | `error {severity, message}`                    | `error` (a warning is prefixed `warning: `) |
-//! | `result {status, error?, stats}`               | `usage`, then for a failure `error`, then `turn_end` |
+//! | `result {status, error?, stats}`               | `usage`, then for a failure `error`, then `turn_end` (`api_error_status` from the embedded API error, or 429 when the message has gemini's rate-limit wording) |
 //! | stderr "Attempt N failed with status S. Retrying with backoff... {json}" (also "with 429 error", "with 5xx error") | `retry {attempt: N, status: S, reason: the API's message, delay if the API gave a retryDelay}` |
 //! | stderr "Attempt N failed: MESSAGE. Retrying after Dms..." (a quota error with a suggested delay; MESSAGE may span lines, the last one carrying "Retrying after") | `retry {attempt: N, delay: D, reason: MESSAGE}` when the "Retrying after" part arrives; the lines before it are also `raw` |
 //! | any other line that is not a JSON event        | `raw`, control sequences removed (this includes "Attempt N failed: ... Max attempts reached", after which nothing is retried) |
@@ -273,7 +273,9 @@ impl GeminiParser {
                 .and_then(Value::as_str)
                 .unwrap_or("gemini reported an error")
                 .to_string();
-            api_error_status = api_error(&message).and_then(|e| e.code);
+            api_error_status = api_error(&message)
+                .and_then(|e| e.code)
+                .or_else(|| rate_limit_wording(&message).then_some(429));
             out.push(AgentEvent::Error {
                 message: message.clone(),
             });
@@ -290,6 +292,17 @@ impl GeminiParser {
         });
         out
     }
+}
+
+/// Whether a failed result's message is worded the way gemini words a 429
+/// (it appends "Please wait and try again later. To increase your limits,
+/// request a quota increase ..." only for status 429, and names the status
+/// `RESOURCE_EXHAUSTED` when it parsed a JSON body); a quota error it gave up
+/// on carries no other status.
+fn rate_limit_wording(message: &str) -> bool {
+    message.contains("Please wait and try again later")
+        || message.contains("Possible quota limitations in place")
+        || message.contains("(Status: RESOURCE_EXHAUSTED)")
 }
 
 /// Gemini's stats as a canonical increment (see the module docs).
@@ -666,6 +679,27 @@ mod tests {
                 ..
             }
         ));
+    }
+
+    /// The result line gemini-cli 0.61.0 printed after giving up on 429s
+    /// with a `RetryInfo` detail (the mock's message; the rest verbatim).
+    #[test]
+    fn failed_result_worded_as_a_rate_limit_has_status_429() {
+        let events = parse_all(&[
+            r#"{"type":"result","timestamp":"2026-11-21T18:23:30.306Z","status":"error","error":{"type":"unknown","message":"[API Error: mock 429 (call 3)\nSuggested retry after 0.5s.]\nPlease wait and try again later. To increase your limits, request a quota increase through AI Studio, or switch to another /auth method"},"stats":{"total_tokens":59,"input_tokens":42,"output_tokens":17,"cached":0,"input":42,"duration_ms":0,"tool_calls":0}}"#,
+            r#"{"type":"result","status":"error","error":{"type":"unknown","message":"[API Error: Quota exceeded (Status: RESOURCE_EXHAUSTED)]"}}"#,
+            r#"{"type":"result","status":"error","error":{"type":"unknown","message":"[API Error: fetch failed]"}}"#,
+        ]);
+        let statuses: Vec<Option<u16>> = events
+            .iter()
+            .filter_map(|e| match e {
+                AgentEvent::TurnEnd {
+                    api_error_status, ..
+                } => Some(*api_error_status),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(statuses, [Some(429), Some(429), None]);
     }
 
     #[test]
