@@ -8,6 +8,10 @@
 //! The runtime reports spawned process groups and raw output lines through
 //! [`RecorderObserver`], on its own threads, by message too.
 //!
+//! The writer takes a task's ownership lock ([`super::lock`]) before its
+//! first write and holds it until the recorder's process exits; it never
+//! writes a task whose lock another live corral holds.
+//!
 //! Never panics on a store problem: it is logged and the task goes on.
 
 use std::collections::HashMap;
@@ -17,6 +21,7 @@ use std::sync::Arc;
 use std::sync::mpsc::{Receiver, Sender, channel, sync_channel};
 use std::thread::JoinHandle;
 
+use super::lock::{OwnerLock, lock_within};
 use super::proc::ProcessId;
 use super::record::{AnswerEntry, QuestionEntry, RecordMeta, TaskRecord, record_of};
 use super::{Store, now_ms};
@@ -33,6 +38,10 @@ use crate::runtime::Observer;
 /// dropped and counted in the log.
 const PENDING_CAP: usize = 10_000;
 
+/// How long the writer waits for a task's lock that somebody holds (a
+/// recovery elsewhere holds a dead owner's lock while it kills its group).
+const LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(4);
+
 enum Msg {
     /// The current record of a task (the writer adds the agent group).
     Upsert(TaskId, Box<TaskRecord>),
@@ -46,6 +55,9 @@ enum Msg {
     Delete(TaskId),
     /// Reply once everything before this message is written.
     Flush(std::sync::mpsc::SyncSender<()>),
+    /// The recorder is gone: release every task (files and locks) and write
+    /// nothing more, whatever late observers still send.
+    Close,
 }
 
 /// What the front-end side remembers per recorded task.
@@ -334,6 +346,7 @@ impl Drop for Recorder {
     /// Writes what is pending and stops the writer (runtime observers that
     /// still hold a sender just find it gone).
     fn drop(&mut self) {
+        let _ = self.tx.send(Msg::Close);
         self.flush();
         let (dead_tx, _) = channel();
         drop(std::mem::replace(&mut self.tx, dead_tx));
@@ -353,6 +366,10 @@ struct Written {
     events: Option<File>,
     raw: Option<File>,
     deleted: bool,
+    /// Held for as long as this process owns the task.
+    lock: Option<OwnerLock>,
+    /// Another live corral holds the task: nothing of it is written here.
+    foreign: bool,
 }
 
 struct Writer {
@@ -360,6 +377,7 @@ struct Writer {
     tasks: HashMap<TaskId, Written>,
     pending: HashMap<TaskId, Vec<Msg>>,
     pending_lines: usize,
+    closed: bool,
 }
 
 impl Writer {
@@ -369,6 +387,7 @@ impl Writer {
             tasks: HashMap::new(),
             pending: HashMap::new(),
             pending_lines: 0,
+            closed: false,
         }
     }
 
@@ -383,6 +402,12 @@ impl Writer {
             Msg::Flush(reply) => {
                 let _ = reply.send(());
             }
+            Msg::Close => {
+                self.closed = true;
+                self.tasks.clear();
+                self.pending.clear();
+            }
+            _ if self.closed => {}
             Msg::Upsert(task, record) => {
                 self.upsert(task, *record);
                 if let Some(waiting) = self.pending.remove(&task) {
@@ -394,7 +419,9 @@ impl Writer {
             }
             Msg::Delete(task) => {
                 self.pending.remove(&task);
-                if let Some(w) = self.tasks.get_mut(&task) {
+                if let Some(w) = self.tasks.get_mut(&task)
+                    && !w.foreign
+                {
                     w.deleted = true;
                     w.events = None;
                     w.raw = None;
@@ -466,15 +493,47 @@ impl Writer {
         }
     }
 
-    fn upsert(&mut self, task: TaskId, mut record: TaskRecord) {
-        let w = self.tasks.entry(task).or_insert_with(|| Written {
+    /// The writer's entry for a task seen for the first time, owning its
+    /// lock (waiting a little if a recovery elsewhere holds it).
+    fn first_seen(&self, record: &TaskRecord) -> Written {
+        // Only an unfinished task's lock is ever held by a recovery.
+        let wait = if record.status.is_final() {
+            std::time::Duration::ZERO
+        } else {
+            LOCK_WAIT
+        };
+        let (lock, foreign) = match lock_within(&self.store.task_dir(&record.id), wait) {
+            Ok(Some(lock)) => (Some(lock), false),
+            Ok(None) => {
+                tracing::warn!(task = %record.id, "another corral owns this task; not writing it");
+                (None, true)
+            }
+            Err(err) => {
+                // A store without flock support: record without a lock.
+                tracing::warn!(task = %record.id, "cannot take the task's lock: {err}");
+                (None, false)
+            }
+        };
+        Written {
             record: record.clone(),
             group: None,
             run: record.runs,
             events: None,
             raw: None,
-            deleted: false,
-        });
+            deleted: foreign,
+            lock,
+            foreign,
+        }
+    }
+
+    fn upsert(&mut self, task: TaskId, mut record: TaskRecord) {
+        if !self.tasks.contains_key(&task) {
+            let first = self.first_seen(&record);
+            self.tasks.insert(task, first);
+        }
+        let Some(w) = self.tasks.get_mut(&task) else {
+            return;
+        };
         if w.run != record.runs {
             // A new run: new files, and its group is not known yet.
             w.run = record.runs;
@@ -502,6 +561,7 @@ impl Writer {
                 w.deleted = true;
                 w.events = None;
                 w.raw = None;
+                w.lock = None;
             }
             tracing::warn!(task, "{err:#}");
         }
