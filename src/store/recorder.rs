@@ -8,9 +8,12 @@
 //! The runtime reports spawned process groups and raw output lines through
 //! [`RecorderObserver`], on its own threads, by message too.
 //!
-//! The writer takes a task's ownership lock ([`super::lock`]) before its
-//! first write and holds it until the recorder's process exits; it never
-//! writes a task whose lock another live corral holds.
+//! The writer holds a task's ownership lock ([`super::lock`]) while the
+//! task is unfinished: taken before it writes an unfinished record, released
+//! only after the final record is written (or when the process exits). It
+//! never writes an unfinished task whose lock another live corral holds.
+//! Finished tasks hold no lock, so a cockpit showing thousands of them does
+//! not hold thousands of descriptors.
 //!
 //! Never panics on a store problem: it is logged and the task goes on.
 
@@ -291,13 +294,18 @@ impl Recorder {
     /// it under its store id. Redacted environment values are taken from
     /// its profile in `config`, else from this process's environment, else
     /// dropped. The last run's events are replayed into its transcript.
-    /// `None` when this build cannot run the record's agent kind.
+    /// `None` when this build cannot run the record's agent kind, or when
+    /// the task is unfinished and another live corral holds its lock (it is
+    /// theirs: never relabelled, never rewritten).
     pub fn adopt(
         &mut self,
         state: &mut State,
         record: &TaskRecord,
         config: Option<&Config>,
     ) -> Option<TaskId> {
+        if !record.status.is_final() && self.store.owned_elsewhere(&record.id) {
+            return None;
+        }
         let profile_env = record
             .profile
             .as_ref()
@@ -366,9 +374,10 @@ struct Written {
     events: Option<File>,
     raw: Option<File>,
     deleted: bool,
-    /// Held for as long as this process owns the task.
+    /// Held while this process runs the task (until its final record).
     lock: Option<OwnerLock>,
-    /// Another live corral holds the task: nothing of it is written here.
+    /// Another live corral holds the unfinished task: its output is not
+    /// written here.
     foreign: bool,
 }
 
@@ -419,9 +428,7 @@ impl Writer {
             }
             Msg::Delete(task) => {
                 self.pending.remove(&task);
-                if let Some(w) = self.tasks.get_mut(&task)
-                    && !w.foreign
-                {
+                if let Some(w) = self.tasks.get_mut(&task) {
                     w.deleted = true;
                     w.events = None;
                     w.raw = None;
@@ -445,7 +452,7 @@ impl Writer {
                 let Some(w) = self.tasks.get_mut(&task) else {
                     return;
                 };
-                if w.deleted {
+                if w.deleted || w.foreign {
                     return;
                 }
                 let path = store.events_path(&w.record.id, w.run.max(1));
@@ -469,7 +476,7 @@ impl Writer {
                 let Some(w) = self.tasks.get_mut(&task) else {
                     return;
                 };
-                if w.deleted {
+                if w.deleted || w.foreign {
                     return;
                 }
                 let path = store.raw_path(&w.record.id, w.run.max(1));
@@ -493,47 +500,17 @@ impl Writer {
         }
     }
 
-    /// The writer's entry for a task seen for the first time, owning its
-    /// lock (waiting a little if a recovery elsewhere holds it).
-    fn first_seen(&self, record: &TaskRecord) -> Written {
-        // Only an unfinished task's lock is ever held by a recovery.
-        let wait = if record.status.is_final() {
-            std::time::Duration::ZERO
-        } else {
-            LOCK_WAIT
-        };
-        let (lock, foreign) = match lock_within(&self.store.task_dir(&record.id), wait) {
-            Ok(Some(lock)) => (Some(lock), false),
-            Ok(None) => {
-                tracing::warn!(task = %record.id, "another corral owns this task; not writing it");
-                (None, true)
-            }
-            Err(err) => {
-                // A store without flock support: record without a lock.
-                tracing::warn!(task = %record.id, "cannot take the task's lock: {err}");
-                (None, false)
-            }
-        };
-        Written {
+    fn upsert(&mut self, task: TaskId, mut record: TaskRecord) {
+        let w = self.tasks.entry(task).or_insert_with(|| Written {
             record: record.clone(),
             group: None,
             run: record.runs,
             events: None,
             raw: None,
-            deleted: foreign,
-            lock,
-            foreign,
-        }
-    }
-
-    fn upsert(&mut self, task: TaskId, mut record: TaskRecord) {
-        if !self.tasks.contains_key(&task) {
-            let first = self.first_seen(&record);
-            self.tasks.insert(task, first);
-        }
-        let Some(w) = self.tasks.get_mut(&task) else {
-            return;
-        };
+            deleted: false,
+            lock: None,
+            foreign: false,
+        });
         if w.run != record.runs {
             // A new run: new files, and its group is not known yet.
             w.run = record.runs;
@@ -555,6 +532,29 @@ impl Writer {
         if w.deleted {
             return;
         }
+        let finished = record.status.is_final();
+        if !finished && w.lock.is_none() {
+            // Wait a little: a recovery elsewhere may hold a dead owner's
+            // lock while it kills that owner's agent group.
+            let wait = if w.foreign {
+                std::time::Duration::ZERO
+            } else {
+                LOCK_WAIT
+            };
+            match lock_within(&self.store.task_dir(&record.id), wait) {
+                Ok(Some(lock)) => {
+                    w.lock = Some(lock);
+                    w.foreign = false;
+                }
+                Ok(None) => {
+                    tracing::warn!(task = %record.id, "another corral runs this task; not writing it");
+                    w.foreign = true;
+                    return;
+                }
+                // A store without flock support: record without a lock.
+                Err(err) => tracing::warn!(task = %record.id, "cannot lock the task: {err}"),
+            }
+        }
         if let Err(err) = self.store.save(&record) {
             // Deleted under us (`corral rm --force`): stop writing it.
             if !self.store.task_dir(&record.id).is_dir() {
@@ -564,6 +564,11 @@ impl Writer {
                 w.lock = None;
             }
             tracing::warn!(task, "{err:#}");
+            return;
+        }
+        if finished {
+            // Recovery never touches a final record: nothing to guard.
+            w.lock = None;
         }
     }
 }
