@@ -30,7 +30,7 @@ use crate::core::{ApprovalPolicy, Settings, State};
 use crate::logging;
 use crate::paths::Paths;
 use crate::runtime::{KillWaits, Runtime, RuntimeConfig};
-use crate::store::{Recorder, Store};
+use crate::store::{Recorder, Store, TaskRecord};
 use app::App;
 use event_loop::{Cockpit, run_loop};
 use std::path::{Path, PathBuf};
@@ -179,11 +179,15 @@ pub fn run(defaults: AgentArgs, config_file: Option<&Path>, switches: &CockpitAr
         }
         let mut state = State::new(configured_settings(&config, &paths, questions.clone()));
         // Tasks from earlier sessions and from `corral run` come back,
-        // unfinished ones as interrupted; archived ones stay on disk.
+        // unfinished ones of dead corrals as interrupted; archived ones stay
+        // on disk. A task another live corral runs is theirs: never adopted.
         if let (Some(recorder), Some(store)) = (recorder.as_mut(), &store) {
             let (mut records, _) = store.list();
             records.sort_by_key(|r| r.created_ms);
-            for record in records.iter().filter(|r| !r.archived) {
+            let ours = |r: &&TaskRecord| {
+                !r.archived && (r.status.is_final() || !store.owned_elsewhere(&r.id))
+            };
+            for record in records.iter().filter(ours) {
                 recorder.adopt(&mut state, record, Some(&config));
             }
         }
