@@ -9,7 +9,6 @@ pub mod ask;
 pub mod printer;
 
 use std::io::{IsTerminal, Read, Write};
-use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -217,11 +216,11 @@ pub fn run(args: RunArgs, config_file: Option<&Path>) -> i32 {
             return 1;
         }
     };
-    let questions = question_dir();
+    let questions = crate::questions::create();
     let code = runtime.block_on(drive(spec, settings, questions.clone(), recorder));
     if let Some(dir) = questions {
         // Question files are removed as they are read; what is left is stale.
-        let _ = std::fs::remove_dir_all(dir);
+        crate::questions::remove(&dir);
     }
     code
 }
@@ -477,16 +476,6 @@ fn tell(text: &str) {
     let mut err = std::io::stderr().lock();
     let _ = err.write_all(text.as_bytes());
     let _ = err.flush();
-}
-
-/// A private directory for the question files of this run's agents.
-pub fn question_dir() -> Option<PathBuf> {
-    let dir = std::env::temp_dir().join(format!("corral-questions-{}", std::process::id()));
-    let made = std::fs::DirBuilder::new()
-        .recursive(true)
-        .mode(0o700)
-        .create(&dir);
-    made.ok().map(|()| dir)
 }
 
 /// Where a headless run's events go.

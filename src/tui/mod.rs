@@ -68,24 +68,6 @@ fn configured_settings(config: &Config, paths: &Paths, question_dir: Option<Path
     }
 }
 
-/// A fresh directory only this user can enter, for the question files of
-/// agents without a live channel; removed when the cockpit closes. Its
-/// name is unguessable and it must not exist yet, so nobody can have
-/// prepared it (or a link in its place) in a shared temp directory.
-fn private_question_dir() -> Option<PathBuf> {
-    use std::os::unix::fs::DirBuilderExt;
-    let dir = std::env::temp_dir().join(format!(
-        "corral-questions-{}-{}",
-        std::process::id(),
-        uuid::Uuid::new_v4().simple()
-    ));
-    std::fs::DirBuilder::new()
-        .mode(0o700)
-        .create(&dir)
-        .ok()
-        .map(|()| dir)
-}
-
 /// Opens the task store, cleans up after corrals that died, and starts
 /// recording. A store that cannot be used costs the records, not the UI.
 fn open_recorder(paths: &Paths) -> (Option<Recorder>, Option<Store>, Vec<String>) {
@@ -188,7 +170,7 @@ pub fn run(defaults: AgentArgs, config_file: Option<&Path>, switches: &CockpitAr
         ..RuntimeConfig::default()
     };
     let (mut recorder, store, notes) = open_recorder(&paths);
-    let questions = private_question_dir();
+    let questions = crate::questions::create();
     let result = rt.block_on(async {
         let (tx, rx) = tokio::sync::mpsc::channel(EVENT_CHANNEL);
         let mut runtime = Runtime::new(tx, runtime_config);
@@ -251,7 +233,7 @@ pub fn run(defaults: AgentArgs, config_file: Option<&Path>, switches: &CockpitAr
     });
     terminal::restore();
     if let Some(dir) = questions {
-        let _ = std::fs::remove_dir_all(dir);
+        crate::questions::remove(&dir);
     }
     match result {
         Ok(()) => 0,
