@@ -177,7 +177,18 @@ impl Store {
         let path = self.task_dir(id).join(RECORD_FILE);
         let text =
             std::fs::read(&path).with_context(|| format!("cannot read {}", path.display()))?;
-        serde_json::from_slice(&text).with_context(|| format!("{} is damaged", path.display()))
+        let record: TaskRecord = serde_json::from_slice(&text)
+            .with_context(|| format!("{} is damaged", path.display()))?;
+        // The id names files to read and delete: one that is not the
+        // folder's own name (`../../x`) would lead outside the store.
+        if record.id != id {
+            bail!(
+                "{} is damaged: its id {:?} is not its folder's name",
+                path.display(),
+                record.id
+            );
+        }
+        Ok(record)
     }
 
     /// Every readable record, oldest first, plus a message per unreadable
@@ -410,6 +421,20 @@ mod tests {
         assert!(!store.owned_elsewhere(&id));
         assert_eq!(store.recover().interrupted, vec![id.clone()]);
         assert_eq!(store.load(&id).unwrap().status, TaskStatus::Interrupted);
+    }
+
+    #[test]
+    fn a_record_whose_id_leads_outside_the_store_is_refused() {
+        let (_home, store, id) = store_with("succeeded");
+        let path = store.task_dir(&id).join(RECORD_FILE);
+        let text = std::fs::read_to_string(&path).unwrap();
+        let evil = text.replace(&format!("\"id\":\"{id}\""), "\"id\":\"../../x\"");
+        assert_ne!(text, evil);
+        std::fs::write(&path, evil).unwrap();
+        assert!(store.load(&id).is_err());
+        let (records, problems) = store.list();
+        assert!(records.is_empty());
+        assert_eq!(problems.len(), 1, "{problems:?}");
     }
 
     #[test]
