@@ -12,6 +12,7 @@ pub mod headless;
 pub mod logging;
 pub mod paths;
 pub mod present;
+pub mod questions;
 pub mod review;
 pub mod runtime;
 pub mod store;

@@ -349,3 +349,86 @@ fn config_commands_write_and_locate_the_file_and_list_agents() {
             other.display()
         )));
 }
+
+/// Waits for `child` at most `limit`, SIGKILLing it when it takes longer.
+fn wait_bounded(mut child: Child, limit: Duration) -> std::process::ExitStatus {
+    let deadline = Instant::now() + limit;
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return status;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("a corral took longer than {limit:?}");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn concurrent_runs_keep_their_final_status_while_ls_recovers_beside_them() {
+    const WORKERS: usize = 20;
+    const RUNS_EACH: usize = 5;
+    let home = tempfile::tempdir().unwrap();
+    let home_path = home.path().to_path_buf();
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    // `corral ls` in a loop: every one runs recovery over every record.
+    let lister = {
+        let (home, stop) = (home_path.clone(), stop.clone());
+        std::thread::spawn(move || {
+            let mut listed = 0;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                let child = corral(&home)
+                    .args(["ls", "--all", "--json"])
+                    .stdout(Stdio::null())
+                    .stderr(Stdio::null())
+                    .spawn()
+                    .unwrap();
+                assert!(wait_bounded(child, Duration::from_secs(60)).success());
+                listed += 1;
+            }
+            listed
+        })
+    };
+    let workers: Vec<_> = (0..WORKERS)
+        .map(|_| {
+            let home = home_path.clone();
+            std::thread::spawn(move || {
+                for _ in 0..RUNS_EACH {
+                    let child = spawn_run(run_cmd(
+                        &home,
+                        "replay.sh",
+                        &replay_args("text.jsonl"),
+                        "say hi\nplease",
+                    ));
+                    let status = wait_bounded(child, Duration::from_secs(90));
+                    assert!(status.success(), "a run failed: {status}");
+                }
+            })
+        })
+        .collect();
+    for worker in workers {
+        worker.join().expect("every run succeeds");
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let listed = lister.join().expect("every ls succeeds");
+    assert!(listed > 0, "ls ran beside the runs");
+    let tasks: Vec<Value> = serde_json::from_slice(
+        &corral(home.path())
+            .args(["ls", "--all", "--json"])
+            .output()
+            .unwrap()
+            .stdout,
+    )
+    .unwrap();
+    assert_eq!(tasks.len(), WORKERS * RUNS_EACH);
+    let lost: Vec<&Value> = tasks
+        .iter()
+        .filter(|t| t["status"] != "succeeded")
+        .collect();
+    assert!(
+        lost.is_empty(),
+        "{} lost their result: {lost:?}",
+        lost.len()
+    );
+}

@@ -284,6 +284,65 @@ fn ctrl_c_kills_the_whole_group_and_exits_130() {
     }
 }
 
+#[test]
+fn sigterm_and_sighup_stop_the_run_like_ctrl_c_and_exit_128_plus_signal() {
+    for (signal, code) in [(libc::SIGTERM, 143), (libc::SIGHUP, 129)] {
+        let home = tempfile::tempdir().unwrap();
+        let with_home = |cmd: &mut Command| {
+            for (var, dir) in [
+                ("XDG_CONFIG_HOME", "config"),
+                ("XDG_DATA_HOME", "data"),
+                ("XDG_STATE_HOME", "state"),
+            ] {
+                cmd.env(var, home.path().join(dir));
+            }
+        };
+        let mut cmd = corral("fork_children.py", "");
+        with_home(&mut cmd);
+        let mut child = cmd
+            .args(["--json", "hi"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut stdout = child.stdout.take().unwrap();
+        let reader = std::thread::spawn(move || {
+            let mut all = String::new();
+            std::io::Read::read_to_string(&mut stdout, &mut all).ok();
+            all
+        });
+        let deadline = Instant::now() + Duration::from_secs(20);
+        let pids = loop {
+            let pids = descendants(child.id() as i32);
+            if pids.len() >= 4 || Instant::now() > deadline {
+                break pids;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        };
+        assert!(pids.len() >= 4, "agent and its children: {pids:?}");
+        unsafe { libc::kill(child.id() as i32, signal) };
+        let status = child.wait().unwrap();
+        let out = reader.join().unwrap();
+        assert_eq!(status.code(), Some(code), "signal {signal}: {out}");
+        let last: Value = serde_json::from_str(out.lines().last().unwrap()).unwrap();
+        assert_eq!(last["type"], "finished", "signal {signal}");
+        assert_eq!(last["status"], "killed", "signal {signal}");
+        // Checked before any other corral could clean up after it.
+        for pid in &pids {
+            assert!(!alive(*pid), "signal {signal}: process {pid} survived");
+        }
+        let mut ls = corral_bin();
+        with_home(&mut ls);
+        let listed = ls.args(["ls", "--json"]).output().unwrap();
+        let tasks: Value = serde_json::from_slice(&listed.stdout).unwrap();
+        assert_eq!(tasks.as_array().map(Vec::len), Some(1), "{tasks}");
+        assert_eq!(
+            tasks[0]["status"], "killed",
+            "signal {signal}: the run wrote its final record"
+        );
+    }
+}
+
 /// Every process below `root`, found through /proc.
 fn descendants(root: i32) -> Vec<i32> {
     let mut parents = std::collections::HashMap::<i32, Vec<i32>>::new();

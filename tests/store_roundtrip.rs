@@ -433,3 +433,49 @@ fn ids_are_found_by_unique_prefix() {
     );
     assert!(store.find("").is_err());
 }
+
+#[test]
+fn a_running_task_is_locked_by_its_recorder_until_its_final_record() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&dir.path().join("tasks")).unwrap();
+    let mut rec = Recorder::start(store.clone()).unwrap();
+    let mut state = State::new(Settings::default());
+    step(
+        &mut state,
+        &mut rec,
+        1_000,
+        Event::Command(Command::Launch(Box::new(spec("hold it")))),
+    );
+    let task = state.tasks[0].id;
+    rec.flush();
+    let id = rec.store_id(task).unwrap().to_string();
+    assert!(store.owned_elsewhere(&id), "the running task is locked");
+    // Recovery leaves it alone, and so does another recorder that adopts it.
+    assert!(store.recover().interrupted.is_empty());
+    let before = store.load(&id).unwrap();
+    assert!(!before.status.is_final());
+    {
+        let mut other = Recorder::start(store.clone()).unwrap();
+        let mut other_state = State::new(Settings::default());
+        let mut forged = before.clone();
+        forged.status = TaskStatus::Running;
+        forged.title = "rewritten by another corral".into();
+        assert_eq!(other.adopt(&mut other_state, &forged, None), None);
+        assert!(other_state.tasks.is_empty());
+        other.flush();
+    }
+    assert_eq!(store.load(&id).unwrap().title, before.title);
+
+    step(
+        &mut state,
+        &mut rec,
+        2_000,
+        Event::SpawnFailed {
+            task,
+            message: "gone".into(),
+        },
+    );
+    rec.flush();
+    assert_eq!(store.load(&id).unwrap().status, TaskStatus::Failed);
+    assert!(!store.owned_elsewhere(&id), "a finished task holds no lock");
+}

@@ -188,3 +188,67 @@ fn launch_watch_kill_and_quit_in_a_real_terminal() {
     wait_group_gone(second);
     assert!(procs_with(&script.to_string_lossy()).is_empty());
 }
+
+/// The `status` of every stored task under `home`.
+fn stored_statuses(home: &Path) -> Vec<String> {
+    let Ok(dir) = std::fs::read_dir(home.join("data/corral/tasks")) else {
+        return Vec::new();
+    };
+    dir.flatten()
+        .filter_map(|e| std::fs::read_to_string(e.path().join("task.json")).ok())
+        .filter_map(|text| serde_json::from_str::<serde_json::Value>(&text).ok())
+        .map(|v| v["status"].as_str().unwrap_or_default().to_string())
+        .collect()
+}
+
+#[test]
+fn the_cockpit_leaves_a_live_corral_run_alone() {
+    if !Tmux::available() {
+        eprintln!("tmux is not installed: skipping the end-to-end cockpit test");
+        return;
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    let home = dir.path();
+    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/agents");
+    let bin = env!("CARGO_BIN_EXE_corral");
+    let xdg = [
+        ("XDG_CONFIG_HOME", home.join("config")),
+        ("XDG_DATA_HOME", home.join("data")),
+        ("XDG_STATE_HOME", home.join("state")),
+    ];
+    let mut run = std::process::Command::new(bin);
+    run.args(["run", "--kill-grace", "0.3", "--agent-bin"])
+        .arg(fixtures.join("fake_claude.sh"))
+        .args(["--", "busy elsewhere"])
+        .envs(xdg.clone())
+        .env("FAKE_AGENT", "hang.sh")
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null());
+    let mut run = run.spawn().expect("corral run starts");
+    let end = Instant::now() + WAIT;
+    while stored_statuses(home) != ["running"] {
+        assert!(Instant::now() < end, "the run never recorded its task");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+
+    let env: Vec<String> = xdg
+        .iter()
+        .map(|(k, v)| format!("{k}={}", v.display()))
+        .collect();
+    let command = format!("env {} {bin} --cwd {}", env.join(" "), home.display());
+    let tmux = Tmux::start(&command, 90, 30);
+    tmux.wait_for("the cockpit without the other corral's task", |s| {
+        s.contains("no tasks yet")
+    });
+    // Give a wrong adoption every chance to write.
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(stored_statuses(home), ["running"], "{}", tmux.capture());
+    assert!(run.try_wait().unwrap().is_none(), "the run was stopped");
+
+    // Its own corral still owns it and writes its end.
+    unsafe { libc::kill(run.id() as i32, libc::SIGTERM) };
+    let status = run.wait().unwrap();
+    assert_eq!(status.code(), Some(143));
+    assert_eq!(stored_statuses(home), ["killed"]);
+}

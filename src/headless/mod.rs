@@ -9,7 +9,6 @@ pub mod ask;
 pub mod printer;
 
 use std::io::{IsTerminal, Read, Write};
-use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -217,11 +216,11 @@ pub fn run(args: RunArgs, config_file: Option<&Path>) -> i32 {
             return 1;
         }
     };
-    let questions = question_dir();
+    let questions = crate::questions::create();
     let code = runtime.block_on(drive(spec, settings, questions.clone(), recorder));
     if let Some(dir) = questions {
         // Question files are removed as they are read; what is left is stale.
-        let _ = std::fs::remove_dir_all(dir);
+        crate::questions::remove(&dir);
     }
     code
 }
@@ -303,7 +302,16 @@ async fn drive(
     // The prompt at the terminal shows the question in full.
     out.skip_questions = lines.is_some();
     let mut asker: Option<Asker> = None;
-    let mut interrupted = false;
+    // Ctrl-C, SIGTERM (`timeout`, a CI cancel) and SIGHUP (the terminal
+    // closed) all stop the task the same way; the exit code is 128+signal.
+    let mut stops = match StopSignals::new() {
+        Ok(stops) => stops,
+        Err(err) => {
+            eprintln!("corral: cannot watch for signals: {err}");
+            return 1;
+        }
+    };
+    let mut interrupted: Option<i32> = None;
     let mut announced = false;
     let mut next = Some(Event::Command(Command::Launch(Box::new(spec))));
     loop {
@@ -341,9 +349,9 @@ async fn drive(
                         tell(&worktree_hint(wt, t.short_id.as_deref()));
                     }
                     return match (interrupted, f.status) {
-                        (true, _) => EXIT_INTERRUPTED,
-                        (false, FinishStatus::Succeeded) => 0,
-                        (false, _) => 1,
+                        (Some(signal), _) => 128 + signal,
+                        (None, FinishStatus::Succeeded) => 0,
+                        (None, _) => 1,
                     };
                 }
             }
@@ -389,18 +397,46 @@ async fn drive(
                     },
                 }
             }
-            _ = tokio::signal::ctrl_c() => {
-                if interrupted {
+            signal = stops.next() => {
+                if let Some(first) = interrupted {
                     runtime.kill_all_blocking();
                     if let Some(recorder) = &recorder {
                         recorder.flush();
                     }
-                    return EXIT_INTERRUPTED;
+                    return 128 + first;
                 }
-                interrupted = true;
+                tracing::info!(signal, "stopping the task on a signal");
+                interrupted = Some(signal);
                 let task = state.tasks.first().map(|t| t.id).unwrap_or_default();
                 next = Some(Event::Command(Command::Kill { task }));
             }
+        }
+    }
+}
+
+/// The signals that stop a run: SIGINT, SIGTERM and SIGHUP.
+struct StopSignals {
+    int: tokio::signal::unix::Signal,
+    term: tokio::signal::unix::Signal,
+    hup: tokio::signal::unix::Signal,
+}
+
+impl StopSignals {
+    fn new() -> std::io::Result<StopSignals> {
+        use tokio::signal::unix::{SignalKind, signal};
+        Ok(StopSignals {
+            int: signal(SignalKind::interrupt())?,
+            term: signal(SignalKind::terminate())?,
+            hup: signal(SignalKind::hangup())?,
+        })
+    }
+
+    /// The number of the next stop signal received.
+    async fn next(&mut self) -> i32 {
+        tokio::select! {
+            _ = self.int.recv() => libc::SIGINT,
+            _ = self.term.recv() => libc::SIGTERM,
+            _ = self.hup.recv() => libc::SIGHUP,
         }
     }
 }
@@ -440,16 +476,6 @@ fn tell(text: &str) {
     let mut err = std::io::stderr().lock();
     let _ = err.write_all(text.as_bytes());
     let _ = err.flush();
-}
-
-/// A private directory for the question files of this run's agents.
-pub fn question_dir() -> Option<PathBuf> {
-    let dir = std::env::temp_dir().join(format!("corral-questions-{}", std::process::id()));
-    let made = std::fs::DirBuilder::new()
-        .recursive(true)
-        .mode(0o700)
-        .create(&dir);
-    made.ok().map(|()| dir)
 }
 
 /// Where a headless run's events go.

@@ -8,14 +8,16 @@
 //! - `events-<run>.jsonl`: the canonical events of run N, one per line,
 //!   exactly as `corral run --json` prints them (appended, one write per
 //!   line; a torn last line after a crash is skipped by readers);
-//! - `raw-<run>.log`: the agent's output lines as read.
+//! - `raw-<run>.log`: the agent's output lines as read;
+//! - `owner.lock`: flocked by the corral that owns the task (see [`lock`]).
 //!
 //! Several corral processes may use the store at once (a TUI, `corral run`,
-//! `corral ls`): writers only touch their own tasks, readers tolerate
-//! half-created directories. Never panics on a damaged file; never writes a
+//! `corral ls`): writers only touch tasks whose lock they hold, readers
+//! tolerate half-created directories. Never panics on a damaged file; never writes a
 //! secret (see [`crate::logging::Redactor`]).
 
 pub mod commands;
+pub mod lock;
 pub mod proc;
 pub mod record;
 mod recorder;
@@ -28,6 +30,7 @@ use anyhow::{Context, Result, bail};
 
 use crate::core::event::AgentEvent;
 use crate::paths::{create_private, ensure_private_dir};
+pub use lock::{LOCK_FILE, OwnerLock};
 pub use proc::{OrphanOutcome, ProcessId};
 pub use record::{QuestionEntry, TaskRecord};
 pub use recorder::{Recorder, RecorderObserver};
@@ -266,16 +269,44 @@ impl Store {
             .unwrap_or_default()
     }
 
+    /// Takes the ownership lock of task `id` if no live corral holds it
+    /// (`Ok(None)` when one does).
+    pub fn try_lock(&self, id: &str) -> io::Result<Option<OwnerLock>> {
+        lock::try_lock(&self.task_dir(id))
+    }
+
+    /// Whether a live corral (another one, or another owner in this
+    /// process) holds task `id`: its record is theirs to write.
+    pub fn owned_elsewhere(&self, id: &str) -> bool {
+        matches!(self.try_lock(id), Ok(None))
+    }
+
     /// Marks tasks of dead corrals `interrupted` and SIGKILLs their agent
     /// groups that are still alive (verified by start time, see
-    /// [`proc::kill_orphan_group`]). Safe to run from several corrals.
+    /// [`proc::kill_orphan_group`]). An owner is dead only when its lock can
+    /// be taken; the record is read again under that lock, so a final status
+    /// written just before the owner exited is never overwritten. Safe to
+    /// run from several corrals at once.
     pub fn recover(&self) -> Recovery {
         let mut recovery = Recovery::default();
         let (records, _) = self.list();
-        for mut record in records {
-            if record.status.is_final()
-                || record.effective_status() != crate::core::task::TaskStatus::Interrupted
-            {
+        for listed in records {
+            if listed.status.is_final() {
+                continue;
+            }
+            let _lock = match self.try_lock(&listed.id) {
+                Ok(Some(lock)) => lock,
+                // Its owner lives (or another recovery holds it right now).
+                Ok(None) => continue,
+                Err(err) => {
+                    tracing::warn!(task = %listed.id, "cannot lock: {err}");
+                    continue;
+                }
+            };
+            let Ok(mut record) = self.load(&listed.id) else {
+                continue;
+            };
+            if record.status.is_final() {
                 continue;
             }
             if let Some(group) = &record.agent_group {
@@ -315,5 +346,56 @@ impl PrivateDir for std::fs::DirBuilder {
     fn mode_private(&mut self) -> &mut Self {
         use std::os::unix::fs::DirBuilderExt;
         self.mode(0o700)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::task::TaskStatus;
+
+    /// A store in a fresh temp dir with one record of `status` whose owner
+    /// pid is this (live) process.
+    fn store_with(status: &str) -> (tempfile::TempDir, Store, String) {
+        let home = tempfile::tempdir().unwrap();
+        let store = Store::open(&home.path().join("tasks")).unwrap();
+        let id = store.create_task_dir().unwrap();
+        let me = ProcessId::current().unwrap();
+        let record = serde_json::json!({
+            "version": 1, "id": id, "title": "t", "prompt": "t",
+            "agent": "claude", "cwd": "/", "options": {
+                "binary": null, "model": null, "permission_mode": null,
+                "allowed_tools": [], "disallowed_tools": [], "append_system_prompt": null,
+                "add_dirs": [], "max_budget_usd": null, "session_id": null, "resume": null,
+                "extra_args": [], "env": []
+            },
+            "status": status, "created_ms": 1, "started_ms": 1, "updated_ms": 2,
+            "owner": {"pid": me.pid, "start_time": me.start_time}
+        });
+        std::fs::write(store.task_dir(&id).join(RECORD_FILE), record.to_string()).unwrap();
+        (home, store, id)
+    }
+
+    #[test]
+    fn recovery_leaves_a_locked_task_alone_and_interrupts_it_once_unlocked() {
+        let (_home, store, id) = store_with("running");
+        let owner = store.try_lock(&id).unwrap().expect("free");
+        assert!(store.owned_elsewhere(&id));
+        assert!(store.recover().interrupted.is_empty());
+        assert_eq!(store.load(&id).unwrap().status, TaskStatus::Running);
+        // The owner exits: its lock is gone even though its pid lives on.
+        drop(owner);
+        assert!(!store.owned_elsewhere(&id));
+        assert_eq!(store.recover().interrupted, vec![id.clone()]);
+        assert_eq!(store.load(&id).unwrap().status, TaskStatus::Interrupted);
+    }
+
+    #[test]
+    fn recovery_never_rewrites_a_final_status() {
+        let (_home, store, id) = store_with("succeeded");
+        let before = std::fs::read(store.task_dir(&id).join(RECORD_FILE)).unwrap();
+        assert!(store.recover().interrupted.is_empty());
+        let after = std::fs::read(store.task_dir(&id).join(RECORD_FILE)).unwrap();
+        assert_eq!(before, after);
     }
 }

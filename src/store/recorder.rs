@@ -8,6 +8,13 @@
 //! The runtime reports spawned process groups and raw output lines through
 //! [`RecorderObserver`], on its own threads, by message too.
 //!
+//! The writer holds a task's ownership lock ([`super::lock`]) while the
+//! task is unfinished: taken before it writes an unfinished record, released
+//! only after the final record is written (or when the process exits). It
+//! never writes an unfinished task whose lock another live corral holds.
+//! Finished tasks hold no lock, so a cockpit showing thousands of them does
+//! not hold thousands of descriptors.
+//!
 //! Never panics on a store problem: it is logged and the task goes on.
 
 use std::collections::HashMap;
@@ -17,6 +24,7 @@ use std::sync::Arc;
 use std::sync::mpsc::{Receiver, Sender, channel, sync_channel};
 use std::thread::JoinHandle;
 
+use super::lock::{OwnerLock, lock_within};
 use super::proc::ProcessId;
 use super::record::{AnswerEntry, QuestionEntry, RecordMeta, TaskRecord, record_of};
 use super::{Store, now_ms};
@@ -33,6 +41,10 @@ use crate::runtime::Observer;
 /// dropped and counted in the log.
 const PENDING_CAP: usize = 10_000;
 
+/// How long the writer waits for a task's lock that somebody holds (a
+/// recovery elsewhere holds a dead owner's lock while it kills its group).
+const LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(4);
+
 enum Msg {
     /// The current record of a task (the writer adds the agent group).
     Upsert(TaskId, Box<TaskRecord>),
@@ -46,6 +58,9 @@ enum Msg {
     Delete(TaskId),
     /// Reply once everything before this message is written.
     Flush(std::sync::mpsc::SyncSender<()>),
+    /// The recorder is gone: release every task (files and locks) and write
+    /// nothing more, whatever late observers still send.
+    Close,
 }
 
 /// What the front-end side remembers per recorded task.
@@ -279,13 +294,18 @@ impl Recorder {
     /// it under its store id. Redacted environment values are taken from
     /// its profile in `config`, else from this process's environment, else
     /// dropped. The last run's events are replayed into its transcript.
-    /// `None` when this build cannot run the record's agent kind.
+    /// `None` when this build cannot run the record's agent kind, or when
+    /// the task is unfinished and another live corral holds its lock (it is
+    /// theirs: never relabelled, never rewritten).
     pub fn adopt(
         &mut self,
         state: &mut State,
         record: &TaskRecord,
         config: Option<&Config>,
     ) -> Option<TaskId> {
+        if !record.status.is_final() && self.store.owned_elsewhere(&record.id) {
+            return None;
+        }
         let profile_env = record
             .profile
             .as_ref()
@@ -334,6 +354,7 @@ impl Drop for Recorder {
     /// Writes what is pending and stops the writer (runtime observers that
     /// still hold a sender just find it gone).
     fn drop(&mut self) {
+        let _ = self.tx.send(Msg::Close);
         self.flush();
         let (dead_tx, _) = channel();
         drop(std::mem::replace(&mut self.tx, dead_tx));
@@ -353,6 +374,11 @@ struct Written {
     events: Option<File>,
     raw: Option<File>,
     deleted: bool,
+    /// Held while this process runs the task (until its final record).
+    lock: Option<OwnerLock>,
+    /// Another live corral holds the unfinished task: its output is not
+    /// written here.
+    foreign: bool,
 }
 
 struct Writer {
@@ -360,6 +386,7 @@ struct Writer {
     tasks: HashMap<TaskId, Written>,
     pending: HashMap<TaskId, Vec<Msg>>,
     pending_lines: usize,
+    closed: bool,
 }
 
 impl Writer {
@@ -369,6 +396,7 @@ impl Writer {
             tasks: HashMap::new(),
             pending: HashMap::new(),
             pending_lines: 0,
+            closed: false,
         }
     }
 
@@ -383,6 +411,12 @@ impl Writer {
             Msg::Flush(reply) => {
                 let _ = reply.send(());
             }
+            Msg::Close => {
+                self.closed = true;
+                self.tasks.clear();
+                self.pending.clear();
+            }
+            _ if self.closed => {}
             Msg::Upsert(task, record) => {
                 self.upsert(task, *record);
                 if let Some(waiting) = self.pending.remove(&task) {
@@ -418,7 +452,7 @@ impl Writer {
                 let Some(w) = self.tasks.get_mut(&task) else {
                     return;
                 };
-                if w.deleted {
+                if w.deleted || w.foreign {
                     return;
                 }
                 let path = store.events_path(&w.record.id, w.run.max(1));
@@ -442,7 +476,7 @@ impl Writer {
                 let Some(w) = self.tasks.get_mut(&task) else {
                     return;
                 };
-                if w.deleted {
+                if w.deleted || w.foreign {
                     return;
                 }
                 let path = store.raw_path(&w.record.id, w.run.max(1));
@@ -474,6 +508,8 @@ impl Writer {
             events: None,
             raw: None,
             deleted: false,
+            lock: None,
+            foreign: false,
         });
         if w.run != record.runs {
             // A new run: new files, and its group is not known yet.
@@ -496,14 +532,43 @@ impl Writer {
         if w.deleted {
             return;
         }
+        let finished = record.status.is_final();
+        if !finished && w.lock.is_none() {
+            // Wait a little: a recovery elsewhere may hold a dead owner's
+            // lock while it kills that owner's agent group.
+            let wait = if w.foreign {
+                std::time::Duration::ZERO
+            } else {
+                LOCK_WAIT
+            };
+            match lock_within(&self.store.task_dir(&record.id), wait) {
+                Ok(Some(lock)) => {
+                    w.lock = Some(lock);
+                    w.foreign = false;
+                }
+                Ok(None) => {
+                    tracing::warn!(task = %record.id, "another corral runs this task; not writing it");
+                    w.foreign = true;
+                    return;
+                }
+                // A store without flock support: record without a lock.
+                Err(err) => tracing::warn!(task = %record.id, "cannot lock the task: {err}"),
+            }
+        }
         if let Err(err) = self.store.save(&record) {
             // Deleted under us (`corral rm --force`): stop writing it.
             if !self.store.task_dir(&record.id).is_dir() {
                 w.deleted = true;
                 w.events = None;
                 w.raw = None;
+                w.lock = None;
             }
             tracing::warn!(task, "{err:#}");
+            return;
+        }
+        if finished {
+            // Recovery never touches a final record: nothing to guard.
+            w.lock = None;
         }
     }
 }

@@ -30,7 +30,7 @@ use crate::core::{ApprovalPolicy, Settings, State};
 use crate::logging;
 use crate::paths::Paths;
 use crate::runtime::{KillWaits, Runtime, RuntimeConfig};
-use crate::store::{Recorder, Store};
+use crate::store::{Recorder, Store, TaskRecord};
 use app::App;
 use event_loop::{Cockpit, run_loop};
 use std::path::{Path, PathBuf};
@@ -66,24 +66,6 @@ fn configured_settings(config: &Config, paths: &Paths, question_dir: Option<Path
         question_dir,
         ..settings()
     }
-}
-
-/// A fresh directory only this user can enter, for the question files of
-/// agents without a live channel; removed when the cockpit closes. Its
-/// name is unguessable and it must not exist yet, so nobody can have
-/// prepared it (or a link in its place) in a shared temp directory.
-fn private_question_dir() -> Option<PathBuf> {
-    use std::os::unix::fs::DirBuilderExt;
-    let dir = std::env::temp_dir().join(format!(
-        "corral-questions-{}-{}",
-        std::process::id(),
-        uuid::Uuid::new_v4().simple()
-    ));
-    std::fs::DirBuilder::new()
-        .mode(0o700)
-        .create(&dir)
-        .ok()
-        .map(|()| dir)
 }
 
 /// Opens the task store, cleans up after corrals that died, and starts
@@ -188,7 +170,7 @@ pub fn run(defaults: AgentArgs, config_file: Option<&Path>, switches: &CockpitAr
         ..RuntimeConfig::default()
     };
     let (mut recorder, store, notes) = open_recorder(&paths);
-    let questions = private_question_dir();
+    let questions = crate::questions::create();
     let result = rt.block_on(async {
         let (tx, rx) = tokio::sync::mpsc::channel(EVENT_CHANNEL);
         let mut runtime = Runtime::new(tx, runtime_config);
@@ -197,11 +179,15 @@ pub fn run(defaults: AgentArgs, config_file: Option<&Path>, switches: &CockpitAr
         }
         let mut state = State::new(configured_settings(&config, &paths, questions.clone()));
         // Tasks from earlier sessions and from `corral run` come back,
-        // unfinished ones as interrupted; archived ones stay on disk.
+        // unfinished ones of dead corrals as interrupted; archived ones stay
+        // on disk. A task another live corral runs is theirs: never adopted.
         if let (Some(recorder), Some(store)) = (recorder.as_mut(), &store) {
             let (mut records, _) = store.list();
             records.sort_by_key(|r| r.created_ms);
-            for record in records.iter().filter(|r| !r.archived) {
+            let ours = |r: &&TaskRecord| {
+                !r.archived && (r.status.is_final() || !store.owned_elsewhere(&r.id))
+            };
+            for record in records.iter().filter(ours) {
                 recorder.adopt(&mut state, record, Some(&config));
             }
         }
@@ -247,7 +233,7 @@ pub fn run(defaults: AgentArgs, config_file: Option<&Path>, switches: &CockpitAr
     });
     terminal::restore();
     if let Some(dir) = questions {
-        let _ = std::fs::remove_dir_all(dir);
+        crate::questions::remove(&dir);
     }
     match result {
         Ok(()) => 0,
