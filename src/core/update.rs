@@ -706,9 +706,8 @@ fn priced(t: &Task, mut usage: Usage) -> Usage {
     if usage.cost_usd.is_none()
         && let (Some(pin), Some(pout)) = (b.price_input_per_mtok, b.price_output_per_mtok)
     {
-        let input =
-            (usage.input_tokens + usage.cache_read_tokens + usage.cache_creation_tokens) as f64;
-        usage.cost_usd = Some((input * pin + usage.output_tokens as f64 * pout) / 1_000_000.0);
+        let cost = usage.input_total() as f64 * pin + usage.output_tokens as f64 * pout;
+        usage.cost_usd = Some(crate::core::event::sane_cost(cost / 1_000_000.0));
     }
     usage
 }

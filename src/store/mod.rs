@@ -182,6 +182,10 @@ impl Store {
 
     /// Every readable record, oldest first, plus a message per unreadable
     /// one. A directory without a record yet (being created) is skipped.
+    /// An unfinished record says whether its owner's lock was held
+    /// ([`TaskRecord::owner_seen_live`]); when it was free, the record is
+    /// read again under the lock, so a run that just finished shows its
+    /// final status, not `interrupted`.
     pub fn list(&self) -> (Vec<TaskRecord>, Vec<String>) {
         let mut records = Vec::new();
         let mut problems = Vec::new();
@@ -196,12 +200,30 @@ impl Store {
                 continue;
             }
             match self.load(&id) {
-                Ok(record) => records.push(record),
+                Ok(record) if record.status.is_final() => records.push(record),
+                Ok(record) => records.push(self.with_owner_checked(record)),
                 Err(err) => problems.push(format!("{err:#}")),
             }
         }
         records.sort_by(|a, b| a.created_ms.cmp(&b.created_ms).then(a.id.cmp(&b.id)));
         (records, problems)
+    }
+
+    /// `record` (unfinished) with [`TaskRecord::owner_seen_live`] set from
+    /// its lock, re-read under the lock when that was free.
+    fn with_owner_checked(&self, mut record: TaskRecord) -> TaskRecord {
+        match self.try_lock(&record.id) {
+            Ok(None) => record.owner_seen_live = Some(true),
+            Ok(Some(_lock)) => {
+                if let Ok(again) = self.load(&record.id) {
+                    record = again;
+                }
+                record.owner_seen_live = Some(false);
+            }
+            // No lock to judge by: the owner pid decides.
+            Err(_) => {}
+        }
+        record
     }
 
     /// The record whose id is or starts with `prefix`.
