@@ -241,6 +241,10 @@ pub struct Finished {
     pub duration_ms: u64,
     /// Totals over the whole run.
     pub usage: Usage,
+    /// Processes outside the agent's process group that corral killed
+    /// (absent when there were none).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub killed_outside_group: Option<u64>,
 }
 
 #[cfg(test)]

@@ -1391,6 +1391,7 @@ fn finish(state: &mut State, task: TaskId, now_ms: u64, exit: Option<ExitInfo>) 
         session_id: t.session_id.clone(),
         duration_ms: t.elapsed_ms(now_ms),
         usage: t.usage.clone(),
+        killed_outside_group: exit.as_ref().and_then(ExitInfo::killed_outside),
     });
     t.transcript.push(finished.clone());
     state.published.push((task, finished));
