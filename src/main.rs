@@ -10,6 +10,7 @@ use corral::cli::{Cli, CliCommand, ConfigCommand};
 use corral::config::{Config, commands as config_cmd};
 use corral::paths::Paths;
 use corral::review;
+use corral::runtime::contain;
 use corral::store::{Store, commands as store_cmd};
 use corral::worktree::MergeStrategy;
 
@@ -17,7 +18,15 @@ use corral::worktree::MergeStrategy;
 const EXIT_USAGE: i32 = 2;
 
 fn main() {
+    if std::env::args_os().nth(1).as_deref() == Some(contain::WATCHDOG_ARG.as_ref()) {
+        std::process::exit(contain::run_watchdog());
+    }
     let cli = Cli::parse();
+    if matches!(cli.command, Some(CliCommand::Run(_)) | None) {
+        // These start agents: keep every process they start within reach.
+        contain::become_subreaper();
+        contain::start_watchdog();
+    }
     let config_file = cli.config.as_deref();
     let code = match cli.command {
         Some(CliCommand::Run(args)) => corral::headless::run(*args, config_file),
@@ -107,6 +116,7 @@ fn main() {
         }),
         None => corral::tui::run(cli.tui, config_file, &cli.cockpit),
     };
+    contain::stop_watchdog();
     std::process::exit(code);
 }
 

@@ -5,7 +5,7 @@
 
 use serde_json::Value;
 
-use crate::agent::sanitize::sanitize_line;
+use crate::agent::sanitize::{is_invisible, sanitize_line};
 
 /// The input fields that best say what a tool call does, in order.
 const GIST_FIELDS: &[&str] = &[
@@ -57,9 +57,12 @@ pub fn truncate(s: &str, max_chars: usize) -> String {
 }
 
 /// Agent text made safe to print: control sequences removed from every
-/// line, line breaks kept.
+/// line, invisible characters shown as placeholders, line breaks kept.
 pub fn safe_text(s: &str) -> String {
-    if !s.chars().any(|c| c.is_control() && c != '\n' && c != '\t') {
+    if !s
+        .chars()
+        .any(|c| (c.is_control() && c != '\n' && c != '\t') || is_invisible(c))
+    {
         return s.to_string();
     }
     s.split('\n')
@@ -78,21 +81,33 @@ pub fn duration(ms: u64) -> String {
     }
 }
 
-/// `950`, `12.3k`, `4.5M`.
+/// `950`, `12.3k`, `4.5M`, `7.0G`, `1.2T`; never wider than 6 characters
+/// (`>999T` for anything from a thousand trillion up).
 pub fn tokens(n: u64) -> String {
     match n {
         0..=9_999 => n.to_string(),
-        10_000..=999_999 => format!("{:.1}k", n as f64 / 1000.0),
-        _ => format!("{:.1}M", n as f64 / 1_000_000.0),
+        10_000..=999_949 => format!("{:.1}k", n as f64 / 1e3),
+        999_950..=999_949_999 => format!("{:.1}M", n as f64 / 1e6),
+        999_950_000..=999_949_999_999 => format!("{:.1}G", n as f64 / 1e9),
+        999_950_000_000..=999_949_999_999_999 => format!("{:.1}T", n as f64 / 1e12),
+        _ => ">999T".to_string(),
     }
 }
 
-/// `$0.0013`, `$0.42`, `$12.30`.
+/// `$0.0013`, `$0.42`, `$12.30`, `$4.2M`; never wider than 9 characters:
+/// `$?` for a cost that is not a finite non-negative number, `>$999M` from
+/// a billion up.
 pub fn cost(usd: f64) -> String {
-    if usd < 0.01 {
+    if !usd.is_finite() || usd < 0.0 {
+        "$?".to_string()
+    } else if usd < 0.01 {
         format!("${usd:.4}")
-    } else {
+    } else if usd < 99_999.995 {
         format!("${usd:.2}")
+    } else if usd < 999_950_000.0 {
+        format!("${:.1}M", usd / 1e6)
+    } else {
+        ">$999M".to_string()
     }
 }
 
@@ -147,6 +162,7 @@ mod tests {
     fn safe_text_keeps_lines_and_drops_escapes() {
         assert_eq!(safe_text("a\nb"), "a\nb");
         assert!(!safe_text("a\u{1b}]0;title\u{7}\nb").contains('\u{1b}'));
+        assert_eq!(safe_text("rm \u{202e}x\ny"), "rm ⟨U+202E⟩x\ny");
     }
 
     #[test]
@@ -158,6 +174,33 @@ mod tests {
         assert_eq!(tokens(12_345), "12.3k");
         assert_eq!(cost(0.00127), "$0.0013");
         assert_eq!(cost(1.5), "$1.50");
+    }
+
+    #[test]
+    fn absurd_numbers_stay_narrow() {
+        assert_eq!(tokens(999_999), "1.0M");
+        assert_eq!(tokens(7_000_000_000), "7.0G");
+        assert_eq!(tokens(u64::MAX), ">999T");
+        assert_eq!(cost(99_999.99), "$99999.99");
+        assert_eq!(cost(4_200_000.0), "$4.2M");
+        assert_eq!(cost(1e308), ">$999M");
+        assert_eq!(cost(f64::INFINITY), "$?");
+        assert_eq!(cost(f64::NAN), "$?");
+        assert_eq!(cost(-1.0), "$?");
+        for n in [
+            0,
+            9_999,
+            10_000,
+            999_949,
+            999_950,
+            u64::MAX / 1000,
+            u64::MAX,
+        ] {
+            assert!(tokens(n).chars().count() <= 6, "{n}: {}", tokens(n));
+        }
+        for c in [0.0, 0.009, 1e5, 1e6, 9.9e8, 1e9, 1e12, 1e308] {
+            assert!(cost(c).chars().count() <= 9, "{c}: {}", cost(c));
+        }
     }
 
     #[test]

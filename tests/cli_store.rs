@@ -378,13 +378,17 @@ fn concurrent_runs_keep_their_final_status_while_ls_recovers_beside_them() {
         std::thread::spawn(move || {
             let mut listed = 0;
             while !stop.load(std::sync::atomic::Ordering::Relaxed) {
-                let child = corral(&home)
+                let out = corral(&home)
                     .args(["ls", "--all", "--json"])
-                    .stdout(Stdio::null())
-                    .stderr(Stdio::null())
-                    .spawn()
+                    .output()
                     .unwrap();
-                assert!(wait_bounded(child, Duration::from_secs(60)).success());
+                assert!(out.status.success());
+                let tasks: Vec<Value> = serde_json::from_slice(&out.stdout).unwrap();
+                // Not even for a moment does a run that ends read as cut short.
+                assert!(
+                    tasks.iter().all(|t| t["status"] != "interrupted"),
+                    "ls showed a live or finished run as interrupted: {tasks:?}"
+                );
                 listed += 1;
             }
             listed

@@ -1,7 +1,8 @@
 //! Restart recovery with the real binary: `corral run` is `kill -9`ed while
 //! its fake agent hangs. The agent must stop within seconds (parent-death
-//! signal + PTY hang-up), anything that ignored that is killed by the next
-//! corral command, and `corral ls --json` shows the task `interrupted`.
+//! signal + PTY hang-up), anything that ignored that or left the agent's
+//! group is killed by corral's watchdog within two seconds, and
+//! `corral ls --json` shows the task `interrupted`.
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -87,10 +88,13 @@ fn wait_for_agent(home: &Path, corral_pid: i32) -> i32 {
         let recorded = ls_json(home)
             .iter()
             .any(|t| t["status"] == "running" && t["started_ms"].is_u64());
-        if let Some(&agent) = children(corral_pid).first()
+        // The session leader of its own session: the agent proper (corral's
+        // other child is its watchdog).
+        let agent = children(corral_pid)
+            .into_iter()
+            .find(|&child| session_members(child).iter().any(|(p, _)| *p == child));
+        if let Some(agent) = agent
             && recorded
-            // The session leader of its own session: the agent proper.
-            && session_members(agent).iter().any(|(p, _)| *p == agent)
         {
             // Give the store writer a moment to record the agent group.
             std::thread::sleep(Duration::from_millis(300));
@@ -146,7 +150,7 @@ fn a_killed_corral_takes_its_agent_down_and_the_task_reads_interrupted() {
 }
 
 #[test]
-fn survivors_that_ignore_the_hang_up_are_killed_by_the_next_corral() {
+fn survivors_that_ignore_the_hang_up_are_killed_by_the_watchdog() {
     let home = tempfile::tempdir().unwrap();
     // Children and a grandchild that ignore SIGHUP, SIGINT and SIGTERM.
     let mut run = start_run(home.path(), "fork_children.py");
@@ -158,23 +162,60 @@ fn survivors_that_ignore_the_hang_up_are_killed_by_the_next_corral() {
         std::thread::sleep(Duration::from_millis(50));
     }
     kill9(&mut run);
-    // The leader dies with corral; its children ignore the hang-up.
-    std::thread::sleep(Duration::from_millis(500));
+    // The leader dies with corral; its children ignore the hang-up, and
+    // corral's watchdog kills them before any other corral command runs.
+    std::thread::sleep(Duration::from_secs(2));
     let survivors = session_members(agent);
     assert!(
-        !survivors.is_empty(),
-        "the fixture's children should survive the hang-up"
-    );
-    assert!(
-        !survivors.iter().any(|(p, _)| *p == agent),
-        "the leader is gone"
+        survivors.is_empty(),
+        "alive 2 s after kill -9: {survivors:?}"
     );
 
-    // Any corral command that opens the store cleans up.
+    // The next corral command finds the task interrupted.
     let tasks = ls_json(home.path());
     assert_eq!(tasks[0]["status"], "interrupted");
-    let left = wait_gone(agent, Duration::from_secs(5));
-    assert!(left.is_empty(), "still alive after recovery: {left:?}");
+}
+
+/// Whether `pid` is a live (non-zombie) process.
+fn alive(pid: i32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| {
+        stat.rsplit_once(')')
+            .is_some_and(|(_, rest)| !rest.trim_start().starts_with('Z'))
+    })
+}
+
+#[test]
+fn a_killed_corral_takes_escaped_processes_down_within_two_seconds() {
+    let home = tempfile::tempdir().unwrap();
+    let pids_file = home.path().join("pids");
+    // A setsid daemon, a double-forked daemon and a setpgid grandchild, all
+    // ignoring SIGHUP, SIGINT and SIGTERM: neither the parent-death signal
+    // nor the hang-up reaches them.
+    let mut run = corral(home.path())
+        .args(["run", "--agent-bin"])
+        .arg(fixtures().join("agents/fake_claude.sh"))
+        .arg("wait forever")
+        .env("FAKE_AGENT", "escape.py")
+        .env("ESCAPE_PIDS_FILE", &pids_file)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("corral run starts");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let pids: Vec<i32> = loop {
+        let text = std::fs::read_to_string(&pids_file).unwrap_or_default();
+        if text.ends_with("ready\n") {
+            break text.lines().filter_map(|l| l.parse().ok()).collect();
+        }
+        assert!(Instant::now() < deadline, "escape.py never got ready");
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert_eq!(pids.len(), 3);
+    kill9(&mut run);
+    // No other corral command runs before the check.
+    std::thread::sleep(Duration::from_secs(2));
+    let left: Vec<i32> = pids.into_iter().filter(|&pid| alive(pid)).collect();
+    assert!(left.is_empty(), "still alive 2 s after kill -9: {left:?}");
 }
 
 #[test]

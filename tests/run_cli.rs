@@ -374,3 +374,64 @@ fn descendants(root: i32) -> Vec<i32> {
     }
     out
 }
+
+/// The pids `escape.py` wrote to `file`, once it wrote them all.
+fn escaped_pids(file: &Path) -> Vec<i32> {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let text = std::fs::read_to_string(file).unwrap_or_default();
+        if text.ends_with("ready\n") {
+            let pids: Vec<i32> = text.lines().filter_map(|l| l.parse().ok()).collect();
+            assert_eq!(pids.len(), 3, "{text}");
+            return pids;
+        }
+        assert!(Instant::now() < deadline, "escape.py never got ready");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// `corral run` of `escape.py` with its pid file in a fresh directory.
+fn escape_run(dir: &Path) -> Command {
+    let mut cmd = corral("escape.py", "");
+    cmd.env("ESCAPE_PIDS_FILE", dir.join("pids"));
+    cmd
+}
+
+#[test]
+fn a_timeout_kills_processes_that_left_the_group() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = run(escape_run(dir.path()).args(["--json", "--timeout", "3", "hi"]));
+    let pids = escaped_pids(&dir.path().join("pids"));
+    let events = json_lines(&out);
+    let f = finished(&events);
+    assert_eq!(f["status"], "timed_out", "{f}");
+    // A setsid daemon, a double-forked daemon and a setpgid grandchild.
+    assert_eq!(f["killed_outside_group"], 3, "{f}");
+    for pid in pids {
+        assert!(!alive(pid), "process {pid} survived the timeout");
+    }
+}
+
+#[test]
+fn ctrl_c_kills_processes_that_left_the_group() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = escape_run(dir.path())
+        .args(["hi"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let pids = escaped_pids(&dir.path().join("pids"));
+    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    let status = child.wait().unwrap();
+    let mut out = String::new();
+    std::io::Read::read_to_string(&mut child.stdout.take().unwrap(), &mut out).unwrap();
+    assert_eq!(status.code(), Some(130), "{out}");
+    assert!(
+        out.contains("killed 3 process(es) that had left the agent's process group"),
+        "{out}"
+    );
+    for pid in pids {
+        assert!(!alive(pid), "process {pid} survived Ctrl-C");
+    }
+}

@@ -233,7 +233,8 @@ async fn replayed_transcript_arrives_in_order_and_exited_comes_last_with_the_cod
         exit_of(&events),
         ExitInfo {
             code: Some(3),
-            signal: None
+            signal: None,
+            killed_outside_group: 0,
         }
     );
     h.assert_nothing_more().await;
@@ -413,7 +414,8 @@ async fn the_ladder_escalates_to_sigkill_for_an_agent_ignoring_sigint_and_sigter
         exit_of(&events),
         ExitInfo {
             code: None,
-            signal: Some("SIGKILL".to_string())
+            signal: Some("SIGKILL".to_string()),
+            killed_outside_group: 0,
         }
     );
     assert!(live_in_group(pgid).is_empty());

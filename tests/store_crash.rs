@@ -96,6 +96,7 @@ fn crash_writer() {
                 exit: ExitInfo {
                     code: Some(0),
                     signal: None,
+                    killed_outside_group: 0,
                 },
             },
         );

@@ -151,6 +151,7 @@ fn a_recorded_task_comes_back_whole() {
             exit: ExitInfo {
                 code: Some(0),
                 signal: None,
+                killed_outside_group: 0,
             },
         },
     );
@@ -319,6 +320,7 @@ fn a_restarted_front_end_adopts_tasks_and_retries_them_as_new_runs() {
             exit: ExitInfo {
                 code: Some(1),
                 signal: None,
+                killed_outside_group: 0,
             },
         },
     );

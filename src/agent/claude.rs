@@ -378,10 +378,11 @@ impl ClaudeParser {
             .get("total_cost_usd")
             .and_then(Value::as_f64)
             .filter(|c| c.is_finite())
+            .map(crate::core::event::sane_cost)
             .map(|total| {
                 // A total below what was already reported cannot be undone:
                 // report nothing new rather than a negative cost.
-                let increment = (total - self.cost_reported).max(0.0);
+                let increment = crate::core::event::sane_cost(total - self.cost_reported);
                 self.cost_reported = self.cost_reported.max(total);
                 increment
             });

@@ -87,10 +87,12 @@ impl Prices {
         if self.input_per_mtok.is_none() && self.output_per_mtok.is_none() {
             return None;
         }
-        let input = (usage.input_tokens + usage.cache_read_tokens) as f64
+        let input = usage.input_tokens.saturating_add(usage.cache_read_tokens) as f64
             * self.input_per_mtok.unwrap_or(0.0);
         let output = usage.output_tokens as f64 * self.output_per_mtok.unwrap_or(0.0);
-        Some((input + output) / 1_000_000.0)
+        Some(crate::core::event::sane_cost(
+            (input + output) / 1_000_000.0,
+        ))
     }
 }
 

@@ -5,6 +5,12 @@
 //! shows as raw text goes through [`sanitize_line`] first, so a hostile or
 //! broken agent cannot move the cursor, change the title or switch modes.
 //!
+//! Invisible characters that change how text reads (bidi overrides and
+//! isolates, zero-width characters, tag characters) are not removed but made
+//! visible as a placeholder such as `⟨U+202E⟩` (see [`placeholder`]), so the
+//! command shown in an approval prompt reads the same as the one that runs.
+//! [`escape_json_output`] does the same job for `--json` output.
+//!
 //! Pure string transformation: never does IO and never panics, whatever the
 //! input.
 
@@ -25,7 +31,8 @@ const C1_STRING_OPENERS: [char; 4] = ['\u{90}', '\u{98}', '\u{9e}', '\u{9f}'];
 /// introduced by 8-bit C1 controls, every other C0 control except `\t`, DEL,
 /// and every C1 control (U+0080..U+009F). An unterminated string sequence
 /// swallows the rest of `s`. All other characters, including any non-ASCII
-/// Unicode, are kept unchanged.
+/// Unicode, are kept unchanged except the invisible characters of
+/// [`is_invisible`], which become a visible [`placeholder`].
 pub fn sanitize_line(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     let mut chars = s.chars().peekable();
@@ -65,10 +72,63 @@ pub fn sanitize_line(s: &str) -> String {
             c if C1_STRING_OPENERS.contains(&c) => skip_string(&mut chars, false),
             '\t' => out.push('\t'),
             c if c.is_control() => {}
+            c if is_invisible(c) => out.push_str(&placeholder(c)),
             c => out.push(c),
         }
     }
     out
+}
+
+/// Characters that draw nothing, or reorder the text around them, in a
+/// terminal: bidi embeddings, overrides, isolates and marks (U+061C,
+/// U+200E/F, U+202A..E, U+2066..9), zero-width spaces and joiners
+/// (U+200B..D, U+2060..4, U+FEFF), the soft hyphen, the Mongolian vowel
+/// separator, deprecated format controls (U+206A..F), interlinear
+/// annotations (U+FFF9..B) and tag characters (U+E0000..U+E007F).
+pub fn is_invisible(c: char) -> bool {
+    matches!(c,
+        '\u{ad}'
+        | '\u{61c}'
+        | '\u{180e}'
+        | '\u{200b}'..='\u{200f}'
+        | '\u{202a}'..='\u{202e}'
+        | '\u{2060}'..='\u{2064}'
+        | '\u{2066}'..='\u{206f}'
+        | '\u{feff}'
+        | '\u{fff9}'..='\u{fffb}'
+        | '\u{e0000}'..='\u{e007f}')
+}
+
+/// The visible stand-in for an invisible character: `⟨U+202E⟩`.
+pub fn placeholder(c: char) -> String {
+    format!("⟨U+{:04X}⟩", c as u32)
+}
+
+/// Serialized JSON made safe to print: DEL, the C1 controls (which
+/// serde_json leaves raw, and which a terminal reads as CSI, OSC, ...) and
+/// the invisible characters of [`is_invisible`] are written as `\uXXXX`
+/// escapes. Serialized JSON holds non-ASCII characters only inside strings,
+/// so the result is the same JSON value.
+pub fn escape_json_output(json: String) -> String {
+    if !json.chars().any(needs_json_escape) {
+        return json;
+    }
+    let mut out = String::with_capacity(json.len() + 16);
+    for c in json.chars() {
+        if needs_json_escape(c) {
+            let mut units = [0u16; 2];
+            for unit in c.encode_utf16(&mut units) {
+                out.push_str(&format!("\\u{unit:04x}"));
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+fn needs_json_escape(c: char) -> bool {
+    ('\u{7f}'..='\u{9f}').contains(&c) || is_invisible(c)
 }
 
 /// Skips the rest of a CSI sequence: parameter bytes (0x30..0x3F),
@@ -101,7 +161,37 @@ fn skip_string(chars: &mut std::iter::Peekable<std::str::Chars<'_>>, bel_ends: b
 
 #[cfg(test)]
 mod tests {
-    use super::sanitize_line;
+    use super::{escape_json_output, sanitize_line};
+
+    #[test]
+    fn bidi_and_zero_width_characters_become_visible() {
+        // `rm -rf ~ #` hidden behind a right-to-left override.
+        assert_eq!(
+            sanitize_line("echo \u{202e}~ fr- mr\u{202c} ok"),
+            "echo ⟨U+202E⟩~ fr- mr⟨U+202C⟩ ok"
+        );
+        assert_eq!(sanitize_line("a\u{200b}b\u{feff}"), "a⟨U+200B⟩b⟨U+FEFF⟩");
+        assert_eq!(
+            sanitize_line("\u{2066}x\u{2069}\u{200f}\u{61c}"),
+            "⟨U+2066⟩x⟨U+2069⟩⟨U+200F⟩⟨U+061C⟩"
+        );
+        assert_eq!(sanitize_line("t\u{e0041}"), "t⟨U+E0041⟩");
+    }
+
+    #[test]
+    fn json_output_escapes_c1_controls_and_invisible_characters() {
+        let raw = serde_json::to_string(&serde_json::json!({
+            "text": "a\u{9b}31m\u{9d}0;t\u{7}\u{202e}b\u{e0041}é"
+        }))
+        .unwrap();
+        let out = escape_json_output(raw);
+        assert!(!out.chars().any(|c| ('\u{7f}'..='\u{9f}').contains(&c)));
+        assert!(!out.contains('\u{202e}'));
+        assert!(out.contains("\\u009b") && out.contains("\\u202e"));
+        let back: serde_json::Value = serde_json::from_str(&out).unwrap();
+        assert_eq!(back["text"], "a\u{9b}31m\u{9d}0;t\u{7}\u{202e}b\u{e0041}é");
+        assert_eq!(escape_json_output("{\"a\":\"é\"}".into()), "{\"a\":\"é\"}");
+    }
 
     #[test]
     fn plain_text_and_unicode_are_kept() {

@@ -323,11 +323,28 @@ pub fn line_col(text: &str, offset: usize) -> (usize, usize) {
     (line, column)
 }
 
+/// The largest config file corral reads: 1 MiB.
+pub const MAX_CONFIG_BYTES: u64 = 1 << 20;
+
+/// The text of `file`, refused beyond [`MAX_CONFIG_BYTES`] (so that
+/// `--config /dev/zero` fails at once instead of filling memory).
+fn read_capped(file: &Path) -> std::io::Result<String> {
+    use std::io::Read;
+    let mut bytes = Vec::new();
+    std::fs::File::open(file)?
+        .take(MAX_CONFIG_BYTES + 1)
+        .read_to_end(&mut bytes)?;
+    if bytes.len() as u64 > MAX_CONFIG_BYTES {
+        return Err(std::io::Error::other("it is larger than 1 MiB"));
+    }
+    String::from_utf8(bytes).map_err(|_| std::io::Error::other("it is not UTF-8 text"))
+}
+
 impl Config {
     /// Reads the config of `paths`: the built-in defaults when the file is
     /// absent (unless it was named with `--config`, which must exist).
     pub fn load(file: &Path, must_exist: bool) -> Result<Config, ConfigError> {
-        match std::fs::read_to_string(file) {
+        match read_capped(file) {
             Ok(text) => Config::parse(&text, file),
             Err(err) if err.kind() == std::io::ErrorKind::NotFound && !must_exist => {
                 Ok(Config::default())
@@ -617,6 +634,26 @@ mod tests {
         // After the two-byte é: column 3.
         assert_eq!(line_col(text, 9), (2, 3));
         assert_eq!(line_col(text, 999), (3, 1));
+    }
+
+    #[test]
+    fn a_config_file_over_one_mib_is_refused_with_a_clear_message() {
+        let dir = tempfile::tempdir().unwrap();
+        let big = dir.path().join("big.toml");
+        std::fs::write(
+            &big,
+            format!("# {}\n", "x".repeat(MAX_CONFIG_BYTES as usize)),
+        )
+        .unwrap();
+        let err = Config::load(&big, true).unwrap_err();
+        assert!(err.message.contains("larger than 1 MiB"), "{}", err.message);
+        if Path::new("/dev/zero").exists() {
+            let err = Config::load(Path::new("/dev/zero"), true).unwrap_err();
+            assert!(err.message.contains("larger than 1 MiB"), "{}", err.message);
+        }
+        let small = dir.path().join("ok.toml");
+        std::fs::write(&small, "").unwrap();
+        assert!(Config::load(&small, true).is_ok());
     }
 
     #[test]

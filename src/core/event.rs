@@ -164,22 +164,50 @@ pub struct Usage {
     pub cost_usd: Option<f64>,
 }
 
+/// The largest cost corral believes, in dollars: a report above it is
+/// clamped to it, so that a hostile or broken agent cannot print 309 digits.
+pub const MAX_COST_USD: f64 = 1e9;
+
+/// A reported cost made believable: not-a-number, infinite and negative
+/// costs count as 0, anything above [`MAX_COST_USD`] as [`MAX_COST_USD`].
+pub fn sane_cost(usd: f64) -> f64 {
+    if usd.is_finite() && usd > 0.0 {
+        usd.min(MAX_COST_USD)
+    } else {
+        0.0
+    }
+}
+
 impl Usage {
-    /// Adds another increment to this total.
+    /// Adds another increment to this total. Token counts saturate at
+    /// `u64::MAX` instead of wrapping; costs go through [`sane_cost`].
     pub fn add(&mut self, other: &Usage) {
-        self.input_tokens += other.input_tokens;
-        self.output_tokens += other.output_tokens;
-        self.cache_read_tokens += other.cache_read_tokens;
-        self.cache_creation_tokens += other.cache_creation_tokens;
+        self.input_tokens = self.input_tokens.saturating_add(other.input_tokens);
+        self.output_tokens = self.output_tokens.saturating_add(other.output_tokens);
+        self.cache_read_tokens = self
+            .cache_read_tokens
+            .saturating_add(other.cache_read_tokens);
+        self.cache_creation_tokens = self
+            .cache_creation_tokens
+            .saturating_add(other.cache_creation_tokens);
         self.cost_usd = match (self.cost_usd, other.cost_usd) {
             (None, None) => None,
-            (a, b) => Some(a.unwrap_or(0.0) + b.unwrap_or(0.0)),
+            (a, b) => Some(sane_cost(
+                sane_cost(a.unwrap_or(0.0)) + sane_cost(b.unwrap_or(0.0)),
+            )),
         };
     }
 
-    /// All tokens, input and output, cache included.
+    /// Input tokens, cache reads and writes included (saturating).
+    pub fn input_total(&self) -> u64 {
+        self.input_tokens
+            .saturating_add(self.cache_read_tokens)
+            .saturating_add(self.cache_creation_tokens)
+    }
+
+    /// All tokens, input and output, cache included (saturating).
     pub fn total_tokens(&self) -> u64 {
-        self.input_tokens + self.output_tokens + self.cache_read_tokens + self.cache_creation_tokens
+        self.input_total().saturating_add(self.output_tokens)
     }
 }
 
@@ -213,4 +241,44 @@ pub struct Finished {
     pub duration_ms: u64,
     /// Totals over the whole run.
     pub usage: Usage,
+    /// Processes outside the agent's process group that corral killed
+    /// (absent when there were none).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub killed_outside_group: Option<u64>,
+}
+
+#[cfg(test)]
+mod usage_tests {
+    use super::{MAX_COST_USD, Usage};
+
+    fn usage(tokens: u64, cost: Option<f64>) -> Usage {
+        Usage {
+            input_tokens: tokens,
+            output_tokens: tokens,
+            cache_read_tokens: tokens,
+            cache_creation_tokens: tokens,
+            cost_usd: cost,
+        }
+    }
+
+    #[test]
+    fn huge_token_counts_saturate_instead_of_wrapping() {
+        let mut total = usage(u64::MAX, None);
+        total.add(&usage(u64::MAX, None));
+        assert_eq!(total.input_tokens, u64::MAX);
+        assert_eq!(total.total_tokens(), u64::MAX);
+        assert_eq!(total.input_total(), u64::MAX);
+    }
+
+    #[test]
+    fn absurd_costs_are_clamped_and_non_finite_ones_ignored() {
+        let mut total = usage(1, Some(1.5));
+        total.add(&usage(1, Some(f64::INFINITY)));
+        total.add(&usage(1, Some(f64::NAN)));
+        total.add(&usage(1, Some(-3.0)));
+        assert_eq!(total.cost_usd, Some(1.5));
+        total.add(&usage(1, Some(1e308)));
+        total.add(&usage(1, Some(1e308)));
+        assert_eq!(total.cost_usd, Some(MAX_COST_USD));
+    }
 }

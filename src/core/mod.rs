@@ -28,6 +28,22 @@ pub struct ExitInfo {
     pub code: Option<i32>,
     /// The signal name (`SIGKILL`), when a signal ended it.
     pub signal: Option<String>,
+    /// Processes the agent started that had left its process group (a
+    /// `setsid` daemon, a double fork, a `setpgid` grandchild) and that
+    /// corral signalled to end them.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub killed_outside_group: u64,
+}
+
+impl ExitInfo {
+    /// [`ExitInfo::killed_outside_group`], `None` when there were none.
+    pub fn killed_outside(&self) -> Option<u64> {
+        (self.killed_outside_group > 0).then_some(self.killed_outside_group)
+    }
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 /// Which limit ran out.

@@ -706,9 +706,8 @@ fn priced(t: &Task, mut usage: Usage) -> Usage {
     if usage.cost_usd.is_none()
         && let (Some(pin), Some(pout)) = (b.price_input_per_mtok, b.price_output_per_mtok)
     {
-        let input =
-            (usage.input_tokens + usage.cache_read_tokens + usage.cache_creation_tokens) as f64;
-        usage.cost_usd = Some((input * pin + usage.output_tokens as f64 * pout) / 1_000_000.0);
+        let cost = usage.input_total() as f64 * pin + usage.output_tokens as f64 * pout;
+        usage.cost_usd = Some(crate::core::event::sane_cost(cost / 1_000_000.0));
     }
     usage
 }
@@ -1392,6 +1391,7 @@ fn finish(state: &mut State, task: TaskId, now_ms: u64, exit: Option<ExitInfo>) 
         session_id: t.session_id.clone(),
         duration_ms: t.elapsed_ms(now_ms),
         usage: t.usage.clone(),
+        killed_outside_group: exit.as_ref().and_then(ExitInfo::killed_outside),
     });
     t.transcript.push(finished.clone());
     state.published.push((task, finished));

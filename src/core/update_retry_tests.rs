@@ -68,6 +68,7 @@ fn exited(s: &mut State, task: TaskId, now: u64, code: i32) -> Vec<Effect> {
             exit: ExitInfo {
                 code: Some(code),
                 signal: None,
+                killed_outside_group: 0,
             },
         },
     )
@@ -363,6 +364,7 @@ fn the_openai_kind_sends_a_chat_and_keeps_the_conversation() {
             exit: ExitInfo {
                 code: None,
                 signal: None,
+                killed_outside_group: 0,
             },
         },
     );
@@ -408,6 +410,7 @@ fn an_openai_rate_limit_failure_is_not_retried_by_core() {
             exit: ExitInfo {
                 code: None,
                 signal: None,
+                killed_outside_group: 0,
             },
         },
     );

@@ -55,6 +55,7 @@ fn exit(code: i32) -> ExitInfo {
     ExitInfo {
         code: Some(code),
         signal: None,
+        killed_outside_group: 0,
     }
 }
 
@@ -224,6 +225,7 @@ fn user_kill_asks_the_runtime_and_finishes_killed() {
             exit: ExitInfo {
                 code: None,
                 signal: Some("SIGINT".into()),
+                killed_outside_group: 0,
             },
         },
     );
@@ -853,6 +855,7 @@ fn max_cost_kills_with_the_amount_in_the_reason() {
             exit: ExitInfo {
                 code: None,
                 signal: Some("SIGINT".into()),
+                killed_outside_group: 0,
             },
         },
     );

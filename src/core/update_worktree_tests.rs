@@ -100,6 +100,7 @@ fn finish_run(s: &mut State, task: TaskId) {
             exit: ExitInfo {
                 code: Some(0),
                 signal: None,
+                killed_outside_group: 0,
             },
         },
     );

@@ -494,7 +494,7 @@ impl Output {
         }
         let text = if self.json {
             match serde_json::to_string(event) {
-                Ok(line) => line + "\n",
+                Ok(line) => crate::agent::sanitize::escape_json_output(line) + "\n",
                 Err(_) => return,
             }
         } else {

@@ -266,6 +266,11 @@ impl Printer {
         if let Some(reason) = &f.reason {
             line.push_str(&self.paint(Style::Bold, &format!("\n  {}", safe_text(reason))));
         }
+        if let Some(n) = f.killed_outside_group {
+            line.push_str(&format!(
+                "\n  killed {n} process(es) that had left the agent's process group"
+            ));
+        }
         line
     }
 }
@@ -322,6 +327,7 @@ mod tests {
                 cost_usd: Some(0.00127),
                 ..Default::default()
             },
+            killed_outside_group: None,
         })]);
         assert_eq!(
             out,
@@ -351,6 +357,7 @@ mod tests {
                 session_id: None,
                 duration_ms: 3_010,
                 usage: Usage::default(),
+                killed_outside_group: None,
             }),
         ]);
         assert!(out.contains("! not permitted: Bash touch x"), "{out}");

@@ -7,6 +7,7 @@
 //! module must never signal a single pid, never signal after the reap, and
 //! never panic (a poisoned lock is recovered).
 
+use std::collections::HashSet;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::process::{Child, ExitStatus};
 use std::sync::{Condvar, Mutex, MutexGuard};
@@ -15,6 +16,7 @@ use std::time::{Duration, Instant};
 use nix::sys::signal::{Signal, killpg};
 use nix::unistd::Pid;
 
+use super::contain::Tagged;
 use super::fdio::{is_ready, poll, poll_fd};
 use super::kill::POLL_EVERY;
 
@@ -45,18 +47,51 @@ struct Inner {
 pub(crate) struct Group {
     inner: Mutex<Inner>,
     changed: Condvar,
+    /// The task's tag (see [`super::contain`]): every process the agent
+    /// starts inherits it, in or out of the group.
+    tag: String,
+    /// Processes outside the group that carried the tag and were signalled,
+    /// as (pid, start time).
+    escaped: Mutex<HashSet<(i32, u64)>>,
 }
 
 impl Group {
     /// A group whose process is about to be spawned.
     pub(crate) fn new() -> Group {
+        let tag = super::contain::new_tag();
+        super::contain::watch(&tag);
         Group {
             inner: Mutex::new(Inner {
                 phase: Phase::Starting,
                 ladders: 0,
             }),
             changed: Condvar::new(),
+            tag,
+            escaped: Mutex::new(HashSet::new()),
         }
+    }
+
+    /// The tag the agent and all its descendants carry.
+    pub(crate) fn tag(&self) -> &str {
+        &self.tag
+    }
+
+    /// How many processes outside the group carrying the tag were signalled.
+    pub(crate) fn escaped(&self) -> u64 {
+        self.escaped_set().len() as u64
+    }
+
+    /// Counts processes outside the group that were signalled (each once,
+    /// however many signals it got).
+    pub(crate) fn note_escaped(&self, processes: &[Tagged]) {
+        self.escaped_set()
+            .extend(processes.iter().map(|p| (p.pid, p.start)));
+    }
+
+    fn escaped_set(&self) -> MutexGuard<'_, HashSet<(i32, u64)>> {
+        self.escaped
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     fn lock(&self) -> MutexGuard<'_, Inner> {

@@ -210,6 +210,7 @@ pub(crate) async fn run(job: ChatJob) {
     let exit = ExitInfo {
         code: None,
         signal: None,
+        killed_outside_group: 0,
     };
     let _ = events.send(Event::Exited { task, exit }).await;
 }

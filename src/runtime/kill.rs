@@ -1,10 +1,12 @@
-//! The kill ladder: SIGINT, SIGTERM, then SIGKILL to whole process groups,
-//! with short waits between, then a count of what survived.
+//! The kill ladder: SIGINT, SIGTERM, then SIGKILL to whole process groups
+//! and to every process outside them carrying the task's tag (see
+//! `contain`), with short waits between, then a count of what survived.
 //!
 //! Several groups climb the ladder in lock step (quit kills every agent at
 //! once). Waiting polls `/proc` every [`POLL_EVERY`] only while a ladder
 //! runs. Signals go through [`Group::signal`], so a reaped group is never
-//! signalled. This module never sends events and never signals a single pid.
+//! signalled. This module never sends events and never signals a single pid except
+//! through the tag sweep.
 
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -13,6 +15,7 @@ use std::time::{Duration, Instant};
 use nix::sys::signal::Signal;
 
 use super::KillWaits;
+use super::contain;
 use super::group::{Group, Phase, live_processes};
 
 /// How often `/proc` is scanned while waiting for groups to empty.
@@ -37,30 +40,53 @@ pub(crate) fn run_ladder(groups: &[Arc<Group>], waits: KillWaits) -> Vec<Option<
         (Signal::SIGTERM, waits.after_term_ms),
         (Signal::SIGKILL, waits.after_kill_ms),
     ];
+    let tags: Vec<&str> = groups.iter().map(|group| group.tag()).collect();
+    let mut escaped: Vec<i32> = Vec::new();
     for (signal, wait_ms) in steps {
         let occupied = occupied_groups();
         let mut signalled = false;
         for (group, pgid) in groups.iter().zip(&pgids) {
             let Some(pgid) = pgid else { continue };
-            if !occupied.contains(pgid) {
-                continue;
+            if occupied.contains(pgid) {
+                signalled |= group.signal(signal);
+                if signal != Signal::SIGKILL {
+                    // A stopped process acts on SIGINT/SIGTERM only once continued.
+                    group.signal(Signal::SIGCONT);
+                }
             }
-            signalled |= group.signal(signal);
+            // Processes that left the group but carry the task's tag.
+            let swept = contain::sweep(group.tag(), signal, group.live_pgid());
             if signal != Signal::SIGKILL {
-                // A stopped process acts on SIGINT/SIGTERM only once continued.
-                group.signal(Signal::SIGCONT);
+                for &process in &swept {
+                    contain::signal(process, Signal::SIGCONT);
+                }
             }
+            signalled |= !swept.is_empty();
+            group.note_escaped(&swept);
+            escaped.extend(swept.iter().map(|p| p.pid));
         }
         if !signalled {
             // Every group is empty, or none may be signalled any more.
             break;
         }
-        wait_until_empty(&pgids, Duration::from_millis(wait_ms));
+        wait_until_empty(&pgids, &tags, Duration::from_millis(wait_ms));
     }
+    contain::reap(&escaped);
     let live = live_processes();
+    let tagged = contain::tagged(&tags);
     pgids
         .iter()
-        .map(|pgid| pgid.map(|pgid| live.iter().filter(|&&(_, pgrp)| pgrp == pgid).count()))
+        .enumerate()
+        .map(|(index, pgid)| {
+            pgid.map(|pgid| {
+                let in_group = live.iter().filter(|&&(_, pgrp)| pgrp == pgid).count();
+                let outside = tagged
+                    .iter()
+                    .filter(|(i, p)| *i == index && p.pgrp != pgid)
+                    .count();
+                in_group + outside
+            })
+        })
         .collect()
 }
 
@@ -69,12 +95,15 @@ fn occupied_groups() -> HashSet<i32> {
     live_processes().into_iter().map(|(_, pgrp)| pgrp).collect()
 }
 
-/// Waits until none of `pgids` has a live member, or `timeout` passes.
-fn wait_until_empty(pgids: &[Option<i32>], timeout: Duration) {
+/// Waits until none of `pgids` has a live member and no process carries
+/// one of `tags`, or `timeout` passes.
+fn wait_until_empty(pgids: &[Option<i32>], tags: &[&str], timeout: Duration) {
     let deadline = Instant::now() + timeout;
     loop {
         let occupied = occupied_groups();
-        if pgids.iter().flatten().all(|pgid| !occupied.contains(pgid)) {
+        if pgids.iter().flatten().all(|pgid| !occupied.contains(pgid))
+            && contain::tagged(tags).is_empty()
+        {
             return;
         }
         let left = deadline.saturating_duration_since(Instant::now());

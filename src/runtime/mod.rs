@@ -19,6 +19,7 @@
 //! and last event (no `Exited`). Effects for a task that is over (or was
 //! never spawned) do nothing.
 
+pub mod contain;
 mod fdio;
 mod group;
 pub mod http;

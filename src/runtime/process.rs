@@ -51,7 +51,9 @@ pub(crate) struct Spawned {
 
 /// Spawns the agent described by `spec` on a new PTY of `size` (rows, cols).
 /// The error is a message for the user naming what is missing.
-pub(crate) fn spawn(spec: &LaunchSpec, size: (u16, u16)) -> Result<Spawned, String> {
+/// `tag` goes into its environment as [`super::contain::TAG_VAR`]; its
+/// descendants inherit it.
+pub(crate) fn spawn(spec: &LaunchSpec, size: (u16, u16), tag: &str) -> Result<Spawned, String> {
     let has_cwd = !spec.cwd.as_os_str().is_empty();
     if has_cwd {
         check_cwd(&spec.cwd)?;
@@ -101,6 +103,7 @@ pub(crate) fn spawn(spec: &LaunchSpec, size: (u16, u16)) -> Result<Spawned, Stri
     command
         .args(&spec.args)
         .envs(spec.env.iter().map(|(k, v)| (k, v)))
+        .env(super::contain::TAG_VAR, tag)
         .stdout(Stdio::from(slave))
         .stderr(Stdio::from(slave_for_stderr))
         .stdin(stdin_mode);

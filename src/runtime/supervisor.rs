@@ -6,7 +6,9 @@
 //! 1. `waitid(WEXITED | WNOWAIT)`: the leader exited but stays a zombie, so
 //!    its pid (== pgid) cannot be reused yet;
 //! 2. SIGKILL what is left of the group, then reap the leader (one lock),
-//!    then wait (bounded, event-driven) until the killed members exited;
+//!    then SIGKILL every process outside the group carrying the task's tag
+//!    (see `contain`), then wait (bounded, event-driven) until the killed
+//!    processes exited and reap those that reparented to corral;
 //! 3. wait up to [`READER_EOF_WAIT`] for the reader to reach EOF (a process
 //!    that escaped the group may hold the terminal), cancel it, join it;
 //! 4. stop and join the stdin writer;
@@ -14,7 +16,8 @@
 //! 6. forget the task, close the master, send `Exited`.
 //!
 //! A failed spawn sends `SpawnFailed` and nothing else. This thread never
-//! signals the group itself except through [`Group`], and never panics.
+//! signals the group itself except through [`Group`] (and the tag sweep),
+//! and never panics.
 
 use std::os::fd::OwnedFd;
 use std::process::{Child, ExitStatus};
@@ -29,6 +32,7 @@ use tokio::sync::mpsc::Sender;
 
 use portable_pty::MasterPty;
 
+use super::contain;
 use super::fdio::{Cancel, cancel_pair};
 use super::group::{self, Group};
 use super::process::{self, Spawned};
@@ -92,22 +96,31 @@ pub(crate) fn run(mut job: AgentJob) {
         tracing::error!(task, pid, %err, "could not wait for the agent");
     }
     let status = job.group.kill_rest_and_reap(&mut child, observed.is_ok());
-    if observed.is_ok() {
-        // SIGKILL is not instant: let the rest of the group finish dying so
-        // that nothing of the agent is alive once `Exited` is out.
-        let left = group::members(pid);
-        group::wait_gone(
-            &left,
-            Duration::from_millis(job.config.kill_waits.after_kill_ms),
-        );
-    }
-    let exit = match &status {
+    // Whatever left the group but carries the task's tag goes too.
+    let escaped = contain::sweep(job.group.tag(), Signal::SIGKILL, Some(pid));
+    job.group.note_escaped(&escaped);
+    let escaped: Vec<i32> = escaped.iter().map(|p| p.pid).collect();
+    // SIGKILL is not instant: let the rest of the group finish dying so
+    // that nothing of the agent is alive once `Exited` is out.
+    let mut left = if observed.is_ok() {
+        group::members(pid)
+    } else {
+        Vec::new()
+    };
+    left.extend(&escaped);
+    group::wait_gone(
+        &left,
+        Duration::from_millis(job.config.kill_waits.after_kill_ms),
+    );
+    contain::reap(&escaped);
+    let mut exit = match &status {
         Ok(status) => exit_info(*status),
         Err(err) => {
             tracing::error!(task, pid, %err, "could not reap the agent");
             ExitInfo {
                 code: None,
                 signal: None,
+                killed_outside_group: 0,
             }
         }
     };
@@ -148,6 +161,7 @@ pub(crate) fn run(mut job: AgentJob) {
     }
 
     job.group.finish();
+    exit.killed_outside_group = job.group.escaped();
     if let Some(question) = read_question_file(&job.spec, task) {
         let _ = job.events.blocking_send(question);
     }
@@ -226,7 +240,7 @@ fn start(job: &AgentJob, queue: Option<Receiver<Vec<u8>>>) -> Result<(Agent, Hel
         reader_fd,
         stdin,
         control,
-    } = process::spawn(&job.spec, job.config.pty_size)?;
+    } = process::spawn(&job.spec, job.config.pty_size, job.group.tag())?;
     let _ = job.terminal.set(control);
     let started = Instant::now();
     job.group.set_running(pid);
@@ -346,5 +360,6 @@ fn exit_info(status: ExitStatus) -> ExitInfo {
                 .map(|signal| signal.as_str().to_string())
                 .unwrap_or_else(|_| format!("signal {number}"))
         }),
+        killed_outside_group: 0,
     }
 }

@@ -14,6 +14,7 @@ use serde_json::json;
 
 use super::proc::{self, OrphanOutcome};
 use super::{Store, TaskRecord, now_ms};
+use crate::agent::sanitize::escape_json_output;
 use crate::core::event::AgentEvent;
 use crate::core::task::TaskStatus;
 use crate::headless::printer::Printer;
@@ -115,7 +116,7 @@ pub fn ls(store: &Store, json: bool, all: bool, out: &mut dyn Write) -> Result<(
         writeln!(
             out,
             "{}",
-            serde_json::to_string_pretty(&ls_json(&records, all))?
+            escape_json_output(serde_json::to_string_pretty(&ls_json(&records, all))?)
         )?;
     } else {
         out.write_all(ls_table(&records, all, now_ms()).as_bytes())?;
@@ -134,7 +135,11 @@ fn emit_lines(text: &str, json: bool, printer: &mut Printer, out: &mut dyn Write
             continue;
         };
         if json {
-            writeln!(out, "{}", serde_json::to_string(&event)?)?;
+            writeln!(
+                out,
+                "{}",
+                escape_json_output(serde_json::to_string(&event)?)
+            )?;
         } else {
             out.write_all(printer.render(&event).as_bytes())?;
         }

@@ -1,7 +1,7 @@
-//! The ownership lock of a stored task: the corral that runs (or shows and
-//! may resume) a task holds an exclusive `flock` on `<task>/owner.lock` for
-//! as long as it owns the task; the kernel drops it when that corral exits,
-//! however it exits.
+//! The ownership lock of a stored task: the corral that runs a task holds
+//! an exclusive `flock` on `<task>/owner.lock` from before it writes the
+//! first unfinished record until it has written the final one; the kernel
+//! drops it when that corral exits, however it exits.
 //!
 //! Recovery and the cockpit judge an owner gone only by taking this lock
 //! (non-blocking), never by a pid read earlier and checked later. Never

@@ -177,11 +177,26 @@ impl Store {
         let path = self.task_dir(id).join(RECORD_FILE);
         let text =
             std::fs::read(&path).with_context(|| format!("cannot read {}", path.display()))?;
-        serde_json::from_slice(&text).with_context(|| format!("{} is damaged", path.display()))
+        let record: TaskRecord = serde_json::from_slice(&text)
+            .with_context(|| format!("{} is damaged", path.display()))?;
+        // The id names files to read and delete: one that is not the
+        // folder's own name (`../../x`) would lead outside the store.
+        if record.id != id {
+            bail!(
+                "{} is damaged: its id {:?} is not its folder's name",
+                path.display(),
+                record.id
+            );
+        }
+        Ok(record)
     }
 
     /// Every readable record, oldest first, plus a message per unreadable
     /// one. A directory without a record yet (being created) is skipped.
+    /// An unfinished record says whether its owner's lock was held
+    /// ([`TaskRecord::owner_seen_live`]); when it was free, the record is
+    /// read again under the lock, so a run that just finished shows its
+    /// final status, not `interrupted`.
     pub fn list(&self) -> (Vec<TaskRecord>, Vec<String>) {
         let mut records = Vec::new();
         let mut problems = Vec::new();
@@ -196,12 +211,30 @@ impl Store {
                 continue;
             }
             match self.load(&id) {
-                Ok(record) => records.push(record),
+                Ok(record) if record.status.is_final() => records.push(record),
+                Ok(record) => records.push(self.with_owner_checked(record)),
                 Err(err) => problems.push(format!("{err:#}")),
             }
         }
         records.sort_by(|a, b| a.created_ms.cmp(&b.created_ms).then(a.id.cmp(&b.id)));
         (records, problems)
+    }
+
+    /// `record` (unfinished) with [`TaskRecord::owner_seen_live`] set from
+    /// its lock, re-read under the lock when that was free.
+    fn with_owner_checked(&self, mut record: TaskRecord) -> TaskRecord {
+        match self.try_lock(&record.id) {
+            Ok(None) => record.owner_seen_live = Some(true),
+            Ok(Some(_lock)) => {
+                if let Ok(again) = self.load(&record.id) {
+                    record = again;
+                }
+                record.owner_seen_live = Some(false);
+            }
+            // No lock to judge by: the owner pid decides.
+            Err(_) => {}
+        }
+        record
     }
 
     /// The record whose id is or starts with `prefix`.
@@ -388,6 +421,20 @@ mod tests {
         assert!(!store.owned_elsewhere(&id));
         assert_eq!(store.recover().interrupted, vec![id.clone()]);
         assert_eq!(store.load(&id).unwrap().status, TaskStatus::Interrupted);
+    }
+
+    #[test]
+    fn a_record_whose_id_leads_outside_the_store_is_refused() {
+        let (_home, store, id) = store_with("succeeded");
+        let path = store.task_dir(&id).join(RECORD_FILE);
+        let text = std::fs::read_to_string(&path).unwrap();
+        let evil = text.replace(&format!("\"id\":\"{id}\""), "\"id\":\"../../x\"");
+        assert_ne!(text, evil);
+        std::fs::write(&path, evil).unwrap();
+        assert!(store.load(&id).is_err());
+        let (records, problems) = store.list();
+        assert!(records.is_empty());
+        assert_eq!(problems.len(), 1, "{problems:?}");
     }
 
     #[test]

@@ -121,13 +121,22 @@ pub struct TaskRecord {
     /// The task's worktree, once created (until discarded).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub worktree: Option<Worktree>,
+    /// Not stored: whether the task's ownership lock was held when the
+    /// store listed it (see `Store::list`); `None` when not checked.
+    #[serde(skip)]
+    pub owner_seen_live: Option<bool>,
 }
 
 impl TaskRecord {
     /// The status a reader should show: an unfinished task whose owning
-    /// corral is gone (or unknown) is `interrupted`.
+    /// corral is gone is `interrupted`. The owner's lock decides when the
+    /// store checked it; otherwise the recorded owner pid does.
     pub fn effective_status(&self) -> TaskStatus {
-        if self.status.is_final() || self.owner.as_ref().is_some_and(ProcessId::is_alive) {
+        let live = match self.owner_seen_live {
+            Some(live) => live,
+            None => self.owner.as_ref().is_some_and(ProcessId::is_alive),
+        };
+        if self.status.is_final() || live {
             self.status
         } else {
             TaskStatus::Interrupted
@@ -275,5 +284,6 @@ pub fn record_of(t: &Task, meta: &RecordMeta, now_ms: u64, redactor: &Redactor) 
         agent_group: None,
         use_worktree: t.spec.worktree,
         worktree: t.worktree.clone(),
+        owner_seen_live: None,
     }
 }

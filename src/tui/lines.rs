@@ -565,9 +565,7 @@ fn finished(f: &Finished, w: u16, th: Theme) -> Vec<Line<'static>> {
         duration(f.duration_ms),
         format!(
             "{} in / {} out tokens",
-            tokens(
-                f.usage.input_tokens + f.usage.cache_read_tokens + f.usage.cache_creation_tokens
-            ),
+            tokens(f.usage.input_total()),
             tokens(f.usage.output_tokens)
         ),
     ];

@@ -65,6 +65,7 @@ pub fn exit(state: &mut State, at: u64, task: TaskId, code: Option<i32>, signal:
             exit: ExitInfo {
                 code,
                 signal: signal.map(str::to_string),
+                killed_outside_group: 0,
             },
         },
     );
