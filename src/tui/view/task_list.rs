@@ -3,6 +3,7 @@
 //!
 //! Pure: draws from the app and core state, changes nothing.
 
+use crate::core::task::TaskStatus;
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
 use ratatui::style::Style;
@@ -111,7 +112,13 @@ fn row_line(app: &App, t: &Task, tick: u64, title_w: usize, selected: bool) -> L
     };
     // Whole seconds while running, so the column does not flicker.
     let elapsed = if t.finished_ms.is_none() && t.started_ms.is_some() {
-        let ms = t.elapsed_ms(app.now_ms);
+        // A blocked task shows how long it ran until it asked: the row then
+        // stays still, and the cockpit needs no tick while it waits.
+        let now = match (t.status, t.last_output_ms) {
+            (TaskStatus::Blocked, Some(at)) => at.min(app.now_ms),
+            _ => app.now_ms,
+        };
+        let ms = t.elapsed_ms(now);
         duration(ms - ms % 1000)
     } else {
         elapsed
