@@ -54,10 +54,11 @@ pub fn init(file: &Path) -> Result<LogGuard> {
     Ok(LogGuard { _guard: guard })
 }
 
-/// Whether an environment variable of this name holds a secret.
+/// Whether an environment variable of this name holds a secret: its name
+/// contains `KEY`, `TOKEN`, `SECRET` or `PASS` (any case).
 pub fn is_secret_name(name: &str) -> bool {
     let upper = name.to_ascii_uppercase();
-    ["KEY", "TOKEN", "SECRET", "PASSWORD"]
+    ["KEY", "TOKEN", "SECRET", "PASS"]
         .iter()
         .any(|word| upper.contains(word))
 }
@@ -129,6 +130,8 @@ mod tests {
             "github_token",
             "MY_SECRET",
             "DB_PASSWORD",
+            "DB_PASS",
+            "PGPASSFILE_PASSWD",
         ] {
             assert!(is_secret_name(name), "{name}");
         }
