@@ -416,12 +416,7 @@ impl App {
     /// Whether something changes on screen with time alone (spinners,
     /// elapsed times): only while a task runs.
     pub fn needs_tick(state: &State) -> bool {
-        state.tasks.iter().any(|t| {
-            matches!(
-                t.status,
-                TaskStatus::Running | TaskStatus::Blocked | TaskStatus::Queued
-            )
-        })
+        super::deadline::needs_tick(state)
     }
 
     /// Keeps the selection valid after tasks were added.

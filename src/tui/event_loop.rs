@@ -3,8 +3,10 @@
 //!
 //! Redraws are event-driven: a change marks the screen dirty and frames are
 //! coalesced to at most one per [`FRAME`]; a tick for spinners and elapsed
-//! times is armed only while a task is alive, so an idle cockpit sleeps.
-//! All queued runtime events are applied before a frame is drawn. The only
+//! times is armed only while a task runs or is queued (`deadline`), so a
+//! cockpit that is idle or waits on a blocked task sleeps.
+//! Runtime events are applied in small batches, input polled first between
+//! them, so a key never waits behind a flood. The only
 //! side effects are the runtime's (through `Runtime::apply`) and drawing.
 
 use std::time::{Duration, Instant};
@@ -32,8 +34,9 @@ use crate::worktree::{self, MergeStrategy};
 pub const FRAME: Duration = Duration::from_millis(16);
 /// Spinner and elapsed-time tick while something runs.
 pub const TICK: Duration = Duration::from_millis(super::theme::SPINNER_MS);
-/// Runtime events applied at most before input gets a look again.
-const DRAIN_BATCH: usize = 4096;
+/// Runtime events applied at most before input gets a look again: the
+/// select is biased to input, so a key waits for one batch at most.
+const DRAIN_BATCH: usize = 64;
 /// How long quitting waits for the kill ladders before forcing.
 const QUIT_GRACE: Duration = Duration::from_secs(6);
 

@@ -11,6 +11,7 @@ pub mod answer;
 pub mod app;
 pub mod attention;
 pub mod bindings;
+pub mod deadline;
 pub mod event_loop;
 pub mod form;
 pub mod keymap;
