@@ -251,7 +251,7 @@ pub fn record_of(t: &Task, meta: &RecordMeta, now_ms: u64, redactor: &Redactor) 
     TaskRecord {
         version: RECORD_VERSION,
         id: meta.id.clone(),
-        title: t.title(),
+        title: redactor.text(&t.title()),
         prompt: redactor.text(&t.spec.prompt),
         profile: t.spec.profile.clone(),
         agent: t.spec.agent.name().to_string(),
@@ -285,5 +285,42 @@ pub fn record_of(t: &Task, meta: &RecordMeta, now_ms: u64, redactor: &Redactor) 
         use_worktree: t.spec.worktree,
         worktree: t.worktree.clone(),
         owner_seen_live: None,
+    }
+}
+
+#[cfg(test)]
+mod redaction_tests {
+    use super::*;
+
+    #[test]
+    fn the_title_is_redacted_like_the_prompt() {
+        let secret = "sk-title-secret-987654";
+        let spec = TaskSpec {
+            agent: AgentKind::Claude,
+            prompt: format!("use {secret} to deploy"),
+            title: None,
+            cwd: ".".into(),
+            options: AgentOptions::default(),
+            limits: Limits {
+                idle_timeout_ms: None,
+                wall_timeout_ms: None,
+            },
+            profile: None,
+            budget: Budget::default(),
+            worktree: false,
+        };
+        let task = Task::new(1, spec, 100);
+        assert!(task.title().contains(secret));
+        let meta = RecordMeta {
+            id: "abcd1234".into(),
+            created_ms: 1,
+            questions: Vec::new(),
+            owner: None,
+        };
+        let redactor = Redactor::from_env(&[("DEPLOY_TOKEN".into(), secret.into())]);
+        let record = record_of(&task, &meta, 2, &redactor);
+        assert!(!record.title.contains(secret), "{}", record.title);
+        assert!(record.title.contains(REDACTED));
+        assert!(!record.prompt.contains(secret));
     }
 }
