@@ -92,6 +92,21 @@ impl Redactor {
         Redactor { secrets }
     }
 
+    /// This redactor also knowing the secret-named values of `extra` (a
+    /// task's `--env`).
+    pub fn with_extra(&self, extra: &[(String, String)]) -> Redactor {
+        let mut secrets = self.secrets.clone();
+        secrets.extend(
+            extra
+                .iter()
+                .filter(|(k, v)| is_secret_name(k) && v.len() >= MIN_SECRET_LEN)
+                .map(|(_, v)| v.clone()),
+        );
+        secrets.sort_by_key(|s| std::cmp::Reverse(s.len()));
+        secrets.dedup();
+        Redactor { secrets }
+    }
+
     /// `text` with every known secret replaced.
     pub fn text(&self, text: &str) -> String {
         let mut out = text.to_string();

@@ -235,6 +235,7 @@ pub struct RecordMeta {
 /// The record of core task `t`.
 pub fn record_of(t: &Task, meta: &RecordMeta, now_ms: u64, redactor: &Redactor) -> TaskRecord {
     let mut options = t.spec.options.clone();
+    let redactor = &redactor.with_extra(&options.env);
     options.env = redactor.env(&options.env);
     options.extra_args = options
         .extra_args
@@ -295,12 +296,17 @@ mod redaction_tests {
     #[test]
     fn the_title_is_redacted_like_the_prompt() {
         let secret = "sk-title-secret-987654";
+        let env_secret = "pw-from-env-flag-123";
         let spec = TaskSpec {
             agent: AgentKind::Claude,
-            prompt: format!("use {secret} to deploy"),
+            prompt: format!("use {secret} to deploy, db {env_secret}"),
             title: None,
             cwd: ".".into(),
-            options: AgentOptions::default(),
+            options: AgentOptions {
+                env: vec![("DB_PASS".into(), env_secret.into())],
+                extra_args: vec![format!("--db={env_secret}")],
+                ..AgentOptions::default()
+            },
             limits: Limits {
                 idle_timeout_ms: None,
                 wall_timeout_ms: None,
@@ -322,5 +328,7 @@ mod redaction_tests {
         assert!(!record.title.contains(secret), "{}", record.title);
         assert!(record.title.contains(REDACTED));
         assert!(!record.prompt.contains(secret));
+        let stored = serde_json::to_string(&record).unwrap();
+        assert!(!stored.contains(env_secret), "{stored}");
     }
 }
