@@ -54,10 +54,11 @@ pub fn init(file: &Path) -> Result<LogGuard> {
     Ok(LogGuard { _guard: guard })
 }
 
-/// Whether an environment variable of this name holds a secret.
+/// Whether an environment variable of this name holds a secret: its name
+/// contains `KEY`, `TOKEN`, `SECRET` or `PASS` (any case).
 pub fn is_secret_name(name: &str) -> bool {
     let upper = name.to_ascii_uppercase();
-    ["KEY", "TOKEN", "SECRET", "PASSWORD"]
+    ["KEY", "TOKEN", "SECRET", "PASS"]
         .iter()
         .any(|word| upper.contains(word))
 }
@@ -86,6 +87,21 @@ impl Redactor {
             .filter(|(k, v)| is_secret_name(k) && v.len() >= MIN_SECRET_LEN)
             .map(|(_, v)| v)
             .collect();
+        secrets.sort_by_key(|s| std::cmp::Reverse(s.len()));
+        secrets.dedup();
+        Redactor { secrets }
+    }
+
+    /// This redactor also knowing the secret-named values of `extra` (a
+    /// task's `--env`).
+    pub fn with_extra(&self, extra: &[(String, String)]) -> Redactor {
+        let mut secrets = self.secrets.clone();
+        secrets.extend(
+            extra
+                .iter()
+                .filter(|(k, v)| is_secret_name(k) && v.len() >= MIN_SECRET_LEN)
+                .map(|(_, v)| v.clone()),
+        );
         secrets.sort_by_key(|s| std::cmp::Reverse(s.len()));
         secrets.dedup();
         Redactor { secrets }
@@ -129,6 +145,8 @@ mod tests {
             "github_token",
             "MY_SECRET",
             "DB_PASSWORD",
+            "DB_PASS",
+            "PGPASSFILE_PASSWD",
         ] {
             assert!(is_secret_name(name), "{name}");
         }

@@ -235,6 +235,7 @@ pub struct RecordMeta {
 /// The record of core task `t`.
 pub fn record_of(t: &Task, meta: &RecordMeta, now_ms: u64, redactor: &Redactor) -> TaskRecord {
     let mut options = t.spec.options.clone();
+    let redactor = &redactor.with_extra(&options.env);
     options.env = redactor.env(&options.env);
     options.extra_args = options
         .extra_args
@@ -251,7 +252,7 @@ pub fn record_of(t: &Task, meta: &RecordMeta, now_ms: u64, redactor: &Redactor) 
     TaskRecord {
         version: RECORD_VERSION,
         id: meta.id.clone(),
-        title: t.title(),
+        title: redactor.text(&t.title()),
         prompt: redactor.text(&t.spec.prompt),
         profile: t.spec.profile.clone(),
         agent: t.spec.agent.name().to_string(),
@@ -285,5 +286,49 @@ pub fn record_of(t: &Task, meta: &RecordMeta, now_ms: u64, redactor: &Redactor) 
         use_worktree: t.spec.worktree,
         worktree: t.worktree.clone(),
         owner_seen_live: None,
+    }
+}
+
+#[cfg(test)]
+mod redaction_tests {
+    use super::*;
+
+    #[test]
+    fn the_title_is_redacted_like_the_prompt() {
+        let secret = "sk-title-secret-987654";
+        let env_secret = "pw-from-env-flag-123";
+        let spec = TaskSpec {
+            agent: AgentKind::Claude,
+            prompt: format!("use {secret} to deploy, db {env_secret}"),
+            title: None,
+            cwd: ".".into(),
+            options: AgentOptions {
+                env: vec![("DB_PASS".into(), env_secret.into())],
+                extra_args: vec![format!("--db={env_secret}")],
+                ..AgentOptions::default()
+            },
+            limits: Limits {
+                idle_timeout_ms: None,
+                wall_timeout_ms: None,
+            },
+            profile: None,
+            budget: Budget::default(),
+            worktree: false,
+        };
+        let task = Task::new(1, spec, 100);
+        assert!(task.title().contains(secret));
+        let meta = RecordMeta {
+            id: "abcd1234".into(),
+            created_ms: 1,
+            questions: Vec::new(),
+            owner: None,
+        };
+        let redactor = Redactor::from_env(&[("DEPLOY_TOKEN".into(), secret.into())]);
+        let record = record_of(&task, &meta, 2, &redactor);
+        assert!(!record.title.contains(secret), "{}", record.title);
+        assert!(record.title.contains(REDACTED));
+        assert!(!record.prompt.contains(secret));
+        let stored = serde_json::to_string(&record).unwrap();
+        assert!(!stored.contains(env_secret), "{stored}");
     }
 }
