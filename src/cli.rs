@@ -4,7 +4,8 @@
 
 use std::path::PathBuf;
 
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::parser::ValueSource;
+use clap::{ArgMatches, Args, CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum};
 
 /// Run several AI coding agents at once: launch, watch, answer, kill.
 ///
@@ -13,7 +14,6 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 /// every task started from it.
 #[derive(Debug, Parser)]
 #[command(name = "corral", version, about, long_about = None)]
-#[command(args_conflicts_with_subcommands = true)]
 pub struct Cli {
     /// Read the configuration from FILE instead of the default place.
     #[arg(long, global = true, value_name = "FILE")]
@@ -26,6 +26,52 @@ pub struct Cli {
     /// How the cockpit gets your attention.
     #[command(flatten)]
     pub cockpit: CockpitArgs,
+}
+
+impl Cli {
+    /// Parses the process's arguments; on a usage error prints it and exits 2.
+    pub fn parse_command_line() -> Cli {
+        Cli::try_parse_checked(std::env::args_os()).unwrap_or_else(|err| err.exit())
+    }
+
+    /// Parses like clap does, and refuses the cockpit's own flags next to a
+    /// subcommand (`corral --model x run ...`): they would silently do
+    /// nothing. The global `--config` goes anywhere. (clap's
+    /// `args_conflicts_with_subcommands` would also refuse `--config`.)
+    pub fn try_parse_checked<I, T>(args: I) -> Result<Cli, clap::Error>
+    where
+        I: IntoIterator<Item = T>,
+        T: Into<std::ffi::OsString> + Clone,
+    {
+        let mut command = Cli::command();
+        let matches = command.try_get_matches_from_mut(args)?;
+        if let Some((sub, _)) = matches.subcommand()
+            && let Some(flag) = cockpit_flag_given(&command, &matches)
+        {
+            return Err(command.error(
+                clap::error::ErrorKind::ArgumentConflict,
+                format!(
+                    "`--{flag}` sets the cockpit's defaults and cannot be used with `{sub}`; \
+                     put it after the subcommand"
+                ),
+            ));
+        }
+        Cli::from_arg_matches(&matches).map_err(|err| err.format(&mut command))
+    }
+}
+
+/// The first top-level flag (other than the global `--config`) given on the
+/// command line, by its long name.
+fn cockpit_flag_given(command: &clap::Command, matches: &ArgMatches) -> Option<String> {
+    command
+        .get_arguments()
+        .filter(|arg| !arg.is_global_set())
+        .find(|arg| matches.value_source(arg.get_id().as_str()) == Some(ValueSource::CommandLine))
+        .map(|arg| {
+            arg.get_long()
+                .map(str::to_string)
+                .unwrap_or_else(|| arg.get_id().to_string())
+        })
 }
 
 /// Switches of the cockpit itself (they override the config file).
@@ -310,12 +356,16 @@ mod tests {
 
     #[test]
     fn config_is_a_global_flag() {
-        let cli = Cli::try_parse_from(["corral", "ls", "--config", "x.toml", "--json"]).unwrap();
+        let cli = Cli::try_parse_checked(["corral", "ls", "--config", "x.toml", "--json"]).unwrap();
         assert_eq!(cli.config, Some(PathBuf::from("x.toml")));
         assert!(matches!(
             cli.command,
             Some(CliCommand::Ls(LsArgs { json: true, .. }))
         ));
+        // Before the subcommand too, as documented.
+        let cli = Cli::try_parse_checked(["corral", "--config", "y.toml", "ls"]).unwrap();
+        assert_eq!(cli.config, Some(PathBuf::from("y.toml")));
+        assert!(matches!(cli.command, Some(CliCommand::Ls(_))));
         let cli = Cli::try_parse_from(["corral", "config", "init", "--force"]).unwrap();
         assert!(matches!(
             cli.command,
@@ -343,7 +393,12 @@ mod tests {
         assert_eq!(cli.tui.permission_mode.as_deref(), Some("plan"));
         assert_eq!(cli.tui.cwd, Some(PathBuf::from("src")));
         assert_eq!(cli.tui.agent_bin.as_deref(), Some("./fake"));
-        assert!(Cli::try_parse_from(["corral", "--model", "x", "run", "hi"]).is_err());
+        let err = Cli::try_parse_checked(["corral", "--model", "x", "run", "hi"]).unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("`--model` sets the cockpit's defaults"),
+            "{err}"
+        );
         assert!(!cli.cockpit.no_bell && !cli.cockpit.no_notify);
         let quiet = Cli::try_parse_from(["corral", "--no-bell", "--no-notify"]).unwrap();
         assert!(quiet.cockpit.no_bell && quiet.cockpit.no_notify);

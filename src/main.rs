@@ -4,8 +4,6 @@
 use std::io::IsTerminal;
 use std::path::Path;
 
-use clap::Parser;
-
 use corral::cli::{Cli, CliCommand, ConfigCommand};
 use corral::config::{Config, commands as config_cmd};
 use corral::paths::Paths;
@@ -21,7 +19,7 @@ fn main() {
     if std::env::args_os().nth(1).as_deref() == Some(contain::WATCHDOG_ARG.as_ref()) {
         std::process::exit(contain::run_watchdog());
     }
-    let cli = Cli::parse();
+    let cli = Cli::parse_command_line();
     if matches!(cli.command, Some(CliCommand::Run(_)) | None) {
         // These start agents: keep every process they start within reach.
         contain::become_subreaper();
@@ -139,6 +137,14 @@ fn with_store(config_file: Option<&Path>, f: impl FnOnce(&Store) -> anyhow::Resu
         Ok(paths) => paths,
         Err(err) => return fail(err, EXIT_USAGE),
     };
+    // The store commands use no setting yet, but a file named with
+    // `--config` is still read: a bad one is an error, never ignored.
+    if paths.config_explicit
+        && let Err(err) = Config::load(&paths.config_file, true)
+    {
+        eprintln!("corral: {err}");
+        return EXIT_USAGE;
+    }
     let _log = corral::logging::init(&paths.log_file()).ok();
     let store = match Store::open(&paths.tasks_dir()) {
         Ok(store) => store,

@@ -436,3 +436,44 @@ fn concurrent_runs_keep_their_final_status_while_ls_recovers_beside_them() {
         lost.len()
     );
 }
+
+#[test]
+fn usage_errors_record_no_task_and_a_named_config_is_always_read() {
+    let home = tempfile::tempdir().unwrap();
+    let out = run_with(home.path(), &["--cwd", "/no/such/dir"], "true", "", "hi")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(
+        ls(home.path()),
+        Vec::<Value>::new(),
+        "no failed task is stored"
+    );
+
+    let bad = home.path().join("bad.toml");
+    std::fs::write(&bad, "this is not toml\n").unwrap();
+    // `--config` is global: before or after the subcommand, and never ignored.
+    for args in [["--config", "X", "ls"], ["ls", "--config", "X"]] {
+        let args = args.map(|a| if a == "X" { bad.to_str().unwrap() } else { a });
+        let out = corral(home.path()).args(args).output().unwrap();
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        assert!(
+            String::from_utf8_lossy(&out.stderr).contains("bad.toml"),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let good = home.path().join("good.toml");
+    std::fs::write(&good, "").unwrap();
+    let out = corral(home.path())
+        .arg("--config")
+        .arg(&good)
+        .args(["ls", "--json"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

@@ -191,9 +191,12 @@ fn a_missing_binary_or_directory_is_named() {
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stdout).contains("`no-such-agent-binary` not found"));
 
+    // A missing directory is a usage error, like a bad flag.
     let out = run(replay("text.jsonl").args(["--cwd", "/no/such/dir", "hi"]));
-    assert_eq!(out.status.code(), Some(1));
-    assert!(String::from_utf8_lossy(&out.stdout).contains("`/no/such/dir` does not exist"));
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("--cwd `/no/such/dir` is not a directory")
+    );
 }
 
 #[test]

@@ -64,6 +64,10 @@ pub fn task_spec_from(
         .resolve(args.agent.as_deref())
         .map_err(anyhow::Error::msg)?;
     let cwd = match &args.cwd {
+        // A usage error, like a bad flag: no task is recorded for it.
+        Some(dir) if !dir.is_dir() => {
+            bail!("--cwd `{}` is not a directory", dir.display())
+        }
         Some(dir) => dir.clone(),
         None => std::env::current_dir().context("the current directory is not readable")?,
     };

@@ -122,10 +122,11 @@ pub fn run(defaults: AgentArgs, config_file: Option<&Path>, switches: &CockpitAr
     };
     // Logs go to a file, never to the terminal the cockpit draws on.
     let _log = logging::init(&paths.log_file()).ok();
+    // The same profiles `corral run --agent` accepts, from the config.
     if let Some(agent) = &defaults.agent
-        && AgentKind::from_name(agent).is_none()
+        && let Err(err) = config.resolve(Some(agent))
     {
-        eprintln!("corral: unknown agent `{agent}`");
+        eprintln!("corral: {err}");
         return 2;
     }
     let cwd = match std::env::current_dir() {
