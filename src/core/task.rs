@@ -212,6 +212,7 @@ impl Task {
             last_output_ms: None,
             retries: 0,
             retry_at_ms: None,
+            attempts_started_ms: None,
             short_id: None,
             worktree: None,
             worktree_pending: false,
@@ -278,6 +279,9 @@ pub struct Task {
     pub retries: u32,
     /// While cooling down after a rate limit: when the retry starts.
     pub retry_at_ms: Option<u64>,
+    /// When the current run's first attempt started: the wall timeout
+    /// counts from here across rate-limit retries.
+    pub attempts_started_ms: Option<u64>,
     /// The task store's id for it, once the store knows it (it names the
     /// task's worktree branch).
     pub short_id: Option<String>,

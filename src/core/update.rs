@@ -860,10 +860,19 @@ fn schedule_retry(
     }
     let (status, why) = rate_limit_reason(t)?;
     let attempt = t.retries + 1;
-    if attempt > policy.max_attempts || !set_status(t, TaskStatus::Queued) {
+    if attempt > policy.max_attempts {
         return None;
     }
     let delay = policy.delay_ms(attempt);
+    // No retry that could not start before the wall timeout runs out.
+    if let (Some(total), Some(first)) = (t.spec.limits.wall_timeout_ms, t.attempts_started_ms)
+        && now_ms.saturating_add(delay) >= first.saturating_add(total)
+    {
+        return None;
+    }
+    if !set_status(t, TaskStatus::Queued) {
+        return None;
+    }
     t.retries = attempt;
     t.retry_at_ms = Some(now_ms + delay);
     t.queue_seq = seq;
@@ -963,6 +972,17 @@ fn spawn_effect(
     if t.started_ms.is_none() {
         t.started_ms = Some(now_ms);
     }
+    // A rate-limit retry gets what is left of the run's wall timeout, not
+    // a fresh one: `--timeout 8` means 8 s, retries included.
+    let mut limits = t.spec.limits;
+    match t.attempts_started_ms {
+        Some(first) if t.retries > 0 => {
+            limits.wall_timeout_ms = limits
+                .wall_timeout_ms
+                .map(|total| total.saturating_sub(now_ms.saturating_sub(first)).max(1));
+        }
+        _ => t.attempts_started_ms = Some(now_ms),
+    }
     if t.spec.agent == AgentKind::OpenAi {
         // No process: one streamed HTTP request carrying the conversation.
         if t.conversation.is_empty() {
@@ -1004,7 +1024,7 @@ fn spawn_effect(
     Effect::Spawn {
         task: t.id,
         agent: t.spec.agent,
-        limits: t.spec.limits,
+        limits,
         spec: launch,
     }
 }

@@ -586,3 +586,75 @@ fn a_live_session_that_hits_a_rate_limit_is_closed_and_retried() {
         "{fx:?}"
     );
 }
+
+#[test]
+fn the_wall_timeout_counts_across_rate_limit_retries() {
+    // Launched at 1 s with `--timeout 20`.
+    let mut s = State::new(Settings::default());
+    let mut limited = spec(AgentKind::Claude);
+    limited.limits.wall_timeout_ms = Some(20_000);
+    let fx = update(
+        &mut s,
+        1_000,
+        Event::Command(Command::Launch(Box::new(limited))),
+    );
+    assert!(matches!(
+        fx.as_slice(),
+        [Effect::Spawn {
+            limits: Limits {
+                wall_timeout_ms: Some(20_000),
+                ..
+            },
+            ..
+        }]
+    ));
+    let id = s.tasks[0].id;
+
+    // Rate limited at 6 s: the retry at 11 s gets the 10 s that are left.
+    rate_limited_run(&mut s, id, 6_000);
+    let fx = update(
+        &mut s,
+        11_000,
+        Event::TimerFired {
+            task: id,
+            kind: TimerKind::Retry { attempt: 1 },
+        },
+    );
+    let [Effect::Spawn { limits, .. }] = fx.as_slice() else {
+        panic!("expected a spawn, got {fx:?}");
+    };
+    assert_eq!(limits.wall_timeout_ms, Some(10_000));
+
+    // Rate limited again at 15 s: a 10 s wait would end past 21 s, so no
+    // retry; the task fails on the rate limit now instead of running on.
+    let fx = rate_limited_run(&mut s, id, 15_000);
+    assert!(
+        !fx.iter().any(|e| matches!(e, Effect::Timer { .. })),
+        "{fx:?}"
+    );
+    let t = s.task(id).unwrap();
+    assert_eq!(t.status, TaskStatus::Failed);
+
+    // A follow-up is a new run with the whole timeout again.
+    let fx = update(
+        &mut s,
+        30_000,
+        Event::Command(Command::FollowUp {
+            task: id,
+            text: "go on".into(),
+        }),
+    );
+    assert!(
+        fx.iter().any(|e| matches!(
+            e,
+            Effect::Spawn {
+                limits: Limits {
+                    wall_timeout_ms: Some(20_000),
+                    ..
+                },
+                ..
+            }
+        )),
+        "{fx:?}"
+    );
+}
