@@ -16,7 +16,7 @@ use super::task::{ChangeCount, KillReason, RunPlan, Task, TaskSpec, TaskStatus, 
 use super::{Command, Effect, Event, ExitInfo, Limit, TaskId, TimerKind};
 use crate::agent::openai::{self, ChatMessage};
 use crate::agent::{AgentKind, Answer, StdinMode, question_file};
-use crate::worktree::{Created, WorktreeRequest};
+use crate::worktree::types::{Created, WorktreeRequest};
 
 /// How many recent raw lines and errors a task keeps to explain a failure.
 const RECENT_LINES: usize = 8;
