@@ -477,3 +477,77 @@ fn usage_errors_record_no_task_and_a_named_config_is_always_read() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// Every file under `dir`, recursively.
+fn files_under(dir: &Path) -> Vec<PathBuf> {
+    let mut files = Vec::new();
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return files;
+    };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            files.extend(files_under(&path));
+        } else {
+            files.push(path);
+        }
+    }
+    files
+}
+
+#[test]
+fn no_secret_reaches_any_stored_file_even_when_the_agent_echoes_it() {
+    let home = tempfile::tempdir().unwrap();
+    let own_key = "sk-own-0123456789abcdef";
+    let db_pass = "dbpass-0123456789";
+    let url_pass = "urlpass-0123456789";
+    let arg_key = "argkey-0123456789";
+    let prompt_pass = "promptpass-0123";
+    let database_url = format!("postgres://app:{url_pass}@db.local/main");
+    let out = run_with(
+        home.path(),
+        &[
+            "--env",
+            &format!("DB_PASS={db_pass}"),
+            "--env",
+            &format!("DATABASE_URL={database_url}"),
+            &format!("--agent-arg=--api-key={arg_key}"),
+        ],
+        "echo_secrets.py",
+        "ANTHROPIC_API_KEY DB_PASS DATABASE_URL",
+        &format!("migrate postgres://app:{prompt_pass}@db.local/main"),
+    )
+    .env("ANTHROPIC_API_KEY", own_key)
+    .output()
+    .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let files: Vec<PathBuf> = ["data", "state"]
+        .iter()
+        .flat_map(|dir| files_under(&home.path().join(dir)))
+        .collect();
+    let mut echoed = false;
+    for file in &files {
+        let text = String::from_utf8_lossy(&std::fs::read(file).unwrap()).into_owned();
+        for secret in [own_key, db_pass, url_pass, arg_key, prompt_pass] {
+            assert!(
+                !text.contains(secret),
+                "{secret} is in {}:\n{text}",
+                file.display()
+            );
+        }
+        echoed |= text.contains("plain line: ANTHROPIC_API_KEY=<redacted>");
+    }
+    assert!(echoed, "the raw log holds the agent's echo: {files:?}");
+    let id = only_id(home.path());
+    let out = corral(home.path()).args(["logs", &id]).output().unwrap();
+    let shown = stdout(&out);
+    assert!(
+        shown.contains("postgres://app:<redacted>@db.local/main")
+            && shown.contains("--api-key=<redacted>"),
+        "readable, redacted: {shown}"
+    );
+}

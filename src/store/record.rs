@@ -14,7 +14,7 @@ use crate::agent::{AgentKind, AgentOptions};
 use crate::core::event::{Question, Usage};
 use crate::core::task::{Budget, Task, TaskSpec, TaskStatus, TurnOutcome};
 use crate::core::{ExitInfo, Limits};
-use crate::logging::{REDACTED, Redactor};
+use crate::logging::{REDACTED, Redactor, is_secret_name, redact_args};
 use crate::worktree::Worktree;
 
 /// The record format version written by this build.
@@ -232,20 +232,38 @@ pub struct RecordMeta {
     pub owner: Option<ProcessId>,
 }
 
+/// What is secret for task `t`: `base` (corral's own environment) and the
+/// task's `--env` secrets, URL passwords and secret-looking agent arguments.
+/// The store writes its record, events and raw output through it.
+pub fn task_redactor(t: &Task, base: &Redactor) -> Redactor {
+    let options = &t.spec.options;
+    let overrides: Vec<(String, String)> = options
+        .config_overrides
+        .iter()
+        .filter_map(|a| a.split_once('='))
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    base.with_extra(&options.env)
+        .with_extra(&overrides)
+        .with_args(&options.extra_args)
+}
+
 /// The record of core task `t`.
 pub fn record_of(t: &Task, meta: &RecordMeta, now_ms: u64, redactor: &Redactor) -> TaskRecord {
     let mut options = t.spec.options.clone();
-    let redactor = &redactor.with_extra(&options.env);
+    let redactor = &task_redactor(t, redactor);
     options.env = redactor.env(&options.env);
-    options.extra_args = options
-        .extra_args
+    options.extra_args = redact_args(&options.extra_args)
         .iter()
         .map(|a| redactor.text(a))
         .collect();
     options.config_overrides = options
         .config_overrides
         .iter()
-        .map(|a| redactor.text(a))
+        .map(|a| match a.split_once('=') {
+            Some((key, _)) if is_secret_name(key) => format!("{key}={REDACTED}"),
+            _ => redactor.text(a),
+        })
         .collect();
     options.append_system_prompt = options.append_system_prompt.map(|p| redactor.text(&p));
     let b = t.spec.budget;
@@ -278,7 +296,11 @@ pub fn record_of(t: &Task, meta: &RecordMeta, now_ms: u64, redactor: &Redactor) 
         pending_question: t.pending_question.clone(),
         exit: t.exit.clone(),
         finish_reason: t.finish_reason.clone(),
-        result: t.last_turn.as_ref().and_then(|l| l.result.clone()),
+        result: t
+            .last_turn
+            .as_ref()
+            .and_then(|l| l.result.as_deref())
+            .map(|r| redactor.text(r)),
         runs: t.runs,
         archived: t.archived,
         owner: meta.owner.clone(),

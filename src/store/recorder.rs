@@ -15,6 +15,10 @@
 //! Finished tasks hold no lock, so a cockpit showing thousands of them does
 //! not hold thousands of descriptors.
 //!
+//! Events and raw lines are written through the task's redactor
+//! ([`super::record::task_redactor`]): no known secret or URL password
+//! reaches those files.
+//!
 //! Never panics on a store problem: it is logged and the task goes on.
 
 use std::collections::HashMap;
@@ -26,7 +30,7 @@ use std::thread::JoinHandle;
 
 use super::lock::{OwnerLock, lock_within};
 use super::proc::ProcessId;
-use super::record::{AnswerEntry, QuestionEntry, RecordMeta, TaskRecord, record_of};
+use super::record::{AnswerEntry, QuestionEntry, RecordMeta, TaskRecord, record_of, task_redactor};
 use super::{Store, now_ms};
 use crate::config::Config;
 use crate::core::event::AgentEvent;
@@ -46,8 +50,9 @@ const PENDING_CAP: usize = 10_000;
 const LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(4);
 
 enum Msg {
-    /// The current record of a task (the writer adds the agent group).
-    Upsert(TaskId, Box<TaskRecord>),
+    /// The current record of a task (the writer adds the agent group), and
+    /// what is secret in its events and raw output.
+    Upsert(TaskId, Box<TaskRecord>, Arc<Redactor>),
     /// Canonical events of the task's current run.
     Events(TaskId, Vec<AgentEvent>),
     /// One raw output line of the task's current run.
@@ -272,7 +277,8 @@ impl Recorder {
             }
             tracked.seen = Some(now_seen);
             let record = record_of(t, &tracked.meta, now, &self.redactor);
-            let _ = self.tx.send(Msg::Upsert(task, Box::new(record)));
+            let secrets = Arc::new(task_redactor(t, &self.redactor));
+            let _ = self.tx.send(Msg::Upsert(task, Box::new(record), secrets));
         }
         // Events after the records: a new run's record opens its files.
         let mut batch: Vec<(TaskId, Vec<AgentEvent>)> = Vec::new();
@@ -334,10 +340,12 @@ impl Recorder {
         self.tracked.insert(id, Tracked { meta, seen });
         // The writer learns the task (and its run number) from the record.
         let mut stored = record.clone();
+        let mut secrets = Arc::new(self.redactor.clone());
         if let Some(t) = state.task(id) {
             stored.status = t.status;
+            secrets = Arc::new(task_redactor(t, &self.redactor));
         }
-        let _ = self.tx.send(Msg::Upsert(id, Box::new(stored)));
+        let _ = self.tx.send(Msg::Upsert(id, Box::new(stored), secrets));
         Some(id)
     }
 
@@ -369,6 +377,8 @@ impl Drop for Recorder {
 /// What the writer thread keeps per task.
 struct Written {
     record: TaskRecord,
+    /// What is secret in this task's events and raw output.
+    secrets: Arc<Redactor>,
     group: Option<ProcessId>,
     run: u32,
     events: Option<File>,
@@ -417,8 +427,8 @@ impl Writer {
                 self.pending.clear();
             }
             _ if self.closed => {}
-            Msg::Upsert(task, record) => {
-                self.upsert(task, *record);
+            Msg::Upsert(task, record, secrets) => {
+                self.upsert(task, *record, secrets);
                 if let Some(waiting) = self.pending.remove(&task) {
                     self.pending_lines = self.pending_lines.saturating_sub(waiting.len());
                     for msg in waiting {
@@ -461,7 +471,8 @@ impl Writer {
                     None => return,
                 };
                 for event in events {
-                    if let Ok(mut line) = serde_json::to_string(&event) {
+                    if let Ok(json) = serde_json::to_string(&event) {
+                        let mut line = w.secrets.line(&json).into_owned();
                         line.push('\n');
                         // One write per line: a crash tears at most the last.
                         if let Err(err) = file.write_all(line.as_bytes()) {
@@ -481,7 +492,7 @@ impl Writer {
                 }
                 let path = store.raw_path(&w.record.id, w.run.max(1));
                 if let Some(file) = open_log(&mut w.raw, &path) {
-                    let mut line = line;
+                    let mut line = w.secrets.line(&line).into_owned();
                     line.push('\n');
                     if let Err(err) = file.write_all(line.as_bytes()) {
                         tracing::warn!(task, "cannot append to {}: {err}", path.display());
@@ -500,9 +511,10 @@ impl Writer {
         }
     }
 
-    fn upsert(&mut self, task: TaskId, mut record: TaskRecord) {
+    fn upsert(&mut self, task: TaskId, mut record: TaskRecord, secrets: Arc<Redactor>) {
         let w = self.tasks.entry(task).or_insert_with(|| Written {
             record: record.clone(),
+            secrets: secrets.clone(),
             group: None,
             run: record.runs,
             events: None,
@@ -522,6 +534,7 @@ impl Writer {
             record.agent_group = w.group.clone();
         }
         w.record = record.clone();
+        w.secrets = secrets;
         self.save(task, record);
     }
 
