@@ -13,7 +13,9 @@
 //! | `plan`              | `--permission-mode plan`                | `--sandbox read-only`                         | `-c sandbox_mode="read-only"`                | `--approval-mode plan`       |
 //! | `bypassPermissions` | `--permission-mode bypassPermissions`   | `--dangerously-bypass-approvals-and-sandbox`  | `--dangerously-bypass-approvals-and-sandbox` | `--yolo`                     |
 //!
-//! Accepted spellings: `default`; `acceptEdits`, `accept-edits`,
+//! Accepted spellings: `default`, `manual` (claude-code 2.1.332's name for
+//! `default`; it still accepts `default`, which 2.1.197 needs, so `manual`
+//! is passed on as `default`); `acceptEdits`, `accept-edits`,
 //! `accept_edits`; `plan`; `bypassPermissions`, `bypass-permissions`,
 //! `bypass`. Case does not matter.
 //!
@@ -33,6 +35,7 @@ use thiserror::Error;
 #[serde(rename_all = "camelCase")]
 pub enum PermissionMode {
     /// The agent asks before acting, or refuses where it cannot ask.
+    #[serde(alias = "manual")]
     Default,
     /// File edits in the workspace are allowed without asking.
     #[serde(alias = "accept-edits", alias = "accept_edits")]
@@ -47,7 +50,7 @@ pub enum PermissionMode {
 /// A permission mode name that is none of the accepted ones.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 #[error(
-    "unknown permission mode {0:?}: choose one of default, acceptEdits, plan, bypassPermissions"
+    "unknown permission mode {0:?}: choose one of default (or manual), acceptEdits, plan, bypassPermissions"
 )]
 pub struct UnknownPermissionMode(pub String);
 
@@ -69,7 +72,7 @@ impl PermissionMode {
             .flat_map(char::to_lowercase)
             .collect();
         match key.as_str() {
-            "default" => Ok(PermissionMode::Default),
+            "default" | "manual" => Ok(PermissionMode::Default),
             "acceptedits" => Ok(PermissionMode::AcceptEdits),
             "plan" => Ok(PermissionMode::Plan),
             "bypasspermissions" | "bypass" => Ok(PermissionMode::BypassPermissions),
@@ -171,6 +174,7 @@ mod tests {
     fn parses_every_documented_spelling() {
         let cases = [
             ("default", PermissionMode::Default),
+            ("manual", PermissionMode::Default),
             ("acceptEdits", PermissionMode::AcceptEdits),
             ("accept-edits", PermissionMode::AcceptEdits),
             ("accept_edits", PermissionMode::AcceptEdits),

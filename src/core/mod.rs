@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::agent::openai::ChatRequest;
 use crate::agent::{AgentKind, Answer, LaunchSpec};
-use crate::worktree;
+use crate::worktree::types as worktree;
 use event::AgentEvent;
 
 /// Identifies a task for the lifetime of a corral process.

@@ -11,7 +11,7 @@ use super::transcript::Transcript;
 use super::{ExitInfo, Limit, Limits, TaskId};
 use crate::agent::openai::ChatMessage;
 use crate::agent::{AgentKind, AgentOptions};
-use crate::worktree::Worktree;
+use crate::worktree::types::Worktree;
 
 /// Output within this many milliseconds makes a task look busy.
 pub const BUSY_WINDOW_MS: u64 = 2_000;

@@ -8,6 +8,11 @@
 //! refused change is logged (through `tracing`, the only output this module
 //! has) and ignored, never a panic. New tasks wait in a queue until the
 //! global and per-kind concurrency limits leave a slot.
+//!
+//! Split along its seams: the verdict (`update_verdict.rs`), answers
+//! (`update_answer.rs`), rate-limit retries (`update_retry.rs`) and worktree
+//! tasks (`update_worktree.rs`) are child modules; the queue, runs and
+//! follow-ups stay here.
 
 use std::path::PathBuf;
 
@@ -16,7 +21,7 @@ use super::task::{ChangeCount, KillReason, RunPlan, Task, TaskSpec, TaskStatus, 
 use super::{Command, Effect, Event, ExitInfo, Limit, TaskId, TimerKind};
 use crate::agent::openai::{self, ChatMessage};
 use crate::agent::{AgentKind, Answer, StdinMode, question_file};
-use crate::worktree::{Created, WorktreeRequest};
+use crate::worktree::types::{Created, WorktreeRequest};
 
 /// How many recent raw lines and errors a task keeps to explain a failure.
 const RECENT_LINES: usize = 8;
@@ -279,28 +284,6 @@ pub fn update(state: &mut State, now_ms: u64, event: Event) -> Vec<Effect> {
     watch_worktrees(state, effects)
 }
 
-/// Adds a [`Effect::WatchWorktree`] after every spawn of a worktree task,
-/// so its change count stays current while the agent runs.
-fn watch_worktrees(state: &State, effects: Vec<Effect>) -> Vec<Effect> {
-    let mut out = Vec::with_capacity(effects.len());
-    for effect in effects {
-        let watch =
-            match &effect {
-                Effect::Spawn { task, .. } => state
-                    .task(*task)
-                    .and_then(|t| t.worktree.clone())
-                    .map(|worktree| Effect::WatchWorktree {
-                        task: *task,
-                        worktree,
-                    }),
-                _ => None,
-            };
-        out.push(effect);
-        out.extend(watch);
-    }
-    out
-}
-
 fn apply(state: &mut State, now_ms: u64, event: Event) -> Vec<Effect> {
     match event {
         Event::Command(cmd) => command(state, now_ms, cmd),
@@ -535,44 +518,6 @@ fn start(state: &mut State, task: TaskId, now_ms: u64) -> Option<Effect> {
     begin_run(state, task, now_ms)
 }
 
-/// The effect that creates `task`'s worktree (the task is `Running`, its
-/// agent starts on [`Event::WorktreeReady`]); without a configured place
-/// for worktrees the task fails.
-fn create_worktree(state: &mut State, task: TaskId, now_ms: u64) -> Option<Effect> {
-    let root = state.settings.worktree_root.clone();
-    let setup_command = state.settings.worktree_setup.clone();
-    let t = state.task_mut(task)?;
-    if t.started_ms.is_none() {
-        t.started_ms = Some(now_ms);
-    }
-    t.finished_ms = None;
-    t.kill_reason = None;
-    t.last_turn = None;
-    t.exit = None;
-    t.finish_reason = None;
-    let Some(root) = root else {
-        fail_before_spawn(
-            state,
-            task,
-            now_ms,
-            "this front end has no place for worktrees (set `worktree_root` in the config)".into(),
-        );
-        return None;
-    };
-    t.worktree_pending = true;
-    let title = t.title();
-    Some(Effect::CreateWorktree {
-        task,
-        request: WorktreeRequest {
-            repo_dir: t.spec.cwd.clone(),
-            task_short_id: t.short_id.clone().unwrap_or_else(|| format!("t{task}")),
-            title,
-            root,
-            setup_command,
-        },
-    })
-}
-
 /// The task could not start (its agent or its worktree): records why and
 /// finishes it `failed`.
 fn fail_before_spawn(state: &mut State, task: TaskId, now_ms: u64, message: String) {
@@ -585,81 +530,6 @@ fn fail_before_spawn(state: &mut State, task: TaskId, now_ms: u64, message: Stri
         state.published.push((task, ev));
     }
     finish(state, task, now_ms, None);
-}
-
-/// The worktree of `task` is ready (or failed): record it, say what was
-/// done, and start the agent there.
-fn worktree_ready(
-    state: &mut State,
-    now_ms: u64,
-    task: TaskId,
-    result: Result<Box<Created>, String>,
-) -> Vec<Effect> {
-    let Some(t) = state.task_mut(task) else {
-        return vec![];
-    };
-    let waited = std::mem::replace(&mut t.worktree_pending, false);
-    let waiting = waited && t.status == TaskStatus::Running && !t.process_alive;
-    match result {
-        Ok(created) => {
-            if t.worktree.is_none() {
-                // Even for a task killed meanwhile: the worktree exists.
-                t.worktree = Some(created.worktree.clone());
-            }
-            for line in worktree_notice(&created) {
-                publish(state, task, AgentEvent::Raw { line });
-            }
-            if !waiting {
-                return vec![];
-            }
-            begin_run(state, task, now_ms).into_iter().collect()
-        }
-        Err(message) => {
-            if waiting {
-                fail_before_spawn(
-                    state,
-                    task,
-                    now_ms,
-                    format!("cannot create the task's worktree: {message}"),
-                );
-            }
-            vec![]
-        }
-    }
-}
-
-/// The transcript lines that tell what creating a worktree did.
-pub fn worktree_notice(created: &Created) -> Vec<String> {
-    let wt = &created.worktree;
-    let short: String = wt.base_commit.chars().take(7).collect();
-    let mut lines = vec![format!(
-        "worktree {} on branch {} (from {} at {short})",
-        wt.path.display(),
-        wt.branch,
-        wt.base_branch
-    )];
-    if !created.copied.is_empty() {
-        let copied: Vec<String> = created
-            .copied
-            .iter()
-            .map(|p| p.display().to_string())
-            .collect();
-        lines.push(format!(
-            "copied from .worktreeinclude: {}",
-            copied.join(", ")
-        ));
-    }
-    lines.extend(created.notes.iter().map(|n| format!("worktree: {n}")));
-    if let Some(output) = &created.setup_output {
-        lines.push("setup command output:".into());
-        lines.extend(
-            output
-                .lines()
-                .filter(|l| !l.trim().is_empty())
-                .map(|l| format!("  {l}")),
-        );
-    }
-    lines
 }
 
 /// The rest of [`start`]: the agent process of a run, in the task's
@@ -698,42 +568,6 @@ fn begin_run(state: &mut State, task: TaskId, now_ms: u64) -> Option<Effect> {
         publish(state, task, AgentEvent::UserMessage { text });
     }
     Some(effect)
-}
-
-/// Adds the configured price's cost to a usage increment without one.
-fn priced(t: &Task, mut usage: Usage) -> Usage {
-    let b = &t.spec.budget;
-    if usage.cost_usd.is_none()
-        && let (Some(pin), Some(pout)) = (b.price_input_per_mtok, b.price_output_per_mtok)
-    {
-        let cost = usage.input_total() as f64 * pin + usage.output_tokens as f64 * pout;
-        usage.cost_usd = Some(crate::core::event::sane_cost(cost / 1_000_000.0));
-    }
-    usage
-}
-
-/// The budget limit this run has gone over, if any.
-fn over_budget(t: &Task) -> Option<Limit> {
-    let b = &t.spec.budget;
-    if let (Some(max), Some(spent)) = (b.max_cost_usd, t.run_usage.cost_usd)
-        && spent > max
-    {
-        return Some(Limit::Cost);
-    }
-    if b.max_turns.is_some_and(|max| t.run_turns > max) {
-        return Some(Limit::Turns);
-    }
-    None
-}
-
-/// The rule "allow always" remembers: the tool, and for shell commands the
-/// exact command, so allowing `npm test` does not allow `rm -rf`.
-fn allow_rule(q: &Question) -> String {
-    let tool = q.tool.clone().unwrap_or_default();
-    match q.input.get("command").and_then(|c| c.as_str()) {
-        Some(command) if tool == "Bash" => format!("{tool}:{command}"),
-        _ => tool,
-    }
 }
 
 /// Sends the user's next message to a task's agent.
@@ -784,123 +618,6 @@ fn follow_up(state: &mut State, now_ms: u64, task: TaskId, text: String) -> Vec<
         return vec![effect];
     }
     relaunch(state, now_ms, task, text)
-}
-
-/// Whether a failed run ended on a rate limit or an overload: the HTTP
-/// status (if known) and the agent's words.
-fn rate_limit_reason(t: &Task) -> Option<(Option<u16>, String)> {
-    if let Some(turn) = &t.last_turn
-        && let Some(status @ (429 | 529)) = turn.api_error_status
-    {
-        let why = turn
-            .result
-            .clone()
-            .or_else(|| t.recent_errors.last().cloned())
-            .unwrap_or_else(|| format!("HTTP {status}"));
-        return Some((Some(status), why));
-    }
-    let texts = t
-        .last_turn
-        .iter()
-        .filter_map(|turn| turn.result.as_ref())
-        .chain(t.recent_errors.iter().rev());
-    for text in texts {
-        if is_rate_limit_text(text) {
-            let status = if text.contains("529") {
-                Some(529)
-            } else if text.contains("429") {
-                Some(429)
-            } else {
-                None
-            };
-            return Some((status, text.clone()));
-        }
-    }
-    None
-}
-
-/// Whether an agent's error text says it was rate limited or overloaded
-/// (claude, codex and gemini word it differently).
-pub fn is_rate_limit_text(text: &str) -> bool {
-    let lower = text.to_ascii_lowercase();
-    [
-        "429",
-        "529",
-        "rate limit",
-        "rate_limit",
-        "ratelimit",
-        "too many requests",
-        "resource_exhausted",
-        "overloaded",
-    ]
-    .iter()
-    .any(|needle| lower.contains(needle))
-}
-
-/// On `Exited`: when the run failed on a rate limit and retries are left,
-/// the task waits in the queue for a timer instead of finishing, and then
-/// resumes its session (or starts afresh when it has none).
-fn schedule_retry(
-    state: &mut State,
-    task: TaskId,
-    now_ms: u64,
-    exit: &ExitInfo,
-) -> Option<Vec<Effect>> {
-    let policy = state.settings.retry.clone();
-    let seq = state.take_seq();
-    let t = state.task_mut(task)?;
-    // The OpenAI kind retries inside its request (honouring Retry-After);
-    // a command has no notion of a rate limit.
-    if t.status.is_final()
-        || t.kill_reason.is_some()
-        || matches!(t.spec.agent, AgentKind::OpenAi | AgentKind::Command)
-        || judge(t, Some(exit)).0 != TaskStatus::Failed
-    {
-        return None;
-    }
-    let (status, why) = rate_limit_reason(t)?;
-    let attempt = t.retries + 1;
-    if attempt > policy.max_attempts {
-        return None;
-    }
-    let delay = policy.delay_ms(attempt);
-    // No retry that could not start before the wall timeout runs out.
-    if let (Some(total), Some(first)) = (t.spec.limits.wall_timeout_ms, t.attempts_started_ms)
-        && now_ms.saturating_add(delay) >= first.saturating_add(total)
-    {
-        return None;
-    }
-    if !set_status(t, TaskStatus::Queued) {
-        return None;
-    }
-    t.retries = attempt;
-    t.retry_at_ms = Some(now_ms + delay);
-    t.queue_seq = seq;
-    t.exit = Some(exit.clone());
-    t.pending_question = None;
-    t.next_run = Some(match t.session_id.clone() {
-        Some(session) => RunPlan {
-            prompt: CONTINUE_MESSAGE.to_string(),
-            resume: Some(session),
-        },
-        None => RunPlan {
-            prompt: t.spec.prompt.clone(),
-            resume: None,
-        },
-    });
-    let event = AgentEvent::Retry {
-        attempt,
-        max_attempts: Some(policy.max_attempts),
-        delay_ms: Some(delay),
-        status,
-        reason: format!("rate limited, retrying in {} ({why})", seconds(Some(delay))),
-    };
-    publish(state, task, event);
-    Some(vec![Effect::Timer {
-        task,
-        after_ms: delay,
-        kind: TimerKind::Retry { attempt },
-    }])
 }
 
 /// Puts a task that ended back to work for another run.
@@ -1249,307 +966,18 @@ fn agent_event(state: &mut State, now_ms: u64, task: TaskId, event: AgentEvent) 
     effects
 }
 
-/// Whether "allow always" already covers this approval request.
-fn allowed_by_rule(t: &Task, q: &Question) -> bool {
-    q.kind == QuestionKind::Approval && t.allow_rules.contains(&allow_rule(q))
-}
-
-/// What an approval policy answers when no person is asked.
-fn policy_answer(policy: ApprovalPolicy, q: &Question) -> Answer {
-    match (policy, q.kind) {
-        (ApprovalPolicy::Allow, QuestionKind::Approval) => Answer::Allow {
-            updated_input: None,
-        },
-        (_, QuestionKind::Question) => Answer::Deny {
-            message: "No user is available to answer questions in this run; \
-                      continue with your best judgement."
-                .into(),
-        },
-        _ => Answer::Deny {
-            message: "Denied by corral's approval policy (--approve deny): \
-                      no user is present to approve this tool."
-                .into(),
-        },
-    }
-}
-
-fn answer_question(
-    state: &mut State,
-    now_ms: u64,
-    task: TaskId,
-    answer: Answer,
-    by: &str,
-) -> Vec<Effect> {
-    let Some(t) = state.task_mut(task) else {
-        return vec![];
-    };
-    let Some(q) = t.pending_question.clone() else {
-        return vec![];
-    };
-    if t.process_alive && question_file::is_file_question(&q) {
-        // The agent has not exited yet; the answer can only resume it after.
-        return vec![];
-    }
-    t.pending_question = None;
-    if t.status == TaskStatus::Blocked {
-        t.status = TaskStatus::Running;
-    }
-    if t.process_alive && !question_file::is_file_question(&q) {
-        return answer_with(state, task, &q, answer, by);
-    }
-    // Nobody is left to answer on stdin: resume the session with the answer.
-    let message = match &answer {
-        Answer::Answer { answers } => question_file::answer_message(answers),
-        Answer::Allow { .. } => format!(
-            "You asked to use {}; the user allows it. Go ahead.",
-            q.tool.as_deref().unwrap_or("a tool")
-        ),
-        Answer::Deny { message } => {
-            let asked = q
-                .questions
-                .iter()
-                .map(|i| i.question.as_str())
-                .collect::<Vec<_>>()
-                .join(" ");
-            format!("You asked: {asked}\nThe user declined to answer: {message}")
-        }
-    };
-    let decided = AgentEvent::Answered {
-        id: q.id.clone(),
-        decision: match &answer {
-            Answer::Allow { .. } => "allow",
-            Answer::Deny { .. } => "deny",
-            Answer::Answer { .. } => "answer",
-        }
-        .into(),
-        message: match &answer {
-            Answer::Deny { message } => Some(message.clone()),
-            _ => None,
-        },
-        answers: match &answer {
-            Answer::Answer { answers } => answers.clone(),
-            _ => vec![],
-        },
-        by: by.into(),
-    };
-    publish(state, task, decided);
-    relaunch(state, now_ms, task, message)
-}
-
-fn answer_with(
-    state: &mut State,
-    task: TaskId,
-    q: &Question,
-    answer: Answer,
-    by: &str,
-) -> Vec<Effect> {
-    let Some(t) = state.task_mut(task) else {
-        return vec![];
-    };
-    let Some(line) = t.spec.agent.encode_answer(q, &answer) else {
-        return vec![];
-    };
-    let (decision, message, answers) = match &answer {
-        Answer::Allow { .. } => ("allow", None, vec![]),
-        Answer::Deny { message } => ("deny", Some(message.clone()), vec![]),
-        Answer::Answer { answers } => ("answer", None, answers.clone()),
-    };
-    let ev = AgentEvent::Answered {
-        id: q.id.clone(),
-        decision: decision.into(),
-        message,
-        answers,
-        by: by.into(),
-    };
-    t.transcript.push(ev.clone());
-    state.published.push((task, ev));
-    vec![Effect::WriteStdin { task, line }]
-}
-
-fn publish_error(state: &mut State, task: TaskId, message: String) {
-    if let Some(t) = state.task_mut(task) {
-        let ev = AgentEvent::Error { message };
-        t.transcript.push(ev.clone());
-        state.published.push((task, ev));
-    }
-}
-
-/// Decides how the run ended, records it and publishes `finished`.
-fn finish(state: &mut State, task: TaskId, now_ms: u64, exit: Option<ExitInfo>) {
-    let Some(t) = state.task_mut(task) else {
-        return;
-    };
-    if t.status.is_final() {
-        return;
-    }
-    let (status, mut reason) = judge(t, exit.as_ref());
-    if status == TaskStatus::Failed && t.retries > 0 {
-        reason = reason.map(|r| format!("{r} (gave up after {} retries)", t.retries));
-    }
-    if !set_status(t, status) {
-        return;
-    }
-    t.retry_at_ms = None;
-    t.finish_reason = reason.clone();
-    t.finished_ms = Some(now_ms);
-    t.pending_question = None;
-    if exit.is_some() {
-        t.stdin_open = false;
-        t.exit = exit.clone();
-    }
-    let finished = AgentEvent::Finished(Finished {
-        status: match status {
-            TaskStatus::Succeeded => FinishStatus::Succeeded,
-            TaskStatus::Killed => FinishStatus::Killed,
-            TaskStatus::TimedOut => FinishStatus::TimedOut,
-            _ => FinishStatus::Failed,
-        },
-        exit_code: exit.as_ref().and_then(|e| e.code),
-        signal: exit.as_ref().and_then(|e| e.signal.clone()),
-        reason,
-        result: t.last_turn.as_ref().and_then(|l| l.result.clone()),
-        session_id: t.session_id.clone(),
-        duration_ms: t.elapsed_ms(now_ms),
-        usage: t.usage.clone(),
-        killed_outside_group: exit.as_ref().and_then(ExitInfo::killed_outside),
-    });
-    t.transcript.push(finished.clone());
-    state.published.push((task, finished));
-}
-
-fn seconds(ms: Option<u64>) -> String {
-    match ms {
-        Some(ms) if ms % 1000 == 0 => format!("{}s", ms / 1000),
-        Some(ms) => format!("{:.1}s", ms as f64 / 1000.0),
-        None => "?".into(),
-    }
-}
-
-/// The final status and, unless it succeeded, the reason in words.
-fn judge(t: &Task, exit: Option<&ExitInfo>) -> (TaskStatus, Option<String>) {
-    match t.kill_reason {
-        Some(KillReason::User) => return (TaskStatus::Killed, Some("killed by the user".into())),
-        Some(KillReason::Limit(Limit::Idle)) => {
-            return (
-                TaskStatus::TimedOut,
-                Some(format!(
-                    "no output for {} (idle timeout)",
-                    seconds(t.spec.limits.idle_timeout_ms)
-                )),
-            );
-        }
-        Some(KillReason::Limit(Limit::Cost)) => {
-            let spent = t.run_usage.cost_usd.unwrap_or(0.0);
-            let max = t.spec.budget.max_cost_usd.unwrap_or(0.0);
-            return (
-                TaskStatus::Killed,
-                Some(format!(
-                    "spent {}, over the {} limit",
-                    crate::present::cost(spent),
-                    crate::present::cost(max)
-                )),
-            );
-        }
-        Some(KillReason::Limit(Limit::Turns)) => {
-            let max = t.spec.budget.max_turns.unwrap_or(0);
-            return (
-                TaskStatus::Killed,
-                Some(format!(
-                    "took {} turns, over the {max}-turn limit",
-                    t.run_turns
-                )),
-            );
-        }
-        Some(KillReason::Limit(Limit::Wall)) => {
-            return (
-                TaskStatus::TimedOut,
-                Some(format!(
-                    "still running after {} (timeout)",
-                    seconds(t.spec.limits.wall_timeout_ms)
-                )),
-            );
-        }
-        None => {}
-    }
-    let Some(exit) = exit else {
-        if let Some(turn) = &t.last_turn {
-            // A turn ended and the session stays open.
-            return if turn.is_error {
-                let why = turn
-                    .result
-                    .clone()
-                    .unwrap_or_else(|| "the agent reported an error".into());
-                (TaskStatus::Failed, Some(why))
-            } else {
-                (TaskStatus::Succeeded, None)
-            };
-        }
-        // Never started: the spawn failure is the reason.
-        let why = t
-            .recent_errors
-            .last()
-            .cloned()
-            .unwrap_or_else(|| "the agent could not be started".into());
-        return (TaskStatus::Failed, Some(why));
-    };
-    let context = || {
-        t.recent_errors
-            .last()
-            .or(t.recent_raw.last())
-            .map(|l| format!(": {l}"))
-            .unwrap_or_default()
-    };
-    if t.spec.agent == AgentKind::Command {
-        // A program has no turns: its exit code is the verdict.
-        return match (exit.code, &exit.signal) {
-            (Some(0), _) | (None, None) => (TaskStatus::Succeeded, None),
-            (Some(code), _) => (
-                TaskStatus::Failed,
-                Some(format!("the command exited with code {code}")),
-            ),
-            (None, Some(sig)) => (
-                TaskStatus::Failed,
-                Some(format!("the command was ended by {sig}")),
-            ),
-        };
-    }
-    match &t.last_turn {
-        Some(turn) if turn.is_error => {
-            let why = turn
-                .result
-                .clone()
-                .or_else(|| t.recent_errors.last().cloned())
-                .unwrap_or_else(|| "the agent reported an error".into());
-            (TaskStatus::Failed, Some(why))
-        }
-        Some(_) => match (exit.code, &exit.signal) {
-            (Some(0), _) => (TaskStatus::Succeeded, None),
-            (Some(code), _) => (
-                TaskStatus::Failed,
-                Some(format!("the agent exited with code {code}{}", context())),
-            ),
-            (None, Some(sig)) => (
-                TaskStatus::Failed,
-                Some(format!("the agent was ended by {sig}")),
-            ),
-            (None, None) => (TaskStatus::Succeeded, None),
-        },
-        None => {
-            let how = match (exit.code, &exit.signal) {
-                (Some(code), _) => format!("exit code {code}"),
-                (None, Some(sig)) => format!("ended by {sig}"),
-                (None, None) => "no exit status".into(),
-            };
-            (
-                TaskStatus::Failed,
-                Some(format!(
-                    "the agent exited without a result ({how}){}",
-                    context()
-                )),
-            )
-        }
-    }
-}
+#[path = "update_verdict.rs"]
+mod verdict;
+use verdict::*;
+#[path = "update_answer.rs"]
+mod answer;
+use answer::*;
+#[path = "update_retry.rs"]
+mod retry;
+use retry::*;
+#[path = "update_worktree.rs"]
+mod worktree;
+use worktree::*;
 
 #[cfg(test)]
 #[path = "update_tests.rs"]

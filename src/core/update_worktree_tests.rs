@@ -10,7 +10,7 @@ use crate::core::{
     Limits,
     task::{Budget, ChangeCount, TaskSpec},
 };
-use crate::worktree::Worktree;
+use crate::worktree::types::Worktree;
 
 fn settings() -> Settings {
     Settings {

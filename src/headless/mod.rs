@@ -64,10 +64,6 @@ pub fn task_spec_from(
         .resolve(args.agent.as_deref())
         .map_err(anyhow::Error::msg)?;
     let cwd = match &args.cwd {
-        // A usage error, like a bad flag: no task is recorded for it.
-        Some(dir) if !dir.is_dir() => {
-            bail!("--cwd `{}` is not a directory", dir.display())
-        }
         Some(dir) => dir.clone(),
         None => std::env::current_dir().context("the current directory is not readable")?,
     };
@@ -165,6 +161,11 @@ pub fn run(args: RunArgs, config_file: Option<&Path>) -> i32 {
     let _log = logging::init(&paths.log_file())
         .map_err(|err| eprintln!("corral: no log file: {err:#}"))
         .ok();
+    // A usage error, like a bad flag: no task is recorded for it.
+    if let Some(dir) = args.agent.cwd.as_ref().filter(|dir| !dir.is_dir()) {
+        eprintln!("corral: --cwd `{}` is not a directory", dir.display());
+        return EXIT_USAGE;
+    }
     let d = &config.defaults;
     let prepared = read_prompt(&args.prompt).and_then(|prompt| {
         if prompt.trim().is_empty() {

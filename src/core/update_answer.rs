@@ -1,0 +1,141 @@
+//! Answers to an agent's questions and approvals: the user's, an
+//! approval policy's, or an allow-always rule's.
+//!
+//! Pure: part of `update`; never answers a question the policy cannot.
+
+use super::*;
+
+/// The rule "allow always" remembers: the tool, and for shell commands the
+/// exact command, so allowing `npm test` does not allow `rm -rf`.
+pub(super) fn allow_rule(q: &Question) -> String {
+    let tool = q.tool.clone().unwrap_or_default();
+    match q.input.get("command").and_then(|c| c.as_str()) {
+        Some(command) if tool == "Bash" => format!("{tool}:{command}"),
+        _ => tool,
+    }
+}
+
+/// Whether "allow always" already covers this approval request.
+pub(super) fn allowed_by_rule(t: &Task, q: &Question) -> bool {
+    q.kind == QuestionKind::Approval && t.allow_rules.contains(&allow_rule(q))
+}
+
+/// What an approval policy answers when no person is asked.
+pub(super) fn policy_answer(policy: ApprovalPolicy, q: &Question) -> Answer {
+    match (policy, q.kind) {
+        (ApprovalPolicy::Allow, QuestionKind::Approval) => Answer::Allow {
+            updated_input: None,
+        },
+        (_, QuestionKind::Question) => Answer::Deny {
+            message: "No user is available to answer questions in this run; \
+                      continue with your best judgement."
+                .into(),
+        },
+        _ => Answer::Deny {
+            message: "Denied by corral's approval policy (--approve deny): \
+                      no user is present to approve this tool."
+                .into(),
+        },
+    }
+}
+
+pub(super) fn answer_question(
+    state: &mut State,
+    now_ms: u64,
+    task: TaskId,
+    answer: Answer,
+    by: &str,
+) -> Vec<Effect> {
+    let Some(t) = state.task_mut(task) else {
+        return vec![];
+    };
+    let Some(q) = t.pending_question.clone() else {
+        return vec![];
+    };
+    if t.process_alive && question_file::is_file_question(&q) {
+        // The agent has not exited yet; the answer can only resume it after.
+        return vec![];
+    }
+    t.pending_question = None;
+    if t.status == TaskStatus::Blocked {
+        t.status = TaskStatus::Running;
+    }
+    if t.process_alive && !question_file::is_file_question(&q) {
+        return answer_with(state, task, &q, answer, by);
+    }
+    // Nobody is left to answer on stdin: resume the session with the answer.
+    let message = match &answer {
+        Answer::Answer { answers } => question_file::answer_message(answers),
+        Answer::Allow { .. } => format!(
+            "You asked to use {}; the user allows it. Go ahead.",
+            q.tool.as_deref().unwrap_or("a tool")
+        ),
+        Answer::Deny { message } => {
+            let asked = q
+                .questions
+                .iter()
+                .map(|i| i.question.as_str())
+                .collect::<Vec<_>>()
+                .join(" ");
+            format!("You asked: {asked}\nThe user declined to answer: {message}")
+        }
+    };
+    let decided = AgentEvent::Answered {
+        id: q.id.clone(),
+        decision: match &answer {
+            Answer::Allow { .. } => "allow",
+            Answer::Deny { .. } => "deny",
+            Answer::Answer { .. } => "answer",
+        }
+        .into(),
+        message: match &answer {
+            Answer::Deny { message } => Some(message.clone()),
+            _ => None,
+        },
+        answers: match &answer {
+            Answer::Answer { answers } => answers.clone(),
+            _ => vec![],
+        },
+        by: by.into(),
+    };
+    publish(state, task, decided);
+    relaunch(state, now_ms, task, message)
+}
+
+pub(super) fn answer_with(
+    state: &mut State,
+    task: TaskId,
+    q: &Question,
+    answer: Answer,
+    by: &str,
+) -> Vec<Effect> {
+    let Some(t) = state.task_mut(task) else {
+        return vec![];
+    };
+    let Some(line) = t.spec.agent.encode_answer(q, &answer) else {
+        return vec![];
+    };
+    let (decision, message, answers) = match &answer {
+        Answer::Allow { .. } => ("allow", None, vec![]),
+        Answer::Deny { message } => ("deny", Some(message.clone()), vec![]),
+        Answer::Answer { answers } => ("answer", None, answers.clone()),
+    };
+    let ev = AgentEvent::Answered {
+        id: q.id.clone(),
+        decision: decision.into(),
+        message,
+        answers,
+        by: by.into(),
+    };
+    t.transcript.push(ev.clone());
+    state.published.push((task, ev));
+    vec![Effect::WriteStdin { task, line }]
+}
+
+pub(super) fn publish_error(state: &mut State, task: TaskId, message: String) {
+    if let Some(t) = state.task_mut(task) {
+        let ev = AgentEvent::Error { message };
+        t.transcript.push(ev.clone());
+        state.published.push((task, ev));
+    }
+}
