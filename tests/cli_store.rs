@@ -551,3 +551,89 @@ fn no_secret_reaches_any_stored_file_even_when_the_agent_echoes_it() {
         "readable, redacted: {shown}"
     );
 }
+
+/// Sets the modification time of `path` (file or folder) to `age` ago.
+fn age_by(path: &Path, age: Duration) {
+    let when = std::time::SystemTime::now() - age;
+    std::fs::File::open(path)
+        .unwrap()
+        .set_modified(when)
+        .unwrap();
+}
+
+#[test]
+fn recovery_removes_leftovers_of_killed_runs_but_never_a_live_owners_folder() {
+    let home = tempfile::tempdir().unwrap();
+    run_cmd(home.path(), "replay.sh", &replay_args("text.jsonl"), "done")
+        .assert()
+        .success();
+    let finished = only_id(home.path());
+    let tasks = home.path().join("data/corral/tasks");
+    let old = Duration::from_secs(300);
+
+    // A killed run's temp file beside a finished record, and a fresh one
+    // (a write in progress).
+    let stale_tmp = tasks.join(&finished).join(".task.json.1.dead.tmp");
+    let fresh_tmp = tasks.join(&finished).join(".task.json.2.busy.tmp");
+    std::fs::write(&stale_tmp, "{").unwrap();
+    std::fs::write(&fresh_tmp, "{").unwrap();
+    age_by(&stale_tmp, old);
+
+    // A folder a killed run made but never wrote a record into.
+    let dead = tasks.join("deadbeef");
+    std::fs::create_dir(&dead).unwrap();
+    std::fs::write(dead.join("raw-1.log"), "partial").unwrap();
+    age_by(&dead, old);
+    // One just made (a run between mkdir and its first write).
+    let young = tasks.join("y0un9000");
+    std::fs::create_dir(&young).unwrap();
+    // An old folder without a record whose lock a live process holds,
+    // with an old temp file of its own.
+    let owned = tasks.join("0wned000");
+    std::fs::create_dir(&owned).unwrap();
+    let owned_tmp = owned.join(".task.json.3.live.tmp");
+    std::fs::write(&owned_tmp, "{").unwrap();
+    age_by(&owned_tmp, old);
+    let mut holder = Command::new("flock")
+        .arg(owned.join("owner.lock"))
+        .args(["-c", "echo held; exec cat"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    std::io::BufRead::read_line(
+        &mut std::io::BufReader::new(holder.stdout.take().unwrap()),
+        &mut line,
+    )
+    .unwrap();
+    assert_eq!(line.trim(), "held");
+    age_by(&owned, old);
+
+    // Any corral command runs recovery.
+    assert_eq!(only_id(home.path()), finished);
+    assert!(
+        !dead.exists(),
+        "an unowned old folder with no record is removed"
+    );
+    assert!(
+        !stale_tmp.exists(),
+        "an old temp file of a dead writer is removed"
+    );
+    assert!(
+        fresh_tmp.exists(),
+        "a fresh temp file may be a write in progress"
+    );
+    assert!(young.exists(), "a fresh folder may be a run about to write");
+    assert!(owned.exists(), "a folder a live process owns is kept");
+    assert!(owned_tmp.exists(), "so are its temp files");
+    assert!(tasks.join(&finished).join("task.json").exists());
+
+    // Closing its input ends the holder, and with it the lock.
+    drop(holder.stdin.take());
+    holder.wait().unwrap();
+    // Its owner gone, the same folder is a leftover like any other.
+    age_by(&owned, old);
+    assert_eq!(only_id(home.path()), finished);
+    assert!(!owned.exists(), "once its owner is gone it is removed");
+}

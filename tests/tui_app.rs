@@ -226,3 +226,40 @@ fn raw_view_emulates_the_terminal_without_passing_escapes_through() {
     a.handle(Action::ToggleRaw, &s);
     assert!(screen(&a, &s).contains("│ out 0"));
 }
+
+/// 60 numbered lines written to a 200x50 agent terminal.
+fn sixty_lines() -> Vec<u8> {
+    (1..=60)
+        .map(|n| format!("line {n:02}"))
+        .collect::<Vec<_>>()
+        .join("\r\n")
+        .into_bytes()
+}
+
+fn raw_view_of_a_200x50_agent(width: u16, height: u16) -> String {
+    let (s, id) = chatty(1);
+    let mut a = corral::tui::app::App::new(
+        corral::tui::theme::Theme { color: false },
+        ratatui::layout::Rect::new(0, 0, width, height),
+        defaults(),
+        (50, 200),
+    );
+    a.sync(&s);
+    a.raw_output(id, &sixty_lines());
+    a.handle(Action::ToggleRaw, &s);
+    screen(&a, &s)
+}
+
+#[test]
+fn raw_view_shows_the_bottom_of_an_agent_terminal_larger_than_the_pane() {
+    // The pane is smaller than 200x50: the last lines are in view, not the
+    // top-left corner.
+    let small = raw_view_of_a_200x50_agent(160, 48);
+    assert!(small.contains("line 60"), "{small}");
+    assert!(!small.contains("line 11"), "the top rows give way: {small}");
+    // A pane that holds it all shows the whole screen: lines 11 to 60.
+    let big = raw_view_of_a_200x50_agent(240, 64);
+    for want in ["line 11", "line 35", "line 60"] {
+        assert!(big.contains(want), "missing {want}: {big}");
+    }
+}

@@ -13,7 +13,9 @@
 //!
 //! Several corral processes may use the store at once (a TUI, `corral run`,
 //! `corral ls`): writers only touch tasks whose lock they hold, readers
-//! tolerate half-created directories. Never panics on a damaged file; never writes a
+//! tolerate half-created directories; recovery removes a folder without a
+//! record or a temp file only when its lock is free and it is over a
+//! minute old. Never panics on a damaged file; never writes a
 //! secret (see [`crate::logging::Redactor`]).
 
 pub mod commands;
@@ -99,7 +101,16 @@ pub struct Recovery {
     /// Agent groups of dead corrals that were still alive and got SIGKILL:
     /// (task id, processes killed, survivors).
     pub killed: Vec<(String, usize, usize)>,
+    /// Folders of killed runs that never got a record, now removed.
+    pub removed_folders: Vec<String>,
+    /// Leftover temp files of atomic writes, now removed.
+    pub removed_temp_files: usize,
 }
+
+/// How old an unowned folder without a record, or a leftover temp file,
+/// must be before recovery removes it: a run may sit between `mkdir` and
+/// its first write (or between a temp file's creation and its rename).
+pub const LEFTOVER_MIN_AGE: std::time::Duration = std::time::Duration::from_secs(60);
 
 /// The task store in one data directory.
 #[derive(Debug, Clone)]
@@ -366,8 +377,79 @@ impl Store {
                 Err(err) => tracing::warn!(task = %record.id, "cannot mark interrupted: {err:#}"),
             }
         }
+        self.remove_leftovers(&mut recovery);
         recovery
     }
+
+    /// Removes what killed runs left behind: task folders with no record
+    /// and `*.tmp` files of atomic writes, each only when the folder's
+    /// owner lock can be taken (no live corral owns it) and the leftover is
+    /// older than [`LEFTOVER_MIN_AGE`]. A folder a live corral owns is
+    /// never touched.
+    fn remove_leftovers(&self, recovery: &mut Recovery) {
+        let Ok(dir) = std::fs::read_dir(&self.tasks_dir) else {
+            return;
+        };
+        for entry in dir.flatten() {
+            let Some(id) = entry.file_name().to_str().map(str::to_string) else {
+                continue;
+            };
+            let path = entry.path();
+            let is_dir = entry.file_type().map(|t| t.is_dir()).unwrap_or(false);
+            if id.starts_with('.') || !is_dir {
+                continue;
+            }
+            // Judged before the lock file is created (which touches the
+            // folder): a run may sit between `mkdir` and its first write.
+            let recordless_and_old =
+                !path.join(RECORD_FILE).exists() && older_than_leftover_age(&path);
+            let Ok(Some(_lock)) = self.try_lock(&id) else {
+                continue;
+            };
+            if recordless_and_old && !path.join(RECORD_FILE).exists() {
+                match self.delete(&id) {
+                    Ok(()) => {
+                        tracing::info!(task = %id, "removed a task folder with no record");
+                        recovery.removed_folders.push(id);
+                    }
+                    Err(err) => tracing::warn!(task = %id, "cannot remove: {err:#}"),
+                }
+                continue;
+            }
+            recovery.removed_temp_files += remove_old_temp_files(&path);
+        }
+    }
+}
+
+/// Whether `path` was last modified more than [`LEFTOVER_MIN_AGE`] ago.
+fn older_than_leftover_age(path: &Path) -> bool {
+    std::fs::symlink_metadata(path)
+        .and_then(|meta| meta.modified())
+        .ok()
+        .and_then(|modified| modified.elapsed().ok())
+        .is_some_and(|age| age > LEFTOVER_MIN_AGE)
+}
+
+/// Removes the old `.*.tmp` files of atomic writes in `dir`; how many.
+fn remove_old_temp_files(dir: &Path) -> usize {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return 0;
+    };
+    let mut removed = 0;
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let Some(name) = name.to_str() else { continue };
+        let is_file = entry.file_type().map(|t| t.is_file()).unwrap_or(false);
+        if is_file
+            && name.starts_with('.')
+            && name.ends_with(".tmp")
+            && older_than_leftover_age(&entry.path())
+            && std::fs::remove_file(entry.path()).is_ok()
+        {
+            removed += 1;
+        }
+    }
+    removed
 }
 
 /// `DirBuilder` with mode 0700.

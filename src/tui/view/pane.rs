@@ -77,7 +77,7 @@ pub fn render(app: &App, state: &State, area: Rect, buf: &mut Buffer) {
 
     if app.raw {
         match app.raw_screen() {
-            Some(screen) if app.has_raw(task.id) => PseudoTerminal::new(screen).render(body, buf),
+            Some(screen) if app.has_raw(task.id) => render_terminal(screen, body, buf),
             _ => Line::styled(
                 "  no raw terminal output from this agent yet (r goes back)",
                 th.dim(),
@@ -127,6 +127,44 @@ pub fn render(app: &App, state: &State, area: Rect, buf: &mut Buffer) {
         }
         _ => {}
     }
+}
+
+/// Draws the agent's emulated terminal into `body`: all of it when it
+/// fits; when the pane is shorter, the rows down to the cursor or the last
+/// written row, whichever is lower (where new output lands), never just the
+/// top rows. Columns start at the left edge.
+fn render_terminal(screen: &vt100::Screen, body: Rect, buf: &mut Buffer) {
+    let (rows, cols) = screen.size();
+    if rows <= body.height && cols <= body.width {
+        PseudoTerminal::new(screen).render(body, buf);
+        return;
+    }
+    let full = Rect::new(0, 0, cols, rows);
+    let mut whole = Buffer::empty(full);
+    PseudoTerminal::new(screen).render(full, &mut whole);
+    let (cursor_row, _) = screen.cursor_position();
+    let last_written = screen
+        .rows(0, cols)
+        .enumerate()
+        .filter(|(_, text)| !text.trim().is_empty())
+        .map(|(row, _)| row as u16)
+        .last()
+        .unwrap_or(0);
+    let top = window_start(last_written.max(cursor_row), rows, body.height);
+    for y in 0..body.height.min(rows - top) {
+        for x in 0..body.width.min(cols) {
+            buf[(body.x + x, body.y + y)] = whole[(x, top + y)].clone();
+        }
+    }
+}
+
+/// The first of `span` visible positions out of `total` so that `keep` is
+/// visible, as close to the start as that allows.
+fn window_start(keep: u16, total: u16, span: u16) -> u16 {
+    if span == 0 || total <= span {
+        return 0;
+    }
+    (keep + 1).saturating_sub(span).min(total - span)
 }
 
 fn welcome(th: Theme, body: Rect, buf: &mut Buffer) {
