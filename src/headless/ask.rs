@@ -4,11 +4,16 @@
 //! type an answer).
 //!
 //! Pure: a small state machine fed one input line at a time; the run loop
-//! prints its prompts and reads the lines.
+//! prints its prompts and reads the lines. An approval is worded by the
+//! describer, as in the transcript; this adds only the choices.
 
 use crate::agent::Answer;
 use crate::core::event::{Question, QuestionKind};
-use crate::present::{safe_text, tool_gist};
+use crate::describe::{self, printer::paint};
+use crate::present::safe_text;
+
+/// Widest gist of the tool input an approval prompt shows.
+const GIST_CHARS: usize = 200;
 
 /// What the person decided.
 #[derive(Debug, Clone, PartialEq)]
@@ -60,9 +65,8 @@ impl Asker {
     pub fn prompt(&self) -> String {
         match self.step {
             Step::Approve => format!(
-                "? {} wants to run: {}\n  [y] allow once  [a] allow always for this task  [n] deny > ",
-                safe_text(self.question.tool.as_deref().unwrap_or("a tool")),
-                tool_gist(&self.question.input, 200)
+                "{}\n  [y] allow once  [a] allow always for this task  [n] deny > ",
+                paint(&describe::question(&self.question, GIST_CHARS), false)
             ),
             Step::DenyMessage => "  message for the agent (Enter for none) > ".into(),
             Step::Question(n) => {
@@ -166,49 +170,7 @@ fn pick(line: &str, labels: Vec<&str>, multi: bool) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::core::event::{QuestionItem, QuestionOption};
-    use serde_json::json;
-
-    fn approval() -> Question {
-        Question {
-            id: "r1".into(),
-            kind: QuestionKind::Approval,
-            tool: Some("Bash".into()),
-            input: json!({"command": "touch marker"}),
-            tool_use_id: None,
-            questions: vec![],
-        }
-    }
-
-    fn colours(multi: bool) -> Question {
-        Question {
-            id: "r2".into(),
-            kind: QuestionKind::Question,
-            tool: Some("AskUserQuestion".into()),
-            input: json!({}),
-            tool_use_id: None,
-            questions: vec![
-                QuestionItem {
-                    question: "Which colour?".into(),
-                    header: Some("Colour".into()),
-                    options: ["Red", "Blue"]
-                        .iter()
-                        .map(|l| QuestionOption {
-                            label: l.to_string(),
-                            description: None,
-                        })
-                        .collect(),
-                    multi_select: multi,
-                },
-                QuestionItem {
-                    question: "Name?".into(),
-                    header: None,
-                    options: vec![],
-                    multi_select: false,
-                },
-            ],
-        }
-    }
+    use crate::describe::samples::{approval, questions};
 
     #[test]
     fn approval_choices() {
@@ -242,7 +204,7 @@ mod tests {
 
     #[test]
     fn questions_are_answered_one_after_another() {
-        let mut a = Asker::new(colours(false));
+        let mut a = Asker::new(questions(false));
         assert!(
             a.prompt()
                 .contains("[Colour] Which colour?\n  1) Red\n  2) Blue")
@@ -263,13 +225,13 @@ mod tests {
 
     #[test]
     fn multi_select_takes_several_numbers_and_free_text_wins_otherwise() {
-        let mut a = Asker::new(colours(true));
+        let mut a = Asker::new(questions(true));
         a.feed("1, 2").unwrap();
         let Ok(Some(Decision::Answer(Answer::Answer { answers }))) = a.feed("x") else {
             panic!()
         };
         assert_eq!(answers[0].1, "Red, Blue");
-        let mut a = Asker::new(colours(false));
+        let mut a = Asker::new(questions(false));
         a.feed("1,2").unwrap();
         let Ok(Some(Decision::Answer(Answer::Answer { answers }))) = a.feed("x") else {
             panic!()

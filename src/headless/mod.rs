@@ -6,7 +6,7 @@
 //! `--approve` policy, so a run can never hang waiting for input.
 
 pub mod ask;
-pub mod printer;
+pub use crate::describe::printer;
 
 use std::io::{IsTerminal, Read, Write};
 use std::path::{Path, PathBuf};

@@ -4,7 +4,7 @@
 //! Reads records and event files as they are (whole, thanks to atomic
 //! renames; a torn last event line is skipped). Only `rm` changes anything,
 //! and it refuses a running task unless forced. Never prints agent text
-//! unsanitized: the transcript goes through the headless printer.
+//! unsanitized: the transcript goes through the describer's printer.
 
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::time::Duration;
@@ -17,7 +17,7 @@ use super::{Store, TaskRecord, now_ms};
 use crate::agent::sanitize::escape_json_output;
 use crate::core::event::AgentEvent;
 use crate::core::task::TaskStatus;
-use crate::headless::printer::Printer;
+use crate::describe::printer::Printer;
 use crate::present;
 
 /// How often `corral logs --follow` looks for new events (it polls: portable

@@ -373,8 +373,7 @@ impl Compose {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::core::event::{QuestionItem, QuestionOption};
-    use serde_json::json;
+    use crate::describe::samples::{approval, questions};
 
     fn k(code: KeyCode) -> KeyEvent {
         KeyEvent::new(code, KeyModifiers::NONE)
@@ -383,47 +382,6 @@ mod tests {
     fn typed(b: &mut AnswerBox, text: &str) {
         for c in text.chars() {
             assert_eq!(b.key(k(KeyCode::Char(c))), Outcome::Pending);
-        }
-    }
-
-    fn approval() -> Question {
-        Question {
-            id: "r1".into(),
-            kind: QuestionKind::Approval,
-            tool: Some("Bash".into()),
-            input: json!({"command": "touch marker"}),
-            tool_use_id: None,
-            questions: vec![],
-        }
-    }
-
-    fn questions(multi: bool) -> Question {
-        Question {
-            id: "r2".into(),
-            kind: QuestionKind::Question,
-            tool: Some("AskUserQuestion".into()),
-            input: json!({}),
-            tool_use_id: None,
-            questions: vec![
-                QuestionItem {
-                    question: "Which colour?".into(),
-                    header: Some("Colour".into()),
-                    options: ["Red", "Blue", "Green"]
-                        .iter()
-                        .map(|l| QuestionOption {
-                            label: l.to_string(),
-                            description: None,
-                        })
-                        .collect(),
-                    multi_select: multi,
-                },
-                QuestionItem {
-                    question: "Name?".into(),
-                    header: None,
-                    options: vec![],
-                    multi_select: false,
-                },
-            ],
         }
     }
 

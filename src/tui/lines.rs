@@ -1,30 +1,28 @@
 //! A task's transcript as wrapped, styled screen lines, cached.
 //!
-//! Each transcript entry becomes a few lines: assistant text wrapped to the
-//! width, thinking dimmed, a tool call as one compact line with its result
-//! folded (or expanded), notices and errors. [`TaskLines`] keeps the lines
+//! Each transcript entry becomes the lines the describer words for it
+//! (`crate::describe`), styled by the theme and wrapped (or cut) to the
+//! width: assistant text wrapped, thinking dimmed, a tool call as one
+//! compact line with its result folded (or expanded). [`TaskLines`] keeps the lines
 //! of one task at one width and only re-renders what changed: entries
 //! before the last one never change (deltas merge into the last entry), so
 //! a long transcript is not re-wrapped every frame.
 //!
-//! Pure: never does IO. All agent text goes through `present::safe_text` or
-//! `tool_gist` before it becomes a line, so no escape sequence reaches the
-//! terminal.
+//! Pure: never does IO and never words an event itself. Agent text arrives
+//! made safe by the describer, and wrapping drops any control character
+//! left, so no escape sequence reaches the terminal.
 
 use std::collections::{HashSet, VecDeque};
 
-use ratatui::style::{Modifier, Style};
+use ratatui::style::Style;
 use ratatui::text::{Line, Span};
 
 use super::theme::Theme;
 use super::wrap::wrap;
-use crate::agent::sanitize::sanitize_line;
-use crate::core::event::{AgentEvent, FinishStatus, Finished, Question, QuestionKind};
+use crate::core::event::AgentEvent;
 use crate::core::transcript::Transcript;
-use crate::present::{cost, duration, safe_text, tokens, tool_gist, truncate};
-
-/// Lines of an expanded tool result shown at most.
-const MAX_EXPANDED_LINES: usize = 400;
+use crate::describe::{self, Fit, Layout, Tone, describe};
+use crate::present::truncate;
 
 /// Which tool results of a task are shown in full.
 #[derive(Debug, Clone, Default)]
@@ -174,22 +172,17 @@ impl TaskLines {
                         bytes: 0,
                         lines: 0,
                     });
-                    let style = match ev {
-                        AgentEvent::Thinking { .. } => {
-                            self.theme.dim().add_modifier(Modifier::ITALIC)
-                        }
-                        _ => self.theme.text(),
-                    };
+                    let tone = growing_tone(ev);
                     let rest = text.get(from.bytes..).unwrap_or("");
                     let done = rest.rfind('\n').map_or(0, |p| p + 1);
-                    let finished = paragraphs(&rest[..done], style, self.width);
+                    let finished = paragraphs(&rest[..done], tone, self.width, self.theme);
                     self.tail = Some(Tail {
                         entry: abs,
                         bytes: from.bytes + done,
                         lines: from.lines + finished.len(),
                     });
                     let mut lines = finished;
-                    lines.extend(paragraphs(&rest[done..], style, self.width));
+                    lines.extend(paragraphs(&rest[done..], tone, self.width, self.theme));
                     (from.lines, lines)
                 }
                 None => (
@@ -261,15 +254,12 @@ pub fn tail_lines(
         }
         match growing_text(ev) {
             Some(text) => {
-                let style = match ev {
-                    AgentEvent::Thinking { .. } => th.dim().add_modifier(Modifier::ITALIC),
-                    _ => th.text(),
-                };
+                let tone = growing_tone(ev);
                 for p in text.split_inclusive('\n').rev() {
                     if rev.len() >= height {
                         break;
                     }
-                    rev.extend(paragraphs(p, style, width).into_iter().rev());
+                    rev.extend(paragraphs(p, tone, width, th).into_iter().rev());
                 }
             }
             None => {
@@ -287,25 +277,44 @@ pub fn tail_lines(
     rev
 }
 
-/// Streamed text as lines: one paragraph per line break, each wrapped; a
-/// final line break adds nothing. Splitting the text after any line break
-/// and joining the lines of both parts gives the lines of the whole, which
-/// is what lets a growing entry keep its finished paragraphs.
-fn paragraphs(text: &str, style: Style, width: u16) -> Vec<Line<'static>> {
-    text.split_inclusive('\n')
-        .flat_map(|p| {
-            let p = sanitize_line(p.strip_suffix('\n').unwrap_or(p));
-            wrap(&[(&p, style)], width as usize, ("", style))
-        })
+/// Streamed text as lines, each paragraph wrapped to `width`; see
+/// [`describe::paragraphs`] for why a growing entry may be split anywhere
+/// after a line break.
+fn paragraphs(text: &str, tone: Tone, width: u16, th: Theme) -> Vec<Line<'static>> {
+    describe::paragraphs(text, tone)
+        .iter()
+        .flat_map(|l| render(l, width, th))
         .collect()
 }
 
-fn texty(text: &str, style: Style, width: u16) -> Vec<Line<'static>> {
-    let safe = safe_text(text);
-    let body = safe.trim_end_matches('\n');
-    body.split('\n')
-        .flat_map(|l| wrap(&[(l, style)], width as usize, ("", style)))
-        .collect()
+/// The tone of a growing entry.
+fn growing_tone(ev: &AgentEvent) -> Tone {
+    match ev {
+        AgentEvent::Thinking { .. } => Tone::Thinking,
+        _ => Tone::Text,
+    }
+}
+
+/// One described line as screen lines `width` wide: wrapped with its
+/// hanging indent, or cut to stay one line.
+pub fn render(line: &describe::Line, width: u16, th: Theme) -> Vec<Line<'static>> {
+    match &line.fit {
+        Fit::Wrap(hang) => {
+            let segments: Vec<(&str, Style)> = line
+                .pieces
+                .iter()
+                .map(|p| (p.text.as_str(), th.tone(p.tone)))
+                .collect();
+            wrap(&segments, width as usize, (&hang.text, th.tone(hang.tone)))
+        }
+        Fit::Cut => vec![one_line(
+            line.pieces
+                .iter()
+                .map(|p| Span::styled(p.text.clone(), th.tone(p.tone)))
+                .collect(),
+            width,
+        )],
+    }
 }
 
 fn one_line(spans: Vec<Span<'static>>, width: u16) -> Line<'static> {
@@ -331,262 +340,16 @@ fn one_line(spans: Vec<Span<'static>>, width: u16) -> Line<'static> {
 /// The screen lines of one transcript entry.
 pub fn entry_lines(ev: &AgentEvent, expanded: bool, width: u16, th: Theme) -> Vec<Line<'static>> {
     let w = width.max(8);
-    match ev {
-        AgentEvent::UserMessage { text } => {
-            let style = th.title();
-            safe_text(text)
-                .split('\n')
-                .enumerate()
-                .flat_map(|(i, l)| {
-                    let mark = if i == 0 { "› " } else { "  " };
-                    wrap(&[(mark, th.key()), (l, style)], w as usize, ("  ", style))
-                })
-                .collect()
-        }
-        AgentEvent::Session {
-            session_id,
-            model,
-            agent,
-            ..
-        } => {
-            let model = model
-                .as_deref()
-                .map(|m| format!(" · {m}"))
-                .unwrap_or_default();
-            vec![one_line(
-                vec![Span::styled(
-                    safe_text(&format!("● {agent}{model} · session {session_id}")),
-                    th.dim(),
-                )],
-                w,
-            )]
-        }
-        AgentEvent::Text { text, .. } => paragraphs(text, th.text(), w),
-        AgentEvent::Thinking { text, .. } => {
-            paragraphs(text, th.dim().add_modifier(Modifier::ITALIC), w)
-        }
-        AgentEvent::ToolCall { name, input, .. } => vec![one_line(
-            vec![
-                Span::styled(format!("→ {}", safe_text(name)), th.tool()),
-                Span::raw(" "),
-                Span::styled(tool_gist(input, w as usize), th.text()),
-            ],
-            w,
-        )],
-        AgentEvent::ToolResult {
-            output, is_error, ..
-        } => tool_result(output, *is_error, expanded, w, th),
-        AgentEvent::Question(q) => question(q, w, th),
-        AgentEvent::Answered {
-            decision,
-            message,
-            answers,
-            by,
-            ..
-        } => {
-            let who = match by.as_str() {
-                "policy" => " by policy",
-                "rule" => " (you allowed it always for this task)",
-                _ => "",
-            };
-            match decision.as_str() {
-                "allow" => texty(&format!("  ✓ allowed{who}"), th.ok(), w),
-                "deny" => {
-                    let why = message
-                        .as_deref()
-                        .map(|m| format!(": {m}"))
-                        .unwrap_or_default();
-                    let text = safe_text(&format!("  ✗ denied{who}{why}")).replace('\n', " ");
-                    wrap(&[(&text, th.error())], w as usize, ("    ", th.error()))
-                }
-                _ => {
-                    // One line per question: what was asked, what you said.
-                    let mut out = texty(&format!("  ✓ answered{who}"), th.ok(), w);
-                    for (q, a) in answers {
-                        let q = safe_text(q).replace('\n', " ");
-                        let a = safe_text(a).replace('\n', " ");
-                        out.extend(wrap(
-                            &[
-                                ("    ", th.dim()),
-                                (&q, th.dim()),
-                                (" → ", th.dim()),
-                                (&a, th.ok()),
-                            ],
-                            w as usize,
-                            ("      ", th.dim()),
-                        ));
-                    }
-                    out
-                }
-            }
-        }
-        AgentEvent::Retry {
-            attempt,
-            max_attempts,
-            delay_ms,
-            status,
-            reason,
-        } => {
-            let of = max_attempts.map(|m| format!("/{m}")).unwrap_or_default();
-            let wait = delay_ms
-                .map(|d| format!(" in {}", duration(d)))
-                .unwrap_or_default();
-            let status = status.map(|s| format!("{s} ")).unwrap_or_default();
-            texty(
-                &format!("↻ retry {attempt}{of}{wait}: {status}{reason}"),
-                th.warn(),
-                w,
-            )
-        }
-        AgentEvent::Usage(_) => vec![],
-        AgentEvent::TurnEnd {
-            permission_denials, ..
-        } => permission_denials
-            .iter()
-            .map(|d| {
-                one_line(
-                    vec![Span::styled(
-                        format!(
-                            "  ! not permitted: {} {}",
-                            safe_text(&d.tool),
-                            tool_gist(&d.input, w as usize)
-                        ),
-                        th.warn(),
-                    )],
-                    w,
-                )
-            })
-            .collect(),
-        AgentEvent::Error { message } => texty(&format!("error: {message}"), th.error(), w),
-        AgentEvent::Raw { line } => {
-            let dim = th.dim();
-            wrap(
-                &[("│ ", dim), (&safe_text(line), dim)],
-                w as usize,
-                ("│ ", dim),
-            )
-        }
-        AgentEvent::Finished(f) => finished(f, w, th),
-    }
-}
-
-fn tool_result(
-    output: &str,
-    is_error: bool,
-    expanded: bool,
-    w: u16,
-    th: Theme,
-) -> Vec<Line<'static>> {
-    let output = safe_text(output);
-    let (mark, style) = if is_error {
-        ("  ✗ ", th.error())
-    } else {
-        ("  ← ", th.dim())
-    };
-    let lines: Vec<&str> = output.lines().filter(|l| !l.trim().is_empty()).collect();
-    if !expanded || lines.len() <= 1 {
-        let first = lines.first().map(|l| l.trim_end()).unwrap_or("(no output)");
-        let mut spans = vec![Span::styled(format!("{mark}{first}"), style)];
-        if lines.len() > 1 {
-            spans.push(Span::styled(
-                format!(" (+{} lines, e expands)", lines.len() - 1),
-                th.dim(),
-            ));
-        }
-        // Folded: the first line, cut to fit, and how much more there is.
-        let mut out = vec![one_line(spans, w)];
-        if lines.len() > 1 && w as usize > 40 {
-            let second = lines[1].trim_end();
-            out.push(one_line(
-                vec![Span::styled(format!("    {second}"), th.dim())],
-                w,
-            ));
-        }
-        return out;
-    }
-    let mut out = vec![Line::styled(format!("{mark}{} lines", lines.len()), style)];
-    for l in lines.iter().take(MAX_EXPANDED_LINES) {
-        out.extend(wrap(
-            &[("  │ ", style), (l, style)],
-            w as usize,
-            ("  │ ", style),
-        ));
-    }
-    if lines.len() > MAX_EXPANDED_LINES {
-        out.push(Line::styled(
-            format!("  │ … {} more lines", lines.len() - MAX_EXPANDED_LINES),
-            th.dim(),
-        ));
-    }
-    out
-}
-
-fn question(q: &Question, w: u16, th: Theme) -> Vec<Line<'static>> {
-    let style = th.warn().add_modifier(Modifier::BOLD);
-    match q.kind {
-        QuestionKind::Approval => texty(
-            &format!(
-                "? {} wants to run: {}",
-                q.tool.as_deref().unwrap_or("a tool"),
-                tool_gist(&q.input, w as usize)
-            ),
-            style,
-            w,
-        ),
-        QuestionKind::Question => q
-            .questions
-            .iter()
-            .flat_map(|item| {
-                let options = item
-                    .options
-                    .iter()
-                    .map(|o| o.label.as_str())
-                    .collect::<Vec<_>>()
-                    .join(" / ");
-                let options = if options.is_empty() {
-                    String::new()
-                } else {
-                    format!(" [{options}]")
-                };
-                texty(&format!("? {}{options}", item.question), style, w)
-            })
-            .collect(),
-    }
-}
-
-fn finished(f: &Finished, w: u16, th: Theme) -> Vec<Line<'static>> {
-    let (mark, word, style) = match f.status {
-        FinishStatus::Succeeded => ("✓", "succeeded", th.ok()),
-        FinishStatus::Failed => ("✗", "failed", th.error()),
-        FinishStatus::Killed => ("☠", "killed", th.error()),
-        FinishStatus::TimedOut => ("⏱", "timed out", th.error()),
-    };
-    let mut parts = vec![
-        duration(f.duration_ms),
-        format!(
-            "{} in / {} out tokens",
-            tokens(f.usage.input_total()),
-            tokens(f.usage.output_tokens)
-        ),
-    ];
-    if let Some(c) = f.usage.cost_usd {
-        parts.push(cost(c));
-    }
-    let mut out = wrap(
-        &[
-            (
-                &format!("{mark} {word}"),
-                style.add_modifier(Modifier::BOLD),
-            ),
-            (&format!(" · {}", parts.join(" · ")), th.text()),
-        ],
-        w as usize,
-        ("  ", th.text()),
-    );
-    if let Some(reason) = &f.reason {
-        out.extend(texty(&format!("  {reason}"), th.title(), w));
-    }
-    out
+    describe(
+        ev,
+        Layout::Pane {
+            width: w as usize,
+            expanded,
+        },
+    )
+    .iter()
+    .flat_map(|l| render(l, w, th))
+    .collect()
 }
 
 #[cfg(test)]

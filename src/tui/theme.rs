@@ -7,6 +7,7 @@
 use ratatui::style::{Color, Modifier, Style};
 
 use crate::core::task::TaskStatus;
+use crate::describe::Tone;
 
 /// The palette of one corral session.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -70,6 +71,23 @@ impl Theme {
     /// Key names in hints.
     pub fn key(self) -> Style {
         self.fg(Color::Cyan).add_modifier(Modifier::BOLD)
+    }
+
+    /// The look of a described piece of text (see `crate::describe`).
+    pub fn tone(self, tone: Tone) -> Style {
+        match tone {
+            Tone::Text => self.text(),
+            Tone::Title => self.title(),
+            Tone::Key => self.key(),
+            Tone::Dim => self.dim(),
+            Tone::Thinking => self.dim().add_modifier(Modifier::ITALIC),
+            Tone::Tool => self.tool(),
+            Tone::Ok => self.ok(),
+            Tone::Success => self.ok().add_modifier(Modifier::BOLD),
+            Tone::Warn => self.warn(),
+            Tone::Question => self.warn().add_modifier(Modifier::BOLD),
+            Tone::Error => self.error(),
+        }
     }
 
     /// The selected row or tile.
