@@ -1,7 +1,9 @@
 //! Cockpit benchmark: N fake agents streaming claude stream-json at full
-//! speed through the real runtime, core and view code, drawn into a
-//! 160x48 `TestBackend` with the same frame coalescing as the real loop
-//! (at most one frame per 16 ms, all queued events applied first).
+//! speed through the real cockpit loop step (`Cockpit::apply`/`drain`: the
+//! one driver, `update`, the store recorder writing a temporary store, the
+//! runtime) and the real view code, drawn into a 160x48 `TestBackend` with
+//! the same frame coalescing as the real loop (at most one frame per 16 ms,
+//! queued events applied in the loop's batches).
 //!
 //! Reports, per N: frames, frame time p50/p99 (view + buffer diff; wall
 //! clock, then the drawing thread's own CPU time, which leaves out time the
@@ -19,9 +21,12 @@ use std::time::{Duration, Instant};
 
 use clap::Parser;
 use corral::cli::Cli;
-use corral::core::{Command, Event, State, update};
+use corral::core::State;
+use corral::driver::Driver;
 use corral::runtime::{Runtime, RuntimeConfig};
-use corral::tui::app::App;
+use corral::store::{Recorder, Store};
+use corral::tui::app::{App, Intent};
+use corral::tui::event_loop::Cockpit;
 use corral::tui::form::FormOutput;
 use corral::tui::keymap::Action;
 use corral::tui::theme::Theme;
@@ -74,44 +79,50 @@ fn one(n: usize, deltas: usize, view_name: &str) {
         .build()
         .expect("tokio");
     let (w, h) = (160, 48);
+    let store_dir = tempfile::tempdir().expect("a temporary store");
     let start_cpu = cpu_and_rss().0;
     let started = Instant::now();
     let (frames, frame_cpu, events) = rt.block_on(async {
-        let (tx, mut rx) = tokio::sync::mpsc::channel(1024);
+        let (tx, rx) = tokio::sync::mpsc::channel(1024);
         let config = RuntimeConfig::default();
         let mut runtime = Runtime::new(tx, config);
-        let mut state = State::new(settings());
+        let store = Store::open(&store_dir.path().join("tasks")).expect("store");
+        let recorder = Recorder::start(store).expect("recorder");
+        runtime.set_observer(recorder.observer());
         let defaults = launch::form_defaults(&cli.tui, &corral::config::Config::default(), root);
-        let mut app = App::new(
+        let app = App::new(
             Theme { color: true },
             Rect::new(0, 0, w, h),
             defaults,
             config.pty_size,
         );
+        let mut c = Cockpit {
+            driver: Driver::new(State::new(settings()), Some(recorder), runtime),
+            app,
+            events: rx,
+            args: cli.tui.clone(),
+            config: corral::config::Config::default(),
+            bindings: Default::default(),
+            attention: corral::tui::attention::Attention::new(false, false),
+        };
         let mut term = Terminal::new(TestBackend::new(w, h)).expect("terminal");
         let now = || corral::tui::event_loop::now_ms();
-        for i in 0..n {
-            let out = FormOutput {
-                agent: "claude".into(),
-                prompt: format!("flood {i}"),
-                cwd: root.to_path_buf(),
-                model: None,
-                permission_mode: None,
-                worktree: false,
-            };
-            let spec = launch::task_spec(&cli.tui, &corral::config::Config::default(), out)
-                .expect("task spec");
-            for e in update(
-                &mut state,
-                now(),
-                Event::Command(Command::Launch(Box::new(spec))),
-            ) {
-                runtime.apply(e);
-            }
-        }
-        app.sync(&state);
+        let launches = (0..n)
+            .map(|i| {
+                Intent::Launch(FormOutput {
+                    agent: "claude".into(),
+                    prompt: format!("flood {i}"),
+                    cwd: root.to_path_buf(),
+                    model: None,
+                    permission_mode: None,
+                    worktree: false,
+                })
+            })
+            .collect();
+        c.intents(launches);
         if view_name == "grid" {
-            app.handle(Action::ToggleGrid, &state);
+            let intents = c.app.handle(Action::ToggleGrid, c.driver.state());
+            c.intents(intents);
         }
         let mut frames: Vec<Duration> = Vec::new();
         let mut frame_cpu: Vec<Duration> = Vec::new();
@@ -121,16 +132,18 @@ fn one(n: usize, deltas: usize, view_name: &str) {
         loop {
             if dirty && last.elapsed() >= FRAME {
                 let t = Instant::now();
-                let c = thread_cpu();
-                app.now_ms = now();
-                term.draw(|f| view::draw(&app, &state, f.area(), f.buffer_mut()))
+                let cpu = thread_cpu();
+                c.app.now_ms = now();
+                c.app.sync(c.driver.state());
+                let (app, state) = (&mut c.app, c.driver.state());
+                term.draw(|f| view::draw(app, state, f.area(), f.buffer_mut()))
                     .expect("draw");
                 frames.push(t.elapsed());
-                frame_cpu.push(thread_cpu().saturating_sub(c));
+                frame_cpu.push(thread_cpu().saturating_sub(cpu));
                 last = t;
                 dirty = false;
             }
-            if !App::any_live(&state) {
+            if !App::any_live(c.driver.state()) {
                 break;
             }
             let wait = if dirty {
@@ -139,23 +152,20 @@ fn one(n: usize, deltas: usize, view_name: &str) {
                 Duration::from_secs(30)
             };
             tokio::select! {
-                Some(ev) = rx.recv() => {
-                    let mut apply = |ev: Event| {
-                        events += 1;
-                        for e in update(&mut state, now(), ev) {
-                            runtime.apply(e);
-                        }
-                        state.published.clear();
-                    };
-                    apply(ev);
-                    while let Ok(ev) = rx.try_recv() {
-                        apply(ev);
-                    }
+                Some(ev) = c.events.recv() => {
+                    // As the real loop: one event, one batch, then input
+                    // and the frame get their turn.
+                    c.apply(ev);
+                    events += 1 + c.drain() as u64;
                     dirty = true;
                 }
                 _ = tokio::time::sleep(wait) => {}
             }
         }
+        if let Some(recorder) = c.driver.recorder() {
+            recorder.flush();
+        }
+        let runtime = &mut c.driver.executor;
         tokio::task::block_in_place(|| runtime.kill_all_blocking());
         (frames, frame_cpu, events)
     });

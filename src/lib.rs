@@ -2,14 +2,16 @@
 //!
 //! Layers (data flows one way): `runtime` turns the world into events, `core`
 //! decides, `runtime` carries out the effects, a front end (`headless`, `tui`)
-//! shows the state. `agent` holds the pure per-agent adapters; `describe`
-//! words canonical events once for every front end.
+//! shows the state. Every front end steps through the one `driver` (event →
+//! `update` → record → effects). `agent` holds the pure per-agent adapters;
+//! `describe` words canonical events once for every front end.
 
 pub mod agent;
 pub mod cli;
 pub mod config;
 pub mod core;
 pub mod describe;
+pub mod driver;
 pub mod headless;
 pub mod logging;
 pub mod paths;

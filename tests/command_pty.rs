@@ -9,7 +9,8 @@ use std::time::Duration;
 use corral::agent::{AgentKind, AgentOptions};
 use corral::core::event::{AgentEvent, FinishStatus, Finished};
 use corral::core::task::TaskSpec;
-use corral::core::{Command, Event, Limits, Settings, State, TaskId, update};
+use corral::core::{Command, Event, Limits, Settings, State, TaskId};
+use corral::driver::Driver as CoreDriver;
 use corral::runtime::{Runtime, RuntimeConfig};
 use tokio::sync::mpsc;
 
@@ -41,8 +42,7 @@ fn shell(script: &str, prompt: &str) -> TaskSpec {
 }
 
 struct Driver {
-    state: State,
-    runtime: Runtime,
+    core: CoreDriver<Runtime>,
     events: mpsc::Receiver<Event>,
     output: Vec<u8>,
     published: Vec<AgentEvent>,
@@ -52,8 +52,11 @@ impl Driver {
     fn new() -> Driver {
         let (tx, events) = mpsc::channel(256);
         Driver {
-            state: State::new(Settings::default()),
-            runtime: Runtime::new(tx, RuntimeConfig::default()),
+            core: CoreDriver::new(
+                State::new(Settings::default()),
+                None,
+                Runtime::new(tx, RuntimeConfig::default()),
+            ),
             events,
             output: Vec::new(),
             published: Vec::new(),
@@ -64,11 +67,9 @@ impl Driver {
         if let Event::Output { bytes, .. } = &event {
             self.output.extend_from_slice(bytes);
         }
-        for effect in update(&mut self.state, now_ms(), event) {
-            self.runtime.apply(effect);
-        }
+        let step = self.core.step(now_ms(), event);
         let mut finished = None;
-        for (_, event) in self.state.drain_published() {
+        for (_, event) in step.published {
             if let AgentEvent::Finished(f) = &event {
                 finished = Some(f.clone());
             }
@@ -124,8 +125,8 @@ impl Driver {
 }
 
 fn launch(d: &mut Driver, spec: TaskSpec) -> TaskId {
-    let id = d.state.next_task_id();
-    d.command(Command::Launch(Box::new(spec)));
+    let id = d.core.state().next_task_id();
+    d.command(Command::launch(spec));
     id
 }
 
@@ -138,7 +139,10 @@ async fn keystrokes_reach_the_program_and_its_exit_code_decides() {
     );
     d.until_output("ready").await;
     assert!(
-        d.state.task(task).is_some_and(|t| t.is_busy(now_ms())),
+        d.core
+            .state()
+            .task(task)
+            .is_some_and(|t| t.is_busy(now_ms())),
         "output just arrived: busy"
     );
     d.command(Command::Input {

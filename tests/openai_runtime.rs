@@ -13,7 +13,8 @@ use std::time::{Duration, Instant};
 use corral::agent::{AgentKind, AgentOptions};
 use corral::core::event::{AgentEvent, FinishStatus, Finished};
 use corral::core::task::TaskSpec;
-use corral::core::{Command, Event, Limits, Settings, State, TaskId, update};
+use corral::core::{Command, Event, Limits, Settings, State, TaskId};
+use corral::driver::Driver as CoreDriver;
 use corral::runtime::{HttpRetry, Runtime, RuntimeConfig};
 use openai_mock::{MockOpenAi, Reply};
 use tokio::sync::mpsc;
@@ -53,8 +54,7 @@ fn spec(options: AgentOptions, limits: Limits) -> TaskSpec {
 
 /// The core and the runtime, driven like a front end drives them.
 struct Driver {
-    state: State,
-    runtime: Runtime,
+    core: CoreDriver<Runtime>,
     events: mpsc::Receiver<Event>,
     /// Everything published, in order.
     published: Vec<AgentEvent>,
@@ -64,16 +64,19 @@ impl Driver {
     fn new(retry: HttpRetry) -> Driver {
         let (tx, events) = mpsc::channel(256);
         Driver {
-            state: State::new(Settings {
-                end_after_turn: true,
-                ..Settings::default()
-            }),
-            runtime: Runtime::new(
-                tx,
-                RuntimeConfig {
-                    http_retry: retry,
-                    ..RuntimeConfig::default()
-                },
+            core: CoreDriver::new(
+                State::new(Settings {
+                    end_after_turn: true,
+                    ..Settings::default()
+                }),
+                None,
+                Runtime::new(
+                    tx,
+                    RuntimeConfig {
+                        http_retry: retry,
+                        ..RuntimeConfig::default()
+                    },
+                ),
             ),
             events,
             published: Vec::new(),
@@ -82,11 +85,9 @@ impl Driver {
 
     /// Applies an event; returns a `Finished` if one was published.
     fn step(&mut self, event: Event) -> Option<Finished> {
-        for effect in update(&mut self.state, now_ms(), event) {
-            self.runtime.apply(effect);
-        }
+        let step = self.core.step(now_ms(), event);
         let mut finished = None;
-        for (_, event) in self.state.drain_published() {
+        for (_, event) in step.published {
             if let AgentEvent::Finished(f) = &event {
                 finished = Some(f.clone());
             }
@@ -96,11 +97,8 @@ impl Driver {
     }
 
     fn launch(&mut self, spec: TaskSpec) -> TaskId {
-        let id = self.state.next_task_id();
-        assert!(
-            self.step(Event::Command(Command::Launch(Box::new(spec))))
-                .is_none()
-        );
+        let id = self.core.state().next_task_id();
+        assert!(self.step(Event::Command(Command::launch(spec))).is_none());
         id
     }
 

@@ -9,7 +9,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use corral::agent::{AgentKind, AgentOptions, Answer};
 use corral::core::event::AgentEvent;
 use corral::core::task::{TaskSpec, TaskStatus};
-use corral::core::{Command, Event, Limits, Settings, State, TaskId, update};
+use corral::core::{Command, Event, Limits, Settings, State, TaskId};
+use corral::driver::Driver as CoreDriver;
 use corral::runtime::{Runtime, RuntimeConfig};
 use tokio::sync::mpsc;
 
@@ -21,8 +22,7 @@ fn now() -> u64 {
 }
 
 struct Harness {
-    state: State,
-    runtime: Runtime,
+    core: CoreDriver<Runtime>,
     events: mpsc::Receiver<Event>,
 }
 
@@ -30,37 +30,42 @@ impl Harness {
     fn new(question_dir: &Path) -> Harness {
         let (tx, events) = mpsc::channel(256);
         Harness {
-            state: State::new(Settings {
-                question_dir: Some(question_dir.to_path_buf()),
-                ..Settings::default()
-            }),
-            runtime: Runtime::new(tx, RuntimeConfig::default()),
+            core: CoreDriver::new(
+                State::new(Settings {
+                    question_dir: Some(question_dir.to_path_buf()),
+                    ..Settings::default()
+                }),
+                None,
+                Runtime::new(tx, RuntimeConfig::default()),
+            ),
             events,
         }
     }
 
     fn send(&mut self, event: Event) {
-        for effect in update(&mut self.state, now(), event) {
-            self.runtime.apply(effect);
-        }
+        self.core.step(now(), event);
     }
 
     /// Feeds runtime events into the core until `done` holds.
     async fn until(&mut self, what: &str, done: impl Fn(&State) -> bool) {
         let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-        while !done(&self.state) {
+        while !done(self.core.state()) {
             match tokio::time::timeout_at(deadline, self.events.recv()).await {
                 Ok(Some(event)) => self.send(event),
                 _ => panic!(
                     "timed out waiting until {what}; transcript: {:#?}",
-                    self.state.tasks[0].transcript.entries().collect::<Vec<_>>()
+                    self.core.state().tasks[0]
+                        .transcript
+                        .entries()
+                        .collect::<Vec<_>>()
                 ),
             }
         }
     }
 
     fn texts(&self, task: TaskId) -> Vec<String> {
-        self.state
+        self.core
+            .state()
             .task(task)
             .unwrap()
             .transcript
@@ -114,11 +119,11 @@ fn answer_sqlite() -> Command {
 async fn an_agent_asks_by_file_and_is_resumed_with_the_answer() {
     let dir = tempfile::tempdir().unwrap();
     let mut h = Harness::new(dir.path());
-    h.send(Event::Command(Command::Launch(Box::new(asker(vec![])))));
+    h.send(Event::Command(Command::launch(asker(vec![]))));
     h.until("the question blocks the task", blocked_after_exit)
         .await;
 
-    let t = &h.state.tasks[0];
+    let t = &h.core.state().tasks[0];
     let q = t.pending_question.as_ref().unwrap();
     assert_eq!(q.questions[0].question, "Which database?");
     let labels: Vec<_> = q.questions[0]
@@ -137,7 +142,7 @@ async fn an_agent_asks_by_file_and_is_resumed_with_the_answer() {
     h.send(Event::Command(answer_sqlite()));
     h.until("the resumed run finishes", |s| s.tasks[0].status.is_final())
         .await;
-    let t = &h.state.tasks[0];
+    let t = &h.core.state().tasks[0];
     assert_eq!(t.status, TaskStatus::Succeeded);
     assert_eq!(
         t.session_id.as_deref(),
@@ -160,7 +165,7 @@ async fn a_failed_resume_falls_back_to_a_fresh_start_and_says_so() {
     let dir = tempfile::tempdir().unwrap();
     let mut h = Harness::new(dir.path());
     let env = vec![("FAKE_RESUME_FAILS".to_string(), "1".to_string())];
-    h.send(Event::Command(Command::Launch(Box::new(asker(env)))));
+    h.send(Event::Command(Command::launch(asker(env))));
     h.until("the question blocks the task", blocked_after_exit)
         .await;
     h.send(Event::Command(answer_sqlite()));
@@ -169,7 +174,7 @@ async fn a_failed_resume_falls_back_to_a_fresh_start_and_says_so() {
     })
     .await;
 
-    let t = &h.state.tasks[0];
+    let t = &h.core.state().tasks[0];
     assert_eq!(t.status, TaskStatus::Succeeded);
     assert_eq!(t.runs, 3, "ask, failed resume, fresh start");
     assert!(t.transcript.entries().any(|e| matches!(

@@ -12,7 +12,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use corral::agent::{AgentKind, AgentOptions};
 use corral::core::event::{AgentEvent, Usage};
 use corral::core::task::{Budget, TaskSpec, TaskStatus};
-use corral::core::{Command as CoreCommand, Event, ExitInfo, Limits, Settings, State, update};
+use corral::core::{Effect, Event, ExitInfo, Limits, Settings, State};
+use corral::driver::Driver;
 use corral::store::{Recorder, Store, parse_lines};
 
 const STORE_ENV: &str = "CORRAL_CRASH_TEST_STORE";
@@ -40,22 +41,17 @@ fn crash_writer() {
         return;
     };
     let store = Store::open(std::path::Path::new(&dir)).expect("store");
-    let mut rec = Recorder::start(store).expect("recorder");
-    let mut state = State::new(Settings::default());
+    let recorder = Recorder::start(store).expect("recorder");
+    let mut d = Driver::new(State::new(Settings::default()), Some(recorder), Vec::new());
     for n in 0.. {
-        let mut step = |state: &mut State, event: Event| {
-            update(state, n, event);
-            let published = state.drain_published();
-            rec.observe(state, &published);
+        let (task, _) = d.launch(n, spec(n));
+        let agent = |d: &mut Driver<Vec<Effect>>, event: Event| {
+            d.step(n, event);
+            d.executor.clear();
         };
-        step(
-            &mut state,
-            Event::Command(CoreCommand::Launch(Box::new(spec(n)))),
-        );
-        let task = state.tasks.last().expect("launched").id;
         for i in 0..20 {
-            step(
-                &mut state,
+            agent(
+                &mut d,
                 Event::Agent {
                     task,
                     event: AgentEvent::Text {
@@ -65,8 +61,8 @@ fn crash_writer() {
                 },
             );
         }
-        step(
-            &mut state,
+        agent(
+            &mut d,
             Event::Agent {
                 task,
                 event: AgentEvent::Usage(Usage {
@@ -76,8 +72,8 @@ fn crash_writer() {
                 }),
             },
         );
-        step(
-            &mut state,
+        agent(
+            &mut d,
             Event::Agent {
                 task,
                 event: AgentEvent::TurnEnd {
@@ -89,8 +85,8 @@ fn crash_writer() {
                 },
             },
         );
-        step(
-            &mut state,
+        agent(
+            &mut d,
             Event::Exited {
                 task,
                 exit: ExitInfo {
@@ -100,10 +96,10 @@ fn crash_writer() {
                 },
             },
         );
+        let rec = d.recorder().expect("recorder");
         rec.flush();
         // Only now is the task durably finished: say so.
         println!("done {}", rec.store_id(task).expect("recorded"));
-        state.tasks.clear();
     }
 }
 

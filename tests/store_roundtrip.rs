@@ -8,7 +8,8 @@ use serde_json::json;
 use corral::agent::{AgentKind, AgentOptions, Answer};
 use corral::core::event::{AgentEvent, Question, QuestionKind, Usage};
 use corral::core::task::{Budget, TaskSpec, TaskStatus};
-use corral::core::{Command, Effect, Event, ExitInfo, Limits, Settings, State, TaskId, update};
+use corral::core::{Command, Effect, Event, ExitInfo, Limits, Settings, State, TaskId};
+use corral::driver::Driver;
 use corral::logging::REDACTED;
 use corral::store::{ProcessId, Recorder, Store, TaskRecord};
 
@@ -39,16 +40,36 @@ fn spec(prompt: &str) -> TaskSpec {
     }
 }
 
-/// One `update` as a front end does it: record, then (here: drop) effects.
-fn step(state: &mut State, rec: &mut Recorder, now: u64, event: Event) -> Vec<Effect> {
-    let effects = update(state, now, event);
-    let published = state.drain_published();
-    rec.observe(state, &published);
-    effects
+/// The driver every front end uses, recording into `store`; its effects
+/// are kept, not carried out.
+fn driver(store: &Store, settings: Settings) -> Driver<Vec<Effect>> {
+    let recorder = Recorder::start(store.clone()).unwrap();
+    Driver::new(State::new(settings), Some(recorder), Vec::new())
 }
 
-fn agent(state: &mut State, rec: &mut Recorder, task: TaskId, event: AgentEvent) {
-    step(state, rec, 2_000, Event::Agent { task, event });
+/// One step as a front end takes it (a launch gets its store id as the
+/// front ends' launches do); returns the step's effects.
+fn step(d: &mut Driver<Vec<Effect>>, now: u64, event: Event) -> Vec<Effect> {
+    match event {
+        Event::Command(Command::Launch {
+            spec,
+            store_id: None,
+        }) => {
+            d.launch(now, *spec);
+        }
+        event => {
+            d.step(now, event);
+        }
+    }
+    std::mem::take(&mut d.executor)
+}
+
+fn agent(d: &mut Driver<Vec<Effect>>, task: TaskId, event: AgentEvent) {
+    step(d, 2_000, Event::Agent { task, event });
+}
+
+fn recorder(d: &Driver<Vec<Effect>>) -> &Recorder {
+    d.recorder().expect("a recorder")
 }
 
 fn question() -> Question {
@@ -70,30 +91,31 @@ fn mode(path: &std::path::Path) -> u32 {
 fn a_recorded_task_comes_back_whole() {
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(&dir.path().join("tasks")).unwrap();
-    let mut rec = Recorder::start(store.clone()).unwrap();
     // Headless: the run ends when the agent exits (the TUI keeps sessions open).
-    let mut state = State::new(Settings {
-        end_after_turn: true,
-        ..Settings::default()
-    });
+    let mut d = driver(
+        &store,
+        Settings {
+            end_after_turn: true,
+            ..Settings::default()
+        },
+    );
     let fx = step(
-        &mut state,
-        &mut rec,
+        &mut d,
         1_000,
-        Event::Command(Command::Launch(Box::new(spec(
-            "fix the flaky test\nand more",
-        )))),
+        Event::Command(Command::launch(spec("fix the flaky test\nand more"))),
     );
     assert!(matches!(fx.as_slice(), [Effect::Spawn { .. }]));
-    let task = state.tasks[0].id;
-    let id = rec.store_id(task).expect("recorded at launch").to_string();
+    let task = d.state().tasks[0].id;
+    let id = recorder(&d)
+        .store_id(task)
+        .expect("recorded at launch")
+        .to_string();
     assert_eq!(id.len(), 8);
     assert!(id.chars().all(|c| c.is_ascii_hexdigit()));
-    assert_eq!(rec.task_id(&id), Some(task));
+    assert_eq!(recorder(&d).task_id(&id), Some(task));
 
     agent(
-        &mut state,
-        &mut rec,
+        &mut d,
         task,
         AgentEvent::Session {
             session_id: "sess-42".into(),
@@ -102,15 +124,14 @@ fn a_recorded_task_comes_back_whole() {
             agent: "claude".into(),
         },
     );
-    agent(&mut state, &mut rec, task, AgentEvent::Question(question()));
-    rec.flush();
+    agent(&mut d, task, AgentEvent::Question(question()));
+    recorder(&d).flush();
     let blocked = store.load(&id).unwrap();
     assert_eq!(blocked.status, TaskStatus::Blocked);
     assert_eq!(blocked.pending_question.as_ref().unwrap().id, "req-7");
 
     step(
-        &mut state,
-        &mut rec,
+        &mut d,
         2_500,
         Event::Command(Command::Answer {
             task,
@@ -120,8 +141,7 @@ fn a_recorded_task_comes_back_whole() {
         }),
     );
     agent(
-        &mut state,
-        &mut rec,
+        &mut d,
         task,
         AgentEvent::Usage(Usage {
             input_tokens: 100,
@@ -131,8 +151,7 @@ fn a_recorded_task_comes_back_whole() {
         }),
     );
     agent(
-        &mut state,
-        &mut rec,
+        &mut d,
         task,
         AgentEvent::TurnEnd {
             is_error: false,
@@ -143,8 +162,7 @@ fn a_recorded_task_comes_back_whole() {
         },
     );
     step(
-        &mut state,
-        &mut rec,
+        &mut d,
         4_000,
         Event::Exited {
             task,
@@ -155,7 +173,7 @@ fn a_recorded_task_comes_back_whole() {
             },
         },
     );
-    rec.flush();
+    recorder(&d).flush();
 
     let r: TaskRecord = store.load(&id).unwrap();
     assert_eq!(r.status, TaskStatus::Succeeded);
@@ -221,18 +239,15 @@ fn a_restarted_front_end_adopts_tasks_and_retries_them_as_new_runs() {
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(&dir.path().join("tasks")).unwrap();
     let id = {
-        let mut rec = Recorder::start(store.clone()).unwrap();
-        let mut state = State::new(Settings::default());
+        let mut d = driver(&store, Settings::default());
         step(
-            &mut state,
-            &mut rec,
+            &mut d,
             1_000,
-            Event::Command(Command::Launch(Box::new(spec("build it")))),
+            Event::Command(Command::launch(spec("build it"))),
         );
-        let task = state.tasks[0].id;
+        let task = d.state().tasks[0].id;
         agent(
-            &mut state,
-            &mut rec,
+            &mut d,
             task,
             AgentEvent::Text {
                 text: "working".into(),
@@ -240,27 +255,23 @@ fn a_restarted_front_end_adopts_tasks_and_retries_them_as_new_runs() {
             },
         );
         step(
-            &mut state,
-            &mut rec,
+            &mut d,
             2_000,
             Event::SpawnFailed {
                 task,
                 message: "gone".into(),
             },
         );
-        rec.flush();
-        rec.store_id(task).unwrap().to_string()
+        recorder(&d).flush();
+        recorder(&d).store_id(task).unwrap().to_string()
     };
     // A new corral: the task is adopted with its history.
     let record = store.load(&id).unwrap();
     assert_eq!(record.status, TaskStatus::Failed);
-    let mut rec = Recorder::start(store.clone()).unwrap();
-    let mut state = State::new(Settings::default());
+    let mut d = driver(&store, Settings::default());
     // The redacted key comes back from the environment only if it is set.
-    let task = rec
-        .adopt(&mut state, &record, None)
-        .expect("claude can run");
-    let t = state.task(task).unwrap();
+    let task = d.adopt(3_000, &record, None).expect("claude can run");
+    let t = d.state().task(task).unwrap();
     assert_eq!(t.status, TaskStatus::Failed);
     assert!(
         t.transcript
@@ -274,25 +285,19 @@ fn a_restarted_front_end_adopts_tasks_and_retries_them_as_new_runs() {
             .iter()
             .any(|(k, _)| k == "CORRAL_TEST_API_KEY")
     );
-    assert_eq!(rec.store_id(task), Some(id.as_str()));
+    assert_eq!(recorder(&d).store_id(task), Some(id.as_str()));
 
-    let fx = step(
-        &mut state,
-        &mut rec,
-        5_000,
-        Event::Command(Command::Retry { task }),
-    );
+    let fx = step(&mut d, 5_000, Event::Command(Command::Retry { task }));
     assert!(matches!(fx.as_slice(), [Effect::Spawn { .. }]));
     agent(
-        &mut state,
-        &mut rec,
+        &mut d,
         task,
         AgentEvent::Text {
             text: "second run".into(),
             delta: false,
         },
     );
-    rec.flush();
+    recorder(&d).flush();
     let r = store.load(&id).unwrap();
     assert_eq!(r.runs, 2);
     assert_eq!(r.status, TaskStatus::Running);
@@ -312,8 +317,7 @@ fn a_restarted_front_end_adopts_tasks_and_retries_them_as_new_runs() {
 
     // Archive and delete go through the core and reach the files.
     step(
-        &mut state,
-        &mut rec,
+        &mut d,
         6_000,
         Event::Exited {
             task,
@@ -325,23 +329,17 @@ fn a_restarted_front_end_adopts_tasks_and_retries_them_as_new_runs() {
         },
     );
     step(
-        &mut state,
-        &mut rec,
+        &mut d,
         6_001,
         Event::Command(Command::Archive {
             task,
             archived: true,
         }),
     );
-    rec.flush();
+    recorder(&d).flush();
     assert!(store.load(&id).unwrap().archived);
-    step(
-        &mut state,
-        &mut rec,
-        6_002,
-        Event::Command(Command::Delete { task }),
-    );
-    rec.flush();
+    step(&mut d, 6_002, Event::Command(Command::Delete { task }));
+    recorder(&d).flush();
     assert!(!store.task_dir(&id).exists());
     assert!(store.list().0.is_empty());
 }
@@ -350,32 +348,20 @@ fn a_restarted_front_end_adopts_tasks_and_retries_them_as_new_runs() {
 fn a_torn_last_event_line_is_skipped_and_damage_is_reported_not_fatal() {
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(&dir.path().join("tasks")).unwrap();
-    let mut rec = Recorder::start(store.clone()).unwrap();
-    let mut state = State::new(Settings::default());
-    step(
-        &mut state,
-        &mut rec,
-        1,
-        Event::Command(Command::Launch(Box::new(spec("a")))),
-    );
-    step(
-        &mut state,
-        &mut rec,
-        1,
-        Event::Command(Command::Launch(Box::new(spec("b")))),
-    );
+    let mut d = driver(&store, Settings::default());
+    step(&mut d, 1, Event::Command(Command::launch(spec("a"))));
+    step(&mut d, 1, Event::Command(Command::launch(spec("b"))));
     agent(
-        &mut state,
-        &mut rec,
+        &mut d,
         1,
         AgentEvent::Text {
             text: "whole".into(),
             delta: false,
         },
     );
-    rec.flush();
-    let a = rec.store_id(1).unwrap().to_string();
-    let b = rec.store_id(2).unwrap().to_string();
+    recorder(&d).flush();
+    let a = recorder(&d).store_id(1).unwrap().to_string();
+    let b = recorder(&d).store_id(2).unwrap().to_string();
     use std::io::Write;
     let mut f = std::fs::OpenOptions::new()
         .append(true)
@@ -400,25 +386,19 @@ fn a_torn_last_event_line_is_skipped_and_damage_is_reported_not_fatal() {
 fn ids_are_found_by_unique_prefix() {
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(&dir.path().join("tasks")).unwrap();
-    let mut rec = Recorder::start(store.clone()).unwrap();
-    let mut state = State::new(Settings::default());
+    let mut d = driver(&store, Settings::default());
     for p in ["one", "two", "three"] {
-        step(
-            &mut state,
-            &mut rec,
-            1,
-            Event::Command(Command::Launch(Box::new(spec(p)))),
-        );
+        step(&mut d, 1, Event::Command(Command::launch(spec(p))));
     }
-    rec.flush();
-    let id = rec.store_id(2).unwrap().to_string();
+    recorder(&d).flush();
+    let id = recorder(&d).store_id(2).unwrap().to_string();
     assert_eq!(store.find(&id).unwrap().title, "two");
     // The shortest prefix that is unique among the three.
     let unique = (1..=8)
         .map(|n| &id[..n])
         .find(|p| {
             (1..=3)
-                .filter(|t| rec.store_id(*t).unwrap().starts_with(p))
+                .filter(|t| recorder(&d).store_id(*t).unwrap().starts_with(p))
                 .count()
                 == 1
         })
@@ -438,44 +418,40 @@ fn ids_are_found_by_unique_prefix() {
 fn a_running_task_is_locked_by_its_recorder_until_its_final_record() {
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(&dir.path().join("tasks")).unwrap();
-    let mut rec = Recorder::start(store.clone()).unwrap();
-    let mut state = State::new(Settings::default());
+    let mut d = driver(&store, Settings::default());
     step(
-        &mut state,
-        &mut rec,
+        &mut d,
         1_000,
-        Event::Command(Command::Launch(Box::new(spec("hold it")))),
+        Event::Command(Command::launch(spec("hold it"))),
     );
-    let task = state.tasks[0].id;
-    rec.flush();
-    let id = rec.store_id(task).unwrap().to_string();
+    let task = d.state().tasks[0].id;
+    recorder(&d).flush();
+    let id = recorder(&d).store_id(task).unwrap().to_string();
     assert!(store.owned_elsewhere(&id), "the running task is locked");
     // Recovery leaves it alone, and so does another recorder that adopts it.
     assert!(store.recover().interrupted.is_empty());
     let before = store.load(&id).unwrap();
     assert!(!before.status.is_final());
     {
-        let mut other = Recorder::start(store.clone()).unwrap();
-        let mut other_state = State::new(Settings::default());
+        let mut other = driver(&store, Settings::default());
         let mut forged = before.clone();
         forged.status = TaskStatus::Running;
         forged.title = "rewritten by another corral".into();
-        assert_eq!(other.adopt(&mut other_state, &forged, None), None);
-        assert!(other_state.tasks.is_empty());
-        other.flush();
+        assert_eq!(other.adopt(1, &forged, None), None);
+        assert!(other.state().tasks.is_empty());
+        recorder(&other).flush();
     }
     assert_eq!(store.load(&id).unwrap().title, before.title);
 
     step(
-        &mut state,
-        &mut rec,
+        &mut d,
         2_000,
         Event::SpawnFailed {
             task,
             message: "gone".into(),
         },
     );
-    rec.flush();
+    recorder(&d).flush();
     assert_eq!(store.load(&id).unwrap().status, TaskStatus::Failed);
     assert!(!store.owned_elsewhere(&id), "a finished task holds no lock");
 }

@@ -135,7 +135,7 @@ fn y_allows_once_and_claude_gets_an_allow_on_stdin() {
         }]
     );
     // Through the core: the control response for request req-1 goes out.
-    let effects = update(&mut s, T0 + 2_000, Event::Command(cmds[0].clone()));
+    let effects = update(&mut s, T0 + 2_000, Event::Command(cmds[0].clone())).effects;
     let [Effect::WriteStdin { task, line }] = effects.as_slice() else {
         panic!("{effects:?}");
     };
@@ -162,7 +162,8 @@ fn a_allows_always_and_the_same_command_is_not_asked_again() {
             task: id,
             event: AgentEvent::Question(approval("req-2", "cargo test")),
         },
-    );
+    )
+    .effects;
     assert!(matches!(effects.as_slice(), [Effect::WriteStdin { .. }]));
     a.sync_answer(&s);
     assert_eq!(a.mode(), Mode::Normal, "nothing to answer");
@@ -309,7 +310,7 @@ fn m_sends_a_follow_up_with_line_breaks() {
     );
     assert_eq!(a.mode(), Mode::Normal);
     // The core sends it live: the session is still open.
-    let effects = update(&mut s, T0 + 700, Event::Command(cmds[0].clone()));
+    let effects = update(&mut s, T0 + 700, Event::Command(cmds[0].clone())).effects;
     let [Effect::WriteStdin { line, .. }] = effects.as_slice() else {
         panic!("{effects:?}");
     };
@@ -350,7 +351,7 @@ fn a_message_that_cannot_go_now_says_why_instead_of_vanishing() {
     let mut s = live_state();
     let mut busy = spec("summarise");
     busy.agent = AgentKind::Codex;
-    update(&mut s, T0, Event::Command(Command::Launch(Box::new(busy))));
+    update(&mut s, T0, Event::Command(Command::launch(busy)));
     let mut a = app(100, 30, true);
     a.sync(&s);
     assert_eq!(press(&mut a, &s, ch('m')), vec![]);

@@ -461,7 +461,7 @@ fn several_questions_with_a_multi_select_are_a_list() {
 
 #[test]
 fn the_follow_up_line_and_a_waiting_row_on_top() {
-    let mut state = busy_state();
+    let state = busy_state();
     let mut a = app(80, 24, true);
     select(&mut a, &state, 1);
     a.handle(Action::Compose, &state);
@@ -503,7 +503,6 @@ fn the_follow_up_line_and_a_waiting_row_on_top() {
     assert!(s.contains("1 waiting for you"), "{s}");
     insta::assert_snapshot!("follow_up_80x24", s);
     insta::assert_snapshot!("follow_up_160x48", wide);
-    state.drain_published();
 }
 
 fn key(code: crossterm::event::KeyCode) -> crossterm::event::KeyEvent {

@@ -5,11 +5,15 @@
 //! arrives inside events, so every transition is a plain, repeatable test.
 
 pub mod event;
+mod state;
 pub mod task;
+#[cfg(test)]
+mod test_step;
 pub mod transcript;
 mod update;
 
-pub use update::{ApprovalPolicy, RetryPolicy, Settings, State, update};
+pub use state::{ApprovalPolicy, RetryPolicy, Settings, State, Step};
+pub use update::update;
 
 use serde::{Deserialize, Serialize};
 
@@ -108,8 +112,16 @@ pub enum Event {
 /// What a user can ask for.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Command {
-    /// Start a new task.
-    Launch(Box<task::TaskSpec>),
+    /// Start a new task. `store_id` is the id the store will know it by
+    /// (made by the front end without IO, see `crate::store::new_task_id`);
+    /// it names the task's worktree. `None`: not stored, named `t<id>`.
+    Launch {
+        spec: Box<task::TaskSpec>,
+        store_id: Option<String>,
+    },
+    /// Add a task known from elsewhere (the store, after a restart) under a
+    /// new id; an unfinished one becomes `interrupted`.
+    Adopt { task: Box<task::Task> },
     /// Kill a task's agent and every process it started.
     Kill { task: TaskId },
     /// Answer the pending question of a task.
@@ -138,6 +150,16 @@ pub enum Command {
     Input { task: TaskId, bytes: Vec<u8> },
     /// The task's terminal changed size.
     Resize { task: TaskId, rows: u16, cols: u16 },
+}
+
+impl Command {
+    /// A launch of `spec` without a store id.
+    pub fn launch(spec: task::TaskSpec) -> Command {
+        Command::Launch {
+            spec: Box::new(spec),
+            store_id: None,
+        }
+    }
 }
 
 /// What a timer is for; it comes back in `Event::TimerFired`.

@@ -222,7 +222,7 @@ impl Task {
 }
 
 /// One agent run and everything known about it.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Task {
     pub id: TaskId,
     pub spec: TaskSpec,

@@ -15,7 +15,7 @@ pub const DEFAULT_TRANSCRIPT_CAP: usize = 2_000;
 const MAX_MERGED_TEXT: usize = 64 * 1024;
 
 /// The bounded event window of one task.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Transcript {
     entries: VecDeque<AgentEvent>,
     cap: usize,

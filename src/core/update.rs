@@ -1,9 +1,9 @@
 //! `update`: the one function that changes corral's state.
 //!
 //! Takes a fact or a user intent, changes [`State`], and returns the
-//! [`Effect`]s for the runtime. Events meant for front ends (everything an
-//! agent said, plus what corral decided: answers, the finish) are queued in
-//! `State::published` for the front end to drain. Pure: the time comes in
+//! [`Step`]: the [`Effect`]s for the runtime, the events meant for front
+//! ends and the store (everything an agent said, plus what corral decided:
+//! answers, the finish) and the deleted tasks. Pure: the time comes in
 //! as an argument. Status changes go through the transition table; a
 //! refused change is logged (through `tracing`, the only output this module
 //! has) and ignored, never a panic. New tasks wait in a queue until the
@@ -14,9 +14,8 @@
 //! tasks (`update_worktree.rs`) are child modules; the queue, runs and
 //! follow-ups stay here.
 
-use std::path::PathBuf;
-
 use super::event::{AgentEvent, FinishStatus, Finished, Question, QuestionKind, Usage};
+use super::state::{ApprovalPolicy, State, Step};
 use super::task::{ChangeCount, KillReason, RunPlan, Task, TaskSpec, TaskStatus, TurnOutcome};
 use super::{Command, Effect, Event, ExitInfo, Limit, TaskId, TimerKind};
 use crate::agent::openai::{self, ChatMessage};
@@ -30,235 +29,9 @@ const RECENT_LINES: usize = 8;
 pub const RESUME_MESSAGE: &str = "Your previous session was interrupted (corral stopped while you \
      were working). Continue the task where you left off.";
 
-/// How a task that ended on a rate limit or an overload is tried again.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RetryPolicy {
-    /// Retries per run (0 turns retrying off).
-    pub max_attempts: u32,
-    /// The wait before retry 1, 2, ...; the last one repeats.
-    pub delays_ms: Vec<u64>,
-}
-
-impl Default for RetryPolicy {
-    fn default() -> Self {
-        RetryPolicy {
-            max_attempts: 3,
-            delays_ms: vec![5_000, 10_000, 20_000],
-        }
-    }
-}
-
-impl RetryPolicy {
-    /// The wait before retry `attempt` (counting from 1).
-    pub fn delay_ms(&self, attempt: u32) -> u64 {
-        let index = (attempt.max(1) - 1) as usize;
-        self.delays_ms
-            .get(index)
-            .or(self.delays_ms.last())
-            .copied()
-            .unwrap_or(5_000)
-    }
-}
-
 /// The message that resumes a session after a rate-limit pause.
 pub const CONTINUE_MESSAGE: &str = "Your previous attempt was interrupted by a rate limit \
      or an overloaded API. Continue the task where you left off.";
-
-/// Who answers questions when no person is asked.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ApprovalPolicy {
-    /// Block the task until the user answers.
-    Ask,
-    /// Allow every tool; questions are declined (nobody can answer them).
-    Allow,
-    /// Deny every tool and decline every question.
-    Deny,
-}
-
-/// Behaviour chosen by the front end.
-#[derive(Debug, Clone)]
-pub struct Settings {
-    pub approval: ApprovalPolicy,
-    /// Close the agent's stdin after its first turn ends (headless runs end
-    /// there; the TUI keeps the session open for follow-ups).
-    pub end_after_turn: bool,
-    /// Entries kept in memory per task transcript.
-    pub transcript_cap: usize,
-    /// Where agents without a live channel write their questions; `None`
-    /// turns the question-file protocol off.
-    pub question_dir: Option<PathBuf>,
-    /// Tasks running at once over all agents (`None`: no limit).
-    pub concurrency: Option<usize>,
-    /// Tasks running at once per agent kind.
-    pub per_agent_concurrency: Vec<(AgentKind, usize)>,
-    /// Retries after rate limits and overloads.
-    pub retry: RetryPolicy,
-    /// Where worktree tasks get their worktrees; `None` makes a worktree
-    /// task fail with a message (the front end offers no place for them).
-    pub worktree_root: Option<PathBuf>,
-    /// A shell command run in every new worktree (for example `npm ci`).
-    pub worktree_setup: Option<String>,
-}
-
-impl Default for Settings {
-    fn default() -> Self {
-        Settings {
-            approval: ApprovalPolicy::Ask,
-            end_after_turn: false,
-            transcript_cap: super::transcript::DEFAULT_TRANSCRIPT_CAP,
-            question_dir: None,
-            concurrency: None,
-            per_agent_concurrency: Vec::new(),
-            retry: RetryPolicy::default(),
-            worktree_root: None,
-            worktree_setup: None,
-        }
-    }
-}
-
-/// Everything corral knows.
-#[derive(Debug, Default)]
-pub struct State {
-    pub tasks: Vec<Task>,
-    pub settings: Settings,
-    next_id: TaskId,
-    next_seq: u64,
-    /// Events for front ends since they last drained them.
-    pub published: Vec<(TaskId, AgentEvent)>,
-    /// Tasks removed by [`Command::Delete`] since the store last drained them.
-    pub deleted: Vec<TaskId>,
-}
-
-impl State {
-    /// A state with no tasks.
-    pub fn new(settings: Settings) -> State {
-        State {
-            tasks: Vec::new(),
-            settings,
-            next_id: 1,
-            next_seq: 1,
-            published: Vec::new(),
-            deleted: Vec::new(),
-        }
-    }
-
-    /// The task with this id.
-    pub fn task(&self, id: TaskId) -> Option<&Task> {
-        self.tasks.iter().find(|t| t.id == id)
-    }
-
-    fn task_mut(&mut self, id: TaskId) -> Option<&mut Task> {
-        self.tasks.iter_mut().find(|t| t.id == id)
-    }
-
-    /// Takes the events published since the last call.
-    pub fn drain_published(&mut self) -> Vec<(TaskId, AgentEvent)> {
-        std::mem::take(&mut self.published)
-    }
-
-    /// Takes the ids of the tasks deleted since the last call.
-    pub fn drain_deleted(&mut self) -> Vec<TaskId> {
-        std::mem::take(&mut self.deleted)
-    }
-
-    /// The id the next launched task will get.
-    pub fn next_task_id(&self) -> TaskId {
-        self.next_id.max(1)
-    }
-
-    fn take_id(&mut self) -> TaskId {
-        let id = self.next_task_id();
-        self.next_id = id + 1;
-        id
-    }
-
-    fn take_seq(&mut self) -> u64 {
-        let seq = self.next_seq.max(1);
-        self.next_seq = seq + 1;
-        seq
-    }
-
-    /// Adds a task known from elsewhere (the store, after a restart) under a
-    /// new id and returns that id. An unfinished status is made
-    /// `Interrupted`: no agent of this corral runs it.
-    pub fn adopt(&mut self, mut task: Task) -> TaskId {
-        let id = self.take_id();
-        task.id = id;
-        if !task.status.is_final() {
-            task.status = TaskStatus::Interrupted;
-        }
-        task.stdin_open = false;
-        task.process_alive = false;
-        task.next_run = None;
-        task.worktree_pending = false;
-        self.tasks.push(task);
-        id
-    }
-
-    /// Names the worktrees of `effects` after their tasks' store ids: the
-    /// store learns a new task's id after `update` returned (in
-    /// `Recorder::observe`), so a front end with a store calls this after
-    /// observing and before applying the effects. Requests of tasks without
-    /// a store id keep `t<task id>`.
-    pub fn fill_worktree_ids(&self, effects: &mut [Effect]) {
-        for effect in effects {
-            if let Effect::CreateWorktree { task, request } = effect
-                && let Some(id) = self.task(*task).and_then(|t| t.short_id.as_ref())
-            {
-                request.task_short_id = id.clone();
-            }
-        }
-    }
-
-    /// Queued tasks in the order they will start.
-    pub fn queue(&self) -> Vec<TaskId> {
-        let mut queued: Vec<&Task> = self
-            .tasks
-            .iter()
-            .filter(|t| t.status == TaskStatus::Queued)
-            .collect();
-        queued.sort_by_key(|t| t.queue_seq);
-        queued.into_iter().map(|t| t.id).collect()
-    }
-
-    /// How many tasks are at work (of `kind`, or of any kind). A live
-    /// session idling after its turn, waiting for a follow-up, holds no
-    /// slot: it spends nothing until the user writes again.
-    pub fn active_count(&self, kind: Option<AgentKind>) -> usize {
-        self.tasks
-            .iter()
-            .filter(|t| t.status.is_active())
-            .filter(|t| kind.is_none_or(|k| t.spec.agent == k))
-            .count()
-    }
-
-    /// Whether a task of `agent` waits out a rate limit at `now_ms`: the
-    /// queue starts no other task of that agent meanwhile.
-    pub fn cooling_down(&self, agent: AgentKind, now_ms: u64) -> bool {
-        self.tasks.iter().any(|t| {
-            t.spec.agent == agent
-                && t.status == TaskStatus::Queued
-                && t.retry_at_ms.is_some_and(|at| at > now_ms)
-        })
-    }
-
-    fn has_slot(&self, kind: AgentKind) -> bool {
-        if self
-            .settings
-            .concurrency
-            .is_some_and(|max| self.active_count(None) >= max)
-        {
-            return false;
-        }
-        let per_kind = self
-            .settings
-            .per_agent_concurrency
-            .iter()
-            .find(|(k, _)| *k == kind)
-            .map(|(_, max)| *max);
-        per_kind.is_none_or(|max| self.active_count(Some(kind)) < max)
-    }
-}
 
 /// Moves `t` to `to` if the transition table allows it; otherwise logs and
 /// leaves it. Returns whether it moved.
@@ -277,11 +50,18 @@ fn set_status(t: &mut Task, to: TaskStatus) -> bool {
     }
 }
 
-/// Applies one event at time `now_ms` and returns what the runtime must do.
-pub fn update(state: &mut State, now_ms: u64, event: Event) -> Vec<Effect> {
+/// Applies one event at time `now_ms` and returns all it produced: what
+/// the runtime must do, what to publish, what was deleted.
+pub fn update(state: &mut State, now_ms: u64, event: Event) -> Step {
     let mut effects = apply(state, now_ms, event);
     effects.extend(start_queued(state, now_ms));
-    watch_worktrees(state, effects)
+    let effects = watch_worktrees(state, effects);
+    let outbox = std::mem::take(&mut state.outbox);
+    Step {
+        effects,
+        published: outbox.published,
+        deleted: outbox.deleted,
+    }
 }
 
 fn apply(state: &mut State, now_ms: u64, event: Event) -> Vec<Effect> {
@@ -355,8 +135,12 @@ fn apply(state: &mut State, now_ms: u64, event: Event) -> Vec<Effect> {
 
 fn command(state: &mut State, now_ms: u64, cmd: Command) -> Vec<Effect> {
     match cmd {
-        Command::Launch(spec) => {
-            launch(state, *spec);
+        Command::Launch { spec, store_id } => {
+            launch(state, *spec, store_id);
+            vec![]
+        }
+        Command::Adopt { task } => {
+            state.adopt(*task);
             vec![]
         }
         Command::Kill { task } => {
@@ -457,7 +241,7 @@ fn command(state: &mut State, now_ms: u64, cmd: Command) -> Vec<Effect> {
             match state.task(task).map(|t| (t.status, t.process_alive)) {
                 Some((status, false)) if status.is_final() => {
                     state.tasks.retain(|t| t.id != task);
-                    state.deleted.push(task);
+                    state.outbox.deleted.push(task);
                 }
                 Some(_) => tracing::warn!(task, "refused to delete an unfinished task"),
                 None => {}
@@ -527,7 +311,7 @@ fn fail_before_spawn(state: &mut State, task: TaskId, now_ms: u64, message: Stri
         t.recent_errors.push(message.clone());
         let ev = AgentEvent::Error { message };
         t.transcript.push(ev.clone());
-        state.published.push((task, ev));
+        state.outbox.published.push((task, ev));
     }
     finish(state, task, now_ms, None);
 }
@@ -749,7 +533,7 @@ fn spawn_effect(
 fn publish(state: &mut State, task: TaskId, event: AgentEvent) {
     if let Some(t) = state.task_mut(task) {
         t.transcript.push(event.clone());
-        state.published.push((task, event));
+        state.outbox.published.push((task, event));
     }
 }
 
@@ -823,11 +607,12 @@ fn exited(state: &mut State, task: TaskId, now_ms: u64, exit: ExitInfo) -> Vec<E
 }
 
 /// Adds a new task to the queue; [`start_queued`] starts it when a slot is free.
-fn launch(state: &mut State, spec: TaskSpec) {
+fn launch(state: &mut State, spec: TaskSpec, store_id: Option<String>) {
     let id = state.take_id();
     let prompt = spec.prompt.clone();
     let mut task = Task::new(id, spec, state.settings.transcript_cap);
     task.queue_seq = state.take_seq();
+    task.short_id = store_id;
     state.tasks.push(task);
     publish(state, id, AgentEvent::UserMessage { text: prompt });
 }
@@ -947,7 +732,7 @@ fn agent_event(state: &mut State, now_ms: u64, task: TaskId, event: AgentEvent) 
         }
         _ => None,
     };
-    state.published.push((task, event));
+    state.outbox.published.push((task, event));
     if let Some((q, answer, by)) = question {
         if question_file::is_file_question(&q) {
             // The agent is exiting; the policy answers once it is gone.

@@ -128,7 +128,7 @@ pub(super) fn answer_with(
         by: by.into(),
     };
     t.transcript.push(ev.clone());
-    state.published.push((task, ev));
+    state.outbox.published.push((task, ev));
     vec![Effect::WriteStdin { task, line }]
 }
 
@@ -136,6 +136,6 @@ pub(super) fn publish_error(state: &mut State, task: TaskId, message: String) {
     if let Some(t) = state.task_mut(task) {
         let ev = AgentEvent::Error { message };
         t.transcript.push(ev.clone());
-        state.published.push((task, ev));
+        state.outbox.published.push((task, ev));
     }
 }

@@ -2,9 +2,11 @@
 //! archive, delete and adoption; the setup helpers are the parent's.
 
 use super::*;
+use crate::core::Settings;
+use crate::core::test_step::{Published, update};
 
 fn launch(s: &mut State, now: u64, spec: TaskSpec) -> Vec<Effect> {
-    update(s, now, Event::Command(Command::Launch(Box::new(spec))))
+    update(s, now, Event::Command(Command::launch(spec)))
 }
 
 fn spawned(fx: &[Effect]) -> Vec<TaskId> {
@@ -361,7 +363,15 @@ fn adopted_unfinished_tasks_are_interrupted_and_resumable() {
     task.status = TaskStatus::Blocked;
     task.session_id = Some("s-1".into());
     task.pending_question = Some(approval());
-    let id = s.adopt(task);
+    let id = s.next_task_id();
+    let fx = update(
+        &mut s,
+        1_000,
+        Event::Command(Command::Adopt {
+            task: Box::new(task),
+        }),
+    );
+    assert!(fx.is_empty(), "an adopted task starts nothing");
     let t = s.task(id).unwrap();
     assert_eq!(t.status, TaskStatus::Interrupted);
     assert!(t.pending_question.is_some(), "the question is kept");

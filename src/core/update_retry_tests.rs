@@ -3,7 +3,9 @@
 
 use super::*;
 use crate::agent::{AgentKind, AgentOptions, StdinMode};
+use crate::core::test_step::{Published, update};
 use crate::core::{Limits, task::TaskSpec};
+use crate::core::{RetryPolicy, Settings};
 
 fn spec(agent: AgentKind) -> TaskSpec {
     TaskSpec {
@@ -21,11 +23,7 @@ fn spec(agent: AgentKind) -> TaskSpec {
 
 fn launched(agent: AgentKind) -> (State, TaskId) {
     let mut s = State::new(Settings::default());
-    let fx = update(
-        &mut s,
-        1_000,
-        Event::Command(Command::Launch(Box::new(spec(agent)))),
-    );
+    let fx = update(&mut s, 1_000, Event::Command(Command::launch(spec(agent))));
     assert_eq!(fx.len(), 1);
     let id = s.tasks[0].id;
     s.drain_published();
@@ -291,7 +289,7 @@ fn an_overloaded_529_is_retried_and_the_policy_is_configurable() {
     update(
         &mut s,
         0,
-        Event::Command(Command::Launch(Box::new(spec(AgentKind::Claude)))),
+        Event::Command(Command::launch(spec(AgentKind::Claude))),
     );
     let id = s.tasks[0].id;
     agent(&mut s, id, failed_turn(Some(529), "Overloaded"));
@@ -593,11 +591,7 @@ fn the_wall_timeout_counts_across_rate_limit_retries() {
     let mut s = State::new(Settings::default());
     let mut limited = spec(AgentKind::Claude);
     limited.limits.wall_timeout_ms = Some(20_000);
-    let fx = update(
-        &mut s,
-        1_000,
-        Event::Command(Command::Launch(Box::new(limited))),
-    );
+    let fx = update(&mut s, 1_000, Event::Command(Command::launch(limited)));
     assert!(matches!(
         fx.as_slice(),
         [Effect::Spawn {

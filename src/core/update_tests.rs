@@ -4,7 +4,9 @@ use serde_json::json;
 
 use super::*;
 use crate::agent::{AgentKind, AgentOptions};
+use crate::core::Settings;
 use crate::core::event::{QuestionItem, Usage};
+use crate::core::test_step::{Published, update};
 use crate::core::{
     Limits,
     task::{Budget, TaskSpec},
@@ -39,7 +41,7 @@ fn launched(settings: Settings) -> (State, TaskId) {
     let fx = update(
         &mut s,
         1_000,
-        Event::Command(Command::Launch(Box::new(spec("fix it")))),
+        Event::Command(Command::launch(spec("fix it"))),
     );
     assert!(matches!(fx.as_slice(), [Effect::Spawn { .. }]));
     let id = s.tasks[0].id;
@@ -449,11 +451,7 @@ fn spawned_prompt_and_resume(fx: &[Effect]) -> (String, Option<String>, Vec<(Str
 #[test]
 fn the_prompt_opens_the_conversation() {
     let mut s = State::new(Settings::default());
-    update(
-        &mut s,
-        1,
-        Event::Command(Command::Launch(Box::new(spec("fix it")))),
-    );
+    update(&mut s, 1, Event::Command(Command::launch(spec("fix it"))));
     assert_eq!(
         s.drain_published()[0].1,
         AgentEvent::UserMessage {
@@ -613,31 +611,19 @@ fn agents_without_a_live_channel_are_told_about_the_question_file() {
         question_dir: Some("/q".into()),
         ..Settings::default()
     });
-    let fx = update(
-        &mut s,
-        1,
-        Event::Command(Command::Launch(Box::new(codex_spec()))),
-    );
+    let fx = update(&mut s, 1, Event::Command(Command::launch(codex_spec())));
     let (all, _, env) = spawned_prompt_and_resume(&fx);
     assert!(all.contains("CORRAL_QUESTION_FILE"), "{all}");
     assert!(env.contains(&("CORRAL_QUESTION_FILE".into(), "/q/task-1-run-1.json".into())));
 
     let mut opted_out = codex_spec();
     opted_out.options.no_question_file = true;
-    let fx = update(
-        &mut s,
-        1,
-        Event::Command(Command::Launch(Box::new(opted_out))),
-    );
+    let fx = update(&mut s, 1, Event::Command(Command::launch(opted_out)));
     let (all, _, env) = spawned_prompt_and_resume(&fx);
     assert!(!all.contains("CORRAL_QUESTION_FILE"));
     assert!(env.is_empty());
 
-    let fx = update(
-        &mut s,
-        1,
-        Event::Command(Command::Launch(Box::new(spec("x")))),
-    );
+    let fx = update(&mut s, 1, Event::Command(Command::launch(spec("x"))));
     let (_, _, env) = spawned_prompt_and_resume(&fx);
     assert!(env.is_empty(), "claude asks live");
 }
@@ -648,11 +634,7 @@ fn a_file_question_blocks_after_exit_and_the_answer_resumes() {
         question_dir: Some("/q".into()),
         ..headless()
     });
-    update(
-        &mut s,
-        1,
-        Event::Command(Command::Launch(Box::new(codex_spec()))),
-    );
+    update(&mut s, 1, Event::Command(Command::launch(codex_spec())));
     let id = s.tasks[0].id;
     agent(
         &mut s,
@@ -708,11 +690,7 @@ fn headless_declines_a_file_question_and_resumes_instead_of_hanging() {
         approval: ApprovalPolicy::Deny,
         ..headless()
     });
-    update(
-        &mut s,
-        1,
-        Event::Command(Command::Launch(Box::new(codex_spec()))),
-    );
+    update(&mut s, 1, Event::Command(Command::launch(codex_spec())));
     let id = s.tasks[0].id;
     let fx = agent(&mut s, id, AgentEvent::Question(file_question(id)));
     assert!(

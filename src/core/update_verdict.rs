@@ -71,7 +71,7 @@ pub(super) fn finish(state: &mut State, task: TaskId, now_ms: u64, exit: Option<
         killed_outside_group: exit.as_ref().and_then(ExitInfo::killed_outside),
     });
     t.transcript.push(finished.clone());
-    state.published.push((task, finished));
+    state.outbox.published.push((task, finished));
 }
 
 pub(super) fn seconds(ms: Option<u64>) -> String {

@@ -6,6 +6,8 @@ use std::path::PathBuf;
 
 use super::*;
 use crate::agent::{AgentKind, AgentOptions};
+use crate::core::Settings;
+use crate::core::test_step::{Published, update};
 use crate::core::{
     Limits,
     task::{Budget, ChangeCount, TaskSpec},
@@ -58,7 +60,7 @@ fn launch(s: &mut State) -> (TaskId, Vec<Effect>) {
     let fx = update(
         s,
         1_000,
-        Event::Command(Command::Launch(Box::new(spec("Fix the bug\nin detail")))),
+        Event::Command(Command::launch(spec("Fix the bug\nin detail"))),
     );
     (s.tasks[0].id, fx)
 }
@@ -129,11 +131,18 @@ fn launching_a_worktree_task_creates_the_worktree_before_the_agent() {
 }
 
 #[test]
-fn the_store_id_names_the_worktree_once_known() {
+fn the_store_id_that_came_with_the_launch_names_the_worktree() {
     let mut s = State::new(settings());
-    let (id, mut fx) = launch(&mut s);
-    s.tasks[0].short_id = Some("ab12cd34".into());
-    s.fill_worktree_ids(&mut fx);
+    let fx = update(
+        &mut s,
+        1_000,
+        Event::Command(Command::Launch {
+            spec: Box::new(spec("Fix the bug")),
+            store_id: Some("ab12cd34".into()),
+        }),
+    );
+    let id = s.tasks[0].id;
+    assert_eq!(s.task(id).unwrap().short_id.as_deref(), Some("ab12cd34"));
     match &fx[0] {
         Effect::CreateWorktree { task, request } => {
             assert_eq!(*task, id);
@@ -331,10 +340,10 @@ fn a_plain_task_never_touches_worktrees() {
     let fx = update(
         &mut s,
         1_000,
-        Event::Command(Command::Launch(Box::new(TaskSpec {
+        Event::Command(Command::launch(TaskSpec {
             worktree: false,
             ..spec("plain")
-        }))),
+        })),
     );
     assert_eq!(spawned_cwd(&fx), vec![PathBuf::from("/src/project")]);
     assert_eq!(fx.len(), 1, "no watcher: {fx:?}");

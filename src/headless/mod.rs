@@ -2,8 +2,9 @@
 //! and runtime as the TUI, its events printed as a readable transcript or
 //! as canonical JSON lines.
 //!
-//! Never asks a person (no terminal UI): questions are answered by the
-//! `--approve` policy, so a run can never hang waiting for input.
+//! Asks the person only when stdin is a terminal (and `--approve` is `ask`
+//! or unset, see [`ask`]); otherwise the `--approve` policy answers every
+//! question, so a run without a terminal can never hang waiting for input.
 
 pub mod ask;
 pub use crate::describe::printer;
@@ -20,7 +21,8 @@ use crate::cli::{AgentArgs, ApproveArg, RunArgs};
 use crate::config::{Approve, Config};
 use crate::core::event::{AgentEvent, FinishStatus};
 use crate::core::task::{Budget, TaskSpec};
-use crate::core::{ApprovalPolicy, Command, Event, Limits, Settings, State, update};
+use crate::core::{ApprovalPolicy, Command, Event, Limits, Settings, State};
+use crate::driver::Driver;
 use crate::logging;
 use crate::paths::Paths;
 use crate::runtime::{KillWaits, Runtime, RuntimeConfig};
@@ -265,7 +267,7 @@ async fn drive(
     spec: TaskSpec,
     args: RunSettings,
     question_dir: Option<PathBuf>,
-    mut recorder: Option<Recorder>,
+    recorder: Option<Recorder>,
 ) -> i32 {
     let (tx, mut rx) = mpsc::channel(EVENT_QUEUE);
     let mut runtime = Runtime::new(
@@ -282,7 +284,7 @@ async fn drive(
     if let Some(recorder) = &recorder {
         runtime.set_observer(recorder.observer());
     }
-    let mut state = State::new(Settings {
+    let state = State::new(Settings {
         approval: match args.approve {
             Some(Approve::Deny) => ApprovalPolicy::Deny,
             Some(Approve::Allow) => ApprovalPolicy::Allow,
@@ -296,6 +298,7 @@ async fn drive(
         worktree_setup: args.worktree_setup.clone(),
         ..Settings::default()
     });
+    let mut driver = Driver::new(state, recorder, runtime);
     let color =
         !args.json && std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
     let mut out = Output {
@@ -303,7 +306,7 @@ async fn drive(
         printer: Printer::new(color),
         skip_questions: false,
     };
-    let mut lines = (state.settings.approval == ApprovalPolicy::Ask).then(terminal_lines);
+    let mut lines = (driver.state().settings.approval == ApprovalPolicy::Ask).then(terminal_lines);
     // The prompt at the terminal shows the question in full.
     out.skip_questions = lines.is_some();
     let mut asker: Option<Asker> = None;
@@ -317,38 +320,27 @@ async fn drive(
         }
     };
     let mut interrupted: Option<i32> = None;
-    let mut announced = false;
-    let mut next = Some(Event::Command(Command::Launch(Box::new(spec))));
+    let (task, first) = driver.launch(now_ms(), spec);
+    if let Some(id) = driver.state().task(task).and_then(|t| t.short_id.clone()) {
+        tracing::info!(task = id, "corral run started");
+        if !args.json && std::io::stderr().is_terminal() {
+            tell(&format!("corral: task {id} (see `corral logs {id}`)\n"));
+        }
+    }
+    let mut published = Some(first.published);
+    let mut next: Option<Event> = None;
     loop {
         if let Some(event) = next.take() {
-            let mut effects = update(&mut state, now_ms(), event);
-            let published = state.drain_published();
-            // Recorded before the effects run, so the task is known to the
-            // store before its agent starts.
-            if let Some(recorder) = recorder.as_mut() {
-                recorder.observe(&mut state, &published);
-                if !announced {
-                    announced = true;
-                    if let Some(id) = state.tasks.first().and_then(|t| recorder.store_id(t.id)) {
-                        tracing::info!(task = id, "corral run started");
-                        if !args.json && std::io::stderr().is_terminal() {
-                            tell(&format!("corral: task {id} (see `corral logs {id}`)\n"));
-                        }
-                    }
-                }
-            }
-            // Worktrees are named after the store's task id, known now.
-            state.fill_worktree_ids(&mut effects);
-            for effect in effects {
-                runtime.apply(effect);
-            }
+            published = Some(driver.step(now_ms(), event).published);
+        }
+        if let Some(published) = published.take() {
             for (_, ev) in published {
                 out.emit(&ev);
                 if let AgentEvent::Finished(f) = &ev {
-                    if let Some(recorder) = &recorder {
+                    if let Some(recorder) = driver.recorder() {
                         recorder.flush();
                     }
-                    if let Some(t) = state.tasks.first()
+                    if let Some(t) = driver.state().task(task)
                         && let Some(wt) = &t.worktree
                     {
                         tell(&worktree_hint(wt, t.short_id.as_deref()));
@@ -360,7 +352,10 @@ async fn drive(
                     };
                 }
             }
-            let pending = state.tasks.first().and_then(|t| t.pending_question.clone());
+            let pending = driver
+                .state()
+                .task(task)
+                .and_then(|t| t.pending_question.clone());
             match pending {
                 Some(q) if lines.is_some() => {
                     if asker.as_ref().is_none_or(|a| a.question_id() != q.id) {
@@ -384,7 +379,6 @@ async fn drive(
                 None => return 1,
             },
             typed = line => {
-                let task = state.tasks.first().map(|t| t.id).unwrap_or_default();
                 match (typed, asker.as_mut()) {
                     (None, _) => lines = None,
                     (Some(_), None) => {}
@@ -404,15 +398,14 @@ async fn drive(
             }
             signal = stops.next() => {
                 if let Some(first) = interrupted {
-                    runtime.kill_all_blocking();
-                    if let Some(recorder) = &recorder {
+                    driver.executor.kill_all_blocking();
+                    if let Some(recorder) = driver.recorder() {
                         recorder.flush();
                     }
                     return 128 + first;
                 }
                 tracing::info!(signal, "stopping the task on a signal");
                 interrupted = Some(signal);
-                let task = state.tasks.first().map(|t| t.id).unwrap_or_default();
                 next = Some(Event::Command(Command::Kill { task }));
             }
         }

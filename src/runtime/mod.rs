@@ -126,8 +126,9 @@ pub trait Observer: Send + Sync {
     /// The agent of `task` was spawned as group `pgid` (== the leader's
     /// pid). Called before the leader can be reaped, so `pgid` is still it.
     fn spawned(&self, task: TaskId, pgid: i32);
-    /// One complete output line of the agent, as read (before parsing).
-    fn raw_line(&self, task: TaskId, line: &str);
+    /// Complete output lines of the agent, as read (before parsing), in
+    /// order: one call per read, however many lines it held.
+    fn raw_lines(&self, task: TaskId, lines: Vec<String>);
 }
 
 /// Runs agent processes and reports what they do.

@@ -74,22 +74,35 @@ impl Reader {
         if self.closed {
             return;
         }
+        let mut raw = Vec::new();
         for line in self.splitter.push(bytes) {
-            self.line(line);
+            self.line(line, &mut raw);
         }
+        self.observe(raw);
     }
 
     fn finish(&mut self) {
+        let mut raw = Vec::new();
         if let Some(line) = self.splitter.finish() {
-            self.line(line);
+            self.line(line, &mut raw);
+        }
+        self.observe(raw);
+    }
+
+    /// Hands one read's raw lines to the observer at once.
+    fn observe(&self, raw: Vec<String>) {
+        if let Some(observer) = &self.observer
+            && !raw.is_empty()
+        {
+            observer.raw_lines(self.task, raw);
         }
     }
 
-    fn line(&mut self, line: Line) {
+    fn line(&mut self, line: Line, raw: &mut Vec<String>) {
         match line {
             Line::Full(text) => {
-                if let Some(observer) = &self.observer {
-                    observer.raw_line(self.task, &text);
+                if self.observer.is_some() {
+                    raw.push(text.clone());
                 }
                 for event in self.parser.parse_line(&text) {
                     self.send(Event::Agent {

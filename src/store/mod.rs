@@ -23,6 +23,7 @@ pub mod lock;
 pub mod proc;
 pub mod record;
 mod recorder;
+mod writer;
 
 use std::fs::File;
 use std::io::{self, Write};
@@ -36,6 +37,13 @@ pub use lock::{LOCK_FILE, OwnerLock};
 pub use proc::{OrphanOutcome, ProcessId};
 pub use record::{QuestionEntry, TaskRecord};
 pub use recorder::{Recorder, RecorderObserver};
+
+/// A new task's store id, made without IO: 8 random hex digits (32 bits,
+/// so two tasks of one store share one with a chance of about n/4e9; the
+/// writer then refuses to record the second, see `writer.rs`).
+pub fn new_task_id() -> String {
+    uuid::Uuid::new_v4().simple().to_string()[..8].to_string()
+}
 
 /// The record file inside a task directory.
 pub const RECORD_FILE: &str = "task.json";
@@ -151,7 +159,7 @@ impl Store {
     /// Claims a new unique task id and creates its directory (0700).
     pub fn create_task_dir(&self) -> Result<String> {
         for _ in 0..64 {
-            let id = uuid::Uuid::new_v4().simple().to_string()[..8].to_string();
+            let id = new_task_id();
             match std::fs::DirBuilder::new()
                 .mode_private()
                 .create(self.task_dir(&id))

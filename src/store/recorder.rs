@@ -1,12 +1,15 @@
 //! The recorder: keeps the store in step with a front end's [`State`].
 //!
-//! The front end calls [`Recorder::observe`] after each `update` (before it
-//! applies the effects, so a task is known before its agent starts). That
-//! call only compares a few fields per touched task and sends messages; all
-//! file IO (atomic record writes with fsync, event and raw-line appends)
-//! happens on one writer thread, so the UI loop never waits for the disk.
-//! The runtime reports spawned process groups and raw output lines through
-//! [`RecorderObserver`], on its own threads, by message too.
+//! The driver ([`crate::driver`]) calls [`Recorder::observe`] after each
+//! `update` with the [`Step`] it produced (before the effects run, so a task
+//! is known before its agent starts). That call reads state, never writes
+//! it: a task's store id came with its launch. It only compares a few
+//! fields per touched task and sends messages on a bounded queue; all file
+//! IO (creating task folders, atomic record writes with fsync, batched event
+//! and raw-line appends) happens on one writer thread ([`super::writer`]),
+//! so the loop waits for the disk only when the writer is a whole queue
+//! behind. The runtime reports spawned process groups and raw output lines
+//! through [`RecorderObserver`], on its own threads, by message too.
 //!
 //! The writer holds a task's ownership lock ([`super::lock`]) while the
 //! task is unfinished: taken before it writes an unfinished record, released
@@ -22,41 +25,39 @@
 //! Never panics on a store problem: it is logged and the task goes on.
 
 use std::collections::HashMap;
-use std::fs::File;
-use std::io::{Read, Seek, SeekFrom, Write};
 use std::sync::Arc;
-use std::sync::mpsc::{Receiver, Sender, channel, sync_channel};
+use std::sync::mpsc::{SyncSender, sync_channel};
 use std::thread::JoinHandle;
 
-use super::lock::{OwnerLock, lock_within};
 use super::proc::ProcessId;
 use super::record::{AnswerEntry, QuestionEntry, RecordMeta, TaskRecord, record_of, task_redactor};
+use super::writer::Writer;
 use super::{Store, now_ms};
 use crate::config::Config;
 use crate::core::event::AgentEvent;
 use crate::core::task::{Task, TaskStatus};
-use crate::core::{State, TaskId};
+use crate::core::{State, Step, TaskId};
 use crate::logging::Redactor;
-use crate::paths::open_private_append;
 use crate::runtime::Observer;
 
-/// Lines kept for a task the writer does not know yet (should not happen
-/// when `observe` runs before effects are applied); beyond this they are
-/// dropped and counted in the log.
-const PENDING_CAP: usize = 10_000;
+/// Messages the writer may be behind by before senders wait: bounded, so a
+/// slow disk slows the agents down instead of filling memory.
+const QUEUE: usize = 4096;
 
-/// How long the writer waits for a task's lock that somebody holds (a
-/// recovery elsewhere holds a dead owner's lock while it kills its group).
-const LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(4);
-
-enum Msg {
+pub(super) enum Msg {
     /// The current record of a task (the writer adds the agent group), and
-    /// what is secret in its events and raw output.
-    Upsert(TaskId, Box<TaskRecord>, Arc<Redactor>),
+    /// what is secret in its events and raw output. `fresh`: the first
+    /// record of a new task, whose folder the writer creates.
+    Upsert {
+        task: TaskId,
+        record: Box<TaskRecord>,
+        secrets: Arc<Redactor>,
+        fresh: bool,
+    },
     /// Canonical events of the task's current run.
     Events(TaskId, Vec<AgentEvent>),
-    /// One raw output line of the task's current run.
-    Raw(TaskId, String),
+    /// Raw output lines of the task's current run, in order.
+    Raw(TaskId, Vec<String>),
     /// The task's agent runs as this group.
     Group(TaskId, ProcessId),
     /// The task was deleted: remove its files.
@@ -112,7 +113,7 @@ fn fingerprint(t: &Task, meta: &RecordMeta) -> Fingerprint {
 /// Hands raw lines and spawned groups from the runtime to the writer.
 #[derive(Clone)]
 pub struct RecorderObserver {
-    tx: Sender<Msg>,
+    tx: SyncSender<Msg>,
 }
 
 impl Observer for RecorderObserver {
@@ -123,17 +124,20 @@ impl Observer for RecorderObserver {
         }
     }
 
-    fn raw_line(&self, task: TaskId, line: &str) {
-        let _ = self.tx.send(Msg::Raw(task, line.to_string()));
+    fn raw_lines(&self, task: TaskId, lines: Vec<String>) {
+        let _ = self.tx.send(Msg::Raw(task, lines));
     }
 }
 
 /// Records the tasks of one front end in the store.
 pub struct Recorder {
     store: Store,
-    tx: Sender<Msg>,
+    tx: SyncSender<Msg>,
     writer: Option<JoinHandle<()>>,
     tracked: HashMap<TaskId, Tracked>,
+    /// Records read by [`Recorder::load`] whose tasks `update` has not
+    /// adopted yet, by store id.
+    loaded: HashMap<String, (RecordMeta, Box<TaskRecord>)>,
     owner: Option<ProcessId>,
     redactor: Redactor,
 }
@@ -141,7 +145,7 @@ pub struct Recorder {
 impl Recorder {
     /// Starts the writer thread for `store`; this process owns what it records.
     pub fn start(store: Store) -> std::io::Result<Recorder> {
-        let (tx, rx) = channel();
+        let (tx, rx) = sync_channel(QUEUE);
         let writer_store = store.clone();
         let writer = std::thread::Builder::new()
             .name("corral-store".into())
@@ -151,6 +155,7 @@ impl Recorder {
             tx,
             writer: Some(writer),
             tracked: HashMap::new(),
+            loaded: HashMap::new(),
             owner: ProcessId::current(),
             redactor: Redactor::from_env(&[]),
         })
@@ -181,39 +186,49 @@ impl Recorder {
             .map(|(task, _)| *task)
     }
 
-    /// Brings the store up to date with `state` after an `update`:
-    /// `published` are the events that update published (the caller still
-    /// prints or shows them). Call it before applying the update's effects.
-    pub fn observe(&mut self, state: &mut State, published: &[(TaskId, AgentEvent)]) {
+    /// Brings the store up to date with `state` after an `update` that
+    /// produced `step`. Reads `state`, never writes it. Call it before
+    /// carrying out the step's effects.
+    pub fn observe(&mut self, state: &State, step: &Step) {
         let now = now_ms();
-        for task in state.drain_deleted() {
-            if self.tracked.remove(&task).is_some() {
-                let _ = self.tx.send(Msg::Delete(task));
+        for task in &step.deleted {
+            if self.tracked.remove(task).is_some() {
+                self.send(Msg::Delete(*task));
             }
         }
         let mut touched: Vec<TaskId> = Vec::new();
         for t in &state.tasks {
             if !self.tracked.contains_key(&t.id) {
-                match self.store.create_task_dir() {
-                    Ok(id) => {
-                        self.tracked.insert(
-                            t.id,
-                            Tracked {
-                                meta: RecordMeta {
-                                    id,
-                                    created_ms: now,
-                                    questions: Vec::new(),
-                                    owner: self.owner.clone(),
-                                },
-                                seen: None,
-                            },
-                        );
-                    }
-                    Err(err) => {
-                        tracing::error!(task = t.id, "cannot record the task: {err:#}");
-                        continue;
-                    }
+                // Only tasks launched with a store id (or adopted) are stored.
+                let Some(id) = t.short_id.as_ref() else {
+                    continue;
+                };
+                let (meta, stored) = match self.loaded.remove(id) {
+                    Some((meta, record)) => (meta, Some(record)),
+                    None => (
+                        RecordMeta {
+                            id: id.clone(),
+                            created_ms: now,
+                            questions: Vec::new(),
+                            owner: self.owner.clone(),
+                        },
+                        None,
+                    ),
+                };
+                let seen = stored.is_some().then(|| fingerprint(t, &meta));
+                if let Some(mut record) = stored {
+                    // The writer learns the adopted task (and its run
+                    // number) from its record, with the status it has now.
+                    record.status = t.status;
+                    let secrets = Arc::new(task_redactor(t, &self.redactor));
+                    self.send(Msg::Upsert {
+                        task: t.id,
+                        record,
+                        secrets,
+                        fresh: false,
+                    });
                 }
+                self.tracked.insert(t.id, Tracked { meta, seen });
             }
             if let Some(tracked) = self.tracked.get(&t.id)
                 && tracked.seen.as_ref().is_none_or(|seen| {
@@ -223,14 +238,8 @@ impl Recorder {
                 touched.push(t.id);
             }
         }
-        // The core names a task's worktree after its store id.
-        for t in state.tasks.iter_mut().filter(|t| t.short_id.is_none()) {
-            if let Some(tracked) = self.tracked.get(&t.id) {
-                t.short_id = Some(tracked.meta.id.clone());
-            }
-        }
         // Questions and answers, from what was published.
-        for (task, event) in published {
+        for (task, event) in &step.published {
             let Some(tracked) = self.tracked.get_mut(task) else {
                 continue;
             };
@@ -275,14 +284,20 @@ impl Recorder {
             if tracked.seen.as_ref() == Some(&now_seen) {
                 continue;
             }
+            let fresh = tracked.seen.is_none();
             tracked.seen = Some(now_seen);
             let record = record_of(t, &tracked.meta, now, &self.redactor);
             let secrets = Arc::new(task_redactor(t, &self.redactor));
-            let _ = self.tx.send(Msg::Upsert(task, Box::new(record), secrets));
+            self.send(Msg::Upsert {
+                task,
+                record: Box::new(record),
+                secrets,
+                fresh,
+            });
         }
         // Events after the records: a new run's record opens its files.
         let mut batch: Vec<(TaskId, Vec<AgentEvent>)> = Vec::new();
-        for (task, event) in published {
+        for (task, event) in &step.published {
             if !self.tracked.contains_key(task) {
                 continue;
             }
@@ -292,23 +307,24 @@ impl Recorder {
             }
         }
         for (task, events) in batch {
-            let _ = self.tx.send(Msg::Events(task, events));
+            self.send(Msg::Events(task, events));
         }
     }
 
-    /// Adds a stored task to `state` (after a restart) and keeps recording
-    /// it under its store id. Redacted environment values are taken from
-    /// its profile in `config`, else from this process's environment, else
-    /// dropped. The last run's events are replayed into its transcript.
-    /// `None` when this build cannot run the record's agent kind, or when
-    /// the task is unfinished and another live corral holds its lock (it is
-    /// theirs: never relabelled, never rewritten).
-    pub fn adopt(
+    /// Reads a stored task to bring it back after a restart (the caller
+    /// adopts it through `update`, and [`Recorder::observe`] then keeps
+    /// recording it under its store id). Redacted environment values are
+    /// taken from its profile in `config`, else from this process's
+    /// environment, else dropped. The last run's events are replayed into
+    /// its transcript. `None` when this build cannot run the record's agent
+    /// kind, or when the task is unfinished and another live corral holds
+    /// its lock (it is theirs: never relabelled, never rewritten).
+    pub fn load(
         &mut self,
-        state: &mut State,
         record: &TaskRecord,
         config: Option<&Config>,
-    ) -> Option<TaskId> {
+        transcript_cap: usize,
+    ) -> Option<Task> {
         if !record.status.is_final() && self.store.owned_elsewhere(&record.id) {
             return None;
         }
@@ -318,7 +334,7 @@ impl Recorder {
             .and_then(|p| config?.profile(p))
             .map(|p| p.env.clone())
             .unwrap_or_default();
-        let mut task = record.to_task(state.settings.transcript_cap, |name| {
+        let mut task = record.to_task(transcript_cap, |name| {
             profile_env
                 .get(name)
                 .cloned()
@@ -329,24 +345,21 @@ impl Recorder {
                 task.transcript.push(event);
             }
         }
-        let id = state.adopt(task);
         let meta = RecordMeta {
             id: record.id.clone(),
             created_ms: record.created_ms,
             questions: record.questions.clone(),
             owner: self.owner.clone(),
         };
-        let seen = state.task(id).map(|t| fingerprint(t, &meta));
-        self.tracked.insert(id, Tracked { meta, seen });
-        // The writer learns the task (and its run number) from the record.
-        let mut stored = record.clone();
-        let mut secrets = Arc::new(self.redactor.clone());
-        if let Some(t) = state.task(id) {
-            stored.status = t.status;
-            secrets = Arc::new(task_redactor(t, &self.redactor));
-        }
-        let _ = self.tx.send(Msg::Upsert(id, Box::new(stored), secrets));
-        Some(id)
+        self.loaded
+            .insert(record.id.clone(), (meta, Box::new(record.clone())));
+        Some(task)
+    }
+
+    /// Queues a message for the writer; waits only while the writer is a
+    /// whole queue behind.
+    fn send(&self, msg: Msg) {
+        let _ = self.tx.send(msg);
     }
 
     /// Blocks until everything sent so far is written.
@@ -364,7 +377,7 @@ impl Drop for Recorder {
     fn drop(&mut self) {
         let _ = self.tx.send(Msg::Close);
         self.flush();
-        let (dead_tx, _) = channel();
+        let (dead_tx, _) = sync_channel(0);
         drop(std::mem::replace(&mut self.tx, dead_tx));
         if let Some(writer) = self.writer.take() {
             // The writer ends when every sender is gone; observers held by
@@ -372,251 +385,4 @@ impl Drop for Recorder {
             drop(writer);
         }
     }
-}
-
-/// What the writer thread keeps per task.
-struct Written {
-    record: TaskRecord,
-    /// What is secret in this task's events and raw output.
-    secrets: Arc<Redactor>,
-    group: Option<ProcessId>,
-    run: u32,
-    events: Option<File>,
-    raw: Option<File>,
-    deleted: bool,
-    /// Held while this process runs the task (until its final record).
-    lock: Option<OwnerLock>,
-    /// Another live corral holds the unfinished task: its output is not
-    /// written here.
-    foreign: bool,
-}
-
-struct Writer {
-    store: Store,
-    tasks: HashMap<TaskId, Written>,
-    pending: HashMap<TaskId, Vec<Msg>>,
-    pending_lines: usize,
-    closed: bool,
-}
-
-impl Writer {
-    fn new(store: Store) -> Writer {
-        Writer {
-            store,
-            tasks: HashMap::new(),
-            pending: HashMap::new(),
-            pending_lines: 0,
-            closed: false,
-        }
-    }
-
-    fn run(mut self, rx: Receiver<Msg>) {
-        while let Ok(msg) = rx.recv() {
-            self.handle(msg);
-        }
-    }
-
-    fn handle(&mut self, msg: Msg) {
-        match msg {
-            Msg::Flush(reply) => {
-                let _ = reply.send(());
-            }
-            Msg::Close => {
-                self.closed = true;
-                self.tasks.clear();
-                self.pending.clear();
-            }
-            _ if self.closed => {}
-            Msg::Upsert(task, record, secrets) => {
-                self.upsert(task, *record, secrets);
-                if let Some(waiting) = self.pending.remove(&task) {
-                    self.pending_lines = self.pending_lines.saturating_sub(waiting.len());
-                    for msg in waiting {
-                        self.handle(msg);
-                    }
-                }
-            }
-            Msg::Delete(task) => {
-                self.pending.remove(&task);
-                if let Some(w) = self.tasks.get_mut(&task) {
-                    w.deleted = true;
-                    w.events = None;
-                    w.raw = None;
-                    if let Err(err) = self.store.delete(&w.record.id) {
-                        tracing::warn!(task, "{err:#}");
-                    }
-                }
-            }
-            Msg::Events(task, _) | Msg::Raw(task, _) | Msg::Group(task, _)
-                if !self.tasks.contains_key(&task) =>
-            {
-                if self.pending_lines < PENDING_CAP {
-                    self.pending_lines += 1;
-                    self.pending.entry(task).or_default().push(msg);
-                } else {
-                    tracing::warn!(task, "store writer: dropped output of an unknown task");
-                }
-            }
-            Msg::Events(task, events) => {
-                let store = self.store.clone();
-                let Some(w) = self.tasks.get_mut(&task) else {
-                    return;
-                };
-                if w.deleted || w.foreign {
-                    return;
-                }
-                let path = store.events_path(&w.record.id, w.run.max(1));
-                let file = match open_log(&mut w.events, &path) {
-                    Some(file) => file,
-                    None => return,
-                };
-                for event in events {
-                    if let Ok(json) = serde_json::to_string(&event) {
-                        let mut line = w.secrets.line(&json).into_owned();
-                        line.push('\n');
-                        // One write per line: a crash tears at most the last.
-                        if let Err(err) = file.write_all(line.as_bytes()) {
-                            tracing::warn!(task, "cannot append to {}: {err}", path.display());
-                            return;
-                        }
-                    }
-                }
-            }
-            Msg::Raw(task, line) => {
-                let store = self.store.clone();
-                let Some(w) = self.tasks.get_mut(&task) else {
-                    return;
-                };
-                if w.deleted || w.foreign {
-                    return;
-                }
-                let path = store.raw_path(&w.record.id, w.run.max(1));
-                if let Some(file) = open_log(&mut w.raw, &path) {
-                    let mut line = w.secrets.line(&line).into_owned();
-                    line.push('\n');
-                    if let Err(err) = file.write_all(line.as_bytes()) {
-                        tracing::warn!(task, "cannot append to {}: {err}", path.display());
-                    }
-                }
-            }
-            Msg::Group(task, group) => {
-                let Some(w) = self.tasks.get_mut(&task) else {
-                    return;
-                };
-                w.group = Some(group);
-                let mut record = w.record.clone();
-                record.agent_group = w.group.clone();
-                self.save(task, record);
-            }
-        }
-    }
-
-    fn upsert(&mut self, task: TaskId, mut record: TaskRecord, secrets: Arc<Redactor>) {
-        let w = self.tasks.entry(task).or_insert_with(|| Written {
-            record: record.clone(),
-            secrets: secrets.clone(),
-            group: None,
-            run: record.runs,
-            events: None,
-            raw: None,
-            deleted: false,
-            lock: None,
-            foreign: false,
-        });
-        if w.run != record.runs {
-            // A new run: new files, and its group is not known yet.
-            w.run = record.runs;
-            w.events = None;
-            w.raw = None;
-            w.group = None;
-        }
-        if record.agent_group.is_none() {
-            record.agent_group = w.group.clone();
-        }
-        w.record = record.clone();
-        w.secrets = secrets;
-        self.save(task, record);
-    }
-
-    fn save(&mut self, task: TaskId, record: TaskRecord) {
-        let Some(w) = self.tasks.get_mut(&task) else {
-            return;
-        };
-        if w.deleted {
-            return;
-        }
-        let finished = record.status.is_final();
-        if !finished && w.lock.is_none() {
-            // Wait a little: a recovery elsewhere may hold a dead owner's
-            // lock while it kills that owner's agent group.
-            let wait = if w.foreign {
-                std::time::Duration::ZERO
-            } else {
-                LOCK_WAIT
-            };
-            match lock_within(&self.store.task_dir(&record.id), wait) {
-                Ok(Some(lock)) => {
-                    w.lock = Some(lock);
-                    w.foreign = false;
-                }
-                Ok(None) => {
-                    tracing::warn!(task = %record.id, "another corral runs this task; not writing it");
-                    w.foreign = true;
-                    return;
-                }
-                // A store without flock support: record without a lock.
-                Err(err) => tracing::warn!(task = %record.id, "cannot lock the task: {err}"),
-            }
-        }
-        if let Err(err) = self.store.save(&record) {
-            // Deleted under us (`corral rm --force`): stop writing it.
-            if !self.store.task_dir(&record.id).is_dir() {
-                w.deleted = true;
-                w.events = None;
-                w.raw = None;
-                w.lock = None;
-            }
-            tracing::warn!(task, "{err:#}");
-            return;
-        }
-        if finished {
-            // Recovery never touches a final record: nothing to guard.
-            w.lock = None;
-        }
-    }
-}
-
-/// The open append file in `slot`, opening `path` (0600) if needed. A file
-/// whose last line was torn by a crash gets a newline first, so the next
-/// line stays whole.
-fn open_log<'a>(slot: &'a mut Option<File>, path: &std::path::Path) -> Option<&'a mut File> {
-    if slot.is_none() {
-        let torn = last_byte(path).is_some_and(|b| b != b'\n');
-        match open_private_append(path) {
-            Ok(mut file) => {
-                if torn {
-                    let _ = file.write_all(b"\n");
-                }
-                *slot = Some(file);
-            }
-            Err(err) => {
-                tracing::warn!("cannot open {}: {err}", path.display());
-                return None;
-            }
-        }
-    }
-    slot.as_mut()
-}
-
-/// The last byte of the file at `path`, if it has one.
-fn last_byte(path: &std::path::Path) -> Option<u8> {
-    let mut file = File::open(path).ok()?;
-    let len = file.metadata().ok()?.len();
-    if len == 0 {
-        return None;
-    }
-    file.seek(SeekFrom::Start(len - 1)).ok()?;
-    let mut b = [0u8; 1];
-    file.read_exact(&mut b).ok()?;
-    Some(b[0])
 }

@@ -25,9 +25,9 @@ use super::view;
 use crate::cli::AgentArgs;
 use crate::config::Config;
 use crate::core::task::TaskStatus;
-use crate::core::{Command, Event, State, update};
+use crate::core::{Command, Event, State};
+use crate::driver::Driver;
 use crate::runtime::Runtime;
-use crate::store::Recorder;
 use crate::worktree::{self, MergeStrategy};
 
 /// Shortest time between two frames (about 60 per second).
@@ -44,13 +44,11 @@ pub use crate::headless::now_ms;
 
 /// Everything the loop drives.
 pub struct Cockpit {
-    pub state: State,
+    /// The core, the store recorder and the runtime, stepped together.
+    pub driver: Driver<Runtime>,
     pub app: App,
-    pub runtime: Runtime,
     pub events: Receiver<Event>,
     pub args: AgentArgs,
-    /// Writes every task to the store; `None` when the store is unusable.
-    pub recorder: Option<Recorder>,
     /// Profiles, defaults and limits.
     pub config: Config,
     /// Key overrides from the config.
@@ -60,6 +58,11 @@ pub struct Cockpit {
 }
 
 impl Cockpit {
+    /// What corral knows.
+    pub fn state(&self) -> &State {
+        self.driver.state()
+    }
+
     /// Applies one runtime event to the core (or the raw view).
     pub fn apply(&mut self, ev: Event) {
         if let Event::Output { task, bytes } = &ev {
@@ -70,36 +73,27 @@ impl Cockpit {
             (&ev, &self.app.overlay),
             (Event::WorktreeChanges { task, .. }, Overlay::Diff(r)) if r.task == *task
         );
-        let mut effects = update(&mut self.state, now_ms(), ev);
-        let published = self.state.drain_published();
-        // Recorded before the effects run, so a task is in the store before
-        // its agent starts; its store id then names its worktree branch.
-        // The cockpit itself reads transcripts.
-        if let Some(recorder) = self.recorder.as_mut() {
-            recorder.observe(&mut self.state, &published);
-        }
-        self.state.fill_worktree_ids(&mut effects);
-        for e in effects {
-            self.runtime.apply(e);
-        }
+        // The cockpit reads transcripts from state; what was published is
+        // the store's.
+        self.driver.step(now_ms(), ev);
         if worktree_changed {
             self.refresh_review();
         }
     }
 
-    /// Applies every queued runtime event (up to a batch); true if any.
-    pub fn drain(&mut self) -> bool {
-        let mut any = false;
+    /// Applies the queued runtime events (up to a batch); returns how many.
+    pub fn drain(&mut self) -> usize {
+        let mut applied = 0;
         for _ in 0..DRAIN_BATCH {
             match self.events.try_recv() {
                 Ok(ev) => {
                     self.apply(ev);
-                    any = true;
+                    applied += 1;
                 }
                 Err(_) => break,
             }
         }
-        any
+        applied
     }
 
     /// Turns what the user wants into core commands.
@@ -108,8 +102,7 @@ impl Cockpit {
             let cmd = match intent {
                 Intent::Launch(out) => match task_spec(&self.args, &self.config, out) {
                     Ok(spec) => {
-                        let id = self.state.next_task_id();
-                        self.apply(Event::Command(Command::Launch(Box::new(spec))));
+                        let (id, _) = self.driver.launch(now_ms(), spec);
                         self.app.select(id);
                         continue;
                     }
@@ -127,7 +120,7 @@ impl Cockpit {
                     self.review(intent);
                     continue;
                 }
-                Intent::Rerun(task) => match self.state.task(task).map(|t| t.status) {
+                Intent::Rerun(task) => match self.state().task(task).map(|t| t.status) {
                     Some(TaskStatus::Interrupted) => Command::Resume {
                         task,
                         message: None,
@@ -135,7 +128,7 @@ impl Cockpit {
                     _ => Command::Retry { task },
                 },
                 Intent::Archive(task) => {
-                    let archived = self.state.task(task).is_some_and(|t| !t.archived);
+                    let archived = self.state().task(task).is_some_and(|t| !t.archived);
                     self.app.notice = Some(if archived {
                         format!("#{task} archived: it will not be loaded at the next start")
                     } else {
@@ -156,7 +149,7 @@ impl Cockpit {
             };
             self.apply(Event::Command(cmd));
         }
-        set_live_groups(self.runtime.live_groups());
+        set_live_groups(self.driver.executor.live_groups());
     }
 
     /// The worktree review's actions: git runs here, briefly (tens of
@@ -171,7 +164,7 @@ impl Cockpit {
             | Intent::Discard(t, _) => *t,
             _ => return,
         };
-        let Some(t) = self.state.task(task) else {
+        let Some(t) = self.state().task(task) else {
             return;
         };
         let Some(wt) = t.worktree.clone() else {
@@ -275,8 +268,8 @@ impl Cockpit {
 
     /// Handles one terminal event.
     pub fn terminal_event(&mut self, ev: TermEvent) {
-        self.app.sync(&self.state);
-        self.app.sync_answer(&self.state);
+        self.app.sync(self.driver.state());
+        self.app.sync_answer(self.driver.state());
         let action = match ev {
             TermEvent::Key(k) => map_key_bound(k, self.app.mode(), &self.bindings),
             TermEvent::Mouse(m) => map_mouse(m, self.app.mode()),
@@ -290,13 +283,13 @@ impl Cockpit {
             }
             _ => return,
         };
-        let intents = self.app.handle(action, &self.state);
+        let intents = self.app.handle(action, self.driver.state());
         self.intents(intents);
     }
 
     /// Draws one frame.
     pub fn draw(&mut self, term: &mut Term) -> std::io::Result<()> {
-        let signal = self.attention.update(&self.state);
+        let signal = self.attention.update(self.driver.state());
         for body in self.attention.desktop.drain(..) {
             super::attention::notify(body);
         }
@@ -307,9 +300,9 @@ impl Cockpit {
             let _ = out.flush();
         }
         self.app.now_ms = now_ms();
-        self.app.sync(&self.state);
-        self.app.sync_answer(&self.state);
-        let (app, state) = (&mut self.app, &self.state);
+        self.app.sync(self.driver.state());
+        self.app.sync_answer(self.driver.state());
+        let (app, state) = (&mut self.app, self.driver.state());
         term.draw(|f| {
             app.size = f.area();
             view::draw(app, state, f.area(), f.buffer_mut());
@@ -333,7 +326,7 @@ pub async fn run_loop(c: &mut Cockpit, term: &mut Term) -> std::io::Result<()> {
             quit_deadline = Some(Instant::now() + QUIT_GRACE);
         }
         if c.app.exit
-            || (c.app.quitting && !App::any_live(&c.state))
+            || (c.app.quitting && !App::any_live(c.state()))
             || quit_deadline.is_some_and(|d| Instant::now() >= d)
         {
             break;
@@ -344,7 +337,7 @@ pub async fn run_loop(c: &mut Cockpit, term: &mut Term) -> std::io::Result<()> {
             dirty = false;
             last_frame = Some(now);
         }
-        let ticking = App::needs_tick(&c.state);
+        let ticking = App::needs_tick(c.state());
         let wake = if dirty {
             last_frame.map(|t| t + FRAME)
         } else if ticking {
@@ -376,7 +369,7 @@ pub async fn run_loop(c: &mut Cockpit, term: &mut Term) -> std::io::Result<()> {
             Some(ev) = c.events.recv() => {
                 c.apply(ev);
                 c.drain();
-                set_live_groups(c.runtime.live_groups());
+                set_live_groups(c.driver.executor.live_groups());
                 dirty = true;
             }
             _ = sigterm.recv() => break,

@@ -28,6 +28,7 @@ use crate::agent::AgentKind;
 use crate::cli::{AgentArgs, CockpitArgs};
 use crate::config::Config;
 use crate::core::{ApprovalPolicy, Settings, State};
+use crate::driver::Driver;
 use crate::logging;
 use crate::paths::Paths;
 use crate::runtime::{KillWaits, Runtime, RuntimeConfig};
@@ -179,18 +180,19 @@ pub fn run(defaults: AgentArgs, config_file: Option<&Path>, switches: &CockpitAr
         if let Some(recorder) = &recorder {
             runtime.set_observer(recorder.observer());
         }
-        let mut state = State::new(configured_settings(&config, &paths, questions.clone()));
+        let state = State::new(configured_settings(&config, &paths, questions.clone()));
+        let mut driver = Driver::new(state, recorder.take(), runtime);
         // Tasks from earlier sessions and from `corral run` come back,
         // unfinished ones of dead corrals as interrupted; archived ones stay
         // on disk. A task another live corral runs is theirs: never adopted.
-        if let (Some(recorder), Some(store)) = (recorder.as_mut(), &store) {
+        if let Some(store) = &store {
             let (mut records, _) = store.list();
             records.sort_by_key(|r| r.created_ms);
             let ours = |r: &&TaskRecord| {
                 !r.archived && (r.status.is_final() || !store.owned_elsewhere(&r.id))
             };
             for record in records.iter().filter(ours) {
-                recorder.adopt(&mut state, record, Some(&config));
+                driver.adopt(event_loop::now_ms(), record, Some(&config));
             }
         }
         let app = App::new(
@@ -200,12 +202,10 @@ pub fn run(defaults: AgentArgs, config_file: Option<&Path>, switches: &CockpitAr
             runtime_config.pty_size,
         );
         let mut cockpit = Cockpit {
-            state,
+            driver,
             app,
-            runtime,
             events: rx,
             args: defaults,
-            recorder: recorder.take(),
             bindings,
             attention: {
                 let bell = config.defaults.bell && !switches.no_bell;
@@ -224,11 +224,11 @@ pub fn run(defaults: AgentArgs, config_file: Option<&Path>, switches: &CockpitAr
         }
         let result = run_loop(&mut cockpit, &mut term).await;
         // Whatever ended the loop, no agent outlives the cockpit.
-        tokio::task::block_in_place(|| cockpit.runtime.kill_all_blocking());
+        tokio::task::block_in_place(|| cockpit.driver.executor.kill_all_blocking());
         terminal::set_live_groups(Vec::new());
         // The kills' last events go to the store too.
         cockpit.drain();
-        if let Some(recorder) = &cockpit.recorder {
+        if let Some(recorder) = cockpit.driver.recorder() {
             recorder.flush();
         }
         result

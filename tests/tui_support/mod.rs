@@ -37,11 +37,7 @@ pub fn spec(prompt: &str) -> TaskSpec {
 
 pub fn launch(state: &mut State, at: u64, prompt: &str) -> TaskId {
     let id = state.next_task_id();
-    update(
-        state,
-        at,
-        Event::Command(Command::Launch(Box::new(spec(prompt)))),
-    );
+    update(state, at, Event::Command(Command::launch(spec(prompt))));
     id
 }
 

@@ -1,0 +1,237 @@
+//! corral's state and what one step of `update` produces.
+//!
+//! [`State`] is every task and the front end's settings; only `update`
+//! (in `update.rs` and its child modules) changes it: everything else gets
+//! `&State`. [`Step`] is the whole result of one `update`: the effects for
+//! the runtime, the events to publish and the tasks deleted. `State` keeps
+//! no outbox between steps.
+//!
+//! Pure: no IO, no clock.
+
+use std::path::PathBuf;
+
+use super::event::AgentEvent;
+use super::task::{Task, TaskStatus};
+use super::{Effect, TaskId};
+use crate::agent::AgentKind;
+
+/// Everything one call of `update` produced.
+#[derive(Debug, Default, PartialEq)]
+pub struct Step {
+    /// What the runtime must do, in order.
+    pub effects: Vec<Effect>,
+    /// Events for front ends and the store (everything an agent said, plus
+    /// what corral decided: answers, the finish), in order.
+    pub published: Vec<(TaskId, AgentEvent)>,
+    /// Tasks that [`super::Command::Delete`] removed (the store deletes
+    /// their files).
+    pub deleted: Vec<TaskId>,
+}
+
+/// The part of a [`Step`] that accumulates inside `State` while `update`
+/// runs (the effects are returned by the functions themselves).
+#[derive(Debug, Default)]
+pub(super) struct Outbox {
+    pub(super) published: Vec<(TaskId, AgentEvent)>,
+    pub(super) deleted: Vec<TaskId>,
+}
+
+/// How a task that ended on a rate limit or an overload is tried again.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RetryPolicy {
+    /// Retries per run (0 turns retrying off).
+    pub max_attempts: u32,
+    /// The wait before retry 1, 2, ...; the last one repeats.
+    pub delays_ms: Vec<u64>,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        RetryPolicy {
+            max_attempts: 3,
+            delays_ms: vec![5_000, 10_000, 20_000],
+        }
+    }
+}
+
+impl RetryPolicy {
+    /// The wait before retry `attempt` (counting from 1).
+    pub fn delay_ms(&self, attempt: u32) -> u64 {
+        let index = (attempt.max(1) - 1) as usize;
+        self.delays_ms
+            .get(index)
+            .or(self.delays_ms.last())
+            .copied()
+            .unwrap_or(5_000)
+    }
+}
+
+/// Who answers questions when no person is asked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ApprovalPolicy {
+    /// Block the task until the user answers.
+    Ask,
+    /// Allow every tool; questions are declined (nobody can answer them).
+    Allow,
+    /// Deny every tool and decline every question.
+    Deny,
+}
+
+/// Behaviour chosen by the front end.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub approval: ApprovalPolicy,
+    /// Close the agent's stdin after its first turn ends (headless runs end
+    /// there; the TUI keeps the session open for follow-ups).
+    pub end_after_turn: bool,
+    /// Entries kept in memory per task transcript.
+    pub transcript_cap: usize,
+    /// Where agents without a live channel write their questions; `None`
+    /// turns the question-file protocol off.
+    pub question_dir: Option<PathBuf>,
+    /// Tasks running at once over all agents (`None`: no limit).
+    pub concurrency: Option<usize>,
+    /// Tasks running at once per agent kind.
+    pub per_agent_concurrency: Vec<(AgentKind, usize)>,
+    /// Retries after rate limits and overloads.
+    pub retry: RetryPolicy,
+    /// Where worktree tasks get their worktrees; `None` makes a worktree
+    /// task fail with a message (the front end offers no place for them).
+    pub worktree_root: Option<PathBuf>,
+    /// A shell command run in every new worktree (for example `npm ci`).
+    pub worktree_setup: Option<String>,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            approval: ApprovalPolicy::Ask,
+            end_after_turn: false,
+            transcript_cap: super::transcript::DEFAULT_TRANSCRIPT_CAP,
+            question_dir: None,
+            concurrency: None,
+            per_agent_concurrency: Vec::new(),
+            retry: RetryPolicy::default(),
+            worktree_root: None,
+            worktree_setup: None,
+        }
+    }
+}
+
+/// Everything corral knows.
+#[derive(Debug, Default)]
+pub struct State {
+    pub tasks: Vec<Task>,
+    pub settings: Settings,
+    next_id: TaskId,
+    next_seq: u64,
+    /// What the step in progress produced besides effects: filled only
+    /// inside `update`, which moves it into the [`Step`] it returns, so it
+    /// is empty whenever anyone else can see `State`.
+    pub(super) outbox: Outbox,
+}
+
+impl State {
+    /// A state with no tasks.
+    pub fn new(settings: Settings) -> State {
+        State {
+            tasks: Vec::new(),
+            settings,
+            next_id: 1,
+            next_seq: 1,
+            outbox: Outbox::default(),
+        }
+    }
+
+    /// The task with this id.
+    pub fn task(&self, id: TaskId) -> Option<&Task> {
+        self.tasks.iter().find(|t| t.id == id)
+    }
+
+    pub(super) fn task_mut(&mut self, id: TaskId) -> Option<&mut Task> {
+        self.tasks.iter_mut().find(|t| t.id == id)
+    }
+
+    /// The id the next launched task will get.
+    pub fn next_task_id(&self) -> TaskId {
+        self.next_id.max(1)
+    }
+
+    pub(super) fn take_id(&mut self) -> TaskId {
+        let id = self.next_task_id();
+        self.next_id = id + 1;
+        id
+    }
+
+    pub(super) fn take_seq(&mut self) -> u64 {
+        let seq = self.next_seq.max(1);
+        self.next_seq = seq + 1;
+        seq
+    }
+
+    /// Adds a task known from elsewhere (the store, after a restart) under a
+    /// new id and returns that id. An unfinished status is made
+    /// `Interrupted`: no agent of this corral runs it.
+    pub(super) fn adopt(&mut self, mut task: Task) -> TaskId {
+        let id = self.take_id();
+        task.id = id;
+        if !task.status.is_final() {
+            task.status = TaskStatus::Interrupted;
+        }
+        task.stdin_open = false;
+        task.process_alive = false;
+        task.next_run = None;
+        task.worktree_pending = false;
+        self.tasks.push(task);
+        id
+    }
+
+    /// Queued tasks in the order they will start.
+    pub fn queue(&self) -> Vec<TaskId> {
+        let mut queued: Vec<&Task> = self
+            .tasks
+            .iter()
+            .filter(|t| t.status == TaskStatus::Queued)
+            .collect();
+        queued.sort_by_key(|t| t.queue_seq);
+        queued.into_iter().map(|t| t.id).collect()
+    }
+
+    /// How many tasks are at work (of `kind`, or of any kind). A live
+    /// session idling after its turn, waiting for a follow-up, holds no
+    /// slot: it spends nothing until the user writes again.
+    pub fn active_count(&self, kind: Option<AgentKind>) -> usize {
+        self.tasks
+            .iter()
+            .filter(|t| t.status.is_active())
+            .filter(|t| kind.is_none_or(|k| t.spec.agent == k))
+            .count()
+    }
+
+    /// Whether a task of `agent` waits out a rate limit at `now_ms`: the
+    /// queue starts no other task of that agent meanwhile.
+    pub fn cooling_down(&self, agent: AgentKind, now_ms: u64) -> bool {
+        self.tasks.iter().any(|t| {
+            t.spec.agent == agent
+                && t.status == TaskStatus::Queued
+                && t.retry_at_ms.is_some_and(|at| at > now_ms)
+        })
+    }
+
+    pub(super) fn has_slot(&self, kind: AgentKind) -> bool {
+        if self
+            .settings
+            .concurrency
+            .is_some_and(|max| self.active_count(None) >= max)
+        {
+            return false;
+        }
+        let per_kind = self
+            .settings
+            .per_agent_concurrency
+            .iter()
+            .find(|(k, _)| *k == kind)
+            .map(|(_, max)| *max);
+        per_kind.is_none_or(|max| self.active_count(Some(kind)) < max)
+    }
+}
