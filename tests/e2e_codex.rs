@@ -459,3 +459,279 @@ fn codex_resume_keeps_the_thread_and_sends_the_history() {
     assert!(history.input().len() > requests[0].input().len());
     assert_ne!(second_answer, DEFAULT_TEXT);
 }
+
+// ---------------------------------------------------------------------------
+// Capturing `codex app-server` transcripts (run by hand, writes fixtures):
+// `cargo test --test e2e_codex capture_app_server -- --ignored --test-threads 1`.
+// ---------------------------------------------------------------------------
+
+mod capture_app_server {
+    use std::path::PathBuf;
+    use std::process::Command;
+    use std::time::Duration;
+
+    use serde_json::{Value, json};
+
+    use super::support::Sandbox;
+    use super::support::responses_mock::{MockResponses, Reply};
+    use super::support::stdio_session::StdioSession;
+
+    const WAIT: Duration = Duration::from_secs(60);
+
+    fn fixture_dir() -> PathBuf {
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/codex_app_server")
+    }
+
+    fn start(
+        test: &str,
+        script: Vec<Reply>,
+        provider: &[(&str, &str)],
+    ) -> Option<(Sandbox, MockResponses, StdioSession)> {
+        let (sandbox, mock) = super::setup(test, script, provider)?;
+        let mut command = Command::new(&sandbox.agent);
+        command
+            .arg("app-server")
+            .current_dir(&sandbox.work)
+            .env_clear()
+            .envs(sandbox.codex_env(mock.port()));
+        let session = StdioSession::start(command);
+        Some((sandbox, mock, session))
+    }
+
+    /// initialize, initialized, thread/start; returns the thread id.
+    fn open(s: &mut StdioSession, sandbox: &Sandbox) -> String {
+        let id = s.request(
+            "initialize",
+            json!({"clientInfo": {"name": "corral", "title": "corral", "version": "0.1.0"}}),
+        );
+        s.wait_response(id, WAIT).expect("initialize answered");
+        s.notify("initialized", json!({}));
+        let id = s.request(
+            "thread/start",
+            json!({"cwd": sandbox.work.display().to_string(), "approvalPolicy": "untrusted", "sandbox": "workspace-write"}),
+        );
+        let answer = s.wait_response(id, WAIT).expect("thread/start answered");
+        answer["result"]["thread"]["id"]
+            .as_str()
+            .expect("a thread id")
+            .to_string()
+    }
+
+    /// Starts a turn; returns the turn id.
+    fn turn(s: &mut StdioSession, thread: &str, text: &str) -> String {
+        let id = s.request(
+            "turn/start",
+            json!({"threadId": thread, "input": [{"type": "text", "text": text}]}),
+        );
+        let answer = s.wait_response(id, WAIT).expect("turn/start answered");
+        answer["result"]["turn"]["id"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string()
+    }
+
+    fn completed(s: &mut StdioSession) -> Value {
+        s.wait_method("turn/completed", Duration::from_secs(120))
+            .expect("turn/completed")
+    }
+
+    fn approve(s: &mut StdioSession, method: &str, decision: &str) -> Value {
+        let request = s.wait_method(method, WAIT).expect("an approval request");
+        s.respond(&request["id"], json!({"decision": decision}));
+        request
+    }
+
+    fn done(mut s: StdioSession, sandbox: &Sandbox, name: &str) {
+        let code = s.finish(Duration::from_secs(20));
+        eprintln!("[capture] {name}: exit {code:?}");
+        s.save(&fixture_dir(), name, sandbox.root());
+    }
+
+    #[test]
+    #[ignore = "captures fixtures from the real codex"]
+    fn capture_app_server_text() {
+        let Some((sandbox, _mock, mut s)) = start(
+            "capture_app_server_text",
+            vec![Reply::text("Hello over app-server.")],
+            &[],
+        ) else {
+            return;
+        };
+        let thread = open(&mut s, &sandbox);
+        turn(&mut s, &thread, "say hello");
+        completed(&mut s);
+        done(s, &sandbox, "text");
+    }
+
+    #[test]
+    #[ignore = "captures fixtures from the real codex"]
+    fn capture_app_server_shell_allow() {
+        let script = vec![Reply::shell("touch allowed.marker", "I will touch a file.")];
+        let Some((sandbox, _mock, mut s)) = start("capture_app_server_shell_allow", script, &[])
+        else {
+            return;
+        };
+        let thread = open(&mut s, &sandbox);
+        turn(&mut s, &thread, "touch the marker");
+        approve(&mut s, "item/commandExecution/requestApproval", "accept");
+        completed(&mut s);
+        assert!(sandbox.work.join("allowed.marker").exists());
+        done(s, &sandbox, "shell_allow");
+    }
+
+    #[test]
+    #[ignore = "captures fixtures from the real codex"]
+    fn capture_app_server_shell_always() {
+        let script = vec![
+            Reply::shell("touch always.marker", ""),
+            Reply::shell("touch always.marker", "Once more."),
+        ];
+        let Some((sandbox, _mock, mut s)) = start("capture_app_server_shell_always", script, &[])
+        else {
+            return;
+        };
+        let thread = open(&mut s, &sandbox);
+        turn(&mut s, &thread, "touch the marker twice");
+        approve(
+            &mut s,
+            "item/commandExecution/requestApproval",
+            "acceptForSession",
+        );
+        completed(&mut s);
+        done(s, &sandbox, "shell_always");
+    }
+
+    #[test]
+    #[ignore = "captures fixtures from the real codex"]
+    fn capture_app_server_shell_deny() {
+        let Some((sandbox, _mock, mut s)) = start(
+            "capture_app_server_shell_deny",
+            vec![Reply::shell("touch denied.marker", "")],
+            &[],
+        ) else {
+            return;
+        };
+        let thread = open(&mut s, &sandbox);
+        turn(&mut s, &thread, "touch the marker");
+        approve(&mut s, "item/commandExecution/requestApproval", "decline");
+        completed(&mut s);
+        assert!(!sandbox.work.join("denied.marker").exists());
+        turn(
+            &mut s,
+            &thread,
+            "I denied that: do not touch files, just say ok.",
+        );
+        completed(&mut s);
+        done(s, &sandbox, "shell_deny");
+    }
+
+    #[test]
+    #[ignore = "captures fixtures from the real codex"]
+    fn capture_app_server_write() {
+        let script = vec![Reply::add_file("notes.txt", "hello from the mock")];
+        let Some((sandbox, _mock, mut s)) = start("capture_app_server_write", script, &[]) else {
+            return;
+        };
+        let thread = open(&mut s, &sandbox);
+        turn(&mut s, &thread, "write notes.txt");
+        approve(&mut s, "item/fileChange/requestApproval", "accept");
+        completed(&mut s);
+        assert!(sandbox.work.join("notes.txt").exists());
+        done(s, &sandbox, "write");
+    }
+
+    #[test]
+    #[ignore = "captures fixtures from the real codex"]
+    fn capture_app_server_two_turns() {
+        let script = vec![Reply::text("First answer."), Reply::text("Second answer.")];
+        let Some((sandbox, _mock, mut s)) = start("capture_app_server_two_turns", script, &[])
+        else {
+            return;
+        };
+        let thread = open(&mut s, &sandbox);
+        turn(&mut s, &thread, "first");
+        completed(&mut s);
+        turn(&mut s, &thread, "second");
+        completed(&mut s);
+        done(s, &sandbox, "two_turns");
+    }
+
+    #[test]
+    #[ignore = "captures fixtures from the real codex"]
+    fn capture_app_server_errors() {
+        let script = vec![
+            Reply::rate_limited(1),
+            Reply::error(500, "mock failure"),
+            Reply::error(500, "mock failure"),
+            Reply::error(500, "mock failure"),
+            Reply::error(500, "mock failure"),
+        ];
+        let provider = [("stream_max_retries", "1"), ("request_max_retries", "1")];
+        let Some((sandbox, _mock, mut s)) = start("capture_app_server_errors", script, &provider)
+        else {
+            return;
+        };
+        let thread = open(&mut s, &sandbox);
+        turn(&mut s, &thread, "fail please");
+        completed(&mut s);
+        done(s, &sandbox, "errors");
+    }
+
+    #[test]
+    #[ignore = "captures fixtures from the real codex"]
+    fn capture_app_server_interrupt() {
+        let Some((sandbox, mock, mut s)) =
+            start("capture_app_server_interrupt", vec![Reply::stall()], &[])
+        else {
+            return;
+        };
+        let thread = open(&mut s, &sandbox);
+        let turn_id = turn(&mut s, &thread, "take forever");
+        assert!(mock.wait_for_model_requests(1, WAIT));
+        std::thread::sleep(Duration::from_millis(500));
+        let id = s.request(
+            "turn/interrupt",
+            json!({"threadId": thread, "turnId": turn_id}),
+        );
+        s.wait_response(id, WAIT).expect("interrupt answered");
+        completed(&mut s);
+        done(s, &sandbox, "interrupt");
+    }
+
+    #[test]
+    #[ignore = "captures fixtures from the real codex"]
+    fn capture_app_server_resume() {
+        let script = vec![
+            Reply::text("Remember apple."),
+            Reply::text("The word was apple."),
+        ];
+        let Some((sandbox, mock, mut s)) = start("capture_app_server_resume", script, &[]) else {
+            return;
+        };
+        let thread = open(&mut s, &sandbox);
+        turn(&mut s, &thread, "remember apple");
+        completed(&mut s);
+        done(s, &sandbox, "resume_turn1");
+        let mut command = Command::new(&sandbox.agent);
+        command
+            .arg("app-server")
+            .current_dir(&sandbox.work)
+            .env_clear()
+            .envs(sandbox.codex_env(mock.port()));
+        let mut s = StdioSession::start(command);
+        let id = s.request(
+            "initialize",
+            json!({"clientInfo": {"name": "corral", "title": "corral", "version": "0.1.0"}}),
+        );
+        s.wait_response(id, WAIT).expect("initialize answered");
+        s.notify("initialized", json!({}));
+        let id = s.request(
+            "thread/resume",
+            json!({"threadId": thread, "cwd": sandbox.work.display().to_string(), "approvalPolicy": "untrusted", "sandbox": "workspace-write"}),
+        );
+        s.wait_response(id, WAIT).expect("thread/resume answered");
+        turn(&mut s, &thread, "which word?");
+        completed(&mut s);
+        done(s, &sandbox, "resume_turn2");
+    }
+}

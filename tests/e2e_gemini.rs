@@ -490,3 +490,286 @@ fn gemini_resume_keeps_the_session_and_sends_the_history() {
         "the first answer is in the resumed history"
     );
 }
+
+// ---------------------------------------------------------------------------
+// Capturing `gemini --acp` transcripts (run by hand, writes fixtures):
+// `cargo test --test e2e_gemini capture_acp -- --ignored --test-threads 1`.
+// ---------------------------------------------------------------------------
+
+mod capture_acp {
+    use std::path::PathBuf;
+    use std::process::Command;
+    use std::time::Duration;
+
+    use serde_json::{Value, json};
+
+    use super::support::Sandbox;
+    use super::support::gemini_mock::{MockGemini, Part, Reply};
+    use super::support::stdio_session::StdioSession;
+
+    const WAIT: Duration = Duration::from_secs(60);
+
+    fn fixture_dir() -> PathBuf {
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/gemini_acp")
+    }
+
+    fn start(
+        test: &str,
+        script: Vec<Reply>,
+        max_attempts: Option<u32>,
+    ) -> Option<(Sandbox, MockGemini, StdioSession)> {
+        let gemini = super::support::gemini_or_skip(test)?;
+        let sandbox = Sandbox::for_agent("gemini", &gemini);
+        sandbox.write_gemini_settings(max_attempts);
+        let mock = MockGemini::start(script);
+        let mut command = Command::new(&sandbox.agent);
+        command
+            .args(["--acp", "--skip-trust"])
+            .current_dir(&sandbox.work)
+            .env_clear()
+            .envs(sandbox.gemini_env(mock.port()));
+        let session = StdioSession::start(command);
+        Some((sandbox, mock, session))
+    }
+
+    /// initialize + session/new; returns the session id.
+    fn open(session: &mut StdioSession, sandbox: &Sandbox) -> String {
+        let id = session.request(
+            "initialize",
+            json!({"protocolVersion": 1, "clientCapabilities": {"fs": {"readTextFile": false, "writeTextFile": false}, "terminal": false}, "clientInfo": {"name": "corral", "version": "0.1.0"}}),
+        );
+        session
+            .wait_response(id, WAIT)
+            .expect("initialize answered");
+        let id = session.request(
+            "session/new",
+            json!({"cwd": sandbox.work.display().to_string(), "mcpServers": []}),
+        );
+        let answer = session
+            .wait_response(id, WAIT)
+            .expect("session/new answered");
+        answer["result"]["sessionId"]
+            .as_str()
+            .expect("a session id")
+            .to_string()
+    }
+
+    fn prompt(session: &mut StdioSession, sid: &str, text: &str) -> u64 {
+        session.request(
+            "session/prompt",
+            json!({"sessionId": sid, "prompt": [{"type": "text", "text": text}]}),
+        )
+    }
+
+    /// Answers the next permission request choosing the option of `kind`.
+    fn permit(session: &mut StdioSession, kind: &str) -> Value {
+        let request = session
+            .wait_method("session/request_permission", WAIT)
+            .expect("a permission request");
+        let option = request["params"]["options"]
+            .as_array()
+            .and_then(|o| o.iter().find(|o| o["kind"] == kind))
+            .map(|o| o["optionId"].clone())
+            .expect("the option");
+        session.respond(
+            &request["id"],
+            json!({"outcome": {"outcome": "selected", "optionId": option}}),
+        );
+        request
+    }
+
+    fn done(mut session: StdioSession, sandbox: &Sandbox, name: &str) {
+        let code = session.finish(Duration::from_secs(20));
+        eprintln!("[capture] {name}: exit {code:?}");
+        session.save(&fixture_dir(), name, sandbox.root());
+    }
+
+    #[test]
+    #[ignore = "captures fixtures from the real gemini"]
+    fn capture_acp_text() {
+        let Some((sandbox, _mock, mut s)) = start(
+            "capture_acp_text",
+            vec![Reply::text("Hello from the mock over ACP.")],
+            None,
+        ) else {
+            return;
+        };
+        let sid = open(&mut s, &sandbox);
+        let p = prompt(&mut s, &sid, "say hello");
+        s.wait_response(p, WAIT).expect("prompt answered");
+        done(s, &sandbox, "text");
+    }
+
+    #[test]
+    #[ignore = "captures fixtures from the real gemini"]
+    fn capture_acp_shell_allow() {
+        let Some((sandbox, _mock, mut s)) = start(
+            "capture_acp_shell_allow",
+            vec![Reply::shell("touch allowed.marker", "I will touch a file.")],
+            None,
+        ) else {
+            return;
+        };
+        let sid = open(&mut s, &sandbox);
+        let p = prompt(&mut s, &sid, "touch the marker");
+        permit(&mut s, "allow_once");
+        s.wait_response(p, WAIT).expect("prompt answered");
+        assert!(sandbox.work.join("allowed.marker").exists());
+        done(s, &sandbox, "shell_allow");
+    }
+
+    #[test]
+    #[ignore = "captures fixtures from the real gemini"]
+    fn capture_acp_shell_always() {
+        let script = vec![
+            Reply::shell("touch always.marker", ""),
+            Reply::shell("touch always.marker", "Once more."),
+        ];
+        let Some((sandbox, _mock, mut s)) = start("capture_acp_shell_always", script, None) else {
+            return;
+        };
+        let sid = open(&mut s, &sandbox);
+        let p = prompt(&mut s, &sid, "touch the marker twice");
+        permit(&mut s, "allow_always");
+        s.wait_response(p, WAIT).expect("prompt answered");
+        done(s, &sandbox, "shell_always");
+    }
+
+    #[test]
+    #[ignore = "captures fixtures from the real gemini"]
+    fn capture_acp_shell_deny() {
+        let Some((sandbox, mock, mut s)) = start(
+            "capture_acp_shell_deny",
+            vec![Reply::shell("touch denied.marker", "")],
+            None,
+        ) else {
+            return;
+        };
+        let sid = open(&mut s, &sandbox);
+        let p = prompt(&mut s, &sid, "touch the marker");
+        permit(&mut s, "reject_once");
+        s.wait_response(p, WAIT).expect("prompt answered");
+        assert!(!sandbox.work.join("denied.marker").exists());
+        // The reason goes to the model as the next prompt.
+        let p = prompt(
+            &mut s,
+            &sid,
+            "I denied that: do not touch files, just say ok.",
+        );
+        s.wait_response(p, WAIT).expect("second prompt answered");
+        eprintln!(
+            "[capture] stream requests: {}",
+            mock.stream_requests().len()
+        );
+        done(s, &sandbox, "shell_deny");
+    }
+
+    #[test]
+    #[ignore = "captures fixtures from the real gemini"]
+    fn capture_acp_write() {
+        let Some((sandbox, _mock, mut s)) = start("capture_acp_write", vec![], None) else {
+            return;
+        };
+        let path = sandbox.work.join("notes.txt").display().to_string();
+        _mock.push(Reply::Message {
+            parts: vec![Part::FunctionCall {
+                name: "write_file".into(),
+                args: json!({"file_path": path, "content": "hello from the mock\n"}),
+            }],
+            chunk_delay: Duration::from_millis(10),
+        });
+        let sid = open(&mut s, &sandbox);
+        let p = prompt(&mut s, &sid, "write notes.txt");
+        permit(&mut s, "allow_once");
+        s.wait_response(p, WAIT).expect("prompt answered");
+        assert!(sandbox.work.join("notes.txt").exists());
+        done(s, &sandbox, "write");
+    }
+
+    #[test]
+    #[ignore = "captures fixtures from the real gemini"]
+    fn capture_acp_two_turns() {
+        let script = vec![Reply::text("First answer."), Reply::text("Second answer.")];
+        let Some((sandbox, _mock, mut s)) = start("capture_acp_two_turns", script, None) else {
+            return;
+        };
+        let sid = open(&mut s, &sandbox);
+        let p = prompt(&mut s, &sid, "first");
+        s.wait_response(p, WAIT).expect("first answered");
+        let p = prompt(&mut s, &sid, "second");
+        s.wait_response(p, WAIT).expect("second answered");
+        done(s, &sandbox, "two_turns");
+    }
+
+    #[test]
+    #[ignore = "captures fixtures from the real gemini"]
+    fn capture_acp_errors() {
+        let script = vec![
+            Reply::rate_limited("0.5s"),
+            Reply::error(500, "mock failure"),
+            Reply::error(500, "mock failure"),
+            Reply::error(500, "mock failure"),
+        ];
+        let Some((sandbox, _mock, mut s)) = start("capture_acp_errors", script, Some(2)) else {
+            return;
+        };
+        let sid = open(&mut s, &sandbox);
+        let p = prompt(&mut s, &sid, "fail please");
+        s.wait_response(p, Duration::from_secs(120))
+            .expect("prompt answered");
+        done(s, &sandbox, "errors");
+    }
+
+    #[test]
+    #[ignore = "captures fixtures from the real gemini"]
+    fn capture_acp_cancel() {
+        let Some((sandbox, mock, mut s)) = start("capture_acp_cancel", vec![Reply::stall()], None)
+        else {
+            return;
+        };
+        let sid = open(&mut s, &sandbox);
+        let p = prompt(&mut s, &sid, "take forever");
+        assert!(mock.wait_for_stream_requests(1, WAIT));
+        s.wait_method("session/update", WAIT);
+        s.notify("session/cancel", json!({"sessionId": sid}));
+        s.wait_response(p, WAIT)
+            .expect("prompt answered after cancel");
+        done(s, &sandbox, "cancel");
+    }
+
+    #[test]
+    #[ignore = "captures fixtures from the real gemini"]
+    fn capture_acp_load() {
+        let script = vec![
+            Reply::text("Remember the word apple."),
+            Reply::text("The word was apple."),
+        ];
+        let Some((sandbox, mock, mut s)) = start("capture_acp_load", script, None) else {
+            return;
+        };
+        let sid = open(&mut s, &sandbox);
+        let p = prompt(&mut s, &sid, "remember apple");
+        s.wait_response(p, WAIT).expect("answered");
+        done(s, &sandbox, "load_turn1");
+        let mut command = Command::new(&sandbox.agent);
+        command
+            .args(["--acp", "--skip-trust"])
+            .current_dir(&sandbox.work)
+            .env_clear()
+            .envs(sandbox.gemini_env(mock.port()));
+        let mut s = StdioSession::start(command);
+        let id = s.request(
+            "initialize",
+            json!({"protocolVersion": 1, "clientCapabilities": {"fs": {"readTextFile": false, "writeTextFile": false}, "terminal": false}}),
+        );
+        s.wait_response(id, WAIT).expect("initialize answered");
+        let id = s.request(
+            "session/load",
+            json!({"sessionId": sid, "cwd": sandbox.work.display().to_string(), "mcpServers": []}),
+        );
+        s.wait_response(id, WAIT).expect("session/load answered");
+        let p = prompt(&mut s, &sid, "which word?");
+        s.wait_response(p, WAIT).expect("answered");
+        done(s, &sandbox, "load_turn2");
+    }
+}

@@ -79,6 +79,9 @@ pub enum Item {
     Text(String),
     /// A `function_call` of a tool with JSON arguments.
     FunctionCall { name: String, arguments: Value },
+    /// A `custom_tool_call` of a freeform tool (codex's `apply_patch`
+    /// takes the patch text as its whole input).
+    CustomToolCall { name: String, input: String },
 }
 
 impl Reply {
@@ -103,6 +106,18 @@ impl Reply {
         });
         Reply::Output {
             items,
+            chunk_delay: Duration::from_millis(10),
+        }
+    }
+
+    /// An `apply_patch` call adding `path` (relative) with `contents`.
+    pub fn add_file(path: &str, contents: &str) -> Reply {
+        let body: String = contents.lines().map(|l| format!("+{l}\n")).collect();
+        Reply::Output {
+            items: vec![Item::CustomToolCall {
+                name: "apply_patch".to_string(),
+                input: format!("*** Begin Patch\n*** Add File: {path}\n{body}*** End Patch\n"),
+            }],
             chunk_delay: Duration::from_millis(10),
         }
     }
@@ -448,6 +463,12 @@ fn send_reply(
                         json!({"type": "function_call", "id": format!("fc_mock_{suffix}"),
                                "call_id": format!("call_mock_{suffix}"), "name": name,
                                "arguments": arguments.to_string(), "status": "completed"})
+                    }
+                    Item::CustomToolCall { name, input } => {
+                        output_tokens += 5;
+                        json!({"type": "custom_tool_call", "id": format!("ctc_mock_{suffix}"),
+                               "call_id": format!("call_mock_{suffix}"), "name": name,
+                               "input": input, "status": "completed"})
                     }
                 };
                 sse.event(
