@@ -176,4 +176,231 @@ mod tests {
         d.step(2_000, Event::Command(Command::Kill { task: id }));
         assert_eq!(d.executor, vec![Effect::Kill { task: id }]);
     }
+
+    mod worktree_review {
+        use super::*;
+        use crate::core::ExitInfo;
+        use crate::core::review::{ReviewOp, ReviewOutcome};
+        use crate::worktree::types::{Created, UnmergedWork, Worktree};
+
+        fn worktree(path: &str) -> Worktree {
+            Worktree {
+                path: path.into(),
+                branch: "corral/ab12-fix".into(),
+                base_branch: "main".into(),
+                base_commit: "0123456".into(),
+                repo_root: "/src/project".into(),
+            }
+        }
+
+        fn ready(d: &mut Driver<Vec<Effect>>, task: TaskId, path: &str) {
+            let created = Created {
+                worktree: worktree(path),
+                copied: vec![],
+                notes: vec![],
+                setup_output: None,
+            };
+            d.step(
+                1_500,
+                Event::WorktreeReady {
+                    task,
+                    result: Ok(Box::new(created)),
+                },
+            );
+        }
+
+        fn spawned_in(effects: &[Effect]) -> Vec<std::path::PathBuf> {
+            effects
+                .iter()
+                .filter_map(|e| match e {
+                    Effect::Spawn { spec, .. } => Some(spec.cwd.clone()),
+                    _ => None,
+                })
+                .collect()
+        }
+
+        /// A worktree task whose agent ran in `/wt/one` and exited.
+        fn finished_worktree_task() -> (Driver<Vec<Effect>>, TaskId) {
+            let settings = Settings {
+                worktree_root: Some("/wt".into()),
+                ..Settings::default()
+            };
+            let mut d = Driver::new(State::new(settings), None, Vec::new());
+            let mut task = spec("fix it");
+            task.worktree = true;
+            let (id, _) = d.launch(1_000, task);
+            ready(&mut d, id, "/wt/one");
+            assert_eq!(
+                spawned_in(&d.executor),
+                vec![std::path::PathBuf::from("/wt/one")]
+            );
+            let exit = ExitInfo {
+                code: Some(0),
+                signal: None,
+                killed_outside_group: 0,
+            };
+            d.step(2_000, Event::Exited { task: id, exit });
+            assert!(d.state().task(id).unwrap().status.is_final());
+            d.executor.clear();
+            (d, id)
+        }
+
+        fn review(d: &mut Driver<Vec<Effect>>, task: TaskId, op: ReviewOp) -> Step {
+            d.step(3_000, Event::Command(Command::Review { task, op }))
+        }
+
+        #[test]
+        fn a_follow_up_after_a_discard_never_starts_in_the_removed_worktree() {
+            let (mut d, id) = finished_worktree_task();
+            let discard = ReviewOp::Discard {
+                confirmed: UnmergedWork::default(),
+            };
+            review(&mut d, id, discard.clone());
+            assert!(
+                matches!(d.executor.as_slice(), [Effect::Review { worktree, .. }] if worktree.path.to_str() == Some("/wt/one")),
+                "{:?}",
+                d.executor
+            );
+            d.executor.clear();
+            let step = d.step(
+                3_500,
+                Event::Reviewed {
+                    task: id,
+                    op: discard,
+                    result: Ok(ReviewOutcome::Discarded {
+                        lost: UnmergedWork::default(),
+                    }),
+                },
+            );
+            assert_eq!(step.reviews.len(), 1, "the front end hears of it");
+            assert!(d.state().task(id).unwrap().worktree.is_none());
+            // The follow-up makes a fresh worktree first, then starts there.
+            d.step(
+                4_000,
+                Event::Command(Command::FollowUp {
+                    task: id,
+                    text: "and the tests".into(),
+                }),
+            );
+            assert!(spawned_in(&d.executor).is_empty(), "{:?}", d.executor);
+            assert!(
+                matches!(d.executor.as_slice(), [Effect::CreateWorktree { task, .. }] if *task == id),
+                "{:?}",
+                d.executor
+            );
+            d.executor.clear();
+            ready(&mut d, id, "/wt/two");
+            assert_eq!(
+                spawned_in(&d.executor),
+                vec![std::path::PathBuf::from("/wt/two")]
+            );
+        }
+
+        #[test]
+        fn writing_review_ops_wait_for_the_agent_and_reading_does_not() {
+            let settings = Settings {
+                worktree_root: Some("/wt".into()),
+                ..Settings::default()
+            };
+            let mut d = Driver::new(State::new(settings), None, Vec::new());
+            let mut task = spec("fix it");
+            task.worktree = true;
+            let (id, _) = d.launch(1_000, task);
+            ready(&mut d, id, "/wt/one");
+            d.executor.clear();
+            for op in [
+                ReviewOp::Commit { message: None },
+                ReviewOp::ListUnmerged,
+                ReviewOp::Discard {
+                    confirmed: UnmergedWork::default(),
+                },
+            ] {
+                let step = review(&mut d, id, op);
+                let report = &step.reviews[0];
+                assert!(
+                    report
+                        .result
+                        .as_ref()
+                        .is_err_and(|e| e.contains("still working")),
+                    "{report:?}"
+                );
+            }
+            assert!(d.executor.is_empty(), "nothing ran: {:?}", d.executor);
+            let step = review(&mut d, id, ReviewOp::Refresh);
+            assert!(step.reviews.is_empty(), "answered later, by git");
+            assert!(matches!(
+                d.executor.as_slice(),
+                [Effect::Review {
+                    op: ReviewOp::Refresh,
+                    ..
+                }]
+            ));
+        }
+
+        #[test]
+        fn a_merge_commits_with_the_title_and_is_noted_in_the_transcript() {
+            let (mut d, id) = finished_worktree_task();
+            review(
+                &mut d,
+                id,
+                ReviewOp::Merge {
+                    strategy: Default::default(),
+                    message: None,
+                },
+            );
+            let Some(Effect::Review { op, .. }) = d.executor.first().cloned() else {
+                panic!("{:?}", d.executor);
+            };
+            assert_eq!(
+                op,
+                ReviewOp::Merge {
+                    strategy: Default::default(),
+                    message: Some("fix it".into()),
+                }
+            );
+            let outcome = crate::worktree::types::MergeOutcome {
+                kind: crate::worktree::types::MergeKind::FastForward,
+                base_before: "a".into(),
+                base_after: "b".into(),
+                left_uncommitted: vec![],
+            };
+            let step = d.step(
+                3_500,
+                Event::Reviewed {
+                    task: id,
+                    op,
+                    result: Ok(ReviewOutcome::Merged {
+                        committed: None,
+                        outcome,
+                    }),
+                },
+            );
+            assert!(
+                step.published.iter().any(|(_, e)| matches!(e, AgentEvent::Raw { line } if line == "merged corral/ab12-fix into main (fast-forward)")),
+                "{:?}",
+                step.published
+            );
+            assert!(
+                d.state().task(id).unwrap().worktree.is_some(),
+                "a merge keeps it"
+            );
+        }
+
+        #[test]
+        fn a_task_without_a_worktree_is_refused_in_words() {
+            let mut d = Driver::new(State::new(Settings::default()), None, Vec::new());
+            let (id, _) = d.launch(1_000, spec("x"));
+            d.executor.clear();
+            let step = review(&mut d, id, ReviewOp::Refresh);
+            assert!(d.executor.is_empty());
+            assert!(
+                step.reviews[0]
+                    .result
+                    .as_ref()
+                    .is_err_and(|e| e.contains("has no worktree")),
+                "{:?}",
+                step.reviews
+            );
+        }
+    }
 }

@@ -9,12 +9,18 @@
 //! removes nothing when the work changed after it was shown. Refuses to
 //! commit, merge or discard while the task's agent runs. Every line of a
 //! diff is sanitized before it is printed (the files are agent-written).
+//!
+//! The refusal is the core's rule ([`crate::core::review::refusal`]) and
+//! the git work the runtime's executor ([`crate::runtime::review::execute`]),
+//! the same the cockpit's review uses.
 
 use std::io::{BufRead, Write};
 
 use anyhow::{Context, Result, bail};
 
 use crate::agent::sanitize::sanitize_line;
+use crate::core::review::{ReviewOp, ReviewOutcome, refusal};
+use crate::runtime::review::{execute, execute_telling};
 use crate::store::{Store, TaskRecord};
 use crate::worktree::{
     self, Changes, MergeKind, MergeStrategy, UnmergedWork, Worktree, WorktreeError,
@@ -174,15 +180,21 @@ fn agent_running(record: &TaskRecord) -> bool {
             .is_some_and(crate::store::ProcessId::is_alive)
 }
 
-fn refuse_while_running(record: &TaskRecord, what: &str) -> Result<()> {
-    if agent_running(record) {
+/// The core's refusal of `op` for the stored task, as an error.
+fn refuse_while_running(record: &TaskRecord, op: &ReviewOp) -> Result<()> {
+    if let Some(reason) = refusal(op, agent_running(record)) {
         bail!(
-            "task {} is {} and its agent may still be writing; wait for it to finish (or kill it) before you {what}",
+            "task {} is {}: {reason}",
             record.id,
             record.effective_status().name()
         );
     }
     Ok(())
+}
+
+/// A review outcome of another kind than the op gives (a bug).
+fn unexpected(outcome: ReviewOutcome) -> anyhow::Error {
+    anyhow::anyhow!("internal error: unexpected review outcome {outcome:?}")
 }
 
 /// `corral diff ID [--stat]`.
@@ -194,7 +206,10 @@ pub fn diff(
     out: &mut dyn Write,
 ) -> Result<()> {
     let (_, wt) = task_worktree(store, prefix)?;
-    let changes = worktree::changes(&wt)?;
+    let changes = match execute(&wt, &ReviewOp::Refresh)? {
+        ReviewOutcome::Changes(changes) => changes,
+        other => return Err(unexpected(other)),
+    };
     if stat {
         for line in stat_lines(&changes) {
             writeln!(out, "{line}")?;
@@ -224,21 +239,29 @@ pub fn merge(
     out: &mut dyn Write,
 ) -> Result<()> {
     let (record, wt) = task_worktree(store, prefix)?;
-    refuse_while_running(&record, "merge it")?;
     let message = message.unwrap_or(&record.title);
-    // Refuse a base that cannot take the merge before committing anything.
-    worktree::check_base(&wt)?;
-    if let Some(sha) = worktree::commit_all(&wt, message)? {
+    let op = ReviewOp::Merge {
+        strategy,
+        message: Some(message.to_string()),
+    };
+    refuse_while_running(&record, &op)?;
+    // The executor refuses a base that cannot take the merge before it
+    // commits anything.
+    let mut said = Ok(());
+    let mut tell = |sha: &str| {
         let short: String = sha.chars().take(7).collect();
-        writeln!(
+        said = writeln!(
             out,
             "committed the uncommitted work on {} as {short} {}",
             wt.branch,
             sanitize_line(message)
-        )?;
-    }
-    let outcome = match worktree::merge(&wt, strategy) {
-        Ok(outcome) => outcome,
+        );
+    };
+    let merged = execute_telling(&wt, &op, &mut tell);
+    said?;
+    let outcome = match merged {
+        Ok(ReviewOutcome::Merged { outcome, .. }) => outcome,
+        Ok(other) => return Err(unexpected(other)),
         Err(err @ WorktreeError::Conflict { .. }) => {
             bail!(
                 "{err}\nresolve it yourself (git merge {} in {}) or let the agent rebase its branch",
@@ -293,8 +316,11 @@ pub fn discard(
     out: &mut dyn Write,
 ) -> Result<()> {
     let (mut record, wt) = task_worktree(store, prefix)?;
-    refuse_while_running(&record, "discard it")?;
-    let work = worktree::unmerged_work(&wt)?;
+    refuse_while_running(&record, &ReviewOp::ListUnmerged)?;
+    let work = match execute(&wt, &ReviewOp::ListUnmerged)? {
+        ReviewOutcome::Unmerged(work) => work,
+        other => return Err(unexpected(other)),
+    };
     writeln!(
         out,
         "task {}: worktree {} on branch {}",
@@ -338,8 +364,11 @@ pub fn discard(
             bail!("nothing was removed");
         }
     }
-    match worktree::discard(&wt, &work) {
-        Ok(()) => {}
+    let op = ReviewOp::Discard {
+        confirmed: work.clone(),
+    };
+    match execute(&wt, &op) {
+        Ok(_) => {}
         Err(WorktreeError::StaleConfirmation { current }) => bail!(
             "the work in the worktree changed after it was listed (now {current}); nothing was removed, run the command again"
         ),

@@ -263,3 +263,70 @@ fn raw_view_shows_the_bottom_of_an_agent_terminal_larger_than_the_pane() {
         assert!(big.contains(want), "missing {want}: {big}");
     }
 }
+
+#[test]
+fn the_review_opens_at_once_and_fills_in_when_git_answers() {
+    use corral::core::review::{ReviewOp, ReviewOutcome, ReviewReport};
+    use corral::worktree::{Changes, UnmergedWork};
+    let mut s = State::new(Settings::default());
+    let id = launch(&mut s, T0, "fix it");
+    let mut a = app(80, 24, true);
+    a.sync(&s);
+    let intents = a.handle(Action::OpenDiff, &s);
+    assert_eq!(intents, vec![Intent::Review(id, ReviewOp::Refresh)]);
+    assert_eq!(a.mode(), Mode::Diff);
+    assert!(screen(&a, &s).contains("reading the changes…"));
+    let changes = Changes::new("main".into(), vec![], String::new(), false);
+    let answer = |op, result| ReviewReport {
+        task: id,
+        op,
+        result,
+    };
+    a.review_report(&answer(
+        ReviewOp::Refresh,
+        Ok(ReviewOutcome::Changes(Box::new(changes))),
+    ));
+    assert!(screen(&a, &s).contains("no changes against the base yet"));
+    // D asks what a discard loses; only y discards exactly that.
+    let intents = a.handle(Action::ReviewDiscard, &s);
+    assert_eq!(intents, vec![Intent::Review(id, ReviewOp::ListUnmerged)]);
+    let work = UnmergedWork::default();
+    a.review_report(&answer(
+        ReviewOp::ListUnmerged,
+        Ok(ReviewOutcome::Unmerged(work.clone())),
+    ));
+    assert_eq!(a.mode(), Mode::ConfirmDiscard);
+    assert!(screen(&a, &s).contains("y yes"), "{}", screen(&a, &s));
+    let intents = a.handle(Action::Confirm, &s);
+    let discard = ReviewOp::Discard { confirmed: work };
+    assert_eq!(intents, vec![Intent::Review(id, discard.clone())]);
+    a.review_report(&answer(
+        discard,
+        Ok(ReviewOutcome::Discarded {
+            lost: UnmergedWork::default(),
+        }),
+    ));
+    assert!(matches!(a.overlay, Overlay::None));
+    assert!(
+        a.notice
+            .as_deref()
+            .is_some_and(|n| n.contains("fresh worktree"))
+    );
+}
+
+#[test]
+fn a_refused_review_closes_and_says_why() {
+    use corral::core::review::{ReviewOp, ReviewReport};
+    let mut s = State::new(Settings::default());
+    let id = launch(&mut s, T0, "no worktree");
+    let mut a = app(80, 24, true);
+    a.sync(&s);
+    a.handle(Action::OpenDiff, &s);
+    a.review_report(&ReviewReport {
+        task: id,
+        op: ReviewOp::Refresh,
+        result: Err("#1 has no worktree".into()),
+    });
+    assert!(matches!(a.overlay, Overlay::None));
+    assert_eq!(a.notice.as_deref(), Some("✗ #1 has no worktree"));
+}

@@ -252,3 +252,137 @@ fn the_cockpit_leaves_a_live_corral_run_alone() {
     assert_eq!(status.code(), Some(143));
     assert_eq!(stored_statuses(home), ["killed"]);
 }
+
+fn git_in(dir: &Path, args: &[&str]) -> String {
+    let out = std::process::Command::new("git")
+        .args(args)
+        .current_dir(dir)
+        .env("GIT_CONFIG_GLOBAL", "/dev/null")
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .output()
+        .expect("git runs");
+    assert!(out.status.success(), "git {args:?}: {out:?}");
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+/// The worktree review in a real terminal, with a git that takes as long
+/// as the test wants to read the changes: the cockpit keeps answering keys
+/// while git works (git runs off the UI thread), then shows the diff,
+/// merges, discards, and a follow-up after the discard runs the agent in a
+/// fresh worktree, never in the removed one.
+#[test]
+fn the_review_answers_while_git_is_slow_and_a_follow_up_after_discard_starts_fresh() {
+    if !Tmux::available() {
+        eprintln!("tmux is not installed: skipping the end-to-end review test");
+        return;
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    let home = dir.path();
+    let repo = home.join("project");
+    std::fs::create_dir(&repo).unwrap();
+    git_in(&repo, &["init", "-q", "-b", "main"]);
+    git_in(&repo, &["config", "user.name", "Test User"]);
+    git_in(&repo, &["config", "user.email", "test@example.invalid"]);
+    git_in(&repo, &["config", "commit.gpgsign", "false"]);
+    std::fs::write(repo.join("greeting.txt"), "hello\nsecond line\n").unwrap();
+    std::fs::write(repo.join("obsolete.txt"), "old stuff\n").unwrap();
+    git_in(&repo, &["add", "-A"]);
+    git_in(&repo, &["commit", "-q", "-m", "start"]);
+    // A git whose `diff` waits for the gate file: a repository as slow as
+    // the test wants.
+    let real_git = String::from_utf8(
+        std::process::Command::new("sh")
+            .args(["-c", "command -v git"])
+            .output()
+            .unwrap()
+            .stdout,
+    )
+    .unwrap();
+    let gate = home.join("gate");
+    let bin_dir = home.join("bin");
+    std::fs::create_dir(&bin_dir).unwrap();
+    let slow_git = bin_dir.join("git");
+    std::fs::write(
+        &slow_git,
+        format!(
+            "#!/bin/sh\ncase \"$3\" in diff*) while [ ! -e '{}' ]; do sleep 0.05; done;; esac\nexec {} \"$@\"\n",
+            gate.display(),
+            real_git.trim()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(
+        &slow_git,
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .unwrap();
+    let config = home.join("config/corral");
+    std::fs::create_dir_all(&config).unwrap();
+    std::fs::write(config.join("config.toml"), "[defaults]\nworktree = true\n").unwrap();
+    let agent = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/agents/edit_files.sh");
+    let bin = env!("CARGO_BIN_EXE_corral");
+    let command = format!(
+        "env PATH={}:{} GIT_CONFIG_GLOBAL=/dev/null XDG_CONFIG_HOME={h}/config XDG_DATA_HOME={h}/data \
+         XDG_STATE_HOME={h}/state {bin} --agent-bin {} --cwd {}",
+        bin_dir.display(),
+        std::env::var("PATH").unwrap_or_default(),
+        agent.display(),
+        repo.display(),
+        h = home.display(),
+    );
+    let tmux = Tmux::start(&command, 110, 30);
+    tmux.wait_for("the empty cockpit", |s| s.contains("no tasks yet"));
+    tmux.keys(&["n"]);
+    tmux.wait_for("the form", |s| s.contains("new task"));
+    tmux.text("edit the files");
+    tmux.keys(&["C-s"]);
+    tmux.wait_for("the agent's work", |s| s.contains("Edited the files in"));
+    tmux.wait_for("the finished task", |s| s.contains("✓ succeeded"));
+
+    // Git is stuck reading the changes: the review opens at once and the
+    // cockpit keeps answering.
+    tmux.keys(&["d"]);
+    tmux.wait_for("the review, waiting for git", |s| {
+        s.contains("reading the changes…")
+    });
+    // (q, not Esc: Esc and the next key would read as Alt-key.)
+    tmux.keys(&["q"]);
+    tmux.wait_for("the review closed", |s| !s.contains("reading the changes"));
+    tmux.keys(&["?"]);
+    tmux.wait_for("the help, while git still works", |s| {
+        s.contains("this help")
+    });
+    tmux.keys(&["q"]);
+    tmux.wait_for("the help closed", |s| !s.contains("this help"));
+    tmux.keys(&["d"]);
+    tmux.wait_for("the review again", |s| s.contains("reading the changes…"));
+    std::fs::write(&gate, "").unwrap();
+    tmux.wait_for("the diff", |s| {
+        s.contains("greeting.txt") && s.contains("added.txt")
+    });
+
+    // Merge: the base branch gets the work.
+    tmux.keys(&["M"]);
+    tmux.wait_for("the merge", |s| s.contains("merged ("));
+    assert!(repo.join("added.txt").exists(), "{}", tmux.capture());
+
+    // Discard: asks, then removes the worktree.
+    tmux.keys(&["D"]);
+    tmux.wait_for("the discard question", |s| s.contains("y yes"));
+    tmux.keys(&["y"]);
+    tmux.wait_for("the discard", |s| s.contains("removed its worktree"));
+    let worktrees = git_in(&repo, &["worktree", "list"]);
+    assert_eq!(worktrees.lines().count(), 1, "{worktrees}");
+
+    // A follow-up makes a fresh worktree and the agent works there.
+    tmux.keys(&["m"]);
+    tmux.text("once more");
+    tmux.keys(&["Enter"]);
+    let screen = tmux.wait_for("the agent in a fresh worktree", |s| {
+        s.matches("Edited the files in").count() >= 2
+    });
+    assert!(!screen.contains("No such file"), "{screen}");
+    let worktrees = git_in(&repo, &["worktree", "list"]);
+    assert_eq!(worktrees.lines().count(), 2, "a fresh one: {worktrees}");
+    tmux.keys(&["q"]);
+}

@@ -5,6 +5,7 @@
 //! arrives inside events, so every transition is a plain, repeatable test.
 
 pub mod event;
+pub mod review;
 mod state;
 pub mod task;
 #[cfg(test)]
@@ -105,6 +106,13 @@ pub enum Event {
         added: u64,
         deleted: u64,
     },
+    /// A review op asked for with [`Effect::Review`] finished (the error in
+    /// words).
+    Reviewed {
+        task: TaskId,
+        op: review::ReviewOp,
+        result: Result<review::ReviewOutcome, String>,
+    },
     /// The user (or a front end) wants something.
     Command(Command),
 }
@@ -150,6 +158,10 @@ pub enum Command {
     Input { task: TaskId, bytes: Vec<u8> },
     /// The task's terminal changed size.
     Resize { task: TaskId, rows: u16, cols: u16 },
+    /// Review a worktree task's work (diff, commit, merge, discard). The
+    /// answer comes back in [`Step::reviews`]: refused at once (the agent
+    /// is busy, there is no worktree) or after the runtime ran it.
+    Review { task: TaskId, op: review::ReviewOp },
 }
 
 impl Command {
@@ -217,5 +229,13 @@ pub enum Effect {
     WatchWorktree {
         task: TaskId,
         worktree: worktree::Worktree,
+    },
+    /// Run a review op on the task's worktree (off the UI thread, one op at
+    /// a time) and report `Event::Reviewed`. Commit and merge messages are
+    /// filled in.
+    Review {
+        task: TaskId,
+        worktree: worktree::Worktree,
+        op: review::ReviewOp,
     },
 }

@@ -26,6 +26,8 @@ pub struct Step {
     /// Tasks that [`super::Command::Delete`] removed (the store deletes
     /// their files).
     pub deleted: Vec<TaskId>,
+    /// Answers to [`super::Command::Review`] for the front end that asked.
+    pub reviews: Vec<super::review::ReviewReport>,
 }
 
 /// The part of a [`Step`] that accumulates inside `State` while `update`
@@ -34,6 +36,7 @@ pub struct Step {
 pub(super) struct Outbox {
     pub(super) published: Vec<(TaskId, AgentEvent)>,
     pub(super) deleted: Vec<TaskId>,
+    pub(super) reviews: Vec<super::review::ReviewReport>,
 }
 
 /// How a task that ended on a rate limit or an overload is tried again.

@@ -11,10 +11,11 @@
 //!
 //! Split along its seams: the verdict (`update_verdict.rs`), answers
 //! (`update_answer.rs`), rate-limit retries (`update_retry.rs`) and worktree
-//! tasks (`update_worktree.rs`) are child modules; the queue, runs and
-//! follow-ups stay here.
+//! tasks with their reviews (`update_worktree.rs`) are child modules; the
+//! queue, runs and follow-ups stay here.
 
 use super::event::{AgentEvent, FinishStatus, Finished, Question, QuestionKind, Usage};
+use super::review::{ReviewOp, ReviewOutcome, ReviewReport, merge_words, refusal};
 use super::state::{ApprovalPolicy, State, Step};
 use super::task::{ChangeCount, KillReason, RunPlan, Task, TaskSpec, TaskStatus, TurnOutcome};
 use super::{Command, Effect, Event, ExitInfo, Limit, TaskId, TimerKind};
@@ -61,6 +62,7 @@ pub fn update(state: &mut State, now_ms: u64, event: Event) -> Step {
         effects,
         published: outbox.published,
         deleted: outbox.deleted,
+        reviews: outbox.reviews,
     }
 }
 
@@ -98,6 +100,10 @@ fn apply(state: &mut State, now_ms: u64, event: Event) -> Vec<Effect> {
         }
         Event::Exited { task, exit } => exited(state, task, now_ms, exit),
         Event::WorktreeReady { task, result } => worktree_ready(state, now_ms, task, result),
+        Event::Reviewed { task, op, result } => {
+            reviewed(state, task, op, result);
+            vec![]
+        }
         Event::WorktreeChanges {
             task,
             files,
@@ -188,6 +194,7 @@ fn command(state: &mut State, now_ms: u64, cmd: Command) -> Vec<Effect> {
             }
         }
         Command::FollowUp { task, text } => follow_up(state, now_ms, task, text),
+        Command::Review { task, op } => review(state, task, op).into_iter().collect(),
         Command::Input { task, bytes } => match state.task(task) {
             Some(t) if t.spec.agent == AgentKind::Command && t.process_alive => {
                 vec![Effect::WriteInput { task, bytes }]

@@ -139,3 +139,100 @@ pub fn worktree_notice(created: &Created) -> Vec<String> {
     }
     lines
 }
+
+/// A review op asked for by a front end: refused at once (reported in the
+/// step's reviews) when the task has no worktree or its agent may still be
+/// writing, otherwise the effect that runs it, with the commit message
+/// filled in.
+pub(super) fn review(state: &mut State, task: TaskId, op: ReviewOp) -> Option<Effect> {
+    let t = state.task(task)?;
+    let refused = match &t.worktree {
+        None if t.worktree_pending => Some(format!("#{task}'s worktree is still being created")),
+        None if t.spec.worktree => Some(format!(
+            "#{task} has no worktree: it was discarded or never created (a follow-up or rerun makes a fresh one)"
+        )),
+        None => Some(format!(
+            "#{task} has no worktree (start a task with the form's worktree option)"
+        )),
+        Some(_) => refusal(&op, !t.status.is_final() || t.process_alive),
+    };
+    let worktree = match (refused, &t.worktree) {
+        (None, Some(wt)) => wt.clone(),
+        (refused, _) => {
+            let reason = refused.unwrap_or_default();
+            state.outbox.reviews.push(ReviewReport {
+                task,
+                op,
+                result: Err(reason),
+            });
+            return None;
+        }
+    };
+    let op = match op {
+        ReviewOp::Commit { message: None } => ReviewOp::Commit {
+            message: Some(t.title()),
+        },
+        ReviewOp::Merge {
+            strategy,
+            message: None,
+        } => ReviewOp::Merge {
+            strategy,
+            message: Some(t.title()),
+        },
+        op => op,
+    };
+    Some(Effect::Review { task, worktree, op })
+}
+
+/// A review op finished: keep what it changed (a discarded worktree is
+/// gone for good, so the task's next run makes a fresh one), note merges
+/// and discards in the transcript, and pass the report on.
+pub(super) fn reviewed(
+    state: &mut State,
+    task: TaskId,
+    op: ReviewOp,
+    result: Result<ReviewOutcome, String>,
+) {
+    let mut line = None;
+    if let Some(t) = state.task_mut(task) {
+        match &result {
+            Ok(ReviewOutcome::Changes(changes)) => {
+                let (added, deleted) = changes.line_totals();
+                t.changes = Some(ChangeCount {
+                    files: changes.file_count(),
+                    added,
+                    deleted,
+                });
+            }
+            Ok(ReviewOutcome::Committed { sha: Some(sha) }) => {
+                let short: String = sha.chars().take(7).collect();
+                line = Some(format!("committed the worktree's work as {short}"));
+            }
+            Ok(ReviewOutcome::Merged { outcome, .. }) => {
+                if let Some(wt) = &t.worktree {
+                    line = Some(format!(
+                        "merged {} into {} ({})",
+                        wt.branch,
+                        wt.base_branch,
+                        merge_words(&outcome.kind)
+                    ));
+                }
+            }
+            Ok(ReviewOutcome::Discarded { lost }) => {
+                t.changes = None;
+                if let Some(wt) = t.worktree.take() {
+                    line = Some(format!(
+                        "removed the worktree {} and branch {} ({lost})",
+                        wt.path.display(),
+                        wt.branch
+                    ));
+                }
+            }
+            _ => {}
+        }
+    }
+    if let Some(line) = line {
+        publish(state, task, AgentEvent::Raw { line });
+    }
+    state.outbox.reviews.push(ReviewReport { task, op, result });
+}

@@ -8,7 +8,8 @@
 //! (`Effect::Chat`) run as tokio tasks (`http`), timers (`Effect::Timer`) as
 //! tokio sleeps (`timer`). For worktree tasks, a thread creates the worktree
 //! and another counts its changes every 2 s while the agent runs
-//! (`worktree.rs`). Nothing else polls except a kill ladder waiting for a
+//! (`worktree.rs`); one review thread runs the git work of diffs, commits,
+//! merges and discards in order (`review.rs`). Nothing else polls except a kill ladder waiting for a
 //! group to empty. The runtime never decides anything (that is `core`'s
 //! job) and never panics on agent behaviour.
 //!
@@ -26,6 +27,7 @@ pub mod http;
 mod kill;
 mod process;
 mod reader;
+pub mod review;
 mod stdin;
 mod supervisor;
 mod timer;
@@ -145,6 +147,8 @@ pub struct Runtime {
     tasks: Vec<AbortHandle>,
     /// Supervisor and ladder threads; finished ones are joined as we go.
     threads: Vec<JoinHandle<()>>,
+    /// Runs worktree reviews one at a time, started on the first.
+    review: Option<review::Worker>,
 }
 
 impl Runtime {
@@ -160,6 +164,7 @@ impl Runtime {
             client: None,
             tasks: Vec::new(),
             threads: Vec::new(),
+            review: None,
         }
     }
 
@@ -285,6 +290,7 @@ impl Runtime {
                     worktree,
                 ));
             }
+            Effect::Review { task, worktree, op } => self.review(task, worktree, op),
             Effect::CloseStdin { task } => {
                 let queue = self
                     .slots()
@@ -470,6 +476,37 @@ impl Runtime {
     }
 
     /// Sends an event from `apply` without blocking the caller.
+    /// Hands a review op to the review worker (started on first use); a
+    /// failure to queue it is reported as the op's result.
+    fn review(
+        &mut self,
+        task: TaskId,
+        worktree: crate::worktree::Worktree,
+        op: crate::core::review::ReviewOp,
+    ) {
+        if self.review.is_none() {
+            match review::Worker::start(self.events.clone()) {
+                Ok(worker) => self.review = Some(worker),
+                Err(err) => {
+                    let result = Err(format!("could not start a thread for git: {err}"));
+                    self.send_soon(Event::Reviewed { task, op, result });
+                    return;
+                }
+            }
+        }
+        let Some(worker) = &self.review else {
+            return;
+        };
+        if let Err(refused) = worker.submit((task, worktree, op)) {
+            let ((task, _, op), reason) = *refused;
+            self.send_soon(Event::Reviewed {
+                task,
+                op,
+                result: Err(reason.into()),
+            });
+        }
+    }
+
     fn send_soon(&self, event: Event) {
         match self.events.try_send(event) {
             Ok(()) | Err(tokio::sync::mpsc::error::TrySendError::Closed(_)) => {}

@@ -19,10 +19,10 @@ use super::lines::{Expansion, TaskLines};
 use super::theme::Theme;
 use super::wrap::plain;
 use crate::agent::{AgentKind, Answer};
+use crate::core::review::ReviewOp;
 use crate::core::task::TaskStatus;
 use crate::core::{Command, State, TaskId};
 use crate::worktree::{Changes, UnmergedWork};
-use crossterm::event::KeyCode;
 
 /// Raw output bytes kept per task for the raw view.
 pub const RAW_RING_BYTES: usize = 64 * 1024;
@@ -40,18 +40,12 @@ pub enum Intent {
     Input(TaskId, Vec<u8>),
     /// A program's terminal changed size (rows, cols).
     Resize(TaskId, u16, u16),
-    /// Open the review of a worktree task.
-    OpenDiff(TaskId),
-    /// Commit the worktree's uncommitted work (message: the title).
-    Commit(TaskId),
-    /// Commit, then merge the task branch into its base branch.
-    Merge(TaskId),
+    /// Review a worktree task: read its changes, commit, merge, list what
+    /// a discard loses, discard (the core decides, git runs off the UI
+    /// thread).
+    Review(TaskId, ReviewOp),
     /// Open a shell in the worktree (the cockpit steps aside meanwhile).
     Shell(TaskId),
-    /// Show what discarding would lose, then ask.
-    DiscardAsk(TaskId),
-    /// Remove the worktree and branch; `work` is what the user was shown.
-    Discard(TaskId, UnmergedWork),
     /// Answer a task's pending question.
     Answer(TaskId, Answer),
     /// Allow the pending tool now and for the rest of the task.
@@ -78,6 +72,7 @@ impl Intent {
             Intent::Input(task, bytes) => Command::Input { task, bytes },
             Intent::Resize(task, rows, cols) => Command::Resize { task, rows, cols },
             Intent::Delete(task) => Command::Delete { task },
+            Intent::Review(task, op) => Command::Review { task, op },
             _ => return None,
         })
     }
@@ -106,12 +101,15 @@ pub enum Overlay {
 #[derive(Debug, Clone)]
 pub struct DiffReview {
     pub task: TaskId,
-    pub changes: Changes,
+    /// The changes against the base; `None` until git has read them.
+    pub changes: Option<Changes>,
     pub scroll: usize,
     /// What a discard would lose, shown until the user says `y` or not.
     pub confirm_discard: Option<UnmergedWork>,
     /// The last action's outcome, in words.
     pub message: Option<String>,
+    /// Review ops asked for and not answered yet.
+    pub in_flight: usize,
 }
 
 /// Scroll position and folding of one task's pane.
@@ -213,6 +211,7 @@ impl App {
             Overlay::ConfirmKill(_) => Mode::ConfirmKill,
             Overlay::ConfirmQuit => Mode::ConfirmQuit,
             Overlay::ConfirmDelete(_) => Mode::ConfirmDelete,
+            Overlay::Diff(r) if r.confirm_discard.is_some() => Mode::ConfirmDiscard,
             Overlay::Diff(_) => Mode::Diff,
             Overlay::Form(_) => Mode::Form,
             Overlay::Search(_) => Mode::Search,
@@ -439,6 +438,9 @@ impl App {
     }
 
     fn act(&mut self, action: Action, state: &State) -> Vec<Intent> {
+        if let Some(intents) = self.act_review(&action) {
+            return intents;
+        }
         if matches!(self.overlay, Overlay::Help) {
             // The help scrolls on a small terminal.
             let page = self.size.height.saturating_sub(3).max(1) as usize;
@@ -640,37 +642,14 @@ impl App {
             Action::LeaveTerminal => self.terminal_focus = None,
             Action::OpenDiff => {
                 if let Some(id) = self.selected {
-                    return vec![Intent::OpenDiff(id)];
+                    return self.open_review(id);
                 }
             }
-            Action::DiffKey(key) => {
-                let page = self.size.height.saturating_sub(4).max(1) as usize;
-                if let Overlay::Diff(review) = &mut self.overlay {
-                    let task = review.task;
-                    if let Some(work) = review.confirm_discard.take() {
-                        if key.code == KeyCode::Char('y') {
-                            return vec![Intent::Discard(task, work)];
-                        }
-                        return vec![];
-                    }
-                    match key.code {
-                        KeyCode::Esc | KeyCode::Char('q') => self.overlay = Overlay::None,
-                        KeyCode::Down | KeyCode::Char('j') => review.scroll += 1,
-                        KeyCode::Up | KeyCode::Char('k') => {
-                            review.scroll = review.scroll.saturating_sub(1)
-                        }
-                        KeyCode::PageDown | KeyCode::Char(' ') => review.scroll += page,
-                        KeyCode::PageUp => review.scroll = review.scroll.saturating_sub(page),
-                        KeyCode::Home => review.scroll = 0,
-                        KeyCode::End => review.scroll = usize::MAX / 2,
-                        KeyCode::Char('c') => return vec![Intent::Commit(task)],
-                        KeyCode::Char('M') => return vec![Intent::Merge(task)],
-                        KeyCode::Char('s') => return vec![Intent::Shell(task)],
-                        KeyCode::Char('D') => return vec![Intent::DiscardAsk(task)],
-                        _ => {}
-                    }
-                }
-            }
+            // Outside the review (handled above) these keys mean nothing.
+            Action::ReviewCommit
+            | Action::ReviewMerge
+            | Action::ReviewShell
+            | Action::ReviewDiscard => {}
             Action::Rerun => {
                 if let Some(t) = self.selected_finished(state) {
                     return vec![Intent::Rerun(t)];
@@ -868,5 +847,7 @@ impl App {
 
 #[path = "app_nav.rs"]
 mod nav;
+#[path = "app_review.rs"]
+mod review;
 
 pub use nav::key_bytes;

@@ -30,19 +30,37 @@ pub const ACTIONS: &[(&str, &str)] = &[
     ("leave_terminal", "ctrl-]"),
 ];
 
-/// Pressed key → the built-in key it stands for.
+/// The worktree review's actions that can be rebound and their built-in
+/// keys (they apply only while the review is open).
+pub const REVIEW_ACTIONS: &[(&str, &str)] = &[
+    ("commit", "c"),
+    ("merge", "M"),
+    ("shell", "s"),
+    ("discard", "D"),
+];
+
+/// Pressed key → the built-in key it stands for (in the main screen, and
+/// in the worktree review).
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Bindings {
     map: Vec<(KeyEvent, KeyEvent)>,
+    review: Vec<(KeyEvent, KeyEvent)>,
 }
 
 impl Bindings {
     /// Reads the config's table; the error names the action and says why.
     pub fn from_config(table: &BTreeMap<String, String>) -> Result<Bindings, String> {
         let mut map = Vec::new();
+        let mut review = Vec::new();
         for (action, key) in table {
-            let Some((_, builtin)) = ACTIONS.iter().find(|(name, _)| name == action) else {
-                let names: Vec<&str> = ACTIONS.iter().map(|(n, _)| *n).collect();
+            let main = ACTIONS.iter().find(|(name, _)| name == action);
+            let in_review = REVIEW_ACTIONS.iter().find(|(name, _)| name == action);
+            let Some((_, builtin)) = main.or(in_review) else {
+                let names: Vec<&str> = ACTIONS
+                    .iter()
+                    .chain(REVIEW_ACTIONS)
+                    .map(|(n, _)| *n)
+                    .collect();
                 return Err(format!(
                     "keybindings: unknown action `{action}` (actions: {})",
                     names.join(", ")
@@ -51,16 +69,28 @@ impl Bindings {
             let pressed = parse_key(key)
                 .ok_or_else(|| format!("keybindings: `{key}` for `{action}` is not a key"))?;
             let builtin = parse_key(builtin).unwrap_or(pressed);
-            map.push((pressed, builtin));
+            if main.is_some() {
+                map.push((pressed, builtin));
+            } else {
+                review.push((pressed, builtin));
+            }
         }
-        Ok(Bindings { map })
+        Ok(Bindings { map, review })
     }
 
     /// The key to act on for `pressed`: the built-in key of the action it
     /// is bound to, or itself.
     pub fn translate(&self, pressed: KeyEvent) -> KeyEvent {
-        self.map
-            .iter()
+        Self::lookup(&self.map, pressed)
+    }
+
+    /// [`Bindings::translate`] for the worktree review.
+    pub fn translate_review(&self, pressed: KeyEvent) -> KeyEvent {
+        Self::lookup(&self.review, pressed)
+    }
+
+    fn lookup(map: &[(KeyEvent, KeyEvent)], pressed: KeyEvent) -> KeyEvent {
+        map.iter()
             .find(|(k, _)| k.code == pressed.code && k.modifiers == pressed.modifiers)
             .map(|(_, builtin)| *builtin)
             .unwrap_or(pressed)
@@ -134,6 +164,25 @@ mod tests {
         );
         let other = KeyEvent::new(KeyCode::Char('z'), KeyModifiers::NONE);
         assert_eq!(b.translate(other), other, "unbound keys pass through");
+    }
+
+    #[test]
+    fn review_keys_are_rebound_only_inside_the_review() {
+        let b = Bindings::from_config(&table(&[("discard", "ctrl-d"), ("merge", "m")])).unwrap();
+        let ctrl_d = KeyEvent::new(KeyCode::Char('d'), KeyModifiers::CONTROL);
+        let big_d = KeyEvent::new(KeyCode::Char('D'), KeyModifiers::NONE);
+        assert_eq!(b.translate_review(ctrl_d), big_d);
+        assert_eq!(
+            b.translate(ctrl_d),
+            ctrl_d,
+            "outside the review D deletes: a review binding must not reach it"
+        );
+        let m = KeyEvent::new(KeyCode::Char('m'), KeyModifiers::NONE);
+        assert_eq!(
+            b.translate_review(m),
+            KeyEvent::new(KeyCode::Char('M'), KeyModifiers::NONE)
+        );
+        assert_eq!(b.translate(m), m, "m still writes a follow-up");
     }
 
     #[test]

@@ -17,7 +17,7 @@ use ratatui::layout::Rect;
 use tokio::signal::unix::{SignalKind, signal};
 use tokio::sync::mpsc::Receiver;
 
-use super::app::{App, DiffReview, Intent, Overlay};
+use super::app::{App, Intent, Overlay};
 use super::keymap::{map_key_bound, map_mouse};
 use super::launch::task_spec;
 use super::terminal::{Term, set_live_groups};
@@ -28,7 +28,6 @@ use crate::core::task::TaskStatus;
 use crate::core::{Command, Event, State};
 use crate::driver::Driver;
 use crate::runtime::Runtime;
-use crate::worktree::{self, MergeStrategy};
 
 /// Shortest time between two frames (about 60 per second).
 pub const FRAME: Duration = Duration::from_millis(16);
@@ -69,15 +68,22 @@ impl Cockpit {
             self.app.raw_output(*task, bytes);
             return;
         }
-        let worktree_changed = matches!(
-            (&ev, &self.app.overlay),
-            (Event::WorktreeChanges { task, .. }, Overlay::Diff(r)) if r.task == *task
-        );
+        let changed = match &ev {
+            Event::WorktreeChanges { task, .. } => Some(*task),
+            _ => None,
+        };
         // The cockpit reads transcripts from state; what was published is
-        // the store's.
-        self.driver.step(now_ms(), ev);
-        if worktree_changed {
-            self.refresh_review();
+        // the store's. Review answers go to the review.
+        let step = self.driver.step(now_ms(), ev);
+        let mut intents = Vec::new();
+        for report in &step.reviews {
+            intents.extend(self.app.review_report(report));
+        }
+        if let Some(task) = changed {
+            intents.extend(self.app.review_changed(task));
+        }
+        if !intents.is_empty() {
+            self.intents(intents);
         }
     }
 
@@ -111,13 +117,8 @@ impl Cockpit {
                         continue;
                     }
                 },
-                Intent::OpenDiff(_)
-                | Intent::Commit(_)
-                | Intent::Merge(_)
-                | Intent::Shell(_)
-                | Intent::DiscardAsk(_)
-                | Intent::Discard(..) => {
-                    self.review(intent);
+                Intent::Shell(task) => {
+                    self.shell(task);
                     continue;
                 }
                 Intent::Rerun(task) => match self.state().task(task).map(|t| t.status) {
@@ -142,6 +143,7 @@ impl Cockpit {
                 | Intent::FollowUp(..)
                 | Intent::Input(..)
                 | Intent::Resize(..)
+                | Intent::Review(..)
                 | Intent::Delete(_) => match intent.command() {
                     Some(cmd) => cmd,
                     None => continue,
@@ -152,117 +154,20 @@ impl Cockpit {
         set_live_groups(self.driver.executor.live_groups());
     }
 
-    /// The worktree review's actions: git runs here, briefly (tens of
-    /// milliseconds), and the outcome is said in the review.
-    fn review(&mut self, intent: Intent) {
-        let task = match &intent {
-            Intent::OpenDiff(t)
-            | Intent::Commit(t)
-            | Intent::Merge(t)
-            | Intent::Shell(t)
-            | Intent::DiscardAsk(t)
-            | Intent::Discard(t, _) => *t,
-            _ => return,
-        };
-        let Some(t) = self.state().task(task) else {
-            return;
-        };
-        let Some(wt) = t.worktree.clone() else {
-            self.app.notice = Some(format!(
-                "#{task} has no worktree (start a task with the form's worktree option)"
-            ));
-            return;
-        };
-        let title = t.title();
-        let busy = t.process_alive && !t.status.is_final();
-        let said = |r: Result<String, String>| r.unwrap_or_else(|e| format!("✗ {e}"));
-        let message = match intent {
-            Intent::OpenDiff(_) => None,
-            Intent::Commit(_) => Some(said(
-                worktree::commit_all(&wt, &title)
-                    .map(|sha| match sha {
-                        Some(sha) => format!("committed {}", &sha[..sha.len().min(7)]),
-                        None => "nothing to commit".into(),
-                    })
-                    .map_err(|e| e.to_string()),
-            )),
-            Intent::Merge(_) if busy => {
-                Some("✗ the agent is still working: merge when it is done".into())
-            }
-            Intent::Merge(_) => Some(said(
-                worktree::check_base(&wt)
-                    .and_then(|()| worktree::commit_all(&wt, &title))
-                    .and_then(|_| worktree::merge(&wt, MergeStrategy::FastForwardOrMerge))
-                    .map(|o| {
-                        format!(
-                            "merged {} into {} ({:?})",
-                            wt.branch, wt.base_branch, o.kind
-                        )
-                    })
-                    .map_err(|e| e.to_string()),
-            )),
-            Intent::Shell(_) => {
-                self.app.pending_shell = Some(wt.path.clone());
-                None
-            }
-            Intent::DiscardAsk(_) if busy => {
-                Some("✗ the agent is still working: kill it before discarding".into())
-            }
-            Intent::DiscardAsk(_) => match worktree::unmerged_work(&wt) {
-                Ok(work) => {
-                    if let Overlay::Diff(review) = &mut self.app.overlay {
-                        review.confirm_discard = Some(work);
-                    }
-                    return;
-                }
-                Err(e) => Some(format!("✗ {e}")),
-            },
-            Intent::Discard(_, work) => {
-                match worktree::discard(&wt, &work) {
-                    Ok(()) => {
-                        self.app.overlay = Overlay::None;
-                        self.app.notice = Some(format!(
-                            "#{task}: removed {} and branch {} ({work})",
-                            wt.path.display(),
-                            wt.branch
-                        ));
-                    }
-                    Err(e) => self.app.notice = Some(format!("✗ {e}")),
-                }
-                return;
-            }
-            _ => None,
-        };
-        match worktree::changes(&wt) {
-            Ok(changes) => {
-                let scroll = match &self.app.overlay {
-                    Overlay::Diff(r) if r.task == task => r.scroll,
-                    _ => 0,
-                };
-                self.app.overlay = Overlay::Diff(Box::new(DiffReview {
-                    task,
-                    changes,
-                    scroll,
-                    confirm_discard: None,
-                    message,
-                }));
-            }
-            Err(e) => self.app.notice = Some(format!("✗ {e}")),
+    /// `s` in the review: the cockpit steps aside for a shell in the
+    /// task's worktree (read from state; nothing runs here).
+    fn shell(&mut self, task: crate::core::TaskId) {
+        match self.state().task(task).and_then(|t| t.worktree.as_ref()) {
+            Some(wt) => self.app.pending_shell = Some(wt.path.clone()),
+            None => self.app.notice = Some(format!("#{task} has no worktree")),
         }
     }
 
-    /// Reads the open review's changes again (after the agent or a shell
-    /// changed the worktree).
+    /// The open review reads its changes again (after a shell).
     pub fn refresh_review(&mut self) {
-        if let Overlay::Diff(review) = &self.app.overlay
-            && review.confirm_discard.is_none()
-        {
-            let task = review.task;
-            let message = review.message.clone();
-            self.review(Intent::OpenDiff(task));
-            if let Overlay::Diff(review) = &mut self.app.overlay {
-                review.message = message;
-            }
+        if let Overlay::Diff(r) = &self.app.overlay {
+            let intents = self.app.review_changed(r.task);
+            self.intents(intents);
         }
     }
 

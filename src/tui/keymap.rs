@@ -39,6 +39,8 @@ pub enum Mode {
     Terminal,
     /// The review of a worktree task's changes.
     Diff,
+    /// Asking `y` before discarding a worktree task's worktree.
+    ConfirmDiscard,
     /// The new-task form.
     Form,
     /// Typing a search in the pane.
@@ -115,8 +117,14 @@ pub enum Action {
     LeaveTerminal,
     /// Review the selected worktree task's changes.
     OpenDiff,
-    /// A key in the diff review.
-    DiffKey(KeyEvent),
+    /// Review: commit the worktree's work.
+    ReviewCommit,
+    /// Review: commit, then merge into the base branch.
+    ReviewMerge,
+    /// Review: a shell in the worktree.
+    ReviewShell,
+    /// Review: show what a discard loses, then ask.
+    ReviewDiscard,
     /// Archive (or bring back) a finished task.
     ToggleArchive,
     /// Ask before deleting a finished task.
@@ -295,17 +303,32 @@ pub fn map_key(key: KeyEvent, mode: Mode) -> Action {
             KeyCode::Home => Action::Home,
             _ => Action::None,
         },
-        Mode::ConfirmKill | Mode::ConfirmQuit | Mode::ConfirmDelete => match key.code {
-            KeyCode::Char('y') | KeyCode::Char('Y') => Action::Confirm,
-            // Ctrl-C twice quits even while agents run.
-            _ if mode == Mode::ConfirmQuit && ctrl(&key, 'c') => Action::Confirm,
-            _ => Action::Close,
-        },
+        Mode::ConfirmKill | Mode::ConfirmQuit | Mode::ConfirmDelete | Mode::ConfirmDiscard => {
+            match key.code {
+                KeyCode::Char('y') | KeyCode::Char('Y') => Action::Confirm,
+                // Ctrl-C twice quits even while agents run.
+                _ if mode == Mode::ConfirmQuit && ctrl(&key, 'c') => Action::Confirm,
+                _ => Action::Close,
+            }
+        }
         // Ctrl-] (like telnet) gives the keys back to corral.
         Mode::Terminal if ctrl(&key, ']') => Action::LeaveTerminal,
         Mode::Terminal => Action::TerminalKey(key),
         Mode::Diff if ctrl(&key, 'c') => Action::Quit,
-        Mode::Diff => Action::DiffKey(key),
+        Mode::Diff => match key.code {
+            KeyCode::Esc | KeyCode::Char('q') => Action::Close,
+            KeyCode::Down | KeyCode::Char('j') => Action::ScrollDown(1),
+            KeyCode::Up | KeyCode::Char('k') => Action::ScrollUp(1),
+            KeyCode::PageDown | KeyCode::Char(' ') => Action::PageDown,
+            KeyCode::PageUp => Action::PageUp,
+            KeyCode::Home => Action::Home,
+            KeyCode::End => Action::End,
+            KeyCode::Char('c') => Action::ReviewCommit,
+            KeyCode::Char('M') => Action::ReviewMerge,
+            KeyCode::Char('s') => Action::ReviewShell,
+            KeyCode::Char('D') => Action::ReviewDiscard,
+            _ => Action::None,
+        },
         Mode::Approve | Mode::Choose | Mode::Typing if ctrl(&key, 'c') => Action::Quit,
         Mode::Typing => match key.code {
             KeyCode::PageUp => Action::PageUp,
@@ -353,6 +376,7 @@ pub fn map_key_bound(key: KeyEvent, mode: Mode, bindings: &Bindings) -> Action {
             Action::BoxKey(k) => Action::BoxKey(k),
             _ => map_key(bindings.translate(key), Mode::Normal),
         },
+        Mode::Diff => map_key(bindings.translate_review(key), mode),
         Mode::Terminal => match map_key(bindings.translate(key), mode) {
             Action::LeaveTerminal => Action::LeaveTerminal,
             _ => map_key(key, mode),
@@ -565,7 +589,10 @@ mod tests {
     #[test]
     fn other_modes_keep_their_keys() {
         assert_eq!(map_key(ch('d'), Mode::Normal), Action::OpenDiff);
-        assert_eq!(map_key(ch('M'), Mode::Diff), Action::DiffKey(ch('M')));
+        assert_eq!(map_key(ch('M'), Mode::Diff), Action::ReviewMerge);
+        assert_eq!(map_key(ch('D'), Mode::Diff), Action::ReviewDiscard);
+        assert_eq!(map_key(ch('y'), Mode::ConfirmDiscard), Action::Confirm);
+        assert_eq!(map_key(ch('n'), Mode::ConfirmDiscard), Action::Close);
         assert_eq!(
             map_key(ch('x'), Mode::Terminal),
             Action::TerminalKey(ch('x'))

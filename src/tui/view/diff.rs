@@ -61,6 +61,18 @@ pub fn render(changes: &Changes, scroll: usize, theme: Theme, area: Rect, buf: &
     Paragraph::new(lines).block(block).render(area, buf);
 }
 
+/// The view while git still reads the changes (the review opens at once).
+pub fn render_reading(theme: Theme, area: Rect, buf: &mut Buffer) {
+    let block = Block::default()
+        .borders(Borders::ALL)
+        .border_style(theme.border())
+        .title(Span::styled(" changes ", theme.title()));
+    Clear.render(area, buf);
+    Paragraph::new(Line::styled("reading the changes…", theme.dim()))
+        .block(block)
+        .render(area, buf);
+}
+
 /// Lines `scroll..scroll + rows` of the view.
 fn visible_lines(
     changes: &Changes,

@@ -71,7 +71,10 @@ fn render_review(app: &App, review: &crate::tui::app::DiffReview, area: Rect, bu
         height: area.height.saturating_sub(1),
         ..area
     };
-    diff::render(&review.changes, review.scroll, th, body, buf);
+    match &review.changes {
+        Some(changes) => diff::render(changes, review.scroll, th, body, buf),
+        None => diff::render_reading(th, body, buf),
+    }
     let bar = Rect {
         y: area.bottom().saturating_sub(1),
         height: 1,
