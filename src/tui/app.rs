@@ -412,10 +412,10 @@ impl App {
         state.tasks.iter().any(|t| !t.status.is_final())
     }
 
-    /// Whether something changes on screen with time alone (spinners,
-    /// elapsed times): only while a task runs.
-    pub fn needs_tick(state: &State) -> bool {
-        super::deadline::needs_tick(state)
+    /// When something on screen next changes with time alone (a spinner
+    /// frame, an elapsed second), after `now_ms`; `None`: nothing moves.
+    pub fn next_redraw(&self, state: &State, now_ms: u64) -> Option<u64> {
+        super::deadline::next_redraw(self, state, now_ms)
     }
 
     /// Keeps the selection valid after tasks were added.

@@ -1,33 +1,85 @@
-//! Which tasks need the cockpit to redraw on a timer: the pure decision
-//! behind the spinner and elapsed-time tick.
+//! When the cockpit must redraw with nothing else happening: the pure
+//! decision behind spinners and elapsed times.
 //!
-//! Only a task that moves on its own (running: spinner and elapsed time;
-//! queued: waiting time) arms the tick. A blocked task waits for the user and
-//! a finished one for nothing, so neither keeps the cockpit awake. Must never
-//! do IO or look at the clock.
+//! Each thing on screen that moves with the clock asks for its own next
+//! change: a running task's spinner (in a visible row, tile or the narrow
+//! status bar) for its next frame, a visible elapsed time for its next whole
+//! second. A blocked task waits for the user and a finished one for nothing,
+//! so neither arms a timer, and neither does a task scrolled out of sight or
+//! hidden under the diff review. Must never do IO or look at the clock (the
+//! time comes in).
 
+use super::app::{App, Overlay};
+use super::layout::{list_offset, regions, tiles};
+use super::theme::SPINNER_MS;
+use super::view::status_bar::WORDS_WIDTH;
+use super::view::task_list::live_elapsed_ms;
 use crate::core::State;
-use crate::core::task::TaskStatus;
+use crate::core::task::{Task, TaskStatus};
 
-/// True while some task's row changes with time alone.
-pub fn needs_tick(state: &State) -> bool {
-    state
-        .tasks
-        .iter()
-        .any(|t| matches!(t.status, TaskStatus::Running | TaskStatus::Queued))
+/// The time (ms since the epoch) at which the screen next changes by the
+/// clock alone, after `now_ms`; `None` when nothing on it moves.
+pub fn next_redraw(app: &App, state: &State, now_ms: u64) -> Option<u64> {
+    if matches!(app.overlay, Overlay::Diff(_)) {
+        // The review covers the screen and shows no clock.
+        return None;
+    }
+    let spinner = (now_ms / SPINNER_MS + 1) * SPINNER_MS;
+    let mut next: Option<u64> = None;
+    let mut want = |at: u64| next = Some(next.map_or(at, |n| n.min(at)));
+    let running = |t: &Task| t.status == TaskStatus::Running;
+    if app.size.width < WORDS_WIDTH && state.tasks.iter().any(running) {
+        want(spinner);
+    }
+    for t in visible_tasks(app, state) {
+        if running(t) {
+            want(spinner);
+        }
+        // Tiles show no elapsed time.
+        if !app.grid
+            && let Some((ms, true)) = live_elapsed_ms(t, now_ms)
+        {
+            want(now_ms + 1000 - ms % 1000);
+        }
+    }
+    next
+}
+
+/// The tasks whose row (or grid tile) is on screen.
+fn visible_tasks<'a>(app: &App, state: &'a State) -> Vec<&'a Task> {
+    if app.grid {
+        let ids = App::grid_tasks(state);
+        let body = ratatui::layout::Rect {
+            height: app.size.height.saturating_sub(1),
+            ..app.size
+        };
+        let shown = tiles(body, ids.len()).1.len();
+        return ids
+            .iter()
+            .take(shown)
+            .filter_map(|id| state.task(*id))
+            .collect();
+    }
+    let list = regions(app.size, state.tasks.len()).list;
+    let rows = list.height.saturating_sub(1) as usize;
+    let offset = list_offset(list, app.selected_index(state).unwrap_or(0));
+    App::list_order(state)
+        .into_iter()
+        .skip(offset)
+        .take(rows)
+        .map(|i| &state.tasks[i])
+        .collect()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::agent::AgentKind;
+    use crate::core::task::TaskSpec;
+    use ratatui::layout::Rect;
 
-    #[test]
-    fn a_blocked_or_finished_cockpit_sleeps_a_running_one_ticks() {
-        use crate::agent::AgentKind;
-        use crate::core::task::{Task, TaskSpec};
-        let mut s = State::new(crate::core::Settings::default());
-        assert!(!needs_tick(&s), "an empty cockpit ticks");
-        let spec = TaskSpec {
+    fn spec() -> TaskSpec {
+        TaskSpec {
             agent: AgentKind::Claude,
             prompt: "p".into(),
             title: None,
@@ -37,16 +89,96 @@ mod tests {
             profile: None,
             budget: Default::default(),
             worktree: false,
-        };
-        s.tasks.push(Task::new(1, spec, 100));
-        for (status, ticks) in [
-            (TaskStatus::Queued, true),
-            (TaskStatus::Running, true),
-            (TaskStatus::Blocked, false),
-            (TaskStatus::Succeeded, false),
-        ] {
-            s.tasks[0].status = status;
-            assert_eq!(needs_tick(&s), ticks, "{status:?}");
         }
+    }
+
+    fn app(width: u16, height: u16) -> App {
+        let defaults = crate::tui::form::FormDefaults {
+            agent: "claude".into(),
+            agents: vec!["claude".into()],
+            worktree: false,
+            model: None,
+            permission_mode: None,
+            base_dir: ".".into(),
+            cwd: ".".into(),
+        };
+        App::new(
+            crate::tui::theme::Theme { color: false },
+            Rect::new(0, 0, width, height),
+            defaults,
+            (24, 80),
+        )
+    }
+
+    fn state_with(status: TaskStatus) -> State {
+        let mut s = State::new(crate::core::Settings::default());
+        let mut t = Task::new(1, spec(), 100);
+        t.started_ms = Some(1_000);
+        t.last_output_ms = Some(1_500);
+        t.status = status;
+        if status.is_final() {
+            t.finished_ms = Some(2_000);
+        }
+        s.tasks.push(t);
+        s
+    }
+
+    #[test]
+    fn a_blocked_or_finished_cockpit_sleeps_a_running_one_asks_for_its_next_change() {
+        let wide = app(160, 40);
+        assert_eq!(
+            next_redraw(&wide, &State::new(Default::default()), 5_050),
+            None,
+            "an empty cockpit sleeps"
+        );
+        for status in [
+            TaskStatus::Blocked,
+            TaskStatus::Succeeded,
+            TaskStatus::Killed,
+        ] {
+            let s = state_with(status);
+            assert_eq!(next_redraw(&wide, &s, 5_050), None, "{status:?}");
+        }
+        // Running: the spinner's next frame comes before the next second.
+        let s = state_with(TaskStatus::Running);
+        assert_eq!(next_redraw(&wide, &s, 5_050), Some(5_200));
+    }
+
+    #[test]
+    fn an_elapsed_time_asks_for_its_next_whole_second_and_only_while_visible() {
+        // Queued again after a run (a retry waiting): no spinner, but the
+        // elapsed time grows, so the next whole second of it.
+        let mut s = state_with(TaskStatus::Queued);
+        assert_eq!(next_redraw(&app(160, 40), &s, 5_050), Some(6_000));
+        s.tasks[0].started_ms = Some(1_300);
+        assert_eq!(next_redraw(&app(160, 40), &s, 5_050), Some(5_300));
+        // Scrolled out of sight: many finished tasks selected at the end.
+        let mut many = state_with(TaskStatus::Queued);
+        for id in 2..60 {
+            let mut t = Task::new(id, spec(), 100);
+            t.status = TaskStatus::Succeeded;
+            many.tasks.push(t);
+        }
+        let mut a = app(160, 20);
+        a.select(59);
+        assert_eq!(next_redraw(&a, &many, 5_050), None);
+        a.select(1);
+        assert_eq!(next_redraw(&a, &many, 5_050), Some(6_000));
+    }
+
+    #[test]
+    fn the_narrow_status_bar_spins_for_a_running_task_out_of_sight() {
+        let mut s = state_with(TaskStatus::Running);
+        for id in 2..60 {
+            let mut t = Task::new(id, spec(), 100);
+            t.status = TaskStatus::Succeeded;
+            s.tasks.push(t);
+        }
+        let mut wide = app(160, 20);
+        wide.select(59);
+        assert_eq!(next_redraw(&wide, &s, 5_050), None);
+        let mut narrow = app(100, 20);
+        narrow.select(59);
+        assert_eq!(next_redraw(&narrow, &s, 5_050), Some(5_200));
     }
 }

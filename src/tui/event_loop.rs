@@ -2,9 +2,11 @@
 //! frame deadline, in one `select!`.
 //!
 //! Redraws are event-driven: a change marks the screen dirty and frames are
-//! coalesced to at most one per [`FRAME`]; a tick for spinners and elapsed
-//! times is armed only while a task runs or is queued (`deadline`), so a
-//! cockpit that is idle or waits on a blocked task sleeps.
+//! coalesced to at most one per [`FRAME`]. With nothing happening, the loop
+//! sleeps until the next moment the screen changes by the clock alone (a
+//! visible spinner's next frame, a visible elapsed time's next second; see
+//! `deadline`), so a cockpit that is idle, or waits on a blocked task, does
+//! not wake at all.
 //! Runtime events are applied in small batches, input polled first between
 //! them, so a key never waits behind a flood. The only
 //! side effects are the runtime's (through `Runtime::apply`) and drawing.
@@ -31,8 +33,9 @@ use crate::runtime::Runtime;
 
 /// Shortest time between two frames (about 60 per second).
 pub const FRAME: Duration = Duration::from_millis(16);
-/// Spinner and elapsed-time tick while something runs.
-pub const TICK: Duration = Duration::from_millis(super::theme::SPINNER_MS);
+/// A clock deadline is slept past by this much, so the frame drawn then
+/// shows the new second (or spinner frame) for sure.
+const DEADLINE_SLACK_MS: u64 = 2;
 /// Runtime events applied at most before input gets a look again: the
 /// select is biased to input, so a key waits for one batch at most.
 const DRAIN_BATCH: usize = 64;
@@ -224,7 +227,6 @@ pub async fn run_loop(c: &mut Cockpit, term: &mut Term) -> std::io::Result<()> {
     let mut sigint = signal(SignalKind::interrupt())?;
     let mut dirty = true;
     let mut last_frame: Option<Instant> = None;
-    let mut next_tick = Instant::now() + TICK;
     let mut quit_deadline: Option<Instant> = None;
     loop {
         if c.app.quitting && quit_deadline.is_none() {
@@ -242,13 +244,19 @@ pub async fn run_loop(c: &mut Cockpit, term: &mut Term) -> std::io::Result<()> {
             dirty = false;
             last_frame = Some(now);
         }
-        let ticking = App::needs_tick(c.state());
+        let clock = if dirty {
+            None
+        } else {
+            let now_ms = now_ms();
+            c.app.next_redraw(c.state(), now_ms).map(|at| {
+                Instant::now()
+                    + Duration::from_millis(at.saturating_sub(now_ms) + DEADLINE_SLACK_MS)
+            })
+        };
         let wake = if dirty {
             last_frame.map(|t| t + FRAME)
-        } else if ticking {
-            Some(next_tick)
         } else {
-            quit_deadline
+            [clock, quit_deadline].into_iter().flatten().min()
         };
         tokio::select! {
             biased;
@@ -281,9 +289,7 @@ pub async fn run_loop(c: &mut Cockpit, term: &mut Term) -> std::io::Result<()> {
             _ = sighup.recv() => break,
             _ = sigint.recv() => break,
             _ = sleep_until(wake), if wake.is_some() => {
-                let now = Instant::now();
-                if ticking && now >= next_tick {
-                    next_tick = now + TICK;
+                if clock.is_some_and(|at| Instant::now() >= at) {
                     dirty = true;
                 }
             }

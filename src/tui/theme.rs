@@ -151,7 +151,8 @@ impl Theme {
     }
 }
 
-/// Milliseconds per spinner frame (the event loop ticks at this pace).
+/// Milliseconds per spinner frame (the loop wakes for the next one only
+/// while a running task's spinner is on screen).
 pub const SPINNER_MS: u64 = 200;
 
 /// Spinner frames for running tasks.

@@ -16,6 +16,10 @@ use crate::tui::app::{App, Overlay};
 use crate::tui::keymap::Mode;
 use crate::tui::theme::status_glyph;
 
+/// From this width on, the bar counts tasks in words; narrower, with the
+/// status glyphs (a running one spins).
+pub const WORDS_WIDTH: u16 = 120;
+
 const ORDER: [TaskStatus; 7] = [
     TaskStatus::Blocked,
     TaskStatus::Running,
@@ -55,7 +59,7 @@ pub fn render(app: &App, state: &State, area: Rect, buf: &mut Buffer) {
         ));
     }
     // Words on wide terminals, glyphs on narrow ones.
-    let words = area.width >= 120;
+    let words = area.width >= WORDS_WIDTH;
     let tick = app.now_ms / crate::tui::theme::SPINNER_MS;
     // Blocked tasks are counted in words above.
     for s in ORDER.into_iter().filter(|s| *s != TaskStatus::Blocked) {

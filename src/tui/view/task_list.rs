@@ -97,6 +97,21 @@ fn row_title(t: &Task) -> String {
     }
 }
 
+/// The elapsed time (whole seconds) of a started, unfinished task at
+/// `now_ms`, and whether it grows with the clock. A blocked task shows how
+/// long it ran until it asked: the row then stays still, and the cockpit
+/// needs no timer while it waits. `None` for a finished or unstarted task.
+pub fn live_elapsed_ms(t: &Task, now_ms: u64) -> Option<(u64, bool)> {
+    if t.finished_ms.is_some() || t.started_ms.is_none() {
+        return None;
+    }
+    let (at, moves) = match (t.status, t.last_output_ms) {
+        (TaskStatus::Blocked, Some(asked)) => (asked.min(now_ms), false),
+        _ => (now_ms, true),
+    };
+    Some((t.elapsed_ms(at), moves))
+}
+
 fn row_line(app: &App, t: &Task, tick: u64, title_w: usize, selected: bool) -> Line<'static> {
     let th = app.theme;
     let st = th.status(t.status);
@@ -111,17 +126,9 @@ fn row_line(app: &App, t: &Task, tick: u64, title_w: usize, selected: bool) -> L
         "-".into()
     };
     // Whole seconds while running, so the column does not flicker.
-    let elapsed = if t.finished_ms.is_none() && t.started_ms.is_some() {
-        // A blocked task shows how long it ran until it asked: the row then
-        // stays still, and the cockpit needs no tick while it waits.
-        let now = match (t.status, t.last_output_ms) {
-            (TaskStatus::Blocked, Some(at)) => at.min(app.now_ms),
-            _ => app.now_ms,
-        };
-        let ms = t.elapsed_ms(now);
-        duration(ms - ms % 1000)
-    } else {
-        elapsed
+    let elapsed = match live_elapsed_ms(t, app.now_ms) {
+        Some((ms, _)) => duration(ms - ms % 1000),
+        None => elapsed,
     };
     let toks = t.usage.total_tokens();
     let spans = vec![
