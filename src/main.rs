@@ -8,7 +8,7 @@ use corral::cli::{Cli, CliCommand, ConfigCommand};
 use corral::config::{Config, commands as config_cmd};
 use corral::paths::Paths;
 use corral::review;
-use corral::runtime::contain;
+use corral::runtime::{cgroup, contain};
 use corral::store::{Store, commands as store_cmd};
 use corral::worktree::MergeStrategy;
 
@@ -23,6 +23,8 @@ fn main() {
     if matches!(cli.command, Some(CliCommand::Run(_)) | None) {
         // These start agents: keep every process they start within reach.
         contain::become_subreaper();
+        // Task cgroups of a corral that died with its watchdog.
+        cgroup::sweep_stale();
         contain::start_watchdog();
     }
     let config_file = cli.config.as_deref();

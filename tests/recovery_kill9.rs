@@ -190,13 +190,17 @@ fn a_killed_corral_takes_escaped_processes_down_within_two_seconds() {
     let pids_file = home.path().join("pids");
     // A setsid daemon, a double-forked daemon and a setpgid grandchild, all
     // ignoring SIGHUP, SIGINT and SIGTERM: neither the parent-death signal
-    // nor the hang-up reaches them.
+    // nor the hang-up reaches them. Also 200 such children in the agent's
+    // group and, where tasks get a cgroup, a daemon with no environment.
+    let clean_env = corral::runtime::cgroup::available();
     let mut run = corral(home.path())
         .args(["run", "--agent-bin"])
         .arg(fixtures().join("agents/fake_claude.sh"))
         .arg("wait forever")
         .env("FAKE_AGENT", "escape.py")
         .env("ESCAPE_PIDS_FILE", &pids_file)
+        .env("ESCAPE_CHILDREN", "200")
+        .env("ESCAPE_CLEAN_ENV", if clean_env { "1" } else { "0" })
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
@@ -210,7 +214,7 @@ fn a_killed_corral_takes_escaped_processes_down_within_two_seconds() {
         assert!(Instant::now() < deadline, "escape.py never got ready");
         std::thread::sleep(Duration::from_millis(20));
     };
-    assert_eq!(pids.len(), 3);
+    assert_eq!(pids.len(), 203 + usize::from(clean_env));
     kill9(&mut run);
     // No other corral command runs before the check.
     std::thread::sleep(Duration::from_secs(2));

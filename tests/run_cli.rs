@@ -378,14 +378,15 @@ fn descendants(root: i32) -> Vec<i32> {
     out
 }
 
-/// The pids `escape.py` wrote to `file`, once it wrote them all.
-fn escaped_pids(file: &Path) -> Vec<i32> {
-    let deadline = Instant::now() + Duration::from_secs(20);
+/// The pids `escape.py` wrote to `file` (`count` of them), once it wrote
+/// them all.
+fn escaped_pids(file: &Path, count: usize) -> Vec<i32> {
+    let deadline = Instant::now() + Duration::from_secs(30);
     loop {
         let text = std::fs::read_to_string(file).unwrap_or_default();
         if text.ends_with("ready\n") {
             let pids: Vec<i32> = text.lines().filter_map(|l| l.parse().ok()).collect();
-            assert_eq!(pids.len(), 3, "{text}");
+            assert_eq!(pids.len(), count, "{text}");
             return pids;
         }
         assert!(Instant::now() < deadline, "escape.py never got ready");
@@ -393,38 +394,107 @@ fn escaped_pids(file: &Path) -> Vec<i32> {
     }
 }
 
-/// `corral run` of `escape.py` with its pid file in a fresh directory.
-fn escape_run(dir: &Path) -> Command {
-    let mut cmd = corral("escape.py", "");
-    cmd.env("ESCAPE_PIDS_FILE", dir.join("pids"));
-    cmd
+/// How a test stops a `corral run`.
+#[derive(Debug, Clone, Copy)]
+enum Stop {
+    Signal(i32),
+    Timeout,
 }
 
+/// Every way a `corral run` is stopped kills the agent's 200 children, the
+/// processes that left its group (a setsid daemon, a double fork, a setpgid
+/// grandchild, all ignoring SIGHUP/SIGINT/SIGTERM) and, where tasks get a
+/// cgroup, one that also cleared its environment; the finished event and
+/// the stored task count those outside the group.
 #[test]
-fn a_timeout_kills_processes_that_left_the_group() {
-    let dir = tempfile::tempdir().unwrap();
-    let out = run(escape_run(dir.path()).args(["--json", "--timeout", "3", "hi"]));
-    let pids = escaped_pids(&dir.path().join("pids"));
-    let events = json_lines(&out);
-    let f = finished(&events);
-    assert_eq!(f["status"], "timed_out", "{f}");
-    // A setsid daemon, a double-forked daemon and a setpgid grandchild.
-    assert_eq!(f["killed_outside_group"], 3, "{f}");
-    for pid in pids {
-        assert!(!alive(pid), "process {pid} survived the timeout");
+fn every_stop_kills_200_children_and_everything_that_left_the_group() {
+    const CHILDREN: usize = 200;
+    let clean_env = corral::runtime::cgroup::available();
+    let outside = 3 + usize::from(clean_env);
+    for stop in [
+        Stop::Signal(libc::SIGINT),
+        Stop::Signal(libc::SIGTERM),
+        Stop::Signal(libc::SIGHUP),
+        Stop::Timeout,
+    ] {
+        let home = tempfile::tempdir().unwrap();
+        let with_home = |cmd: &mut Command| {
+            for (var, dir) in [
+                ("XDG_CONFIG_HOME", "config"),
+                ("XDG_DATA_HOME", "data"),
+                ("XDG_STATE_HOME", "state"),
+            ] {
+                cmd.env(var, home.path().join(dir));
+            }
+        };
+        let pids_file = home.path().join("pids");
+        let mut cmd = corral("escape.py", "");
+        with_home(&mut cmd);
+        cmd.env("ESCAPE_PIDS_FILE", &pids_file)
+            .env("ESCAPE_CHILDREN", CHILDREN.to_string())
+            .env("ESCAPE_CLEAN_ENV", if clean_env { "1" } else { "0" })
+            .arg("--json");
+        if let Stop::Timeout = stop {
+            cmd.args(["--timeout", "8"]);
+        }
+        let mut child = cmd
+            .arg("hi")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut stdout = child.stdout.take().unwrap();
+        let reader = std::thread::spawn(move || {
+            let mut all = String::new();
+            std::io::Read::read_to_string(&mut stdout, &mut all).ok();
+            all
+        });
+        let pids = escaped_pids(&pids_file, outside + CHILDREN);
+        if let Stop::Signal(signal) = stop {
+            unsafe { libc::kill(child.id() as i32, signal) };
+        }
+        let status = child.wait().unwrap();
+        let out = reader.join().unwrap();
+        // Checked before any other corral command could clean up.
+        let left: Vec<i32> = pids.iter().copied().filter(|&pid| alive(pid)).collect();
+        assert!(
+            left.is_empty(),
+            "{stop:?}: {} survived: {left:?}",
+            left.len()
+        );
+        let (code, status_name) = match stop {
+            Stop::Signal(signal) => (128 + signal, "killed"),
+            Stop::Timeout => (1, "timed_out"),
+        };
+        assert_eq!(status.code(), Some(code), "{stop:?}: {out}");
+        let last: Value = serde_json::from_str(out.lines().last().unwrap()).unwrap();
+        assert_eq!(last["type"], "finished", "{stop:?}");
+        assert_eq!(last["status"], status_name, "{stop:?}");
+        assert_eq!(last["killed_outside_group"], outside, "{stop:?}: {last}");
+        let mut ls = corral_bin();
+        with_home(&mut ls);
+        let listed = ls.args(["ls", "--json"]).output().unwrap();
+        let tasks: Value = serde_json::from_slice(&listed.stdout).unwrap();
+        assert_eq!(tasks[0]["status"], status_name, "{stop:?}: {tasks}");
+        assert_eq!(
+            tasks[0]["killed_outside_group"], outside,
+            "{stop:?}: {tasks}"
+        );
     }
 }
 
 #[test]
-fn ctrl_c_kills_processes_that_left_the_group() {
+fn the_text_summary_says_how_many_left_the_group() {
     let dir = tempfile::tempdir().unwrap();
-    let mut child = escape_run(dir.path())
+    let mut cmd = corral("escape.py", "");
+    cmd.env("ESCAPE_PIDS_FILE", dir.path().join("pids"));
+    let mut child = cmd
         .args(["hi"])
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    let pids = escaped_pids(&dir.path().join("pids"));
+    let pids = escaped_pids(&dir.path().join("pids"), 3);
     unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
     let status = child.wait().unwrap();
     let mut out = String::new();

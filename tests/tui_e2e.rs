@@ -386,3 +386,87 @@ fn the_review_answers_while_git_is_slow_and_a_follow_up_after_discard_starts_fre
     assert_eq!(worktrees.lines().count(), 2, "a fresh one: {worktrees}");
     tmux.keys(&["q"]);
 }
+
+/// The pids `escape.py` wrote to `file` (`count` of them), once it wrote
+/// them all.
+fn escaped_pids(file: &Path, count: usize) -> Vec<i32> {
+    let end = Instant::now() + WAIT;
+    loop {
+        let text = std::fs::read_to_string(file).unwrap_or_default();
+        if text.ends_with("ready\n") {
+            let pids: Vec<i32> = text.lines().filter_map(|l| l.parse().ok()).collect();
+            assert_eq!(pids.len(), count, "{text}");
+            return pids;
+        }
+        assert!(Instant::now() < end, "escape.py never got ready");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+fn alive(pid: i32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| {
+        stat.rsplit_once(')')
+            .is_some_and(|(_, rest)| !rest.trim_start().starts_with('Z'))
+    })
+}
+
+#[test]
+fn the_kill_keys_leave_no_child_and_no_escaped_process() {
+    if !Tmux::available() {
+        eprintln!("tmux is not installed: skipping the end-to-end cockpit test");
+        return;
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    let home = dir.path().display();
+    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/agents");
+    let pids_file = dir.path().join("pids");
+    // 200 children in the agent's group and processes that left it (setsid,
+    // double fork, setpgid, and where tasks get a cgroup, no environment),
+    // all ignoring SIGHUP, SIGINT and SIGTERM.
+    let clean_env = corral::runtime::cgroup::available();
+    let count = 203 + usize::from(clean_env);
+    let command = format!(
+        "env XDG_CONFIG_HOME={home}/config XDG_DATA_HOME={home}/data XDG_STATE_HOME={home}/state \
+         FAKE_AGENT=escape.py ESCAPE_CHILDREN=200 ESCAPE_CLEAN_ENV={} ESCAPE_PIDS_FILE={} \
+         {} --agent-bin {} --cwd {home}",
+        u8::from(clean_env),
+        pids_file.display(),
+        env!("CARGO_BIN_EXE_corral"),
+        fixtures.join("fake_claude.sh").display(),
+    );
+    // Its own width: the tmux socket is named by pid and width.
+    let tmux = Tmux::start(&command, 104, 30);
+    tmux.wait_for("the empty cockpit", |s| s.contains("no tasks yet"));
+    let launch = |prompt: &str| {
+        let _ = std::fs::remove_file(&pids_file);
+        tmux.keys(&["n"]);
+        tmux.wait_for("the form", |s| s.contains("new task"));
+        tmux.text(prompt);
+        tmux.keys(&["C-s"]);
+        escaped_pids(&pids_file, count)
+    };
+
+    // `x` `y` on the task.
+    let pids = launch("first");
+    tmux.keys(&["x"]);
+    tmux.wait_for("the kill question", |s| s.contains("Kill #1"));
+    tmux.keys(&["y"]);
+    tmux.wait_for("the killed row", |s| s.contains("killed"));
+    let left: Vec<i32> = pids.into_iter().filter(|&p| alive(p)).collect();
+    assert!(left.is_empty(), "{} survived x y: {left:?}", left.len());
+
+    // `q` `y` with the task running.
+    let pids = launch("second");
+    tmux.keys(&["q"]);
+    tmux.wait_for("the quit question", |s| {
+        s.contains("Quit and kill them all?")
+    });
+    tmux.keys(&["y"]);
+    let end = Instant::now() + WAIT;
+    while tmux.alive() {
+        assert!(Instant::now() < end, "corral did not exit");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let left: Vec<i32> = pids.into_iter().filter(|&p| alive(p)).collect();
+    assert!(left.is_empty(), "{} survived q y: {left:?}", left.len());
+}

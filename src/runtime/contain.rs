@@ -152,6 +152,17 @@ pub(crate) fn reap(pids: &[i32]) {
     }
 }
 
+/// The live process `pid` as a [`Tagged`] (its group and start time), or
+/// `None` when it is gone or a zombie.
+pub(crate) fn describe(pid: i32) -> Option<Tagged> {
+    let stat = read_stat(pid)?;
+    (!matches!(stat.state, 'Z' | 'X' | 'x')).then_some(Tagged {
+        pid,
+        pgrp: stat.pgrp,
+        start: stat.start,
+    })
+}
+
 struct Stat {
     state: char,
     ppid: i32,
@@ -259,6 +270,9 @@ pub fn run_watchdog() -> i32 {
         libc::signal(libc::SIGINT, libc::SIG_IGN);
         libc::signal(libc::SIGPIPE, libc::SIG_IGN);
     }
+    // The corral that started this watchdog names the task cgroups.
+    // SAFETY: getppid cannot fail.
+    let corral = unsafe { libc::getppid() } as u32;
     let mut tags: Vec<String> = Vec::new();
     for line in std::io::stdin().lock().split(b'\n') {
         let Ok(line) = line else { break };
@@ -269,6 +283,8 @@ pub fn run_watchdog() -> i32 {
         }
     }
     let tags: Vec<&str> = tags.iter().map(String::as_str).collect();
+    // Where the tree is delegated, each task's cgroup holds all of it.
+    let cgroups = super::cgroup::kill_tasks_of(corral, &tags);
     let deadline = Instant::now() + WATCHDOG_SWEEP_FOR;
     // Pass after pass until two in a row find nothing: a process forked
     // just before its parent was killed shows up in the next pass.
@@ -285,6 +301,7 @@ pub fn run_watchdog() -> i32 {
         }
         std::thread::sleep(Duration::from_millis(10));
     }
+    super::cgroup::remove_all(&cgroups);
     0
 }
 

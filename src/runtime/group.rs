@@ -10,12 +10,13 @@
 use std::collections::HashSet;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::process::{Child, ExitStatus};
-use std::sync::{Condvar, Mutex, MutexGuard};
+use std::sync::{Condvar, Mutex, MutexGuard, OnceLock};
 use std::time::{Duration, Instant};
 
 use nix::sys::signal::{Signal, killpg};
 use nix::unistd::Pid;
 
+use super::cgroup::TaskCgroup;
 use super::contain::Tagged;
 use super::fdio::{is_ready, poll, poll_fd};
 use super::kill::POLL_EVERY;
@@ -53,6 +54,9 @@ pub(crate) struct Group {
     /// Processes outside the group that carried the tag and were signalled,
     /// as (pid, start time).
     escaped: Mutex<HashSet<(i32, u64)>>,
+    /// The task's cgroup, where the cgroup tree is delegated (see
+    /// [`super::cgroup`]); made just before the spawn.
+    cgroup: OnceLock<TaskCgroup>,
 }
 
 impl Group {
@@ -68,7 +72,77 @@ impl Group {
             changed: Condvar::new(),
             tag,
             escaped: Mutex::new(HashSet::new()),
+            cgroup: OnceLock::new(),
         }
+    }
+
+    /// Makes the task's cgroup (where the tree is delegated) and returns the
+    /// descriptor the child uses to join it.
+    pub(crate) fn make_cgroup(&self) -> Option<RawFd> {
+        if self.cgroup.get().is_none()
+            && let Some(cgroup) = TaskCgroup::create(&self.tag)
+        {
+            let _ = self.cgroup.set(cgroup);
+        }
+        self.cgroup.get().map(TaskCgroup::procs_fd)
+    }
+
+    /// The task's cgroup, if it has one.
+    pub(crate) fn cgroup(&self) -> Option<&TaskCgroup> {
+        self.cgroup.get()
+    }
+
+    /// Signals every process of the task outside group `skip_pgrp` (which
+    /// its own `killpg` reaches): those carrying the tag and those in the
+    /// task's cgroup, each start-time checked. With SIGKILL the whole cgroup
+    /// is killed too. Counts them as escaped and returns them.
+    pub(crate) fn sweep_outside(&self, signal: Signal, skip_pgrp: Option<i32>) -> Vec<Tagged> {
+        let mut swept = super::contain::sweep(&self.tag, signal, skip_pgrp);
+        if let Some(cgroup) = self.cgroup() {
+            for pid in cgroup.members() {
+                if swept.iter().any(|p| p.pid == pid) {
+                    continue;
+                }
+                if let Some(process) = super::contain::describe(pid)
+                    && Some(process.pgrp) != skip_pgrp
+                    && super::contain::signal(process, signal)
+                {
+                    swept.push(process);
+                }
+            }
+            if signal == Signal::SIGKILL {
+                cgroup.kill();
+            }
+        }
+        self.note_escaped(&swept);
+        swept
+    }
+
+    /// Live processes of the task outside group `pgid`: tagged or in its
+    /// cgroup, each counted once.
+    pub(crate) fn outside(&self, pgid: i32, tagged: &[Tagged]) -> usize {
+        let mut pids: HashSet<i32> = tagged
+            .iter()
+            .filter(|p| p.pgrp != pgid)
+            .map(|p| p.pid)
+            .collect();
+        if let Some(cgroup) = self.cgroup() {
+            pids.extend(
+                cgroup
+                    .members()
+                    .into_iter()
+                    .filter_map(super::contain::describe)
+                    .filter(|p| p.pgrp != pgid)
+                    .map(|p| p.pid),
+            );
+        }
+        pids.len()
+    }
+
+    /// Whether the task's cgroup (if any) holds no process.
+    pub(crate) fn cgroup_empty(&self) -> bool {
+        self.cgroup()
+            .is_none_or(|cgroup| cgroup.members().is_empty())
     }
 
     /// The tag the agent and all its descendants carry.

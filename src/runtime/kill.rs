@@ -54,22 +54,22 @@ pub(crate) fn run_ladder(groups: &[Arc<Group>], waits: KillWaits) -> Vec<Option<
                     group.signal(Signal::SIGCONT);
                 }
             }
-            // Processes that left the group but carry the task's tag.
-            let swept = contain::sweep(group.tag(), signal, group.live_pgid());
+            // Processes that left the group but carry the task's tag or
+            // sit in its cgroup.
+            let swept = group.sweep_outside(signal, group.live_pgid());
             if signal != Signal::SIGKILL {
                 for &process in &swept {
                     contain::signal(process, Signal::SIGCONT);
                 }
             }
             signalled |= !swept.is_empty();
-            group.note_escaped(&swept);
             escaped.extend(swept.iter().map(|p| p.pid));
         }
         if !signalled {
             // Every group is empty, or none may be signalled any more.
             break;
         }
-        wait_until_empty(&pgids, &tags, Duration::from_millis(wait_ms));
+        wait_until_empty(groups, &pgids, &tags, Duration::from_millis(wait_ms));
     }
     contain::reap(&escaped);
     let live = live_processes();
@@ -80,11 +80,12 @@ pub(crate) fn run_ladder(groups: &[Arc<Group>], waits: KillWaits) -> Vec<Option<
         .map(|(index, pgid)| {
             pgid.map(|pgid| {
                 let in_group = live.iter().filter(|&&(_, pgrp)| pgrp == pgid).count();
-                let outside = tagged
+                let mine: Vec<contain::Tagged> = tagged
                     .iter()
-                    .filter(|(i, p)| *i == index && p.pgrp != pgid)
-                    .count();
-                in_group + outside
+                    .filter(|(i, _)| *i == index)
+                    .map(|&(_, p)| p)
+                    .collect();
+                in_group + groups[index].outside(pgid, &mine)
             })
         })
         .collect()
@@ -95,14 +96,20 @@ fn occupied_groups() -> HashSet<i32> {
     live_processes().into_iter().map(|(_, pgrp)| pgrp).collect()
 }
 
-/// Waits until none of `pgids` has a live member and no process carries
-/// one of `tags`, or `timeout` passes.
-fn wait_until_empty(pgids: &[Option<i32>], tags: &[&str], timeout: Duration) {
+/// Waits until none of `pgids` has a live member, no process carries one
+/// of `tags` and the groups' cgroups are empty, or `timeout` passes.
+fn wait_until_empty(
+    groups: &[Arc<Group>],
+    pgids: &[Option<i32>],
+    tags: &[&str],
+    timeout: Duration,
+) {
     let deadline = Instant::now() + timeout;
     loop {
         let occupied = occupied_groups();
         if pgids.iter().flatten().all(|pgid| !occupied.contains(pgid))
             && contain::tagged(tags).is_empty()
+            && groups.iter().all(|group| group.cgroup_empty())
         {
             return;
         }

@@ -20,6 +20,7 @@
 //! and last event (no `Exited`). Effects for a task that is over (or was
 //! never spawned) do nothing.
 
+pub mod cgroup;
 pub mod contain;
 mod fdio;
 mod group;

@@ -22,7 +22,7 @@
 
 use std::fs::{File, OpenOptions};
 use std::io;
-use std::os::fd::{BorrowedFd, OwnedFd};
+use std::os::fd::{BorrowedFd, OwnedFd, RawFd};
 use std::os::unix::fs::OpenOptionsExt;
 use std::os::unix::process::CommandExt;
 use std::path::Path;
@@ -52,8 +52,15 @@ pub(crate) struct Spawned {
 /// Spawns the agent described by `spec` on a new PTY of `size` (rows, cols).
 /// The error is a message for the user naming what is missing.
 /// `tag` goes into its environment as [`super::contain::TAG_VAR`]; its
-/// descendants inherit it.
-pub(crate) fn spawn(spec: &LaunchSpec, size: (u16, u16), tag: &str) -> Result<Spawned, String> {
+/// descendants inherit it. With `cgroup_procs` (the task cgroup's
+/// `cgroup.procs`, see [`super::cgroup`]) the child moves into that cgroup
+/// before exec.
+pub(crate) fn spawn(
+    spec: &LaunchSpec,
+    size: (u16, u16),
+    tag: &str,
+    cgroup_procs: Option<RawFd>,
+) -> Result<Spawned, String> {
     let has_cwd = !spec.cwd.as_os_str().is_empty();
     if has_cwd {
         check_cwd(&spec.cwd)?;
@@ -112,10 +119,15 @@ pub(crate) fn spawn(spec: &LaunchSpec, size: (u16, u16), tag: &str) -> Result<Sp
     }
     let parent = std::process::id() as libc::pid_t;
     // SAFETY: the closure runs in the forked child before exec and only makes
-    // async-signal-safe calls (signal, sigprocmask, prctl, getppid, setsid,
-    // ioctl, _exit); it does not allocate or take locks.
+    // async-signal-safe calls (write, signal, sigprocmask, prctl, getppid,
+    // setsid, ioctl, _exit); it does not allocate or take locks.
     unsafe {
-        command.pre_exec(move || child_setup(parent));
+        command.pre_exec(move || {
+            if let Some(fd) = cgroup_procs {
+                super::cgroup::join(fd);
+            }
+            child_setup(parent)
+        });
     }
     let spawned = command.spawn();
     // The Command holds the parent's copies of the slave: drop them now, or

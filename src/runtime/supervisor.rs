@@ -96,9 +96,9 @@ pub(crate) fn run(mut job: AgentJob) {
         tracing::error!(task, pid, %err, "could not wait for the agent");
     }
     let status = job.group.kill_rest_and_reap(&mut child, observed.is_ok());
-    // Whatever left the group but carries the task's tag goes too.
-    let escaped = contain::sweep(job.group.tag(), Signal::SIGKILL, Some(pid));
-    job.group.note_escaped(&escaped);
+    // Whatever left the group but carries the task's tag (or sits in its
+    // cgroup) goes too.
+    let escaped = job.group.sweep_outside(Signal::SIGKILL, Some(pid));
     let escaped: Vec<i32> = escaped.iter().map(|p| p.pid).collect();
     // SIGKILL is not instant: let the rest of the group finish dying so
     // that nothing of the agent is alive once `Exited` is out.
@@ -162,6 +162,9 @@ pub(crate) fn run(mut job: AgentJob) {
 
     job.group.finish();
     exit.killed_outside_group = job.group.escaped();
+    if let Some(cgroup) = job.group.cgroup() {
+        cgroup.remove();
+    }
     if let Some(question) = read_question_file(&job.spec, task) {
         let _ = job.events.blocking_send(question);
     }
@@ -240,7 +243,12 @@ fn start(job: &AgentJob, queue: Option<Receiver<Vec<u8>>>) -> Result<(Agent, Hel
         reader_fd,
         stdin,
         control,
-    } = process::spawn(&job.spec, job.config.pty_size, job.group.tag())?;
+    } = process::spawn(
+        &job.spec,
+        job.config.pty_size,
+        job.group.tag(),
+        job.group.make_cgroup(),
+    )?;
     let _ = job.terminal.set(control);
     let started = Instant::now();
     job.group.set_running(pid);

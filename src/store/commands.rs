@@ -98,6 +98,7 @@ pub fn ls_json(records: &[TaskRecord], all: bool) -> serde_json::Value {
                 "cost_usd": r.usage.cost_usd,
                 "finish_reason": r.finish_reason,
                 "pending_question": r.pending_question.is_some(),
+                "killed_outside_group": r.exit.as_ref().and_then(|e| e.killed_outside()),
                 "worktree": r.worktree.as_ref().map(|w| &w.path),
                 "branch": r.worktree.as_ref().map(|w| &w.branch),
             })
