@@ -95,7 +95,8 @@ impl Group {
     /// Signals every process of the task outside group `skip_pgrp` (which
     /// its own `killpg` reaches): those carrying the tag and those in the
     /// task's cgroup, each start-time checked. With SIGKILL the whole cgroup
-    /// is killed too. Counts them as escaped and returns them.
+    /// is killed too. Counts those outside the agent's own group as escaped
+    /// and returns all signalled.
     pub(crate) fn sweep_outside(&self, signal: Signal, skip_pgrp: Option<i32>) -> Vec<Tagged> {
         let mut swept = super::contain::sweep(&self.tag, signal, skip_pgrp);
         if let Some(cgroup) = self.cgroup() {
@@ -114,7 +115,18 @@ impl Group {
                 cgroup.kill();
             }
         }
-        self.note_escaped(&swept);
+        // After the leader is reaped the group is swept by its tag, not by
+        // killpg: its members are signalled but did not leave it.
+        let own = match self.lock().phase {
+            Phase::Running { pgid } | Phase::Reaped { pgid } => Some(pgid),
+            _ => None,
+        };
+        let left: Vec<Tagged> = swept
+            .iter()
+            .copied()
+            .filter(|p| Some(p.pgrp) != own)
+            .collect();
+        self.note_escaped(&left);
         swept
     }
 
@@ -157,7 +169,7 @@ impl Group {
 
     /// Counts processes outside the group that were signalled (each once,
     /// however many signals it got).
-    pub(crate) fn note_escaped(&self, processes: &[Tagged]) {
+    fn note_escaped(&self, processes: &[Tagged]) {
         self.escaped_set()
             .extend(processes.iter().map(|p| (p.pid, p.start)));
     }
