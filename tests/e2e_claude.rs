@@ -849,3 +849,81 @@ fn claude_stalled_by_the_model_is_timed_out_and_nothing_is_left_behind() {
         "processes left behind after the timeout: {left:?}"
     );
 }
+
+/// `(pid, process group)` of the sandbox's processes whose command line
+/// holds `needle`.
+fn sandbox_procs_with(sandbox: &Sandbox, needle: &str) -> Vec<(i32, i32)> {
+    sandbox
+        .leftover_processes()
+        .into_iter()
+        .filter(|(_, cmdline)| cmdline.contains(needle))
+        .filter_map(|(pid, _)| {
+            let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+            let rest = &stat[stat.rfind(')')? + 1..];
+            let pgrp = rest.split_whitespace().nth(2)?.parse().ok()?;
+            Some((pid, pgrp))
+        })
+        .collect()
+}
+
+/// Claude Code runs each Bash command in a new session, out of the
+/// process group corral kills. After `kill -9` of corral in the middle of a
+/// long Bash command, nothing of the tool tree (nor claude) is left 2 s
+/// later, before any other corral command runs.
+#[test]
+fn kill_9_of_corral_during_a_long_bash_command_leaves_nothing_of_the_tool_tree() {
+    const LONG: &str = "sleep 3117";
+    let Some((sandbox, mock)) = setup(
+        "claude_kill9_bash_tree",
+        vec![Reply::bash(
+            &format!("{LONG}; echo done"),
+            "Let me run a long command.",
+        )],
+    ) else {
+        return;
+    };
+    let mut corral = Command::new(assert_cmd::cargo::cargo_bin("corral"));
+    corral
+        .env_clear()
+        .envs(sandbox.env(mock.port()))
+        .current_dir(&sandbox.work)
+        .args(["run", "--json", "--cwd"])
+        .arg(&sandbox.work)
+        .args(["--permission-mode", "default", "--approve", "allow"])
+        .args(["--", "Run the long command."])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    let mut corral = corral.spawn().expect("corral run starts");
+    let deadline = Instant::now() + RUN_LIMIT;
+    let tool = loop {
+        let found = sandbox_procs_with(&sandbox, LONG);
+        if !found.is_empty() {
+            break found;
+        }
+        if Instant::now() > deadline || corral.try_wait().ok().flatten().is_some() {
+            let _ = corral.kill();
+            panic!(
+                "the Bash tool never ran `{LONG}`; left: {:?}",
+                sandbox.leftover_processes()
+            );
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let claude_groups: Vec<i32> = sandbox_procs_with(&sandbox, "claude")
+        .into_iter()
+        .filter(|process| !tool.contains(process))
+        .map(|(_, pgrp)| pgrp)
+        .collect();
+    assert!(!claude_groups.is_empty(), "claude runs");
+    assert!(
+        tool.iter().all(|(_, pgrp)| !claude_groups.contains(pgrp)),
+        "the tool runs outside claude's group: {tool:?} vs {claude_groups:?}"
+    );
+    corral.kill().expect("kill -9 of corral");
+    let _ = corral.wait();
+    // No other corral command runs before the check.
+    std::thread::sleep(Duration::from_secs(2));
+    let left = sandbox.leftover_processes();
+    assert!(left.is_empty(), "alive 2 s after kill -9: {left:?}");
+}
