@@ -1,13 +1,15 @@
 //! The cockpit's UI state, separate from corral's core state: selection,
-//! scroll and follow-tail per task, overlays, grid and raw modes, search,
-//! and the caches the views read.
+//! scroll and follow-tail per task, overlays, grid and raw modes, and the
+//! caches the views read (`line_cache`, `raw_view`).
 //!
 //! [`App::handle`] carries out one [`Action`] and returns the [`Intent`]s
-//! the loop must turn into core commands. Never does IO (the form's
+//! the loop must turn into core commands. `act` hands each action to its
+//! mode's handler (`app_dialogs`: help, form, confirmations; `app_search`;
+//! `app_review`; `app_answer`; `app_terminal`), then to `act_main`: the
+//! main screen's keys and what every mode shares. Never does IO (the form's
 //! directory check aside) and never draws.
 
-use std::cell::RefCell;
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::{HashMap, HashSet};
 
 use ratatui::layout::Rect;
 
@@ -24,10 +26,7 @@ use crate::core::task::TaskStatus;
 use crate::core::{Command, State, TaskId};
 use crate::worktree::{Changes, UnmergedWork};
 
-/// Raw output bytes kept per task for the raw view.
-pub const RAW_RING_BYTES: usize = 64 * 1024;
-/// Widths cached per task (the pane and the grid tile).
-const WIDTHS_PER_TASK: usize = 2;
+pub use super::raw_view::RAW_RING_BYTES;
 
 /// What the loop must do for the user.
 #[derive(Debug, Clone, PartialEq)]
@@ -122,14 +121,6 @@ pub struct PaneState {
     pub expansion: Expansion,
 }
 
-/// A confirmed search.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Search {
-    pub query: String,
-    /// The line of the current match.
-    pub current: Option<usize>,
-}
-
 /// The UI state.
 pub struct App {
     pub theme: Theme,
@@ -164,11 +155,8 @@ pub struct App {
     /// Open a shell here, the cockpit stepping aside meanwhile.
     pub pending_shell: Option<std::path::PathBuf>,
     panes: HashMap<TaskId, PaneState>,
-    cache: RefCell<HashMap<(TaskId, u16), (u64, TaskLines)>>,
-    use_counter: RefCell<u64>,
-    raw_rings: HashMap<TaskId, VecDeque<u8>>,
-    raw_term: Option<(TaskId, vt100::Parser)>,
-    pty_size: (u16, u16),
+    lines: super::line_cache::LineCache,
+    raw_view: super::raw_view::RawView,
 }
 
 impl App {
@@ -196,11 +184,8 @@ impl App {
             exit: false,
             defaults,
             panes: HashMap::new(),
-            cache: RefCell::new(HashMap::new()),
-            use_counter: RefCell::new(0),
-            raw_rings: HashMap::new(),
-            raw_term: None,
-            pty_size,
+            lines: Default::default(),
+            raw_view: super::raw_view::RawView::new(pty_size),
         }
     }
 
@@ -316,42 +301,24 @@ impl App {
         f: impl FnOnce(&TaskLines) -> R,
     ) -> Option<R> {
         let t = state.task(task)?;
-        let expansion = self.panes.get(&task).map(|p| &p.expansion);
         let default = Expansion::default();
-        let expansion = expansion.unwrap_or(&default);
-        let mut cache = self.cache.borrow_mut();
-        let mut counter = self.use_counter.borrow_mut();
-        *counter += 1;
-        if !cache.contains_key(&(task, width)) {
-            let mut mine: Vec<(u16, u64)> = cache
-                .iter()
-                .filter(|((id, _), _)| *id == task)
-                .map(|((_, w), (used, _))| (*w, *used))
-                .collect();
-            mine.sort_by_key(|(_, used)| *used);
-            while mine.len() >= WIDTHS_PER_TASK {
-                let (w, _) = mine.remove(0);
-                cache.remove(&(task, w));
-            }
-        }
-        let entry = cache
-            .entry((task, width))
-            .or_insert_with(|| (0, TaskLines::new(width, self.theme)));
-        entry.0 = *counter;
-        entry.1.refresh(&t.transcript, expansion);
-        Some(f(&entry.1))
+        let expansion = self.panes.get(&task).map_or(&default, |p| &p.expansion);
+        Some(
+            self.lines
+                .with(task, width, self.theme, &t.transcript, expansion, f),
+        )
     }
 
     /// Marks the start of a frame for [`App::evict_unused`].
     pub fn cache_mark(&self) -> u64 {
-        *self.use_counter.borrow()
+        self.lines.mark()
     }
 
     /// Frees the cached lines no view used since `mark`: only what is on
     /// screen keeps a rendered copy (a hidden task is rendered again from
     /// its transcript when it is shown).
     pub fn evict_unused(&self, mark: u64) {
-        self.cache.borrow_mut().retain(|_, (used, _)| *used > mark);
+        self.lines.evict_unused(mark);
     }
 
     /// The first line to show in a pane of `height` lines with `total` lines.
@@ -437,27 +404,28 @@ impl App {
         intents
     }
 
+    /// One action, by the mode it came in: the mode's own handler first
+    /// (the help, the review, the search prompt, the form, a confirmation,
+    /// the answer box, a program's terminal), then what every mode shares.
     fn act(&mut self, action: Action, state: &State) -> Vec<Intent> {
-        if let Some(intents) = self.act_review(&action) {
-            return intents;
-        }
-        if matches!(self.overlay, Overlay::Help) {
-            // The help scrolls on a small terminal.
-            let page = self.size.height.saturating_sub(3).max(1) as usize;
-            let top = super::view::help::first_row(self.size, self.help_scroll);
-            let to = match action {
-                Action::ScrollDown(n) => Some(top + n as usize),
-                Action::ScrollUp(n) => Some(top.saturating_sub(n as usize)),
-                Action::PageDown => Some(top + page),
-                Action::PageUp => Some(top.saturating_sub(page)),
-                Action::Home => Some(0),
-                _ => None,
-            };
-            if let Some(to) = to {
-                self.help_scroll = super::view::help::first_row(self.size, to);
-                return vec![];
+        let own = match self.mode() {
+            Mode::Help => self.act_help(&action),
+            Mode::Diff | Mode::ConfirmDiscard => self.act_review(&action),
+            Mode::Search => self.act_search(&action, state),
+            Mode::Form => self.act_form(&action),
+            Mode::ConfirmKill | Mode::ConfirmQuit | Mode::ConfirmDelete => {
+                self.act_confirm(&action, state)
             }
-        }
+            Mode::Typing | Mode::Approve | Mode::Choose => self.act_answer(&action, state),
+            Mode::Terminal => self.act_terminal(&action, state),
+            Mode::Normal | Mode::Found | Mode::Grid => None,
+        };
+        own.unwrap_or_else(|| self.act_main(action, state))
+    }
+
+    /// The actions of the main screen (list, pane, grid), and those every
+    /// mode shares (quit, close).
+    fn act_main(&mut self, action: Action, state: &State) -> Vec<Intent> {
         match action {
             Action::None => {}
             Action::Up | Action::Down if self.grid => {
@@ -486,30 +454,6 @@ impl App {
             }
             Action::Click { column, row } => self.click(state, column, row),
             Action::SearchStart => self.overlay = Overlay::Search(String::new()),
-            Action::SearchChar(c) => {
-                if let Overlay::Search(q) = &mut self.overlay {
-                    q.push(c);
-                }
-            }
-            Action::SearchBackspace => {
-                if let Overlay::Search(q) = &mut self.overlay {
-                    q.pop();
-                }
-            }
-            Action::SearchSubmit => {
-                let Overlay::Search(q) = std::mem::replace(&mut self.overlay, Overlay::None) else {
-                    return vec![];
-                };
-                if q.is_empty() {
-                    self.search = None;
-                } else {
-                    self.search = Some(Search {
-                        query: q,
-                        current: None,
-                    });
-                    self.find(state, false);
-                }
-            }
             Action::SearchNext => self.find(state, true),
             Action::SearchPrev => self.find(state, false),
             Action::ToggleRaw => {
@@ -548,48 +492,6 @@ impl App {
                     return vec![Intent::Kill(t)];
                 }
             }
-            Action::BoxKey(key) => {
-                if let Some(c) = self.compose.as_mut() {
-                    match c.key(key) {
-                        Some(Some(text)) => {
-                            let task = c.task;
-                            if state
-                                .task(task)
-                                .is_some_and(|t| t.pending_question.is_some())
-                            {
-                                // A question came in meanwhile: the text
-                                // stays, the question is answered first.
-                                self.notice = Some(format!(
-                                    "#{task} now waits for your answer: Esc, answer it, then m"
-                                ));
-                                c.text.insert_str(text);
-                                return vec![];
-                            }
-                            self.compose = None;
-                            return vec![Intent::FollowUp(task, text)];
-                        }
-                        Some(None) => self.compose = None,
-                        None => {}
-                    }
-                } else if let Some(b) = self.answer.as_mut() {
-                    let task = b.task;
-                    match b.key(key) {
-                        Outcome::Pending => {}
-                        Outcome::Defer => {
-                            self.deferred.insert(b.question.id.clone());
-                            self.answer = None;
-                        }
-                        Outcome::AllowAlways => {
-                            self.answer = None;
-                            return vec![Intent::AllowAlways(task)];
-                        }
-                        Outcome::Answer(answer) => {
-                            self.answer = None;
-                            return vec![Intent::Answer(task, answer)];
-                        }
-                    }
-                }
-            }
             Action::Compose => self.compose_for(state),
             Action::Focus => {
                 if let Some(q) = self
@@ -619,24 +521,9 @@ impl App {
                     self.raw = true;
                     // The program draws for the pane's size from now on.
                     let (rows, cols) = self.terminal_size(state);
-                    self.pty_size = (rows, cols);
+                    self.raw_view.pty_size = (rows, cols);
                     self.rebuild_raw();
                     return vec![Intent::Resize(t.id, rows, cols)];
-                }
-            }
-            Action::TerminalKey(key) => {
-                let alive = self
-                    .terminal_focus
-                    .and_then(|id| state.task(id))
-                    .filter(|t| t.process_alive);
-                match alive {
-                    Some(t) => {
-                        let bytes = key_bytes(key);
-                        if !bytes.is_empty() {
-                            return vec![Intent::Input(t.id, bytes)];
-                        }
-                    }
-                    None => self.terminal_focus = None,
                 }
             }
             Action::LeaveTerminal => self.terminal_focus = None,
@@ -646,10 +533,6 @@ impl App {
                 }
             }
             // Outside the review (handled above) these keys mean nothing.
-            Action::ReviewCommit
-            | Action::ReviewMerge
-            | Action::ReviewShell
-            | Action::ReviewDiscard => {}
             Action::Rerun => {
                 if let Some(t) = self.selected_finished(state) {
                     return vec![Intent::Rerun(t)];
@@ -681,107 +564,10 @@ impl App {
                 Overlay::None => self.search = None,
                 _ => self.overlay = Overlay::None,
             },
-            Action::Confirm => match std::mem::replace(&mut self.overlay, Overlay::None) {
-                Overlay::ConfirmKill(t) => return vec![Intent::Kill(t)],
-                Overlay::ConfirmDelete(t) => {
-                    self.selected = None;
-                    return vec![Intent::Delete(t)];
-                }
-                Overlay::ConfirmQuit => {
-                    self.quitting = true;
-                    self.notice = Some("stopping every agent…".into());
-                    return state
-                        .tasks
-                        .iter()
-                        .filter(|t| !t.status.is_final())
-                        .map(|t| Intent::Kill(t.id))
-                        .collect();
-                }
-                other => self.overlay = other,
-            },
-            Action::FormSubmit => {
-                if let Overlay::Form(f) = &mut self.overlay {
-                    if let Some(out) = f.submit() {
-                        self.overlay = Overlay::None;
-                        self.grid = false;
-                        return vec![Intent::Launch(out)];
-                    }
-                }
-            }
-            Action::FormNext | Action::FormPrev => {
-                if let Overlay::Form(f) = &mut self.overlay {
-                    f.cycle(action == Action::FormNext);
-                }
-            }
-            Action::FormKey(k) => {
-                if let Overlay::Form(f) = &mut self.overlay {
-                    f.key(k);
-                }
-            }
-        }
-        vec![]
-    }
-
-    /// `m`: a message for the selected task. A task waiting on a question
-    /// gets it as the reply (a deny message, an own answer); one that
-    /// cannot take a message now says why instead of dropping it.
-    fn compose_for(&mut self, state: &State) {
-        let Some(t) = self.selected.and_then(|id| state.task(id)) else {
-            return;
-        };
-        if let Some(q) = &t.pending_question {
-            self.deferred.remove(&q.id);
-            self.sync_answer(state);
-            if let Some(b) = self.answer.as_mut() {
-                b.reply();
-            }
-            return;
-        }
-        let busy_elsewhere = t.process_alive
-            && !t.status.is_final()
-            && !(t.stdin_open && t.spec.agent.has_live_channel())
-            && t.spec.agent != AgentKind::Command;
-        self.notice = match t.status {
-            TaskStatus::Queued => Some(format!(
-                "#{} has not started yet: message it once it runs",
-                t.id
-            )),
-            _ if busy_elsewhere => Some(format!(
-                "#{} ({}) takes a message when its turn ends",
-                t.id,
-                t.spec.agent.name()
-            )),
-            _ => {
-                self.compose = Some(Compose::new(t.id));
-                None
-            }
-        };
-    }
-
-    /// Pasted text (bracketed paste) for the form or the search prompt.
-    pub fn paste(&mut self, text: &str) {
-        if let Some(c) = self.compose.as_mut() {
-            c.text.insert_str(text);
-            return;
-        }
-        if matches!(self.overlay, Overlay::None)
-            && let Some(b) = self.answer.as_mut()
-        {
-            b.paste(text);
-            return;
-        }
-        match &mut self.overlay {
-            Overlay::Form(f) => f.paste(text),
-            Overlay::Search(q) => q.push_str(&text.replace(['\n', '\r'], " ")),
+            // Actions of a mode's own handler mean nothing here.
             _ => {}
         }
-    }
-
-    /// Rows and columns of the pane body, where a focused program's
-    /// terminal is shown.
-    fn terminal_size(&self, state: &State) -> (u16, u16) {
-        let body = pane_body(regions(self.size, state.tasks.len()).pane);
-        (body.height.max(1), body.width.max(1))
+        vec![]
     }
 
     /// The selected task when it has finished and no agent process is left.
@@ -800,54 +586,21 @@ impl App {
             .filter(|t| !t.status.is_final())
             .map(|t| t.id)
     }
-
-    /// Records raw terminal output of a task for the raw view.
-    pub fn raw_output(&mut self, task: TaskId, bytes: &[u8]) {
-        let ring = self.raw_rings.entry(task).or_default();
-        ring.extend(bytes);
-        if ring.len() > RAW_RING_BYTES {
-            let extra = ring.len() - RAW_RING_BYTES;
-            ring.drain(..extra);
-        }
-        if let Some((id, parser)) = &mut self.raw_term {
-            if *id == task {
-                parser.process(bytes);
-            }
-        }
-    }
-
-    /// The emulated terminal of the selected task, when the raw view is on.
-    pub fn raw_screen(&self) -> Option<&vt100::Screen> {
-        match &self.raw_term {
-            Some((id, p)) if Some(*id) == self.selected => Some(p.screen()),
-            _ => None,
-        }
-    }
-
-    /// Whether any raw output of `task` has arrived.
-    pub fn has_raw(&self, task: TaskId) -> bool {
-        self.raw_rings.get(&task).is_some_and(|r| !r.is_empty())
-    }
-
-    fn rebuild_raw(&mut self) {
-        self.raw_term = None;
-        if !self.raw {
-            return;
-        }
-        let Some(id) = self.selected else { return };
-        let mut parser = vt100::Parser::new(self.pty_size.0.max(2), self.pty_size.1.max(10), 0);
-        if let Some(ring) = self.raw_rings.get(&id) {
-            let (a, b) = ring.as_slices();
-            parser.process(a);
-            parser.process(b);
-        }
-        self.raw_term = Some((id, parser));
-    }
 }
 
+#[path = "app_answer.rs"]
+mod answer_box;
+#[path = "app_dialogs.rs"]
+mod dialogs;
 #[path = "app_nav.rs"]
 mod nav;
 #[path = "app_review.rs"]
 mod review;
+#[path = "app_search.rs"]
+mod search;
+#[path = "app_terminal.rs"]
+mod terminal;
+
+pub use search::Search;
 
 pub use nav::key_bytes;

@@ -1,6 +1,6 @@
-//! The cockpit's moves within what it shows: selecting, scrolling,
-//! clicking and searching in the task list and pane, and the bytes a key
-//! becomes for a command task's terminal.
+//! The cockpit's moves within what it shows: selecting, scrolling and
+//! clicking in the task list and pane, and the bytes a key becomes for a
+//! command task's terminal.
 //!
 //! Part of [`App`]: changes only UI state, never does IO, never draws.
 
@@ -102,52 +102,6 @@ impl App {
                 p.follow = false;
                 p.expansion.toggle(entry);
             }
-        }
-    }
-
-    /// Moves to the next (or previous) line matching the search, wrapping.
-    pub(super) fn find(&mut self, state: &State, forward: bool) {
-        let (Some(id), Some(search)) = (self.selected, self.search.clone()) else {
-            return;
-        };
-        let body = self.pane_geometry(state);
-        let height = body.height as usize;
-        let total = self.pane_total(state, id);
-        let top = self.pane_top(id, total, height);
-        let query = search.query.to_ascii_lowercase();
-        let found = self
-            .with_lines(state, id, body.width, |lines| {
-                let matches = |i: usize| {
-                    lines
-                        .get(i)
-                        .is_some_and(|l| plain(&l.line).to_ascii_lowercase().contains(&query))
-                };
-                // First search: the last match on or above the screen's end.
-                let from = search.current.unwrap_or(if forward {
-                    top
-                } else {
-                    (top + height).min(total)
-                });
-                let order: Box<dyn Iterator<Item = usize>> = if forward {
-                    Box::new((from + 1..total).chain(0..=from.min(total.saturating_sub(1))))
-                } else {
-                    Box::new((0..from).rev().chain((from..total).rev()))
-                };
-                order.take(total).find(|&i| matches(i))
-            })
-            .flatten();
-        match found {
-            Some(line) => {
-                self.notice = None;
-                if let Some(s) = &mut self.search {
-                    s.current = Some(line);
-                }
-                let bottom = total.saturating_sub(height);
-                let p = self.pane_mut(id);
-                p.top = line.saturating_sub(height / 3).min(bottom);
-                p.follow = false;
-            }
-            None => self.notice = Some(format!("no match for “{}”", search.query)),
         }
     }
 }
