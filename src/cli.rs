@@ -109,6 +109,79 @@ pub enum CliCommand {
     /// Remove a worktree task's worktree and branch (after showing what
     /// would be lost).
     Discard(DiscardArgs),
+    /// The corral server that keeps agents running without a terminal
+    /// (alone: run it in the foreground).
+    Server(ServerArgs),
+    /// Kill a task's agent and every process it started (through the server).
+    Kill(IdArgs),
+    /// Answer a waiting task: `allow`, `always`, `deny [MESSAGE]`, or one
+    /// answer per question (an option number or your own words).
+    Answer(AnswerArgs),
+    /// Send a task your next message (it resumes a finished task).
+    Send(SendArgs),
+    /// Follow one task live and answer its questions at this terminal;
+    /// Ctrl-C detaches (the agent goes on).
+    Attach(IdArgs),
+}
+
+/// `corral server`.
+#[derive(Debug, Args)]
+pub struct ServerArgs {
+    #[command(subcommand)]
+    pub action: Option<ServerAction>,
+    /// Exit after S seconds with no client and no unfinished task (0:
+    /// never; default: the config's `server_idle_timeout`, else 600).
+    #[arg(long, value_name = "S", value_parser = parse_seconds)]
+    pub idle_timeout: Option<u64>,
+}
+
+/// `corral server start|stop|restart|status`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Subcommand)]
+pub enum ServerAction {
+    /// Start a server in the background (if none runs).
+    Start,
+    /// Stop the server; it refuses while tasks run unless `--kill`.
+    Stop {
+        /// Kill every running agent too.
+        #[arg(long)]
+        kill: bool,
+    },
+    /// Stop the server (see `stop`) and start this corral's.
+    Restart {
+        /// Kill every running agent too.
+        #[arg(long)]
+        kill: bool,
+    },
+    /// Say whether a server runs, where, and what it does.
+    Status,
+}
+
+/// A command that names one task.
+#[derive(Debug, Args)]
+pub struct IdArgs {
+    /// The task id (or a unique prefix of it).
+    pub id: String,
+}
+
+/// `corral answer`.
+#[derive(Debug, Args)]
+pub struct AnswerArgs {
+    /// The task id (or a unique prefix of it).
+    pub id: String,
+    /// For an approval: `allow`, `always` or `deny` (then an optional
+    /// message for the agent). For questions: one answer per question.
+    #[arg(required = true, value_name = "ANSWER")]
+    pub answer: Vec<String>,
+}
+
+/// `corral send`.
+#[derive(Debug, Args)]
+pub struct SendArgs {
+    /// The task id (or a unique prefix of it).
+    pub id: String,
+    /// The message.
+    #[arg(required = true, value_name = "MESSAGE", trailing_var_arg = true)]
+    pub message: Vec<String>,
 }
 
 /// `corral diff`.
@@ -295,6 +368,11 @@ pub struct RunArgs {
     /// Run in the directory itself even when the config asks for worktrees.
     #[arg(long)]
     pub no_worktree: bool,
+    /// Hand the task to the corral server (started if needed), print its
+    /// id and exit; it runs on without this terminal. Its questions wait
+    /// for `corral answer` or `corral attach`.
+    #[arg(long, conflicts_with_all = ["approve", "kill_grace"])]
+    pub detach: bool,
     /// The prompt; `-` reads it from stdin.
     #[arg(required = true, value_name = "PROMPT", trailing_var_arg = true)]
     pub prompt: Vec<String>,

@@ -9,6 +9,7 @@ use corral::config::{Config, commands as config_cmd};
 use corral::paths::Paths;
 use corral::review;
 use corral::runtime::{cgroup, contain};
+use corral::server::commands as server_cmd;
 use corral::store::{Store, commands as store_cmd};
 use corral::worktree::MergeStrategy;
 
@@ -20,7 +21,13 @@ fn main() {
         std::process::exit(contain::run_watchdog());
     }
     let cli = Cli::parse_command_line();
-    if matches!(cli.command, Some(CliCommand::Run(_)) | None) {
+    let runs_agents = match &cli.command {
+        Some(CliCommand::Run(args)) => !args.detach,
+        Some(CliCommand::Server(args)) => args.action.is_none(),
+        None => true,
+        _ => false,
+    };
+    if runs_agents {
         // These start agents: keep every process they start within reach.
         contain::become_subreaper();
         // Task cgroups of a corral that died with its watchdog.
@@ -29,14 +36,28 @@ fn main() {
     }
     let config_file = cli.config.as_deref();
     let code = match cli.command {
+        Some(CliCommand::Run(args)) if args.detach => with_config(config_file, |paths, config| {
+            server_cmd::run_detached(&args, config, paths, config_file)
+        }),
         Some(CliCommand::Run(args)) => corral::headless::run(*args, config_file),
         Some(CliCommand::Ls(args)) => with_store(config_file, |store| {
-            store_cmd::ls(store, args.json, args.all, &mut std::io::stdout().lock())
+            let paths = Paths::resolve(config_file)?;
+            server_cmd::ls(&paths, store, args.json, args.all)
         }),
         Some(CliCommand::Logs(args)) => with_store(config_file, |store| {
             let color = !args.json
                 && std::io::stdout().is_terminal()
                 && std::env::var_os("NO_COLOR").is_none();
+            if args.follow
+                && server_cmd::follow_live(
+                    &Paths::resolve(config_file)?,
+                    &args.id,
+                    args.json,
+                    color,
+                )?
+            {
+                return Ok(());
+            }
             store_cmd::logs(
                 store,
                 &args.id,
@@ -114,6 +135,30 @@ fn main() {
                 &mut std::io::stdout().lock(),
             )
         }),
+        Some(CliCommand::Server(args)) => match args.action {
+            None => corral::server::run_foreground(config_file, args.idle_timeout),
+            Some(action) => match Paths::resolve(config_file) {
+                Ok(paths) => server_cmd::server(action, &paths, config_file)
+                    .unwrap_or_else(|err| fail(err, 1)),
+                Err(err) => fail(err, EXIT_USAGE),
+            },
+        },
+        Some(CliCommand::Kill(args)) => with_config(config_file, |paths, _| {
+            server_cmd::kill(paths, config_file, &args.id)
+        }),
+        Some(CliCommand::Answer(args)) => with_config(config_file, |paths, _| {
+            server_cmd::answer(paths, config_file, &args.id, &args.answer)
+        }),
+        Some(CliCommand::Send(args)) => with_config(config_file, |paths, _| {
+            server_cmd::send(paths, config_file, &args.id, &args.message.join(" "))
+        }),
+        Some(CliCommand::Attach(args)) => match Paths::resolve(config_file) {
+            Ok(paths) => {
+                let _log = corral::logging::init(&paths.log_file()).ok();
+                server_cmd::attach(&paths, config_file, &args.id).unwrap_or_else(|err| fail(err, 1))
+            }
+            Err(err) => fail(err, EXIT_USAGE),
+        },
         None => corral::tui::run(cli.tui, config_file, &cli.cockpit),
     };
     contain::stop_watchdog();
@@ -131,6 +176,30 @@ fn load_config(config_file: Option<&Path>) -> Result<Config, i32> {
         eprintln!("corral: {err}");
         EXIT_USAGE
     })
+}
+
+/// Loads the paths and the config (a bad config is a usage error) and
+/// runs `f`, a command that talks to the server.
+fn with_config(
+    config_file: Option<&Path>,
+    f: impl FnOnce(&Paths, &Config) -> anyhow::Result<()>,
+) -> i32 {
+    let paths = match Paths::resolve(config_file) {
+        Ok(paths) => paths,
+        Err(err) => return fail(err, EXIT_USAGE),
+    };
+    let config = match Config::load(&paths.config_file, paths.config_explicit) {
+        Ok(config) => config,
+        Err(err) => {
+            eprintln!("corral: {err}");
+            return EXIT_USAGE;
+        }
+    };
+    let _log = corral::logging::init(&paths.log_file()).ok();
+    match f(&paths, &config) {
+        Ok(()) => 0,
+        Err(err) => fail(err, 1),
+    }
 }
 
 /// Opens the store (cleaning up after dead corrals first) and runs `f`.

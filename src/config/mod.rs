@@ -26,6 +26,9 @@ pub const EXAMPLE: &str = include_str!("../../assets/config.toml");
 pub const DEFAULT_CONCURRENCY: usize = 4;
 /// The kill ladder's wait between signals when the config sets none.
 pub const DEFAULT_KILL_GRACE_MS: u64 = 1_500;
+/// How long a server with no client and no unfinished task waits before it
+/// exits (10 minutes).
+pub const DEFAULT_SERVER_IDLE_MS: u64 = 600_000;
 
 /// A config file that cannot be used, with where and why.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -134,6 +137,9 @@ pub struct Defaults {
     pub max_cost_usd: Option<f64>,
     pub max_turns: Option<u32>,
     pub kill_grace_ms: u64,
+    /// A server with no client and no unfinished task exits after this
+    /// long (0: never).
+    pub server_idle_timeout_ms: u64,
     /// `None`: the front end's own default (the TUI asks, `run` denies).
     pub approve: Option<Approve>,
     pub notifications: bool,
@@ -171,6 +177,7 @@ impl Default for Defaults {
             max_cost_usd: None,
             max_turns: None,
             kill_grace_ms: DEFAULT_KILL_GRACE_MS,
+            server_idle_timeout_ms: DEFAULT_SERVER_IDLE_MS,
             approve: None,
             notifications: true,
             bell: true,
@@ -541,6 +548,10 @@ impl Config {
             max_cost_usd: d.max_cost_usd.map(|d| d.0),
             max_turns: d.max_turns.map(|t| t.0),
             kill_grace_ms: d.kill_grace.map(|s| s.0).unwrap_or(DEFAULT_KILL_GRACE_MS),
+            server_idle_timeout_ms: d
+                .server_idle_timeout
+                .map(|s| s.0)
+                .unwrap_or(DEFAULT_SERVER_IDLE_MS),
             approve: d.approve,
             notifications: d.notifications.unwrap_or(true),
             bell: d.bell.unwrap_or(true),

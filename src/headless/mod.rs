@@ -131,6 +131,40 @@ fn read_prompt(words: &[String]) -> Result<String> {
     Ok(words.join(" "))
 }
 
+/// The task `corral run ARGS` describes, with the config's defaults; an
+/// error is a usage error (a `--cwd` that is no directory, an empty prompt,
+/// an unknown profile).
+pub fn run_spec(args: &RunArgs, config: &Config) -> Result<TaskSpec> {
+    if let Some(dir) = args.agent.cwd.as_ref().filter(|dir| !dir.is_dir()) {
+        bail!("--cwd `{}` is not a directory", dir.display());
+    }
+    let d = &config.defaults;
+    let prompt = read_prompt(&args.prompt)?;
+    if prompt.trim().is_empty() {
+        bail!("the prompt is empty");
+    }
+    let mut spec = task_spec_from(
+        &args.agent,
+        config,
+        prompt,
+        Limits {
+            idle_timeout_ms: args.idle_timeout.or(d.idle_timeout_ms),
+            wall_timeout_ms: args.timeout.or(d.timeout_ms),
+        },
+        Budget {
+            max_cost_usd: args.max_cost_usd.or(d.max_cost_usd),
+            max_turns: args.max_turns.or(d.max_turns),
+            ..Budget::default()
+        },
+    )?;
+    if args.worktree {
+        spec.worktree = true;
+    } else if args.no_worktree {
+        spec.worktree = false;
+    }
+    Ok(spec)
+}
+
 /// How one headless run behaves, from the flags and the config.
 struct RunSettings {
     /// Where a `--worktree` task's worktree goes.
@@ -163,43 +197,15 @@ pub fn run(args: RunArgs, config_file: Option<&Path>) -> i32 {
     let _log = logging::init(&paths.log_file())
         .map_err(|err| eprintln!("corral: no log file: {err:#}"))
         .ok();
-    // A usage error, like a bad flag: no task is recorded for it.
-    if let Some(dir) = args.agent.cwd.as_ref().filter(|dir| !dir.is_dir()) {
-        eprintln!("corral: --cwd `{}` is not a directory", dir.display());
-        return EXIT_USAGE;
-    }
     let d = &config.defaults;
-    let prepared = read_prompt(&args.prompt).and_then(|prompt| {
-        if prompt.trim().is_empty() {
-            bail!("the prompt is empty");
-        }
-        task_spec_from(
-            &args.agent,
-            &config,
-            prompt,
-            Limits {
-                idle_timeout_ms: args.idle_timeout.or(d.idle_timeout_ms),
-                wall_timeout_ms: args.timeout.or(d.timeout_ms),
-            },
-            Budget {
-                max_cost_usd: args.max_cost_usd.or(d.max_cost_usd),
-                max_turns: args.max_turns.or(d.max_turns),
-                ..Budget::default()
-            },
-        )
-    });
-    let mut spec = match prepared {
+    // A usage error, like a bad flag: no task is recorded for it.
+    let spec = match run_spec(&args, &config) {
         Ok(spec) => spec,
         Err(err) => {
             eprintln!("corral: {err:#}");
             return EXIT_USAGE;
         }
     };
-    if args.worktree {
-        spec.worktree = true;
-    } else if args.no_worktree {
-        spec.worktree = false;
-    }
     let settings = RunSettings {
         worktree_root: d.worktree_root_or(&paths.data_dir),
         worktree_setup: d.worktree_setup.clone(),

@@ -113,14 +113,19 @@ pub fn ls(store: &Store, json: bool, all: bool, out: &mut dyn Write) -> Result<(
     for problem in problems {
         eprintln!("corral: skipping a damaged task: {problem}");
     }
+    print_ls(&records, json, all, out)
+}
+
+/// Prints `records` as `corral ls` does (a table, or JSON).
+pub fn print_ls(records: &[TaskRecord], json: bool, all: bool, out: &mut dyn Write) -> Result<()> {
     if json {
         writeln!(
             out,
             "{}",
-            escape_json_output(serde_json::to_string_pretty(&ls_json(&records, all))?)
+            escape_json_output(serde_json::to_string_pretty(&ls_json(records, all))?)
         )?;
     } else {
-        out.write_all(ls_table(&records, all, now_ms()).as_bytes())?;
+        out.write_all(ls_table(records, all, now_ms()).as_bytes())?;
     }
     Ok(())
 }

@@ -186,6 +186,13 @@ impl Recorder {
             .map(|(task, _)| *task)
     }
 
+    /// The record of core task `t` as the store writes it (the server's
+    /// task header for its clients), once this recorder tracks the task.
+    pub fn header(&self, t: &Task) -> Option<TaskRecord> {
+        let tracked = self.tracked.get(&t.id)?;
+        Some(record_of(t, &tracked.meta, now_ms(), &self.redactor))
+    }
+
     /// Brings the store up to date with `state` after an `update` that
     /// produced `step`. Reads `state`, never writes it. Call it before
     /// carrying out the step's effects.

@@ -103,12 +103,18 @@ pub fn session_bus_exists(address: Option<&str>) -> bool {
 /// slow or missing notification daemon never holds up the cockpit. A
 /// failure is logged, never shown: the terminal signals went out anyway.
 pub fn notify(body: String) {
+    notify_with("corral: a task is waiting for you", body);
+}
+
+/// Sends one desktop notification with this summary (the server also
+/// says when a task finished), like [`notify`].
+pub fn notify_with(summary: &'static str, body: String) {
     let sent = std::thread::Builder::new()
         .name("corral-notify".into())
         .spawn(move || {
             if let Err(err) = notify_rust::Notification::new()
                 .appname("corral")
-                .summary("corral: a task is waiting for you")
+                .summary(summary)
                 .body(&body)
                 .show()
             {

@@ -56,7 +56,11 @@ pub fn settings() -> Settings {
 
 /// The cockpit's settings with the config's concurrency limits and a
 /// private directory for question files.
-fn configured_settings(config: &Config, paths: &Paths, question_dir: Option<PathBuf>) -> Settings {
+pub fn configured_settings(
+    config: &Config,
+    paths: &Paths,
+    question_dir: Option<PathBuf>,
+) -> Settings {
     let d = &config.defaults;
     Settings {
         worktree_root: Some(d.worktree_root_or(&paths.data_dir)),
@@ -74,7 +78,7 @@ fn configured_settings(config: &Config, paths: &Paths, question_dir: Option<Path
 
 /// Opens the task store, cleans up after corrals that died, and starts
 /// recording. A store that cannot be used costs the records, not the UI.
-fn open_recorder(paths: &Paths) -> (Option<Recorder>, Option<Store>, Vec<String>) {
+pub fn open_recorder(paths: &Paths) -> (Option<Recorder>, Option<Store>, Vec<String>) {
     let mut notes = Vec::new();
     let store = match Store::open(&paths.tasks_dir()) {
         Ok(store) => store,
