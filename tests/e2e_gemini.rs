@@ -274,12 +274,9 @@ fn gemini_shell_tool_runs_echo_hi_in_yolo_mode_and_its_output_reaches_the_model(
     let results = run.of_type("tool_result");
     assert_eq!(results.len(), 1, "{}", run.dump());
     assert_eq!(results[0]["id"], calls[0]["id"]);
-    assert_eq!(
-        results[0]["output"].as_str().map(str::trim),
-        Some("hi"),
-        "{}",
-        run.dump()
-    );
+    // Over ACP gemini reports a shell call's completion without its output
+    // (an empty `content`); the output reaches the model, which says it.
+    assert!(run.text().contains("Output: hi"), "{}", run.dump());
     assert_eq!(results[0]["is_error"], false);
 
     let call_at = run.position(|e| e["type"] == "tool_call");
@@ -532,21 +529,18 @@ mod capture_acp {
         Some((sandbox, mock, session))
     }
 
-    /// initialize + session/new; returns the session id.
+    /// corral's own opening lines (`initialize`, `session/new`); returns
+    /// the session id.
     fn open(session: &mut StdioSession, sandbox: &Sandbox) -> String {
-        let id = session.request(
-            "initialize",
-            json!({"protocolVersion": 1, "clientCapabilities": {"fs": {"readTextFile": false, "writeTextFile": false}, "terminal": false}, "clientInfo": {"name": "corral", "version": "0.1.0"}}),
-        );
-        session
-            .wait_response(id, WAIT)
-            .expect("initialize answered");
-        let id = session.request(
-            "session/new",
-            json!({"cwd": sandbox.work.display().to_string(), "mcpServers": []}),
-        );
+        let spec = corral::agent::acp::launch_gemini(&Default::default(), &sandbox.work, "");
+        let corral::agent::StdinMode::Pipe { initial_lines } = spec.stdin else {
+            panic!("ACP runs on a stdin pipe");
+        };
+        for line in &initial_lines {
+            session.send_line(line);
+        }
         let answer = session
-            .wait_response(id, WAIT)
+            .wait_response_to("corral-session-new", WAIT)
             .expect("session/new answered");
         answer["result"]["sessionId"]
             .as_str()
@@ -554,11 +548,10 @@ mod capture_acp {
             .to_string()
     }
 
-    fn prompt(session: &mut StdioSession, sid: &str, text: &str) -> u64 {
-        session.request(
-            "session/prompt",
-            json!({"sessionId": sid, "prompt": [{"type": "text", "text": text}]}),
-        )
+    /// Sends corral's `session/prompt` number `seq`; returns its id.
+    fn prompt(session: &mut StdioSession, sid: &str, seq: u64, text: &str) -> String {
+        session.send_line(&corral::agent::acp::prompt_line(sid, seq, text));
+        format!("corral-prompt-{seq}")
     }
 
     /// Answers the next permission request choosing the option of `kind`.
@@ -595,8 +588,8 @@ mod capture_acp {
             return;
         };
         let sid = open(&mut s, &sandbox);
-        let p = prompt(&mut s, &sid, "say hello");
-        s.wait_response(p, WAIT).expect("prompt answered");
+        let p = prompt(&mut s, &sid, 0, "say hello");
+        s.wait_response_to(&p, WAIT).expect("prompt answered");
         done(s, &sandbox, "text");
     }
 
@@ -611,9 +604,9 @@ mod capture_acp {
             return;
         };
         let sid = open(&mut s, &sandbox);
-        let p = prompt(&mut s, &sid, "touch the marker");
+        let p = prompt(&mut s, &sid, 0, "touch the marker");
         permit(&mut s, "allow_once");
-        s.wait_response(p, WAIT).expect("prompt answered");
+        s.wait_response_to(&p, WAIT).expect("prompt answered");
         assert!(sandbox.work.join("allowed.marker").exists());
         done(s, &sandbox, "shell_allow");
     }
@@ -629,9 +622,9 @@ mod capture_acp {
             return;
         };
         let sid = open(&mut s, &sandbox);
-        let p = prompt(&mut s, &sid, "touch the marker twice");
+        let p = prompt(&mut s, &sid, 0, "touch the marker twice");
         permit(&mut s, "allow_always");
-        s.wait_response(p, WAIT).expect("prompt answered");
+        s.wait_response_to(&p, WAIT).expect("prompt answered");
         done(s, &sandbox, "shell_always");
     }
 
@@ -646,17 +639,19 @@ mod capture_acp {
             return;
         };
         let sid = open(&mut s, &sandbox);
-        let p = prompt(&mut s, &sid, "touch the marker");
+        let p = prompt(&mut s, &sid, 0, "touch the marker");
         permit(&mut s, "reject_once");
-        s.wait_response(p, WAIT).expect("prompt answered");
+        s.wait_response_to(&p, WAIT).expect("prompt answered");
         assert!(!sandbox.work.join("denied.marker").exists());
         // The reason goes to the model as the next prompt.
         let p = prompt(
             &mut s,
             &sid,
+            1,
             "I denied that: do not touch files, just say ok.",
         );
-        s.wait_response(p, WAIT).expect("second prompt answered");
+        s.wait_response_to(&p, WAIT)
+            .expect("second prompt answered");
         eprintln!(
             "[capture] stream requests: {}",
             mock.stream_requests().len()
@@ -679,9 +674,9 @@ mod capture_acp {
             chunk_delay: Duration::from_millis(10),
         });
         let sid = open(&mut s, &sandbox);
-        let p = prompt(&mut s, &sid, "write notes.txt");
+        let p = prompt(&mut s, &sid, 0, "write notes.txt");
         permit(&mut s, "allow_once");
-        s.wait_response(p, WAIT).expect("prompt answered");
+        s.wait_response_to(&p, WAIT).expect("prompt answered");
         assert!(sandbox.work.join("notes.txt").exists());
         done(s, &sandbox, "write");
     }
@@ -694,10 +689,10 @@ mod capture_acp {
             return;
         };
         let sid = open(&mut s, &sandbox);
-        let p = prompt(&mut s, &sid, "first");
-        s.wait_response(p, WAIT).expect("first answered");
-        let p = prompt(&mut s, &sid, "second");
-        s.wait_response(p, WAIT).expect("second answered");
+        let p = prompt(&mut s, &sid, 0, "first");
+        s.wait_response_to(&p, WAIT).expect("first answered");
+        let p = prompt(&mut s, &sid, 1, "second");
+        s.wait_response_to(&p, WAIT).expect("second answered");
         done(s, &sandbox, "two_turns");
     }
 
@@ -714,8 +709,8 @@ mod capture_acp {
             return;
         };
         let sid = open(&mut s, &sandbox);
-        let p = prompt(&mut s, &sid, "fail please");
-        s.wait_response(p, Duration::from_secs(120))
+        let p = prompt(&mut s, &sid, 0, "fail please");
+        s.wait_response_to(&p, Duration::from_secs(120))
             .expect("prompt answered");
         done(s, &sandbox, "errors");
     }
@@ -728,11 +723,11 @@ mod capture_acp {
             return;
         };
         let sid = open(&mut s, &sandbox);
-        let p = prompt(&mut s, &sid, "take forever");
+        let p = prompt(&mut s, &sid, 0, "take forever");
         assert!(mock.wait_for_stream_requests(1, WAIT));
         s.wait_method("session/update", WAIT);
-        s.notify("session/cancel", json!({"sessionId": sid}));
-        s.wait_response(p, WAIT)
+        s.send_line(&corral::agent::acp::cancel_line(&sid));
+        s.wait_response_to(&p, WAIT)
             .expect("prompt answered after cancel");
         done(s, &sandbox, "cancel");
     }
@@ -748,8 +743,8 @@ mod capture_acp {
             return;
         };
         let sid = open(&mut s, &sandbox);
-        let p = prompt(&mut s, &sid, "remember apple");
-        s.wait_response(p, WAIT).expect("answered");
+        let p = prompt(&mut s, &sid, 0, "remember apple");
+        s.wait_response_to(&p, WAIT).expect("answered");
         done(s, &sandbox, "load_turn1");
         let mut command = Command::new(&sandbox.agent);
         command
@@ -758,18 +753,21 @@ mod capture_acp {
             .env_clear()
             .envs(sandbox.gemini_env(mock.port()));
         let mut s = StdioSession::start(command);
-        let id = s.request(
-            "initialize",
-            json!({"protocolVersion": 1, "clientCapabilities": {"fs": {"readTextFile": false, "writeTextFile": false}, "terminal": false}}),
-        );
-        s.wait_response(id, WAIT).expect("initialize answered");
-        let id = s.request(
-            "session/load",
-            json!({"sessionId": sid, "cwd": sandbox.work.display().to_string(), "mcpServers": []}),
-        );
-        s.wait_response(id, WAIT).expect("session/load answered");
-        let p = prompt(&mut s, &sid, "which word?");
-        s.wait_response(p, WAIT).expect("answered");
+        let opts = corral::agent::AgentOptions {
+            resume: Some(sid.clone()),
+            ..Default::default()
+        };
+        let spec = corral::agent::acp::launch_gemini(&opts, &sandbox.work, "");
+        let corral::agent::StdinMode::Pipe { initial_lines } = spec.stdin else {
+            panic!("ACP runs on a stdin pipe");
+        };
+        for line in &initial_lines {
+            s.send_line(line);
+        }
+        s.wait_response_to(&format!("corral-session-load:{sid}"), WAIT)
+            .expect("session/load answered");
+        let p = prompt(&mut s, &sid, 1, "which word?");
+        s.wait_response_to(&p, WAIT).expect("answered");
         done(s, &sandbox, "load_turn2");
     }
 }

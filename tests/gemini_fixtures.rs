@@ -282,3 +282,110 @@ fn stderr_of_good_runs_is_raw_lines() {
         assert_eq!(events, expected, "{name}");
     }
 }
+
+// ---------------------------------------------------------------------------
+// gemini --acp (tests/fixtures/gemini_acp): the ACP parser.
+// ---------------------------------------------------------------------------
+
+fn parse_acp(name: &str) -> Vec<AgentEvent> {
+    fixtures::parse_with(
+        corral::agent::acp::AcpParser::new("gemini"),
+        &fixtures::lines("gemini_acp", name),
+    )
+}
+
+#[test]
+fn every_acp_transcript_matches_its_snapshot() {
+    let mut names: Vec<String> = fs::read_dir(fixtures::fixture_dir("gemini_acp"))
+        .expect("fixture dir")
+        .filter_map(|e| e.ok()?.file_name().into_string().ok())
+        .filter(|n| n.ends_with(".jsonl") && !n.ends_with(".session.jsonl"))
+        .collect();
+    names.sort();
+    assert!(names.len() >= 10, "fixtures missing: {names:?}");
+    for name in names {
+        let events = parse_acp(&name);
+        insta::assert_yaml_snapshot!(format!("acp_{}", name.replace('.', "_")), events);
+    }
+}
+
+#[test]
+fn acp_text_is_a_session_streamed_text_usage_and_a_successful_turn() {
+    let events = parse_acp("text.jsonl");
+    assert!(session_id(&events).is_some());
+    assert_eq!(texts(&events), "Hello from the mock over ACP.");
+    assert_eq!(
+        turn_end(&events),
+        (false, Some("Hello from the mock over ACP.".to_string()))
+    );
+    let usage: Vec<&Usage> = events
+        .iter()
+        .filter_map(|e| match e {
+            AgentEvent::Usage(u) => Some(u),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(usage.len(), 1);
+    assert_eq!(usage[0].input_tokens, 42);
+}
+
+#[test]
+fn acp_shell_approval_is_announced_asked_and_then_completed() {
+    let events = parse_acp("shell_allow.jsonl");
+    let call = events
+        .iter()
+        .position(
+            |e| matches!(e, AgentEvent::ToolCall { name, input, .. } if name == "run_shell_command" && input["command"] == "touch allowed.marker"),
+        )
+        .expect("the tool call");
+    let AgentEvent::Question(q) = &events[call + 1] else {
+        panic!("the approval follows the call: {events:#?}");
+    };
+    assert_eq!(q.input["command"], "touch allowed.marker");
+    assert_eq!(q.input["options"].as_array().map(Vec::len), Some(3));
+    assert!(events[call..].iter().any(|e| matches!(
+        e,
+        AgentEvent::ToolResult {
+            is_error: false,
+            ..
+        }
+    )));
+    assert!(!turn_end(&events).0);
+}
+
+#[test]
+fn acp_api_errors_and_cancel_fail_the_turn() {
+    let events = parse_acp("errors.jsonl");
+    assert!(events.iter().any(|e| matches!(
+        e,
+        AgentEvent::TurnEnd {
+            is_error: true,
+            api_error_status: Some(500),
+            ..
+        }
+    )));
+    let events = parse_acp("cancel.jsonl");
+    assert_eq!(
+        turn_end(&events),
+        (true, Some("the turn ended: cancelled".to_string()))
+    );
+}
+
+#[test]
+fn acp_two_turns_are_two_turn_ends_in_one_session() {
+    let events = parse_acp("two_turns.jsonl");
+    let ends = events
+        .iter()
+        .filter(|e| {
+            matches!(
+                e,
+                AgentEvent::TurnEnd {
+                    is_error: false,
+                    ..
+                }
+            )
+        })
+        .count();
+    assert_eq!(ends, 2);
+    assert_eq!(texts(&events), "First answer.Second answer.");
+}

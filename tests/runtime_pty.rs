@@ -35,6 +35,7 @@ fn spawn(task: TaskId, spec: LaunchSpec, limits: Limits) -> Effect {
     Effect::Spawn {
         task,
         agent: AgentKind::Claude,
+        wire: corral::agent::Wire::ClaudeStdio,
         spec,
         limits,
     }
@@ -222,7 +223,7 @@ async fn replayed_transcript_arrives_in_order_and_exited_comes_last_with_the_cod
     let mut lines = vec!["stdin: hello agent".to_string()];
     lines.extend(text.lines().map(str::to_string));
     lines.push("\x1b[?25h\x1b[?1004l".to_string());
-    let mut parser = AgentKind::Claude.parser();
+    let mut parser = AgentKind::Claude.parser(corral::agent::Wire::ClaudeStdio);
     let expected: Vec<Event> = lines
         .iter()
         .flat_map(|line| parser.parse_line(line))

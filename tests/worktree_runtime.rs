@@ -80,6 +80,7 @@ async fn a_created_worktree_is_watched_until_after_its_agent_exits() {
     runtime.apply(Effect::Spawn {
         task: 1,
         agent: AgentKind::Claude,
+        wire: corral::agent::Wire::ClaudeStdio,
         spec: LaunchSpec {
             program: Path::new(env!("CARGO_MANIFEST_DIR"))
                 .join("tests/fixtures/agents/edit_files.sh")

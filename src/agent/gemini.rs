@@ -41,6 +41,10 @@ use crate::core::event::{AgentEvent, Usage};
 /// The agent name in [`AgentEvent::Session`].
 const AGENT: &str = "gemini";
 
+/// The `protocol` value that keeps gemini on `-p ... --output-format
+/// stream-json` (one turn per process) instead of ACP.
+pub const PROTOCOL_STREAM_JSON: &str = "stream-json";
+
 /// The longest retry delay believed from the API (one hour), in ms.
 const MAX_DELAY_MS: u64 = 3_600_000;
 

@@ -4,6 +4,7 @@
 //! and parses output lines into canonical [`AgentEvent`]s. It never spawns,
 //! reads, writes or sleeps; the runtime does that.
 
+pub mod acp;
 pub mod claude;
 pub mod codex;
 pub mod command;
@@ -37,6 +38,9 @@ pub enum AgentKind {
     OpenAi,
     /// Any program, run interactively in a terminal (stdin is the PTY).
     Command,
+    /// Any program speaking the Agent Client Protocol over stdio (the
+    /// profile's `argv`).
+    Acp,
 }
 
 impl AgentKind {
@@ -48,6 +52,7 @@ impl AgentKind {
             AgentKind::Gemini => "gemini",
             AgentKind::OpenAi => "openai",
             AgentKind::Command => "command",
+            AgentKind::Acp => "acp",
         }
     }
 
@@ -59,12 +64,14 @@ impl AgentKind {
             "gemini" => Some(AgentKind::Gemini),
             "openai" => Some(AgentKind::OpenAi),
             "command" => Some(AgentKind::Command),
+            "acp" => Some(AgentKind::Acp),
             _ => None,
         }
     }
 
     /// Every kind's name, for help texts and error messages.
-    pub const NAMES: &'static [&'static str] = &["claude", "codex", "gemini", "openai", "command"];
+    pub const NAMES: &'static [&'static str] =
+        &["claude", "codex", "gemini", "openai", "command", "acp"];
 
     /// Whether this kind runs as a process (`Effect::Spawn`) rather than as
     /// HTTP requests (`Effect::Chat`, [`AgentKind::OpenAi`]).
@@ -79,44 +86,112 @@ impl AgentKind {
         match self {
             AgentKind::Claude => claude::launch(opts, cwd, prompt),
             AgentKind::Codex => codex::launch(opts, cwd, prompt),
+            AgentKind::Gemini if self.wire(opts) == Wire::Acp => {
+                acp::launch_gemini(opts, cwd, prompt)
+            }
             AgentKind::Gemini => gemini::launch(opts, cwd, prompt),
+            AgentKind::Acp => acp::launch_generic(opts, cwd, prompt),
             AgentKind::OpenAi => openai::launch(opts, cwd, prompt),
             AgentKind::Command => command::launch(opts, cwd, prompt),
         }
     }
 
-    /// The stdin line answering `question`, for kinds with a live channel.
+    /// The protocol this kind speaks with these options: the live one by
+    /// default where the kind has one, or the one-shot fallback a profile
+    /// asks for (`protocol = "stream-json"` for gemini).
+    pub fn wire(self, opts: &AgentOptions) -> Wire {
+        match self {
+            AgentKind::Claude => Wire::ClaudeStdio,
+            AgentKind::Acp => Wire::Acp,
+            // A resume stays on stream-json's `--resume`: gemini 0.61.0
+            // advertises `loadSession`, but its `session/load` finds no
+            // earlier session (tests/fixtures/gemini_acp/load_turn2).
+            AgentKind::Gemini if opts.resume.is_some() => Wire::OneShot,
+            AgentKind::Gemini => match opts.protocol.as_deref() {
+                Some(p) if p == gemini::PROTOCOL_STREAM_JSON => Wire::OneShot,
+                _ => Wire::Acp,
+            },
+            AgentKind::Codex | AgentKind::OpenAi | AgentKind::Command => Wire::OneShot,
+        }
+    }
+
+    /// A fresh output parser for one run of this kind over `wire`.
+    pub fn parser(self, wire: Wire) -> Box<dyn OutputParser> {
+        match (self, wire) {
+            (_, Wire::Acp) => Box::new(acp::AcpParser::new(self.name())),
+            (AgentKind::Claude, _) => Box::new(claude::ClaudeParser::default()),
+            (AgentKind::Codex, _) => Box::new(codex::CodexParser::default()),
+            (AgentKind::Gemini, _) => Box::new(gemini::GeminiParser::default()),
+            // Never used for a process; its stream is read by `openai::ChatStream`.
+            (AgentKind::OpenAi | AgentKind::Command | AgentKind::Acp, _) => {
+                Box::new(command::RawParser)
+            }
+        }
+    }
+}
+
+/// How corral talks to a running agent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Wire {
+    /// claude's stdio control protocol (stream-json in and out).
+    ClaudeStdio,
+    /// The Agent Client Protocol (JSON-RPC over stdio).
+    Acp,
+    /// No live channel: the agent runs one turn with its prompt on the
+    /// command line (codex `exec`, gemini stream-json, a chat request, a
+    /// terminal program).
+    OneShot,
+}
+
+impl Wire {
+    /// Whether the agent can be asked and answered while it runs.
+    pub fn is_live(self) -> bool {
+        self != Wire::OneShot
+    }
+
+    /// The stdin line answering `question`, for live wires.
     pub fn encode_answer(self, question: &Question, answer: &Answer) -> Option<String> {
         match self {
-            AgentKind::Claude => Some(claude::Claude::encode_answer(question, answer)),
-            // Neither has a live channel in the mode corral runs them in;
-            // the OpenAI kind runs no tools, a command has no protocol.
-            AgentKind::Codex | AgentKind::Gemini | AgentKind::OpenAi | AgentKind::Command => None,
+            Wire::ClaudeStdio => Some(claude::Claude::encode_answer(question, answer)),
+            Wire::Acp => Some(acp::answer_line(question, answer)),
+            Wire::OneShot => None,
         }
     }
 
-    /// Whether the agent can be asked and answered while it runs.
-    pub fn has_live_channel(self) -> bool {
-        matches!(self, AgentKind::Claude)
-    }
-
-    /// The stdin line carrying the user's next message, for kinds with a
-    /// live channel.
-    pub fn encode_user_message(self, text: &str) -> Option<String> {
+    /// The stdin line carrying the user's next message: turn `seq` of
+    /// `session` (the agent's session id, needed by ACP).
+    pub fn encode_user_message(
+        self,
+        session: Option<&str>,
+        seq: u64,
+        text: &str,
+    ) -> Option<String> {
         match self {
-            AgentKind::Claude => Some(claude::Claude::encode_user_message(text)),
-            _ => None,
+            Wire::ClaudeStdio => Some(claude::Claude::encode_user_message(text)),
+            Wire::Acp => session.map(|id| acp::prompt_line(id, seq, text)),
+            Wire::OneShot => None,
         }
     }
 
-    /// A fresh output parser for one run of this kind.
-    pub fn parser(self) -> Box<dyn OutputParser> {
+    /// Whether the first prompt waits for the agent's session (it is sent
+    /// on [`AgentEvent::Session`], not at launch).
+    pub fn prompt_after_session(self) -> bool {
+        self == Wire::Acp
+    }
+
+    /// Whether a denial's message cannot travel with the denial itself and
+    /// must follow as the next message once the turn ends.
+    pub fn denial_message_follows(self) -> bool {
+        self == Wire::Acp
+    }
+
+    /// The stdin line that interrupts the running turn of `session`: the
+    /// first step of the kill ladder.
+    pub fn encode_interrupt(self, session: Option<&str>) -> Option<String> {
         match self {
-            AgentKind::Claude => Box::new(claude::ClaudeParser::default()),
-            AgentKind::Codex => Box::new(codex::CodexParser::default()),
-            AgentKind::Gemini => Box::new(gemini::GeminiParser::default()),
-            // Never used for a process; its stream is read by `openai::ChatStream`.
-            AgentKind::OpenAi | AgentKind::Command => Box::new(command::RawParser),
+            Wire::Acp => session.map(acp::cancel_line),
+            Wire::ClaudeStdio | Wire::OneShot => None,
         }
     }
 }
@@ -143,6 +218,10 @@ pub struct AgentOptions {
     pub config_overrides: Vec<String>,
     /// Appended verbatim to the agent's argv.
     pub extra_args: Vec<String>,
+    /// The protocol to speak where a kind has more than one: gemini
+    /// `"acp"` (the default) or `"stream-json"`.
+    #[serde(default)]
+    pub protocol: Option<String>,
     /// Extra environment for the agent.
     pub env: Vec<(String, String)>,
     /// Do not tell an agent without a live channel how to ask questions

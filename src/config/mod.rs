@@ -87,16 +87,19 @@ pub enum ProfileKind {
     Openai,
     /// Any program, shown as a raw terminal.
     Command,
+    /// Any program speaking the Agent Client Protocol over stdio.
+    Acp,
 }
 
 impl ProfileKind {
     /// Every kind, in the order lists show them.
-    pub const ALL: [ProfileKind; 5] = [
+    pub const ALL: [ProfileKind; 6] = [
         ProfileKind::Claude,
         ProfileKind::Codex,
         ProfileKind::Gemini,
         ProfileKind::Openai,
         ProfileKind::Command,
+        ProfileKind::Acp,
     ];
 
     /// The name used in the config file.
@@ -107,6 +110,7 @@ impl ProfileKind {
             ProfileKind::Gemini => "gemini",
             ProfileKind::Openai => "openai",
             ProfileKind::Command => "command",
+            ProfileKind::Acp => "acp",
         }
     }
 
@@ -210,8 +214,10 @@ pub struct Profile {
     pub system_prompt: Option<String>,
     pub temperature: Option<f64>,
     pub max_tokens: Option<u32>,
-    /// command: the whole argv.
+    /// command and acp: the whole argv.
     pub argv: Vec<String>,
+    /// gemini: `"acp"` (the default) or `"stream-json"`.
+    pub protocol: Option<String>,
     /// USD per million input tokens, for agents that report no cost.
     pub price_input_per_mtok: Option<f64>,
     /// USD per million output tokens.
@@ -235,7 +241,7 @@ impl Profile {
             ProfileKind::Claude | ProfileKind::Codex | ProfileKind::Gemini => {
                 Some(self.kind().name().to_string())
             }
-            ProfileKind::Command => self.argv.first().cloned(),
+            ProfileKind::Command | ProfileKind::Acp => self.argv.first().cloned(),
             ProfileKind::Openai => None,
         }
     }
@@ -444,8 +450,24 @@ impl Config {
             only_for(
                 "argv",
                 p.argv.as_ref().map(|s| s.span()),
-                &[ProfileKind::Command],
+                &[ProfileKind::Command, ProfileKind::Acp],
             )?;
+            only_for(
+                "protocol",
+                p.protocol.as_ref().map(|s| s.span()),
+                &[ProfileKind::Gemini],
+            )?;
+            if let Some(protocol) = &p.protocol
+                && !["acp", "stream-json"].contains(&protocol.get_ref().as_str())
+            {
+                return Err(at(
+                    Some(protocol.span()),
+                    format!(
+                        "`protocol` must be \"acp\" or \"stream-json\", got {:?}",
+                        protocol.get_ref()
+                    ),
+                ));
+            }
             if let Some(t) = &p.temperature
                 && !(0.0..=2.0).contains(t.get_ref())
             {
@@ -455,11 +477,15 @@ impl Config {
                 ));
             }
             let argv: Vec<String> = p.argv.map(|a| a.into_inner()).unwrap_or_default();
-            if kind == ProfileKind::Command && argv.is_empty() && p.binary.is_none() {
+            if matches!(kind, ProfileKind::Command | ProfileKind::Acp)
+                && argv.is_empty()
+                && p.binary.is_none()
+            {
                 return Err(at(
                     Some(span),
                     format!(
-                        "agent profile `{name}` of kind `command` needs `argv` (the program and its arguments)"
+                        "agent profile `{name}` of kind `{}` needs `argv` (the program and its arguments)",
+                        kind.name()
                     ),
                 ));
             }
@@ -485,6 +511,7 @@ impl Config {
                     temperature: p.temperature.map(|s| s.into_inner()),
                     max_tokens: p.max_tokens.map(|s| s.into_inner().0),
                     argv,
+                    protocol: p.protocol.map(|s| s.into_inner()),
                     price_input_per_mtok: p.price_input_per_mtok.map(|d| d.0),
                     price_output_per_mtok: p.price_output_per_mtok.map(|d| d.0),
                     builtin: false,
@@ -592,7 +619,7 @@ impl Config {
         };
         // A command profile's argv is its binary and first arguments.
         let (binary, mut extra_args) = match profile.argv.split_first() {
-            Some((program, args)) if kind == AgentKind::Command => {
+            Some((program, args)) if matches!(kind, AgentKind::Command | AgentKind::Acp) => {
                 (Some(program.clone()), args.to_vec())
             }
             _ => (profile.binary.clone(), Vec::new()),
@@ -617,6 +644,7 @@ impl Config {
                 .clone()
                 .or_else(|| self.defaults.permission_mode.clone()),
             extra_args,
+            protocol: profile.protocol.clone(),
             env: profile
                 .env
                 .iter()

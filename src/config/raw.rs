@@ -68,6 +68,7 @@ pub(super) struct RawProfile {
     pub(super) temperature: Option<Spanned<f64>>,
     pub(super) max_tokens: Option<Spanned<AtLeastOne>>,
     pub(super) argv: Option<Spanned<Vec<String>>>,
+    pub(super) protocol: Option<Spanned<String>>,
     pub(super) price_input_per_mtok: Option<Dollars>,
     pub(super) price_output_per_mtok: Option<Dollars>,
 }

@@ -187,8 +187,10 @@ pub enum Effect {
     /// Start an agent process for `task`.
     Spawn {
         task: TaskId,
-        /// Chooses the output parser.
+        /// Chooses the output parser, with `wire`.
         agent: AgentKind,
+        /// The protocol spoken with it.
+        wire: crate::agent::Wire,
         spec: LaunchSpec,
         limits: Limits,
     },

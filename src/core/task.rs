@@ -10,7 +10,7 @@ use super::event::{Question, Usage};
 use super::transcript::Transcript;
 use super::{ExitInfo, Limit, Limits, TaskId};
 use crate::agent::openai::ChatMessage;
-use crate::agent::{AgentKind, AgentOptions};
+use crate::agent::{AgentKind, AgentOptions, Wire};
 use crate::worktree::types::Worktree;
 
 /// Output within this many milliseconds makes a task look busy.
@@ -133,6 +133,13 @@ pub struct TaskSpec {
     pub worktree: bool,
 }
 
+impl TaskSpec {
+    /// The protocol corral speaks with this task's agent.
+    pub fn wire(&self) -> Wire {
+        self.agent.wire(&self.options)
+    }
+}
+
 /// How much a worktree task has changed against its base, as last polled
 /// (for the task row: `3 files +40 -7`, see [`crate::present::change_count`]).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -217,8 +224,22 @@ impl Task {
             worktree: None,
             worktree_pending: false,
             changes: None,
+            live: LiveTurns::default(),
         }
     }
+}
+
+/// What the core keeps for a live protocol that needs it (ACP): the prompt
+/// waiting for the agent's session, a counter for request ids, and a
+/// denial's message waiting for the turn to end.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct LiveTurns {
+    /// Sent as the first turn when the agent announces its session.
+    pub first_prompt: Option<String>,
+    /// Turns sent so far in this process (request ids).
+    pub sent: u64,
+    /// Sent as the next message when the current turn ends.
+    pub after_turn: Option<String>,
 }
 
 /// One agent run and everything known about it.
@@ -268,6 +289,8 @@ pub struct Task {
     /// Tools (for Bash: `Bash:<command>`) the user allowed for the rest of
     /// the task.
     pub allow_rules: Vec<String>,
+    /// Per-process state of a live protocol (ACP).
+    pub live: LiveTurns,
     /// The prompt to start afresh with if the current resume fails.
     pub fallback_prompt: Option<String>,
     /// The conversation corral keeps for agents whose history is its own

@@ -17,7 +17,9 @@
 use super::event::{AgentEvent, FinishStatus, Finished, Question, QuestionKind, Usage};
 use super::review::{ReviewOp, ReviewOutcome, ReviewReport, merge_words, refusal};
 use super::state::{ApprovalPolicy, State, Step};
-use super::task::{ChangeCount, KillReason, RunPlan, Task, TaskSpec, TaskStatus, TurnOutcome};
+use super::task::{
+    ChangeCount, KillReason, LiveTurns, RunPlan, Task, TaskSpec, TaskStatus, TurnOutcome,
+};
 use super::{Command, Effect, Event, ExitInfo, Limit, TaskId, TimerKind};
 use crate::agent::openai::{self, ChatMessage};
 use crate::agent::{AgentKind, Answer, StdinMode, question_file};
@@ -169,7 +171,18 @@ fn command(state: &mut State, now_ms: u64, cmd: Command) -> Vec<Effect> {
                     if t.kill_reason.is_none() {
                         t.kill_reason = Some(KillReason::User);
                     }
-                    vec![Effect::Kill { task }]
+                    // The protocol's interrupt first (ACP `session/cancel`),
+                    // then the signals.
+                    let interrupt = (t.process_alive && t.stdin_open)
+                        .then(|| t.spec.wire().encode_interrupt(t.session_id.as_deref()))
+                        .flatten();
+                    t.live.after_turn = None;
+                    match interrupt {
+                        Some(line) => {
+                            vec![Effect::WriteStdin { task, line }, Effect::Kill { task }]
+                        }
+                        None => vec![Effect::Kill { task }],
+                    }
                 }
                 _ => vec![],
             }
@@ -370,7 +383,13 @@ fn follow_up(state: &mut State, now_ms: u64, task: TaskId, text: String) -> Vec<
         return vec![];
     }
     if t.process_alive && t.stdin_open && t.pending_question.is_none() {
-        if let Some(line) = t.spec.agent.encode_user_message(&text) {
+        let seq = t.live.sent;
+        if let Some(line) = t
+            .spec
+            .wire()
+            .encode_user_message(t.session_id.as_deref(), seq, &text)
+        {
+            t.live.sent = seq + 1;
             if t.status.is_final() {
                 t.status = TaskStatus::Running;
                 t.finished_ms = None;
@@ -504,7 +523,8 @@ fn spawn_effect(
             limits: t.spec.limits,
         };
     }
-    let ask_by_file = !t.spec.agent.has_live_channel() && !options.no_question_file;
+    let wire = t.spec.agent.wire(options);
+    let ask_by_file = !wire.is_live() && !options.no_question_file;
     // A plain program gets the file's name but no instruction typed into
     // its terminal: only programs that know the protocol use it.
     let instruct = ask_by_file && t.spec.agent != AgentKind::Command;
@@ -529,9 +549,14 @@ fn spawn_effect(
     }
     t.stdin_open = matches!(launch.stdin, StdinMode::Pipe { .. });
     t.process_alive = true;
+    t.live = LiveTurns {
+        first_prompt: wire.prompt_after_session().then(|| prompt.to_string()),
+        ..LiveTurns::default()
+    };
     Effect::Spawn {
         task: t.id,
         agent: t.spec.agent,
+        wire,
         limits,
         spec: launch,
     }
@@ -649,9 +674,18 @@ fn agent_event(state: &mut State, now_ms: u64, task: TaskId, event: AgentEvent) 
     }
     let event = match event {
         AgentEvent::Usage(u) => AgentEvent::Usage(priced(t, u)),
+        // Protocol plumbing: written back, never shown or kept.
+        AgentEvent::ProtocolReply { line } => {
+            return if t.process_alive && t.stdin_open {
+                vec![Effect::WriteStdin { task, line }]
+            } else {
+                vec![]
+            };
+        }
         other => other,
     };
     let mut effects = Vec::new();
+    let mut follow_up: Option<String> = None;
     match &event {
         AgentEvent::Session {
             session_id, model, ..
@@ -659,6 +693,17 @@ fn agent_event(state: &mut State, now_ms: u64, task: TaskId, event: AgentEvent) 
             t.session_id = Some(session_id.clone());
             if model.is_some() {
                 t.model = model.clone();
+            }
+            // A live protocol whose first prompt waited for the session.
+            if let Some(prompt) = t.live.first_prompt.take()
+                && t.stdin_open
+                && let Some(line) =
+                    t.spec
+                        .wire()
+                        .encode_user_message(Some(session_id), t.live.sent, &prompt)
+            {
+                t.live.sent += 1;
+                effects.push(Effect::WriteStdin { task, line });
             }
         }
         AgentEvent::Usage(u) => {
@@ -687,12 +732,37 @@ fn agent_event(state: &mut State, now_ms: u64, task: TaskId, event: AgentEvent) 
                     .push(ChatMessage::new("assistant", answer.as_str()));
             }
             t.run_turns = t.run_turns.saturating_add(num_turns.unwrap_or(1));
-            if end_after_turn && t.stdin_open {
+            // A denial's reason that could not travel with the denial goes
+            // to the agent now, as the next message of the same session.
+            follow_up = if t.process_alive && t.stdin_open {
+                t.live.after_turn.take()
+            } else {
+                None
+            };
+            if let Some(text) = &follow_up {
+                let seq = t.live.sent;
+                match t
+                    .spec
+                    .wire()
+                    .encode_user_message(t.session_id.as_deref(), seq, text)
+                {
+                    Some(line) => {
+                        t.live.sent = seq + 1;
+                        effects.push(Effect::WriteStdin { task, line });
+                    }
+                    None => follow_up = None,
+                }
+            }
+            if end_after_turn && t.stdin_open && follow_up.is_none() {
                 t.stdin_open = false;
                 effects.push(Effect::CloseStdin { task });
             }
         }
-        AgentEvent::Question(q) if policy == ApprovalPolicy::Ask && !allowed_by_rule(t, q) => {
+        AgentEvent::Question(q)
+            if policy == ApprovalPolicy::Ask
+                && !allowed_by_rule(t, q)
+                && answer_by_mode(t, q).is_none() =>
+        {
             t.pending_question = Some(q.clone());
             if t.status == TaskStatus::Running {
                 set_status(t, TaskStatus::Blocked);
@@ -709,10 +779,11 @@ fn agent_event(state: &mut State, now_ms: u64, task: TaskId, event: AgentEvent) 
     }
     t.transcript.push(event.clone());
     let mut turn_over = matches!(event, AgentEvent::TurnEnd { .. })
+        && follow_up.is_none()
         && !end_after_turn
         && t.process_alive
         && t.stdin_open
-        && t.spec.agent.has_live_channel()
+        && t.spec.wire().is_live()
         && t.pending_question.is_none();
     // A turn that failed on a rate limit with retries left ends the live
     // session instead: the retry takes over when the agent has exited.
@@ -734,6 +805,9 @@ fn agent_event(state: &mut State, now_ms: u64, task: TaskId, event: AgentEvent) 
             },
             "rule",
         )),
+        AgentEvent::Question(q) if answer_by_mode(t, q).is_some() => {
+            answer_by_mode(t, q).map(|answer| (q.clone(), answer, "mode"))
+        }
         AgentEvent::Question(q) if policy != ApprovalPolicy::Ask => {
             Some((q.clone(), policy_answer(policy, q), "policy"))
         }
@@ -749,6 +823,9 @@ fn agent_event(state: &mut State, now_ms: u64, task: TaskId, event: AgentEvent) 
         } else {
             effects.extend(answer_with(state, task, &q, answer, by));
         }
+    }
+    if let Some(text) = follow_up {
+        publish(state, task, AgentEvent::UserMessage { text });
     }
     if turn_over {
         // The session stays open for follow-ups; the turn's outcome is the
@@ -782,3 +859,7 @@ mod worktree_tests;
 #[cfg(test)]
 #[path = "update_retry_tests.rs"]
 mod retry_tests;
+
+#[cfg(test)]
+#[path = "update_live_tests.rs"]
+mod live_tests;

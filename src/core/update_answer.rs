@@ -5,19 +5,41 @@
 
 use super::*;
 
-/// The rule "allow always" remembers: the tool, and for shell commands the
-/// exact command, so allowing `npm test` does not allow `rm -rf`.
+/// The rule "allow always" remembers: the tool, and for shell commands
+/// (claude's `Bash`, an ACP `execute` call: any tool input with a
+/// `command`) the exact command, so allowing `npm test` does not allow
+/// `rm -rf`.
 pub(super) fn allow_rule(q: &Question) -> String {
     let tool = q.tool.clone().unwrap_or_default();
     match q.input.get("command").and_then(|c| c.as_str()) {
-        Some(command) if tool == "Bash" => format!("{tool}:{command}"),
-        _ => tool,
+        Some(command) => format!("{tool}:{command}"),
+        None => tool,
     }
 }
 
 /// Whether "allow always" already covers this approval request.
 pub(super) fn allowed_by_rule(t: &Task, q: &Question) -> bool {
     q.kind == QuestionKind::Approval && t.allow_rules.contains(&allow_rule(q))
+}
+
+/// What the permission mode answers for an agent that asks about
+/// everything (a generic ACP agent has no flag of its own for the mode):
+/// `bypassPermissions` allows, `acceptEdits` allows edits, `plan` denies
+/// what is not read-only; `None` means a person (or the policy) decides.
+pub(super) fn answer_by_mode(t: &Task, q: &Question) -> Option<Answer> {
+    if t.spec.agent != AgentKind::Acp || q.kind != QuestionKind::Approval {
+        return None;
+    }
+    let mode = t.spec.options.permission_mode.as_deref();
+    let kind = q.input.get("kind").and_then(|k| k.as_str());
+    match crate::agent::acp::mode_answer(mode, kind)? {
+        true => Some(Answer::Allow {
+            updated_input: None,
+        }),
+        false => Some(Answer::Deny {
+            message: "Denied: this task runs in plan mode (read-only).".into(),
+        }),
+    }
 }
 
 /// What an approval policy answers when no person is asked.
@@ -112,9 +134,21 @@ pub(super) fn answer_with(
     let Some(t) = state.task_mut(task) else {
         return vec![];
     };
-    let Some(line) = t.spec.agent.encode_answer(q, &answer) else {
+    let wire = t.spec.wire();
+    let Some(line) = wire.encode_answer(q, &answer) else {
         return vec![];
     };
+    if let Answer::Deny { message } = &answer
+        && wire.denial_message_follows()
+        && !message.trim().is_empty()
+    {
+        // The protocol's denial carries no reason: it follows as the next
+        // message once the turn is over.
+        t.live.after_turn = Some(format!(
+            "I denied your request to use {}: {message}",
+            q.tool.as_deref().unwrap_or("that tool")
+        ));
+    }
     let (decision, message, answers) = match &answer {
         Answer::Allow { .. } => ("allow", None, vec![]),
         Answer::Deny { message } => ("deny", Some(message.clone()), vec![]),

@@ -273,8 +273,16 @@ fn codex_and_gemini_rate_limit_words_are_recognised_and_resume_their_sessions() 
     let [Effect::Spawn { spec, .. }] = fx.as_slice() else {
         panic!("{fx:?}");
     };
-    assert!(spec.args.contains(&"fix it".to_string()), "{:?}", spec.args);
-    assert!(!spec.args.iter().any(|a| a == "--resume"));
+    // Over ACP the prompt waits for the new session (no `session/load`).
+    let crate::agent::StdinMode::Pipe { initial_lines } = &spec.stdin else {
+        panic!("ACP runs on a pipe: {spec:?}");
+    };
+    assert!(initial_lines.iter().any(|l| l.contains("session/new")));
+    assert!(!initial_lines.iter().any(|l| l.contains("session/load")));
+    assert_eq!(
+        s.task(id).unwrap().live.first_prompt.as_deref(),
+        Some("fix it")
+    );
 }
 
 #[test]

@@ -197,6 +197,8 @@ pub fn describe(ev: &AgentEvent, layout: Layout) -> Vec<Line> {
                 )])
             })
             .collect(),
+        AgentEvent::Plan { entries } => plan(entries),
+        AgentEvent::ProtocolReply { .. } => vec![],
         AgentEvent::Error { message } => texty(&format!("error: {message}"), Tone::Error),
         AgentEvent::Raw { line } => vec![Line::wrap(
             vec![
@@ -207,6 +209,26 @@ pub fn describe(ev: &AgentEvent, layout: Layout) -> Vec<Line> {
         )],
         AgentEvent::Finished(f) => finished(f),
     }
+}
+
+/// A plan: a header, then one line per step with its state.
+fn plan(entries: &[crate::core::event::PlanEntry]) -> Vec<Line> {
+    let mut lines = vec![Line::cut(vec![Piece::new("plan:", Tone::Dim)])];
+    for entry in entries {
+        let mark = match entry.status.as_str() {
+            "completed" => "[x]",
+            "in_progress" => "[>]",
+            _ => "[ ]",
+        };
+        lines.push(Line::wrap(
+            vec![Piece::new(
+                format!("  {mark} {}", safe_text(&entry.content)),
+                Tone::Text,
+            )],
+            Piece::new("      ", Tone::Text),
+        ));
+    }
+    lines
 }
 
 /// Streamed text as lines: one paragraph per line break; a final line

@@ -189,6 +189,7 @@ impl Runtime {
             Effect::Spawn {
                 task,
                 agent,
+                wire,
                 spec,
                 limits,
             } => {
@@ -220,6 +221,7 @@ impl Runtime {
                 let job = supervisor::AgentJob {
                     task,
                     agent,
+                    wire,
                     spec,
                     limits,
                     config: self.config,

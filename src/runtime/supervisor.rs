@@ -37,7 +37,7 @@ use super::fdio::{Cancel, cancel_pair};
 use super::group::{self, Group};
 use super::process::{self, Spawned};
 use super::{Observer, Registry, RuntimeConfig, reader, stdin};
-use crate::agent::{AgentKind, LaunchSpec, StdinMode, question_file};
+use crate::agent::{AgentKind, LaunchSpec, StdinMode, Wire, question_file};
 use crate::core::event::AgentEvent;
 use crate::core::{Event, ExitInfo, Limits, TaskId};
 
@@ -48,6 +48,7 @@ pub(crate) const READER_EOF_WAIT: Duration = Duration::from_secs(2);
 pub(crate) struct AgentJob {
     pub(crate) task: TaskId,
     pub(crate) agent: AgentKind,
+    pub(crate) wire: Wire,
     pub(crate) spec: LaunchSpec,
     pub(crate) limits: Limits,
     pub(crate) config: RuntimeConfig,
@@ -262,7 +263,7 @@ fn start(job: &AgentJob, queue: Option<Receiver<Vec<u8>>>) -> Result<(Agent, Hel
         task: job.task,
         master: reader_fd,
         cancel: reader_watch,
-        parser: job.agent.parser(),
+        parser: job.agent.parser(job.wire),
         raw_output: terminal_mode || job.config.raw_output,
         line_cap: job.config.line_cap,
         limits: job.limits,

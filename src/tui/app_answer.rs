@@ -75,7 +75,7 @@ impl App {
         }
         let busy_elsewhere = t.process_alive
             && !t.status.is_final()
-            && !(t.stdin_open && t.spec.agent.has_live_channel())
+            && !(t.stdin_open && t.spec.wire().is_live())
             && t.spec.agent != AgentKind::Command;
         self.notice = match t.status {
             TaskStatus::Queued => Some(format!(

@@ -92,6 +92,22 @@ impl StdioSession {
         }
     }
 
+    /// Writes one line exactly as given (it must be one JSON object).
+    pub fn send_line(&mut self, line: &str) {
+        record(&self.log, "stdin", line);
+        if let Some(stdin) = self.stdin.as_mut() {
+            let _ = stdin.write_all(format!("{line}\n").as_bytes());
+            let _ = stdin.flush();
+        }
+    }
+
+    /// Waits for the response to the request with this (string) id.
+    pub fn wait_response_to(&mut self, id: &str, timeout: Duration) -> Option<Value> {
+        self.wait_for(timeout, |m| {
+            m.get("id").and_then(Value::as_str) == Some(id) && m.get("method").is_none()
+        })
+    }
+
     /// Sends a request with the next numeric id; returns the id.
     pub fn request(&mut self, method: &str, params: Value) -> u64 {
         let id = self.next_id;

@@ -316,7 +316,7 @@ fn question_title(b: &AnswerBox, index: usize) -> String {
 fn compose_content<'a>(c: &'a Compose, task: Option<&Task>, th: Theme) -> Content<'a> {
     // Where the message goes, so nobody wonders whether it is live.
     let how = match task {
-        Some(t) if t.process_alive && t.stdin_open && t.spec.agent.has_live_channel() => {
+        Some(t) if t.process_alive && t.stdin_open && t.spec.wire().is_live() => {
             "live, same session"
         }
         Some(t) if t.process_alive => "typed into its terminal",

@@ -1,0 +1,248 @@
+//! The core's side of live JSON-RPC protocols (ACP): the first prompt waits
+//! for the session, a denial's reason follows the turn, the interrupt comes
+//! before the signals, protocol replies are written and never shown.
+
+use serde_json::{Value, json};
+
+use super::*;
+use crate::agent::{AgentKind, AgentOptions};
+use crate::core::Settings;
+use crate::core::test_step::{Published, update};
+use crate::core::{
+    Limits,
+    task::{Budget, TaskSpec},
+};
+
+fn spec(agent: AgentKind, mode: Option<&str>) -> TaskSpec {
+    TaskSpec {
+        agent,
+        prompt: "fix it".into(),
+        title: None,
+        cwd: ".".into(),
+        options: AgentOptions {
+            permission_mode: mode.map(str::to_string),
+            ..AgentOptions::default()
+        },
+        limits: Limits::default(),
+        profile: None,
+        budget: Budget::default(),
+        worktree: false,
+    }
+}
+
+fn launched(agent: AgentKind, mode: Option<&str>, settings: Settings) -> (State, TaskId) {
+    let mut s = State::new(settings);
+    let fx = update(
+        &mut s,
+        1_000,
+        Event::Command(Command::launch(spec(agent, mode))),
+    );
+    assert!(matches!(fx.as_slice(), [Effect::Spawn { .. }]), "{fx:?}");
+    let id = s.tasks[0].id;
+    s.drain_published();
+    (s, id)
+}
+
+fn agent(s: &mut State, task: TaskId, event: AgentEvent) -> Vec<Effect> {
+    update(s, 2_000, Event::Agent { task, event })
+}
+
+fn session(s: &mut State, task: TaskId) -> Vec<Effect> {
+    agent(
+        s,
+        task,
+        AgentEvent::Session {
+            session_id: "sess-1".into(),
+            model: None,
+            cwd: None,
+            agent: "gemini".into(),
+        },
+    )
+}
+
+/// The one stdin line among `fx`, parsed.
+fn written(fx: &[Effect]) -> Vec<Value> {
+    fx.iter()
+        .filter_map(|e| match e {
+            Effect::WriteStdin { line, .. } => serde_json::from_str(line).ok(),
+            _ => None,
+        })
+        .collect()
+}
+
+fn shell_question() -> AgentEvent {
+    AgentEvent::Question(Question {
+        id: "0".into(),
+        kind: QuestionKind::Approval,
+        tool: Some("execute".into()),
+        input: json!({"command": "touch x", "requestId": 0, "options": [
+            {"optionId": "once", "kind": "allow_once"},
+            {"optionId": "no", "kind": "reject_once"}]}),
+        tool_use_id: Some("t1".into()),
+        questions: vec![],
+    })
+}
+
+fn turn_end() -> AgentEvent {
+    AgentEvent::TurnEnd {
+        is_error: false,
+        result: Some("done".into()),
+        api_error_status: None,
+        num_turns: Some(1),
+        permission_denials: vec![],
+    }
+}
+
+#[test]
+fn the_first_prompt_goes_out_when_the_session_is_announced_then_follow_ups_count_up() {
+    let (mut s, id) = launched(AgentKind::Gemini, None, Settings::default());
+    let sent = written(&session(&mut s, id));
+    assert_eq!(sent.len(), 1);
+    assert_eq!(sent[0]["method"], "session/prompt");
+    assert_eq!(sent[0]["params"]["sessionId"], "sess-1");
+    assert_eq!(sent[0]["params"]["prompt"][0]["text"], "fix it");
+    // A second session announcement (a reload) sends nothing again.
+    assert!(written(&session(&mut s, id)).is_empty());
+    agent(&mut s, id, turn_end());
+    let fx = update(
+        &mut s,
+        3_000,
+        Event::Command(Command::FollowUp {
+            task: id,
+            text: "and the tests".into(),
+        }),
+    );
+    let sent = written(&fx);
+    assert_eq!(sent[0]["id"], "corral-prompt-1");
+    assert_eq!(sent[0]["params"]["prompt"][0]["text"], "and the tests");
+}
+
+#[test]
+fn a_denial_reason_follows_as_the_next_prompt_when_the_turn_ends() {
+    let (mut s, id) = launched(AgentKind::Gemini, None, Settings::default());
+    session(&mut s, id);
+    agent(&mut s, id, shell_question());
+    assert_eq!(s.task(id).unwrap().status, TaskStatus::Blocked);
+    let fx = update(
+        &mut s,
+        3_000,
+        Event::Command(Command::Answer {
+            task: id,
+            answer: Answer::Deny {
+                message: "not in this repo".into(),
+            },
+        }),
+    );
+    let sent = written(&fx);
+    assert_eq!(sent[0]["result"]["outcome"]["optionId"], "no");
+    s.drain_published();
+    let fx = agent(&mut s, id, turn_end());
+    let sent = written(&fx);
+    assert_eq!(sent.len(), 1, "{fx:?}");
+    assert_eq!(sent[0]["method"], "session/prompt");
+    let text = sent[0]["params"]["prompt"][0]["text"].as_str().unwrap();
+    assert!(text.contains("not in this repo"), "{text}");
+    // The turn is not over: the agent answers the reason first.
+    assert_eq!(s.task(id).unwrap().status, TaskStatus::Running);
+    let published = s.drain_published();
+    assert!(published.iter().any(
+        |(_, e)| matches!(e, AgentEvent::UserMessage { text } if text.contains("not in this repo"))
+    ));
+}
+
+#[test]
+fn headless_runs_also_send_the_reason_before_closing_stdin() {
+    let settings = Settings {
+        end_after_turn: true,
+        approval: ApprovalPolicy::Deny,
+        ..Settings::default()
+    };
+    let (mut s, id) = launched(AgentKind::Gemini, None, settings);
+    session(&mut s, id);
+    let fx = agent(&mut s, id, shell_question());
+    assert_eq!(written(&fx)[0]["result"]["outcome"]["optionId"], "no");
+    let fx = agent(&mut s, id, turn_end());
+    assert!(!fx.iter().any(|e| matches!(e, Effect::CloseStdin { .. })));
+    assert_eq!(written(&fx)[0]["method"], "session/prompt");
+    let fx = agent(&mut s, id, turn_end());
+    assert!(
+        fx.iter().any(|e| matches!(e, Effect::CloseStdin { .. })),
+        "{fx:?}"
+    );
+}
+
+#[test]
+fn kill_sends_the_protocol_interrupt_before_the_signals() {
+    let (mut s, id) = launched(AgentKind::Gemini, None, Settings::default());
+    session(&mut s, id);
+    let fx = update(&mut s, 3_000, Event::Command(Command::Kill { task: id }));
+    let [Effect::WriteStdin { line, .. }, Effect::Kill { .. }] = fx.as_slice() else {
+        panic!("{fx:?}");
+    };
+    let cancel: Value = serde_json::from_str(line).unwrap();
+    assert_eq!(cancel["method"], "session/cancel");
+    assert_eq!(cancel["params"]["sessionId"], "sess-1");
+
+    // A one-shot kind has nothing to say first.
+    let mut one_shot = spec(AgentKind::Gemini, None);
+    one_shot.options.protocol = Some("stream-json".into());
+    let mut s = State::new(Settings::default());
+    update(&mut s, 1_000, Event::Command(Command::launch(one_shot)));
+    let id = s.tasks[0].id;
+    let fx = update(&mut s, 3_000, Event::Command(Command::Kill { task: id }));
+    assert_eq!(fx, [Effect::Kill { task: id }]);
+}
+
+#[test]
+fn a_protocol_reply_is_written_and_never_shown() {
+    let (mut s, id) = launched(AgentKind::Acp, None, Settings::default());
+    let fx = agent(
+        &mut s,
+        id,
+        AgentEvent::ProtocolReply {
+            line: "{\"id\":3}".into(),
+        },
+    );
+    assert_eq!(
+        fx,
+        [Effect::WriteStdin {
+            task: id,
+            line: "{\"id\":3}".into()
+        }]
+    );
+    assert!(s.drain_published().is_empty());
+}
+
+#[test]
+fn a_generic_acp_agent_is_answered_by_the_permission_mode() {
+    let (mut s, id) = launched(
+        AgentKind::Acp,
+        Some("bypassPermissions"),
+        Settings::default(),
+    );
+    session(&mut s, id);
+    let fx = agent(&mut s, id, shell_question());
+    assert_eq!(written(&fx)[0]["result"]["outcome"]["optionId"], "once");
+    assert_eq!(s.task(id).unwrap().status, TaskStatus::Running);
+
+    let (mut s, id) = launched(AgentKind::Acp, Some("default"), Settings::default());
+    session(&mut s, id);
+    assert!(written(&agent(&mut s, id, shell_question())).is_empty());
+    assert_eq!(s.task(id).unwrap().status, TaskStatus::Blocked);
+}
+
+#[test]
+fn allow_always_lets_the_same_command_through_without_asking() {
+    let (mut s, id) = launched(AgentKind::Gemini, None, Settings::default());
+    session(&mut s, id);
+    agent(&mut s, id, shell_question());
+    let fx = update(
+        &mut s,
+        3_000,
+        Event::Command(Command::AllowAlways { task: id }),
+    );
+    assert_eq!(written(&fx)[0]["result"]["outcome"]["optionId"], "once");
+    let fx = agent(&mut s, id, shell_question());
+    assert_eq!(written(&fx)[0]["result"]["outcome"]["optionId"], "once");
+    assert_eq!(s.task(id).unwrap().status, TaskStatus::Running);
+}
