@@ -12,6 +12,8 @@ pub mod gemini;
 pub mod lines;
 pub mod openai;
 pub mod permission;
+#[cfg(test)]
+mod proptests;
 pub mod question_file;
 pub mod sanitize;
 pub mod sse;
