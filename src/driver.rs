@@ -67,11 +67,16 @@ impl<X: Executor> Driver<X> {
     /// then its effects carried out. Returns the step with its effects
     /// taken (the published events and deletions stay for the caller).
     pub fn step(&mut self, now_ms: u64, event: Event) -> Step {
+        let output_of = match &event {
+            Event::Agent { task, .. } | Event::Output { task, .. } => Some(*task),
+            _ => None,
+        };
         let mut step = update(&mut self.state, now_ms, event);
         // Recorded before the effects run: a task is in the store before
         // its agent starts.
         if let Some(recorder) = self.recorder.as_mut() {
-            recorder.observe(&self.state, &step);
+            let only = output_of.filter(|_| step.effects.is_empty() && step.deleted.is_empty());
+            recorder.observe(&self.state, &step, only);
         }
         for effect in std::mem::take(&mut step.effects) {
             self.executor.execute(effect);

@@ -148,11 +148,23 @@ impl State {
 
     /// The task with this id.
     pub fn task(&self, id: TaskId) -> Option<&Task> {
-        self.tasks.iter().find(|t| t.id == id)
+        self.tasks.get(self.position(id)?)
     }
 
     pub(super) fn task_mut(&mut self, id: TaskId) -> Option<&mut Task> {
-        self.tasks.iter_mut().find(|t| t.id == id)
+        let at = self.position(id)?;
+        self.tasks.get_mut(at)
+    }
+
+    /// Where task `id` is in the list. Ids only grow and tasks are only
+    /// appended or removed, so the list is sorted by id and a lookup stays
+    /// cheap with thousands stored; a list built out of order (tests) is
+    /// still searched whole.
+    fn position(&self, id: TaskId) -> Option<usize> {
+        match self.tasks.binary_search_by_key(&id, |t| t.id) {
+            Ok(at) => Some(at),
+            Err(_) => self.tasks.iter().position(|t| t.id == id),
+        }
     }
 
     /// The id the next launched task will get.

@@ -56,8 +56,21 @@ fn set_status(t: &mut Task, to: TaskStatus) -> bool {
 /// Applies one event at time `now_ms` and returns all it produced: what
 /// the runtime must do, what to publish, what was deleted.
 pub fn update(state: &mut State, now_ms: u64, event: Event) -> Step {
+    // Output that leaves its task's status alone frees no slot and queues
+    // nothing: the queue is not looked at (a stream costs per event what
+    // one task costs, however many tasks there are).
+    let output_of = match &event {
+        Event::Agent { task, .. } | Event::Output { task, .. } => {
+            Some((*task, state.task(*task).map(|t| t.status)))
+        }
+        _ => None,
+    };
     let mut effects = apply(state, now_ms, event);
-    effects.extend(start_queued(state, now_ms));
+    let status_kept =
+        output_of.is_some_and(|(task, before)| state.task(task).map(|t| t.status) == before);
+    if !status_kept {
+        effects.extend(start_queued(state, now_ms));
+    }
     let effects = watch_worktrees(state, effects);
     let outbox = std::mem::take(&mut state.outbox);
     Step {

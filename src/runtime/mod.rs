@@ -129,7 +129,8 @@ pub trait Observer: Send + Sync {
     /// The agent of `task` was spawned as group `pgid` (== the leader's
     /// pid). Called before the leader can be reaped, so `pgid` is still it.
     fn spawned(&self, task: TaskId, pgid: i32);
-    /// Complete output lines of the agent, as read (before parsing), in
+    /// Complete output lines of the agent that its parser turned into no
+    /// event (the rest is kept as events: the stream is stored once), in
     /// order: one call per read, however many lines it held.
     fn raw_lines(&self, task: TaskId, lines: Vec<String>);
 }

@@ -49,7 +49,7 @@ pub(crate) struct ReaderJob {
     pub(crate) events: Sender<Event>,
     /// Told (once) when the master reached EOF.
     pub(crate) eof: mpsc::Sender<()>,
-    /// Gets every complete line as read.
+    /// Gets the complete lines that became no event, as read.
     pub(crate) observer: Option<Arc<dyn Observer>>,
 }
 
@@ -101,10 +101,15 @@ impl Reader {
     fn line(&mut self, line: Line, raw: &mut Vec<String>) {
         match line {
             Line::Full(text) => {
-                if self.observer.is_some() {
-                    raw.push(text.clone());
+                let events = self.parser.parse_line(&text);
+                // Stored once: a line that became events is kept as those
+                // events; only a line the parser made nothing of (unknown
+                // output, a protocol change) is kept verbatim for the
+                // raw log.
+                if events.is_empty() && self.observer.is_some() && !text.trim().is_empty() {
+                    raw.push(text);
                 }
-                for event in self.parser.parse_line(&text) {
+                for event in events {
                     self.send(Event::Agent {
                         task: self.task,
                         event,

@@ -8,7 +8,8 @@
 //! - `events-<run>.jsonl`: the canonical events of run N, one per line,
 //!   exactly as `corral run --json` prints them (appended, one write per
 //!   line; a torn last line after a crash is skipped by readers);
-//! - `raw-<run>.log`: the agent's output lines as read;
+//! - `raw-<run>.log`: the agent's output lines that became no event (an
+//!   unknown line, a protocol change), verbatim: the stream is stored once;
 //! - `owner.lock`: flocked by the corral that owns the task (see [`lock`]).
 //!
 //! Several corral processes may use the store at once (a TUI, `corral run`,

@@ -196,7 +196,12 @@ impl Recorder {
     /// Brings the store up to date with `state` after an `update` that
     /// produced `step`. Reads `state`, never writes it. Call it before
     /// carrying out the step's effects.
-    pub fn observe(&mut self, state: &State, step: &Step) {
+    ///
+    /// `only`: the step came from output of this task and changed nothing
+    /// else (no effect, no deletion), so only it and the tasks it published
+    /// for are looked at, not every task (a stream costs per event what
+    /// one task costs, however many tasks are stored).
+    pub fn observe(&mut self, state: &State, step: &Step, only: Option<TaskId>) {
         let now = now_ms();
         for task in &step.deleted {
             if self.tracked.remove(task).is_some() {
@@ -204,7 +209,15 @@ impl Recorder {
             }
         }
         let mut touched: Vec<TaskId> = Vec::new();
-        for t in &state.tasks {
+        let tasks: Box<dyn Iterator<Item = &Task>> = match only {
+            None => Box::new(state.tasks.iter()),
+            Some(task) => Box::new(
+                std::iter::once(task)
+                    .chain(step.published.iter().map(|(t, _)| *t))
+                    .filter_map(|id| state.task(id)),
+            ),
+        };
+        for t in tasks {
             if !self.tracked.contains_key(&t.id) {
                 // Only tasks launched with a store id (or adopted) are stored.
                 let Some(id) = t.short_id.as_ref() else {
@@ -241,6 +254,7 @@ impl Recorder {
                 && tracked.seen.as_ref().is_none_or(|seen| {
                     seen.status != t.status || seen.runs != t.runs || seen.archived != t.archived
                 })
+                && !touched.contains(&t.id)
             {
                 touched.push(t.id);
             }

@@ -5,7 +5,9 @@
 //! atomically (with fsync), and appends events and raw lines through
 //! buffers that are flushed once per batch of messages (when the queue runs
 //! dry, every [`BATCH`] messages, before a final record and on a flush
-//! request), so a stream of small lines costs few writes. A crash tears at
+//! request), so a stream of small lines costs few writes. After a busy
+//! batch it lets messages gather for [`GATHER`] before looking again, so
+//! a stream costs a few wake-ups a second instead of one per event. A crash tears at
 //! most the last batch; the next open repairs a torn last line.
 //!
 //! Holds a task's ownership lock ([`super::lock`]) while it is unfinished;
@@ -39,6 +41,11 @@ const LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(4);
 
 /// Messages handled at most between two flushes of the append buffers.
 const BATCH: usize = 512;
+
+/// How long the writer lets messages gather after a busy batch, so a
+/// stream wakes it about a hundred times a second, not once per event.
+/// Never longer than a frame: a flush request waits at most this.
+const GATHER: std::time::Duration = std::time::Duration::from_millis(10);
 
 /// Buffer of one append file.
 const APPEND_BUFFER: usize = 64 * 1024;
@@ -83,14 +90,24 @@ impl Writer {
 
     pub(super) fn run(mut self, rx: Receiver<Msg>) {
         while let Ok(msg) = rx.recv() {
+            let mut handled = 1;
             self.handle(msg);
-            for _ in 1..BATCH {
+            while handled < BATCH {
                 match rx.try_recv() {
-                    Ok(msg) => self.handle(msg),
+                    Ok(msg) => {
+                        self.handle(msg);
+                        handled += 1;
+                    }
                     Err(_) => break,
                 }
             }
             self.flush_all();
+            if handled > 1 {
+                // A stream is on: let the next messages gather instead of
+                // being woken for each one (a wake costs the sender a
+                // futex call and both threads a context switch).
+                std::thread::sleep(GATHER);
+            }
         }
     }
 
