@@ -23,7 +23,7 @@ fn the_shipped_example_parses_to_the_defaults_it_documents() {
     assert_eq!(c.defaults.kill_grace_ms, 1_500);
     assert!(c.defaults.notifications);
     assert!(c.defaults.bell);
-    assert_eq!(c.agents.len(), 5, "only the built-in profiles are active");
+    assert_eq!(c.agents.len(), 6, "only the built-in profiles are active");
 }
 
 #[test]

@@ -508,3 +508,181 @@ fn the_text_summary_says_how_many_left_the_group() {
         assert!(!alive(pid), "process {pid} survived Ctrl-C");
     }
 }
+
+// ---------------------------------------------------------------------------
+// The generic `acp` kind with a fake ACP agent (tests/fixtures/agents/fake_acp.py).
+// ---------------------------------------------------------------------------
+
+/// `corral run --agent acp --json` with the fake ACP agent in `dir`.
+fn acp(dir: &Path, extra: &[&str], prompt: &str) -> Command {
+    let mut cmd = corral_bin();
+    cmd.arg("run")
+        .args(["--agent", "acp", "--json", "--kill-grace", "0.3"])
+        .arg("--agent-bin")
+        .arg(fixtures().join("agents/fake_acp.py"))
+        .arg("--cwd")
+        .arg(dir)
+        .args(extra)
+        .arg("--")
+        .arg(prompt)
+        .env("NO_COLOR", "1")
+        .stdin(Stdio::null());
+    cmd
+}
+
+fn texts(events: &[Value]) -> String {
+    events
+        .iter()
+        .filter(|e| e["type"] == "text")
+        .filter_map(|e| e["text"].as_str())
+        .collect()
+}
+
+fn errors(events: &[Value]) -> Vec<String> {
+    events
+        .iter()
+        .filter(|e| e["type"] == "error")
+        .filter_map(|e| e["message"].as_str().map(str::to_string))
+        .collect()
+}
+
+#[test]
+fn an_acp_agent_answers_over_the_protocol_and_the_run_succeeds() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = run(&mut acp(dir.path(), &[], "hello"));
+    let events = json_lines(&out);
+    assert_eq!(out.status.code(), Some(0), "{events:#?}");
+    assert_eq!(texts(&events), "Hello from the fake ACP agent.");
+    assert!(
+        events
+            .iter()
+            .any(|e| e["type"] == "session" && e["session_id"] == "fake-session")
+    );
+    assert_eq!(finished(&events)["status"], "succeeded");
+}
+
+#[test]
+fn malformed_acp_lines_are_shown_and_the_turn_goes_on() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = run(&mut acp(dir.path(), &[], "malformed"));
+    let events = json_lines(&out);
+    assert_eq!(out.status.code(), Some(0), "{events:#?}");
+    assert!(
+        events
+            .iter()
+            .any(|e| e["type"] == "raw" && e["line"] == "this is not json")
+    );
+    let errors = errors(&events);
+    assert!(
+        errors.iter().any(|m| m.contains("malformed ACP message")),
+        "{errors:?}"
+    );
+    assert_eq!(texts(&events), "still here");
+    assert_eq!(finished(&events)["status"], "succeeded");
+}
+
+#[test]
+fn a_request_corral_does_not_offer_is_refused_and_the_agent_goes_on() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = run(&mut acp(dir.path(), &[], "unsupported"));
+    let events = json_lines(&out);
+    assert_eq!(out.status.code(), Some(0), "{events:#?}");
+    let errors = errors(&events);
+    assert!(
+        errors.iter().any(|m| m.contains("`fs/read_text_file`")),
+        "the user is told: {errors:?}"
+    );
+    assert_eq!(
+        texts(&events),
+        "refused: corral does not support fs/read_text_file",
+        "the agent got a JSON-RPC error, not silence"
+    );
+}
+
+#[test]
+fn an_acp_agent_that_dies_mid_request_fails_the_run_without_a_hang() {
+    let dir = tempfile::tempdir().unwrap();
+    let started = Instant::now();
+    let out = run(&mut acp(dir.path(), &[], "die"));
+    let events = json_lines(&out);
+    assert!(started.elapsed() < Duration::from_secs(20), "{events:#?}");
+    assert_ne!(out.status.code(), Some(0), "{events:#?}");
+    assert_eq!(texts(&events), "about to die");
+    let end = finished(&events);
+    assert_eq!(end["status"], "failed", "{end}");
+    assert_eq!(end["exit_code"], 3, "{end}");
+}
+
+#[test]
+fn acp_approvals_follow_the_approve_policy_and_a_denial_reason_reaches_the_agent() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = run(&mut acp(
+        dir.path(),
+        &["--approve", "allow"],
+        "permission allowed.marker",
+    ));
+    let events = json_lines(&out);
+    assert_eq!(out.status.code(), Some(0), "{events:#?}");
+    assert!(dir.path().join("allowed.marker").exists());
+    assert!(texts(&events).contains("chosen: yes"), "{events:#?}");
+    assert!(
+        events.iter().any(|e| e["type"] == "plan"),
+        "the plan is shown"
+    );
+    assert!(
+        events
+            .iter()
+            .any(|e| e["type"] == "answered" && e["decision"] == "allow" && e["by"] == "policy")
+    );
+
+    let out = run(&mut acp(
+        dir.path(),
+        &["--approve", "deny"],
+        "permission denied.marker",
+    ));
+    let events = json_lines(&out);
+    assert_eq!(out.status.code(), Some(0), "{events:#?}");
+    assert!(!dir.path().join("denied.marker").exists());
+    let text = texts(&events);
+    assert!(text.contains("chosen: no"), "{text}");
+    // The reason could not travel with the denial: it came as the next
+    // prompt of the same session, which the fake agent echoes.
+    assert!(
+        text.contains("unknown prompt: I denied your request to use fake_touch: Denied by corral's approval policy"),
+        "{text}"
+    );
+}
+
+#[test]
+fn an_acp_permission_mode_answers_for_the_user() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = run(&mut acp(
+        dir.path(),
+        &[
+            "--approve",
+            "deny",
+            "--permission-mode",
+            "bypassPermissions",
+        ],
+        "permission bypass.marker",
+    ));
+    let events = json_lines(&out);
+    assert!(dir.path().join("bypass.marker").exists(), "{events:#?}");
+    assert!(
+        events
+            .iter()
+            .any(|e| e["type"] == "answered" && e["by"] == "mode")
+    );
+}
+
+#[test]
+fn a_stalled_acp_turn_is_cancelled_then_killed_at_the_timeout() {
+    let dir = tempfile::tempdir().unwrap();
+    let started = Instant::now();
+    let out = run(&mut acp(dir.path(), &["--timeout", "2"], "stall"));
+    let events = json_lines(&out);
+    assert!(started.elapsed() < Duration::from_secs(20), "{events:#?}");
+    assert_ne!(out.status.code(), Some(0));
+    assert_eq!(texts(&events), "stalling");
+    assert_ne!(finished(&events)["status"], "succeeded");
+}

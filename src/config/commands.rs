@@ -75,7 +75,7 @@ pub fn agents_table(config: &Config, path_var: Option<&std::ffi::OsStr>) -> Stri
                 Some(_) => "yes".into(),
                 None => "no".into(),
             },
-            (ProfileKind::Command, None) => "(--agent-bin)".into(),
+            (ProfileKind::Command | ProfileKind::Acp, None) => "(--agent-bin)".into(),
             (_, None) => "no".into(),
         };
         let mut name = profile.name.clone();

@@ -307,17 +307,19 @@ fn builtin_profiles() -> BTreeMap<String, Profile> {
             ..Profile::default()
         },
     );
-    map.insert(
-        "command".into(),
-        Profile {
-            name: "command".into(),
-            kind: Some(ProfileKind::Command),
-            // Unset: `--agent-bin` and `--agent-arg` say what to run
-            // (a shell by default).
-            builtin: true,
-            ..Profile::default()
-        },
-    );
+    for (name, kind) in [("command", ProfileKind::Command), ("acp", ProfileKind::Acp)] {
+        map.insert(
+            name.into(),
+            Profile {
+                name: name.into(),
+                kind: Some(kind),
+                // Unset: `--agent-bin` and `--agent-arg` say what to run
+                // (a command: a shell by default).
+                builtin: true,
+                ..Profile::default()
+            },
+        );
+    }
     map
 }
 
@@ -698,7 +700,7 @@ mod tests {
     #[test]
     fn builtins_exist_without_a_file() {
         let c = Config::default();
-        for name in ["claude", "codex", "gemini", "openai", "command"] {
+        for name in ["claude", "codex", "gemini", "openai", "command", "acp"] {
             assert!(c.profile(name).is_some_and(|p| p.builtin), "{name}");
         }
         let r = c.resolve(None).unwrap();

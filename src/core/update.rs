@@ -137,7 +137,7 @@ fn apply(state: &mut State, now_ms: u64, event: Event) -> Vec<Effect> {
         Event::LimitReached { task, limit } => match state.task_mut(task) {
             Some(t) if !t.status.is_final() && t.kill_reason.is_none() => {
                 t.kill_reason = Some(KillReason::Limit(limit));
-                vec![Effect::Kill { task }]
+                kill_ladder(t)
             }
             _ => vec![],
         },
@@ -184,18 +184,7 @@ fn command(state: &mut State, now_ms: u64, cmd: Command) -> Vec<Effect> {
                     if t.kill_reason.is_none() {
                         t.kill_reason = Some(KillReason::User);
                     }
-                    // The protocol's interrupt first (ACP `session/cancel`),
-                    // then the signals.
-                    let interrupt = (t.process_alive && t.stdin_open)
-                        .then(|| t.spec.wire().encode_interrupt(t.session_id.as_deref()))
-                        .flatten();
-                    t.live.after_turn = None;
-                    match interrupt {
-                        Some(line) => {
-                            vec![Effect::WriteStdin { task, line }, Effect::Kill { task }]
-                        }
-                        None => vec![Effect::Kill { task }],
-                    }
+                    kill_ladder(t)
                 }
                 _ => vec![],
             }
@@ -385,6 +374,20 @@ fn begin_run(state: &mut State, task: TaskId, now_ms: u64) -> Option<Effect> {
         publish(state, task, AgentEvent::UserMessage { text });
     }
     Some(effect)
+}
+
+/// How a running agent is stopped: the protocol's interrupt first (ACP
+/// `session/cancel`) where it has one, then the signals.
+fn kill_ladder(t: &mut Task) -> Vec<Effect> {
+    let task = t.id;
+    t.live.after_turn = None;
+    let interrupt = (t.process_alive && t.stdin_open)
+        .then(|| t.spec.wire().encode_interrupt(t.session_id.as_deref()))
+        .flatten();
+    match interrupt {
+        Some(line) => vec![Effect::WriteStdin { task, line }, Effect::Kill { task }],
+        None => vec![Effect::Kill { task }],
+    }
 }
 
 /// Sends the user's next message to a task's agent.
@@ -788,7 +791,7 @@ fn agent_event(state: &mut State, now_ms: u64, task: TaskId, event: AgentEvent) 
         && let Some(limit) = over_budget(t)
     {
         t.kill_reason = Some(KillReason::Limit(limit));
-        effects.push(Effect::Kill { task });
+        effects.extend(kill_ladder(t));
     }
     t.transcript.push(event.clone());
     let mut turn_over = matches!(event, AgentEvent::TurnEnd { .. })

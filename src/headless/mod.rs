@@ -98,6 +98,7 @@ pub fn task_spec_from(
             config_overrides: args.config_overrides.clone(),
             env,
             no_question_file: args.no_question_file,
+            protocol: profile.protocol,
             ..AgentOptions::default()
         },
         limits,
