@@ -272,7 +272,7 @@ fn check_process_stream(
 ) -> Result<(), TestCaseError> {
     let (mut state, task) = launched(agent);
     let mut splitter = LineSplitter::new(LINE_CAP);
-    let mut parser = agent.parser();
+    let mut parser = agent.parser(agent.wire(&crate::agent::AgentOptions::default()));
     let mut published = Vec::new();
     let mut lines = Vec::new();
     for chunk in chunks(bytes, sizes) {
