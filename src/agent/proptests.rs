@@ -1,5 +1,5 @@
-//! Property tests of every output parser (claude, codex, gemini, the
-//! OpenAI-compatible SSE stream, the line splitter) and of the sanitizer,
+//! Property tests of every output parser (claude, codex, gemini
+//! stream-json, ACP, the OpenAI-compatible SSE stream, the line splitter) and of the sanitizer,
 //! with hostile input: random bytes, real transcript lines cut, flipped and
 //! spliced, deep nesting, long lines, wrong types, floods of tiny lines,
 //! cut at random chunk boundaries.
@@ -46,6 +46,12 @@ const GEMINI: &[&str] = &[
     include_str!("../../tests/fixtures/gemini/resume_turn1.jsonl"),
 ];
 /// An OpenAI-compatible chat stream: text, a tool call in pieces, usage.
+const ACP: &[&str] = &[
+    include_str!("../../tests/fixtures/gemini_acp/shell_allow.jsonl"),
+    include_str!("../../tests/fixtures/gemini_acp/write.jsonl"),
+    include_str!("../../tests/fixtures/gemini_acp/errors.jsonl"),
+    include_str!("../../tests/fixtures/gemini_acp/two_turns.jsonl"),
+];
 const OPENAI: &[&str] = &[concat!(
     "data: {\"choices\":[{\"delta\":{\"role\":\"assistant\",\"content\":\"Hel\"}}]}\n\n",
     "data: {\"choices\":[{\"delta\":{\"content\":\"lo\"}}]}\n\n",
@@ -188,9 +194,9 @@ fn chunks<'a>(bytes: &'a [u8], sizes: &[usize]) -> Vec<&'a [u8]> {
     out
 }
 
-/// The core with one launched task of `agent`; retries off, so the end of
-/// the stream is the end of the task.
-fn launched(agent: AgentKind) -> (State, u64) {
+/// The core with one launched task of `agent` (with `options`); retries
+/// off, so the end of the stream is the end of the task.
+fn launched(agent: AgentKind, options: AgentOptions) -> (State, u64) {
     let mut state = State::new(Settings {
         end_after_turn: true,
         retry: RetryPolicy {
@@ -204,7 +210,7 @@ fn launched(agent: AgentKind) -> (State, u64) {
         prompt: "go".into(),
         title: None,
         cwd: ".".into(),
-        options: AgentOptions::default(),
+        options,
         limits: Limits::default(),
         profile: None,
         budget: Budget::default(),
@@ -267,12 +273,14 @@ fn exit_and_check(
 
 fn check_process_stream(
     agent: AgentKind,
+    options: AgentOptions,
     bytes: &[u8],
     sizes: &[usize],
 ) -> Result<(), TestCaseError> {
-    let (mut state, task) = launched(agent);
+    let wire = agent.wire(&options);
+    let (mut state, task) = launched(agent, options);
     let mut splitter = LineSplitter::new(LINE_CAP);
-    let mut parser = agent.parser(agent.wire(&crate::agent::AgentOptions::default()));
+    let mut parser = agent.parser(wire);
     let mut published = Vec::new();
     let mut lines = Vec::new();
     for chunk in chunks(bytes, sizes) {
@@ -297,7 +305,7 @@ fn check_process_stream(
 }
 
 fn check_sse_stream(bytes: &[u8], sizes: &[usize]) -> Result<(), TestCaseError> {
-    let (mut state, task) = launched(AgentKind::OpenAi);
+    let (mut state, task) = launched(AgentKind::OpenAi, AgentOptions::default());
     let mut sse = SseParser::new(SSE_CAP);
     let mut stream = ChatStream::new(Prices::default());
     let mut published = Vec::new();
@@ -338,21 +346,32 @@ fn run(
 #[test]
 fn claude_streams_never_panic_and_always_finish() {
     run("claude", chunked(CLAUDE), |b, s| {
-        check_process_stream(AgentKind::Claude, b, s)
+        check_process_stream(AgentKind::Claude, AgentOptions::default(), b, s)
     });
 }
 
 #[test]
 fn codex_streams_never_panic_and_always_finish() {
     run("codex", chunked(CODEX), |b, s| {
-        check_process_stream(AgentKind::Codex, b, s)
+        check_process_stream(AgentKind::Codex, AgentOptions::default(), b, s)
     });
 }
 
 #[test]
-fn gemini_streams_never_panic_and_always_finish() {
+fn gemini_stream_json_streams_never_panic_and_always_finish() {
+    let stream_json = || AgentOptions {
+        protocol: Some(crate::agent::gemini::PROTOCOL_STREAM_JSON.into()),
+        ..AgentOptions::default()
+    };
     run("gemini", chunked(GEMINI), |b, s| {
-        check_process_stream(AgentKind::Gemini, b, s)
+        check_process_stream(AgentKind::Gemini, stream_json(), b, s)
+    });
+}
+
+#[test]
+fn acp_streams_never_panic_and_always_finish() {
+    run("acp", chunked(ACP), |b, s| {
+        check_process_stream(AgentKind::Gemini, AgentOptions::default(), b, s)
     });
 }
 
