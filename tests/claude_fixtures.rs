@@ -153,7 +153,7 @@ fn costs(events: &[AgentEvent]) -> Vec<f64> {
 #[test]
 fn every_fixture_matches_its_snapshot() {
     let names = all_fixtures();
-    assert!(names.len() >= 23, "fixtures missing: {names:?}");
+    assert!(names.len() >= 30, "fixtures missing: {names:?}");
     for name in names {
         let snapshot = name.trim_end_matches(".jsonl").replace('.', "_");
         if name.ends_with(".session.jsonl") {
@@ -597,4 +597,315 @@ fn session_captures_match_the_plain_stdout_captures() {
             "{scenario}"
         );
     }
+}
+
+// ---------------------------------------------------------------------------
+// Subagents, plans, thinking, MCP and web tools (issue 14 transcripts).
+// ---------------------------------------------------------------------------
+
+/// The id of the first call of tool `name`.
+fn call_id(events: &[AgentEvent], name: &str) -> String {
+    events
+        .iter()
+        .find_map(|e| match e {
+            AgentEvent::ToolCall { id, name: n, .. } if n == name => Some(id.clone()),
+            _ => None,
+        })
+        .unwrap_or_else(|| panic!("no {name} call in {events:#?}"))
+}
+
+#[test]
+fn subagent_work_is_nested_under_its_task_call_never_flat() {
+    let events = events("subagent.jsonl");
+    let task = call_id(&events, "Task");
+    // The subagent's Bash call and its result come wrapped, naming the Task.
+    let nested: Vec<&AgentEvent> = events
+        .iter()
+        .filter_map(|e| match e {
+            AgentEvent::Subagent {
+                parent_tool_id,
+                event,
+            } => {
+                assert_eq!(parent_tool_id, &task);
+                Some(event.as_ref())
+            }
+            _ => None,
+        })
+        .collect();
+    assert!(
+        matches!(nested.as_slice(),
+            [AgentEvent::ToolCall { name, input, .. }, AgentEvent::ToolResult { output, .. }]
+            if name == "Bash" && input["command"] == "echo from-subagent" && output == "from-subagent"),
+        "{nested:#?}"
+    );
+    // Nothing of the subagent's leaks out flat.
+    assert!(!events.iter().any(|e| matches!(e,
+        AgentEvent::ToolCall { name, .. } if name == "Bash")));
+    // Its lifecycle: started, running on Bash, completed; all under the Task.
+    let states: Vec<(String, Option<String>)> = events
+        .iter()
+        .filter_map(|e| match e {
+            AgentEvent::SubagentStatus(s) => {
+                assert_eq!(s.parent_tool_id, task);
+                Some((s.state.clone(), s.last_tool.clone()))
+            }
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        states,
+        [
+            ("started".to_string(), None),
+            ("running".to_string(), Some("Bash".to_string())),
+            ("completed".to_string(), None),
+        ]
+    );
+}
+
+#[test]
+fn subagent_tokens_count_in_the_run_totals() {
+    // Two requests of the parent and two of the subagent, 42 input tokens
+    // each: `modelUsage` counts all four, `usage` only the parent's.
+    let events = events("subagent.jsonl");
+    let input: u64 = events
+        .iter()
+        .filter_map(|e| match e {
+            AgentEvent::Usage(u) => Some(u.input_tokens),
+            _ => None,
+        })
+        .sum();
+    assert_eq!(input, 4 * 42);
+}
+
+fn plans(events: &[AgentEvent]) -> Vec<Vec<(String, String)>> {
+    events
+        .iter()
+        .filter_map(|e| match e {
+            AgentEvent::Plan { items, .. } => Some(
+                items
+                    .iter()
+                    .map(|i| {
+                        let status = serde_json::to_value(i.status).expect("status");
+                        (i.text.clone(), status.as_str().unwrap_or("").to_string())
+                    })
+                    .collect(),
+            ),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn task_tools_become_one_plan_updated_as_the_tasks_move() {
+    let events = events("plan.jsonl");
+    let plans = plans(&events);
+    let s = |t: &str, st: &str| (t.to_string(), st.to_string());
+    assert_eq!(plans.len(), 6, "three creates, three updates: {plans:#?}");
+    assert_eq!(
+        plans.last().expect("a plan"),
+        &vec![
+            s("Read the code", "completed"),
+            s("Write the fix", "in_progress"),
+            s("Run the tests", "pending"),
+        ]
+    );
+    // The plan tools themselves are not shown as tool calls.
+    assert!(!events.iter().any(|e| matches!(e,
+        AgentEvent::ToolCall { name, .. } if name.starts_with("Task"))));
+    let Some(AgentEvent::Plan { items, .. }) = events
+        .iter()
+        .rev()
+        .find(|e| matches!(e, AgentEvent::Plan { .. }))
+    else {
+        panic!("no plan")
+    };
+    assert_eq!(corral::core::event::plan_progress(items), (1, 3));
+    assert_eq!(
+        corral::describe::insight::plan_summary(items, 40),
+        "1/3 Writing the fix"
+    );
+}
+
+#[test]
+fn a_refused_todo_write_shows_the_call_and_its_error_not_a_plan() {
+    // 2.1.197 no longer enables TodoWrite: the plan must not pretend.
+    let events = events("todo_write.jsonl");
+    assert!(plans(&events).is_empty());
+    let errors = events
+        .iter()
+        .filter(|e| matches!(e, AgentEvent::ToolResult { is_error: true, .. }))
+        .count();
+    assert_eq!(errors, 2);
+}
+
+#[test]
+fn an_accepted_todo_write_replaces_the_plan() {
+    // The same transcript with the refusals turned into successes, as older
+    // releases answer.
+    let lines: Vec<String> = split_lines(&read_fixture("todo_write.jsonl"))
+        .into_iter()
+        .map(|l| l.replace(r#""is_error":true"#, r#""is_error":false"#))
+        .collect();
+    let plans = plans(&parse_lines(&lines));
+    let s = |t: &str, st: &str| (t.to_string(), st.to_string());
+    assert_eq!(
+        plans,
+        [
+            vec![
+                s("Read the code", "in_progress"),
+                s("Write the fix", "pending")
+            ],
+            vec![
+                s("Read the code", "completed"),
+                s("Write the fix", "in_progress")
+            ],
+        ]
+    );
+}
+
+#[test]
+fn thinking_comes_before_the_answer_once_whether_streamed_or_not() {
+    for name in ["thinking.jsonl", "thinking_partial.jsonl"] {
+        let events = events(name);
+        let thinking: String = events
+            .iter()
+            .filter_map(|e| match e {
+                AgentEvent::Thinking { text, .. } => Some(text.as_str()),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(
+            thinking, "The user wants a greeting. A short friendly answer is enough here.",
+            "{name}"
+        );
+        let first_thinking = events
+            .iter()
+            .position(|e| matches!(e, AgentEvent::Thinking { .. }));
+        let first_text = events
+            .iter()
+            .position(|e| matches!(e, AgentEvent::Text { .. }));
+        assert!(first_thinking < first_text, "{name}: {events:#?}");
+    }
+}
+
+#[test]
+fn mcp_and_web_tools_are_named_for_what_they_are() {
+    let mcp = events("mcp.jsonl");
+    assert!(
+        mcp.iter().any(|e| matches!(e,
+            AgentEvent::McpCall { server, tool, input, .. }
+            if server == "adder" && tool == "add" && input["a"] == 2)),
+        "{mcp:#?}"
+    );
+    assert!(mcp.iter().any(|e| matches!(e,
+        AgentEvent::ToolResult { output, is_error: false, .. } if output == "5")));
+    let search = events("web_search.jsonl");
+    assert!(
+        search.iter().any(|e| matches!(e,
+            AgentEvent::WebSearch { query, .. } if query == "rust terminal multiplexer")),
+        "{search:#?}"
+    );
+}
+
+/// Events of a transcript of claude 2.1.332 (`tests/fixtures/claude/2.1.332`).
+fn latest_events(name: &str) -> Vec<AgentEvent> {
+    parse_lines(&split_lines(&read_fixture(&format!("2.1.332/{name}"))))
+}
+
+#[test]
+fn newest_claude_transcripts_match_their_snapshots_and_are_all_understood() {
+    let mut names: Vec<String> = fs::read_dir(fixtures_dir().join("2.1.332"))
+        .expect("the 2.1.332 fixtures")
+        .filter_map(|e| e.ok())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with(".jsonl"))
+        .collect();
+    names.sort();
+    assert!(names.len() >= 10, "{names:?}");
+    for name in names {
+        let events = latest_events(&name);
+        assert!(
+            !events.iter().any(|e| matches!(e, AgentEvent::Raw { .. })),
+            "{name}: {events:#?}"
+        );
+        assert!(
+            matches!(events.last(), Some(AgentEvent::TurnEnd { .. })),
+            "{name}"
+        );
+        let snapshot = format!("latest_{}", name.trim_end_matches(".jsonl"));
+        insta::assert_json_snapshot!(snapshot, events);
+    }
+}
+
+#[test]
+fn newest_claude_runs_subagents_in_the_background_still_nested() {
+    // 2.1.332 answers the Task call at once ("Async agent launched") and
+    // the subagent works on while the parent talks; its lines still name
+    // the Task call.
+    let events = latest_events("subagent.jsonl");
+    let task = call_id(&events, "Task");
+    let nested = events
+        .iter()
+        .filter(
+            |e| matches!(e, AgentEvent::Subagent { parent_tool_id, .. } if *parent_tool_id == task),
+        )
+        .count();
+    assert!(nested >= 4, "{events:#?}");
+    assert!(!events.iter().any(|e| matches!(e,
+        AgentEvent::ToolCall { name, .. } if name == "Bash")));
+    let plan = latest_events("plan.jsonl");
+    let Some(AgentEvent::Plan { items, .. }) = plan
+        .iter()
+        .rev()
+        .find(|e| matches!(e, AgentEvent::Plan { .. }))
+    else {
+        panic!("no plan")
+    };
+    assert_eq!(corral::core::event::plan_progress(items), (1, 3));
+}
+
+#[test]
+fn refusals_hooks_compaction_and_api_errors_are_events() {
+    let denied = latest_events("permission_denied.jsonl");
+    assert!(
+        denied.iter().any(|e| matches!(e,
+            AgentEvent::PermissionDenied { tool, message: Some(m), .. }
+            if tool == "Bash" && m.contains("needs approval"))),
+        "{denied:#?}"
+    );
+    for hooks in [events("hooks.jsonl"), latest_events("hooks.jsonl")] {
+        let names: Vec<(String, Option<String>)> = hooks
+            .iter()
+            .filter_map(|e| match e {
+                AgentEvent::Hook { name, outcome, .. } => Some((name.clone(), outcome.clone())),
+                _ => None,
+            })
+            .collect();
+        let ok = Some("success".to_string());
+        assert_eq!(
+            names,
+            [
+                ("PreToolUse:Bash".to_string(), ok.clone()),
+                ("PostToolUse:Bash".to_string(), ok)
+            ]
+        );
+    }
+    let compacted = latest_events("compact.jsonl");
+    assert!(
+        compacted.iter().any(|e| matches!(e,
+            AgentEvent::Compaction { trigger: Some(t), tokens_before: Some(_), error: None, .. }
+            if t == "manual")),
+        "{compacted:#?}"
+    );
+    // 2.1.197 found nothing to compact and says so.
+    let refused = events("compact.jsonl");
+    assert!(refused.iter().any(|e| matches!(e,
+        AgentEvent::Compaction { error: Some(m), .. } if m.contains("Not enough messages"))));
+    let failed = latest_events("errors.jsonl");
+    assert!(
+        failed.iter().any(|e| matches!(e,
+            AgentEvent::TurnEnd { is_error: true, terminal_reason: Some(r), api_error_type: Some(k), .. }
+            if r == "api_error" && k == "api_error")),
+        "{failed:#?}"
+    );
 }

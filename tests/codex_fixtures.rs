@@ -238,3 +238,44 @@ fn merged_stderr_does_not_disturb_the_answer() {
     );
     assert_eq!(texts(&events), HELLO);
 }
+
+#[test]
+fn todo_list_becomes_the_plan_each_time_it_changes() {
+    let events = parse("todo_list.jsonl");
+    let plans: Vec<(usize, usize)> = events
+        .iter()
+        .filter_map(|e| match e {
+            AgentEvent::Plan { items, .. } => Some(corral::core::event::plan_progress(items)),
+            _ => None,
+        })
+        .collect();
+    // Started, updated twice; the completed item repeats the last update.
+    assert_eq!(plans, [(0, 3), (1, 3), (2, 3)]);
+}
+
+#[test]
+fn mcp_tool_call_names_server_and_tool_and_web_search_its_query() {
+    let events = parse("mcp.jsonl");
+    assert!(
+        events.iter().any(|e| matches!(e,
+            AgentEvent::McpCall { server, tool, .. } if server == "adder" && tool == "add")),
+        "{events:#?}"
+    );
+    assert!(events.iter().any(|e| matches!(e,
+        AgentEvent::ToolResult { output, is_error: false, .. } if output == "5")));
+    let events = parse("web_search.jsonl");
+    let searches: Vec<&str> = events
+        .iter()
+        .filter_map(|e| match e {
+            AgentEvent::WebSearch { query, .. } => Some(query.as_str()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(searches, ["rust terminal multiplexer"]);
+    // A search has no result of its own to show.
+    assert!(
+        !events
+            .iter()
+            .any(|e| matches!(e, AgentEvent::ToolResult { .. }))
+    );
+}

@@ -157,6 +157,8 @@ fn a_streamed_answer_becomes_session_text_deltas_usage_and_turn_end() {
                 api_error_status: None,
                 num_turns: Some(1),
                 permission_denials: vec![],
+                terminal_reason: None,
+                api_error_type: None,
             },
         ]
     );

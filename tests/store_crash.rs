@@ -82,6 +82,8 @@ fn crash_writer() {
                     api_error_status: None,
                     num_turns: Some(1),
                     permission_denials: vec![],
+                    terminal_reason: None,
+                    api_error_type: None,
                 },
             },
         );

@@ -159,6 +159,8 @@ fn a_recorded_task_comes_back_whole() {
             api_error_status: None,
             num_turns: Some(1),
             permission_denials: vec![],
+            terminal_reason: None,
+            api_error_type: None,
         },
     );
     step(

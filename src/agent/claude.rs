@@ -14,6 +14,7 @@ use std::path::Path;
 
 use serde_json::{Map, Value, json};
 
+use super::claude_insight::{PlanTracker, SubagentIds, special_call};
 use super::sanitize::sanitize_line;
 use super::{AgentOptions, Answer, LaunchSpec, LiveProtocol, OutputParser, StdinMode};
 use crate::core::event::{
@@ -52,6 +53,9 @@ pub fn launch(opts: &AgentOptions, cwd: &Path, prompt: &str) -> LaunchSpec {
         "--verbose",
         // Text and thinking as they stream, not a block at a time.
         "--include-partial-messages",
+        // Hooks of the user's own settings, as `system/hook_*` lines
+        // (nothing when none are configured).
+        "--include-hook-events",
         "--permission-prompt-tool",
         "stdio",
     ]
@@ -207,6 +211,13 @@ pub struct ClaudeParser {
     streaming_message: Option<String>,
     /// Sum of the cost increments reported so far in this process.
     cost_reported: f64,
+    /// Token totals reported so far from `modelUsage` (cumulative over the
+    /// process, subagents included).
+    tokens_reported: Usage,
+    /// The task list built by the plan tools.
+    plan: PlanTracker,
+    /// Which tool call started which subagent.
+    subagents: SubagentIds,
 }
 
 impl OutputParser for ClaudeParser {
@@ -226,15 +237,27 @@ impl OutputParser for ClaudeParser {
         let Some(obj) = value.as_object() else {
             return raw(sanitize_line(line));
         };
-        match str_field(obj, "type") {
+        // A subagent's lines name the tool call that started it.
+        let parent = str_field(obj, "parent_tool_use_id").map(str::to_string);
+        let events = match str_field(obj, "type") {
             Some("system") => self.system(obj),
-            Some("assistant") => self.assistant(obj),
-            Some("user") => tool_results(obj),
+            Some("assistant") => self.assistant(obj, parent.is_some()),
+            Some("user") => self.tool_results(obj, parent.is_some()),
             Some("stream_event") => self.stream_event(obj),
             Some("control_request") => control_request(obj).into_iter().collect(),
             Some("control_response") | Some("control_cancel_request") => Vec::new(),
             Some("result") => self.result(obj),
             _ => raw(sanitize_line(line)),
+        };
+        match parent {
+            Some(parent) => events
+                .into_iter()
+                .map(|event| AgentEvent::Subagent {
+                    parent_tool_id: parent.clone(),
+                    event: Box::new(event),
+                })
+                .collect(),
+            None => events,
         }
     }
 }
@@ -263,11 +286,17 @@ impl ClaudeParser {
                 status: u16_field(obj, "error_status"),
                 reason: str_field(obj, "error").unwrap_or("API error").to_string(),
             }],
+            Some(subtype @ ("task_started" | "task_progress" | "task_notification")) => {
+                self.subagents.status(subtype, obj).into_iter().collect()
+            }
+            Some(subtype) => super::claude_insight::system_notice(subtype, obj)
+                .into_iter()
+                .collect(),
             _ => Vec::new(),
         }
     }
 
-    fn assistant(&mut self, obj: &Map<String, Value>) -> Vec<AgentEvent> {
+    fn assistant(&mut self, obj: &Map<String, Value>, in_subagent: bool) -> Vec<AgentEvent> {
         let Some(message) = obj.get("message").and_then(Value::as_object) else {
             return Vec::new();
         };
@@ -323,11 +352,19 @@ impl ClaudeParser {
                     if let (Some(id), Some(name)) =
                         (str_field(block, "id"), str_field(block, "name"))
                     {
-                        events.push(AgentEvent::ToolCall {
-                            id: id.to_string(),
-                            name: name.to_string(),
-                            input: block.get("input").cloned().unwrap_or(Value::Null),
-                        });
+                        let input = block.get("input").cloned().unwrap_or(Value::Null);
+                        // The parent's plan tools show as the plan once
+                        // they succeed; a subagent's are ordinary tools.
+                        if !in_subagent && self.plan.take_call(id, name, &input) {
+                            continue;
+                        }
+                        events.push(special_call(id, name, &input).unwrap_or_else(|| {
+                            AgentEvent::ToolCall {
+                                id: id.to_string(),
+                                name: name.to_string(),
+                                input,
+                            }
+                        }));
                     }
                 }
                 _ => {}
@@ -394,13 +431,19 @@ impl ClaudeParser {
             });
         if usage.is_some() || cost_usd.is_some() {
             let tokens = |key: &str| usage.and_then(|u| u.get(key)).and_then(Value::as_u64);
-            events.push(AgentEvent::Usage(Usage {
-                input_tokens: tokens("input_tokens").unwrap_or(0),
-                output_tokens: tokens("output_tokens").unwrap_or(0),
-                cache_read_tokens: tokens("cache_read_input_tokens").unwrap_or(0),
-                cache_creation_tokens: tokens("cache_creation_input_tokens").unwrap_or(0),
-                cost_usd,
-            }));
+            // `modelUsage` counts subagents too, cumulatively like the cost;
+            // `usage` only the parent's turn. Prefer the first when there.
+            let tokens = match self.model_usage_increment(obj) {
+                Some(increment) => increment,
+                None => Usage {
+                    input_tokens: tokens("input_tokens").unwrap_or(0),
+                    output_tokens: tokens("output_tokens").unwrap_or(0),
+                    cache_read_tokens: tokens("cache_read_input_tokens").unwrap_or(0),
+                    cache_creation_tokens: tokens("cache_creation_input_tokens").unwrap_or(0),
+                    cost_usd: None,
+                },
+            };
+            events.push(AgentEvent::Usage(Usage { cost_usd, ..tokens }));
         }
         let is_error = obj
             .get("is_error")
@@ -428,8 +471,87 @@ impl ClaudeParser {
             api_error_status: u16_field(obj, "api_error_status"),
             num_turns: u32_field(obj, "num_turns"),
             permission_denials,
+            terminal_reason: str_field(obj, "terminal_reason").map(str::to_string),
+            api_error_type: str_field(obj, "api_error_type").map(str::to_string),
         });
         events
+    }
+
+    /// `tool_result` blocks of a `user` line; anything else there is the
+    /// conversation echoing back and yields nothing. The result of a plan
+    /// tool becomes the new plan.
+    fn tool_results(&mut self, obj: &Map<String, Value>, in_subagent: bool) -> Vec<AgentEvent> {
+        let Some(content) = obj
+            .get("message")
+            .and_then(Value::as_object)
+            .and_then(|m| m.get("content"))
+            .and_then(Value::as_array)
+        else {
+            return Vec::new();
+        };
+        // The id TaskCreate gave the new task (one result per line).
+        let created_id = obj
+            .get("tool_use_result")
+            .and_then(|r| r.get("task"))
+            .and_then(|t| t.get("id"))
+            .and_then(Value::as_str);
+        let mut events = Vec::new();
+        for block in content.iter().filter_map(Value::as_object) {
+            if str_field(block, "type") != Some("tool_result") {
+                continue;
+            }
+            let Some(id) = str_field(block, "tool_use_id") else {
+                continue;
+            };
+            let output = result_text(block.get("content"));
+            let is_error = block
+                .get("is_error")
+                .and_then(Value::as_bool)
+                .unwrap_or(false);
+            if !in_subagent {
+                if let Some(plan) = self.plan.take_result(id, &output, is_error, created_id) {
+                    events.extend(plan);
+                    continue;
+                }
+            }
+            events.push(AgentEvent::ToolResult {
+                id: id.to_string(),
+                output,
+                is_error,
+            });
+        }
+        events
+    }
+
+    /// Tokens since the last report, from a result's `modelUsage` (totals
+    /// per model over the whole process, subagents included); `None` when
+    /// the line has none.
+    fn model_usage_increment(&mut self, obj: &Map<String, Value>) -> Option<Usage> {
+        let models = obj.get("modelUsage").and_then(Value::as_object)?;
+        let mut total = Usage::default();
+        for model in models.values().filter_map(Value::as_object) {
+            let count = |key: &str| model.get(key).and_then(Value::as_u64).unwrap_or(0);
+            total.add(&Usage {
+                input_tokens: count("inputTokens"),
+                output_tokens: count("outputTokens"),
+                cache_read_tokens: count("cacheReadInputTokens"),
+                cache_creation_tokens: count("cacheCreationInputTokens"),
+                cost_usd: None,
+            });
+        }
+        let before = std::mem::replace(&mut self.tokens_reported, total.clone());
+        // Totals never shrink; if they do, report nothing new.
+        Some(Usage {
+            input_tokens: total.input_tokens.saturating_sub(before.input_tokens),
+            output_tokens: total.output_tokens.saturating_sub(before.output_tokens),
+            cache_read_tokens: total
+                .cache_read_tokens
+                .saturating_sub(before.cache_read_tokens),
+            cache_creation_tokens: total
+                .cache_creation_tokens
+                .saturating_sub(before.cache_creation_tokens),
+            cost_usd: None,
+        })
     }
 
     /// The remembered blocks of message `id`, created (and the oldest
@@ -505,31 +627,6 @@ impl ClaudeParser {
             None => false,
         }
     }
-}
-
-/// `tool_result` blocks of a `user` line; anything else there is the
-/// conversation echoing back and yields nothing.
-fn tool_results(obj: &Map<String, Value>) -> Vec<AgentEvent> {
-    let Some(content) = obj
-        .get("message")
-        .and_then(Value::as_object)
-        .and_then(|m| m.get("content"))
-        .and_then(Value::as_array)
-    else {
-        return Vec::new();
-    };
-    content
-        .iter()
-        .filter_map(Value::as_object)
-        .filter(|b| str_field(b, "type") == Some("tool_result"))
-        .filter_map(|b| {
-            Some(AgentEvent::ToolResult {
-                id: str_field(b, "tool_use_id")?.to_string(),
-                output: result_text(b.get("content")),
-                is_error: b.get("is_error").and_then(Value::as_bool).unwrap_or(false),
-            })
-        })
-        .collect()
 }
 
 /// A tool result's content: a string, or text blocks joined by newlines.

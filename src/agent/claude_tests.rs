@@ -35,6 +35,7 @@ fn launch_defaults_speak_the_stdio_protocol_with_the_prompt_on_stdin() {
             "stream-json",
             "--verbose",
             "--include-partial-messages",
+            "--include-hook-events",
             "--permission-prompt-tool",
             "stdio"
         ]
@@ -78,7 +79,7 @@ fn launch_passes_every_option_through() {
     let spec = launch(&opts, Path::new("/w"), "hi");
     assert_eq!(spec.program, "/opt/claude");
     assert_eq!(
-        spec.args[9..],
+        spec.args[10..],
         [
             "--model",
             "opus",
@@ -246,6 +247,8 @@ fn result_without_is_error_falls_back_to_the_subtype() {
             api_error_status: None,
             num_turns: None,
             permission_denials: Vec::new(),
+            terminal_reason: None,
+            api_error_type: None,
         }]
     );
 }

@@ -34,10 +34,11 @@ use std::path::Path;
 
 use serde_json::{Map, Value, json};
 
+use super::claude_insight::MAX_PLAN_ITEMS;
 use super::permission::codex_permission_args;
 use super::sanitize::sanitize_line;
 use super::{AgentOptions, LaunchSpec, OutputParser, StdinMode};
-use crate::core::event::{AgentEvent, Usage};
+use crate::core::event::{AgentEvent, PlanItem, Usage};
 
 /// The agent name in [`AgentEvent::Session`].
 const AGENT: &str = "codex";
@@ -123,6 +124,8 @@ pub struct CodexParser {
     last_message: Option<String>,
     /// The latest top-level error shown, so `turn.failed` does not repeat it.
     last_error: Option<String>,
+    /// The plan last shown, so an unchanged todo list is not shown again.
+    last_plan: Option<Vec<PlanItem>>,
 }
 
 impl OutputParser for CodexParser {
@@ -168,6 +171,8 @@ impl CodexParser {
                     api_error_status: None,
                     num_turns: None,
                     permission_denials: Vec::new(),
+                    terminal_reason: None,
+                    api_error_type: None,
                 });
                 self.last_error = None;
                 out
@@ -191,10 +196,21 @@ impl CodexParser {
                     result: Some(message),
                     num_turns: None,
                     permission_denials: Vec::new(),
+                    terminal_reason: None,
+                    api_error_type: None,
                 });
                 self.last_message = None;
                 self.last_error = None;
                 out
+            }
+            "item.started" | "item.updated" | "item.completed"
+                if obj
+                    .get("item")
+                    .and_then(|i| i.get("type"))
+                    .and_then(Value::as_str)
+                    == Some("todo_list") =>
+            {
+                self.todo_list(obj.get("item").unwrap_or(&Value::Null))
             }
             "item.started" => match obj.get("item").and_then(Value::as_object) {
                 Some(item) => self.item_started(item),
@@ -214,10 +230,41 @@ impl CodexParser {
                     }
                 }
             }
-            // `item.updated` (todo lists) and event types newer than this
+            // Other `item.updated` lines and event types newer than this
             // adapter carry nothing to show.
             _ => Vec::new(),
         }
+    }
+
+    /// A `todo_list` item as the plan (its steps have no in-progress
+    /// state: each is done or not), unless it is the plan already shown.
+    fn todo_list(&mut self, item: &Value) -> Vec<AgentEvent> {
+        let items: Vec<PlanItem> = item
+            .get("items")
+            .and_then(Value::as_array)
+            .map(|steps| {
+                steps
+                    .iter()
+                    .filter_map(|step| {
+                        let text = step.get("text").and_then(Value::as_str)?;
+                        let done = step.get("completed").and_then(Value::as_bool) == Some(true);
+                        Some(PlanItem::new(
+                            text,
+                            if done { "completed" } else { "pending" },
+                        ))
+                    })
+                    .take(MAX_PLAN_ITEMS)
+                    .collect()
+            })
+            .unwrap_or_default();
+        if self.last_plan.as_ref() == Some(&items) {
+            return Vec::new();
+        }
+        self.last_plan = Some(items.clone());
+        vec![AgentEvent::Plan {
+            items,
+            explanation: None,
+        }]
     }
 
     fn item_started(&mut self, item: &Map<String, Value>) -> Vec<AgentEvent> {
@@ -252,14 +299,11 @@ impl CodexParser {
                 message: str_field(item, "message").unwrap_or("error").to_string(),
             }],
             _ => {
-                let Some(result) = tool_result(item) else {
-                    return Vec::new();
-                };
                 let mut out = Vec::new();
                 if !self.started.remove(&item_id(item)) {
                     out.extend(tool_call(item));
                 }
-                out.push(result);
+                out.extend(tool_result(item));
                 out
             }
         }
@@ -280,18 +324,23 @@ fn tool_call(item: &Map<String, Value>) -> Option<AgentEvent> {
                 json!({ "changes": changes, "summary": change_summary(&changes).join(", ") }),
             )
         }
-        "mcp_tool_call" => (
-            format!(
-                "mcp__{}__{}",
-                str_field(item, "server").unwrap_or("mcp"),
-                str_field(item, "tool").unwrap_or("tool")
-            ),
-            item.get("arguments").cloned().unwrap_or(Value::Null),
-        ),
-        "web_search" => (
-            "web_search".to_string(),
-            json!({ "query": str_field(item, "query").unwrap_or_default() }),
-        ),
+        "mcp_tool_call" => {
+            return Some(AgentEvent::McpCall {
+                id: item_id(item),
+                server: str_field(item, "server").unwrap_or("mcp").to_string(),
+                tool: str_field(item, "tool").unwrap_or("tool").to_string(),
+                input: item.get("arguments").cloned().unwrap_or(Value::Null),
+            });
+        }
+        "web_search" => {
+            let query = str_field(item, "query")
+                .or_else(|| item.get("action")?.get("query")?.as_str())
+                .unwrap_or_default();
+            return Some(AgentEvent::WebSearch {
+                id: item_id(item),
+                query: query.to_string(),
+            });
+        }
         _ => return None,
     };
     Some(AgentEvent::ToolCall {
@@ -327,7 +376,9 @@ fn tool_result(item: &Map<String, Value>) -> Option<AgentEvent> {
             ),
             None => (mcp_output(item.get("result")), failed),
         },
-        "web_search" => (String::new(), failed),
+        // A search reports no result of its own: only a failure shows.
+        "web_search" if !failed => return None,
+        "web_search" => ("the web search failed".to_string(), true),
         _ => return None,
     };
     Some(AgentEvent::ToolResult {
@@ -648,9 +699,10 @@ mod tests {
         assert_eq!(
             events,
             [
-                AgentEvent::ToolCall {
+                AgentEvent::McpCall {
                     id: "m1".into(),
-                    name: "mcp__docs__search".into(),
+                    server: "docs".into(),
+                    tool: "search".into(),
                     input: json!({"q": "x"}),
                 },
                 AgentEvent::ToolResult {

@@ -293,6 +293,8 @@ impl GeminiParser {
             api_error_status,
             num_turns: None,
             permission_denials: Vec::new(),
+            terminal_reason: None,
+            api_error_type: None,
         });
         out
     }

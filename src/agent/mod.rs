@@ -6,6 +6,7 @@
 
 pub mod acp;
 pub mod claude;
+pub mod claude_insight;
 pub mod codex;
 pub mod command;
 pub mod gemini;

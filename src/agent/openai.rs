@@ -416,6 +416,8 @@ impl ChatStream {
             api_error_status: None,
             num_turns: Some(1),
             permission_denials: Vec::new(),
+            terminal_reason: None,
+            api_error_type: None,
         });
         Some(out)
     }

@@ -83,6 +83,14 @@ pub enum AgentEvent {
         /// Tools the agent was not allowed to run in this turn.
         #[serde(default, skip_serializing_if = "Vec::is_empty")]
         permission_denials: Vec<Denial>,
+        /// Why the agent stopped, in its words (claude's `terminal_reason`:
+        /// `completed`, `api_error`, ...).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        terminal_reason: Option<String>,
+        /// The kind of API error that ended the turn (claude's
+        /// `api_error_type`).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        api_error_type: Option<String>,
     },
     /// The agent's plan, whole, each time it changes (ACP `plan`).
     Plan { entries: Vec<PlanEntry> },
@@ -95,8 +103,163 @@ pub enum AgentEvent {
     /// An output line that was not an event (stderr, warnings, stack traces),
     /// with terminal control sequences removed.
     Raw { line: String },
+    /// Something a subagent did (claude's Task/Agent tool): `event` happened
+    /// inside the subagent that tool call `parent_tool_id` started. Front
+    /// ends nest it under that call, never among the parent's own events.
+    Subagent {
+        parent_tool_id: String,
+        event: Box<AgentEvent>,
+    },
+    /// A subagent started, made progress or ended.
+    SubagentStatus(SubagentStatus),
+    /// The agent's plan, whole: each `plan` event replaces the one before
+    /// (claude's task tools and TodoWrite, codex's todo list, ACP plans).
+    Plan {
+        items: Vec<PlanItem>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        explanation: Option<String>,
+    },
+    /// A call of a tool from an MCP server; its result is a `tool_result`
+    /// with the same id.
+    McpCall {
+        id: String,
+        server: String,
+        tool: String,
+        input: Value,
+    },
+    /// A web search; a result, if the agent reports one, is a
+    /// `tool_result` with the same id.
+    WebSearch { id: String, query: String },
+    /// A web page fetched; its result is a `tool_result` with the same id.
+    WebFetch { id: String, url: String },
+    /// The agent compacted its conversation (claude's `/compact` or its
+    /// automatic compaction); `error` says why it could not.
+    Compaction {
+        /// `manual` or `auto`.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        trigger: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        tokens_before: Option<u64>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        tokens_after: Option<u64>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        error: Option<String>,
+    },
+    /// A hook of the agent's own configuration ran (claude's hook events).
+    Hook {
+        /// The hook as the agent names it (`PreToolUse:Bash`).
+        name: String,
+        /// The lifecycle event (`PreToolUse`, `Stop`, ...).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        event: Option<String>,
+        /// `success`, `error`, ... as the agent says.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        outcome: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        exit_code: Option<i64>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        output: Option<String>,
+    },
+    /// The agent's permission rules refused a tool call, as it happened
+    /// (claude's `system/permission_denied`).
+    PermissionDenied {
+        tool: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        tool_use_id: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        message: Option<String>,
+    },
     /// Always last: how the run ended.
     Finished(Finished),
+}
+
+/// Where a subagent is; `state` is `started`, `running`, or how it ended
+/// as the agent says it (`completed`, `failed`, `stopped`, ...).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct SubagentStatus {
+    /// The tool call that started it.
+    pub parent_tool_id: String,
+    pub state: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    /// What kind of agent (claude's `subagent_type`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub agent_type: Option<String>,
+    /// The tool it used last (its live gist).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_tool: Option<String>,
+    /// Tokens it used so far (input and output together).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub total_tokens: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tool_uses: Option<u64>,
+}
+
+/// Where one step of a plan is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PlanStatus {
+    Pending,
+    InProgress,
+    Completed,
+}
+
+impl PlanStatus {
+    /// A status from an agent's word for it (`pending`, `in_progress` or
+    /// `in-progress`, `completed` or `done`); anything else is pending.
+    pub fn from_name(name: &str) -> PlanStatus {
+        match name.to_ascii_lowercase().replace('-', "_").as_str() {
+            "in_progress" | "active" | "running" => PlanStatus::InProgress,
+            "completed" | "complete" | "done" => PlanStatus::Completed,
+            _ => PlanStatus::Pending,
+        }
+    }
+}
+
+/// One step of a plan.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PlanItem {
+    pub text: String,
+    pub status: PlanStatus,
+    /// What the agent shows while the step runs ("Running the tests").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub active_form: Option<String>,
+}
+
+impl PlanItem {
+    /// A step from its text and the agent's word for its status.
+    pub fn new(text: impl Into<String>, status: &str) -> PlanItem {
+        PlanItem {
+            text: text.into(),
+            status: PlanStatus::from_name(status),
+            active_form: None,
+        }
+    }
+}
+
+/// How far a plan is: (completed steps, all steps).
+pub fn plan_progress(items: &[PlanItem]) -> (usize, usize) {
+    let done = items
+        .iter()
+        .filter(|i| i.status == PlanStatus::Completed)
+        .count();
+    (done, items.len())
+}
+
+/// The step a plan is on: the first in progress, else the first pending.
+pub fn plan_current(items: &[PlanItem]) -> Option<&PlanItem> {
+    items
+        .iter()
+        .find(|i| i.status == PlanStatus::InProgress)
+        .or_else(|| items.iter().find(|i| i.status == PlanStatus::Pending))
+}
+
+/// An MCP tool's name as claude spells it (`mcp__server__tool`), split
+/// into server and tool.
+pub fn split_mcp_name(name: &str) -> Option<(&str, &str)> {
+    let rest = name.strip_prefix("mcp__")?;
+    let (server, tool) = rest.split_once("__")?;
+    (!server.is_empty() && !tool.is_empty()).then_some((server, tool))
 }
 
 /// A request for the user's decision.

@@ -225,6 +225,7 @@ impl Task {
             worktree_pending: false,
             changes: None,
             live: LiveTurns::default(),
+            plan: Vec::new(),
         }
     }
 }
@@ -315,6 +316,8 @@ pub struct Task {
     pub worktree_pending: bool,
     /// The worktree's changes against its base, as last polled.
     pub changes: Option<ChangeCount>,
+    /// The agent's current plan (the last `plan` event), empty when none.
+    pub plan: Vec<crate::core::event::PlanItem>,
 }
 
 /// How the agent judged its last turn.
@@ -323,6 +326,9 @@ pub struct TurnOutcome {
     pub is_error: bool,
     pub result: Option<String>,
     pub api_error_status: Option<u16>,
+    /// Why the agent stopped and the kind of API error, in its words.
+    pub terminal_reason: Option<String>,
+    pub api_error_type: Option<String>,
 }
 
 impl Task {

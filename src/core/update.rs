@@ -727,18 +727,23 @@ fn agent_event(state: &mut State, now_ms: u64, task: TaskId, event: AgentEvent) 
             t.run_usage.add(u);
         }
         AgentEvent::Raw { line } => push_recent(&mut t.recent_raw, line.clone()),
+        AgentEvent::Plan { items, .. } => t.plan = items.clone(),
         AgentEvent::Error { message } => push_recent(&mut t.recent_errors, message.clone()),
         AgentEvent::TurnEnd {
             is_error,
             result,
             api_error_status,
             num_turns,
+            terminal_reason,
+            api_error_type,
             ..
         } => {
             t.last_turn = Some(TurnOutcome {
                 is_error: *is_error,
                 result: result.clone(),
                 api_error_status: *api_error_status,
+                terminal_reason: terminal_reason.clone(),
+                api_error_type: api_error_type.clone(),
             });
             if t.spec.agent == AgentKind::OpenAi
                 && !*is_error

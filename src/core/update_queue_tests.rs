@@ -193,6 +193,8 @@ fn max_turns_kills_once_the_agent_reports_more() {
         api_error_status: None,
         num_turns: Some(n),
         permission_denials: vec![],
+        terminal_reason: None,
+        api_error_type: None,
     };
     assert!(
         !agent(&mut s, 1, turn(2)).contains(&Effect::Kill { task: 1 }),

@@ -54,6 +54,8 @@ fn failed_turn(status: Option<u16>, result: &str) -> AgentEvent {
         api_error_status: status,
         num_turns: Some(1),
         permission_denials: vec![],
+        terminal_reason: None,
+        api_error_type: None,
     }
 }
 
@@ -360,6 +362,8 @@ fn the_openai_kind_sends_a_chat_and_keeps_the_conversation() {
             api_error_status: None,
             num_turns: Some(1),
             permission_denials: vec![],
+            terminal_reason: None,
+            api_error_type: None,
         },
     );
     update(
@@ -455,6 +459,8 @@ fn a_follow_up_resumes_a_finished_codex_session() {
             api_error_status: None,
             num_turns: None,
             permission_denials: vec![],
+            terminal_reason: None,
+            api_error_type: None,
         },
     );
     exited(&mut s, id, 3_000, 0);

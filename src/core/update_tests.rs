@@ -68,6 +68,8 @@ fn turn_end(is_error: bool, result: &str) -> AgentEvent {
         api_error_status: is_error.then_some(500),
         num_turns: Some(1),
         permission_denials: vec![],
+        terminal_reason: None,
+        api_error_type: None,
     }
 }
 

@@ -74,6 +74,28 @@ pub(super) fn finish(state: &mut State, task: TaskId, now_ms: u64, exit: Option<
     state.outbox.published.push((task, finished));
 }
 
+/// A failed turn's reason with why the agent says it stopped, when it
+/// says more than the reason already does (claude's `terminal_reason`
+/// and `api_error_type`: "... (stopped: api_error; error type: overloaded_error)").
+pub(super) fn with_stop_reason(why: String, turn: &TurnOutcome) -> String {
+    let mut notes = Vec::new();
+    if let Some(reason) = turn
+        .terminal_reason
+        .as_deref()
+        .filter(|r| *r != "completed" && !why.contains(r))
+    {
+        notes.push(format!("stopped: {reason}"));
+    }
+    if let Some(kind) = turn.api_error_type.as_deref().filter(|k| !why.contains(k)) {
+        notes.push(format!("error type: {kind}"));
+    }
+    if notes.is_empty() {
+        why
+    } else {
+        format!("{why} ({})", notes.join("; "))
+    }
+}
+
 pub(super) fn seconds(ms: Option<u64>) -> String {
     match ms {
         Some(ms) if ms % 1000 == 0 => format!("{}s", ms / 1000),
@@ -136,7 +158,7 @@ pub(super) fn judge(t: &Task, exit: Option<&ExitInfo>) -> (TaskStatus, Option<St
                     .result
                     .clone()
                     .unwrap_or_else(|| "the agent reported an error".into());
-                (TaskStatus::Failed, Some(why))
+                (TaskStatus::Failed, Some(with_stop_reason(why, turn)))
             } else {
                 (TaskStatus::Succeeded, None)
             };
@@ -177,7 +199,7 @@ pub(super) fn judge(t: &Task, exit: Option<&ExitInfo>) -> (TaskStatus, Option<St
                 .clone()
                 .or_else(|| t.recent_errors.last().cloned())
                 .unwrap_or_else(|| "the agent reported an error".into());
-            (TaskStatus::Failed, Some(why))
+            (TaskStatus::Failed, Some(with_stop_reason(why, turn)))
         }
         Some(_) => match (exit.code, &exit.signal) {
             (Some(0), _) => (TaskStatus::Succeeded, None),

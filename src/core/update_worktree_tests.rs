@@ -91,6 +91,8 @@ fn finish_run(s: &mut State, task: TaskId) {
                 api_error_status: None,
                 num_turns: Some(1),
                 permission_denials: vec![],
+                terminal_reason: None,
+                api_error_type: None,
             },
         },
     );

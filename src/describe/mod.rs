@@ -13,6 +13,7 @@
 //! `present::safe_text` (or `tool_gist`) here, so no escape sequence reaches
 //! a terminal through a described line.
 
+pub mod insight;
 pub mod printer;
 
 use crate::agent::sanitize::sanitize_line;
@@ -208,6 +209,47 @@ pub fn describe(ev: &AgentEvent, layout: Layout) -> Vec<Line> {
             Piece::new("│ ", Tone::Dim),
         )],
         AgentEvent::Finished(f) => finished(f),
+        AgentEvent::Subagent { event, .. } => insight::subagent(event, layout),
+        AgentEvent::SubagentStatus(status) => insight::subagent_status(status),
+        AgentEvent::Plan { items, explanation } => {
+            insight::plan(items, explanation.as_deref(), layout)
+        }
+        AgentEvent::McpCall {
+            server,
+            tool,
+            input,
+            ..
+        } => insight::mcp_call(server, tool, input, gist),
+        AgentEvent::WebSearch { query, .. } => insight::web("web search", query),
+        AgentEvent::WebFetch { url, .. } => insight::web("fetch", url),
+        AgentEvent::Compaction {
+            trigger,
+            tokens_before,
+            tokens_after,
+            error,
+        } => insight::compaction(
+            trigger.as_deref(),
+            *tokens_before,
+            *tokens_after,
+            error.as_deref(),
+        ),
+        AgentEvent::Hook {
+            name,
+            outcome,
+            exit_code,
+            output,
+            ..
+        } => insight::hook(name, outcome.as_deref(), *exit_code, output.as_deref()),
+        AgentEvent::PermissionDenied { tool, message, .. } => texty(
+            &format!(
+                "  ! not permitted: {tool}{}",
+                message
+                    .as_deref()
+                    .map(|m| format!(": {m}"))
+                    .unwrap_or_default()
+            ),
+            Tone::Warn,
+        ),
     }
 }
 

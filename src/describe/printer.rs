@@ -160,6 +160,8 @@ mod tests {
                     tool: "Bash".into(),
                     input: json!({"command": "touch x"}),
                 }],
+                terminal_reason: None,
+                api_error_type: None,
             },
             AgentEvent::Finished(Finished {
                 status: FinishStatus::TimedOut,

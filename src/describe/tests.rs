@@ -178,3 +178,111 @@ fn streamed_paragraphs_split_anywhere_after_a_break_join_to_the_whole() {
         assert_eq!(parts, whole, "split after byte {i}");
     }
 }
+
+fn plan_event() -> AgentEvent {
+    use crate::core::event::PlanItem;
+    let mut writing = PlanItem::new("Write the fix", "in_progress");
+    writing.active_form = Some("Writing the fix".into());
+    AgentEvent::Plan {
+        items: vec![
+            PlanItem::new("Read the code", "completed"),
+            writing,
+            PlanItem::new("Run the tests", "pending"),
+        ],
+        explanation: None,
+    }
+}
+
+#[test]
+fn a_plan_lists_its_steps_in_the_pane_and_says_where_it_is_in_a_log() {
+    assert_eq!(
+        texts(&plan_event(), PANE),
+        [
+            "☰ plan 1/3",
+            "  ✓ Read the code",
+            "  ▸ Write the fix",
+            "  ○ Run the tests"
+        ]
+    );
+    assert_eq!(
+        texts(&plan_event(), LOG),
+        ["☰ plan 1/3 · on: Write the fix"]
+    );
+    let AgentEvent::Plan { items, .. } = plan_event() else {
+        unreachable!()
+    };
+    assert_eq!(insight::plan_summary(&items, 80), "1/3 Writing the fix");
+    assert_eq!(insight::plan_summary(&items, 8), "1/3 Wri…");
+}
+
+#[test]
+fn subagent_lines_are_marked_and_its_state_is_one_gist() {
+    let nested = AgentEvent::Subagent {
+        parent_tool_id: "toolu_1".into(),
+        event: Box::new(AgentEvent::ToolCall {
+            id: "toolu_2".into(),
+            name: "Bash".into(),
+            input: serde_json::json!({"command": "echo hi"}),
+        }),
+    };
+    assert_eq!(texts(&nested, LOG), ["  ┆ → Bash echo hi"]);
+    let status = crate::core::event::SubagentStatus {
+        parent_tool_id: "toolu_1".into(),
+        state: "running".into(),
+        description: Some("Count the files".into()),
+        last_tool: Some("Bash".into()),
+        total_tokens: Some(1_500),
+        tool_uses: Some(2),
+        ..Default::default()
+    };
+    assert_eq!(
+        insight::subagent_gist(&status),
+        "Count the files: on Bash · 2 tool uses · 1500 tokens"
+    );
+}
+
+#[test]
+fn mcp_web_hooks_compaction_and_refusals_name_what_happened() {
+    let mcp = AgentEvent::McpCall {
+        id: "1".into(),
+        server: "adder".into(),
+        tool: "add".into(),
+        input: serde_json::json!({"a": 2}),
+    };
+    assert_eq!(texts(&mcp, LOG), ["→ adder › add {\"a\":2}"]);
+    let search = AgentEvent::WebSearch {
+        id: "2".into(),
+        query: "rust tui".into(),
+    };
+    assert_eq!(texts(&search, PANE), ["→ web search rust tui"]);
+    let hook = AgentEvent::Hook {
+        name: "PreToolUse:Bash".into(),
+        event: Some("PreToolUse".into()),
+        outcome: Some("success".into()),
+        exit_code: Some(0),
+        output: Some("pre-hook-ran\n".into()),
+    };
+    assert_eq!(
+        texts(&hook, LOG),
+        ["⚓ hook PreToolUse:Bash: success · pre-hook-ran"]
+    );
+    let compacted = AgentEvent::Compaction {
+        trigger: Some("manual".into()),
+        tokens_before: Some(46_000),
+        tokens_after: Some(2_550),
+        error: None,
+    };
+    assert_eq!(
+        texts(&compacted, LOG),
+        ["⇣ conversation compacted (manual): 46.0k → 2550 tokens"]
+    );
+    let denied = AgentEvent::PermissionDenied {
+        tool: "Bash".into(),
+        tool_use_id: None,
+        message: Some("touch needs approval".into()),
+    };
+    assert_eq!(
+        texts(&denied, LOG),
+        ["  ! not permitted: Bash: touch needs approval"]
+    );
+}

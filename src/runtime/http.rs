@@ -360,6 +360,8 @@ async fn converse(
             api_error_status: failure.status,
             num_turns: None,
             permission_denials: Vec::new(),
+            terminal_reason: None,
+            api_error_type: None,
         })
         .await;
         return;

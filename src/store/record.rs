@@ -218,6 +218,8 @@ impl TaskRecord {
             is_error: false,
             result: Some(r.clone()),
             api_error_status: None,
+            terminal_reason: None,
+            api_error_type: None,
         });
         Some(task)
     }

@@ -68,7 +68,23 @@ pub enum Reply {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Block {
     Text(String),
-    ToolUse { name: String, input: Value },
+    ToolUse {
+        name: String,
+        input: Value,
+    },
+    /// A `thinking` block: `thinking_delta` chunks, then a `signature_delta`.
+    Thinking(String),
+    /// A server tool call (`server_tool_use`, e.g. `web_search`): the API
+    /// runs it itself, so the stop reason stays `end_turn`. `id` is what a
+    /// following result block refers to.
+    ServerToolUse {
+        id: String,
+        name: String,
+        input: Value,
+    },
+    /// Any other block, sent whole in its `content_block_start` (e.g. a
+    /// `web_search_tool_result`).
+    Whole(Value),
 }
 
 impl Reply {
@@ -295,6 +311,9 @@ struct Shared {
     log: AtomicBool,
     original: Vec<Reply>,
     script: Mutex<VecDeque<Reply>>,
+    /// Side scripts: a request whose first user message contains the
+    /// marker takes its reply from that script (a subagent's conversation).
+    routes: Mutex<Vec<(String, VecDeque<Reply>)>>,
     requests: Mutex<Vec<RecordedRequest>>,
     counter: AtomicU64,
 }
@@ -327,6 +346,7 @@ impl MockAnthropic {
             log: AtomicBool::new(std::env::var_os("CORRAL_MOCK_LOG").is_some()),
             original: script.clone(),
             script: Mutex::new(script.into()),
+            routes: Mutex::new(Vec::new()),
             requests: Mutex::new(Vec::new()),
             counter: AtomicU64::new(0),
         });
@@ -351,6 +371,13 @@ impl MockAnthropic {
     /// Appends a step to the script.
     pub fn push(&self, reply: Reply) {
         lock(&self.shared.script).push_back(reply);
+    }
+
+    /// Answers every conversation whose first user message contains
+    /// `marker` from `script` instead of the main script (a subagent runs
+    /// its own conversation, possibly at the same time as its parent's).
+    pub fn route(&self, marker: &str, script: Vec<Reply>) {
+        lock(&self.shared.routes).push((marker.to_string(), script.into()));
     }
 
     /// Script steps not used yet.
@@ -452,6 +479,27 @@ fn respond(
 
 fn choose_reply(shared: &Shared, request: &RecordedRequest) -> Reply {
     let tool_result = request.last_tool_result();
+    let first_user = request
+        .messages()
+        .iter()
+        .find(|m| m.get("role").and_then(Value::as_str) == Some("user"))
+        .map(|m| content_text(m.get("content").unwrap_or(&Value::Null)))
+        .unwrap_or_default();
+    {
+        let mut routes = lock(&shared.routes);
+        if let Some((_, script)) = routes
+            .iter_mut()
+            .find(|(marker, _)| first_user.contains(marker.as_str()))
+        {
+            return match script.pop_front() {
+                Some(Reply::Auto) | None => match tool_result {
+                    Some(result) => Reply::text(&tool_finished_text(&result.content)),
+                    None => Reply::text(DEFAULT_TEXT),
+                },
+                Some(reply) => reply,
+            };
+        }
+    }
     let mut script = lock(&shared.script);
     if script.is_empty() && shared.looping && tool_result.is_none() {
         script.extend(shared.original.iter().cloned());
@@ -472,6 +520,13 @@ fn describe(reply: &Reply) -> String {
             .map(|b| match b {
                 Block::Text(t) => format!("text {:?}", t.chars().take(40).collect::<String>()),
                 Block::ToolUse { name, input } => format!("tool_use {name} {input}"),
+                Block::Thinking(t) => {
+                    format!("thinking {:?}", t.chars().take(40).collect::<String>())
+                }
+                Block::ServerToolUse { name, input, .. } => {
+                    format!("server_tool_use {name} {input}")
+                }
+                Block::Whole(v) => format!("block {}", v.get("type").unwrap_or(&Value::Null)),
             })
             .collect::<Vec<_>>()
             .join(", "),
@@ -548,13 +603,50 @@ fn send_reply(
                             )?;
                         }
                     }
-                    Block::ToolUse { name, input } => {
-                        stop_reason = "tool_use";
-                        let id = format!("toolu_mock_{}_{n}", unique_suffix());
+                    Block::Thinking(text) => {
                         sse.event(
                             "content_block_start",
                             &json!({"type": "content_block_start", "index": index,
-                                    "content_block": {"type": "tool_use", "id": id,
+                                    "content_block": {"type": "thinking", "thinking": "",
+                                                      "signature": ""}}),
+                        )?;
+                        for chunk in text_chunks(text) {
+                            if !sse.sleep(chunk_delay) {
+                                return Ok(false);
+                            }
+                            output_tokens += 1;
+                            sse.event(
+                                "content_block_delta",
+                                &json!({"type": "content_block_delta", "index": index,
+                                        "delta": {"type": "thinking_delta", "thinking": chunk}}),
+                            )?;
+                        }
+                        sse.event(
+                            "content_block_delta",
+                            &json!({"type": "content_block_delta", "index": index,
+                                    "delta": {"type": "signature_delta",
+                                              "signature": format!("sig_mock_{n}")}}),
+                        )?;
+                    }
+                    Block::Whole(block) => {
+                        sse.event(
+                            "content_block_start",
+                            &json!({"type": "content_block_start", "index": index,
+                                    "content_block": block}),
+                        )?;
+                    }
+                    Block::ToolUse { name, input } | Block::ServerToolUse { name, input, .. } => {
+                        let (kind, id) = match block {
+                            Block::ServerToolUse { id, .. } => ("server_tool_use", id.clone()),
+                            _ => {
+                                stop_reason = "tool_use";
+                                ("tool_use", format!("toolu_mock_{}_{n}", unique_suffix()))
+                            }
+                        };
+                        sse.event(
+                            "content_block_start",
+                            &json!({"type": "content_block_start", "index": index,
+                                    "content_block": {"type": kind, "id": id,
                                                       "name": name, "input": {}}}),
                         )?;
                         let json_text = input.to_string();

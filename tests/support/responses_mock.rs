@@ -82,6 +82,9 @@ pub enum Item {
     /// A `custom_tool_call` of a freeform tool (codex's `apply_patch`
     /// takes the patch text as its whole input).
     CustomToolCall { name: String, input: String },
+    /// Any other output item, sent as it is (e.g. a `tool_search_call`);
+    /// `{n}` in its `call_id` becomes a unique suffix.
+    Whole(Value),
 }
 
 impl Reply {
@@ -469,6 +472,14 @@ fn send_reply(
                         json!({"type": "custom_tool_call", "id": format!("ctc_mock_{suffix}"),
                                "call_id": format!("call_mock_{suffix}"), "name": name,
                                "input": input, "status": "completed"})
+                    }
+                    Item::Whole(item) => {
+                        output_tokens += 5;
+                        let mut item = item.clone();
+                        if let Some(id) = item.get("call_id").and_then(Value::as_str) {
+                            item["call_id"] = json!(id.replace("{n}", &suffix));
+                        }
+                        item
                     }
                 };
                 sse.event(

@@ -74,6 +74,8 @@ pub fn turn_end(is_error: bool, result: &str) -> AgentEvent {
         api_error_status: None,
         num_turns: Some(1),
         permission_denials: vec![],
+        terminal_reason: None,
+        api_error_type: None,
     }
 }
 
