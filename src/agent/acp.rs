@@ -39,7 +39,7 @@ use serde_json::{Map, Value, json};
 use super::permission::{PermissionMode, gemini_permission_args};
 use super::sanitize::sanitize_line;
 use super::{AgentOptions, Answer, LaunchSpec, OutputParser, StdinMode};
-use crate::core::event::{AgentEvent, PlanEntry, Question, QuestionKind, Usage};
+use crate::core::event::{AgentEvent, PlanItem, Question, QuestionKind, Usage};
 
 /// JSON-RPC id of corral's `initialize` request.
 const ID_INITIALIZE: &str = "corral-initialize";
@@ -567,6 +567,8 @@ impl AcpParser {
                     api_error_status: None,
                     num_turns: Some(0),
                     permission_denials: Vec::new(),
+                    terminal_reason: None,
+                    api_error_type: None,
                 },
             ];
         }
@@ -616,6 +618,8 @@ impl AcpParser {
                     api_error_status: status,
                     num_turns: Some(1),
                     permission_denials: Vec::new(),
+                    terminal_reason: None,
+                    api_error_type: None,
                 },
             ];
         }
@@ -639,6 +643,8 @@ impl AcpParser {
             api_error_status: None,
             num_turns: Some(1),
             permission_denials: Vec::new(),
+            terminal_reason: None,
+            api_error_type: None,
         });
         events
     }
@@ -697,19 +703,18 @@ fn plan(update: &Value) -> Vec<AgentEvent> {
             entries
                 .iter()
                 .filter_map(|e| {
-                    Some(PlanEntry {
-                        content: e.get("content")?.as_str()?.to_string(),
-                        status: e
-                            .get("status")
-                            .and_then(Value::as_str)
-                            .unwrap_or("pending")
-                            .to_string(),
-                    })
+                    Some(PlanItem::new(
+                        e.get("content")?.as_str()?,
+                        e.get("status").and_then(Value::as_str).unwrap_or("pending"),
+                    ))
                 })
                 .collect::<Vec<_>>()
         })
         .unwrap_or_default();
-    vec![AgentEvent::Plan { entries }]
+    vec![AgentEvent::Plan {
+        items: entries,
+        explanation: None,
+    }]
 }
 
 fn raw(line: &str) -> Vec<AgentEvent> {

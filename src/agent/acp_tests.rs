@@ -207,16 +207,11 @@ fn a_plan_update_is_the_whole_plan() {
     assert_eq!(
         events,
         [AgentEvent::Plan {
-            entries: vec![
-                PlanEntry {
-                    content: "read".into(),
-                    status: "completed".into()
-                },
-                PlanEntry {
-                    content: "write".into(),
-                    status: "pending".into()
-                },
-            ]
+            items: vec![
+                PlanItem::new("read", "completed"),
+                PlanItem::new("write", "pending"),
+            ],
+            explanation: None,
         }]
     );
 }

@@ -92,8 +92,6 @@ pub enum AgentEvent {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         api_error_type: Option<String>,
     },
-    /// The agent's plan, whole, each time it changes (ACP `plan`).
-    Plan { entries: Vec<PlanEntry> },
     /// A line the agent's protocol needs written back at once, not shown:
     /// the error reply to a request corral does not support, so the agent
     /// never waits for an answer that will not come.
@@ -309,14 +307,6 @@ pub struct QuestionOption {
     pub label: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
-}
-
-/// One step of an agent's plan.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct PlanEntry {
-    pub content: String,
-    /// `pending`, `in_progress` or `completed`.
-    pub status: String,
 }
 
 /// A tool call the agent was not permitted to make.

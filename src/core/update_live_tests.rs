@@ -90,6 +90,8 @@ fn turn_end() -> AgentEvent {
         api_error_status: None,
         num_turns: Some(1),
         permission_denials: vec![],
+        terminal_reason: None,
+        api_error_type: None,
     }
 }
 

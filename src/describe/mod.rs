@@ -198,7 +198,6 @@ pub fn describe(ev: &AgentEvent, layout: Layout) -> Vec<Line> {
                 )])
             })
             .collect(),
-        AgentEvent::Plan { entries } => plan(entries),
         AgentEvent::ProtocolReply { .. } => vec![],
         AgentEvent::Error { message } => texty(&format!("error: {message}"), Tone::Error),
         AgentEvent::Raw { line } => vec![Line::wrap(
@@ -251,26 +250,6 @@ pub fn describe(ev: &AgentEvent, layout: Layout) -> Vec<Line> {
             Tone::Warn,
         ),
     }
-}
-
-/// A plan: a header, then one line per step with its state.
-fn plan(entries: &[crate::core::event::PlanEntry]) -> Vec<Line> {
-    let mut lines = vec![Line::cut(vec![Piece::new("plan:", Tone::Dim)])];
-    for entry in entries {
-        let mark = match entry.status.as_str() {
-            "completed" => "[x]",
-            "in_progress" => "[>]",
-            _ => "[ ]",
-        };
-        lines.push(Line::wrap(
-            vec![Piece::new(
-                format!("  {mark} {}", safe_text(&entry.content)),
-                Tone::Text,
-            )],
-            Piece::new("      ", Tone::Text),
-        ));
-    }
-    lines
 }
 
 /// Streamed text as lines: one paragraph per line break; a final line
