@@ -3,8 +3,8 @@
 //! [`State`] is every task and the front end's settings; only `update`
 //! (in `update.rs` and its child modules) changes it: everything else gets
 //! `&State`. [`Step`] is the whole result of one `update`: the effects for
-//! the runtime, the events to publish and the tasks deleted. `State` keeps
-//! no outbox between steps.
+//! the runtime, the events to publish, the tasks deleted and the answers to
+//! review commands. `State` keeps no outbox between steps.
 //!
 //! Pure: no IO, no clock.
 

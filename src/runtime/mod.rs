@@ -7,11 +7,13 @@
 //! agents, and a ladder thread while a kill runs. HTTP agents
 //! (`Effect::Chat`) run as tokio tasks (`http`), timers (`Effect::Timer`) as
 //! tokio sleeps (`timer`). For worktree tasks, a thread creates the worktree
-//! and another counts its changes every 2 s while the agent runs
-//! (`worktree.rs`); one review thread runs the git work of diffs, commits,
-//! merges and discards in order (`review.rs`). Nothing else polls except a kill ladder waiting for a
-//! group to empty. The runtime never decides anything (that is `core`'s
-//! job) and never panics on agent behaviour.
+//! and another counts its changes every 2 s while the agent runs (git tells
+//! nobody about changes, so this is a poll, and it looks every 100 ms
+//! whether the agent is gone; `worktree.rs`); one review thread runs the
+//! git work of diffs, commits, merges and discards in order (`review.rs`).
+//! Nothing else polls except a kill ladder waiting for a group to empty.
+//! The runtime never decides anything (that is `core`'s job) and never
+//! panics on agent behaviour.
 //!
 //! Events per task, in order: `Agent` events and at most one `LimitReached`
 //! (in output order), `KillDone` for each ladder, and `Exited` last, once the

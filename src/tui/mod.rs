@@ -1,9 +1,14 @@
 //! The cockpit: a full-screen terminal UI over the core and the runtime.
 //!
 //! `terminal` owns the terminal modes and the panic hook, `event_loop`
-//! drives everything, `app` holds UI state, `keymap` maps keys to actions
-//! (pure), `view` draws (pure), `lines`/`wrap` turn transcripts into cached
-//! screen lines, `form` and `launch` build new tasks. Never writes agent
+//! steps the one driver and draws, `app` holds UI state (its modes in the
+//! `app_*` files), `keymap` and `bindings` map keys to actions (pure),
+//! `view` draws (pure), `deadline` says when the clock changes the screen,
+//! `lines`/`wrap` turn transcripts into screen lines that `line_cache`
+//! keeps, `raw_view` emulates agents' terminals, `form` and `launch` build
+//! new tasks. Runs no git on its thread: a worktree review is an effect
+//! the runtime carries out (only the review's `s` shell takes the terminal
+//! over, on purpose, until it exits). Never writes agent
 //! bytes to the terminal: everything shown is sanitized text or a VT
 //! emulation of it.
 
