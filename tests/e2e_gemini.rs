@@ -771,3 +771,56 @@ mod capture_acp {
         done(s, &sandbox, "load_turn2");
     }
 }
+
+#[test]
+fn gemini_approvals_without_a_terminal_follow_the_approve_policy_and_never_hang() {
+    let marker = "approved.marker";
+    let Some((sandbox, mock)) = setup(
+        "gemini_approve_policy",
+        vec![
+            Reply::shell(&format!("touch {marker}"), ""),
+            Reply::text("Done."),
+            Reply::shell("touch denied.marker", ""),
+            Reply::text("I did not run it."),
+            Reply::text("Understood."),
+        ],
+        None,
+    ) else {
+        return;
+    };
+    let run = gemini_run(
+        &sandbox,
+        &mock,
+        &["--approve", "allow"],
+        "touch it",
+        RUN_LIMIT,
+    );
+    assert_eq!(run.code, Some(0), "{}", run.dump());
+    assert!(sandbox.work.join(marker).exists(), "{}", run.dump());
+    assert!(
+        run.of_type("answered")
+            .iter()
+            .any(|a| a["decision"] == "allow" && a["by"] == "policy"),
+        "{}",
+        run.dump()
+    );
+
+    let run = gemini_run(
+        &sandbox,
+        &mock,
+        &["--approve", "deny"],
+        "touch the other",
+        RUN_LIMIT,
+    );
+    assert_eq!(run.code, Some(0), "{}", run.dump());
+    assert!(!sandbox.work.join("denied.marker").exists());
+    // The policy's reason reached the model as the next prompt of the
+    // same session, before the run ended.
+    let reason = mock.stream_requests().into_iter().any(|r| {
+        r.texts_of("user")
+            .last()
+            .is_some_and(|t| t.contains("Denied by corral's approval policy"))
+    });
+    assert!(reason, "{}", run.dump());
+    assert_eq!(run.finished()["status"], "succeeded", "{}", run.dump());
+}

@@ -200,7 +200,7 @@ pub const HELP: &[(&str, &str, &str)] = &[
     (
         "answer",
         "y a n",
-        "allow once / always (Bash: this command) / deny + message",
+        "allow once / always (shell: this command) / deny + message",
     ),
     (
         "answer",

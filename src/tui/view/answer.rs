@@ -152,7 +152,7 @@ fn answer_content<'a>(b: &'a AnswerBox, th: Theme, width: usize) -> Content<'a> 
         Step::Approve => {
             // "Always" remembers the exact command for a shell, the tool
             // otherwise: say which, so nobody allows more than they think.
-            let always = if tool == "Bash" {
+            let always = if q.input.get("command").is_some_and(|c| c.is_string()) {
                 "always: this command, this task"
             } else {
                 "always: this tool, this task"
