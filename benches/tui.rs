@@ -97,9 +97,16 @@ fn one(n: usize, deltas: usize, view_name: &str) {
             config.pty_size,
         );
         let mut c = Cockpit {
-            driver: Driver::new(State::new(settings()), Some(recorder), runtime),
+            driver: Driver::new(
+                State::new(settings()),
+                Some(recorder),
+                corral::tui::remote::Backend::Local(runtime),
+            ),
             app,
             events: rx,
+            notes: None,
+            pending_launch: None,
+            gone: None,
             args: cli.tui.clone(),
             config: corral::config::Config::default(),
             bindings: Default::default(),

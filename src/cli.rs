@@ -84,6 +84,10 @@ pub struct CockpitArgs {
     /// waiting for you.
     #[arg(long)]
     pub no_notify: bool,
+    /// Be a client of the corral server (started if needed): the agents
+    /// run there and go on when this cockpit detaches (`q`).
+    #[arg(long)]
+    pub server: bool,
 }
 
 /// What to do.

@@ -58,6 +58,12 @@ impl<X: Executor> Driver<X> {
         &self.state
     }
 
+    /// What corral knows and the executor at once (a front end that
+    /// forwards commands elsewhere reads the one to talk through the other).
+    pub fn parts(&mut self) -> (&State, &mut X) {
+        (&self.state, &mut self.executor)
+    }
+
     /// The store recorder, if the store is usable.
     pub fn recorder(&self) -> Option<&Recorder> {
         self.recorder.as_ref()

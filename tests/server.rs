@@ -18,6 +18,10 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
+mod support;
+#[path = "support/tmux.rs"]
+mod tmux;
+
 fn fixtures() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/agents")
 }
@@ -623,4 +627,143 @@ fn a_stuck_client_neither_holds_up_another_nor_grows_the_server() {
         resync.is_some(),
         "no resync for the client that fell behind"
     );
+}
+
+fn sh_quote(s: &str) -> String {
+    format!("'{}'", s.replace('\'', r"'\''"))
+}
+
+/// The cockpit as a client, end to end with the real claude against the
+/// loopback mock: a task started in a cockpit finishes after its terminal
+/// is gone; a task that blocks while nobody is attached waits, and is
+/// answered from a new cockpit; the agent goes on.
+#[test]
+fn agents_outlive_the_cockpit_with_the_real_claude() {
+    use support::anthropic_mock::{MockAnthropic, Reply};
+    if !tmux::Tmux::available() {
+        assert!(std::env::var("CORRAL_REQUIRE_E2E").as_deref() != Ok("1"));
+        let _ = writeln!(std::io::stderr(), "SKIPPED: tmux is not installed");
+        return;
+    }
+    let Some(claude) = support::claude_or_skip("server e2e") else {
+        return;
+    };
+    let mock = MockAnthropic::start(vec![
+        Reply::slow_text(
+            "Working on it. Step one, step two, step three, all done building the widget.",
+            Duration::from_secs(4),
+        ),
+        Reply::bash(
+            "touch detached-marker.txt && echo created",
+            "Let me create a marker file.",
+        ),
+        Reply::auto(),
+    ]);
+    let sandbox = support::Sandbox::new(&claude);
+    let mut env = sandbox.env(mock.port());
+    let home = sandbox.root().join("corral");
+    std::fs::create_dir_all(home.join("run")).unwrap();
+    for (var, dir) in [
+        ("XDG_CONFIG_HOME", "config"),
+        ("XDG_DATA_HOME", "data"),
+        ("XDG_STATE_HOME", "state"),
+        ("XDG_RUNTIME_DIR", "run"),
+    ] {
+        env.push((var.into(), home.join(dir).display().to_string()));
+    }
+    let work = sandbox.work.display().to_string();
+    let corral = |args: &[&str]| {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_corral"));
+        cmd.env_clear()
+            .envs(env.iter().cloned())
+            .args(args)
+            .stdin(Stdio::null());
+        run_bounded(cmd)
+    };
+    struct StopServer<'a>(&'a dyn Fn(&[&str]) -> Output);
+    impl Drop for StopServer<'_> {
+        fn drop(&mut self) {
+            let _ = (self.0)(&["server", "stop", "--kill"]);
+        }
+    }
+    let _stop = StopServer(&corral);
+    let cockpit = format!(
+        "env -i {} {} --server --cwd {}",
+        env.iter()
+            .map(|(k, v)| format!("{k}={}", sh_quote(v)))
+            .collect::<Vec<_>>()
+            .join(" "),
+        sh_quote(env!("CARGO_BIN_EXE_corral")),
+        sh_quote(&work)
+    );
+    let first = tmux::Tmux::start(&cockpit, 110, 30);
+    first.wait_for("the cockpit", |s| s.contains("no tasks yet"));
+    first.keys(&["n"]);
+    first.wait_for("the form", |s| s.contains("Ctrl-S"));
+    first.text("build the widget");
+    first.keys(&["C-s"]);
+    first.wait_for("the answer streaming", |s| s.contains("Working on it"));
+    // The terminal is gone (a closed window, a dropped ssh connection).
+    drop(first);
+    let list = |all: bool| -> Vec<Value> {
+        let out = corral(if all {
+            &["ls", "--json", "--all"]
+        } else {
+            &["ls", "--json"]
+        });
+        serde_json::from_slice::<Value>(&out.stdout)
+            .ok()
+            .and_then(|v| v.as_array().cloned())
+            .unwrap_or_default()
+    };
+    let finished = wait_until(Duration::from_secs(30), || {
+        list(false)
+            .iter()
+            .any(|t| t["status"] == "succeeded" && t["title"] == "build the widget")
+    });
+    assert!(
+        finished,
+        "the agent did not finish without its cockpit: {:?}",
+        list(true)
+    );
+    assert_eq!(mock.message_requests().len(), 1);
+    let id = list(false)[0]["id"].as_str().unwrap().to_string();
+    let logs = String::from_utf8_lossy(&corral(&["logs", &id]).stdout).into_owned();
+    assert!(logs.contains("all done building the widget"), "{logs}");
+
+    // Nobody attached: a task that asks waits for an answer.
+    let out = corral(&["run", "--detach", "--cwd", &work, "--", "make the marker"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let second = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    assert!(wait_until(Duration::from_secs(30), || {
+        list(false)
+            .iter()
+            .any(|t| t["id"] == second.as_str() && t["status"] == "blocked")
+    }));
+
+    // A new cockpit shows the finished result and the waiting question.
+    let again = tmux::Tmux::start(&cockpit, 110, 30);
+    again.wait_for("both tasks", |s| {
+        s.contains("build the widget")
+            && s.contains("make the marker")
+            && s.contains("1 waiting for you")
+    });
+    again.keys(&["b"]);
+    again.wait_for("the approval", |s| {
+        s.contains("allow Bash?") && s.contains("y allow once")
+    });
+    again.keys(&["y"]);
+    again.wait_for("the agent going on", |s| s.contains("It returned: created"));
+    assert!(sandbox.work.join("detached-marker.txt").exists());
+    let screen = again.capture();
+    assert!(screen.contains("succeeded"), "{screen}");
+    // q detaches: the server and its record stay.
+    again.keys(&["q"]);
+    assert!(wait_until(Duration::from_secs(5), || !again.alive()));
+    let status = String::from_utf8_lossy(&corral(&["server", "status"]).stdout).into_owned();
+    assert!(status.contains("runs (pid"), "{status}");
 }

@@ -66,7 +66,7 @@ pub enum Limit {
 }
 
 /// Timeouts the runtime enforces for one agent.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Limits {
     pub idle_timeout_ms: Option<u64>,
     pub wall_timeout_ms: Option<u64>,
@@ -115,6 +115,28 @@ pub enum Event {
     },
     /// The user (or a front end) wants something.
     Command(Command),
+    /// What a corral server says changed, for a front end whose state
+    /// mirrors the server's (the cockpit as a client): see [`Mirror`].
+    Mirror(Box<Mirror>),
+}
+
+/// A batch of a corral server's changes, applied to a mirror by `update`
+/// (so `update` stays the only writer of the mirror's state too). Task ids
+/// are the server's. A mirror step never has effects and starts nothing.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Mirror {
+    /// A fresh snapshot: every task not in `tasks` is gone.
+    pub reset: bool,
+    /// Tasks as the server has them now, without transcripts (a known task
+    /// keeps the transcript the mirror built from the events).
+    pub tasks: Vec<task::Task>,
+    /// Events published since, in order: appended to the transcripts and
+    /// published again by the mirror's step.
+    pub events: Vec<(TaskId, AgentEvent)>,
+    /// Tasks deleted on the server.
+    pub deleted: Vec<TaskId>,
+    /// Answers to review ops.
+    pub reviews: Vec<review::ReviewReport>,
 }
 
 /// What a user can ask for.

@@ -8,11 +8,12 @@
 //! the UI thread; nothing here does IO.
 
 use crate::worktree::types::{Changes, MergeKind, MergeOutcome, MergeStrategy, UnmergedWork};
+use serde::{Deserialize, Serialize};
 
 use super::TaskId;
 
 /// One thing to do to a worktree task's worktree.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum ReviewOp {
     /// Read its changes against the base (the diff).
     Refresh,
@@ -49,7 +50,7 @@ impl ReviewOp {
 }
 
 /// What a review op did.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum ReviewOutcome {
     /// The changes against the base, with the diff text.
     Changes(Box<Changes>),
@@ -68,7 +69,7 @@ pub enum ReviewOutcome {
 
 /// The answer to a [`super::Command::Review`]: the outcome, or why it was
 /// refused or failed, in words.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ReviewReport {
     pub task: TaskId,
     pub op: ReviewOp,

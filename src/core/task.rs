@@ -114,7 +114,7 @@ impl TaskStatus {
 }
 
 /// What the user asked to run.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TaskSpec {
     pub agent: AgentKind,
     pub prompt: String,
@@ -154,7 +154,7 @@ pub struct ChangeCount {
 
 /// Per-run cost and turn limits, and the price used when the agent reports
 /// no cost.
-#[derive(Debug, Clone, Copy, Default, PartialEq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
 pub struct Budget {
     /// Kill the run once it has spent more than this.
     pub max_cost_usd: Option<f64>,
@@ -168,7 +168,7 @@ pub struct Budget {
 }
 
 /// How the next run of a task starts (set by a retry or a resume).
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RunPlan {
     /// The message the run starts with.
     pub prompt: String,
@@ -177,7 +177,7 @@ pub struct RunPlan {
 }
 
 /// Why corral asked for a kill, so the finish can say so.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum KillReason {
     /// The user pressed the kill key or Ctrl-C.
     User,
@@ -233,7 +233,7 @@ impl Task {
 /// What the core keeps for a live protocol that needs it (ACP): the prompt
 /// waiting for the agent's session, a counter for request ids, and a
 /// denial's message waiting for the turn to end.
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct LiveTurns {
     /// Sent as the first turn when the agent announces its session.
     pub first_prompt: Option<String>,
@@ -244,7 +244,7 @@ pub struct LiveTurns {
 }
 
 /// One agent run and everything known about it.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Task {
     pub id: TaskId,
     pub spec: TaskSpec,
@@ -258,7 +258,10 @@ pub struct Task {
     pub usage: Usage,
     /// The question the agent waits on, if blocked.
     pub pending_question: Option<Question>,
-    /// The conversation as it streamed, a bounded window.
+    /// The conversation as it streamed, a bounded window. Not serialised:
+    /// a task on the wire (the server's headers) travels without it, its
+    /// events follow separately.
+    #[serde(skip)]
     pub transcript: Transcript,
     /// Set when corral asked for a kill.
     pub kill_reason: Option<KillReason>,
@@ -296,6 +299,7 @@ pub struct Task {
     pub fallback_prompt: Option<String>,
     /// The conversation corral keeps for agents whose history is its own
     /// (the OpenAI kind): system, user and assistant messages.
+    #[serde(skip)]
     pub conversation: Vec<ChatMessage>,
     /// When the agent last wrote anything (ms since the epoch).
     pub last_output_ms: Option<u64>,
@@ -321,7 +325,7 @@ pub struct Task {
 }
 
 /// How the agent judged its last turn.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TurnOutcome {
     pub is_error: bool,
     pub result: Option<String>,

@@ -56,6 +56,17 @@ fn set_status(t: &mut Task, to: TaskStatus) -> bool {
 /// Applies one event at time `now_ms` and returns all it produced: what
 /// the runtime must do, what to publish, what was deleted.
 pub fn update(state: &mut State, now_ms: u64, event: Event) -> Step {
+    // The server starts and watches; its mirror only follows.
+    if let Event::Mirror(batch) = event {
+        mirror::apply_mirror(state, now_ms, *batch);
+        let outbox = std::mem::take(&mut state.outbox);
+        return Step {
+            effects: Vec::new(),
+            published: outbox.published,
+            deleted: outbox.deleted,
+            reviews: outbox.reviews,
+        };
+    }
     // Output that leaves its task's status alone frees no slot and queues
     // nothing: the queue is not looked at (a stream costs per event what
     // one task costs, however many tasks there are).
@@ -83,6 +94,10 @@ pub fn update(state: &mut State, now_ms: u64, event: Event) -> Step {
 
 fn apply(state: &mut State, now_ms: u64, event: Event) -> Vec<Effect> {
     match event {
+        Event::Mirror(batch) => {
+            mirror::apply_mirror(state, now_ms, *batch);
+            vec![]
+        }
         Event::Command(cmd) => command(state, now_ms, cmd),
         Event::Output { task, .. } => {
             if let Some(t) = state.task_mut(task) {
@@ -868,6 +883,8 @@ use retry::*;
 #[path = "update_worktree.rs"]
 mod worktree;
 use worktree::*;
+#[path = "update_mirror.rs"]
+mod mirror;
 
 #[cfg(test)]
 #[path = "update_tests.rs"]

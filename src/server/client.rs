@@ -270,6 +270,12 @@ impl Connection {
         self.call_with(request, |_| {})
     }
 
+    /// The reading half (if not taken), the writing half and the next
+    /// request number, for a front end that drives the socket itself.
+    pub fn into_parts(self) -> (Option<BufReader<UnixStream>>, UnixStream, u64) {
+        (self.reader, self.writer, self.next_seq)
+    }
+
     /// Takes the reading half (for a thread that reads while the caller
     /// writes).
     pub fn take_reader(&mut self) -> Option<BufReader<UnixStream>> {

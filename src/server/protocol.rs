@@ -24,7 +24,8 @@ use serde::{Deserialize, Serialize};
 use crate::agent::{AgentKind, AgentOptions, Answer};
 use crate::core::Limits;
 use crate::core::event::AgentEvent;
-use crate::core::task::{Budget, TaskSpec};
+use crate::core::review::{ReviewOp, ReviewReport};
+use crate::core::task::{Budget, Task, TaskSpec};
 use crate::store::TaskRecord;
 use crate::store::record::StoredLimits;
 
@@ -108,6 +109,12 @@ pub enum Request {
         #[serde(default)]
         id: Option<String>,
     },
+    /// A worktree review op (diff, commit, merge, discard); the report
+    /// comes in a later `changed`.
+    Review {
+        id: String,
+        op: ReviewOp,
+    },
     /// Stop the server. Without `kill` it refuses while tasks are live.
     Stop {
         #[serde(default)]
@@ -142,6 +149,12 @@ pub enum Reply {
     Changed {
         #[serde(default, skip_serializing_if = "Vec::is_empty")]
         tasks: Vec<TaskRecord>,
+        /// The same tasks in the core's own form (what a mirror needs).
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        cores: Vec<Task>,
+        /// Reports of review ops, for the client that asked.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        reviews: Vec<ReviewReport>,
         #[serde(default, skip_serializing_if = "Vec::is_empty")]
         events: Vec<TaskEvent>,
         #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -165,6 +178,9 @@ pub enum Reply {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TaskView {
     pub task: TaskRecord,
+    /// The task in the core's own form, without its transcript.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub core: Option<Task>,
     /// The last `window` transcript entries, oldest first.
     #[serde(default)]
     pub events: Vec<AgentEvent>,

@@ -26,10 +26,10 @@ use tokio::sync::mpsc;
 use tokio::time::Instant;
 
 use super::protocol::{
-    CORRAL_VERSION, ClientMessage, PROTOCOL, Reply, Request, TaskEvent, TaskView, mismatch_message,
+    CORRAL_VERSION, ClientMessage, PROTOCOL, Reply, Request, TaskEvent, mismatch_message,
 };
 use crate::core::event::AgentEvent;
-use crate::core::task::{ChangeCount, Task, TaskStatus};
+use crate::core::task::Task;
 use crate::core::{Command, Event, TaskId};
 use crate::driver::Driver;
 use crate::logging::Redactor;
@@ -79,35 +79,56 @@ struct Client {
     reader: tokio::task::JoinHandle<()>,
 }
 
-/// What a task looked like when the clients last heard of it.
+/// What a task looked like when the clients last heard of it: its id and
+/// a hash of everything a client shows except the transcript (which
+/// travels as events), so finding what changed allocates nothing.
 #[derive(Debug, Clone, PartialEq)]
 struct Seen {
     id: String,
-    status: TaskStatus,
-    runs: u32,
-    archived: bool,
-    pending: Option<String>,
-    revision: u64,
-    alive: bool,
-    tokens: u64,
-    changes: Option<ChangeCount>,
-    worktree: Option<String>,
-    worktree_pending: bool,
+    print: u64,
+}
+
+fn fingerprint(t: &Task) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    t.status.hash(&mut h);
+    t.runs.hash(&mut h);
+    t.archived.hash(&mut h);
+    t.pending_question.as_ref().map(|q| &q.id).hash(&mut h);
+    t.process_alive.hash(&mut h);
+    t.stdin_open.hash(&mut h);
+    t.usage.total_tokens().hash(&mut h);
+    t.usage.cost_usd.map(f64::to_bits).hash(&mut h);
+    t.changes
+        .map(|c| (c.files, c.added, c.deleted))
+        .hash(&mut h);
+    t.worktree.as_ref().map(|w| &w.branch).hash(&mut h);
+    t.worktree_pending.hash(&mut h);
+    t.session_id.hash(&mut h);
+    t.model.hash(&mut h);
+    t.started_ms.hash(&mut h);
+    t.finished_ms.hash(&mut h);
+    t.finish_reason.hash(&mut h);
+    t.last_turn
+        .as_ref()
+        .map(|l| (l.is_error, &l.result))
+        .hash(&mut h);
+    t.kill_reason.is_some().hash(&mut h);
+    t.queue_seq.hash(&mut h);
+    t.retries.hash(&mut h);
+    t.retry_at_ms.hash(&mut h);
+    t.run_turns.hash(&mut h);
+    t.recent_errors.len().hash(&mut h);
+    t.recent_raw.len().hash(&mut h);
+    t.allow_rules.len().hash(&mut h);
+    t.exit.as_ref().map(|e| (e.code, &e.signal)).hash(&mut h);
+    h.finish()
 }
 
 fn seen(t: &Task) -> Seen {
     Seen {
         id: wire_id(t),
-        status: t.status,
-        runs: t.runs,
-        archived: t.archived,
-        pending: t.pending_question.as_ref().map(|q| q.id.clone()),
-        revision: t.transcript.revision(),
-        alive: t.process_alive,
-        tokens: t.usage.total_tokens(),
-        changes: t.changes,
-        worktree: t.worktree.as_ref().map(|w| w.branch.clone()),
-        worktree_pending: t.worktree_pending,
+        print: fingerprint(t),
     }
 }
 
@@ -205,8 +226,8 @@ impl Server {
     }
 
     /// A snapshot of every task with the last `window` transcript entries
-    /// (with `focus`, of that task only).
-    fn welcome(&self, window: usize, focus: Option<&str>, resync: bool) -> Reply {
+    /// (with `focus`, of that task only), ready to send.
+    fn welcome(&self, window: usize, focus: Option<&str>, resync: bool) -> Arc<str> {
         let tasks = self
             .driver
             .state()
@@ -219,20 +240,22 @@ impl Server {
                     _ => window,
                 };
                 let skip = entries.saturating_sub(window);
-                TaskView {
+                TaskViewLine {
                     task: self.header(t),
-                    events: t.transcript.entries().skip(skip).cloned().collect(),
+                    core: t,
+                    events: t.transcript.entries().skip(skip).collect(),
                     omitted: t.transcript.dropped() + skip as u64,
                 }
             })
             .collect();
-        Reply::Welcome {
+        encode_line(&WelcomeLine {
+            kind: "welcome",
             protocol: PROTOCOL,
-            corral: CORRAL_VERSION.into(),
+            corral: CORRAL_VERSION,
             pid: std::process::id(),
             tasks,
             resync,
-        }
+        })
     }
 
     /// Queues `reply` for one client; a full queue marks it behind.
@@ -260,16 +283,30 @@ impl Server {
     }
 
     /// Tells the clients what changed: headers of the tasks that differ
-    /// from what they were last told, the published events, the deletions.
-    fn publish(&mut self, published: Vec<(TaskId, AgentEvent)>, deleted: Vec<TaskId>) {
+    /// from what they were last told, the published events, the deletions
+    /// and review reports.
+    fn publish(&mut self, step: Published) {
+        let Published {
+            events: published,
+            deleted,
+            reviews,
+        } = step;
         let state = self.driver.state();
         let mut tasks = Vec::new();
+        let mut cores = Vec::new();
         let mut fresh_seen = Vec::new();
         for t in &state.tasks {
-            let now = seen(t);
-            if self.seen.get(&t.id) != Some(&now) {
+            let print = fingerprint(t);
+            if self.seen.get(&t.id).map(|s| s.print) != Some(print) {
                 tasks.push(self.header(t));
-                fresh_seen.push((t.id, now));
+                cores.push(t);
+                fresh_seen.push((
+                    t.id,
+                    Seen {
+                        id: wire_id(t),
+                        print,
+                    },
+                ));
             }
         }
         let id_of = |task: TaskId| {
@@ -300,10 +337,31 @@ impl Server {
             .collect();
         let deleted: Vec<String> = deleted
             .into_iter()
-            .filter_map(|task| self.seen.remove(&task).map(|s| s.id))
+            .filter_map(|task| self.seen.get(&task).map(|s| s.id.clone()))
             .collect();
-        for (task, now) in fresh_seen {
-            self.seen.insert(task, now);
+        let line =
+            (!(tasks.is_empty() && events.is_empty() && deleted.is_empty() && reviews.is_empty()))
+                .then(|| {
+                    encode_line(&ChangedLine {
+                        kind: "changed",
+                        tasks,
+                        cores,
+                        events,
+                        deleted,
+                        reviews,
+                    })
+                });
+        for (task, seen) in fresh_seen {
+            self.seen.insert(task, seen);
+        }
+        let gone: Vec<TaskId> = self
+            .seen
+            .keys()
+            .filter(|id| self.driver.state().task(**id).is_none())
+            .copied()
+            .collect();
+        for id in gone {
+            self.seen.remove(&id);
         }
         let _ = self.attention.update(self.driver.state());
         for body in self.attention.desktop.drain(..) {
@@ -314,36 +372,30 @@ impl Server {
                 attention::notify_with("corral: a task finished", body);
             }
         }
-        if tasks.is_empty() && events.is_empty() && deleted.is_empty() {
-            return;
+        if let Some(line) = line {
+            for c in self.clients.values_mut().filter(|c| c.welcomed) {
+                Self::send_to(c, line.clone());
+            }
         }
-        self.broadcast(&Reply::Changed {
-            tasks,
-            events,
-            deleted,
-        });
     }
 
     /// Applies a batch of runtime events (starting with `first`).
     fn runtime_events(&mut self, first: Event) {
-        let mut published = Vec::new();
-        let mut deleted = Vec::new();
+        let mut out = Published::default();
         let mut next = Some(first);
         let mut applied = 0;
         while let Some(ev) = next.take() {
             if let Event::Output { task, bytes } = &ev {
                 self.raw_output(*task, bytes);
             } else {
-                let step = self.driver.step(Self::now(), ev);
-                published.extend(step.published);
-                deleted.extend(step.deleted);
+                out.add(self.driver.step(Self::now(), ev));
             }
             applied += 1;
             if applied < BATCH {
                 next = self.events.try_recv().ok();
             }
         }
-        self.publish(published, deleted);
+        self.publish(out);
     }
 
     fn raw_output(&mut self, task: TaskId, bytes: &[u8]) {
@@ -421,8 +473,10 @@ impl Server {
                 self.drop_client(client);
                 return;
             }
-            let reply = self.welcome(window, focus.as_deref(), false);
-            self.send(client, &reply);
+            let line = self.welcome(window, focus.as_deref(), false);
+            if let Some(c) = self.clients.get_mut(&client) {
+                Self::send_to(c, line);
+            }
             if let Some(c) = self.clients.get_mut(&client) {
                 c.welcomed = true;
                 c.window = window;
@@ -458,7 +512,7 @@ impl Server {
                 let (task, step) = self.driver.launch(Self::now(), spec);
                 let id = self.driver.state().task(task).map(wire_id);
                 tracing::info!(task = ?id, client, "launched for a client");
-                self.publish(step.published, step.deleted);
+                self.publish(Published::of(step));
                 return Ok(id);
             }
             Request::WatchRaw { id } => {
@@ -534,10 +588,14 @@ impl Server {
                 let (task, wire) = task_of(self, &id)?;
                 (Command::Resize { task, rows, cols }, wire)
             }
+            Request::Review { id, op } => {
+                let (task, wire) = task_of(self, &id)?;
+                (Command::Review { task, op }, wire)
+            }
         };
         let (command, wire) = command;
         let step = self.driver.step(Self::now(), Event::Command(command));
-        self.publish(step.published, step.deleted);
+        self.publish(Published::of(step));
         Ok(Some(wire))
     }
 
@@ -567,7 +625,7 @@ impl Server {
             return;
         };
         tracing::info!(client, "client fell behind: sending a fresh snapshot");
-        let line = encode(&self.welcome(window, focus.as_deref(), true));
+        let line = self.welcome(window, focus.as_deref(), true);
         if let Some(c) = self.clients.get_mut(&client) {
             c.flow.store(LIVE, Ordering::Release);
             Self::send_to(c, line);
@@ -737,6 +795,74 @@ impl Server {
     }
 }
 
+/// What steps published, gathered over a batch.
+#[derive(Default)]
+struct Published {
+    events: Vec<(TaskId, AgentEvent)>,
+    deleted: Vec<TaskId>,
+    reviews: Vec<crate::core::review::ReviewReport>,
+}
+
+impl Published {
+    fn of(step: crate::core::Step) -> Published {
+        let mut out = Published::default();
+        out.add(step);
+        out
+    }
+
+    fn add(&mut self, step: crate::core::Step) {
+        self.events.extend(step.published);
+        self.deleted.extend(step.deleted);
+        self.reviews.extend(step.reviews);
+    }
+}
+
+/// [`Reply::Welcome`] as it is written: the tasks borrowed from the state,
+/// so a snapshot copies no transcript before it is serialised.
+#[derive(serde::Serialize)]
+struct WelcomeLine<'a> {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    protocol: u32,
+    corral: &'static str,
+    pid: u32,
+    tasks: Vec<TaskViewLine<'a>>,
+    resync: bool,
+}
+
+#[derive(serde::Serialize)]
+struct TaskViewLine<'a> {
+    task: TaskRecord,
+    core: &'a Task,
+    events: Vec<&'a AgentEvent>,
+    omitted: u64,
+}
+
+/// [`Reply::Changed`] as it is written (the tasks borrowed).
+#[derive(serde::Serialize)]
+struct ChangedLine<'a> {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    tasks: Vec<TaskRecord>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    cores: Vec<&'a Task>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    events: Vec<TaskEvent>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    deleted: Vec<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    reviews: Vec<crate::core::review::ReviewReport>,
+}
+
+fn encode_line(value: &impl serde::Serialize) -> Arc<str> {
+    let mut line = serde_json::to_string(value).unwrap_or_else(|err| {
+        format!(r#"{{"type":"bye","message":"the server cannot encode a reply: {err}"}}"#)
+    });
+    line.push('\n');
+    Arc::from(line)
+}
+
 fn encode(reply: &Reply) -> Arc<str> {
     let mut line = serde_json::to_string(reply).unwrap_or_else(|err| {
         format!(r#"{{"type":"bye","message":"the server cannot encode a reply: {err}"}}"#)
@@ -807,4 +933,78 @@ async fn write_client(
         }
     }
     let _ = write.shutdown().await;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::agent::{AgentKind, AgentOptions};
+    use crate::core::task::TaskSpec;
+
+    #[test]
+    fn the_borrowed_lines_read_back_as_replies_with_the_core_task() {
+        let spec = TaskSpec {
+            agent: AgentKind::Claude,
+            prompt: "p".into(),
+            title: None,
+            cwd: "/".into(),
+            options: AgentOptions::default(),
+            limits: Default::default(),
+            profile: None,
+            budget: Default::default(),
+            worktree: false,
+        };
+        let mut task = Task::new(3, spec, 10);
+        task.short_id = Some("abcd0123".into());
+        task.transcript.push(AgentEvent::Raw { line: "x".into() });
+        let meta = RecordMeta {
+            id: "abcd0123".into(),
+            created_ms: 1,
+            questions: Vec::new(),
+            owner: None,
+        };
+        let record = record_of(&task, &meta, 2, &Redactor::from_env(&[]));
+        let line = encode_line(&ChangedLine {
+            kind: "changed",
+            tasks: vec![record.clone()],
+            cores: vec![&task],
+            events: vec![],
+            deleted: vec!["gone".into()],
+            reviews: vec![],
+        });
+        let Reply::Changed {
+            tasks,
+            cores,
+            deleted,
+            ..
+        } = serde_json::from_str(&line).unwrap()
+        else {
+            panic!("not a change: {line}");
+        };
+        assert_eq!(tasks, vec![record]);
+        assert_eq!(deleted, vec!["gone".to_string()]);
+        assert_eq!(cores[0].id, 3);
+        assert!(
+            cores[0].transcript.is_empty(),
+            "the transcript travels as events"
+        );
+        let welcome = encode_line(&WelcomeLine {
+            kind: "welcome",
+            protocol: PROTOCOL,
+            corral: CORRAL_VERSION,
+            pid: 1,
+            tasks: vec![TaskViewLine {
+                task: tasks[0].clone(),
+                core: &task,
+                events: task.transcript.entries().collect(),
+                omitted: 0,
+            }],
+            resync: false,
+        });
+        let Reply::Welcome { tasks, .. } = serde_json::from_str(&welcome).unwrap() else {
+            panic!("not a welcome");
+        };
+        assert_eq!(tasks[0].core.as_ref().map(|t| t.id), Some(3));
+        assert_eq!(tasks[0].events, vec![AgentEvent::Raw { line: "x".into() }]);
+    }
 }

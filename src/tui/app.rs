@@ -141,6 +141,9 @@ pub struct App {
     pub quitting: bool,
     /// The loop should end now.
     pub exit: bool,
+    /// A client of the corral server: `q` detaches (the agents go on),
+    /// `Q` stops them all and quits.
+    pub detach: bool,
     pub defaults: FormDefaults,
     /// The answer box of the selected blocked task.
     pub answer: Option<AnswerBox>,
@@ -182,6 +185,7 @@ impl App {
             notice: None,
             quitting: false,
             exit: false,
+            detach: false,
             defaults,
             panes: HashMap::new(),
             lines: Default::default(),
@@ -379,6 +383,11 @@ impl App {
         state.tasks.iter().any(|t| !t.status.is_final())
     }
 
+    /// How many tasks are not finished.
+    pub fn live_count(state: &State) -> usize {
+        state.tasks.iter().filter(|t| !t.status.is_final()).count()
+    }
+
     /// When something on screen next changes with time alone (a spinner
     /// frame, an elapsed second), after `now_ms`; `None`: nothing moves.
     pub fn next_redraw(&self, state: &State, now_ms: u64) -> Option<u64> {
@@ -548,7 +557,8 @@ impl App {
                     self.overlay = Overlay::ConfirmDelete(t);
                 }
             }
-            Action::Quit => {
+            Action::Quit if self.detach => self.exit = true,
+            Action::Quit | Action::QuitAll => {
                 if Self::any_live(state) {
                     self.overlay = Overlay::ConfirmQuit;
                 } else {

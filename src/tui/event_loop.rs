@@ -22,6 +22,7 @@ use tokio::sync::mpsc::Receiver;
 use super::app::{App, Intent, Overlay};
 use super::keymap::{map_key_bound, map_mouse};
 use super::launch::task_spec;
+use super::remote::{Backend, Note};
 use super::terminal::{Term, set_live_groups};
 use super::view;
 use crate::cli::AgentArgs;
@@ -29,7 +30,6 @@ use crate::config::Config;
 use crate::core::task::TaskStatus;
 use crate::core::{Command, Event, State};
 use crate::driver::Driver;
-use crate::runtime::Runtime;
 
 /// Shortest time between two frames (about 60 per second).
 pub const FRAME: Duration = Duration::from_millis(16);
@@ -46,10 +46,15 @@ pub use crate::headless::now_ms;
 
 /// Everything the loop drives.
 pub struct Cockpit {
-    /// The core, the store recorder and the runtime, stepped together.
-    pub driver: Driver<Runtime>,
+    /// The core, the store recorder and the runtime (or the link to the
+    /// corral server, whose state this one mirrors), stepped together.
+    pub driver: Driver<Backend>,
     pub app: App,
     pub events: Receiver<Event>,
+    /// What the server link says besides events (server mode only).
+    pub notes: Option<Receiver<Note>>,
+    /// The launch request whose task gets selected when it is done.
+    pub pending_launch: Option<u64>,
     pub args: AgentArgs,
     /// Profiles, defaults and limits.
     pub config: Config,
@@ -57,6 +62,8 @@ pub struct Cockpit {
     pub bindings: super::bindings::Bindings,
     /// Bell and notification when a task starts waiting for the user.
     pub attention: super::attention::Attention,
+    /// Why the server link ended, when it did.
+    pub gone: Option<String>,
 }
 
 impl Cockpit {
@@ -71,6 +78,23 @@ impl Cockpit {
             self.app.raw_output(*task, bytes);
             return;
         }
+        // In server mode the server decides: the command goes there and
+        // comes back as a mirror change.
+        let ev = match ev {
+            Event::Command(cmd) => {
+                let (state, backend) = self.driver.parts();
+                match backend.remote() {
+                    Some(remote) => {
+                        if let Err(err) = remote.command(state, cmd) {
+                            self.app.notice = Some(format!("✗ {err}"));
+                        }
+                        return;
+                    }
+                    None => Event::Command(cmd),
+                }
+            }
+            ev => ev,
+        };
         let changed = match &ev {
             Event::WorktreeChanges { task, .. } => Some(*task),
             _ => None,
@@ -110,6 +134,15 @@ impl Cockpit {
         for intent in intents {
             let cmd = match intent {
                 Intent::Launch(out) => match task_spec(&self.args, &self.config, out) {
+                    Ok(spec) if matches!(self.driver.executor, Backend::Server(_)) => {
+                        if let Some(remote) = self.driver.executor.remote() {
+                            match remote.launch(&spec) {
+                                Ok(seq) => self.pending_launch = Some(seq),
+                                Err(err) => self.app.notice = Some(format!("✗ {err}")),
+                            }
+                        }
+                        continue;
+                    }
                     Ok(spec) => {
                         let (id, _) = self.driver.launch(now_ms(), spec);
                         self.app.select(id);
@@ -174,6 +207,34 @@ impl Cockpit {
         }
     }
 
+    /// Handles what the server link says (server mode).
+    pub fn note(&mut self, note: Note) {
+        match note {
+            Note::Done { seq, task } => {
+                if self.pending_launch == Some(seq) {
+                    self.pending_launch = None;
+                    if let Some(task) = task {
+                        self.app.select(task);
+                    }
+                }
+            }
+            Note::Failed(message) => self.app.notice = Some(format!("✗ {message}")),
+            Note::Gone(message) => {
+                self.gone = Some(message);
+                self.app.exit = true;
+            }
+        }
+    }
+
+    /// In server mode, asks for the selected task's terminal output.
+    fn watch_selected(&mut self) {
+        let selected = self.app.selected;
+        let (state, backend) = self.driver.parts();
+        if let Some(remote) = backend.remote() {
+            remote.watch(state, selected);
+        }
+    }
+
     /// Handles one terminal event.
     pub fn terminal_event(&mut self, ev: TermEvent) {
         self.app.sync(self.driver.state());
@@ -193,6 +254,7 @@ impl Cockpit {
         };
         let intents = self.app.handle(action, self.driver.state());
         self.intents(intents);
+        self.watch_selected();
     }
 
     /// Draws one frame.
@@ -285,6 +347,10 @@ pub async fn run_loop(c: &mut Cockpit, term: &mut Term) -> std::io::Result<()> {
                 set_live_groups(c.driver.executor.live_groups());
                 dirty = true;
             }
+            Some(note) = next_note(&mut c.notes) => {
+                c.note(note);
+                dirty = true;
+            }
             _ = sigterm.recv() => break,
             _ = sighup.recv() => break,
             _ = sigint.recv() => break,
@@ -311,6 +377,14 @@ fn shell_in(term: &mut Term, dir: &std::path::Path) -> std::io::Result<()> {
     *term = super::terminal::enter()?;
     term.clear()?;
     ran.map(|_| ())
+}
+
+/// The next note of the server link; never, in local mode.
+async fn next_note(notes: &mut Option<Receiver<Note>>) -> Option<Note> {
+    match notes {
+        Some(rx) => rx.recv().await,
+        None => std::future::pending().await,
+    }
 }
 
 async fn sleep_until(at: Option<Instant>) {

@@ -129,8 +129,10 @@ pub enum Action {
     ToggleArchive,
     /// Ask before deleting a finished task.
     DeleteAsk,
-    /// Quit (asks first when agents run).
+    /// Quit (asks first when agents run); a client of the server detaches.
     Quit,
+    /// Stop every agent and quit (asks first when agents run).
+    QuitAll,
     /// Show the help overlay.
     Help,
     /// Close the overlay (or clear the search).
@@ -260,7 +262,12 @@ pub const HELP: &[(&str, &str, &str)] = &[
     (
         "app",
         "q Ctrl-C",
-        "quit (asks y while agents run; kills them all)",
+        "quit, killing agents (asks y); --server: detach, they go on",
+    ),
+    (
+        "app",
+        "Q",
+        "stop every agent and quit (asks y while agents run)",
     ),
     ("app", "?", "this help"),
     ("app", "Esc", "close an overlay, the grid or the search"),
@@ -417,6 +424,7 @@ fn normal_key(key: KeyEvent, mode: Mode) -> Action {
         KeyCode::Char('A') => Action::ToggleArchive,
         KeyCode::Char('D') => Action::DeleteAsk,
         KeyCode::Char('q') => Action::Quit,
+        KeyCode::Char('Q') => Action::QuitAll,
         KeyCode::Char('?') => Action::Help,
         KeyCode::Esc => Action::Close,
         _ => Action::None,

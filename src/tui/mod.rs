@@ -25,6 +25,7 @@ pub mod layout;
 pub mod line_cache;
 pub mod lines;
 pub mod raw_view;
+pub mod remote;
 pub mod terminal;
 pub mod theme;
 pub mod tool_view;
@@ -159,6 +160,24 @@ pub fn run(defaults: AgentArgs, config_file: Option<&Path>, switches: &CockpitAr
             return 1;
         }
     };
+    // The cockpit as a client: the server runs the agents (started here
+    // when none runs), before the terminal is taken so errors print plainly.
+    let server = if switches.server {
+        match crate::server::client::connect_or_start(
+            &paths,
+            config_file,
+            crate::core::transcript::DEFAULT_TRANSCRIPT_CAP,
+            None,
+        ) {
+            Ok(conn) => Some(conn),
+            Err(err) => {
+                eprintln!("corral: {err:#}");
+                return 1;
+            }
+        }
+    } else {
+        None
+    };
     let mut theme = Theme::from_no_color(std::env::var("NO_COLOR").ok().as_deref());
     if config.defaults.theme == Some(crate::config::ThemeName::Mono) {
         theme.color = false;
@@ -183,16 +202,36 @@ pub fn run(defaults: AgentArgs, config_file: Option<&Path>, switches: &CockpitAr
         raw_output: true,
         ..RuntimeConfig::default()
     };
-    let (mut recorder, store, notes) = open_recorder(&paths);
-    let questions = crate::questions::create();
+    let (mut recorder, store, notes) = match server {
+        Some(_) => (None, None, Vec::new()),
+        None => open_recorder(&paths),
+    };
+    let questions = server.is_none().then(crate::questions::create).flatten();
+    let detach = server.is_some();
     let result = rt.block_on(async {
         let (tx, rx) = tokio::sync::mpsc::channel(EVENT_CHANNEL);
-        let mut runtime = Runtime::new(tx, runtime_config);
-        if let Some(recorder) = &recorder {
-            runtime.set_observer(recorder.observer());
-        }
         let state = State::new(configured_settings(&config, &paths, questions.clone()));
-        let mut driver = Driver::new(state, recorder.take(), runtime);
+        let mut link_notes = None;
+        let mut driver = match server {
+            Some(conn) => {
+                let (notes_tx, notes_rx) = tokio::sync::mpsc::channel(64);
+                link_notes = Some(notes_rx);
+                let (remote, first) = remote::link(conn, tx, notes_tx)?;
+                let mut driver = Driver::new(state, None, remote::Backend::Server(remote));
+                driver.step(
+                    event_loop::now_ms(),
+                    crate::core::Event::Mirror(Box::new(first)),
+                );
+                driver
+            }
+            None => {
+                let mut runtime = Runtime::new(tx, runtime_config);
+                if let Some(recorder) = &recorder {
+                    runtime.set_observer(recorder.observer());
+                }
+                Driver::new(state, recorder.take(), remote::Backend::Local(runtime))
+            }
+        };
         // Tasks from earlier sessions and from `corral run` come back,
         // unfinished ones of dead corrals as interrupted; archived ones stay
         // on disk. A task another live corral runs is theirs: never adopted.
@@ -216,6 +255,9 @@ pub fn run(defaults: AgentArgs, config_file: Option<&Path>, switches: &CockpitAr
             driver,
             app,
             events: rx,
+            notes: link_notes,
+            pending_launch: None,
+            gone: None,
             args: defaults,
             bindings,
             attention: {
@@ -233,7 +275,13 @@ pub fn run(defaults: AgentArgs, config_file: Option<&Path>, switches: &CockpitAr
         if !notes.is_empty() {
             cockpit.app.notice = Some(notes.join("; "));
         }
+        cockpit.app.detach = detach;
         let result = run_loop(&mut cockpit, &mut term).await;
+        if detach {
+            // The server's agents go on; only the link ends.
+            let live = App::live_count(cockpit.state());
+            return result.map(|()| (cockpit.gone.take(), live));
+        }
         // Whatever ended the loop, no agent outlives the cockpit.
         tokio::task::block_in_place(|| cockpit.driver.executor.kill_all_blocking());
         terminal::set_live_groups(Vec::new());
@@ -242,14 +290,24 @@ pub fn run(defaults: AgentArgs, config_file: Option<&Path>, switches: &CockpitAr
         if let Some(recorder) = cockpit.driver.recorder() {
             recorder.flush();
         }
-        result
+        result.map(|()| (None, 0))
     });
     terminal::restore();
     if let Some(dir) = questions {
         crate::questions::remove(&dir);
     }
     match result {
-        Ok(()) => 0,
+        Ok((Some(gone), _)) => {
+            eprintln!("corral: {gone}");
+            1
+        }
+        Ok((None, live)) if detach && live > 0 => {
+            eprintln!(
+                "corral: detached; {live} task(s) go on in the corral server (`corral` shows them again)"
+            );
+            0
+        }
+        Ok(_) => 0,
         Err(e) => {
             eprintln!("corral: terminal error: {e}");
             1

@@ -108,7 +108,7 @@ pub struct FileChange {
 
 /// A task's changes against its base: committed, staged, unstaged and
 /// untracked (not ignored) files alike.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Changes {
     /// The commit compared against: the merge base of the task's HEAD and
     /// the base branch (so work already merged into the base does not show
@@ -191,7 +191,7 @@ pub enum MergeStrategy {
 }
 
 /// What a successful merge did to the base branch.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum MergeKind {
     /// The base branch already contained the task branch; nothing changed.
     AlreadyUpToDate,
@@ -202,7 +202,7 @@ pub enum MergeKind {
 }
 
 /// The result of [`merge`].
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MergeOutcome {
     /// What happened.
     pub kind: MergeKind,
