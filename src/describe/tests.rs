@@ -286,3 +286,15 @@ fn mcp_web_hooks_compaction_and_refusals_name_what_happened() {
         ["  ! not permitted: Bash: touch needs approval"]
     );
 }
+
+#[test]
+fn an_approval_shows_bidi_and_zero_width_characters_as_placeholders() {
+    let mut q = approval();
+    // Reads as `ls #txt.sh` in a bidi terminal; runs `rm -rf ~`.
+    q.input = serde_json::json!({"command": "ls #\u{202e}hs.txt\u{2066} rm\u{200b} -rf ~"});
+    let words: Vec<String> = question(&q, 160).iter().map(Line::text).collect();
+    assert_eq!(
+        words,
+        ["? Bash wants to run: ls #⟨U+202E⟩hs.txt⟨U+2066⟩ rm⟨U+200B⟩ -rf ~"]
+    );
+}

