@@ -84,10 +84,10 @@ pub struct CockpitArgs {
     /// waiting for you.
     #[arg(long)]
     pub no_notify: bool,
-    /// Be a client of the corral server (started if needed): the agents
-    /// run there and go on when this cockpit detaches (`q`).
+    /// Run the agents in this process instead of the corral server: they
+    /// stop when this cockpit quits (the cockpit before the server).
     #[arg(long)]
-    pub server: bool,
+    pub local: bool,
 }
 
 /// What to do.

@@ -688,7 +688,7 @@ fn agents_outlive_the_cockpit_with_the_real_claude() {
     }
     let _stop = StopServer(&corral);
     let cockpit = format!(
-        "env -i {} {} --server --cwd {}",
+        "env -i {} {} --cwd {}",
         env.iter()
             .map(|(k, v)| format!("{k}={}", sh_quote(v)))
             .collect::<Vec<_>>()

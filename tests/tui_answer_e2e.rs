@@ -100,7 +100,7 @@ fn questions_denial_approval_follow_up_and_allow_always_with_the_real_claude() {
         .map(|(k, v)| format!("{k}={}", sh_quote(v)))
         .collect();
     let command = format!(
-        "env -i {} {} --cwd {}",
+        "env -i {} {} --local --cwd {}",
         assignments.join(" "),
         sh_quote(env!("CARGO_BIN_EXE_corral")),
         sh_quote(&sandbox.work.display().to_string())
@@ -306,7 +306,7 @@ fn denial_approval_follow_up_allow_always_and_kill_with_the_real_gemini_over_acp
         .map(|(k, v)| format!("{k}={}", sh_quote(v)))
         .collect();
     let command = format!(
-        "env -i {} {} --agent gemini --cwd {}",
+        "env -i {} {} --local --agent gemini --cwd {}",
         assignments.join(" "),
         sh_quote(env!("CARGO_BIN_EXE_corral")),
         sh_quote(&sandbox.work.display().to_string())

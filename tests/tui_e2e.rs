@@ -115,7 +115,7 @@ fn launch_watch_kill_and_quit_in_a_real_terminal() {
     let home = dir.path().display();
     let command = format!(
         "env XDG_CONFIG_HOME={home}/config XDG_DATA_HOME={home}/data XDG_STATE_HOME={home}/state \
-         {bin} --agent-bin {} --cwd {}",
+         {bin} --local --agent-bin {} --cwd {}",
         script.display(),
         dir.path().display()
     );
@@ -236,7 +236,11 @@ fn the_cockpit_leaves_a_live_corral_run_alone() {
         .iter()
         .map(|(k, v)| format!("{k}={}", v.display()))
         .collect();
-    let command = format!("env {} {bin} --cwd {}", env.join(" "), home.display());
+    let command = format!(
+        "env {} {bin} --local --cwd {}",
+        env.join(" "),
+        home.display()
+    );
     let tmux = Tmux::start(&command, 90, 30);
     tmux.wait_for("the cockpit without the other corral's task", |s| {
         s.contains("no tasks yet")
@@ -323,7 +327,7 @@ fn the_review_answers_while_git_is_slow_and_a_follow_up_after_discard_starts_fre
     let bin = env!("CARGO_BIN_EXE_corral");
     let command = format!(
         "env PATH={}:{} GIT_CONFIG_GLOBAL=/dev/null XDG_CONFIG_HOME={h}/config XDG_DATA_HOME={h}/data \
-         XDG_STATE_HOME={h}/state {bin} --agent-bin {} --cwd {}",
+         XDG_STATE_HOME={h}/state {bin} --local --agent-bin {} --cwd {}",
         bin_dir.display(),
         std::env::var("PATH").unwrap_or_default(),
         agent.display(),
@@ -428,7 +432,7 @@ fn the_kill_keys_leave_no_child_and_no_escaped_process() {
     let command = format!(
         "env XDG_CONFIG_HOME={home}/config XDG_DATA_HOME={home}/data XDG_STATE_HOME={home}/state \
          FAKE_AGENT=escape.py ESCAPE_CHILDREN=200 ESCAPE_CLEAN_ENV={} ESCAPE_PIDS_FILE={} \
-         {} --agent-bin {} --cwd {home}",
+         {} --local --agent-bin {} --cwd {home}",
         u8::from(clean_env),
         pids_file.display(),
         env!("CARGO_BIN_EXE_corral"),

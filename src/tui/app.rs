@@ -141,8 +141,8 @@ pub struct App {
     pub quitting: bool,
     /// The loop should end now.
     pub exit: bool,
-    /// A client of the corral server: `q` detaches (the agents go on),
-    /// `Q` stops them all and quits.
+    /// A client of the corral server (not `--local`): `q` detaches (the
+    /// agents go on), `Q` stops them all and quits.
     pub detach: bool,
     pub defaults: FormDefaults,
     /// The answer box of the selected blocked task.

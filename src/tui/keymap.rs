@@ -129,7 +129,8 @@ pub enum Action {
     ToggleArchive,
     /// Ask before deleting a finished task.
     DeleteAsk,
-    /// Quit (asks first when agents run); a client of the server detaches.
+    /// Detach from the server (with `--local`: quit, asking first when
+    /// agents run).
     Quit,
     /// Stop every agent and quit (asks first when agents run).
     QuitAll,
@@ -262,7 +263,7 @@ pub const HELP: &[(&str, &str, &str)] = &[
     (
         "app",
         "q Ctrl-C",
-        "quit, killing agents (asks y); --server: detach, they go on",
+        "detach: the agents go on (--local: quit, killing them, asks y)",
     ),
     ("app", "?", "this help"),
     ("app", "Esc", "close an overlay, the grid or the search"),

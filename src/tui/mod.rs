@@ -162,7 +162,7 @@ pub fn run(defaults: AgentArgs, config_file: Option<&Path>, switches: &CockpitAr
     };
     // The cockpit as a client: the server runs the agents (started here
     // when none runs), before the terminal is taken so errors print plainly.
-    let server = if switches.server {
+    let server = if !switches.local {
         match crate::server::client::connect_or_start(
             &paths,
             config_file,
@@ -212,8 +212,10 @@ pub fn run(defaults: AgentArgs, config_file: Option<&Path>, switches: &CockpitAr
         let (tx, rx) = tokio::sync::mpsc::channel(EVENT_CHANNEL);
         let state = State::new(configured_settings(&config, &paths, questions.clone()));
         let mut link_notes = None;
+        let mut server_pid = None;
         let mut driver = match server {
             Some(conn) => {
+                server_pid = Some(conn.welcome.pid);
                 let (notes_tx, notes_rx) = tokio::sync::mpsc::channel(64);
                 link_notes = Some(notes_rx);
                 let (remote, first) = remote::link(conn, tx, notes_tx)?;
@@ -274,6 +276,11 @@ pub fn run(defaults: AgentArgs, config_file: Option<&Path>, switches: &CockpitAr
         };
         if !notes.is_empty() {
             cockpit.app.notice = Some(notes.join("; "));
+        }
+        if let Some(pid) = server_pid {
+            cockpit.app.notice = Some(format!(
+                "agents run in the corral server (pid {pid}): q detaches, Q stops them all"
+            ));
         }
         cockpit.app.detach = detach;
         let result = run_loop(&mut cockpit, &mut term).await;
