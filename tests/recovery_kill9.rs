@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use corral::runtime::cgroup;
 use serde_json::Value;
 
 fn fixtures() -> PathBuf {
@@ -215,11 +216,88 @@ fn a_killed_corral_takes_escaped_processes_down_within_two_seconds() {
         std::thread::sleep(Duration::from_millis(20));
     };
     assert_eq!(pids.len(), 203 + usize::from(clean_env));
+    let corral_pid = run.id();
+    assert_eq!(
+        cgroup::task_cgroups_of(corral_pid).len(),
+        usize::from(clean_env)
+    );
     kill9(&mut run);
     // No other corral command runs before the check.
     std::thread::sleep(Duration::from_secs(2));
     let left: Vec<i32> = pids.into_iter().filter(|&pid| alive(pid)).collect();
     assert!(left.is_empty(), "still alive 2 s after kill -9: {left:?}");
+    // The watchdog removed the task's cgroup: the next start finds nothing.
+    assert_eq!(cgroup::task_cgroups_of(corral_pid), Vec::<PathBuf>::new());
+}
+
+/// The pid of `parent`'s child running the watchdog.
+fn watchdog_of(parent: i32) -> Option<i32> {
+    children(parent).into_iter().find(|&pid| {
+        std::fs::read(format!("/proc/{pid}/cmdline"))
+            .is_ok_and(|c| c.split(|&b| b == 0).any(|a| a == b"__corral-watchdog"))
+    })
+}
+
+/// Where tasks get a cgroup: corral and its watchdog both `kill -9`ed, the
+/// task's processes (one with no environment, which no tag finds) live on
+/// in its cgroup until the next corral that starts agents kills them.
+#[test]
+fn the_next_start_kills_what_a_corral_and_its_watchdog_left_in_task_cgroups() {
+    if !cgroup::available() {
+        eprintln!(
+            "no delegated cgroup tree: {}; skipping",
+            cgroup::mechanism()
+        );
+        return;
+    }
+    let home = tempfile::tempdir().unwrap();
+    let pids_file = home.path().join("pids");
+    let mut run = corral(home.path())
+        .args(["run", "--agent-bin"])
+        .arg(fixtures().join("agents/fake_claude.sh"))
+        .arg("wait forever")
+        .env("FAKE_AGENT", "escape.py")
+        .env("ESCAPE_PIDS_FILE", &pids_file)
+        .env("ESCAPE_CLEAN_ENV", "1")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("corral run starts");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let pids: Vec<i32> = loop {
+        let text = std::fs::read_to_string(&pids_file).unwrap_or_default();
+        if text.ends_with("ready\n") {
+            break text.lines().filter_map(|l| l.parse().ok()).collect();
+        }
+        assert!(Instant::now() < deadline, "escape.py never got ready");
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let corral_pid = run.id();
+    let watchdog = watchdog_of(corral_pid as i32).expect("corral runs a watchdog");
+    unsafe { libc::kill(watchdog, libc::SIGKILL) };
+    kill9(&mut run);
+    std::thread::sleep(Duration::from_millis(500));
+    assert!(
+        pids.iter().any(|&pid| alive(pid)),
+        "with the watchdog dead too, the escaped processes live on"
+    );
+    assert_eq!(cgroup::task_cgroups_of(corral_pid).len(), 1);
+    // The next corral that starts agents.
+    let out = corral(home.path())
+        .args(["run", "--agent-bin"])
+        .arg(fixtures().join("agents/fake_claude.sh"))
+        .arg("hi")
+        .env("FAKE_AGENT", "replay.sh")
+        .env(
+            "FAKE_AGENT_ARGS",
+            format!("{} 0 2", fixtures().join("claude/text.jsonl").display()),
+        )
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let left: Vec<i32> = pids.into_iter().filter(|&pid| alive(pid)).collect();
+    assert!(left.is_empty(), "left after the next start: {left:?}");
+    assert_eq!(cgroup::task_cgroups_of(corral_pid), Vec::<PathBuf>::new());
 }
 
 #[test]

@@ -276,6 +276,21 @@ pub(crate) fn remove_all(dirs: &[PathBuf]) {
     }
 }
 
+/// The task cgroups corral `corral_pid` made that still exist.
+pub fn task_cgroups_of(corral_pid: u32) -> Vec<PathBuf> {
+    let Some(base) = base() else {
+        return Vec::new();
+    };
+    let Ok(entries) = std::fs::read_dir(base) else {
+        return Vec::new();
+    };
+    entries
+        .flatten()
+        .filter(|e| e.file_name().to_str().and_then(creator_pid) == Some(corral_pid as i32))
+        .map(|e| e.path())
+        .collect()
+}
+
 /// At start: kills and removes task cgroups whose corral is gone (its
 /// watchdog died with it). Returns how many were removed.
 pub fn sweep_stale() -> usize {
