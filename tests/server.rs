@@ -569,6 +569,85 @@ fn an_answer_from_one_client_closes_the_question_in_the_other() {
     assert!(told.is_some());
 }
 
+#[test]
+fn a_command_task_is_typed_into_and_watched_through_the_server() {
+    let home = Home::new();
+    let bin = fixtures().join("echo_stdin.sh");
+    let id = home
+        .ok(&[
+            "run",
+            "--detach",
+            "--agent",
+            "command",
+            "--agent-bin",
+            bin.to_str().unwrap(),
+            "--",
+            "first line",
+        ])
+        .trim()
+        .to_string();
+    home.wait_status(&id, "running");
+    let (mut raw, _) = Raw::connect(&home.socket(), hello(0));
+    raw.send(&json!({"type": "watch_raw", "seq": 1, "id": id}));
+    raw.until(Duration::from_secs(10), |m| {
+        m["type"] == "done" && m["seq"] == 1
+    })
+    .expect("watching");
+    raw.send(&json!({"type": "input", "id": id, "bytes": b"typed remotely\r".to_vec()}));
+    let mut terminal = Vec::new();
+    let echoed = raw.until(Duration::from_secs(10), |m| {
+        if m["type"] == "raw" && m["id"] == id.as_str() {
+            for b in m["bytes"].as_array().unwrap() {
+                terminal.push(b.as_u64().unwrap() as u8);
+            }
+        }
+        String::from_utf8_lossy(&terminal).contains("echo: typed remotely")
+    });
+    assert!(
+        echoed.is_some(),
+        "no echo in the raw output: {:?}",
+        String::from_utf8_lossy(&terminal)
+    );
+    // Ctrl-D ends its stdin: it exits 7, as a command task does.
+    raw.send(&json!({"type": "input", "id": id, "bytes": [4]}));
+    home.wait_status(&id, "failed");
+    let logs = String::from_utf8_lossy(&home.run(&["logs", &id]).stdout).into_owned();
+    assert!(logs.contains("echo: first line"), "{logs}");
+    assert!(logs.contains("echo: typed remotely"), "{logs}");
+}
+
+#[test]
+fn attach_follows_a_task_live_until_it_finishes() {
+    let home = Home::new();
+    let id = home.detach_asker("attach to me", &[]);
+    home.wait_status(&id, "blocked");
+    // Not a terminal: attach only follows (nobody can answer there).
+    let mut attach = home.corral(&["attach", &id]);
+    let child = attach
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(500));
+    home.ok(&["answer", &id, "deny", "not", "now"]);
+    let out = child.wait_with_output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("› attach to me"),
+        "the transcript so far: {text}"
+    );
+    assert!(
+        text.contains("the tool was deny: not now"),
+        "then live: {text}"
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stderr).contains(&format!("attached to {id}")));
+}
+
 fn rss_kb(pid: i32) -> u64 {
     std::fs::read_to_string(format!("/proc/{pid}/status"))
         .unwrap()
