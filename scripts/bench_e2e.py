@@ -310,7 +310,7 @@ def seed_store(home, count):
                 record["title"] = f"stored task {i}"
                 with open(os.path.join(dst, name), "w") as f:
                     json.dump(record, f)
-            elif not name.endswith(".lock"):
+            else:
                 shutil.copyfile(os.path.join(src, name), os.path.join(dst, name))
 
 

@@ -73,8 +73,13 @@ impl<X: Executor> Driver<X> {
     /// then its effects carried out. Returns the step with its effects
     /// taken (the published events and deletions stay for the caller).
     pub fn step(&mut self, now_ms: u64, event: Event) -> Step {
+        // A step that only concerns one task (its output, its adoption,
+        // its stored transcript) is recorded by looking at that task only.
         let output_of = match &event {
-            Event::Agent { task, .. } | Event::Output { task, .. } => Some(*task),
+            Event::Agent { task, .. }
+            | Event::Output { task, .. }
+            | Event::Command(Command::LoadTranscript { task, .. }) => Some(*task),
+            Event::Command(Command::Adopt { .. }) => Some(self.state.next_task_id()),
             _ => None,
         };
         let mut step = update(&mut self.state, now_ms, event);
@@ -124,6 +129,28 @@ impl<X: Executor> Driver<X> {
             }),
         );
         Some(id)
+    }
+
+    /// Reads the stored transcript of `task` if it has one not read yet
+    /// (an adopted task being opened) and puts it in front of what it has.
+    /// Returns whether it read one.
+    pub fn load_transcript(&mut self, now_ms: u64, task: TaskId) -> bool {
+        let Some(t) = self.state.task(task) else {
+            return false;
+        };
+        let (Some(run), Some(id), Some(recorder)) = (
+            t.transcript_stored,
+            t.short_id.as_ref(),
+            self.recorder.as_ref(),
+        ) else {
+            return false;
+        };
+        let events = recorder.stored_events(id, run);
+        self.step(
+            now_ms,
+            Event::Command(Command::LoadTranscript { task, events }),
+        );
+        true
     }
 
     /// Gives the recorder back (to flush or drop it before the runtime).

@@ -267,7 +267,8 @@ fn a_restarted_front_end_adopts_tasks_and_retries_them_as_new_runs() {
         recorder(&d).flush();
         recorder(&d).store_id(task).unwrap().to_string()
     };
-    // A new corral: the task is adopted with its history.
+    // A new corral: the task is adopted from its record alone (a start
+    // reads no transcript); its history is read when it is opened.
     let record = store.load(&id).unwrap();
     assert_eq!(record.status, TaskStatus::Failed);
     let mut d = driver(&store, Settings::default());
@@ -275,6 +276,10 @@ fn a_restarted_front_end_adopts_tasks_and_retries_them_as_new_runs() {
     let task = d.adopt(3_000, &record, None).expect("claude can run");
     let t = d.state().task(task).unwrap();
     assert_eq!(t.status, TaskStatus::Failed);
+    assert!(t.transcript.is_empty());
+    assert!(d.load_transcript(3_500, task));
+    assert!(!d.load_transcript(3_600, task), "read once");
+    let t = d.state().task(task).unwrap();
     assert!(
         t.transcript
             .entries()

@@ -152,6 +152,12 @@ pub enum Command {
     /// Add a task known from elsewhere (the store, after a restart) under a
     /// new id; an unfinished one becomes `interrupted`.
     Adopt { task: Box<task::Task> },
+    /// The stored events of an adopted task's last run, read when it was
+    /// opened: they go in front of its transcript.
+    LoadTranscript {
+        task: TaskId,
+        events: Vec<event::AgentEvent>,
+    },
     /// Kill a task's agent and every process it started.
     Kill { task: TaskId },
     /// Answer the pending question of a task.

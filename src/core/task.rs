@@ -224,6 +224,7 @@ impl Task {
             worktree: None,
             worktree_pending: false,
             changes: None,
+            transcript_stored: None,
             live: LiveTurns::default(),
             plan: Vec::new(),
         }
@@ -322,6 +323,11 @@ pub struct Task {
     pub changes: Option<ChangeCount>,
     /// The agent's current plan (the last `plan` event), empty when none.
     pub plan: Vec<crate::core::event::PlanItem>,
+    /// The run whose events are in the store and not read yet (a task
+    /// brought back after a restart): a front end reads them when the task
+    /// is opened ([`crate::core::Command::LoadTranscript`]), so a start with
+    /// thousands of stored tasks reads none.
+    pub transcript_stored: Option<u32>,
 }
 
 /// How the agent judged its last turn.

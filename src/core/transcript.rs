@@ -74,6 +74,20 @@ impl Transcript {
         self.entries.push_back(event);
     }
 
+    /// Puts `earlier` (events from before everything in the window: a
+    /// stored transcript read when its task is opened) in front, keeping
+    /// the cap; the revision still moves forward.
+    pub fn prepend(&mut self, earlier: Vec<AgentEvent>) {
+        let later = std::mem::take(&mut self.entries);
+        let (revision, dropped) = (self.revision, self.dropped);
+        self.dropped = 0;
+        for event in earlier.into_iter().chain(later) {
+            self.push(event);
+        }
+        self.dropped += dropped;
+        self.revision = self.revision.max(revision) + 1;
+    }
+
     /// The entries in order, oldest first.
     pub fn entries(&self) -> impl DoubleEndedIterator<Item = &AgentEvent> + ExactSizeIterator {
         self.entries.iter()
@@ -116,6 +130,19 @@ mod tests {
         t.push(delta("lo"));
         assert_eq!(t.len(), 1);
         assert_eq!(t.entries().next(), Some(&delta("Hello")));
+    }
+
+    #[test]
+    fn a_stored_transcript_goes_in_front_within_the_cap() {
+        let raw = |line: &str| AgentEvent::Raw { line: line.into() };
+        let mut t = Transcript::with_cap(3);
+        t.push(raw("follow-up"));
+        let before = t.revision();
+        t.prepend(vec![raw("old 1"), raw("old 2"), raw("old 3")]);
+        let lines: Vec<_> = t.entries().cloned().collect();
+        assert_eq!(lines, vec![raw("old 2"), raw("old 3"), raw("follow-up")]);
+        assert_eq!(t.dropped(), 1);
+        assert!(t.revision() > before, "views see the change");
     }
 
     #[test]

@@ -179,6 +179,14 @@ fn command(state: &mut State, now_ms: u64, cmd: Command) -> Vec<Effect> {
             state.adopt(*task);
             vec![]
         }
+        Command::LoadTranscript { task, events } => {
+            if let Some(t) = state.task_mut(task)
+                && t.transcript_stored.take().is_some()
+            {
+                t.transcript.prepend(events);
+            }
+            vec![]
+        }
         Command::Kill { task } => {
             let Some(t) = state.task_mut(task) else {
                 return vec![];

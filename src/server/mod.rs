@@ -132,7 +132,11 @@ pub fn run_foreground(config_file: Option<&Path>, idle_override_ms: Option<u64>)
                 !r.archived && (r.status.is_final() || !store.owned_elsewhere(&r.id))
             };
             for record in records.iter().filter(ours) {
-                driver.adopt(crate::headless::now_ms(), record, Some(&config));
+                let now = crate::headless::now_ms();
+                // Clients get every transcript in their snapshot: read now.
+                if let Some(task) = driver.adopt(now, record, Some(&config)) {
+                    driver.load_transcript(now, task);
+                }
             }
         }
         let mut server = Server::new(driver, rx, idle, config.defaults.notifications);

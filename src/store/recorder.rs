@@ -47,12 +47,15 @@ const QUEUE: usize = 4096;
 pub(super) enum Msg {
     /// The current record of a task (the writer adds the agent group), and
     /// what is secret in its events and raw output. `fresh`: the first
-    /// record of a new task, whose folder the writer creates.
+    /// record of a new task, whose folder the writer creates. `unchanged`:
+    /// the store already has this record (an adopted task): learn it,
+    /// do not write it.
     Upsert {
         task: TaskId,
         record: Box<TaskRecord>,
         secrets: Arc<Redactor>,
         fresh: bool,
+        unchanged: bool,
     },
     /// Canonical events of the task's current run.
     Events(TaskId, Vec<AgentEvent>),
@@ -238,7 +241,9 @@ impl Recorder {
                 let seen = stored.is_some().then(|| fingerprint(t, &meta));
                 if let Some(mut record) = stored {
                     // The writer learns the adopted task (and its run
-                    // number) from its record, with the status it has now.
+                    // number) from its record, with the status it has now;
+                    // a record that stays as it was is not written again.
+                    let unchanged = record.status == t.status;
                     record.status = t.status;
                     let secrets = Arc::new(task_redactor(t, &self.redactor));
                     self.send(Msg::Upsert {
@@ -246,6 +251,7 @@ impl Recorder {
                         record,
                         secrets,
                         fresh: false,
+                        unchanged,
                     });
                 }
                 self.tracked.insert(t.id, Tracked { meta, seen });
@@ -314,6 +320,7 @@ impl Recorder {
                 record: Box::new(record),
                 secrets,
                 fresh,
+                unchanged: false,
             });
         }
         // Events after the records: a new run's record opens its files.
@@ -336,8 +343,10 @@ impl Recorder {
     /// adopts it through `update`, and [`Recorder::observe`] then keeps
     /// recording it under its store id). Redacted environment values are
     /// taken from its profile in `config`, else from this process's
-    /// environment, else dropped. The last run's events are replayed into
-    /// its transcript. `None` when this build cannot run the record's agent
+    /// environment, else dropped. The last run's events are not read: the
+    /// task says which run they are in ([`Task::transcript_stored`]) and a
+    /// front end reads them with [`Recorder::stored_events`] when the task
+    /// is opened, so a start costs one record per task. `None` when this build cannot run the record's agent
     /// kind, or when the task is unfinished and another live corral holds
     /// its lock (it is theirs: never relabelled, never rewritten).
     pub fn load(
@@ -362,9 +371,7 @@ impl Recorder {
                 .or_else(|| std::env::var(name).ok())
         })?;
         if record.runs > 0 {
-            for event in self.store.read_events(&record.id, record.runs) {
-                task.transcript.push(event);
-            }
+            task.transcript_stored = Some(record.runs);
         }
         let meta = RecordMeta {
             id: record.id.clone(),
@@ -375,6 +382,11 @@ impl Recorder {
         self.loaded
             .insert(record.id.clone(), (meta, Box::new(record.clone())));
         Some(task)
+    }
+
+    /// The stored events of run `run` of the task the store knows as `id`.
+    pub fn stored_events(&self, id: &str, run: u32) -> Vec<AgentEvent> {
+        self.store.read_events(id, run)
     }
 
     /// Queues a message for the writer; waits only while the writer is a

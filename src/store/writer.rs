@@ -135,8 +135,9 @@ impl Writer {
                 record,
                 secrets,
                 fresh,
+                unchanged,
             } => {
-                self.upsert(task, *record, secrets, fresh);
+                self.upsert(task, *record, secrets, fresh, unchanged);
                 if let Some(waiting) = self.pending.remove(&task) {
                     self.pending_lines = self.pending_lines.saturating_sub(waiting.len());
                     for msg in waiting {
@@ -231,6 +232,7 @@ impl Writer {
         mut record: TaskRecord,
         secrets: Arc<Redactor>,
         fresh: bool,
+        unchanged: bool,
     ) {
         // A new task's folder; its id was made without looking at the
         // disk, so an existing folder is somebody else's task.
@@ -270,6 +272,11 @@ impl Writer {
         }
         w.record = record.clone();
         w.secrets = secrets;
+        if unchanged && record.status.is_final() {
+            // Adopted as it is on disk: thousands of stored tasks cost no
+            // write (and no fsync) at start.
+            return;
+        }
         self.save(task, record);
     }
 

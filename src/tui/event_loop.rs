@@ -271,6 +271,10 @@ impl Cockpit {
         }
         self.app.now_ms = now_ms();
         self.app.sync(self.driver.state());
+        // A stored task's transcript is read when it is shown.
+        if let Some(task) = self.app.selected {
+            self.driver.load_transcript(now_ms(), task);
+        }
         self.app.sync_answer(self.driver.state());
         let (app, state) = (&mut self.app, self.driver.state());
         term.draw(|f| {
