@@ -257,8 +257,8 @@ mod tests {
                 .collect()
         }
 
-        /// A worktree task whose agent ran in `/wt/one` and exited.
-        fn finished_worktree_task() -> (Driver<Vec<Effect>>, TaskId) {
+        /// A worktree task whose agent runs in `/wt/one`.
+        fn running_worktree_task() -> (Driver<Vec<Effect>>, TaskId) {
             let settings = Settings {
                 worktree_root: Some("/wt".into()),
                 ..Settings::default()
@@ -272,6 +272,13 @@ mod tests {
                 spawned_in(&d.executor),
                 vec![std::path::PathBuf::from("/wt/one")]
             );
+            d.executor.clear();
+            (d, id)
+        }
+
+        /// A worktree task whose agent ran in `/wt/one` and exited.
+        fn finished_worktree_task() -> (Driver<Vec<Effect>>, TaskId) {
+            let (mut d, id) = running_worktree_task();
             let exit = ExitInfo {
                 code: Some(0),
                 signal: None,
@@ -336,16 +343,7 @@ mod tests {
 
         #[test]
         fn writing_review_ops_wait_for_the_agent_and_reading_does_not() {
-            let settings = Settings {
-                worktree_root: Some("/wt".into()),
-                ..Settings::default()
-            };
-            let mut d = Driver::new(State::new(settings), None, Vec::new());
-            let mut task = spec("fix it");
-            task.worktree = true;
-            let (id, _) = d.launch(1_000, task);
-            ready(&mut d, id, "/wt/one");
-            d.executor.clear();
+            let (mut d, id) = running_worktree_task();
             for op in [
                 ReviewOp::Commit { message: None },
                 ReviewOp::ListUnmerged,

@@ -7,57 +7,30 @@ use serde_json::{Value, json};
 use super::*;
 use crate::agent::{AgentKind, AgentOptions};
 use crate::core::Settings;
-use crate::core::test_step::{Published, update};
-use crate::core::{
-    Limits,
-    task::{Budget, TaskSpec},
+use crate::core::task::TaskSpec;
+use crate::core::test_step::{
+    Published, agent_says as agent, answer_at, follow_up_at, launch_in, session_event, spec_of,
+    turn, update,
 };
 
 fn spec(agent: AgentKind, mode: Option<&str>) -> TaskSpec {
     TaskSpec {
-        agent,
-        prompt: "fix it".into(),
-        title: None,
-        cwd: ".".into(),
         options: AgentOptions {
             permission_mode: mode.map(str::to_string),
             ..AgentOptions::default()
         },
-        limits: Limits::default(),
-        profile: None,
-        budget: Budget::default(),
-        worktree: false,
+        ..spec_of(agent, "fix it")
     }
 }
 
 fn launched(agent: AgentKind, mode: Option<&str>, settings: Settings) -> (State, TaskId) {
-    let mut s = State::new(settings);
-    let fx = update(
-        &mut s,
-        1_000,
-        Event::Command(Command::launch(spec(agent, mode))),
-    );
+    let (s, id, fx) = launch_in(settings, spec(agent, mode));
     assert!(matches!(fx.as_slice(), [Effect::Spawn { .. }]), "{fx:?}");
-    let id = s.tasks[0].id;
-    s.drain_published();
     (s, id)
 }
 
-fn agent(s: &mut State, task: TaskId, event: AgentEvent) -> Vec<Effect> {
-    update(s, 2_000, Event::Agent { task, event })
-}
-
 fn session(s: &mut State, task: TaskId) -> Vec<Effect> {
-    agent(
-        s,
-        task,
-        AgentEvent::Session {
-            session_id: "sess-1".into(),
-            model: None,
-            cwd: None,
-            agent: "gemini".into(),
-        },
-    )
+    agent(s, task, session_event("sess-1", "gemini"))
 }
 
 /// The one stdin line among `fx`, parsed.
@@ -84,15 +57,7 @@ fn shell_question() -> AgentEvent {
 }
 
 fn turn_end() -> AgentEvent {
-    AgentEvent::TurnEnd {
-        is_error: false,
-        result: Some("done".into()),
-        api_error_status: None,
-        num_turns: Some(1),
-        permission_denials: vec![],
-        terminal_reason: None,
-        api_error_type: None,
-    }
+    turn(false, Some("done".into()), None, Some(1))
 }
 
 #[test]
@@ -106,14 +71,7 @@ fn the_first_prompt_goes_out_when_the_session_is_announced_then_follow_ups_count
     // A second session announcement (a reload) sends nothing again.
     assert!(written(&session(&mut s, id)).is_empty());
     agent(&mut s, id, turn_end());
-    let fx = update(
-        &mut s,
-        3_000,
-        Event::Command(Command::FollowUp {
-            task: id,
-            text: "and the tests".into(),
-        }),
-    );
+    let fx = follow_up_at(&mut s, id, 3_000, "and the tests");
     let sent = written(&fx);
     assert_eq!(sent[0]["id"], "corral-prompt-1");
     assert_eq!(sent[0]["params"]["prompt"][0]["text"], "and the tests");
@@ -125,15 +83,13 @@ fn a_denial_reason_follows_as_the_next_prompt_when_the_turn_ends() {
     session(&mut s, id);
     agent(&mut s, id, shell_question());
     assert_eq!(s.task(id).unwrap().status, TaskStatus::Blocked);
-    let fx = update(
+    let fx = answer_at(
         &mut s,
+        id,
         3_000,
-        Event::Command(Command::Answer {
-            task: id,
-            answer: Answer::Deny {
-                message: "not in this repo".into(),
-            },
-        }),
+        Answer::Deny {
+            message: "not in this repo".into(),
+        },
     );
     let sent = written(&fx);
     assert_eq!(sent[0]["result"]["outcome"]["optionId"], "no");

@@ -3,7 +3,7 @@
 
 use super::*;
 use crate::core::Settings;
-use crate::core::test_step::{Published, update};
+use crate::core::test_step::{Published, exit_at, exit_signal, turn, update};
 
 fn launch(s: &mut State, now: u64, spec: TaskSpec) -> Vec<Effect> {
     update(s, now, Event::Command(Command::launch(spec)))
@@ -29,15 +29,15 @@ fn succeed(s: &mut State, now: u64, id: TaskId) -> Vec<Effect> {
             event: turn_end(false, "ok"),
         },
     );
-    fx.extend(update(
-        s,
-        now,
-        Event::Exited {
-            task: id,
-            exit: exit(0),
-        },
-    ));
+    fx.extend(exit_at(s, id, now, exit(0)));
     fx
+}
+
+/// The finished task was killed; why.
+fn killed_because(s: &mut State) -> Option<String> {
+    let f = finished(s);
+    assert_eq!(f.status, FinishStatus::Killed);
+    f.reason
 }
 
 fn codex_task(prompt: &str) -> TaskSpec {
@@ -119,22 +119,9 @@ fn max_cost_kills_with_the_amount_in_the_reason() {
         agent(&mut s, 1, usage(0.1)).is_empty(),
         "one kill is enough"
     );
-    update(
-        &mut s,
-        3_000,
-        Event::Exited {
-            task: 1,
-            exit: ExitInfo {
-                code: None,
-                signal: Some("SIGINT".into()),
-                killed_outside_group: 0,
-            },
-        },
-    );
-    let f = finished(&mut s);
-    assert_eq!(f.status, FinishStatus::Killed);
+    exit_at(&mut s, 1, 3_000, exit_signal("SIGINT"));
     assert_eq!(
-        f.reason.as_deref(),
+        killed_because(&mut s).as_deref(),
         Some("spent $0.62, over the $0.50 limit")
     );
 }
@@ -187,32 +174,15 @@ fn max_turns_kills_once_the_agent_reports_more() {
             ..spec("loop")
         },
     );
-    let turn = |n| AgentEvent::TurnEnd {
-        is_error: false,
-        result: Some("r".into()),
-        api_error_status: None,
-        num_turns: Some(n),
-        permission_denials: vec![],
-        terminal_reason: None,
-        api_error_type: None,
-    };
+    let turn = |n| turn(false, Some("r".into()), None, Some(n));
     assert!(
         !agent(&mut s, 1, turn(2)).contains(&Effect::Kill { task: 1 }),
         "at the limit is fine"
     );
     assert_eq!(agent(&mut s, 1, turn(1)), vec![Effect::Kill { task: 1 }]);
-    update(
-        &mut s,
-        2_000,
-        Event::Exited {
-            task: 1,
-            exit: exit(0),
-        },
-    );
-    let f = finished(&mut s);
-    assert_eq!(f.status, FinishStatus::Killed);
+    exit_at(&mut s, 1, 2_000, exit(0));
     assert_eq!(
-        f.reason.as_deref(),
+        killed_because(&mut s).as_deref(),
         Some("took 3 turns, over the 2-turn limit")
     );
 }
@@ -221,14 +191,7 @@ fn max_turns_kills_once_the_agent_reports_more() {
 fn retry_relaunches_a_failed_task_from_its_prompt_as_a_new_run() {
     let (mut s, id) = launched(Settings::default());
     agent(&mut s, id, turn_end(true, "boom"));
-    update(
-        &mut s,
-        2_000,
-        Event::Exited {
-            task: id,
-            exit: exit(1),
-        },
-    );
+    exit_at(&mut s, id, 2_000, exit(1));
     assert_eq!(s.task(id).unwrap().status, TaskStatus::Failed);
     let fx = update(&mut s, 3_000, Event::Command(Command::Retry { task: id }));
     let [Effect::Spawn { task, spec, .. }] = fx.as_slice() else {
@@ -261,14 +224,7 @@ fn resume_continues_the_session_or_starts_over_without_one() {
         },
     );
     update(&mut s, 1_500, Event::Command(Command::Kill { task: id }));
-    update(
-        &mut s,
-        1_600,
-        Event::Exited {
-            task: id,
-            exit: exit(130),
-        },
-    );
+    exit_at(&mut s, id, 1_600, exit(130));
     let fx = update(
         &mut s,
         2_000,

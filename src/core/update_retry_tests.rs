@@ -2,75 +2,45 @@
 //! conversation, commands and timers: one event in, state and effects out.
 
 use super::*;
-use crate::agent::{AgentKind, AgentOptions, StdinMode};
-use crate::core::test_step::{Published, update};
+use crate::agent::{AgentKind, StdinMode};
+use crate::core::test_step::{
+    Published, agent_says as agent, exit_at, exit_code, exit_quiet, follow_up_at, launch_in,
+    retry_timer, session_event, spec_of, turn, update,
+};
 use crate::core::{Limits, task::TaskSpec};
 use crate::core::{RetryPolicy, Settings};
 
 fn spec(agent: AgentKind) -> TaskSpec {
-    TaskSpec {
-        agent,
-        prompt: "fix it".into(),
-        title: None,
-        cwd: ".".into(),
-        options: AgentOptions::default(),
-        limits: Limits::default(),
-        profile: None,
-        budget: Default::default(),
-        worktree: false,
-    }
+    spec_of(agent, "fix it")
 }
 
 fn launched(agent: AgentKind) -> (State, TaskId) {
-    let mut s = State::new(Settings::default());
-    let fx = update(&mut s, 1_000, Event::Command(Command::launch(spec(agent))));
+    let (s, id, fx) = launch_in(Settings::default(), spec(agent));
     assert_eq!(fx.len(), 1);
-    let id = s.tasks[0].id;
-    s.drain_published();
     (s, id)
 }
 
-fn agent(s: &mut State, task: TaskId, event: AgentEvent) -> Vec<Effect> {
-    update(s, 2_000, Event::Agent { task, event })
-}
-
 fn session(s: &mut State, task: TaskId, id: &str) {
-    agent(
-        s,
-        task,
-        AgentEvent::Session {
-            session_id: id.into(),
-            model: None,
-            cwd: None,
-            agent: "claude".into(),
-        },
-    );
+    agent(s, task, session_event(id, "claude"));
 }
 
 fn failed_turn(status: Option<u16>, result: &str) -> AgentEvent {
-    AgentEvent::TurnEnd {
-        is_error: true,
-        result: Some(result.into()),
-        api_error_status: status,
-        num_turns: Some(1),
-        permission_denials: vec![],
-        terminal_reason: None,
-        api_error_type: None,
-    }
+    turn(true, Some(result.into()), status, Some(1))
 }
 
 fn exited(s: &mut State, task: TaskId, now: u64, code: i32) -> Vec<Effect> {
+    exit_at(s, task, now, exit_code(code))
+}
+
+/// Keys typed for `task` at 2 000 ms.
+fn input(s: &mut State, task: TaskId, bytes: &[u8]) -> Vec<Effect> {
     update(
         s,
-        now,
-        Event::Exited {
+        2_000,
+        Event::Command(Command::Input {
             task,
-            exit: ExitInfo {
-                code: Some(code),
-                signal: None,
-                killed_outside_group: 0,
-            },
-        },
+            bytes: bytes.to_vec(),
+        }),
     )
 }
 
@@ -131,14 +101,7 @@ fn a_429_is_retried_after_5_then_10_s_then_gives_up_failed() {
     assert!(!s.cooling_down(AgentKind::Codex, 12_000));
 
     // The timer fires: claude resumes its session with a "continue" message.
-    let fx = update(
-        &mut s,
-        15_000,
-        Event::TimerFired {
-            task: id,
-            kind: TimerKind::Retry { attempt: 1 },
-        },
-    );
+    let fx = retry_timer(&mut s, id, 15_000, 1);
     let [Effect::Spawn { spec, .. }] = fx.as_slice() else {
         panic!("expected a spawn, got {fx:?}");
     };
@@ -164,14 +127,7 @@ fn a_429_is_retried_after_5_then_10_s_then_gives_up_failed() {
         }]
     ));
     assert_eq!(retry_event(&mut s).0, 2);
-    update(
-        &mut s,
-        30_000,
-        Event::TimerFired {
-            task: id,
-            kind: TimerKind::Retry { attempt: 2 },
-        },
-    );
+    retry_timer(&mut s, id, 30_000, 2);
     // Third: 20 s.
     let fx = rate_limited_run(&mut s, id, 40_000);
     assert!(matches!(
@@ -182,14 +138,7 @@ fn a_429_is_retried_after_5_then_10_s_then_gives_up_failed() {
         }]
     ));
     retry_event(&mut s);
-    update(
-        &mut s,
-        60_000,
-        Event::TimerFired {
-            task: id,
-            kind: TimerKind::Retry { attempt: 3 },
-        },
-    );
+    retry_timer(&mut s, id, 60_000, 3);
     // Fourth failure: out of retries, the task fails with the reason.
     let fx = rate_limited_run(&mut s, id, 70_000);
     assert!(fx.is_empty());
@@ -240,14 +189,7 @@ fn codex_and_gemini_rate_limit_words_are_recognised_and_resume_their_sessions() 
     assert!(matches!(fx.as_slice(), [Effect::Timer { .. }]), "{fx:?}");
     let (_, _, status, _) = retry_event(&mut s);
     assert_eq!(status, Some(429));
-    let fx = update(
-        &mut s,
-        10_000,
-        Event::TimerFired {
-            task: id,
-            kind: TimerKind::Retry { attempt: 1 },
-        },
-    );
+    let fx = retry_timer(&mut s, id, 10_000, 1);
     let [Effect::Spawn { spec, .. }] = fx.as_slice() else {
         panic!("{fx:?}");
     };
@@ -264,14 +206,7 @@ fn codex_and_gemini_rate_limit_words_are_recognised_and_resume_their_sessions() 
         },
     );
     assert!(!exited(&mut s, id, 5_000, 1).is_empty());
-    let fx = update(
-        &mut s,
-        10_000,
-        Event::TimerFired {
-            task: id,
-            kind: TimerKind::Retry { attempt: 1 },
-        },
-    );
+    let fx = retry_timer(&mut s, id, 10_000, 1);
     let [Effect::Spawn { spec, .. }] = fx.as_slice() else {
         panic!("{fx:?}");
     };
@@ -308,14 +243,7 @@ fn an_overloaded_529_is_retried_and_the_policy_is_configurable() {
         fx.as_slice(),
         [Effect::Timer { after_ms: 250, .. }]
     ));
-    update(
-        &mut s,
-        1_250,
-        Event::TimerFired {
-            task: id,
-            kind: TimerKind::Retry { attempt: 1 },
-        },
-    );
+    retry_timer(&mut s, id, 1_250, 1);
     agent(&mut s, id, failed_turn(Some(529), "Overloaded"));
     assert!(exited(&mut s, id, 2_000, 1).is_empty(), "one retry only");
     assert_eq!(s.task(id).unwrap().status, TaskStatus::Failed);
@@ -329,14 +257,7 @@ fn killing_a_task_during_its_cool_down_ends_it_and_the_stale_timer_does_nothing(
     assert!(update(&mut s, 6_000, Event::Command(Command::Kill { task: id })).is_empty());
     assert_eq!(s.task(id).unwrap().status, TaskStatus::Killed);
     assert!(!s.cooling_down(AgentKind::Claude, 7_000));
-    let fx = update(
-        &mut s,
-        10_000,
-        Event::TimerFired {
-            task: id,
-            kind: TimerKind::Retry { attempt: 1 },
-        },
-    );
+    let fx = retry_timer(&mut s, id, 10_000, 1);
     assert!(fx.is_empty());
     assert_eq!(s.task(id).unwrap().status, TaskStatus::Killed);
 }
@@ -356,37 +277,11 @@ fn the_openai_kind_sends_a_chat_and_keeps_the_conversation() {
     agent(
         &mut s,
         id,
-        AgentEvent::TurnEnd {
-            is_error: false,
-            result: Some("first answer".into()),
-            api_error_status: None,
-            num_turns: Some(1),
-            permission_denials: vec![],
-            terminal_reason: None,
-            api_error_type: None,
-        },
+        turn(false, Some("first answer".into()), None, Some(1)),
     );
-    update(
-        &mut s,
-        3_000,
-        Event::Exited {
-            task: id,
-            exit: ExitInfo {
-                code: None,
-                signal: None,
-                killed_outside_group: 0,
-            },
-        },
-    );
+    exit_at(&mut s, id, 3_000, exit_quiet());
     assert_eq!(s.task(id).unwrap().status, TaskStatus::Succeeded);
-    let fx = update(
-        &mut s,
-        4_000,
-        Event::Command(Command::FollowUp {
-            task: id,
-            text: "more".into(),
-        }),
-    );
+    let fx = follow_up_at(&mut s, id, 4_000, "more");
     let [Effect::Chat { request, .. }] = fx.as_slice() else {
         panic!("{fx:?}");
     };
@@ -412,18 +307,7 @@ fn an_openai_rate_limit_failure_is_not_retried_by_core() {
     // Its runtime already retried with backoff and Retry-After.
     let (mut s, id) = launched(AgentKind::OpenAi);
     agent(&mut s, id, failed_turn(Some(429), "HTTP 429: slow down"));
-    let fx = update(
-        &mut s,
-        3_000,
-        Event::Exited {
-            task: id,
-            exit: ExitInfo {
-                code: None,
-                signal: None,
-                killed_outside_group: 0,
-            },
-        },
-    );
+    let fx = exit_at(&mut s, id, 3_000, exit_quiet());
     assert!(fx.is_empty());
     assert_eq!(s.task(id).unwrap().status, TaskStatus::Failed);
 }
@@ -431,14 +315,7 @@ fn an_openai_rate_limit_failure_is_not_retried_by_core() {
 #[test]
 fn a_follow_up_to_a_working_agent_is_refused_visibly() {
     let (mut s, id) = launched(AgentKind::Codex);
-    let fx = update(
-        &mut s,
-        2_000,
-        Event::Command(Command::FollowUp {
-            task: id,
-            text: "hurry".into(),
-        }),
-    );
+    let fx = follow_up_at(&mut s, id, 2_000, "hurry");
     assert!(fx.is_empty());
     assert!(matches!(
         s.drain_published().last(),
@@ -450,29 +327,10 @@ fn a_follow_up_to_a_working_agent_is_refused_visibly() {
 fn a_follow_up_resumes_a_finished_codex_session() {
     let (mut s, id) = launched(AgentKind::Codex);
     session(&mut s, id, "thread-1");
-    agent(
-        &mut s,
-        id,
-        AgentEvent::TurnEnd {
-            is_error: false,
-            result: Some("done".into()),
-            api_error_status: None,
-            num_turns: None,
-            permission_denials: vec![],
-            terminal_reason: None,
-            api_error_type: None,
-        },
-    );
+    agent(&mut s, id, turn(false, Some("done".into()), None, None));
     exited(&mut s, id, 3_000, 0);
     assert_eq!(s.task(id).unwrap().status, TaskStatus::Succeeded);
-    let fx = update(
-        &mut s,
-        4_000,
-        Event::Command(Command::FollowUp {
-            task: id,
-            text: "and the tests".into(),
-        }),
-    );
+    let fx = follow_up_at(&mut s, id, 4_000, "and the tests");
     let [Effect::Spawn { spec, .. }] = fx.as_slice() else {
         panic!("{fx:?}");
     };
@@ -483,14 +341,7 @@ fn a_follow_up_resumes_a_finished_codex_session() {
 #[test]
 fn input_and_resize_reach_only_live_commands() {
     let (mut s, id) = launched(AgentKind::Command);
-    let fx = update(
-        &mut s,
-        2_000,
-        Event::Command(Command::Input {
-            task: id,
-            bytes: b"q".to_vec(),
-        }),
-    );
+    let fx = input(&mut s, id, b"q");
     assert_eq!(
         fx,
         [Effect::WriteInput {
@@ -528,14 +379,7 @@ fn input_and_resize_reach_only_live_commands() {
 
     // Claude reads a pipe: no keystrokes for it.
     let (mut s, id) = launched(AgentKind::Claude);
-    let fx = update(
-        &mut s,
-        2_000,
-        Event::Command(Command::Input {
-            task: id,
-            bytes: b"q".to_vec(),
-        }),
-    );
+    let fx = input(&mut s, id, b"q");
     assert!(fx.is_empty());
 }
 
@@ -620,14 +464,7 @@ fn the_wall_timeout_counts_across_rate_limit_retries() {
 
     // Rate limited at 6 s: the retry at 11 s gets the 10 s that are left.
     rate_limited_run(&mut s, id, 6_000);
-    let fx = update(
-        &mut s,
-        11_000,
-        Event::TimerFired {
-            task: id,
-            kind: TimerKind::Retry { attempt: 1 },
-        },
-    );
+    let fx = retry_timer(&mut s, id, 11_000, 1);
     let [Effect::Spawn { limits, .. }] = fx.as_slice() else {
         panic!("expected a spawn, got {fx:?}");
     };
@@ -644,14 +481,7 @@ fn the_wall_timeout_counts_across_rate_limit_retries() {
     assert_eq!(t.status, TaskStatus::Failed);
 
     // A follow-up is a new run with the whole timeout again.
-    let fx = update(
-        &mut s,
-        30_000,
-        Event::Command(Command::FollowUp {
-            task: id,
-            text: "go on".into(),
-        }),
-    );
+    let fx = follow_up_at(&mut s, id, 30_000, "go on");
     assert!(
         fx.iter().any(|e| matches!(
             e,

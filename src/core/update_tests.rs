@@ -3,10 +3,13 @@
 use serde_json::json;
 
 use super::*;
-use crate::agent::{AgentKind, AgentOptions};
+use crate::agent::AgentKind;
 use crate::core::Settings;
 use crate::core::event::{QuestionItem, Usage};
-use crate::core::test_step::{Published, update};
+use crate::core::test_step::{
+    Published, agent_says as agent, answer_at, exit_at, exit_code as exit, exit_signal,
+    follow_up_at, launch_in, spec_of, turn, update,
+};
 use crate::core::{
     Limits,
     task::{Budget, TaskSpec},
@@ -21,56 +24,27 @@ fn headless() -> Settings {
 
 fn spec(prompt: &str) -> TaskSpec {
     TaskSpec {
-        agent: AgentKind::Claude,
-        prompt: prompt.into(),
-        title: None,
-        cwd: ".".into(),
-        options: AgentOptions::default(),
         limits: Limits {
             idle_timeout_ms: Some(5_000),
             wall_timeout_ms: Some(60_000),
         },
-        profile: None,
-        budget: Budget::default(),
-        worktree: false,
+        ..spec_of(AgentKind::Claude, prompt)
     }
 }
 
 fn launched(settings: Settings) -> (State, TaskId) {
-    let mut s = State::new(settings);
-    let fx = update(
-        &mut s,
-        1_000,
-        Event::Command(Command::launch(spec("fix it"))),
-    );
+    let (s, id, fx) = launch_in(settings, spec("fix it"));
     assert!(matches!(fx.as_slice(), [Effect::Spawn { .. }]));
-    let id = s.tasks[0].id;
-    s.drain_published();
     (s, id)
 }
 
-fn agent(s: &mut State, task: TaskId, event: AgentEvent) -> Vec<Effect> {
-    update(s, 2_000, Event::Agent { task, event })
-}
-
-fn exit(code: i32) -> ExitInfo {
-    ExitInfo {
-        code: Some(code),
-        signal: None,
-        killed_outside_group: 0,
-    }
-}
-
 fn turn_end(is_error: bool, result: &str) -> AgentEvent {
-    AgentEvent::TurnEnd {
+    turn(
         is_error,
-        result: Some(result.into()),
-        api_error_status: is_error.then_some(500),
-        num_turns: Some(1),
-        permission_denials: vec![],
-        terminal_reason: None,
-        api_error_type: None,
-    }
+        Some(result.into()),
+        is_error.then_some(500),
+        Some(1),
+    )
 }
 
 fn finished(s: &mut State) -> Finished {
@@ -126,14 +100,7 @@ fn a_clean_turn_and_exit_succeeds_with_totals() {
         );
     }
     agent(&mut s, id, turn_end(false, "done"));
-    update(
-        &mut s,
-        4_500,
-        Event::Exited {
-            task: id,
-            exit: exit(0),
-        },
-    );
+    exit_at(&mut s, id, 4_500, exit(0));
     let f = finished(&mut s);
     assert_eq!(f.status, FinishStatus::Succeeded);
     assert_eq!(f.result.as_deref(), Some("done"));
@@ -148,14 +115,7 @@ fn a_clean_turn_and_exit_succeeds_with_totals() {
 fn an_error_turn_fails_even_with_exit_zero() {
     let (mut s, id) = launched(Settings::default());
     agent(&mut s, id, turn_end(true, "API Error: 500 boom"));
-    update(
-        &mut s,
-        3_000,
-        Event::Exited {
-            task: id,
-            exit: exit(0),
-        },
-    );
+    exit_at(&mut s, id, 3_000, exit(0));
     let f = finished(&mut s);
     assert_eq!(f.status, FinishStatus::Failed);
     assert_eq!(f.reason.as_deref(), Some("API Error: 500 boom"));
@@ -171,14 +131,7 @@ fn exiting_without_a_result_fails_and_quotes_the_last_output() {
             line: "--permission-mode bypassPermissions cannot be used with root".into(),
         },
     );
-    update(
-        &mut s,
-        3_000,
-        Event::Exited {
-            task: id,
-            exit: exit(1),
-        },
-    );
+    exit_at(&mut s, id, 3_000, exit(1));
     let f = finished(&mut s);
     assert_eq!(f.status, FinishStatus::Failed);
     let reason = f.reason.unwrap();
@@ -221,18 +174,7 @@ fn user_kill_asks_the_runtime_and_finishes_killed() {
         TaskStatus::Running,
         "until it exits"
     );
-    update(
-        &mut s,
-        1_700,
-        Event::Exited {
-            task: id,
-            exit: ExitInfo {
-                code: None,
-                signal: Some("SIGINT".into()),
-                killed_outside_group: 0,
-            },
-        },
-    );
+    exit_at(&mut s, id, 1_700, exit_signal("SIGINT"));
     let f = finished(&mut s);
     assert_eq!(f.status, FinishStatus::Killed);
     assert_eq!(f.signal.as_deref(), Some("SIGINT"));
@@ -259,14 +201,7 @@ fn a_limit_kills_once_and_finishes_timed_out() {
         },
     );
     assert!(again.is_empty(), "one kill is enough");
-    update(
-        &mut s,
-        6_100,
-        Event::Exited {
-            task: id,
-            exit: exit(143),
-        },
-    );
+    exit_at(&mut s, id, 6_100, exit(143));
     let f = finished(&mut s);
     assert_eq!(f.status, FinishStatus::TimedOut);
     assert_eq!(f.reason.as_deref(), Some("no output for 5s (idle timeout)"));
@@ -276,14 +211,7 @@ fn a_limit_kills_once_and_finishes_timed_out() {
 fn kill_after_finish_does_nothing() {
     let (mut s, id) = launched(Settings::default());
     agent(&mut s, id, turn_end(false, "ok"));
-    update(
-        &mut s,
-        3_000,
-        Event::Exited {
-            task: id,
-            exit: exit(0),
-        },
-    );
+    exit_at(&mut s, id, 3_000, exit(0));
     assert!(update(&mut s, 3_001, Event::Command(Command::Kill { task: id })).is_empty());
     assert_eq!(s.task(id).unwrap().status, TaskStatus::Succeeded);
 }
@@ -305,15 +233,13 @@ fn asking_policy_blocks_until_the_user_answers() {
     let fx = agent(&mut s, id, AgentEvent::Question(approval()));
     assert!(fx.is_empty());
     assert_eq!(s.task(id).unwrap().status, TaskStatus::Blocked);
-    let fx = update(
+    let fx = answer_at(
         &mut s,
+        id,
         2_500,
-        Event::Command(Command::Answer {
-            task: id,
-            answer: Answer::Allow {
-                updated_input: None,
-            },
-        }),
+        Answer::Allow {
+            updated_input: None,
+        },
     );
     assert!(matches!(fx.as_slice(), [Effect::WriteStdin { task, .. }] if *task == id));
     let t = s.task(id).unwrap();
@@ -383,15 +309,13 @@ fn allow_policy_still_declines_questions_it_cannot_answer() {
 #[test]
 fn answering_without_a_question_does_nothing() {
     let (mut s, id) = launched(Settings::default());
-    let fx = update(
+    let fx = answer_at(
         &mut s,
+        id,
         2_000,
-        Event::Command(Command::Answer {
-            task: id,
-            answer: Answer::Deny {
-                message: "no".into(),
-            },
-        }),
+        Answer::Deny {
+            message: "no".into(),
+        },
     );
     assert!(fx.is_empty());
 }
@@ -473,14 +397,7 @@ fn a_live_session_finishes_the_turn_and_takes_a_follow_up_on_stdin() {
     assert!(t.process_alive && t.stdin_open);
     assert_eq!(finished(&mut s).status, FinishStatus::Succeeded);
 
-    let fx = update(
-        &mut s,
-        5_000,
-        Event::Command(Command::FollowUp {
-            task: id,
-            text: "and the tests".into(),
-        }),
-    );
+    let fx = follow_up_at(&mut s, id, 5_000, "and the tests");
     match fx.as_slice() {
         [Effect::WriteStdin { line, .. }] => assert!(line.contains("and the tests")),
         other => panic!("{other:?}"),
@@ -492,14 +409,7 @@ fn a_live_session_finishes_the_turn_and_takes_a_follow_up_on_stdin() {
 
     agent(&mut s, id, turn_end(false, "tests pass"));
     assert_eq!(finished(&mut s).result.as_deref(), Some("tests pass"));
-    update(
-        &mut s,
-        9_000,
-        Event::Exited {
-            task: id,
-            exit: exit(0),
-        },
-    );
+    exit_at(&mut s, id, 9_000, exit(0));
     assert!(
         s.drain_published().is_empty(),
         "closing the session finishes nothing twice"
@@ -511,22 +421,8 @@ fn a_follow_up_after_exit_resumes_the_session_and_falls_back_to_fresh() {
     let (mut s, id) = launched(headless());
     session(&mut s, id, "sess-1");
     agent(&mut s, id, turn_end(false, "done"));
-    update(
-        &mut s,
-        3_000,
-        Event::Exited {
-            task: id,
-            exit: exit(0),
-        },
-    );
-    let fx = update(
-        &mut s,
-        4_000,
-        Event::Command(Command::FollowUp {
-            task: id,
-            text: "now add docs".into(),
-        }),
-    );
+    exit_at(&mut s, id, 3_000, exit(0));
+    let fx = follow_up_at(&mut s, id, 4_000, "now add docs");
     let (all, resume, _) = spawned_prompt_and_resume(&fx);
     assert_eq!(resume.as_deref(), Some("sess-1"));
     assert!(all.contains("now add docs"));
@@ -538,14 +434,7 @@ fn a_follow_up_after_exit_resumes_the_session_and_falls_back_to_fresh() {
 
     // The resume dies without a result: start afresh, and say so.
     s.drain_published();
-    let fx = update(
-        &mut s,
-        5_000,
-        Event::Exited {
-            task: id,
-            exit: exit(1),
-        },
-    );
+    let fx = exit_at(&mut s, id, 5_000, exit(1));
     let (all, resume, _) = spawned_prompt_and_resume(&fx);
     assert_eq!(resume, None);
     assert!(
@@ -649,14 +538,7 @@ fn a_file_question_blocks_after_exit_and_the_answer_resumes() {
         },
     );
     agent(&mut s, id, AgentEvent::Question(file_question(id)));
-    update(
-        &mut s,
-        3_000,
-        Event::Exited {
-            task: id,
-            exit: exit(0),
-        },
-    );
+    exit_at(&mut s, id, 3_000, exit(0));
     let t = s.task(id).unwrap();
     assert_eq!(
         t.status,
@@ -669,15 +551,13 @@ fn a_file_question_blocks_after_exit_and_the_answer_resumes() {
             .any(|(_, e)| matches!(e, AgentEvent::Finished(_)))
     );
 
-    let fx = update(
+    let fx = answer_at(
         &mut s,
+        id,
         9_000,
-        Event::Command(Command::Answer {
-            task: id,
-            answer: Answer::Answer {
-                answers: vec![("Which db?".into(), "sqlite".into())],
-            },
-        }),
+        Answer::Answer {
+            answers: vec![("Which db?".into(), "sqlite".into())],
+        },
     );
     let (all, _, _) = spawned_prompt_and_resume(&fx);
     assert!(all.contains("resume") && all.contains("thread-9"), "{all}");
@@ -699,14 +579,7 @@ fn headless_declines_a_file_question_and_resumes_instead_of_hanging() {
         fx.is_empty(),
         "nothing starts while the agent is still exiting"
     );
-    let fx = update(
-        &mut s,
-        3_000,
-        Event::Exited {
-            task: id,
-            exit: exit(0),
-        },
-    );
+    let fx = exit_at(&mut s, id, 3_000, exit(0));
     let (all, _, _) = spawned_prompt_and_resume(&fx);
     assert!(all.contains("declined"), "{all}");
 }

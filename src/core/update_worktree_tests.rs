@@ -5,13 +5,10 @@
 use std::path::PathBuf;
 
 use super::*;
-use crate::agent::{AgentKind, AgentOptions};
+use crate::agent::AgentKind;
 use crate::core::Settings;
-use crate::core::test_step::{Published, update};
-use crate::core::{
-    Limits,
-    task::{Budget, ChangeCount, TaskSpec},
-};
+use crate::core::task::{ChangeCount, TaskSpec};
+use crate::core::test_step::{Published, exit_at, exit_code, follow_up_at, spec_of, turn, update};
 use crate::worktree::types::Worktree;
 
 fn settings() -> Settings {
@@ -25,15 +22,9 @@ fn settings() -> Settings {
 
 fn spec(prompt: &str) -> TaskSpec {
     TaskSpec {
-        agent: AgentKind::Claude,
-        prompt: prompt.into(),
-        title: None,
         cwd: "/src/project".into(),
-        options: AgentOptions::default(),
-        limits: Limits::default(),
-        profile: None,
-        budget: Budget::default(),
         worktree: true,
+        ..spec_of(AgentKind::Claude, prompt)
     }
 }
 
@@ -85,29 +76,10 @@ fn finish_run(s: &mut State, task: TaskId) {
         2_900,
         Event::Agent {
             task,
-            event: AgentEvent::TurnEnd {
-                is_error: false,
-                result: Some("done".into()),
-                api_error_status: None,
-                num_turns: Some(1),
-                permission_denials: vec![],
-                terminal_reason: None,
-                api_error_type: None,
-            },
+            event: turn(false, Some("done".into()), None, Some(1)),
         },
     );
-    update(
-        s,
-        3_000,
-        Event::Exited {
-            task,
-            exit: ExitInfo {
-                code: Some(0),
-                signal: None,
-                killed_outside_group: 0,
-            },
-        },
-    );
+    exit_at(s, task, 3_000, exit_code(0));
 }
 
 #[test]
@@ -292,14 +264,7 @@ fn follow_ups_and_retries_reuse_the_worktree() {
         },
     );
     finish_run(&mut s, id);
-    let fx = update(
-        &mut s,
-        4_000,
-        Event::Command(Command::FollowUp {
-            task: id,
-            text: "also add a test".into(),
-        }),
-    );
+    let fx = follow_up_at(&mut s, id, 4_000, "also add a test");
     assert_eq!(spawned_cwd(&fx), vec![worktree().path]);
     assert!(
         !fx.iter()
@@ -320,14 +285,7 @@ fn a_follow_up_of_a_worktree_task_without_its_worktree_makes_one_first() {
     let (id, _) = launch(&mut s);
     ready(&mut s, id, Err("git was not found on PATH".into()));
     assert_eq!(s.task(id).unwrap().status, TaskStatus::Failed);
-    let fx = update(
-        &mut s,
-        4_000,
-        Event::Command(Command::FollowUp {
-            task: id,
-            text: "try again".into(),
-        }),
-    );
+    let fx = follow_up_at(&mut s, id, 4_000, "try again");
     assert!(
         matches!(fx.as_slice(), [Effect::CreateWorktree { .. }]),
         "never the main checkout: {fx:?}"
