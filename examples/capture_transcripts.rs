@@ -30,7 +30,7 @@ const SANDBOX_NAME: &str = "/home/dev/sandbox";
 
 const USAGE: &str =
     "usage: capture_transcripts --cli claude|codex --bin PATH --scenario NAME --out DIR
-claude scenarios: subagent, subagent_forward, plan, todo_write, thinking, thinking_partial, mcp,
+claude scenarios: subagent, subagent_forward, subagent_slow, plan, todo_write, thinking, thinking_partial, mcp,
                   web_search, permission_denied, hooks, errors, compact
 codex scenarios:  todo_list, mcp, web_search";
 
@@ -95,7 +95,7 @@ fn claude_script(scenario: &str) -> Option<Vec<anthropic::Reply>> {
     Some(match scenario {
         // Parent: a Task call, then its answer (the subagent's replies are
         // routed by its prompt: see `subagent_script`).
-        "subagent" | "subagent_forward" => vec![
+        "subagent" | "subagent_forward" | "subagent_slow" => vec![
             Reply::tool_use(
                 "Task",
                 json!({"description": "Count the files",
@@ -256,7 +256,7 @@ fn claude_args(scenario: &str, mcp_config: Option<&Path>) -> Vec<String> {
     .collect();
     let mut more = |list: &[&str]| args.extend(list.iter().map(|s| s.to_string()));
     match scenario {
-        "subagent" => more(&["--allowedTools", "Task Bash"]),
+        "subagent" | "subagent_slow" => more(&["--allowedTools", "Task Bash"]),
         "subagent_forward" => more(&["--allowedTools", "Task Bash", "--forward-subagent-text"]),
         "permission_denied" => more(&["--permission-mode", "default"]),
         "hooks" => more(&["--allowedTools", "Bash", "--include-hook-events"]),
@@ -384,7 +384,17 @@ fn main() {
             };
             let mock = MockAnthropic::start(script);
             mock.set_logging(true);
-            if args.scenario.starts_with("subagent") {
+            if args.scenario == "subagent_slow" {
+                // A Bash command long enough for claude to track it as a
+                // task of its own.
+                mock.route(
+                    SUBAGENT_PROMPT,
+                    vec![
+                        anthropic::Reply::bash("sleep 6; echo from-subagent", "Running it."),
+                        anthropic::Reply::text("The command printed from-subagent."),
+                    ],
+                );
+            } else if args.scenario.starts_with("subagent") {
                 mock.route(SUBAGENT_PROMPT, subagent_script());
             }
             let mcp_config = (args.scenario == "mcp").then(|| {

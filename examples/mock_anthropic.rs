@@ -14,9 +14,13 @@ mod http;
 use std::io::Write;
 use std::time::Duration;
 
-use anthropic_mock::{MockAnthropic, Reply};
+use anthropic_mock::{Block, MockAnthropic, Reply};
 
-const SCENARIOS: &str = "text, tool, approval, question, slow, errors, stall, answer";
+const SCENARIOS: &str = "text, tool, approval, question, slow, errors, stall, answer, subagent";
+
+/// The prompt of the `subagent` scenario's subagent: the mock knows the
+/// subagent's conversation by it.
+const SUBAGENT_PROMPT: &str = "Run the slow check and report what it printed.";
 
 const USAGE: &str = "usage: mock_anthropic [--scenario NAME] [--quiet]
 scenarios:
@@ -29,7 +33,10 @@ scenarios:
   stall     starts a stream and never finishes it
   answer    a tour of answering: two questions (one multi-select), then Read and
             Edit `notes.txt` (create it first; the edit needs approval), then
-            Bash `touch corral-approval-marker.txt` (needs approval)";
+            Bash `touch corral-approval-marker.txt` (needs approval)
+  subagent  a plan of three tasks (TaskCreate, TaskUpdate), a Task subagent that
+            runs `sleep 6; echo from-subagent` (allow Task, Bash and the task
+            tools), then the plan moves on and a slow answer closes it";
 
 fn scenario(name: &str) -> Option<Vec<Reply>> {
     Some(match name {
@@ -95,8 +102,53 @@ fn scenario(name: &str) -> Option<Vec<Reply>> {
                 "And a marker file.",
             ),
         ],
+        "subagent" => {
+            let create = |subject: &str, active: &str| Block::ToolUse {
+                name: "TaskCreate".into(),
+                input: serde_json::json!({"subject": subject, "description": subject,
+                                          "activeForm": active}),
+            };
+            let update = |id: &str, status: &str| Block::ToolUse {
+                name: "TaskUpdate".into(),
+                input: serde_json::json!({"taskId": id, "status": status}),
+            };
+            let message = |blocks: Vec<Block>| Reply::Message {
+                blocks,
+                chunk_delay: Duration::from_millis(40),
+            };
+            vec![
+                message(vec![
+                    Block::Text("I will plan this first.".into()),
+                    create("Survey the code", "Surveying the code"),
+                    create("Run the slow check", "Running the slow check"),
+                    create("Write the summary", "Writing the summary"),
+                ]),
+                message(vec![update("1", "completed"), update("2", "in_progress")]),
+                Reply::tool_use(
+                    "Task",
+                    serde_json::json!({"description": "Run the slow check",
+                                       "prompt": SUBAGENT_PROMPT,
+                                       "subagent_type": "general-purpose"}),
+                    "A subagent takes the slow check.",
+                ),
+                message(vec![update("2", "completed"), update("3", "in_progress")]),
+                Reply::slow_text(
+                    "The subagent ran the slow check and it printed from-subagent. \
+                     Everything else is in order; this summary closes the plan.",
+                    Duration::from_secs(6),
+                ),
+            ]
+        }
         _ => return None,
     })
+}
+
+/// The subagent's own conversation in the `subagent` scenario.
+fn subagent_script() -> Vec<Reply> {
+    vec![
+        Reply::bash("sleep 6; echo from-subagent", "Running the slow check."),
+        Reply::text("The slow check printed from-subagent."),
+    ]
 }
 
 fn main() {
@@ -124,6 +176,12 @@ fn main() {
         exit_usage(&format!("unknown scenario {name:?} (one of: {SCENARIOS})"));
     };
     let mock = MockAnthropic::start_looping(script);
+    if name == "subagent" {
+        for _ in 0..64 {
+            // One subagent conversation per run the demo serves.
+            mock.route(SUBAGENT_PROMPT, subagent_script());
+        }
+    }
     mock.set_logging(!quiet);
     println!("PORT={}", mock.port());
     let _ = std::io::stdout().flush();

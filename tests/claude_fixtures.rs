@@ -909,3 +909,33 @@ fn refusals_hooks_compaction_and_api_errors_are_events() {
         "{failed:#?}"
     );
 }
+
+#[test]
+fn a_long_bash_command_tracked_as_a_task_is_no_subagent() {
+    let events = events("subagent_slow.jsonl");
+    let task = call_id(&events, "Task");
+    let parents: Vec<&str> = events
+        .iter()
+        .filter_map(|e| match e {
+            AgentEvent::SubagentStatus(s) => Some(s.parent_tool_id.as_str()),
+            _ => None,
+        })
+        .collect();
+    assert!(!parents.is_empty());
+    assert!(parents.iter().all(|p| *p == task), "{parents:?} vs {task}");
+}
+
+#[test]
+fn plans_right_after_each_other_are_one_transcript_entry() {
+    let mut transcript = corral::core::transcript::Transcript::default();
+    for ev in events("plan.jsonl") {
+        transcript.push(ev);
+    }
+    let plans = transcript
+        .entries()
+        .filter(|e| matches!(e, AgentEvent::Plan { .. }))
+        .count();
+    // Three creates and two updates in a row, then the text: one entry
+    // holding the last plan (the published events keep every one).
+    assert_eq!(plans, 1);
+}

@@ -233,16 +233,23 @@ pub struct SubagentIds {
 
 impl SubagentIds {
     /// A `system/task_started`, `task_progress` or `task_notification`
-    /// line as a [`SubagentStatus`]; `None` for other subtypes and lines
-    /// that name no tool call.
+    /// line as a [`SubagentStatus`]; `None` for other subtypes, lines that
+    /// name no tool call, and tasks that are no subagent (claude tracks a
+    /// long Bash command as a task too, without a `subagent_type`).
     pub fn status(&mut self, subtype: &str, obj: &Map<String, Value>) -> Option<AgentEvent> {
+        let is_agent = str_field(obj, "subagent_type").is_some()
+            || str_field(obj, "task_type") == Some("local_agent");
+        let task_id = str_field(obj, "task_id");
+        let known = task_id.is_some_and(|t| self.parent_of(t).is_some());
+        if !is_agent && !known {
+            return None;
+        }
         let state = match subtype {
             "task_started" => "started".to_string(),
             "task_progress" => "running".to_string(),
             "task_notification" => str_field(obj, "status").unwrap_or("ended").to_string(),
             _ => return None,
         };
-        let task_id = str_field(obj, "task_id");
         let parent = match (str_field(obj, "tool_use_id"), task_id) {
             (Some(parent), Some(task)) => {
                 self.remember(task, parent);

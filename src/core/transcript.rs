@@ -42,7 +42,7 @@ impl Transcript {
     }
 
     /// Adds an event, merging a text or thinking delta into the entry it
-    /// continues.
+    /// continues; a plan right after a plan replaces it.
     pub fn push(&mut self, event: AgentEvent) {
         self.revision += 1;
         if let Some(last) = self.entries.back_mut() {
@@ -62,6 +62,11 @@ impl Transcript {
                     },
                 ) if text.len() < MAX_MERGED_TEXT => {
                     text.push_str(more);
+                    return;
+                }
+                // A plan is whole: one right after another replaces it.
+                (last @ AgentEvent::Plan { .. }, AgentEvent::Plan { .. }) => {
+                    *last = event;
                     return;
                 }
                 _ => {}

@@ -92,24 +92,27 @@ pub fn plan_summary(items: &[PlanItem], max_chars: usize) -> String {
     }
 }
 
-/// A plan: a header with its progress, then one line per step.
-pub fn plan(items: &[PlanItem], explanation: Option<&str>, layout: Layout) -> Vec<Line> {
+/// A plan in a transcript or log: one line saying where it is (the whole
+/// plan is the pane's plan box, [`plan_lines`], not repeated per update).
+pub fn plan(items: &[PlanItem], explanation: Option<&str>, _layout: Layout) -> Vec<Line> {
     let (done, all) = plan_progress(items);
     let mut head = format!("☰ plan {done}/{all}");
     if let Some(why) = explanation.filter(|w| !w.trim().is_empty()) {
         head.push_str(&format!(" · {}", safe_text(why).replace('\n', " ")));
     }
     let mut out = vec![Line::cut(vec![Piece::new(head, Tone::Title)])];
-    if let Layout::Log { .. } = layout {
-        // A log says where the plan is, not all of it every time.
-        if let Some(current) = plan_current(items) {
-            out[0].pieces.push(Piece::new(
-                format!(" · on: {}", safe_text(&current.text)),
-                Tone::Dim,
-            ));
-        }
-        return out;
+    if let Some(current) = plan_current(items) {
+        out[0].pieces.push(Piece::new(
+            format!(" · on: {}", safe_text(&current.text)),
+            Tone::Dim,
+        ));
     }
+    out
+}
+
+/// The whole plan: one line per step, marked done, on, or to do.
+pub fn plan_lines(items: &[PlanItem]) -> Vec<Line> {
+    let mut out = Vec::new();
     for item in items {
         let (mark, tone) = match item.status {
             PlanStatus::Completed => ("  ✓ ", Tone::Dim),
@@ -203,4 +206,31 @@ pub fn hook(
         text,
         if failed { Tone::Warn } else { Tone::Dim },
     )])]
+}
+
+/// Thinking folded to one dim line: how long it is and its latest line
+/// (live while it streams).
+pub fn thinking_folded(text: &str) -> Vec<Line> {
+    let safe = safe_text(text);
+    let lines: Vec<&str> = safe.lines().filter(|l| !l.trim().is_empty()).collect();
+    let Some(last) = lines.last() else {
+        return Vec::new();
+    };
+    let more = match lines.len() {
+        1 => String::new(),
+        n => format!(" ({n} lines)"),
+    };
+    vec![Line::cut(vec![
+        Piece::new(format!("✻ thinking{more} · "), Tone::Thinking),
+        Piece::new(last.trim().to_string(), Tone::Thinking),
+    ])]
+}
+
+/// The gist line under a subagent's call; `more` adds how to see all.
+pub fn subagent_fold(gist: &str, more: bool) -> Line {
+    let mut pieces = vec![Piece::new(format!("{SUBAGENT_MARK}⑂ {gist}"), Tone::Dim)];
+    if more {
+        pieces.push(Piece::new(" · e expands", Tone::Dim));
+    }
+    Line::cut(pieces)
 }

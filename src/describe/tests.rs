@@ -194,11 +194,18 @@ fn plan_event() -> AgentEvent {
 }
 
 #[test]
-fn a_plan_lists_its_steps_in_the_pane_and_says_where_it_is_in_a_log() {
+fn a_plan_is_one_line_in_a_transcript_and_its_steps_in_the_plan_box() {
     assert_eq!(
         texts(&plan_event(), PANE),
+        ["☰ plan 1/3 · on: Write the fix"]
+    );
+    let AgentEvent::Plan { items, .. } = plan_event() else {
+        unreachable!()
+    };
+    let whole: Vec<String> = insight::plan_lines(&items).iter().map(Line::text).collect();
+    assert_eq!(
+        whole,
         [
-            "☰ plan 1/3",
             "  ✓ Read the code",
             "  ▸ Write the fix",
             "  ○ Run the tests"

@@ -342,8 +342,9 @@ impl App {
         }
     }
 
-    /// Rows at the bottom of the pane `body` taken by what the user types
-    /// (the answer box, the follow-up line) or the waiting hint.
+    /// Rows at the bottom of the pane `body` taken by the plan box and what
+    /// the user types (the answer box, the follow-up line) or the waiting
+    /// hint.
     pub fn reserved_rows(&self, state: &State, body: Rect) -> u16 {
         let Some(task) = self.selected.and_then(|id| state.task(id)) else {
             return 0;
@@ -351,7 +352,8 @@ impl App {
         if self.raw {
             return 0;
         }
-        match (&self.compose, &self.answer) {
+        let plan = super::view::plan::rows(task, body);
+        plan + match (&self.compose, &self.answer) {
             (Some(c), _) if c.task == task.id => {
                 super::view::answer::compose_height(c, Some(task), self.theme, body)
             }

@@ -2,8 +2,10 @@
 //!
 //! Each transcript entry becomes the lines the describer words for it
 //! (`crate::describe`), styled by the theme and wrapped (or cut) to the
-//! width: assistant text wrapped, thinking dimmed, a tool call as one
-//! compact line with its result folded (or expanded). [`TaskLines`] keeps the lines
+//! width: assistant text wrapped, thinking dimmed and folded to its latest
+//! line, a tool call as one compact line with its result folded (or
+//! expanded), a subagent's work under the call that started it (a live
+//! gist, or all of it when expanded). [`TaskLines`] keeps the lines
 //! of one task at one width and only re-renders what changed: entries
 //! before the last one never change (deltas merge into the last entry), so
 //! a long transcript is not re-wrapped every frame.
@@ -17,6 +19,7 @@ use std::collections::{HashSet, VecDeque};
 use ratatui::style::Style;
 use ratatui::text::{Line, Span};
 
+use super::subagents::{Subagents, parent_of, subagent_call};
 use super::theme::Theme;
 use super::wrap::wrap;
 use crate::core::event::AgentEvent;
@@ -82,6 +85,8 @@ pub struct TaskLines {
     /// The finished paragraphs of the last entry, when it is growing text:
     /// they are kept as they are and only the rest is wrapped again.
     tail: Option<Tail>,
+    /// The task's subagents, for the lines under their calls.
+    subagents: Subagents,
 }
 
 /// Lines of a growing text entry up to its last line break.
@@ -92,12 +97,22 @@ struct Tail {
     lines: usize,
 }
 
-/// The text of a streamed entry, if it is one.
-fn growing_text(ev: &AgentEvent) -> Option<&str> {
+/// The text of a streamed entry, if it is one (thinking only when shown
+/// in full: folded, it is one line redrawn as it grows).
+fn growing_text(ev: &AgentEvent, expanded: bool) -> Option<&str> {
     match ev {
-        AgentEvent::Text { text, .. } | AgentEvent::Thinking { text, .. } => Some(text),
+        AgentEvent::Text { text, .. } => Some(text),
+        AgentEvent::Thinking { text, .. } if expanded => Some(text),
         _ => None,
     }
+}
+
+/// Whether a click on the entry's lines folds or expands it.
+fn is_foldable(ev: &AgentEvent) -> bool {
+    matches!(
+        ev,
+        AgentEvent::ToolResult { .. } | AgentEvent::Thinking { .. }
+    ) || subagent_call(ev).is_some()
 }
 
 impl TaskLines {
@@ -113,6 +128,7 @@ impl TaskLines {
             lines: VecDeque::new(),
             theme,
             tail: None,
+            subagents: Subagents::default(),
         }
     }
 
@@ -123,6 +139,7 @@ impl TaskLines {
             self.entries.clear();
             self.lines.clear();
             self.tail = None;
+            self.subagents.clear();
             self.expand_version = expansion.version;
             self.expand_all = expansion.all;
             self.revision = u64::MAX;
@@ -139,6 +156,7 @@ impl TaskLines {
             self.entries.pop_front();
             self.lines.drain(..n.min(self.lines.len()));
         }
+        self.subagents.forget_before(self.dropped);
         // The last entry may have grown (merged deltas): render it again,
         // keeping its finished paragraphs when it is text.
         let mut resume: Option<Tail> = None;
@@ -149,7 +167,7 @@ impl TaskLines {
                     && transcript
                         .entries()
                         .nth((abs - self.dropped) as usize)
-                        .and_then(growing_text)
+                        .and_then(|ev| growing_text(ev, expansion.is_expanded(abs)))
                         .is_some_and(|text| text.len() >= t.bytes)
             });
             self.lines.truncate(keep + grown.map_or(0, |t| t.lines));
@@ -162,10 +180,21 @@ impl TaskLines {
             .map(|&(abs, _)| abs + 1)
             .unwrap_or(self.dropped);
         let skip = (next - self.dropped) as usize;
+        // Subagent entries first: a call's gist and nested lines depend on
+        // entries after it.
+        let mut changed = Vec::new();
+        for (i, ev) in transcript.entries().enumerate().skip(skip) {
+            if let Some(parent) = self.subagents.observe(self.dropped + i as u64, ev)
+                && !changed.contains(&parent)
+            {
+                changed.push(parent);
+            }
+        }
         for (i, ev) in transcript.entries().enumerate().skip(skip) {
             let abs = self.dropped + i as u64;
-            let foldable = matches!(ev, AgentEvent::ToolResult { .. });
-            let (base, rendered) = match growing_text(ev) {
+            let foldable = is_foldable(ev);
+            let expanded = expansion.is_expanded(abs);
+            let (base, rendered) = match growing_text(ev, expanded) {
                 Some(text) => {
                     let from = resume.filter(|t| t.entry == abs).unwrap_or(Tail {
                         entry: abs,
@@ -185,10 +214,7 @@ impl TaskLines {
                     lines.extend(paragraphs(&rest[done..], tone, self.width, self.theme));
                     (from.lines, lines)
                 }
-                None => (
-                    0,
-                    entry_lines(ev, expansion.is_expanded(abs), self.width, self.theme),
-                ),
+                None => (0, self.lines_of(ev, transcript, expanded)),
             };
             self.entries.push_back((abs, base + rendered.len()));
             self.lines.extend(rendered.into_iter().map(|line| PaneLine {
@@ -197,6 +223,94 @@ impl TaskLines {
                 foldable,
             }));
         }
+        self.redraw_calls(&changed, next, transcript, expansion);
+    }
+
+    /// The lines of a call whose subagent changed, when that call was
+    /// drawn before this refresh: drawn again in place.
+    fn redraw_calls(
+        &mut self,
+        changed: &[String],
+        first_new: u64,
+        transcript: &Transcript,
+        expansion: &Expansion,
+    ) {
+        for parent in changed {
+            let Some(call) = self.subagents.get(parent).and_then(|v| v.call) else {
+                continue;
+            };
+            if call >= first_new {
+                continue;
+            }
+            let mut offset = 0;
+            let mut slot = None;
+            for (k, &(abs, n)) in self.entries.iter().enumerate() {
+                if abs == call {
+                    slot = Some((k, n));
+                    break;
+                }
+                offset += n;
+            }
+            let Some((k, n)) = slot else {
+                continue;
+            };
+            let Some(ev) = transcript.entries().nth((call - self.dropped) as usize) else {
+                continue;
+            };
+            let fresh = self.lines_of(ev, transcript, expansion.is_expanded(call));
+            let mut rest = self.lines.split_off(offset);
+            rest.drain(..n.min(rest.len()));
+            self.entries[k].1 = fresh.len();
+            self.lines.extend(fresh.into_iter().map(|line| PaneLine {
+                line,
+                entry: call,
+                foldable: true,
+            }));
+            self.lines.append(&mut rest);
+        }
+    }
+
+    /// The screen lines of one entry that is not growing text.
+    fn lines_of(
+        &self,
+        ev: &AgentEvent,
+        transcript: &Transcript,
+        expanded: bool,
+    ) -> Vec<Line<'static>> {
+        if let Some(parent) = parent_of(ev)
+            && self.subagents.is_placed(parent)
+        {
+            // Shown under the call that started the subagent.
+            return Vec::new();
+        }
+        if let AgentEvent::Thinking { text, .. } = ev
+            && !expanded
+        {
+            return describe::insight::thinking_folded(text)
+                .iter()
+                .flat_map(|l| render(l, self.width.max(8), self.theme))
+                .collect();
+        }
+        let mut lines = entry_lines(ev, expanded, self.width, self.theme);
+        if let Some(view) = subagent_call(ev).and_then(|id| self.subagents.get(id)) {
+            let w = self.width.max(8);
+            let gist = describe::insight::subagent_fold(
+                &view.gist(),
+                !expanded && !view.nested.is_empty(),
+            );
+            lines.extend(render(&gist, w, self.theme));
+            if expanded {
+                for abs in &view.nested {
+                    let nested = abs
+                        .checked_sub(transcript.dropped())
+                        .and_then(|i| transcript.entries().nth(i as usize));
+                    if let Some(nested) = nested {
+                        lines.extend(entry_lines(nested, true, w, self.theme));
+                    }
+                }
+            }
+        }
+        lines
     }
 
     /// Lines in all, the dropped-entries marker included.
@@ -252,7 +366,23 @@ pub fn tail_lines(
         if rev.len() >= height {
             break;
         }
-        match growing_text(ev) {
+        let abs = dropped + i as u64;
+        if parent_of(ev).is_some() {
+            // A tile shows the parent's own flow.
+            continue;
+        }
+        if let AgentEvent::Thinking { text, .. } = ev
+            && !expansion.is_expanded(abs)
+        {
+            rev.extend(
+                describe::insight::thinking_folded(text)
+                    .iter()
+                    .flat_map(|l| render(l, width.max(8), th))
+                    .rev(),
+            );
+            continue;
+        }
+        match growing_text(ev, expansion.is_expanded(abs)) {
             Some(text) => {
                 let tone = growing_tone(ev);
                 for p in text.split_inclusive('\n').rev() {
@@ -263,7 +393,6 @@ pub fn tail_lines(
                 }
             }
             None => {
-                let abs = dropped + i as u64;
                 rev.extend(
                     entry_lines(ev, expansion.is_expanded(abs), width, th)
                         .into_iter()
@@ -501,6 +630,95 @@ mod tests {
                 "error: e3",
                 "error: e4"
             ]
+        );
+    }
+
+    /// A real claude transcript (tests/fixtures/claude) through the parser.
+    fn claude_transcript(path: &str) -> Transcript {
+        use crate::agent::OutputParser;
+        let bytes = std::fs::read(
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("tests/fixtures/claude")
+                .join(path),
+        )
+        .expect("fixture");
+        let mut parser = crate::agent::claude::ClaudeParser::default();
+        let mut tr = Transcript::default();
+        for line in String::from_utf8_lossy(&bytes).lines() {
+            for ev in parser.parse_line(line) {
+                tr.push(ev);
+            }
+        }
+        tr
+    }
+
+    #[test]
+    fn a_subagent_folds_under_its_task_call_and_expands_there() {
+        for fixture in ["subagent.jsonl", "2.1.332/subagent.jsonl"] {
+            let tr = claude_transcript(fixture);
+            let mut exp = Expansion::default();
+            let mut cache = TaskLines::new(100, th());
+            cache.refresh(&tr, &exp);
+            let folded = all(&cache);
+            let task = folded
+                .iter()
+                .position(|l| l.starts_with("→ Task"))
+                .expect("the Task call");
+            assert!(
+                folded[task + 1].starts_with("  ┆ ⑂ Count the files: completed"),
+                "{fixture}: {folded:#?}"
+            );
+            assert!(
+                !folded.iter().any(|l| l.contains("echo from-subagent")),
+                "{fixture}: nothing of the subagent among the parent's lines: {folded:#?}"
+            );
+            // Expanded, its steps sit right under the call, marked.
+            let call_entry = cache.get(task).expect("line").entry;
+            exp.toggle(call_entry);
+            cache.refresh(&tr, &exp);
+            let open = all(&cache);
+            let nested: Vec<&String> = open[task + 2..]
+                .iter()
+                .take_while(|l| l.starts_with("  ┆ "))
+                .collect();
+            assert!(
+                nested
+                    .iter()
+                    .any(|l| l.starts_with("  ┆ → Bash echo from-subagent")),
+                "{fixture}: {open:#?}"
+            );
+            assert!(
+                nested.iter().any(|l| *l == "  ┆   ← from-subagent"),
+                "{open:#?}"
+            );
+            // Incremental refreshes give the same lines as a fresh render.
+            let mut inc = TaskLines::new(100, th());
+            let mut grown = Transcript::default();
+            for ev in tr.entries() {
+                grown.push(ev.clone());
+                inc.refresh(&grown, &Expansion::default());
+            }
+            assert_eq!(all(&inc), folded, "{fixture}");
+        }
+    }
+
+    #[test]
+    fn thinking_is_one_dim_line_until_expanded() {
+        let tr = claude_transcript("thinking_partial.jsonl");
+        let mut exp = Expansion::default();
+        let mut cache = TaskLines::new(100, th());
+        cache.refresh(&tr, &exp);
+        let lines = all(&cache);
+        assert_eq!(
+            lines[1],
+            "✻ thinking · The user wants a greeting. A short friendly answer is enough here."
+        );
+        exp.toggle_all();
+        cache.refresh(&tr, &exp);
+        assert!(
+            all(&cache)
+                .iter()
+                .any(|l| l == "The user wants a greeting. A short friendly answer is enough here.")
         );
     }
 

@@ -26,6 +26,7 @@ pub mod line_cache;
 pub mod lines;
 pub mod raw_view;
 pub mod remote;
+pub mod subagents;
 pub mod terminal;
 pub mod theme;
 pub mod tool_view;

@@ -487,10 +487,18 @@ fn choose_reply(shared: &Shared, request: &RecordedRequest) -> Reply {
         .unwrap_or_default();
     {
         let mut routes = lock(&shared.routes);
-        if let Some((_, script)) = routes
-            .iter_mut()
-            .find(|(marker, _)| first_user.contains(marker.as_str()))
-        {
+        // The first script of this marker not used up (a subagent per run
+        // when the same marker was routed several times).
+        let matching =
+            |(marker, _): &&mut (String, VecDeque<Reply>)| first_user.contains(marker.as_str());
+        let open = routes.iter().position(|(marker, script)| {
+            first_user.contains(marker.as_str()) && !script.is_empty()
+        });
+        let chosen = match open {
+            Some(at) => routes.get_mut(at),
+            None => routes.iter_mut().find(matching),
+        };
+        if let Some((_, script)) = chosen {
             return match script.pop_front() {
                 Some(Reply::Auto) | None => match tool_result {
                     Some(result) => Reply::text(&tool_finished_text(&result.content)),

@@ -11,6 +11,7 @@ pub mod form;
 pub mod grid;
 pub mod help;
 pub mod pane;
+pub mod plan;
 pub mod status_bar;
 pub mod task_list;
 

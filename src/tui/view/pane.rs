@@ -108,6 +108,15 @@ pub fn render(app: &App, state: &State, area: Rect, buf: &mut Buffer) {
     if total == 0 {
         Line::styled("  waiting for the agent's first words…", th.dim()).render(text, buf);
     }
+    let plan_rows = super::plan::rows(task, body);
+    if plan_rows > 0 {
+        let area = Rect {
+            y: text.bottom(),
+            height: plan_rows.min(body.bottom().saturating_sub(text.bottom())),
+            ..body
+        };
+        super::plan::render(task, th, area, buf);
+    }
     match (&app.compose, &app.answer) {
         (Some(c), _) if c.task == task.id => {
             super::answer::render_compose(c, Some(task), th, body, buf)

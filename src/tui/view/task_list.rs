@@ -1,5 +1,6 @@
 //! The task list: one row per task with status glyph and colour, agent,
-//! title, elapsed time (live while running), tokens and cost.
+//! the plan's progress and the step it is on, title, elapsed time (live
+//! while running), tokens and cost.
 //!
 //! Pure: draws from the app and core state, changes nothing.
 
@@ -136,7 +137,21 @@ fn row_line(app: &App, t: &Task, tick: u64, title_w: usize, selected: bool) -> L
         Span::styled(pad(&format!("{}", t.id), 4), base),
         Span::styled(pad(t.status.name(), 10), st),
         Span::styled(pad(t.spec.agent.name(), 8), base),
-        Span::styled(pad(&row_title(t), title_w), base),
+    ];
+    let mut spans = spans;
+    // The plan first, so a narrow row still says what the agent is on.
+    let mut title_left = title_w;
+    if !t.plan.is_empty() {
+        let plan = format!(
+            "{} · ",
+            crate::describe::insight::plan_summary(&t.plan, (title_w * 2 / 3).max(6))
+        );
+        let plan = truncate(&plan, title_left);
+        title_left = title_left.saturating_sub(UnicodeWidthStr::width(plan.as_str()));
+        spans.push(Span::styled(plan, th.tool().patch(base)));
+    }
+    spans.extend([
+        Span::styled(pad(&row_title(t), title_left), base),
         Span::styled(rpad(&elapsed, 8), base),
         Span::styled(
             rpad(&if toks > 0 { tokens(toks) } else { "-".into() }, 8),
@@ -146,6 +161,6 @@ fn row_line(app: &App, t: &Task, tick: u64, title_w: usize, selected: bool) -> L
             rpad(&t.usage.cost_usd.map(cost).unwrap_or_else(|| "-".into()), 9),
             base,
         ),
-    ];
+    ]);
     Line::from(spans)
 }
