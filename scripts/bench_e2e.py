@@ -16,8 +16,15 @@ agents (tests/fixtures/agents) and measures what a user pays for:
   start    time to the first frame with 1,000 and 10,000 stored tasks
            (cloned from one real stored task), in a PTY of its own.
   idle     corral's CPU over 10 s with 16 finished and 4 waiting tasks.
+  server   the corral server: its CPU over 10 s with 16 finished and 4
+           waiting tasks and no cockpit, and the first frame of a cockpit
+           attaching to a running server that holds 1,000 stored tasks.
 
-Usage: scripts/bench e2e [stream|deltas|keys|start|idle ...] (default: all).
+The cockpit measurements run `corral --local` (agents in the cockpit's own
+process, so its CPU is all of corral's); `server` measures the server and
+its client.
+
+Usage: scripts/bench e2e [stream|deltas|keys|start|idle|server ...] (default: all).
 Env: CORRAL_BIN (default target/release/corral), CORRAL_BENCH_REPEAT (runs
 per measurement, default 3; medians are printed).
 """
@@ -112,7 +119,7 @@ class Cockpit:
         os.makedirs(f"{home}/config/corral", exist_ok=True)
         with open(f"{home}/config/corral/config.toml", "w") as f:
             f.write("[defaults]\nconcurrency = 100\n")
-        command = f"env {env} {BIN} --no-bell --no-notify {args} --cwd {home}"
+        command = f"env {env} {BIN} --local --no-bell --no-notify {args} --cwd {home}"
         self.tmux("new-session", "-d", "-x", str(width), "-y", str(height), "-s", "t", command)
         self.pid = int(self.tmux("display", "-p", "-t", "t", "#{pane_pid}").strip())
         self.wait(lambda s: "#   status" in s or "no tasks yet" in s, "the cockpit")
@@ -314,14 +321,15 @@ def seed_store(home, count):
                 shutil.copyfile(os.path.join(src, name), os.path.join(dst, name))
 
 
-def first_frame(home, marker):
-    """Milliseconds from exec to the first frame that shows `marker`."""
+def first_frame(home, marker, mode="--local"):
+    """Milliseconds from exec to the first frame that shows `marker`
+    (`mode`: `--local`, or None to attach to the home's server)."""
     env = dict(os.environ, XDG_CONFIG_HOME=f"{home}/config", XDG_DATA_HOME=f"{home}/data", XDG_STATE_HOME=f"{home}/state",
-               TERM="xterm-256color")
+               XDG_RUNTIME_DIR=f"{home}/run", TERM="xterm-256color")
     t0 = time.monotonic()
     pid, fd = pty.fork()
     if pid == 0:
-        os.execve(BIN, [BIN, "--no-bell", "--no-notify", "--cwd", home], env)
+        os.execve(BIN, [BIN] + ([mode] if mode else []) + ["--no-bell", "--no-notify", "--cwd", home], env)
     import fcntl
     import struct
     import termios
@@ -395,18 +403,55 @@ def bench_idle(work):
         shutil.rmtree(home, ignore_errors=True)
 
 
+def bench_server(_work):
+    print("\n## server: idle CPU and attaching")
+    home = fresh_home()
+    os.makedirs(f"{home}/run", mode=0o700)
+    env = dict(os.environ, XDG_CONFIG_HOME=f"{home}/config", XDG_DATA_HOME=f"{home}/data",
+               XDG_STATE_HOME=f"{home}/state", XDG_RUNTIME_DIR=f"{home}/run")
+    os.makedirs(f"{home}/config/corral", exist_ok=True)
+    with open(f"{home}/config/corral/config.toml", "w") as f:
+        f.write("[defaults]\nconcurrency = 100\nnotifications = false\n")
+    server = None
+    try:
+        seed_store(home, 1000)
+        server = subprocess.Popen([BIN, "server"], env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+        if not server.stdout.readline().startswith("corral server listening"):
+            raise SystemExit("the server did not start")
+        runs = [first_frame(home, "elapsed", mode=None) for _ in range(REPEAT)]
+        shown = ", ".join("-" if r is None else f"{r:.0f}" for r in runs)
+        ok = [r for r in runs if r is not None]
+        print(f"| attach, 1,000 stored tasks: first frame | {median(ok):.0f} ms ({shown}) |", flush=True)
+        detach = [BIN, "run", "--detach", "--agent", "command", "--agent-bin", "sh", "--cwd", home, "--"]
+        for i in range(16):
+            subprocess.run(detach + [f"echo done {i}; exit 0"], env=env, capture_output=True, check=True)
+        for i in range(4):
+            subprocess.run(detach + [f"echo waiting {i}"], env=env, capture_output=True, check=True)
+        time.sleep(3)
+        before = cpu_seconds(server.pid)
+        time.sleep(10)
+        used = cpu_seconds(server.pid) - before
+        print(f"| idle server, 16 finished + 4 waiting, no client | {used / 10 * 100:.2f} % ({used:.2f} CPU-s in 10 s) |", flush=True)
+    finally:
+        subprocess.run([BIN, "server", "stop", "--kill"], env=env, capture_output=True)
+        if server is not None:
+            server.wait(timeout=30)
+        shutil.rmtree(home, ignore_errors=True)
+
+
 def main():
     if not os.path.exists(BIN):
         raise SystemExit(f"{BIN} is missing: run cargo build --release first")
     if shutil.which("tmux") is None:
         raise SystemExit("tmux is not installed")
-    which = sys.argv[1:] or ["stream", "deltas", "keys", "start", "idle"]
+    which = sys.argv[1:] or ["stream", "deltas", "keys", "start", "idle", "server"]
     with open("/proc/loadavg") as f:
         print(f"load average before: {f.read().split()[0]} (2 cores; numbers are noisy above ~0.5)")
     work = tempfile.mkdtemp(prefix="corral-bench-work-")
     try:
         for name in which:
-            {"stream": bench_stream, "deltas": bench_deltas, "keys": bench_keys, "start": bench_start, "idle": bench_idle}[name](work)
+            {"stream": bench_stream, "deltas": bench_deltas, "keys": bench_keys, "start": bench_start, "idle": bench_idle,
+             "server": bench_server}[name](work)
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
