@@ -18,6 +18,13 @@ pub struct Cli {
     /// Read the configuration from FILE instead of the default place.
     #[arg(long, global = true, value_name = "FILE")]
     pub config: Option<PathBuf>,
+    /// Also the corral server of this `[hosts.NAME]` of the config,
+    /// reached by ssh (repeatable; the cockpit adds the config's `hosts`).
+    #[arg(long = "host", global = true, value_name = "NAME")]
+    pub hosts: Vec<String>,
+    /// Leave this machine's own server out (with `--host`).
+    #[arg(long, global = true)]
+    pub no_local: bool,
     #[command(subcommand)]
     pub command: Option<CliCommand>,
     /// Defaults of the cockpit's new-task form.
@@ -137,6 +144,11 @@ pub struct ServerArgs {
     /// never; default: the config's `server_idle_timeout`, else 600).
     #[arg(long, value_name = "S", value_parser = parse_seconds)]
     pub idle_timeout: Option<u64>,
+    /// Be one client connection over stdin and stdout to this machine's
+    /// server (started if needed): what `ssh HOST corral server --stdio`
+    /// runs for a corral on another machine.
+    #[arg(long, conflicts_with = "idle_timeout")]
+    pub stdio: bool,
 }
 
 /// `corral server start|stop|restart|status`.
@@ -336,7 +348,7 @@ pub struct AgentArgs {
 }
 
 /// `corral run`.
-#[derive(Debug, Args)]
+#[derive(Debug, Clone, Args)]
 pub struct RunArgs {
     #[command(flatten)]
     pub agent: AgentArgs,

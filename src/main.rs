@@ -9,7 +9,8 @@ use corral::config::{Config, commands as config_cmd};
 use corral::paths::Paths;
 use corral::review;
 use corral::runtime::{cgroup, contain};
-use corral::server::commands as server_cmd;
+use corral::server::commands::{self as server_cmd, Reach};
+use corral::server::hosts as server_hosts;
 use corral::store::{Store, commands as store_cmd};
 use corral::worktree::MergeStrategy;
 
@@ -23,7 +24,7 @@ fn main() {
     let cli = Cli::parse_command_line();
     let runs_agents = match &cli.command {
         Some(CliCommand::Run(args)) => !args.detach,
-        Some(CliCommand::Server(args)) => args.action.is_none(),
+        Some(CliCommand::Server(args)) => args.action.is_none() && !args.stdio,
         None => true,
         _ => false,
     };
@@ -35,27 +36,75 @@ fn main() {
         contain::start_watchdog();
     }
     let config_file = cli.config.as_deref();
+    let hosts = &cli.hosts;
     let code = match cli.command {
         Some(CliCommand::Run(args)) if args.detach => with_config(config_file, |paths, config| {
-            server_cmd::run_detached(&args, config, paths, config_file)
+            let target = match hosts.as_slice() {
+                [] => server_hosts::Target::Local,
+                [one] => server_hosts::host(config, one)?,
+                _ => anyhow::bail!("a task runs on one host: give `--host` once"),
+            };
+            let reach = Reach {
+                paths,
+                config_file,
+                target,
+            };
+            server_cmd::run_detached(&args, config, &reach)
         }),
+        Some(CliCommand::Run(_)) if !hosts.is_empty() => fail(
+            anyhow::anyhow!(
+                "`corral run --host` needs `--detach`: the task runs in that host's server"
+            ),
+            EXIT_USAGE,
+        ),
         Some(CliCommand::Run(args)) => corral::headless::run(*args, config_file),
+        Some(CliCommand::Ls(args)) if !hosts.is_empty() || cli.no_local => {
+            with_store(config_file, |store| {
+                let paths = Paths::resolve(config_file)?;
+                let config = Config::load(&paths.config_file, paths.config_explicit)?;
+                let targets = server_hosts::targets(&config, hosts, cli.no_local, false)?;
+                server_cmd::ls_hosts(&paths, store, &targets, args.json, args.all)
+            })
+        }
         Some(CliCommand::Ls(args)) => with_store(config_file, |store| {
             let paths = Paths::resolve(config_file)?;
             server_cmd::ls(&paths, store, args.json, args.all)
         }),
+        Some(CliCommand::Logs(args)) if !hosts.is_empty() || args.id.contains(':') => {
+            with_config(config_file, |paths, config| {
+                let (reach, id) = reach_of(paths, config_file, hosts, config, &args.id)?;
+                let color = !args.json
+                    && std::io::stdout().is_terminal()
+                    && std::env::var_os("NO_COLOR").is_none();
+                if reach.target.is_remote() {
+                    server_cmd::follow_live(&reach, &id, args.follow, args.json, color)?;
+                    return Ok(());
+                }
+                if args.follow && server_cmd::follow_live(&reach, &id, true, args.json, color)? {
+                    return Ok(());
+                }
+                let store = Store::open(&paths.tasks_dir())?;
+                store_cmd::logs(
+                    &store,
+                    &id,
+                    args.json,
+                    args.follow,
+                    color,
+                    &mut std::io::stdout().lock(),
+                )
+            })
+        }
         Some(CliCommand::Logs(args)) => with_store(config_file, |store| {
             let color = !args.json
                 && std::io::stdout().is_terminal()
                 && std::env::var_os("NO_COLOR").is_none();
-            if args.follow
-                && server_cmd::follow_live(
-                    &Paths::resolve(config_file)?,
-                    &args.id,
-                    args.json,
-                    color,
-                )?
-            {
+            let paths = Paths::resolve(config_file)?;
+            let here = Reach {
+                paths: &paths,
+                config_file,
+                target: server_hosts::Target::Local,
+            };
+            if args.follow && server_cmd::follow_live(&here, &args.id, true, args.json, color)? {
                 return Ok(());
             }
             store_cmd::logs(
@@ -135,6 +184,7 @@ fn main() {
                 &mut std::io::stdout().lock(),
             )
         }),
+        Some(CliCommand::Server(args)) if args.stdio => corral::server::bridge::run(config_file),
         Some(CliCommand::Server(args)) => match args.action {
             None => corral::server::run_foreground(config_file, args.idle_timeout),
             Some(action) => match Paths::resolve(config_file) {
@@ -143,26 +193,49 @@ fn main() {
                 Err(err) => fail(err, EXIT_USAGE),
             },
         },
-        Some(CliCommand::Kill(args)) => with_config(config_file, |paths, _| {
-            server_cmd::kill(paths, config_file, &args.id)
+        Some(CliCommand::Kill(args)) => with_config(config_file, |paths, config| {
+            let (reach, id) = reach_of(paths, config_file, hosts, config, &args.id)?;
+            server_cmd::kill(&reach, &id)
         }),
-        Some(CliCommand::Answer(args)) => with_config(config_file, |paths, _| {
-            server_cmd::answer(paths, config_file, &args.id, &args.answer)
+        Some(CliCommand::Answer(args)) => with_config(config_file, |paths, config| {
+            let (reach, id) = reach_of(paths, config_file, hosts, config, &args.id)?;
+            server_cmd::answer(&reach, &id, &args.answer)
         }),
-        Some(CliCommand::Send(args)) => with_config(config_file, |paths, _| {
-            server_cmd::send(paths, config_file, &args.id, &args.message.join(" "))
+        Some(CliCommand::Send(args)) => with_config(config_file, |paths, config| {
+            let (reach, id) = reach_of(paths, config_file, hosts, config, &args.id)?;
+            server_cmd::send(&reach, &id, &args.message.join(" "))
         }),
-        Some(CliCommand::Attach(args)) => match Paths::resolve(config_file) {
-            Ok(paths) => {
-                let _log = corral::logging::init(&paths.log_file()).ok();
-                server_cmd::attach(&paths, config_file, &args.id).unwrap_or_else(|err| fail(err, 1))
-            }
-            Err(err) => fail(err, EXIT_USAGE),
-        },
+        Some(CliCommand::Attach(args)) => {
+            let mut code = 1;
+            let setup = with_config(config_file, |paths, config| {
+                let (reach, id) = reach_of(paths, config_file, hosts, config, &args.id)?;
+                code = corral::server::attach::attach(&reach, &id)?;
+                Ok(())
+            });
+            if setup == 0 { code } else { setup }
+        }
         None => corral::tui::run(cli.tui, config_file, &cli.cockpit),
     };
     contain::stop_watchdog();
     std::process::exit(code);
+}
+
+/// The server a task command means (`HOST:ID` or `--host`, else this
+/// machine's) and the task id on it.
+fn reach_of<'a>(
+    paths: &'a Paths,
+    config_file: Option<&'a Path>,
+    hosts: &[String],
+    config: &Config,
+    id: &str,
+) -> anyhow::Result<(Reach<'a>, String)> {
+    let (target, id) = server_hosts::task_target(config, hosts, id)?;
+    let reach = Reach {
+        paths,
+        config_file,
+        target,
+    };
+    Ok((reach, id))
 }
 
 fn fail(err: anyhow::Error, code: i32) -> i32 {

@@ -59,6 +59,37 @@ fn the_example_with_every_line_uncommented_still_parses() {
     assert_eq!(opus.kind, AgentKind::Claude);
     assert_eq!(opus.options.model.as_deref(), Some("opus"));
     assert_eq!(opus.options.permission_mode.as_deref(), Some("plan"));
+    assert_eq!(c.defaults.hosts, ["gpu"]);
+    let gpu = &c.hosts["gpu"];
+    assert_eq!(
+        (gpu.ssh.as_str(), gpu.corral.as_str()),
+        ("me@gpu-box", "~/.cargo/bin/corral")
+    );
+    assert_eq!(gpu.ssh_args, ["-p", "2222"]);
+}
+
+#[test]
+fn hosts_need_a_destination_a_plain_name_and_must_exist_to_be_chosen() {
+    let c = parse("[hosts.box]\nssh = \"me@box\"\n").unwrap();
+    assert_eq!(c.hosts["box"].corral, "corral", "found on the remote PATH");
+    assert!(c.defaults.hosts.is_empty());
+    let e = error("[hosts.box]\nssh_args = [\"-p\", \"22\"]\n");
+    assert_eq!(e.line, Some(1));
+    assert!(e.message.contains("needs `ssh`"), "{}", e.message);
+    let e = error("[hosts.local]\nssh = \"x\"\n");
+    assert!(e.message.contains("not `local`"), "{}", e.message);
+    let e = error("[hosts.\"a:b\"]\nssh = \"x\"\n");
+    assert!(e.message.contains("a host name is"), "{}", e.message);
+    let e = error("[defaults]\nhosts = [\"gpu\"]\n\n[hosts.box]\nssh = \"x\"\n");
+    assert_eq!(e.line, Some(2));
+    assert!(
+        e.message
+            .contains("`hosts` names no `[hosts.gpu]` (known: box)"),
+        "{}",
+        e.message
+    );
+    let e = error("[hosts.box]\nssh = \"x\"\nport = 22\n");
+    assert_eq!(e.line, Some(3));
 }
 
 #[test]

@@ -6,7 +6,8 @@
 //! one, two clients seeing one answer, and the idle exit.
 //!
 //! Every wait is bounded; every server is stopped (or killed) by the
-//! test's `Home` when it ends.
+//! test's `Home` when it ends. `hosts` (tests/server/hosts.rs): the same
+//! over ssh, through a private sshd.
 
 use std::io::{BufRead, BufReader, Write};
 use std::os::unix::fs::PermissionsExt;
@@ -18,6 +19,8 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
+#[path = "server/hosts.rs"]
+mod hosts;
 mod support;
 #[path = "support/tmux.rs"]
 mod tmux;

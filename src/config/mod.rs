@@ -157,6 +157,8 @@ pub struct Defaults {
     pub worktree_root: Option<PathBuf>,
     /// A shell command run in each new worktree (for example `npm ci`).
     pub worktree_setup: Option<String>,
+    /// The `[hosts.NAME]` the cockpit attaches to besides the local server.
+    pub hosts: Vec<String>,
 }
 
 impl Defaults {
@@ -188,6 +190,7 @@ impl Default for Defaults {
             keybindings: BTreeMap::new(),
             theme: None,
             worktree: false,
+            hosts: Vec::new(),
             worktree_root: None,
             worktree_setup: None,
         }
@@ -270,6 +273,34 @@ pub struct Config {
     pub defaults: Defaults,
     /// Built-in and user profiles by name.
     pub agents: BTreeMap<String, Profile>,
+    /// Other machines by name (`[hosts.NAME]`).
+    pub hosts: BTreeMap<String, Host>,
+}
+
+/// `[hosts.NAME]`: a machine whose corral server is reached through
+/// `ssh -T <ssh_args> <ssh> <corral> server --stdio`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Host {
+    pub name: String,
+    /// The ssh destination (`user@box`, or a `Host` of `~/.ssh/config`).
+    pub ssh: String,
+    /// More ssh arguments (`-p`, `-i`, `-J`, `-o ...`), before corral's own.
+    pub ssh_args: Vec<String>,
+    /// The remote corral command as the remote shell reads it.
+    pub corral: String,
+}
+
+/// The name that always means this machine's own server.
+pub const LOCAL_HOST: &str = "local";
+
+/// Whether `name` can name a host (letters, digits, `-`, `_`, `.`; not
+/// `local`).
+pub fn valid_host_name(name: &str) -> bool {
+    !name.is_empty()
+        && name != LOCAL_HOST
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
 }
 
 impl Default for Config {
@@ -278,6 +309,7 @@ impl Default for Config {
             source: None,
             defaults: Defaults::default(),
             agents: builtin_profiles(),
+            hosts: BTreeMap::new(),
         }
     }
 }
@@ -563,6 +595,57 @@ impl Config {
             Some(root) => Some(PathBuf::from(root.into_inner())),
             None => None,
         };
+        let mut hosts = BTreeMap::new();
+        for (name, spanned) in raw.hosts {
+            let span = spanned.span();
+            let h = spanned.into_inner();
+            if !valid_host_name(&name) {
+                return Err(at(
+                    Some(span),
+                    format!(
+                        "`[hosts.{name}]`: a host name is letters, digits, `-`, `_` and `.`, and not `{LOCAL_HOST}`"
+                    ),
+                ));
+            }
+            let Some(ssh) = h.ssh.filter(|s| !s.trim().is_empty()) else {
+                return Err(at(
+                    Some(span),
+                    format!("`[hosts.{name}]` needs `ssh` (the destination, like \"user@box\")"),
+                ));
+            };
+            let corral = h
+                .corral
+                .filter(|c| !c.trim().is_empty())
+                .unwrap_or_else(|| "corral".into());
+            hosts.insert(
+                name.clone(),
+                Host {
+                    name,
+                    ssh,
+                    ssh_args: h.ssh_args,
+                    corral,
+                },
+            );
+        }
+        let default_hosts = match d.hosts {
+            Some(list) => {
+                if let Some(unknown) = list.get_ref().iter().find(|n| !hosts.contains_key(*n)) {
+                    return Err(at(
+                        Some(list.span()),
+                        format!(
+                            "`hosts` names no `[hosts.{unknown}]` (known: {})",
+                            if hosts.is_empty() {
+                                "none".to_string()
+                            } else {
+                                hosts.keys().cloned().collect::<Vec<_>>().join(", ")
+                            }
+                        ),
+                    ));
+                }
+                list.into_inner()
+            }
+            None => Vec::new(),
+        };
         let defaults = Defaults {
             agent,
             model: d.model,
@@ -589,11 +672,13 @@ impl Config {
             worktree: d.worktree.unwrap_or(false),
             worktree_root,
             worktree_setup: d.worktree_setup.filter(|c| !c.trim().is_empty()),
+            hosts: default_hosts,
         };
         Ok(Config {
             source: Some(path.to_path_buf()),
             defaults,
             agents,
+            hosts,
         })
     }
 

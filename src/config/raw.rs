@@ -21,6 +21,18 @@ pub(super) struct RawConfig {
     pub(super) defaults: RawDefaults,
     #[serde(default)]
     pub(super) agents: BTreeMap<String, Spanned<RawProfile>>,
+    #[serde(default)]
+    pub(super) hosts: BTreeMap<String, Spanned<RawHost>>,
+}
+
+/// `[hosts.NAME]`: another machine whose corral server is reached by ssh.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawHost {
+    pub(super) ssh: Option<String>,
+    #[serde(default)]
+    pub(super) ssh_args: Vec<String>,
+    pub(super) corral: Option<String>,
 }
 
 /// `[defaults]`.
@@ -48,6 +60,7 @@ pub(super) struct RawDefaults {
     pub(super) worktree: Option<bool>,
     pub(super) worktree_root: Option<Spanned<String>>,
     pub(super) worktree_setup: Option<String>,
+    pub(super) hosts: Option<Spanned<Vec<String>>>,
 }
 
 /// `[agents.NAME]`.

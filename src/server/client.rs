@@ -1,6 +1,7 @@
 //! A blocking client of the corral server for the command-line front ends:
-//! connects (starting a server on demand), says hello, sends requests and
-//! reads replies, one JSON line each.
+//! connects (starting a server on demand) to this machine's server or,
+//! through ssh, to another host's ([`super::transport`]), says hello,
+//! sends requests and reads replies, one JSON line each.
 //!
 //! A server is started as `corral server` in a session of its own, with no
 //! terminal; the starter waits for its ready line (no polling), so the
@@ -12,6 +13,7 @@ use std::os::unix::net::UnixStream;
 use std::os::unix::process::CommandExt;
 use std::path::Path;
 use std::process::{Command, Stdio};
+use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, anyhow, bail};
@@ -20,10 +22,15 @@ use super::place::Place;
 use super::protocol::{
     CORRAL_VERSION, ClientMessage, PROTOCOL, Reply, Request, TaskView, mismatch_message,
 };
+use super::transport::{KeepingSsh, Link, LinkReader, LinkWriter, SshChild};
+use crate::config::Host;
 use crate::paths::{Paths, open_private_append};
 
 /// How long a started server may take to come up.
 const START_WAIT: Duration = Duration::from_secs(10);
+/// How long another host may take to welcome us (ssh's connect, the
+/// remote server's start, the snapshot).
+pub const HOST_HELLO_WAIT: Duration = Duration::from_secs(30);
 
 /// Why there is no connection.
 #[derive(Debug, thiserror::Error)]
@@ -35,6 +42,10 @@ pub enum ConnectError {
     /// message is the one line to show.
     #[error("{0}")]
     Refused(String),
+    /// Another host could not be reached or has no usable corral: the
+    /// message names the host and says why in ssh's words.
+    #[error("{0}")]
+    Host(String),
     #[error("cannot talk to the corral server: {0}")]
     Io(#[from] io::Error),
 }
@@ -49,10 +60,14 @@ pub struct Welcome {
 
 /// A connection that said hello.
 pub struct Connection {
-    reader: Option<BufReader<UnixStream>>,
-    writer: UnixStream,
+    reader: Option<BufReader<LinkReader>>,
+    writer: LinkWriter,
     next_seq: u64,
     pub welcome: Welcome,
+    /// The ssh child of a remote host's connection (ended on drop).
+    ssh: Option<SshChild>,
+    /// The Unix socket of a local connection (for its options).
+    socket: Option<UnixStream>,
 }
 
 /// The hello this build sends.
@@ -68,36 +83,108 @@ fn hello(window: usize, focus: Option<&str>) -> ClientMessage {
     }
 }
 
-/// Connects to the running server of `place` (never starts one).
-pub fn connect(
-    place: &Place,
-    window: usize,
-    focus: Option<&str>,
-) -> Result<Connection, ConnectError> {
-    let stream = match UnixStream::connect(&place.socket) {
-        Ok(stream) => stream,
+/// Opens the socket of the running server of `place` (no hello).
+pub fn open_socket(place: &Place) -> Result<UnixStream, ConnectError> {
+    match UnixStream::connect(&place.socket) {
+        Ok(stream) => Ok(stream),
         Err(err)
             if matches!(
                 err.kind(),
                 io::ErrorKind::NotFound | io::ErrorKind::ConnectionRefused
             ) =>
         {
-            return Err(ConnectError::NoServer);
+            Err(ConnectError::NoServer)
         }
         Err(err) if err.kind() == io::ErrorKind::PermissionDenied => {
-            return Err(ConnectError::Refused(format!(
+            Err(ConnectError::Refused(format!(
                 "{} is not yours: another user's corral server (permission denied)",
                 place.socket.display()
-            )));
+            )))
         }
-        Err(err) => return Err(err.into()),
-    };
-    let mut writer = stream.try_clone()?;
-    let mut reader = BufReader::new(stream);
+        Err(err) => Err(err.into()),
+    }
+}
+
+/// Connects to the running server of `place` (never starts one).
+pub fn connect(
+    place: &Place,
+    window: usize,
+    focus: Option<&str>,
+) -> Result<Connection, ConnectError> {
+    handshake(Link::unix(open_socket(place)?)?, window, focus)
+}
+
+/// Connects to the server of `host` through ssh (its bridge starts the
+/// server there when none runs). Every failure is one message naming the
+/// host, in ssh's words when ssh is what failed; it never waits longer
+/// than [`HOST_HELLO_WAIT`] for the welcome.
+pub fn connect_host(
+    host: &Host,
+    window: usize,
+    focus: Option<&str>,
+) -> Result<Connection, ConnectError> {
+    let link = SshChild::spawn(host)
+        .map_err(|err| ConnectError::Host(format!("host {}: {err}", host.name)))?;
+    let pid = link.ssh.as_ref().map(SshChild::pid);
+    // A host that takes too long is ended: its stdout closes, the read
+    // below returns, and ssh's words (if any) say why.
+    let (done, wait) = mpsc::channel::<()>();
+    if let Some(pid) = pid {
+        std::thread::spawn(move || {
+            if let Err(mpsc::RecvTimeoutError::Timeout) = wait.recv_timeout(HOST_HELLO_WAIT) {
+                let _ = nix::sys::signal::kill(
+                    nix::unistd::Pid::from_raw(pid as i32),
+                    nix::sys::signal::Signal::SIGKILL,
+                );
+            }
+        });
+    }
+    let mut ssh = None;
+    let result = handshake_keeping(link, window, focus, &mut ssh);
+    drop(done);
+    let name = &host.name;
+    match result {
+        Ok(conn) => Ok(conn),
+        Err(ConnectError::Refused(message)) => {
+            Err(ConnectError::Refused(format!("host {name}: {message}")))
+        }
+        Err(_) => {
+            let message = ssh
+                .as_mut()
+                .map(SshChild::failure)
+                .unwrap_or_else(|| format!("host {name}: the connection ended"));
+            Err(ConnectError::Host(message))
+        }
+    }
+}
+
+/// Says hello over `link` and reads the answer.
+fn handshake(link: Link, window: usize, focus: Option<&str>) -> Result<Connection, ConnectError> {
+    let mut ssh = None;
+    handshake_keeping(link, window, focus, &mut ssh)
+}
+
+/// [`handshake`]; on failure the link's ssh child is left in `ssh` (so
+/// its words can be read).
+fn handshake_keeping(
+    link: Link,
+    window: usize,
+    focus: Option<&str>,
+    ssh: &mut Option<SshChild>,
+) -> Result<Connection, ConnectError> {
+    let Link {
+        reader,
+        mut writer,
+        ssh: child,
+        socket,
+    } = link;
+    *ssh = child;
+    let mut reader = BufReader::new(reader);
     let mut line = serde_json::to_string(&hello(window, focus)).map_err(io::Error::other)?;
     line.push('\n');
     // A refusing server may have closed already: its reply still waits.
     let _ = writer.write_all(line.as_bytes());
+    let _ = writer.flush();
     let mut first = String::new();
     reader.read_line(&mut first)?;
     if first.trim().is_empty() {
@@ -108,7 +195,12 @@ pub fn connect(
     }
     // Read loosely first: a server of another version may send a welcome
     // this build cannot parse, but its type and version are always there.
-    let value: serde_json::Value = serde_json::from_str(&first).map_err(io::Error::other)?;
+    let value: serde_json::Value = serde_json::from_str(&first).map_err(|_| {
+        ConnectError::Refused(format!(
+            "not a corral server: it said `{}`",
+            crate::present::truncate(first.trim(), 120)
+        ))
+    })?;
     let kind = value["type"].as_str().unwrap_or_default();
     let server_protocol = value["protocol"].as_u64().unwrap_or(0) as u32;
     let server_version = value["corral"].as_str().unwrap_or("unknown").to_string();
@@ -137,15 +229,41 @@ pub fn connect(
                 writer,
                 next_seq: 1,
                 welcome: Welcome { corral, pid, tasks },
+                ssh: ssh.take(),
+                socket,
             }),
             _ => Err(ConnectError::Refused(mismatch_message(
                 &server_version,
                 server_protocol,
             ))),
         },
-        other => Err(ConnectError::Io(io::Error::other(format!(
+        other => Err(ConnectError::Refused(format!(
             "the server answered `{other}` to hello"
-        )))),
+        ))),
+    }
+}
+
+/// The socket of the server of `paths`, starting a server when none runs
+/// (no hello said yet).
+pub fn socket_or_start(paths: &Paths, config_file: Option<&Path>) -> Result<UnixStream> {
+    let place = Place::of(paths);
+    match open_socket(&place) {
+        Ok(stream) => return Ok(stream),
+        Err(ConnectError::NoServer) => {}
+        Err(err) => bail!(err),
+    }
+    start(paths, config_file)?;
+    // A server that lost a start race to another exits at once; the
+    // winner may need a moment more to listen.
+    let deadline = Instant::now() + START_WAIT;
+    loop {
+        match open_socket(&place) {
+            Ok(stream) => return Ok(stream),
+            Err(ConnectError::NoServer) if Instant::now() < deadline => {
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            Err(err) => bail!(err),
+        }
     }
 }
 
@@ -156,25 +274,8 @@ pub fn connect_or_start(
     window: usize,
     focus: Option<&str>,
 ) -> Result<Connection> {
-    let place = Place::of(paths);
-    match connect(&place, window, focus) {
-        Ok(conn) => return Ok(conn),
-        Err(ConnectError::NoServer) => {}
-        Err(err) => bail!(err),
-    }
-    start(paths, config_file)?;
-    // A server that lost a start race to another exits at once; the
-    // winner may need a moment more to listen.
-    let deadline = Instant::now() + START_WAIT;
-    loop {
-        match connect(&place, window, focus) {
-            Ok(conn) => return Ok(conn),
-            Err(ConnectError::NoServer) if Instant::now() < deadline => {
-                std::thread::sleep(Duration::from_millis(50));
-            }
-            Err(err) => bail!(err),
-        }
-    }
+    let stream = socket_or_start(paths, config_file)?;
+    Ok(handshake(Link::unix(stream)?, window, focus)?)
 }
 
 /// Starts a background server for `paths` and waits until it listens.
@@ -232,6 +333,7 @@ impl Connection {
         line.push('\n');
         self.writer
             .write_all(line.as_bytes())
+            .and_then(|()| self.writer.flush())
             .context("the server is gone")?;
         Ok(seq)
     }
@@ -272,14 +374,37 @@ impl Connection {
 
     /// The reading half (if not taken), the writing half and the next
     /// request number, for a front end that drives the socket itself.
-    pub fn into_parts(self) -> (Option<BufReader<UnixStream>>, UnixStream, u64) {
-        (self.reader, self.writer, self.next_seq)
+    /// For another host the writer keeps the ssh child (ending it when
+    /// dropped).
+    pub fn into_parts(self) -> (Option<BufReader<LinkReader>>, LinkWriter, u64) {
+        let writer: LinkWriter = match self.ssh {
+            Some(ssh) => Box::new(KeepingSsh {
+                writer: self.writer,
+                ssh: Some(ssh),
+            }),
+            None => self.writer,
+        };
+        (self.reader, writer, self.next_seq)
+    }
+
+    /// Bounds how long a write may wait for room (a Unix socket; an ssh
+    /// pipe is drained by ssh and has no such option).
+    pub fn set_write_timeout(&self, timeout: Option<Duration>) -> io::Result<()> {
+        match &self.socket {
+            Some(socket) => socket.set_write_timeout(timeout),
+            None => Ok(()),
+        }
     }
 
     /// Takes the reading half (for a thread that reads while the caller
     /// writes).
-    pub fn take_reader(&mut self) -> Option<BufReader<UnixStream>> {
+    pub fn take_reader(&mut self) -> Option<BufReader<LinkReader>> {
         self.reader.take()
+    }
+
+    /// Why a remote host's connection ended (ssh's words), once it has.
+    pub fn ssh_failure(&mut self) -> Option<String> {
+        self.ssh.as_mut().map(SshChild::failure)
     }
 }
 

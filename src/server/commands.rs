@@ -14,7 +14,8 @@ use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
 
-use super::client::{ConnectError, Connection, Welcome, connect, connect_or_start, read_reply};
+use super::client::{ConnectError, Connection, Welcome, connect, read_reply};
+use super::hosts::Target;
 use super::place::{self, Place};
 use super::protocol::{Reply, Request, TaskView, WireSpec};
 use crate::cli::{RunArgs, ServerAction};
@@ -177,6 +178,66 @@ fn status(place: &Place) -> Result<i32> {
 /// `corral ls`: the store's records, with what the running server knows
 /// (live status, tokens, questions) in place of its tasks' records.
 pub fn ls(paths: &Paths, store: &Store, json: bool, all: bool) -> Result<()> {
+    let records = local_records(paths, store);
+    store_cmd::print_ls(&records, json, all, &mut std::io::stdout().lock())
+}
+
+/// `corral ls --host NAME...`: the tasks of each chosen server, this
+/// machine's as plain `corral ls` shows them, another host's from its
+/// server (ids as `HOST:ID`; in JSON a `host` field). A host that cannot
+/// be reached is reported with ssh's words and the others still listed;
+/// the error says how many failed.
+pub fn ls_hosts(
+    paths: &Paths,
+    store: &Store,
+    targets: &[Target],
+    json: bool,
+    all: bool,
+) -> Result<()> {
+    let mut table = Vec::new();
+    let mut items = Vec::new();
+    let mut failed = 0;
+    for target in targets {
+        let mut records = match target {
+            Target::Local => local_records(paths, store),
+            Target::Remote(_) => match target.connect(paths, None, 0, None, false) {
+                Ok(conn) => conn.welcome.tasks.into_iter().map(|v| v.task).collect(),
+                Err(err) => {
+                    eprintln!("corral: {err}");
+                    failed += 1;
+                    continue;
+                }
+            },
+        };
+        if json {
+            let listed = store_cmd::ls_json(&records, all);
+            for mut item in listed.as_array().cloned().unwrap_or_default() {
+                item["host"] = serde_json::Value::from(target.name());
+                items.push(item);
+            }
+        } else {
+            for record in &mut records {
+                record.id = target.task_ref(&record.id);
+            }
+            table.extend(records);
+        }
+    }
+    let mut out = std::io::stdout().lock();
+    if json {
+        let text = serde_json::to_string_pretty(&serde_json::Value::Array(items))?;
+        writeln!(out, "{}", crate::agent::sanitize::escape_json_output(text))?;
+    } else {
+        store_cmd::print_ls(&table, false, all, &mut out)?;
+    }
+    out.flush()?;
+    if failed > 0 {
+        bail!("{failed} host(s) could not be listed");
+    }
+    Ok(())
+}
+
+/// The store's records with the running server's view of its tasks.
+fn local_records(paths: &Paths, store: &Store) -> Vec<TaskRecord> {
     let (mut records, problems) = store.list();
     for problem in problems {
         eprintln!("corral: skipping a damaged task: {problem}");
@@ -190,20 +251,39 @@ pub fn ls(paths: &Paths, store: &Store, json: bool, all: bool) -> Result<()> {
         }
         records.sort_by(|a, b| a.created_ms.cmp(&b.created_ms).then(a.id.cmp(&b.id)));
     }
-    store_cmd::print_ls(&records, json, all, &mut std::io::stdout().lock())
+    records
 }
 
-/// `corral logs ID --follow` for a task the server runs: its transcript,
-/// then its events as they happen, until it finishes. `Ok(false)`: no
-/// server runs it (the caller reads the store).
-pub fn follow_live(paths: &Paths, prefix: &str, json: bool, color: bool) -> Result<bool> {
-    let Ok(mut conn) = connect(&Place::of(paths), DEFAULT_TRANSCRIPT_CAP, Some(prefix)) else {
-        return Ok(false);
+/// `corral logs [HOST:]ID --follow` for a task a server runs: its
+/// transcript, then its events as they happen, until it finishes.
+/// `Ok(false)`: this machine's server does not run it (the caller reads
+/// the store). Another host's task is always read from its server, and
+/// without `follow` only its transcript is printed.
+pub fn follow_live(
+    reach: &Reach,
+    prefix: &str,
+    follow: bool,
+    json: bool,
+    color: bool,
+) -> Result<bool> {
+    let remote = reach.target.is_remote();
+    let mut conn = match reach.target.connect(
+        reach.paths,
+        reach.config_file,
+        DEFAULT_TRANSCRIPT_CAP,
+        Some(prefix),
+        false,
+    ) {
+        Ok(conn) => conn,
+        Err(err) if remote => bail!(err),
+        Err(_) => return Ok(false),
     };
-    let Ok(view) = resolve(&conn.welcome, prefix) else {
-        return Ok(false);
+    let view = match resolve(&conn.welcome, prefix) {
+        Ok(view) => view.clone(),
+        Err(err) if remote => bail!(err),
+        Err(_) => return Ok(false),
     };
-    if view.task.status.is_final() {
+    if !remote && view.task.status.is_final() {
         return Ok(false);
     }
     let id = view.task.id.clone();
@@ -222,6 +302,9 @@ pub fn follow_live(paths: &Paths, prefix: &str, json: bool, color: bool) -> Resu
     for event in &view.events {
         print(event, &mut out)?;
     }
+    if !follow || view.task.status.is_final() {
+        return Ok(true);
+    }
     while let Some(reply) = conn.next_reply()? {
         match reply {
             Reply::Changed { events, .. } => {
@@ -239,14 +322,31 @@ pub fn follow_live(paths: &Paths, prefix: &str, json: bool, color: bool) -> Resu
     bail!("the corral server went away")
 }
 
-/// Connects for a command that acts on a task (starting the server).
-fn open(paths: &Paths, config_file: Option<&Path>) -> Result<Connection> {
-    connect_or_start(paths, config_file, 0, None)
+/// Which server a task command talks to, and how to start this machine's.
+pub struct Reach<'a> {
+    pub paths: &'a Paths,
+    pub config_file: Option<&'a Path>,
+    pub target: Target,
 }
 
-/// `corral kill ID`: kills the agent and waits for its end.
-pub fn kill(paths: &Paths, config_file: Option<&Path>, prefix: &str) -> Result<()> {
-    let mut conn = open(paths, config_file)?;
+impl Reach<'_> {
+    /// Connects for a command that acts on a task (starting this
+    /// machine's server when none runs).
+    pub fn open(&self, window: usize, focus: Option<&str>) -> Result<Connection> {
+        Ok(self
+            .target
+            .connect(self.paths, self.config_file, window, focus, true)?)
+    }
+
+    /// How the user names task `id` here (`HOST:ID` on another host).
+    pub fn task_ref(&self, id: &str) -> String {
+        self.target.task_ref(id)
+    }
+}
+
+/// `corral kill [HOST:]ID`: kills the agent and waits for its end.
+pub fn kill(reach: &Reach, prefix: &str) -> Result<()> {
+    let mut conn = reach.open(0, None)?;
     let view = resolve(&conn.welcome, prefix)?;
     let id = view.task.id.clone();
     // A finished task whose session is still open (waiting for a
@@ -269,10 +369,13 @@ pub fn kill(paths: &Paths, config_file: Option<&Path>, prefix: &str) -> Result<(
             }
         });
         if rx.recv_timeout(KILL_WAIT).is_err() {
-            bail!("asked to kill {id}, but it has not ended within {KILL_WAIT:?}");
+            bail!(
+                "asked to kill {}, but it has not ended within {KILL_WAIT:?}",
+                reach.task_ref(&id)
+            );
         }
     }
-    println!("killed {id}");
+    println!("killed {}", reach.task_ref(&id));
     Ok(())
 }
 
@@ -323,51 +426,46 @@ pub fn answer_request(
     bail!("this question has {parts} part(s): give one answer for each")
 }
 
-/// `corral answer ID ANSWER...`.
-pub fn answer(
-    paths: &Paths,
-    config_file: Option<&Path>,
-    prefix: &str,
-    words: &[String],
-) -> Result<()> {
-    let mut conn = open(paths, config_file)?;
+/// `corral answer [HOST:]ID ANSWER...`.
+pub fn answer(reach: &Reach, prefix: &str, words: &[String]) -> Result<()> {
+    let mut conn = reach.open(0, None)?;
     let view = resolve(&conn.welcome, prefix)?;
     let id = view.task.id.clone();
     let Some(question) = view.task.pending_question.clone() else {
-        bail!("task {id} is not waiting for an answer");
+        bail!("task {} is not waiting for an answer", reach.task_ref(&id));
     };
     let request = answer_request(&id, question, words)?;
     conn.call(request)?;
-    println!("answered {id}");
+    println!("answered {}", reach.task_ref(&id));
     Ok(())
 }
 
-/// `corral send ID MESSAGE`.
-pub fn send(paths: &Paths, config_file: Option<&Path>, prefix: &str, message: &str) -> Result<()> {
-    let mut conn = open(paths, config_file)?;
+/// `corral send [HOST:]ID MESSAGE`.
+pub fn send(reach: &Reach, prefix: &str, message: &str) -> Result<()> {
+    let mut conn = reach.open(0, None)?;
     let id = resolve(&conn.welcome, prefix)?.task.id.clone();
     conn.call(Request::FollowUp {
         id: id.clone(),
         text: message.to_string(),
     })?;
-    println!("sent to {id}");
+    println!("sent to {}", reach.task_ref(&id));
     Ok(())
 }
 
-/// `corral run --detach`: hands the task to the server and prints its id.
-pub fn run_detached(
-    args: &RunArgs,
-    config: &Config,
-    paths: &Paths,
-    config_file: Option<&Path>,
-) -> Result<()> {
-    let spec = crate::headless::run_spec(args, config)?;
-    let mut conn = open(paths, config_file)?;
+/// `corral run --detach [--host NAME]`: hands the task to the server and
+/// prints its id (`HOST:ID` on another host).
+pub fn run_detached(args: &RunArgs, config: &Config, reach: &Reach) -> Result<()> {
+    let spec = match &reach.target {
+        Target::Local => crate::headless::run_spec(args, config)?,
+        Target::Remote(host) => remote_spec(args, config, &host.name)?,
+    };
+    let mut conn = reach.open(0, None)?;
     let id = conn
         .call(Request::Launch {
             spec: Box::new(WireSpec::of(&spec)),
         })?
         .context("the server did not name the task")?;
+    let id = reach.task_ref(&id);
     if args.json {
         println!("{}", serde_json::json!({ "id": id }));
     } else {
@@ -381,148 +479,19 @@ pub fn run_detached(
     Ok(())
 }
 
-/// What the attach loop waits for.
-enum Input {
-    Reply(Option<Reply>),
-    Line(Option<String>),
-}
-
-/// `corral attach ID`: prints the task's transcript and live events, asks
-/// its questions at this terminal. Ctrl-C detaches; the agent goes on.
-/// Returns the exit code (0 when the task succeeded).
-pub fn attach(paths: &Paths, config_file: Option<&Path>, prefix: &str) -> Result<i32> {
-    let mut conn = connect_or_start(paths, config_file, DEFAULT_TRANSCRIPT_CAP, Some(prefix))?;
-    let view = resolve(&conn.welcome, prefix)?.clone();
-    let id = view.task.id.clone();
-    let color = std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
-    let mut printer = Printer::new(color);
-    let mut out = std::io::stdout().lock();
-    for event in &view.events {
-        out.write_all(printer.render(event).as_bytes())?;
-    }
-    out.flush()?;
-    let interactive = std::io::stdin().is_terminal();
-    if view.task.status.is_final() && view.task.pending_question.is_none() {
-        eprintln!("corral: task {id} is {}", view.task.status.name());
-        return Ok(exit_code(&view.task));
-    }
-    eprintln!("corral: attached to {id} (Ctrl-C detaches; the agent goes on)");
-    let (tx, rx) = mpsc::channel();
-    if let Some(mut reader) = conn.take_reader() {
-        let tx = tx.clone();
-        std::thread::spawn(move || {
-            loop {
-                let reply = read_reply(&mut reader).ok().flatten();
-                let end = reply.is_none();
-                if tx.send(Input::Reply(reply)).is_err() || end {
-                    return;
-                }
-            }
-        });
-    }
-    if interactive {
-        std::thread::spawn(move || {
-            for line in std::io::stdin().lock().lines() {
-                if tx.send(Input::Line(line.ok())).is_err() {
-                    return;
-                }
-            }
-            let _ = tx.send(Input::Line(None));
-        });
-    }
-    let mut header = view.task;
-    let mut asking = Asking::default();
-    asking.update(&header, interactive);
-    while let Ok(input) = rx.recv() {
-        match input {
-            Input::Reply(None) => bail!("the corral server went away"),
-            Input::Reply(Some(Reply::Bye { message })) => bail!(message),
-            Input::Reply(Some(Reply::Changed { tasks, events, .. })) => {
-                let mut finished = false;
-                for e in events.iter().filter(|e| e.id == id) {
-                    out.write_all(printer.render(&e.event).as_bytes())?;
-                    finished |= matches!(e.event, AgentEvent::Finished(_));
-                }
-                out.flush()?;
-                if let Some(new) = tasks.into_iter().find(|t| t.id == id) {
-                    header = new;
-                }
-                if finished {
-                    return Ok(exit_code(&header));
-                }
-                asking.update(&header, interactive);
-            }
-            Input::Reply(Some(Reply::Welcome { tasks, .. })) => {
-                // Resynchronised after falling behind: take the header.
-                if let Some(v) = tasks.into_iter().find(|v| v.task.id == id) {
-                    header = v.task;
-                }
-                asking.update(&header, interactive);
-            }
-            Input::Reply(Some(Reply::Failed { message, .. })) => {
-                eprintln!("corral: {message}");
-                asking = Asking::default();
-                asking.update(&header, interactive);
-            }
-            Input::Reply(Some(_)) => {}
-            Input::Line(None) => {}
-            Input::Line(Some(text)) => {
-                let Some(a) = asking.asker.as_mut() else {
-                    continue;
-                };
-                match a.feed(&text) {
-                    Err(complaint) => eprint!("  {complaint}\n{}", a.prompt()),
-                    Ok(None) => eprint!("{}", a.prompt()),
-                    Ok(Some(decision)) => {
-                        let request = match decision {
-                            Decision::AllowAlways => Request::AllowAlways { id: id.clone() },
-                            Decision::Answer(answer) => Request::Answer {
-                                id: id.clone(),
-                                answer,
-                            },
-                        };
-                        conn.send(request)?;
-                        asking.asker = None;
-                    }
-                }
-            }
-        }
-    }
-    Ok(1)
-}
-
-/// The question `corral attach` is asking, and which one it last asked.
-#[derive(Default)]
-struct Asking {
-    asker: Option<Asker>,
-    /// The id of the question last prompted for (answered or not).
-    asked: Option<String>,
-}
-
-impl Asking {
-    /// Prompts for a new pending question; says so when the one being
-    /// asked was answered somewhere else.
-    fn update(&mut self, header: &TaskRecord, interactive: bool) {
-        match &header.pending_question {
-            Some(q) if interactive && self.asked.as_deref() != Some(q.id.as_str()) => {
-                let asker = Asker::new(q.clone());
-                eprint!("{}", asker.prompt());
-                self.asker = Some(asker);
-                self.asked = Some(q.id.clone());
-            }
-            Some(_) => {}
-            None => {
-                if self.asker.take().is_some() {
-                    eprintln!("\n  (answered elsewhere)");
-                }
-            }
-        }
-    }
-}
-
-fn exit_code(record: &TaskRecord) -> i32 {
-    match record.status {
-        crate::core::task::TaskStatus::Succeeded => 0,
-        _ => 1,
-    }
+/// The spec of a task for another host: its directory is one there
+/// (`--cwd`, absolute, not checked here), and of the environment only what
+/// was given on this command line goes: the local profile's `env` and
+/// `binary` stay here (the remote server's own environment has its keys).
+fn remote_spec(args: &RunArgs, config: &Config, host: &str) -> Result<crate::core::task::TaskSpec> {
+    let Some(cwd) = args.agent.cwd.clone().filter(|dir| dir.is_absolute()) else {
+        bail!("a task on host {host} needs `--cwd DIR`, an absolute path on {host}");
+    };
+    let mut here = args.clone();
+    here.agent.cwd = None;
+    let mut spec = crate::headless::run_spec(&here, config)?;
+    spec.cwd = cwd;
+    spec.options.env = args.agent.env.clone();
+    spec.options.binary = args.agent.agent_bin.clone();
+    Ok(spec)
 }

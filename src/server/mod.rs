@@ -9,11 +9,15 @@
 //! the server process; it never runs without its lock, and every agent is
 //! dead when [`run_foreground`] returns.
 
+pub mod attach;
+pub mod bridge;
 pub mod client;
 pub mod commands;
+pub mod hosts;
 pub mod place;
 pub mod protocol;
 pub mod serve;
+pub mod transport;
 
 use std::io::Write;
 use std::path::Path;

@@ -11,7 +11,6 @@
 
 use std::collections::HashMap;
 use std::io::{BufReader, Write};
-use std::os::unix::net::UnixStream;
 use std::time::Duration;
 
 use tokio::sync::mpsc::Sender;
@@ -23,6 +22,7 @@ use crate::runtime::Runtime;
 use crate::server::client::{Connection, read_reply};
 use crate::server::protocol::{ClientMessage, Reply, Request, TaskView, WireSpec};
 use crate::server::serve::wire_id;
+use crate::server::transport::{LinkReader, LinkWriter};
 
 /// How long a request may wait for room on the socket.
 const WRITE_TIMEOUT: Duration = Duration::from_secs(2);
@@ -83,7 +83,7 @@ pub enum Note {
 
 /// The writing half of the link.
 pub struct Remote {
-    writer: UnixStream,
+    writer: LinkWriter,
     next_seq: u64,
     /// The task whose terminal output the server sends.
     watched: Option<TaskId>,
@@ -198,8 +198,8 @@ pub fn link(
 ) -> std::io::Result<(Remote, Mirror)> {
     let mut ids = HashMap::new();
     let first = snapshot(std::mem::take(&mut conn.welcome.tasks), &mut ids);
+    conn.set_write_timeout(Some(WRITE_TIMEOUT))?;
     let (reader, writer, next_seq) = conn.into_parts();
-    writer.set_write_timeout(Some(WRITE_TIMEOUT))?;
     if let Some(reader) = reader {
         std::thread::Builder::new()
             .name("corral-link".into())
@@ -218,7 +218,7 @@ pub fn link(
 /// The reader thread: one event or note per server message, until the
 /// server goes or the loop does.
 fn read_server(
-    mut reader: BufReader<UnixStream>,
+    mut reader: BufReader<LinkReader>,
     mut ids: HashMap<String, TaskId>,
     events: Sender<Event>,
     notes: Sender<Note>,
