@@ -338,7 +338,7 @@ pub struct AgentArgs {
     /// A configuration override for the agent, `key=value` (codex `-c`; repeatable).
     #[arg(long = "agent-config", value_name = "KEY=VALUE")]
     pub config_overrides: Vec<String>,
-    /// Do not tell agents without a live channel (codex, stream-json gemini, commands)
+    /// Do not tell agents without a live channel (exec codex, stream-json gemini, commands)
     /// how to ask questions through the question file.
     #[arg(long)]
     pub no_question_file: bool,

@@ -279,3 +279,116 @@ fn mcp_tool_call_names_server_and_tool_and_web_search_its_query() {
             .any(|e| matches!(e, AgentEvent::ToolResult { .. }))
     );
 }
+
+// ---------------------------------------------------------------------------
+// codex app-server (tests/fixtures/codex_app_server): the app-server parser.
+// ---------------------------------------------------------------------------
+
+fn parse_app(name: &str) -> Vec<AgentEvent> {
+    fixtures::parse_with(
+        corral::agent::codex_app::CodexAppParser::default(),
+        &fixtures::lines("codex_app_server", name),
+    )
+}
+
+#[test]
+fn every_app_server_transcript_matches_its_snapshot() {
+    let mut names: Vec<String> = fs::read_dir(fixtures::fixture_dir("codex_app_server"))
+        .expect("fixture dir")
+        .filter_map(|e| e.ok()?.file_name().into_string().ok())
+        .filter(|n| n.ends_with(".jsonl") && !n.ends_with(".session.jsonl"))
+        .collect();
+    names.sort();
+    assert!(names.len() >= 10, "fixtures missing: {names:?}");
+    for name in names {
+        let events = parse_app(&name);
+        insta::assert_yaml_snapshot!(format!("app_{}", name.replace('.', "_")), events);
+    }
+}
+
+#[test]
+fn app_server_text_is_a_thread_streamed_text_usage_and_a_successful_turn() {
+    let events = parse_app("text.jsonl");
+    assert!(session_id(&events).is_some());
+    assert_eq!(texts(&events), "Hello over app-server.");
+    assert_eq!(
+        turn_end(&events),
+        (false, Some("Hello over app-server.".to_string()))
+    );
+    assert!(
+        events
+            .iter()
+            .any(|e| matches!(e, AgentEvent::TurnStarted { .. }))
+    );
+    assert!(events.iter().any(|e| matches!(
+        e,
+        AgentEvent::Usage(Usage {
+            input_tokens: 42,
+            ..
+        })
+    )));
+}
+
+#[test]
+fn app_server_command_approval_names_the_command_as_the_model_wrote_it() {
+    let events = parse_app("shell_allow.jsonl");
+    let q = events
+        .iter()
+        .find_map(|e| match e {
+            AgentEvent::Question(q) => Some(q),
+            _ => None,
+        })
+        .expect("an approval");
+    assert_eq!(q.tool.as_deref(), Some("shell"));
+    assert_eq!(q.input["command"], "touch allowed.marker");
+    assert_eq!(q.input["requestId"], 0);
+    assert!(events.iter().any(|e| matches!(
+        e,
+        AgentEvent::ToolResult {
+            is_error: false,
+            ..
+        }
+    )));
+    let events = parse_app("shell_deny.jsonl");
+    assert!(
+        events
+            .iter()
+            .any(|e| matches!(e, AgentEvent::ToolResult { is_error: true, output, .. } if output == "declined"))
+    );
+}
+
+#[test]
+fn app_server_file_change_approval_names_the_files() {
+    let events = parse_app("write.jsonl");
+    let q = events
+        .iter()
+        .find_map(|e| match e {
+            AgentEvent::Question(q) => Some(q),
+            _ => None,
+        })
+        .expect("an approval");
+    assert_eq!(q.tool.as_deref(), Some("apply_patch"));
+    assert_eq!(
+        q.input["changes"][0]["path"],
+        "/home/dev/sandbox/work/notes.txt"
+    );
+    assert_eq!(q.input["kind"], "edit");
+}
+
+#[test]
+fn app_server_errors_retry_then_fail_and_an_interrupt_fails_the_turn() {
+    let events = parse_app("errors.jsonl");
+    assert!(events.iter().any(|e| matches!(
+        e,
+        AgentEvent::Retry {
+            status: Some(429),
+            ..
+        }
+    )));
+    assert!(turn_end(&events).0);
+    let events = parse_app("interrupt.jsonl");
+    assert_eq!(
+        turn_end(&events),
+        (true, Some("the turn was interrupted".to_string()))
+    );
+}

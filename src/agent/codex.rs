@@ -32,6 +32,10 @@
 use std::collections::HashSet;
 use std::path::Path;
 
+/// The `protocol` value that keeps codex on `codex exec --json` (one turn
+/// per process) instead of `codex app-server`.
+pub const PROTOCOL_EXEC: &str = "exec";
+
 use serde_json::{Map, Value, json};
 
 use super::claude_insight::MAX_PLAN_ITEMS;

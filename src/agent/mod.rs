@@ -8,6 +8,7 @@ pub mod acp;
 pub mod claude;
 pub mod claude_insight;
 pub mod codex;
+pub mod codex_app;
 pub mod command;
 pub mod gemini;
 pub mod lines;
@@ -88,6 +89,9 @@ impl AgentKind {
     pub fn launch_spec(self, opts: &AgentOptions, cwd: &Path, prompt: &str) -> LaunchSpec {
         match self {
             AgentKind::Claude => claude::launch(opts, cwd, prompt),
+            AgentKind::Codex if self.wire(opts) == Wire::CodexAppServer => {
+                codex_app::launch(opts, cwd, prompt)
+            }
             AgentKind::Codex => codex::launch(opts, cwd, prompt),
             AgentKind::Gemini if self.wire(opts) == Wire::Acp => {
                 acp::launch_gemini(opts, cwd, prompt)
@@ -114,7 +118,11 @@ impl AgentKind {
                 Some(p) if p == gemini::PROTOCOL_STREAM_JSON => Wire::OneShot,
                 _ => Wire::Acp,
             },
-            AgentKind::Codex | AgentKind::OpenAi | AgentKind::Command => Wire::OneShot,
+            AgentKind::Codex => match opts.protocol.as_deref() {
+                Some(p) if p == codex::PROTOCOL_EXEC => Wire::OneShot,
+                _ => Wire::CodexAppServer,
+            },
+            AgentKind::OpenAi | AgentKind::Command => Wire::OneShot,
         }
     }
 
@@ -122,6 +130,7 @@ impl AgentKind {
     pub fn parser(self, wire: Wire) -> Box<dyn OutputParser> {
         match (self, wire) {
             (_, Wire::Acp) => Box::new(acp::AcpParser::new(self.name())),
+            (_, Wire::CodexAppServer) => Box::new(codex_app::CodexAppParser::default()),
             (AgentKind::Claude, _) => Box::new(claude::ClaudeParser::default()),
             (AgentKind::Codex, _) => Box::new(codex::CodexParser::default()),
             (AgentKind::Gemini, _) => Box::new(gemini::GeminiParser::default()),
@@ -141,6 +150,8 @@ pub enum Wire {
     ClaudeStdio,
     /// The Agent Client Protocol (JSON-RPC over stdio).
     Acp,
+    /// `codex app-server` (JSON-RPC over stdio: threads and turns).
+    CodexAppServer,
     /// No live channel: the agent runs one turn with its prompt on the
     /// command line (codex `exec`, gemini stream-json, a chat request, a
     /// terminal program).
@@ -158,6 +169,7 @@ impl Wire {
         match self {
             Wire::ClaudeStdio => Some(claude::Claude::encode_answer(question, answer)),
             Wire::Acp => Some(acp::answer_line(question, answer)),
+            Wire::CodexAppServer => Some(codex_app::answer_line(question, answer)),
             Wire::OneShot => None,
         }
     }
@@ -173,6 +185,7 @@ impl Wire {
         match self {
             Wire::ClaudeStdio => Some(claude::Claude::encode_user_message(text)),
             Wire::Acp => session.map(|id| acp::prompt_line(id, seq, text)),
+            Wire::CodexAppServer => session.map(|id| codex_app::turn_line(id, seq, text)),
             Wire::OneShot => None,
         }
     }
@@ -180,20 +193,22 @@ impl Wire {
     /// Whether the first prompt waits for the agent's session (it is sent
     /// on [`AgentEvent::Session`], not at launch).
     pub fn prompt_after_session(self) -> bool {
-        self == Wire::Acp
+        matches!(self, Wire::Acp | Wire::CodexAppServer)
     }
 
     /// Whether a denial's message cannot travel with the denial itself and
     /// must follow as the next message once the turn ends.
     pub fn denial_message_follows(self) -> bool {
-        self == Wire::Acp
+        matches!(self, Wire::Acp | Wire::CodexAppServer)
     }
 
-    /// The stdin line that interrupts the running turn of `session`: the
-    /// first step of the kill ladder.
-    pub fn encode_interrupt(self, session: Option<&str>) -> Option<String> {
+    /// The stdin line that interrupts the running turn (`turn`, where the
+    /// protocol names turns) of `session`: the first step of the kill
+    /// ladder.
+    pub fn encode_interrupt(self, session: Option<&str>, turn: Option<&str>) -> Option<String> {
         match self {
             Wire::Acp => session.map(acp::cancel_line),
+            Wire::CodexAppServer => Some(codex_app::interrupt_line(session?, turn?)),
             Wire::ClaudeStdio | Wire::OneShot => None,
         }
     }
@@ -222,7 +237,8 @@ pub struct AgentOptions {
     /// Appended verbatim to the agent's argv.
     pub extra_args: Vec<String>,
     /// The protocol to speak where a kind has more than one: gemini
-    /// `"acp"` (the default) or `"stream-json"`.
+    /// `"acp"` (the default) or `"stream-json"`, codex `"app-server"` (the
+    /// default) or `"exec"`.
     #[serde(default)]
     pub protocol: Option<String>,
     /// Extra environment for the agent.

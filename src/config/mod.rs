@@ -219,7 +219,8 @@ pub struct Profile {
     pub max_tokens: Option<u32>,
     /// command and acp: the whole argv.
     pub argv: Vec<String>,
-    /// gemini: `"acp"` (the default) or `"stream-json"`.
+    /// gemini: `"acp"` (the default) or `"stream-json"`; codex:
+    /// `"app-server"` (the default) or `"exec"`.
     pub protocol: Option<String>,
     /// USD per million input tokens, for agents that report no cost.
     pub price_input_per_mtok: Option<f64>,
@@ -489,15 +490,26 @@ impl Config {
             only_for(
                 "protocol",
                 p.protocol.as_ref().map(|s| s.span()),
-                &[ProfileKind::Gemini],
+                &[ProfileKind::Gemini, ProfileKind::Codex],
             )?;
+            let protocols: &[&str] = if kind == ProfileKind::Codex {
+                &["app-server", "exec"]
+            } else {
+                &["acp", "stream-json"]
+            };
             if let Some(protocol) = &p.protocol
-                && !["acp", "stream-json"].contains(&protocol.get_ref().as_str())
+                && !protocols.contains(&protocol.get_ref().as_str())
             {
                 return Err(at(
                     Some(protocol.span()),
                     format!(
-                        "`protocol` must be \"acp\" or \"stream-json\", got {:?}",
+                        "`protocol` of a {} profile must be {}, got {:?}",
+                        kind.name(),
+                        protocols
+                            .iter()
+                            .map(|p| format!("\"{p}\""))
+                            .collect::<Vec<_>>()
+                            .join(" or "),
                         protocol.get_ref()
                     ),
                 ));

@@ -96,6 +96,9 @@ pub enum AgentEvent {
     /// the error reply to a request corral does not support, so the agent
     /// never waits for an answer that will not come.
     ProtocolReply { line: String },
+    /// The agent started turn `turn_id` (codex app-server): kept by the core
+    /// to interrupt that turn, never shown.
+    TurnStarted { turn_id: String },
     /// Something went wrong; the message is meant for the user.
     Error { message: String },
     /// An output line that was not an event (stderr, warnings, stack traces),

@@ -242,6 +242,8 @@ pub struct LiveTurns {
     pub sent: u64,
     /// Sent as the next message when the current turn ends.
     pub after_turn: Option<String>,
+    /// The running turn, where the protocol names turns (codex).
+    pub turn_id: Option<String>,
 }
 
 /// One agent run and everything known about it.

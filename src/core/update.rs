@@ -405,7 +405,11 @@ fn kill_ladder(t: &mut Task) -> Vec<Effect> {
     let task = t.id;
     t.live.after_turn = None;
     let interrupt = (t.process_alive && t.stdin_open)
-        .then(|| t.spec.wire().encode_interrupt(t.session_id.as_deref()))
+        .then(|| {
+            t.spec
+                .wire()
+                .encode_interrupt(t.session_id.as_deref(), t.live.turn_id.as_deref())
+        })
         .flatten();
     match interrupt {
         Some(line) => vec![Effect::WriteStdin { task, line }, Effect::Kill { task }],
@@ -713,7 +717,11 @@ fn agent_event(state: &mut State, now_ms: u64, task: TaskId, event: AgentEvent) 
     }
     let event = match event {
         AgentEvent::Usage(u) => AgentEvent::Usage(priced(t, u)),
-        // Protocol plumbing: written back, never shown or kept.
+        // Protocol plumbing: kept or written back, never shown.
+        AgentEvent::TurnStarted { turn_id } => {
+            t.live.turn_id = Some(turn_id);
+            return vec![];
+        }
         AgentEvent::ProtocolReply { line } => {
             return if t.process_alive && t.stdin_open {
                 vec![Effect::WriteStdin { task, line }]

@@ -23,11 +23,14 @@ pub(super) fn allowed_by_rule(t: &Task, q: &Question) -> bool {
 }
 
 /// What the permission mode answers for an agent that asks about
-/// everything (a generic ACP agent has no flag of its own for the mode):
+/// everything (a generic ACP agent has no flag of its own for the mode;
+/// codex's app server asks for edits and commands alike):
 /// `bypassPermissions` allows, `acceptEdits` allows edits, `plan` denies
 /// what is not read-only; `None` means a person (or the policy) decides.
 pub(super) fn answer_by_mode(t: &Task, q: &Question) -> Option<Answer> {
-    if t.spec.agent != AgentKind::Acp || q.kind != QuestionKind::Approval {
+    let asks_everything =
+        t.spec.agent == AgentKind::Acp || t.spec.wire() == crate::agent::Wire::CodexAppServer;
+    if !asks_everything || q.kind != QuestionKind::Approval {
         return None;
     }
     let mode = t.spec.options.permission_mode.as_deref();

@@ -204,3 +204,55 @@ fn allow_always_lets_the_same_command_through_without_asking() {
     assert_eq!(written(&fx)[0]["result"]["outcome"]["optionId"], "once");
     assert_eq!(s.task(id).unwrap().status, TaskStatus::Running);
 }
+
+#[test]
+fn codex_interrupts_the_turn_it_was_told_about_before_the_signals() {
+    let (mut s, id) = launched(AgentKind::Codex, None, Settings::default());
+    let sent = written(&session(&mut s, id));
+    assert_eq!(sent[0]["method"], "turn/start");
+    assert_eq!(sent[0]["params"]["threadId"], "sess-1");
+    assert_eq!(sent[0]["params"]["input"][0]["text"], "fix it");
+    s.drain_published();
+    assert!(
+        agent(
+            &mut s,
+            id,
+            AgentEvent::TurnStarted {
+                turn_id: "turn-7".into()
+            }
+        )
+        .is_empty()
+    );
+    assert!(s.drain_published().is_empty(), "plumbing is not shown");
+    let fx = update(&mut s, 3_000, Event::Command(Command::Kill { task: id }));
+    let sent = written(&fx);
+    assert_eq!(sent[0]["method"], "turn/interrupt");
+    assert_eq!(sent[0]["params"]["turnId"], "turn-7");
+    assert!(matches!(fx.last(), Some(Effect::Kill { .. })));
+}
+
+#[test]
+fn codex_accept_edits_lets_file_changes_through_and_asks_for_commands() {
+    let (mut s, id) = launched(AgentKind::Codex, Some("acceptEdits"), Settings::default());
+    session(&mut s, id);
+    let edit = AgentEvent::Question(Question {
+        id: "4".into(),
+        kind: QuestionKind::Approval,
+        tool: Some("apply_patch".into()),
+        input: json!({"kind": "edit", "requestId": 4}),
+        tool_use_id: None,
+        questions: vec![],
+    });
+    let fx = agent(&mut s, id, edit);
+    assert_eq!(written(&fx)[0]["result"]["decision"], "accept");
+    let command = AgentEvent::Question(Question {
+        id: "5".into(),
+        kind: QuestionKind::Approval,
+        tool: Some("shell".into()),
+        input: json!({"kind": "execute", "command": "rm -rf x", "requestId": 5}),
+        tool_use_id: None,
+        questions: vec![],
+    });
+    assert!(written(&agent(&mut s, id, command)).is_empty());
+    assert_eq!(s.task(id).unwrap().status, TaskStatus::Blocked);
+}

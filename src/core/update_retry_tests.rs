@@ -11,7 +11,10 @@ use crate::core::{Limits, task::TaskSpec};
 use crate::core::{RetryPolicy, Settings};
 
 fn spec(agent: AgentKind) -> TaskSpec {
-    spec_of(agent, "fix it")
+    // codex's one-shot `exec` (its app server is in update_live_tests).
+    let mut spec = spec_of(agent, "fix it");
+    spec.options.protocol = (agent == AgentKind::Codex).then(|| "exec".to_string());
+    spec
 }
 
 fn launched(agent: AgentKind) -> (State, TaskId) {

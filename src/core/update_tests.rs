@@ -481,11 +481,14 @@ fn allow_always_remembers_the_exact_command() {
     assert_eq!(s.task(id).unwrap().status, TaskStatus::Blocked);
 }
 
+/// codex one-shot (`exec`): no live channel, questions through the file.
 fn codex_spec() -> TaskSpec {
-    TaskSpec {
+    let mut spec = TaskSpec {
         agent: AgentKind::Codex,
         ..spec("refactor")
-    }
+    };
+    spec.options.protocol = Some("exec".into());
+    spec
 }
 
 fn file_question(id: TaskId) -> Question {

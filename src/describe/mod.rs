@@ -198,7 +198,7 @@ pub fn describe(ev: &AgentEvent, layout: Layout) -> Vec<Line> {
                 )])
             })
             .collect(),
-        AgentEvent::ProtocolReply { .. } => vec![],
+        AgentEvent::ProtocolReply { .. } | AgentEvent::TurnStarted { .. } => vec![],
         AgentEvent::Error { message } => texty(&format!("error: {message}"), Tone::Error),
         AgentEvent::Raw { line } => vec![Line::wrap(
             vec![

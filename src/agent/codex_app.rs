@@ -1,0 +1,545 @@
+//! Codex over `codex app-server` (JSON-RPC over stdio): how to start it, the
+//! lines corral writes to it, and how its lines become canonical
+//! [`AgentEvent`]s. Formats follow codex-cli 0.169.0
+//! (`tests/fixtures/codex_app_server`).
+//!
+//! corral sends `initialize`, the `initialized` notification and
+//! `thread/start` (or `thread/resume`) at start; the core sends the prompt
+//! as `turn/start` once the thread is announced, answers approval requests,
+//! sends follow-ups as new turns of the same thread, and `turn/interrupt`
+//! before the kill ladder's signals.
+//!
+//! | codex line | canonical events |
+//! |---|---|
+//! | `thread/started`, or the `thread/start`/`thread/resume` answer | `session` (the thread id) |
+//! | `turn/started` | `turn_started` (kept by the core for the interrupt, never shown) |
+//! | `item/agentMessage/delta` | `text` delta |
+//! | `item/reasoning/summaryTextDelta`, `item/reasoning/textDelta` | `thinking` delta |
+//! | `item/started` `commandExecution` / `fileChange` | `tool_call` (`shell` with `command`, `apply_patch` with `changes`) |
+//! | `item/completed` of those | `tool_result` (an error unless `completed` with exit code 0) |
+//! | `item/commandExecution/requestApproval`, `item/fileChange/requestApproval` | `question` (an approval) |
+//! | any other request | `error` and a JSON-RPC error reply, so codex never waits |
+//! | `thread/tokenUsage/updated` | `usage` (its `last` counts: increments) |
+//! | `turn/plan/updated` | `plan` |
+//! | `error` | `retry` when `willRetry`, else `error` |
+//! | `turn/completed` | `turn_end` (`completed` succeeds; `failed`, `interrupted` fail) |
+//! | a line that is not JSON | `raw` |
+//!
+//! codex's published `codex-app-server-protocol` crate was not used: the
+//! newest release is 0.63.0, published from a fork, and lacks messages the
+//! 0.169.0 CLI sends (`thread/tokenUsage/updated`); it also pulls in
+//! codex-protocol, mcp-types and schemars. The few shapes here are read
+//! leniently from `serde_json::Value`, so unknown fields never break.
+//!
+//! Pure: never spawns, reads, writes or sleeps; never panics on its input.
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use serde_json::{Value, json};
+
+use super::permission::PermissionMode;
+use super::sanitize::sanitize_line;
+use super::{AgentOptions, Answer, LaunchSpec, OutputParser, StdinMode};
+use crate::core::event::{AgentEvent, PlanItem, Question, QuestionKind, Usage};
+
+/// The agent name in [`AgentEvent::Session`].
+const AGENT: &str = "codex";
+
+/// JSON-RPC "method not found".
+const METHOD_NOT_FOUND: i64 = -32601;
+
+/// How to start codex's app server in `cwd`: `codex [-c K=V]... app-server
+/// [extra args]`, stdin a pipe carrying the protocol. The prompt is sent
+/// as the first `turn/start` once the thread exists.
+pub fn launch(opts: &AgentOptions, cwd: &Path, _prompt: &str) -> LaunchSpec {
+    let mut args = Vec::new();
+    for entry in &opts.config_overrides {
+        args.push("-c".to_string());
+        args.push(entry.clone());
+    }
+    args.push("app-server".to_string());
+    args.extend(opts.extra_args.iter().cloned());
+    LaunchSpec {
+        program: opts.binary.clone().unwrap_or_else(|| "codex".into()),
+        args,
+        cwd: cwd.to_path_buf(),
+        env: opts.env.clone(),
+        stdin: StdinMode::Pipe {
+            initial_lines: opening_lines(opts, cwd),
+        },
+    }
+}
+
+/// codex's approval policy and sandbox for a corral permission mode:
+/// `default` and `acceptEdits` ask (`untrusted`) in a workspace-write
+/// sandbox (the core lets edits through for `acceptEdits`), `plan` asks in
+/// a read-only sandbox, `bypassPermissions` never asks and has no sandbox.
+pub fn policy(mode: Option<&str>) -> (&'static str, &'static str) {
+    match mode.map(PermissionMode::parse) {
+        Some(Ok(PermissionMode::BypassPermissions)) => ("never", "danger-full-access"),
+        Some(Ok(PermissionMode::Plan)) => ("untrusted", "read-only"),
+        _ => ("untrusted", "workspace-write"),
+    }
+}
+
+fn opening_lines(opts: &AgentOptions, cwd: &Path) -> Vec<String> {
+    let (approval, sandbox) = policy(opts.permission_mode.as_deref());
+    let mut params = json!({
+        "cwd": cwd.to_string_lossy(),
+        "approvalPolicy": approval,
+        "sandbox": sandbox,
+    });
+    if let Some(model) = &opts.model {
+        params["model"] = json!(model);
+    }
+    if let Some(prompt) = &opts.append_system_prompt {
+        params["developerInstructions"] = json!(prompt);
+    }
+    let thread = match &opts.resume {
+        Some(id) => {
+            params["threadId"] = json!(id);
+            request("corral-thread-resume", "thread/resume", params)
+        }
+        None => request("corral-thread-start", "thread/start", params),
+    };
+    vec![
+        request(
+            "corral-initialize",
+            "initialize",
+            json!({"clientInfo": {"name": "corral", "title": "corral",
+                                  "version": env!("CARGO_PKG_VERSION")}}),
+        ),
+        json!({"jsonrpc": "2.0", "method": "initialized", "params": {}}).to_string(),
+        thread,
+    ]
+}
+
+fn request(id: &str, method: &str, params: Value) -> String {
+    json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params}).to_string()
+}
+
+/// The `turn/start` line for turn `seq` of thread `thread`.
+pub fn turn_line(thread: &str, seq: u64, text: &str) -> String {
+    request(
+        &format!("corral-turn-{seq}"),
+        "turn/start",
+        json!({"threadId": thread, "input": [{"type": "text", "text": text}]}),
+    )
+}
+
+/// The `turn/interrupt` line for the running turn.
+pub fn interrupt_line(thread: &str, turn: &str) -> String {
+    request(
+        "corral-interrupt",
+        "turn/interrupt",
+        json!({"threadId": thread, "turnId": turn}),
+    )
+}
+
+/// The answer to an approval request: `accept` or `decline` (codex's
+/// decision carries no message: the core sends it as the next turn).
+pub fn answer_line(question: &Question, answer: &Answer) -> String {
+    let id = question
+        .input
+        .get("requestId")
+        .cloned()
+        .unwrap_or(Value::Null);
+    let decision = match answer {
+        Answer::Deny { .. } => "decline",
+        Answer::Allow { .. } | Answer::Answer { .. } => "accept",
+    };
+    json!({"jsonrpc": "2.0", "id": id, "result": {"decision": decision}}).to_string()
+}
+
+/// Reads `codex app-server` output. Stateful: one per process.
+#[derive(Debug, Default)]
+pub struct CodexAppParser {
+    /// The thread was announced.
+    session: Option<String>,
+    /// What each tool item was announced as (for approvals that name only
+    /// the item).
+    items: HashMap<String, (String, Value)>,
+    /// Assistant text of the turn's last message.
+    answer: String,
+}
+
+impl OutputParser for CodexAppParser {
+    fn parse_line(&mut self, line: &str) -> Vec<AgentEvent> {
+        let trimmed = line.trim();
+        if trimmed.is_empty() {
+            return Vec::new();
+        }
+        let Ok(Value::Object(msg)) = serde_json::from_str::<Value>(trimmed) else {
+            let clean = sanitize_line(line);
+            return if clean.trim().is_empty() {
+                Vec::new()
+            } else {
+                vec![AgentEvent::Raw { line: clean }]
+            };
+        };
+        let params = msg.get("params").cloned().unwrap_or(Value::Null);
+        match (msg.get("id"), msg.get("method").and_then(Value::as_str)) {
+            (Some(id), Some(method)) => self.request(id, method, &params),
+            (None, Some(method)) => self.notification(method, &params),
+            (Some(_), None) => self.response(&msg),
+            (None, None) => vec![AgentEvent::Error {
+                message: format!("malformed message from codex app-server: {}", clip(trimmed)),
+            }],
+        }
+    }
+}
+
+impl CodexAppParser {
+    fn session(&mut self, thread: &Value) -> Vec<AgentEvent> {
+        let Some(id) = thread.get("id").and_then(Value::as_str) else {
+            return Vec::new();
+        };
+        if self.session.as_deref() == Some(id) {
+            return Vec::new();
+        }
+        self.session = Some(id.to_string());
+        vec![AgentEvent::Session {
+            session_id: id.to_string(),
+            model: None,
+            cwd: thread
+                .get("environments")
+                .and_then(|e| e.get(0))
+                .and_then(|e| e.get("cwd"))
+                .and_then(Value::as_str)
+                .map(str::to_string),
+            agent: AGENT.into(),
+        }]
+    }
+
+    fn response(&mut self, msg: &serde_json::Map<String, Value>) -> Vec<AgentEvent> {
+        if let Some(error) = msg.get("error") {
+            let text = error
+                .get("message")
+                .and_then(Value::as_str)
+                .unwrap_or("error")
+                .to_string();
+            let id = msg.get("id").and_then(Value::as_str).unwrap_or_default();
+            let failed_start = matches!(id, "corral-thread-start" | "corral-thread-resume")
+                || id.starts_with("corral-turn-");
+            let mut events = vec![AgentEvent::Error {
+                message: format!("codex app-server answered an error: {text}"),
+            }];
+            if failed_start {
+                events.push(AgentEvent::TurnEnd {
+                    is_error: true,
+                    result: Some(text),
+                    api_error_status: None,
+                    num_turns: Some(0),
+                    permission_denials: Vec::new(),
+                    terminal_reason: None,
+                    api_error_type: None,
+                });
+            }
+            return events;
+        }
+        match msg.get("result").and_then(|r| r.get("thread")) {
+            Some(thread) => self.session(thread),
+            None => Vec::new(),
+        }
+    }
+
+    fn request(&mut self, id: &Value, method: &str, params: &Value) -> Vec<AgentEvent> {
+        let (tool, kind) = match method {
+            "item/commandExecution/requestApproval" => ("shell", "execute"),
+            "item/fileChange/requestApproval" => ("apply_patch", "edit"),
+            _ => {
+                let reply = json!({"jsonrpc": "2.0", "id": id, "error": {
+                    "code": METHOD_NOT_FOUND,
+                    "message": format!("corral does not support {method}")}})
+                .to_string();
+                return vec![
+                    AgentEvent::Error {
+                        message: format!(
+                            "codex asked for `{method}`, which corral does not offer; it was told so"
+                        ),
+                    },
+                    AgentEvent::ProtocolReply { line: reply },
+                ];
+            }
+        };
+        let item = params
+            .get("itemId")
+            .and_then(Value::as_str)
+            .map(str::to_string);
+        let mut input = serde_json::Map::new();
+        if let Some((_, announced)) = item.as_ref().and_then(|i| self.items.get(i))
+            && let Value::Object(map) = announced
+        {
+            input.extend(map.clone());
+        }
+        if let Some(command) = params.get("command").and_then(Value::as_str) {
+            input.insert("command".into(), json!(unwrap_shell(command)));
+        }
+        for key in ["cwd", "reason"] {
+            if let Some(value) = params.get(key).filter(|v| !v.is_null()) {
+                input.insert(key.into(), value.clone());
+            }
+        }
+        input.insert("kind".into(), json!(kind));
+        input.insert("requestId".into(), id.clone());
+        vec![AgentEvent::Question(Question {
+            id: match id {
+                Value::String(s) => s.clone(),
+                other => other.to_string(),
+            },
+            kind: QuestionKind::Approval,
+            tool: Some(tool.into()),
+            input: Value::Object(input),
+            tool_use_id: item,
+            questions: Vec::new(),
+        })]
+    }
+
+    fn notification(&mut self, method: &str, params: &Value) -> Vec<AgentEvent> {
+        match method {
+            "thread/started" => params
+                .get("thread")
+                .map(|t| self.session(t))
+                .unwrap_or_default(),
+            "turn/started" => {
+                self.answer.clear();
+                params
+                    .get("turn")
+                    .and_then(|t| t.get("id"))
+                    .and_then(Value::as_str)
+                    .map(|id| {
+                        vec![AgentEvent::TurnStarted {
+                            turn_id: id.to_string(),
+                        }]
+                    })
+                    .unwrap_or_default()
+            }
+            "item/agentMessage/delta" => delta(params)
+                .map(|text| vec![AgentEvent::Text { text, delta: true }])
+                .unwrap_or_default(),
+            "item/reasoning/summaryTextDelta" | "item/reasoning/textDelta" => delta(params)
+                .map(|text| vec![AgentEvent::Thinking { text, delta: true }])
+                .unwrap_or_default(),
+            "item/started" => self.item_started(params.get("item").unwrap_or(&Value::Null)),
+            "item/completed" => self.item_completed(params.get("item").unwrap_or(&Value::Null)),
+            "thread/tokenUsage/updated" => usage(params).into_iter().collect(),
+            "turn/plan/updated" => plan(params),
+            "error" => error(params),
+            "turn/completed" => self.turn_completed(params.get("turn").unwrap_or(&Value::Null)),
+            _ => Vec::new(),
+        }
+    }
+
+    fn item_started(&mut self, item: &Value) -> Vec<AgentEvent> {
+        let Some(id) = item.get("id").and_then(Value::as_str) else {
+            return Vec::new();
+        };
+        let (name, input) = match item.get("type").and_then(Value::as_str) {
+            Some("commandExecution") => (
+                "shell",
+                json!({"command": unwrap_shell(item.get("command").and_then(Value::as_str).unwrap_or_default())}),
+            ),
+            Some("fileChange") => ("apply_patch", json!({"changes": changes(item)})),
+            _ => return Vec::new(),
+        };
+        self.items
+            .insert(id.to_string(), (name.to_string(), input.clone()));
+        vec![AgentEvent::ToolCall {
+            id: id.to_string(),
+            name: name.into(),
+            input,
+        }]
+    }
+
+    fn item_completed(&mut self, item: &Value) -> Vec<AgentEvent> {
+        let id = item.get("id").and_then(Value::as_str).unwrap_or_default();
+        let status = item.get("status").and_then(Value::as_str).unwrap_or("");
+        match item.get("type").and_then(Value::as_str) {
+            Some("agentMessage") => {
+                if let Some(text) = item.get("text").and_then(Value::as_str) {
+                    self.answer = text.to_string();
+                }
+                Vec::new()
+            }
+            Some("commandExecution") => {
+                let exit = item.get("exitCode").and_then(Value::as_i64);
+                let output = match item.get("aggregatedOutput").and_then(Value::as_str) {
+                    Some(out) => out.to_string(),
+                    None if status == "declined" => "declined".to_string(),
+                    None => String::new(),
+                };
+                vec![AgentEvent::ToolResult {
+                    id: id.to_string(),
+                    output,
+                    is_error: status != "completed" || exit.is_some_and(|c| c != 0),
+                }]
+            }
+            Some("fileChange") => {
+                let paths: Vec<String> = changes(item)
+                    .iter()
+                    .filter_map(|c| c.get("path").and_then(Value::as_str))
+                    .map(str::to_string)
+                    .collect();
+                vec![AgentEvent::ToolResult {
+                    id: id.to_string(),
+                    output: if status == "completed" {
+                        paths.join("\n")
+                    } else {
+                        status.to_string()
+                    },
+                    is_error: status != "completed",
+                }]
+            }
+            _ => Vec::new(),
+        }
+    }
+
+    fn turn_completed(&mut self, turn: &Value) -> Vec<AgentEvent> {
+        let status = turn.get("status").and_then(Value::as_str).unwrap_or("");
+        let answer = std::mem::take(&mut self.answer);
+        let (is_error, result) = match status {
+            "completed" => (false, answer),
+            "interrupted" => (true, "the turn was interrupted".to_string()),
+            _ => (
+                true,
+                turn.get("error")
+                    .and_then(|e| e.get("message"))
+                    .and_then(Value::as_str)
+                    .unwrap_or("the turn failed")
+                    .to_string(),
+            ),
+        };
+        vec![AgentEvent::TurnEnd {
+            is_error,
+            result: Some(result),
+            api_error_status: None,
+            num_turns: Some(1),
+            permission_denials: Vec::new(),
+            terminal_reason: Some(status.to_string()).filter(|s| !s.is_empty()),
+            api_error_type: None,
+        }]
+    }
+}
+
+/// `/bin/bash -lc '<cmd>'` as codex reports it, back to `<cmd>` (what
+/// the model asked for, and what an allow-always rule should match).
+fn unwrap_shell(command: &str) -> String {
+    for shell in ["/bin/bash -lc ", "/bin/sh -c ", "bash -lc "] {
+        if let Some(rest) = command.strip_prefix(shell)
+            && rest.len() >= 2
+            && rest.starts_with('\'')
+            && rest.ends_with('\'')
+            && !rest[1..rest.len() - 1].contains('\'')
+        {
+            return rest[1..rest.len() - 1].to_string();
+        }
+    }
+    command.to_string()
+}
+
+fn changes(item: &Value) -> Vec<Value> {
+    item.get("changes")
+        .and_then(Value::as_array)
+        .map(|c| {
+            c.iter()
+                .map(|change| {
+                    json!({"path": change.get("path").cloned().unwrap_or(Value::Null),
+                           "kind": change.get("kind").and_then(|k| k.get("type")).cloned()
+                               .unwrap_or(Value::Null)})
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn delta(params: &Value) -> Option<String> {
+    params
+        .get("delta")
+        .and_then(Value::as_str)
+        .map(str::to_string)
+}
+
+/// The `last` counts of a token usage update: what the latest model call
+/// used, an increment.
+fn usage(params: &Value) -> Option<AgentEvent> {
+    let last = params.get("tokenUsage")?.get("last")?;
+    let count = |key: &str| last.get(key).and_then(Value::as_u64).unwrap_or(0);
+    Some(AgentEvent::Usage(Usage {
+        input_tokens: count("inputTokens").saturating_sub(count("cachedInputTokens")),
+        output_tokens: count("outputTokens"),
+        cache_read_tokens: count("cachedInputTokens"),
+        cache_creation_tokens: count("cacheWriteInputTokens"),
+        cost_usd: None,
+    }))
+}
+
+fn plan(params: &Value) -> Vec<AgentEvent> {
+    let items = params
+        .get("plan")
+        .and_then(Value::as_array)
+        .map(|steps| {
+            steps
+                .iter()
+                .filter_map(|s| {
+                    Some(PlanItem::new(
+                        s.get("step")?.as_str()?,
+                        s.get("status").and_then(Value::as_str).unwrap_or("pending"),
+                    ))
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    vec![AgentEvent::Plan {
+        items,
+        explanation: params
+            .get("explanation")
+            .and_then(Value::as_str)
+            .map(str::to_string),
+    }]
+}
+
+/// An `error` notification: a retry when codex will retry, else an error.
+fn error(params: &Value) -> Vec<AgentEvent> {
+    let error = params.get("error").unwrap_or(&Value::Null);
+    let message = error
+        .get("message")
+        .and_then(Value::as_str)
+        .unwrap_or("error")
+        .to_string();
+    let status = error
+        .get("codexErrorInfo")
+        .and_then(|i| i.as_object())
+        .and_then(|i| i.values().find_map(|v| v.get("httpStatusCode")))
+        .and_then(Value::as_u64)
+        .and_then(|s| u16::try_from(s).ok());
+    let details = error
+        .get("additionalDetails")
+        .and_then(Value::as_str)
+        .map(|d| format!("{message}: {d}"))
+        .unwrap_or_else(|| message.clone());
+    if params.get("willRetry").and_then(Value::as_bool) == Some(true) {
+        // "Reconnecting... 1/5": the attempt and its maximum.
+        let (attempt, max) = message
+            .rsplit_once(' ')
+            .and_then(|(_, n)| n.split_once('/'))
+            .map(|(a, m)| (a.parse().ok(), m.parse().ok()))
+            .unwrap_or((None, None));
+        return vec![AgentEvent::Retry {
+            attempt: attempt.unwrap_or(1),
+            max_attempts: max,
+            delay_ms: None,
+            status,
+            reason: details,
+        }];
+    }
+    vec![AgentEvent::Error { message: details }]
+}
+
+fn clip(line: &str) -> String {
+    let clean = sanitize_line(line);
+    match clean.char_indices().nth(200) {
+        Some((at, _)) => format!("{}…", &clean[..at]),
+        None => clean,
+    }
+}
