@@ -1,5 +1,6 @@
 //! Presentation helpers shared by every front end: the gist of a tool call,
-//! durations, token counts and costs in words, multi-line text made safe.
+//! durations, token counts, costs and memory in words, multi-line text made
+//! safe.
 //!
 //! Pure string work; never prints.
 
@@ -121,10 +122,59 @@ pub fn change_count(c: &crate::core::task::ChangeCount) -> String {
     }
 }
 
+/// Resident memory for a row: `812K`, `34M`, `1.2G`; never wider than 5.
+pub fn memory(kib: u64) -> String {
+    match kib {
+        0..=999 => format!("{kib}K"),
+        1_000..=1_023_487 => format!("{}M", (kib + 512) / 1024),
+        1_023_488..=10_433_331 => format!("{:.1}G", kib as f64 / 1_048_576.0),
+        10_433_332..=1_048_051_711 => format!("{}G", (kib + 524_288) / 1_048_576),
+        _ => ">999G".to_string(),
+    }
+}
+
+/// What a live agent's process tree costs, for the pane header:
+/// `3 processes · 104% cpu · 1.2G`.
+pub fn proc_cost(c: &crate::core::task::ProcCost) -> String {
+    format!(
+        "{} {} · {}% cpu · {}",
+        c.processes,
+        if c.processes == 1 {
+            "process"
+        } else {
+            "processes"
+        },
+        c.cpu_percent,
+        memory(c.rss_kib)
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn memory_stays_narrow() {
+        assert_eq!(memory(812), "812K");
+        assert_eq!(memory(34 * 1024), "34M");
+        assert_eq!(memory(999 * 1024), "999M");
+        assert_eq!(memory(1_258_291), "1.2G");
+        assert_eq!(memory(100 * 1_048_576), "100G");
+        assert_eq!(memory(u64::MAX), ">999G");
+        for kib in [
+            0,
+            999,
+            1000,
+            1_023_487,
+            1_023_488,
+            10_433_331,
+            10_433_332,
+            1_048_051_711,
+        ] {
+            assert!(memory(kib).len() <= 5, "{kib}: {}", memory(kib));
+        }
+    }
 
     #[test]
     fn gist_prefers_the_command_then_the_path() {

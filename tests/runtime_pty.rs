@@ -743,3 +743,56 @@ fn the_runtime_can_move_into_a_task_or_thread() {
     fn is_send<T: Send + 'static>() {}
     is_send::<Runtime>();
 }
+
+/// The cost of `task` in a `ProcCosts` sample, if it has one.
+fn cost_of(event: &Event, task: TaskId) -> Option<corral::core::task::ProcCost> {
+    match event {
+        Event::ProcCosts(costs) => costs.iter().find(|(t, _)| *t == task).map(|(_, c)| *c),
+        _ => None,
+    }
+}
+
+#[tokio::test]
+async fn the_cost_sampler_shows_a_busy_child_in_the_agents_tree_until_it_is_killed() {
+    let mut h = Harness::new(64, quick_kills());
+    h.runtime.apply(Effect::WatchCosts { on: true });
+    h.runtime.apply(spawn(
+        9,
+        spec("burn_child.py", &[], StdinMode::Null),
+        Limits::default(),
+    ));
+    let lines = h.raw_until(|line| line == "ready").await;
+    let burner: i32 = lines
+        .iter()
+        .find_map(|l| l.strip_prefix("burner "))
+        .and_then(|pid| pid.parse().ok())
+        .unwrap_or_else(|| panic!("no burner pid in {lines:?}"));
+    // Samples come once a second; the child spins a core (on a busy machine
+    // it gets less of one, so the bar is low) in a tree of two processes.
+    let mut seen = Vec::new();
+    let busy = loop {
+        let event = h.next().await;
+        if let Event::Exited { exit, .. } = &event {
+            panic!("exited ({exit:?}) before a busy sample; saw {seen:?}");
+        }
+        if let Some(cost) = cost_of(&event, 9) {
+            seen.push(cost);
+            if cost.cpu_percent >= 15 && cost.processes == 2 {
+                break cost;
+            }
+            assert!(seen.len() < 20, "never busy: {seen:?}");
+        }
+    };
+    assert!(busy.rss_kib > 1024, "{busy:?}");
+    // The runaway child is killed: the agent exits after it, and no sample
+    // of the task follows its exit.
+    // SAFETY: kill(2) on the child the fixture announced.
+    assert_eq!(unsafe { libc::kill(burner, libc::SIGKILL) }, 0);
+    let events = h.until_exited(9).await;
+    assert_eq!(exit_of(&events).code, Some(0));
+    assert!(
+        raw_texts(&events).contains(&"the burner is gone".to_string()),
+        "{events:?}"
+    );
+    h.assert_nothing_more().await;
+}

@@ -620,6 +620,60 @@ fn a_command_task_is_typed_into_and_watched_through_the_server() {
 }
 
 #[test]
+fn a_client_that_watches_costs_sees_a_runaway_child_until_it_is_killed() {
+    let home = Home::new();
+    let bin = fixtures().join("burn_child.py");
+    let id = home
+        .ok(&[
+            "run",
+            "--detach",
+            "--agent",
+            "command",
+            "--agent-bin",
+            bin.to_str().unwrap(),
+            "--",
+            "burn",
+        ])
+        .trim()
+        .to_string();
+    home.wait_status(&id, "running");
+    let (mut raw, _) = Raw::connect(&home.socket(), hello(0));
+    raw.send(&json!({"type": "watch_costs", "seq": 1, "on": true}));
+    // The task's core form carries its tree's cost, once a second: the
+    // agent and its spinning child (a low bar: the machine may be busy).
+    let mut costs = Vec::new();
+    let busy = raw.until(Duration::from_secs(30), |m| {
+        let Some(cores) = m["cores"].as_array() else {
+            return false;
+        };
+        cores.iter().any(|t| {
+            let cost = &t["cost"];
+            if !cost.is_null() {
+                costs.push(cost.clone());
+            }
+            cost["processes"] == 2 && cost["cpu_percent"].as_u64().unwrap_or(0) >= 15
+        })
+    });
+    assert!(busy.is_some(), "no busy sample: {costs:?}");
+    // The child is killed: the agent exits and its cost is gone.
+    let burner = String::from_utf8_lossy(&home.run(&["logs", &id]).stdout)
+        .lines()
+        .find_map(|l| {
+            l.trim_start_matches("│ ")
+                .strip_prefix("burner ")
+                .map(str::to_string)
+        })
+        .expect("the burner's pid in the log");
+    let burner: i32 = burner.trim().parse().expect("a pid");
+    // SAFETY: kill(2) on the child the fixture announced.
+    assert_eq!(unsafe { libc::kill(burner, libc::SIGKILL) }, 0);
+    home.wait_status(&id, "succeeded");
+    let (_, welcome) = Raw::connect(&home.socket(), hello(0));
+    let task = &welcome["tasks"][0]["core"];
+    assert!(task["cost"].is_null(), "{task}");
+}
+
+#[test]
 fn attach_follows_a_task_live_until_it_finishes() {
     let home = Home::new();
     let id = home.detach_asker("attach to me", &[]);

@@ -508,3 +508,64 @@ fn the_follow_up_line_and_a_waiting_row_on_top() {
 fn key(code: crossterm::event::KeyCode) -> crossterm::event::KeyEvent {
     crossterm::event::KeyEvent::new(code, crossterm::event::KeyModifiers::NONE)
 }
+
+#[test]
+fn a_runaway_process_tree_shows_in_its_row_and_the_pane_header() {
+    use corral::core::Event;
+    use corral::core::task::ProcCost;
+    let mut state = State::new(Settings::default());
+    let calm = launch(&mut state, T0, "read the docs");
+    let hot = launch(&mut state, T0, "build the thing");
+    let sample = vec![
+        (
+            calm,
+            ProcCost {
+                cpu_percent: 3,
+                rss_kib: 80_000,
+                processes: 1,
+            },
+        ),
+        (
+            hot,
+            ProcCost {
+                cpu_percent: 187,
+                rss_kib: 1_258_291,
+                processes: 4,
+            },
+        ),
+    ];
+    corral::core::update(&mut state, T0 + 1_000, Event::ProcCosts(sample));
+    let mut a = app(120, 30, true);
+    select(&mut a, &state, hot);
+    let s = screen(&a, &state);
+    assert!(s.contains("cpu   mem"), "{s}");
+    assert!(s.contains("187%  1.2G"), "{s}");
+    assert!(s.contains("3%   78M"), "{s}");
+    assert!(s.contains("4 processes · 187% cpu · 1.2G"), "{s}");
+    insta::assert_snapshot!("runaway_120x30", s);
+    // The hot tree's CPU is a warning; the calm one's is not.
+    let term = draw(&a, &state);
+    let buf = term.backend().buffer();
+    let cell_of = |needle: &str| {
+        let (row, line) = s
+            .lines()
+            .enumerate()
+            .find(|(_, l)| l.contains(needle) && l.contains('%'))
+            .unwrap_or_else(|| panic!("no row with {needle}:\n{s}"));
+        let col = line[..line.find('%').unwrap()].chars().count() as u16;
+        buf[(col, row as u16)].fg
+    };
+    assert_eq!(cell_of("build the thing"), Color::Yellow);
+    assert_ne!(cell_of("read the docs"), Color::Yellow);
+    // At 80 columns the row keeps its CPU and leaves the memory to the
+    // pane's header.
+    let mut narrow = app(80, 24, true);
+    select(&mut narrow, &state, hot);
+    let s = screen(&narrow, &state);
+    let row = s
+        .lines()
+        .find(|l| l.contains("build the thing") && !l.starts_with('─'))
+        .unwrap();
+    assert!(row.contains(" 187%") && !row.contains("1.2G"), "{s}");
+    assert!(s.contains("4 processes · 187% cpu"), "{s}");
+}

@@ -106,6 +106,9 @@ pub enum Event {
         added: u64,
         deleted: u64,
     },
+    /// One sample of what the live agents' process trees cost (see
+    /// [`Effect::WatchCosts`]): every live task the runtime could read.
+    ProcCosts(Vec<(TaskId, task::ProcCost)>),
     /// A review op asked for with [`Effect::Review`] finished (the error in
     /// words).
     Reviewed {
@@ -186,6 +189,9 @@ pub enum Command {
     Input { task: TaskId, bytes: Vec<u8> },
     /// The task's terminal changed size.
     Resize { task: TaskId, rows: u16, cols: u16 },
+    /// A front end that draws the cost of process trees starts (`on`) or
+    /// stops watching: the runtime samples them only while one watches.
+    WatchCosts { on: bool },
     /// Review a worktree task's work (diff, commit, merge, discard). The
     /// answer comes back in [`Step::reviews`]: refused at once (the agent
     /// is busy, there is no worktree) or after the runtime ran it.
@@ -268,4 +274,8 @@ pub enum Effect {
         worktree: worktree::Worktree,
         op: review::ReviewOp,
     },
+    /// Sample the process trees of the live agents once a second and
+    /// report `Event::ProcCosts` (`on`), or stop. The sampler sleeps while
+    /// no agent is alive: nothing polls then.
+    WatchCosts { on: bool },
 }

@@ -195,6 +195,7 @@ impl State {
         }
         task.stdin_open = false;
         task.process_alive = false;
+        task.cost = None;
         task.next_run = None;
         task.worktree_pending = false;
         self.tasks.push(task);

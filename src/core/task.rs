@@ -152,6 +152,20 @@ pub struct ChangeCount {
     pub deleted: u64,
 }
 
+/// What the agent's whole process tree costs the machine, as last sampled
+/// (the runtime reads `/proc` once a second while a cockpit watches, see
+/// [`crate::core::Command::WatchCosts`]): for the task row and pane header.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct ProcCost {
+    /// CPU over the last sample interval, in percent of one core (a tree
+    /// busy on two cores shows 200).
+    pub cpu_percent: u32,
+    /// Resident memory of every process of the tree, in KiB.
+    pub rss_kib: u64,
+    /// Live processes in the tree, the agent included.
+    pub processes: u32,
+}
+
 /// Per-run cost and turn limits, and the price used when the agent reports
 /// no cost.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
@@ -213,6 +227,7 @@ impl Task {
             fallback_prompt: None,
             run_usage: Usage::default(),
             run_turns: 0,
+            cost: None,
             queue_seq: 0,
             next_run: None,
             conversation: Vec::new(),
@@ -330,6 +345,10 @@ pub struct Task {
     /// is opened ([`crate::core::Command::LoadTranscript`]), so a start with
     /// thousands of stored tasks reads none.
     pub transcript_stored: Option<u32>,
+    /// The process tree's CPU, memory and process count while the agent
+    /// runs and a cockpit watches; `None` once it exited.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cost: Option<ProcCost>,
 }
 
 /// How the agent judged its last turn.

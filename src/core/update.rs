@@ -149,6 +149,17 @@ fn apply(state: &mut State, now_ms: u64, event: Event) -> Vec<Effect> {
             }
             vec![]
         }
+        Event::ProcCosts(costs) => {
+            for (task, cost) in costs {
+                // A sample taken just before the agent exited is stale.
+                if let Some(t) = state.task_mut(task)
+                    && t.process_alive
+                {
+                    t.cost = Some(cost);
+                }
+            }
+            vec![]
+        }
         Event::LimitReached { task, limit } => match state.task_mut(task) {
             Some(t) if !t.status.is_final() && t.kill_reason.is_none() => {
                 t.kill_reason = Some(KillReason::Limit(limit));
@@ -187,6 +198,7 @@ fn command(state: &mut State, now_ms: u64, cmd: Command) -> Vec<Effect> {
             }
             vec![]
         }
+        Command::WatchCosts { on } => vec![Effect::WatchCosts { on }],
         Command::Kill { task } => {
             let Some(t) = state.task_mut(task) else {
                 return vec![];
@@ -353,6 +365,7 @@ fn fail_before_spawn(state: &mut State, task: TaskId, now_ms: u64, message: Stri
     if let Some(t) = state.task_mut(task) {
         t.process_alive = false;
         t.stdin_open = false;
+        t.cost = None;
         t.recent_errors.push(message.clone());
         let ev = AgentEvent::Error { message };
         t.transcript.push(ev.clone());
@@ -620,6 +633,7 @@ fn exited(state: &mut State, task: TaskId, now_ms: u64, exit: ExitInfo) -> Vec<E
     };
     t.process_alive = false;
     t.stdin_open = false;
+    t.cost = None;
     let waits_on_file_question = t
         .pending_question
         .as_ref()

@@ -589,3 +589,47 @@ fn headless_declines_a_file_question_and_resumes_instead_of_hanging() {
 
 #[path = "update_queue_tests.rs"]
 mod queue;
+
+#[test]
+fn process_costs_show_while_the_agent_lives_and_are_gone_once_it_exits() {
+    use crate::core::task::ProcCost;
+    let (mut s, id) = launched(Settings::default());
+    // The front end asks; the runtime samples.
+    assert_eq!(
+        update(
+            &mut s,
+            1_500,
+            Event::Command(Command::WatchCosts { on: true })
+        ),
+        vec![Effect::WatchCosts { on: true }]
+    );
+    let busy = ProcCost {
+        cpu_percent: 100,
+        rss_kib: 65_536,
+        processes: 2,
+    };
+    // A sample for a task that is gone is ignored.
+    assert!(
+        update(
+            &mut s,
+            2_000,
+            Event::ProcCosts(vec![(id, busy), (99, busy)])
+        )
+        .is_empty()
+    );
+    assert_eq!(s.task(id).unwrap().cost, Some(busy));
+    assert!(s.drain_published().is_empty(), "costs are not events");
+    exit_at(&mut s, id, 3_000, exit(0));
+    assert_eq!(s.task(id).unwrap().cost, None);
+    // A sample taken before the exit and applied after it is stale.
+    update(&mut s, 3_100, Event::ProcCosts(vec![(id, busy)]));
+    assert_eq!(s.task(id).unwrap().cost, None);
+    assert_eq!(
+        update(
+            &mut s,
+            4_000,
+            Event::Command(Command::WatchCosts { on: false })
+        ),
+        vec![Effect::WatchCosts { on: false }]
+    );
+}

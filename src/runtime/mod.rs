@@ -11,7 +11,10 @@
 //! nobody about changes, so this is a poll, and it looks every 100 ms
 //! whether the agent is gone; `worktree.rs`); one review thread runs the
 //! git work of diffs, commits, merges and discards in order (`review.rs`).
-//! Nothing else polls except a kill ladder waiting for a group to empty.
+//! While a front end watches costs (`Effect::WatchCosts`) and an agent is
+//! alive, one thread reads `/proc` once a second for the process trees'
+//! CPU and memory (`cost.rs`); it sleeps otherwise. Nothing else polls
+//! except a kill ladder waiting for a group to empty.
 //! The runtime never decides anything (that is `core`'s job) and never
 //! panics on agent behaviour.
 //!
@@ -24,6 +27,7 @@
 
 pub mod cgroup;
 pub mod contain;
+mod cost;
 mod fdio;
 mod group;
 pub mod http;
@@ -153,6 +157,9 @@ pub struct Runtime {
     threads: Vec<JoinHandle<()>>,
     /// Runs worktree reviews one at a time, started on the first.
     review: Option<review::Worker>,
+    /// Samples the live agents' process trees, started on the first
+    /// `Effect::WatchCosts`.
+    costs: Option<cost::Sampler>,
 }
 
 impl Runtime {
@@ -169,6 +176,7 @@ impl Runtime {
             tasks: Vec::new(),
             threads: Vec::new(),
             review: None,
+            costs: None,
         }
     }
 
@@ -240,7 +248,12 @@ impl Runtime {
                     .name(format!("corral-agent-{task}"))
                     .spawn(move || supervisor::run(job))
                 {
-                    Ok(handle) => self.threads.push(handle),
+                    Ok(handle) => {
+                        self.threads.push(handle);
+                        if let Some(costs) = &self.costs {
+                            costs.wake();
+                        }
+                    }
                     Err(err) => {
                         group.set_failed();
                         self.slots().remove(&task);
@@ -304,6 +317,14 @@ impl Runtime {
                     .and_then(|slot| slot.stdin.take());
                 // Dropping the sender lets the writer finish the queue and close the pipe.
                 drop(queue);
+            }
+            Effect::WatchCosts { on } => {
+                if self.costs.is_none() && on {
+                    self.costs = cost::Sampler::start(self.events.clone(), self.registry.clone());
+                }
+                if let Some(costs) = &self.costs {
+                    costs.watch(on);
+                }
             }
             Effect::Kill { task } => {
                 if http::kill(&self.chats, task) {

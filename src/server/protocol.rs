@@ -60,6 +60,12 @@ pub enum Request {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         focus: Option<String>,
     },
+    /// The client draws what the agents' process trees cost (`on`) or
+    /// stops: the server samples them (once a second, live agents only)
+    /// while some client does, and the tasks' `cost` changes reach it.
+    WatchCosts {
+        on: bool,
+    },
     /// Start a task; `Done` carries its id.
     Launch {
         spec: Box<WireSpec>,

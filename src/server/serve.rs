@@ -76,6 +76,8 @@ struct Client {
     window: usize,
     focus: Option<String>,
     raw: Option<TaskId>,
+    /// It draws process costs ([`Request::WatchCosts`]).
+    costs: bool,
     reader: tokio::task::JoinHandle<()>,
 }
 
@@ -122,6 +124,7 @@ fn fingerprint(t: &Task) -> u64 {
     t.recent_raw.len().hash(&mut h);
     t.allow_rules.len().hash(&mut h);
     t.exit.as_ref().map(|e| (e.code, &e.signal)).hash(&mut h);
+    t.cost.hash(&mut h);
     h.finish()
 }
 
@@ -161,6 +164,8 @@ pub struct Server {
     redactor: Redactor,
     idle_after: Option<Duration>,
     stop: Option<Ending>,
+    /// The runtime samples process costs (some client watches them).
+    costs: bool,
 }
 
 impl Server {
@@ -191,6 +196,7 @@ impl Server {
             redactor: Redactor::from_env(&[]),
             idle_after,
             stop: None,
+            costs: false,
         };
         // Tasks adopted before the loop: clients get them in snapshots.
         for t in &server.driver.state().tasks {
@@ -525,6 +531,13 @@ impl Server {
                 }
                 return Ok(None);
             }
+            Request::WatchCosts { on } => {
+                if let Some(c) = self.clients.get_mut(&client) {
+                    c.costs = on;
+                }
+                self.sync_costs();
+                return Ok(None);
+            }
             Request::Stop { kill } => {
                 let live = self.live_tasks();
                 if live > 0 && !kill {
@@ -637,6 +650,19 @@ impl Server {
             // The writer sends what is queued, then closes.
             c.reader.abort();
         }
+        self.sync_costs();
+    }
+
+    /// The runtime samples process costs while some client draws them.
+    fn sync_costs(&mut self) {
+        let on = self.clients.values().any(|c| c.costs);
+        if on != self.costs {
+            self.costs = on;
+            let step = self
+                .driver
+                .step(Self::now(), Event::Command(Command::WatchCosts { on }));
+            self.publish(Published::of(step));
+        }
     }
 
     /// Takes a new connection: refused unless it is this user's.
@@ -688,6 +714,7 @@ impl Server {
                 window: 0,
                 focus: None,
                 raw: None,
+                costs: false,
                 reader,
             },
         );

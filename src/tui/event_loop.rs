@@ -294,6 +294,9 @@ pub async fn run_loop(c: &mut Cockpit, term: &mut Term) -> std::io::Result<()> {
     let mut dirty = true;
     let mut last_frame: Option<Instant> = None;
     let mut quit_deadline: Option<Instant> = None;
+    // The task rows show what each agent's process tree costs: sampled
+    // only while this loop draws (and, in the runtime, an agent is alive).
+    c.apply(Event::Command(Command::WatchCosts { on: true }));
     loop {
         if c.app.quitting && quit_deadline.is_none() {
             quit_deadline = Some(Instant::now() + QUIT_GRACE);
@@ -332,7 +335,9 @@ pub async fn run_loop(c: &mut Cockpit, term: &mut Term) -> std::io::Result<()> {
                     if let Some(dir) = c.app.pending_shell.take() {
                         // The shell owns the terminal until it exits.
                         drop(input);
+                        c.apply(Event::Command(Command::WatchCosts { on: false }));
                         let outcome = tokio::task::block_in_place(|| shell_in(term, &dir));
+                        c.apply(Event::Command(Command::WatchCosts { on: true }));
                         input = EventStream::new();
                         c.app.notice = Some(match outcome {
                             Ok(()) => format!("back from the shell in {}", dir.display()),
@@ -365,6 +370,7 @@ pub async fn run_loop(c: &mut Cockpit, term: &mut Term) -> std::io::Result<()> {
             }
         }
     }
+    c.apply(Event::Command(Command::WatchCosts { on: false }));
     Ok(())
 }
 

@@ -149,6 +149,7 @@ impl Remote {
                 cols,
             },
             Command::Review { task, op } => Request::Review { id: id(task)?, op },
+            Command::WatchCosts { on } => Request::WatchCosts { on },
             Command::Launch { .. } | Command::Adopt { .. } => {
                 return Err("launch through the server link".into());
             }

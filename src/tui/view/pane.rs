@@ -1,5 +1,7 @@
 //! The live pane: the selected task's conversation (or its raw terminal
-//! output), following the tail or scrolled back, with search highlights.
+//! output), following the tail or scrolled back, with search highlights;
+//! its header names the task and, while the agent runs, its process tree's
+//! process count, CPU and memory.
 //!
 //! Pure: reads the app's cached lines and the core state; draws only the
 //! visible window, so a long transcript costs nothing per frame.
@@ -65,6 +67,13 @@ pub fn render(app: &App, state: &State, area: Rect, buf: &mut Buffer) {
         spans.push(Span::styled(
             " waiting for you ",
             th.status(TaskStatus::Blocked),
+        ));
+    }
+    if let Some(cost) = &task.cost {
+        let busy = cost.cpu_percent >= super::task_list::BUSY_CPU;
+        spans.push(Span::styled(
+            format!(" {} ", crate::present::proc_cost(cost)),
+            if busy { th.warn() } else { th.dim() },
         ));
     }
     spans.push(Span::styled(format!(" {position} "), th.dim()));

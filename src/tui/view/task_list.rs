@@ -1,6 +1,7 @@
 //! The task list: one row per task with status glyph and colour, agent,
-//! the plan's progress and the step it is on, title, elapsed time (live
-//! while running), tokens and cost.
+//! the plan's progress and the step it is on, title, what its process tree
+//! costs while it runs (CPU, and memory where the list is wide enough), elapsed
+//! time (live while running), tokens and cost.
 //!
 //! Pure: draws from the app and core state, changes nothing.
 
@@ -23,6 +24,23 @@ use crate::tui::theme::status_glyph;
 const RIGHT: usize = 8 + 8 + 9;
 /// Columns left of the title: glyph, id, status, agent.
 const LEFT: usize = 2 + 4 + 10 + 8;
+/// The CPU column, shown from this list width up (a runaway tree should
+/// stand out even in the list beside the pane), and the memory column,
+/// from a wider one; both only while some task's tree is sampled.
+const CPU_W: usize = 6;
+const CPU_FROM_WIDTH: usize = 72;
+const MEM_W: usize = 6;
+const MEM_FROM_WIDTH: usize = 90;
+/// From this CPU percentage the column is shown as a warning: a tree
+/// spinning a whole core (a runaway child) stands out.
+pub const BUSY_CPU: u32 = 90;
+
+/// Which process cost columns the list has room for.
+#[derive(Debug, Clone, Copy)]
+struct ProcCols {
+    cpu: bool,
+    mem: bool,
+}
 
 fn pad(s: &str, w: usize) -> String {
     let s = truncate(s, w);
@@ -41,14 +59,30 @@ pub fn render(app: &App, state: &State, area: Rect, buf: &mut Buffer) {
         return;
     }
     let th = app.theme;
-    let title_w = (area.width as usize).saturating_sub(LEFT + RIGHT).max(8);
+    // Only while some tree is sampled (an agent runs and the cockpit
+    // watches): finished work keeps its room for the title.
+    let sampled = state.tasks.iter().any(|t| t.cost.is_some());
+    let cols = ProcCols {
+        cpu: sampled && area.width as usize >= CPU_FROM_WIDTH,
+        mem: sampled && area.width as usize >= MEM_FROM_WIDTH,
+    };
+    let right = RIGHT + usize::from(cols.cpu) * CPU_W + usize::from(cols.mem) * MEM_W;
+    let title_w = (area.width as usize).saturating_sub(LEFT + right).max(8);
     let header = format!(
         "{}{}{}{}",
         pad("  #", 6),
         pad("status", 10),
         pad("agent", 8),
         pad("task", title_w)
-    ) + &rpad("elapsed", 8)
+    ) + &if cols.cpu {
+        rpad("cpu", CPU_W)
+    } else {
+        String::new()
+    } + &if cols.mem {
+        rpad("mem", MEM_W)
+    } else {
+        String::new()
+    } + &rpad("elapsed", 8)
         + &rpad("tokens", 8)
         + &rpad("cost", 9);
     Line::styled(header, th.title().patch(th.dim())).render(Rect { height: 1, ..area }, buf);
@@ -75,7 +109,7 @@ pub fn render(app: &App, state: &State, area: Rect, buf: &mut Buffer) {
         if y >= area.bottom() {
             break;
         }
-        let line = row_line(app, task, tick, title_w, i == sel);
+        let line = row_line(app, task, tick, title_w, cols, i == sel);
         let rect = Rect {
             y,
             height: 1,
@@ -113,7 +147,14 @@ pub fn live_elapsed_ms(t: &Task, now_ms: u64) -> Option<(u64, bool)> {
     Some((t.elapsed_ms(at), moves))
 }
 
-fn row_line(app: &App, t: &Task, tick: u64, title_w: usize, selected: bool) -> Line<'static> {
+fn row_line(
+    app: &App,
+    t: &Task,
+    tick: u64,
+    title_w: usize,
+    cols: ProcCols,
+    selected: bool,
+) -> Line<'static> {
     let th = app.theme;
     let st = th.status(t.status);
     let base = if selected {
@@ -150,8 +191,23 @@ fn row_line(app: &App, t: &Task, tick: u64, title_w: usize, selected: bool) -> L
         title_left = title_left.saturating_sub(UnicodeWidthStr::width(plan.as_str()));
         spans.push(Span::styled(plan, th.tool().patch(base)));
     }
+    spans.push(Span::styled(pad(&row_title(t), title_left), base));
+    let (cpu, mem, busy) = match &t.cost {
+        Some(c) => (
+            format!("{}%", c.cpu_percent.min(9999)),
+            crate::present::memory(c.rss_kib),
+            c.cpu_percent >= BUSY_CPU,
+        ),
+        None => (String::new(), String::new(), false),
+    };
+    if cols.cpu {
+        let cpu_style = if busy { th.warn().patch(base) } else { base };
+        spans.push(Span::styled(rpad(&cpu, CPU_W), cpu_style));
+    }
+    if cols.mem {
+        spans.push(Span::styled(rpad(&mem, MEM_W), base));
+    }
     spans.extend([
-        Span::styled(pad(&row_title(t), title_left), base),
         Span::styled(rpad(&elapsed, 8), base),
         Span::styled(
             rpad(&if toks > 0 { tokens(toks) } else { "-".into() }, 8),
