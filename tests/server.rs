@@ -7,7 +7,9 @@
 //!
 //! Every wait is bounded; every server is stopped (or killed) by the
 //! test's `Home` when it ends. `hosts` (tests/server/hosts.rs): the same
-//! over ssh, through a private sshd.
+//! over ssh, through a private sshd. `cockpits` (tests/server/cockpits.rs):
+//! cockpits of the server in tmux, two at once, typing into a command task,
+//! and the server's desktop notifications.
 
 use std::io::{BufRead, BufReader, Write};
 use std::os::unix::fs::PermissionsExt;
@@ -19,6 +21,10 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
+#[path = "server/cockpits.rs"]
+mod cockpits;
+#[path = "support/dbus.rs"]
+mod dbus;
 #[path = "server/hosts.rs"]
 mod hosts;
 mod support;
@@ -888,6 +894,14 @@ fn agents_outlive_the_cockpit_with_the_real_claude() {
             && s.contains("make the marker")
             && s.contains("1 waiting for you")
     });
+    // The task that began waiting while nobody was attached is the first
+    // row, blocked.
+    let screen = again.capture();
+    let first_row = screen.lines().nth(1).unwrap_or_default();
+    assert!(
+        first_row.contains("blocked") && first_row.contains("make the marker"),
+        "{screen}"
+    );
     again.keys(&["b"]);
     again.wait_for("the approval", |s| {
         s.contains("allow Bash?") && s.contains("y allow once")
@@ -897,6 +911,11 @@ fn agents_outlive_the_cockpit_with_the_real_claude() {
     assert!(sandbox.work.join("detached-marker.txt").exists());
     let screen = again.capture();
     assert!(screen.contains("succeeded"), "{screen}");
+    // The task that finished while nobody was attached shows its result.
+    again.keys(&["k"]);
+    again.wait_for("the first task's whole answer", |s| {
+        s.contains("· build the widget · succeeded") && s.contains("all done building the widget")
+    });
     // q detaches: the server and its record stay.
     again.keys(&["q"]);
     assert!(wait_until(Duration::from_secs(5), || !again.alive()));

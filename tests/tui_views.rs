@@ -194,6 +194,32 @@ fn kill_asks_for_y() {
 }
 
 #[test]
+fn a_cockpit_of_the_server_says_which_key_detaches_and_which_stops() {
+    let empty = State::new(Settings::default());
+    let mut a = app(80, 24, true);
+    a.detach = true;
+    let s = screen(&a, &empty);
+    assert!(s.contains("q  detach: the agents go on"), "{s}");
+    assert!(s.contains("Q  stop every agent and quit"), "{s}");
+    assert!(s.contains("q detach") && s.contains("Q stop all"), "{s}");
+
+    let state = busy_state();
+    select(&mut a, &state, 2);
+    // Q asks; the dialog names both ways out.
+    assert_eq!(a.handle(Action::QuitAll, &state), vec![]);
+    let s = screen(&a, &state);
+    assert!(s.contains("Stop them all and quit?"), "{s}");
+    assert!(s.contains("they go on"), "{s}");
+    assert!(
+        s.contains("y stop all, quit") && s.contains("q detach"),
+        "{s}"
+    );
+    // Its second choice, q, detaches: nothing is killed.
+    assert_eq!(a.handle(Action::Quit, &state), vec![]);
+    assert!(a.exit && !a.quitting);
+}
+
+#[test]
 fn no_color_means_no_colour_anywhere() {
     let state = busy_state();
     let mut a = app(80, 24, false);

@@ -38,10 +38,15 @@ pub(in crate::core) fn apply_mirror(state: &mut State, now_ms: u64, batch: Mirro
         let Some(t) = state.task_mut(id) else {
             continue;
         };
-        if !matches!(
-            event,
-            AgentEvent::UserMessage { .. } | AgentEvent::Answered { .. }
-        ) {
+        // A snapshot's events are history: the task keeps the server's
+        // `last_output_ms` (so a blocked row shows how long it ran until it
+        // asked, not until this client attached). Live ones arrive now.
+        if !batch.reset
+            && !matches!(
+                event,
+                AgentEvent::UserMessage { .. } | AgentEvent::Answered { .. }
+            )
+        {
             t.last_output_ms = Some(now_ms);
         }
         t.transcript.push(event.clone());
@@ -112,7 +117,10 @@ mod tests {
         assert_eq!(state.task(7).unwrap().status, TaskStatus::Queued);
         let running = state.task(9).unwrap();
         assert_eq!(running.transcript.entries().next(), Some(&text("hello")));
-        assert_eq!(running.last_output_ms, Some(1_000));
+        assert_eq!(
+            running.last_output_ms, None,
+            "a snapshot's events are history, not output now"
+        );
         assert_eq!(step.published.len(), 2);
 
         // A new header keeps the mirrored transcript; a deletion removes.
@@ -162,6 +170,30 @@ mod tests {
         assert_eq!(
             t.transcript.entries().collect::<Vec<_>>(),
             vec![&text("new")]
+        );
+    }
+
+    #[test]
+    fn a_task_that_asked_before_the_client_attached_keeps_when_it_asked() {
+        let mut state = State::new(Settings::default());
+        let mut blocked = task(4, TaskStatus::Blocked);
+        blocked.started_ms = Some(1_000);
+        blocked.last_output_ms = Some(4_000);
+        update(
+            &mut state,
+            60_000,
+            mirror(Mirror {
+                reset: true,
+                tasks: vec![blocked],
+                events: vec![(4, text("may I?"))],
+                ..Mirror::default()
+            }),
+        );
+        let t = state.task(4).unwrap();
+        assert_eq!(
+            t.last_output_ms,
+            Some(4_000),
+            "it asked at 4 s (a blocked row shows 3 s ran), not at 60 s"
         );
     }
 }

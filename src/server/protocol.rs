@@ -365,6 +365,46 @@ mod tests {
     }
 
     #[test]
+    fn review_ops_read_as_the_readme_documents_them() {
+        use crate::worktree::types::MergeStrategy;
+        let line = |op: ReviewOp| {
+            serde_json::to_value(ClientMessage {
+                seq: 3,
+                request: Request::Review {
+                    id: "ab12cd34".into(),
+                    op,
+                },
+            })
+            .unwrap()
+        };
+        assert_eq!(
+            line(ReviewOp::Refresh),
+            serde_json::json!({"type": "review", "seq": 3, "id": "ab12cd34", "op": "Refresh"})
+        );
+        assert_eq!(
+            line(ReviewOp::Commit { message: None })["op"],
+            serde_json::json!({"Commit": {"message": null}})
+        );
+        assert_eq!(
+            line(ReviewOp::Merge {
+                strategy: MergeStrategy::FastForwardOrMerge,
+                message: None
+            })["op"],
+            serde_json::json!({"Merge": {"strategy": "FastForwardOrMerge", "message": null}})
+        );
+        assert_eq!(line(ReviewOp::ListUnmerged)["op"], "ListUnmerged");
+        let report = ReviewReport {
+            task: 4,
+            op: ReviewOp::Refresh,
+            result: Err("no worktree".into()),
+        };
+        assert_eq!(
+            serde_json::to_value(&report).unwrap(),
+            serde_json::json!({"task": 4, "op": "Refresh", "result": {"Err": "no worktree"}})
+        );
+    }
+
+    #[test]
     fn the_mismatch_line_names_both_versions_and_the_way_out() {
         let line = mismatch_message("0.3.0", 9);
         assert!(line.starts_with("server is 0.3.0 (protocol 9), this corral is "));

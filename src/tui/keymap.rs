@@ -270,7 +270,7 @@ pub const HELP: &[(&str, &str, &str)] = &[
     (
         "app",
         "Q",
-        "stop every agent and quit (asks y while agents run)",
+        "stop every agent, quit (asks y if any run; q there detaches)",
     ),
     ("form", "Tab S-Tab", "next / previous field"),
     ("form", "Enter", "new line in the prompt"),
@@ -319,8 +319,10 @@ pub fn map_key(key: KeyEvent, mode: Mode) -> Action {
                 _ => Action::Close,
             }
         }
-        // Ctrl-] (like telnet) gives the keys back to corral.
-        Mode::Terminal if ctrl(&key, ']') => Action::LeaveTerminal,
+        // Ctrl-] (like telnet) gives the keys back to corral. A terminal
+        // sends it as the byte 0x1d, which crossterm reads as Ctrl-5; with
+        // the keyboard enhancement it arrives as Ctrl-] itself.
+        Mode::Terminal if ctrl(&key, ']') || ctrl(&key, '5') => Action::LeaveTerminal,
         Mode::Terminal => Action::TerminalKey(key),
         Mode::Diff if ctrl(&key, 'c') => Action::Quit,
         Mode::Diff => match key.code {
@@ -608,6 +610,9 @@ mod tests {
         );
         let leave = KeyEvent::new(KeyCode::Char(']'), KeyModifiers::CONTROL);
         assert_eq!(map_key(leave, Mode::Terminal), Action::LeaveTerminal);
+        // What a real terminal's Ctrl-] (0x1d) reads as.
+        let raw = KeyEvent::new(KeyCode::Char('5'), KeyModifiers::CONTROL);
+        assert_eq!(map_key(raw, Mode::Terminal), Action::LeaveTerminal);
     }
 
     #[test]

@@ -267,7 +267,12 @@ pub fn run(defaults: AgentArgs, config_file: Option<&Path>, switches: &CockpitAr
                 let bell = config.defaults.bell && !switches.no_bell;
                 let notify = config.defaults.notifications && !switches.no_notify;
                 let mut a = attention::Attention::new(bell, notify);
+                // A client of the server leaves D-Bus to the server, which
+                // notifies whether or not a cockpit is attached (one
+                // notification, not one per cockpit); the bell and OSC 9/777
+                // still come from here.
                 a.dbus = notify
+                    && !detach
                     && attention::session_bus_exists(
                         std::env::var("DBUS_SESSION_BUS_ADDRESS").ok().as_deref(),
                     );

@@ -1,4 +1,5 @@
-//! The `y` confirmations: killing a task, quitting while agents run.
+//! The `y` confirmations: killing a task, quitting while agents run (for
+//! a client of the server: stopping them, or `q` to detach instead).
 //!
 //! Pure: draws, never changes state.
 
@@ -14,14 +15,27 @@ use crate::tui::app::App;
 
 fn dialog(app: &App, title: &str, body: Vec<Line<'static>>, area: Rect, buf: &mut Buffer) {
     let th = app.theme;
-    let mut lines = body;
-    lines.push(Line::raw(""));
-    lines.push(Line::from(vec![
+    let keys = Line::from(vec![
         Span::styled("y", th.key()),
         Span::raw(" yes   "),
         Span::styled("any other key", th.key()),
         Span::raw(" no"),
-    ]));
+    ]);
+    dialog_with(app, title, body, keys, area, buf);
+}
+
+fn dialog_with(
+    app: &App,
+    title: &str,
+    body: Vec<Line<'static>>,
+    keys: Line<'static>,
+    area: Rect,
+    buf: &mut Buffer,
+) {
+    let th = app.theme;
+    let mut lines = body;
+    lines.push(Line::raw(""));
+    lines.push(keys);
     let rect = centered(area, 60, lines.len() as u16 + 2);
     Clear.render(rect, buf);
     Paragraph::new(lines)
@@ -74,11 +88,31 @@ pub fn render_kill(app: &App, state: &State, task: TaskId, area: Rect, buf: &mut
     dialog(app, "kill", body, area, buf);
 }
 
-/// Asks before quitting while agents run.
+/// Asks before quitting while agents run. A client of the server (`Q`)
+/// offers both ways out: `y` stops every agent, `q` detaches and leaves
+/// them running.
 pub fn render_quit(app: &App, state: &State, area: Rect, buf: &mut Buffer) {
     let n = state.tasks.iter().filter(|t| !t.status.is_final()).count();
-    let body = vec![Line::raw(format!(
-        "{n} agent(s) still running. Quit and kill them all?"
-    ))];
-    dialog(app, "quit", body, area, buf);
+    if !app.detach {
+        let body = vec![Line::raw(format!(
+            "{n} agent(s) still running. Quit and kill them all?"
+        ))];
+        return dialog(app, "quit", body, area, buf);
+    }
+    let th = app.theme;
+    let body = vec![
+        Line::raw(format!(
+            "{n} agent(s) run in the server. Stop them all and quit?"
+        )),
+        Line::styled("Detached, they go on; `corral` shows them again.", th.dim()),
+    ];
+    let keys = Line::from(vec![
+        Span::styled("y", th.key()),
+        Span::raw(" stop all, quit   "),
+        Span::styled("q", th.key()),
+        Span::raw(" detach   "),
+        Span::styled("other", th.key()),
+        Span::raw(" back"),
+    ]);
+    dialog_with(app, "quit", body, keys, area, buf);
 }

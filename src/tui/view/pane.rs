@@ -31,7 +31,7 @@ pub fn render(app: &App, state: &State, area: Rect, buf: &mut Buffer) {
     buf.set_style(title_row, th.border());
     let Some(task) = app.selected.and_then(|id| state.task(id)) else {
         Line::styled("─".repeat(area.width as usize), th.border()).render(title_row, buf);
-        welcome(th, body, buf);
+        welcome(th, app.detach, body, buf);
         return;
     };
     // What the user types sits at the bottom; the transcript above it, so
@@ -185,7 +185,9 @@ fn window_start(keep: u16, total: u16, span: u16) -> u16 {
     (keep + 1).saturating_sub(span).min(total - span)
 }
 
-fn welcome(th: Theme, body: Rect, buf: &mut Buffer) {
+/// The empty screen's first keys; `detach`: a client of the server, where
+/// `q` leaves the agents running.
+fn welcome(th: Theme, detach: bool, body: Rect, buf: &mut Buffer) {
     let lines = [
         Line::styled("corral: several coding agents, one screen.", th.title()),
         Line::raw(""),
@@ -197,7 +199,22 @@ fn welcome(th: Theme, body: Rect, buf: &mut Buffer) {
             Span::styled("  ?  ", th.key()),
             Span::raw("every key"),
         ]),
-        Line::from(vec![Span::styled("  q  ", th.key()), Span::raw("quit")]),
+        Line::from(vec![
+            Span::styled("  q  ", th.key()),
+            Span::raw(if detach {
+                "detach: the agents go on in the corral server"
+            } else {
+                "quit"
+            }),
+        ]),
+        Line::from(if detach {
+            vec![
+                Span::styled("  Q  ", th.key()),
+                Span::raw("stop every agent and quit"),
+            ]
+        } else {
+            vec![]
+        }),
     ];
     for (i, l) in lines.into_iter().enumerate() {
         if i as u16 + 1 >= body.height {

@@ -106,6 +106,7 @@ pub fn render(app: &App, state: &State, area: Rect, buf: &mut Buffer) {
             ("x", "kill"),
             ("?", "help"),
         ],
+        Mode::Typing if app.detach => &[("PgUp/PgDn", "scroll"), ("Ctrl-C", "detach")],
         Mode::Typing => &[("PgUp/PgDn", "scroll"), ("Ctrl-C", "quit")],
         Mode::Found => &[
             ("n/N", "next/prev"),
@@ -114,6 +115,17 @@ pub fn render(app: &App, state: &State, area: Rect, buf: &mut Buffer) {
             ("?", "help"),
         ],
         // Most important first: the end is dropped when space runs out.
+        _ if app.detach => &[
+            ("?", "help"),
+            ("q", "detach"),
+            ("Q", "stop all"),
+            ("n", "new"),
+            ("m", "message"),
+            ("x", "kill"),
+            ("g", "grid"),
+            ("/", "search"),
+            ("r", "raw"),
+        ],
         _ => &[
             ("?", "help"),
             ("q", "quit"),
