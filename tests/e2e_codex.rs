@@ -735,3 +735,60 @@ mod capture_app_server {
         done(s, &sandbox, "resume_turn2");
     }
 }
+
+/// Without a terminal, codex's approval requests are answered by
+/// `--approve`: `allow` runs the command; `deny` does not, and the
+/// policy's reason reaches the model as the next turn of the same thread;
+/// no `--approve` at all denies (nobody is there to ask) and never hangs.
+#[test]
+fn codex_approvals_without_a_terminal_follow_the_approve_policy_and_never_hang() {
+    let Some((sandbox, mock)) = setup(
+        "codex_approve_policy",
+        vec![
+            Reply::shell("touch approved.marker", ""),
+            Reply::text("Done."),
+            Reply::shell("touch denied.marker", ""),
+            Reply::text("I did not run it."),
+            Reply::text("Understood."),
+            Reply::shell("touch unasked.marker", ""),
+            Reply::text("Not run."),
+            Reply::text("Understood."),
+        ],
+        &[],
+    ) else {
+        return;
+    };
+    let run = codex_run(&sandbox, &mock, &["--approve", "allow"], "touch it", RUN_LIMIT);
+    assert_eq!(run.code, Some(0), "{}", run.dump());
+    assert!(sandbox.work.join("approved.marker").exists(), "{}", run.dump());
+    assert!(
+        run.of_type("answered")
+            .iter()
+            .any(|a| a["decision"] == "allow" && a["by"] == "policy"),
+        "{}",
+        run.dump()
+    );
+
+    let run = codex_run(&sandbox, &mock, &["--approve", "deny"], "touch the other", RUN_LIMIT);
+    assert_eq!(run.code, Some(0), "{}", run.dump());
+    assert!(!sandbox.work.join("denied.marker").exists());
+    let reason = mock.model_requests().into_iter().any(|r| {
+        r.last_user_text()
+            .contains("Denied by corral's approval policy")
+    });
+    assert!(reason, "the policy's reason reached the model\n{}", run.dump());
+    assert_eq!(run.finished()["status"], "succeeded", "{}", run.dump());
+
+    // The default permission mode asks before a `touch`: with nobody at the
+    // terminal and no --approve, the answer is no.
+    let run = codex_run(&sandbox, &mock, &[], "touch a third", RUN_LIMIT);
+    assert_eq!(run.code, Some(0), "{}", run.dump());
+    assert!(!sandbox.work.join("unasked.marker").exists());
+    assert!(
+        run.of_type("answered")
+            .iter()
+            .any(|a| a["decision"] == "deny" && a["by"] == "policy"),
+        "{}",
+        run.dump()
+    );
+}

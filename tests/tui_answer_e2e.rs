@@ -14,9 +14,13 @@
 //! what the model received; a tmux hook proves the bell rang once per
 //! question, not on every redraw.
 //!
-//! The same with the real gemini over ACP (a denial's message follows as the
-//! next prompt of the same session), ending with a kill mid-turn that must
-//! leave no agent process.
+//! The same with the real gemini over ACP and the real codex over its app
+//! server (a denial's message follows as the next prompt or turn of the
+//! same session), each ending with a kill mid-turn that must leave no agent
+//! process.
+//!
+//! And `corral run --agent codex` at a terminal asks on the terminal as it
+//! does for claude: `n` with a message, then `y`.
 //!
 //! Skipped loudly when tmux or the real claude is missing (a failure with
 //! `CORRAL_REQUIRE_E2E=1`). Every wait is bounded.
@@ -406,4 +410,226 @@ fn denial_approval_follow_up_allow_always_and_kill_with_the_real_gemini_over_acp
         std::thread::sleep(std::time::Duration::from_millis(100));
     }
     assert!(!tmux.alive(), "corral quit; screen:\n{}", tmux.capture());
+}
+
+/// The same answers to the real codex over `codex app-server`: `n` with a
+/// message (the command does not run; the message reaches the model as the
+/// next turn of the same thread), `y` (it runs), a follow-up with `m` into
+/// the same process, `a` (the same command runs again without asking), then
+/// a kill mid-turn (turn/interrupt, then signals) that leaves no process.
+#[test]
+fn denial_approval_follow_up_allow_always_and_kill_with_the_real_codex_app_server() {
+    use support::responses_mock::{MockResponses, Reply as CodexReply};
+    if !Tmux::available() {
+        assert!(
+            std::env::var("CORRAL_REQUIRE_E2E").as_deref() != Ok("1"),
+            "tmux is required"
+        );
+        eprintln!("SKIPPED: tmux is not installed");
+        return;
+    }
+    let Some(codex) = support::codex_or_skip("tui_answer_e2e_codex") else {
+        return;
+    };
+    let mock = MockResponses::start(vec![
+        CodexReply::shell(&format!("touch {MARKER}"), "Let me create a marker file."),
+        // The model hears the decline and ends the turn.
+        CodexReply::text("Understood, I did not create it."),
+        // The denial's message arrives as a turn: the model tries again.
+        CodexReply::shell(&format!("touch {MARKER}"), "Trying again."),
+        CodexReply::text("Created the marker."),
+        // The follow-up: a command allowed always, then the same again.
+        CodexReply::shell(&format!("touch {OTHER}"), "Another file."),
+        CodexReply::shell(&format!("touch {OTHER}"), "Once more, same command."),
+        CodexReply::text("Both done."),
+        // The second follow-up stalls until killed.
+        CodexReply::stall(),
+    ]);
+    let sandbox = Sandbox::for_agent("codex", &codex);
+    sandbox.write_codex_config(mock.port(), &[]);
+    let marker = sandbox.work.join(MARKER);
+    let mut env = sandbox.codex_env(mock.port());
+    let state = sandbox.root().join("corral");
+    for (var, dir) in [
+        ("XDG_CONFIG_HOME", "config"),
+        ("XDG_DATA_HOME", "data"),
+        ("XDG_STATE_HOME", "state"),
+    ] {
+        env.push((var.into(), state.join(dir).display().to_string()));
+    }
+    let assignments: Vec<String> = env
+        .iter()
+        .map(|(k, v)| format!("{k}={}", sh_quote(v)))
+        .collect();
+    let command = format!(
+        "env -i {} {} --local --agent codex --cwd {}",
+        assignments.join(" "),
+        sh_quote(env!("CARGO_BIN_EXE_corral")),
+        sh_quote(&sandbox.work.display().to_string())
+    );
+    // Its own width: the tmux server's socket is named by pid and width.
+    let tmux = Tmux::start(&command, 124, 36);
+    tmux.wait_for("the cockpit", |s| s.contains("no tasks yet"));
+    tmux.keys(&["n"]);
+    tmux.wait_for("the form", |s| s.contains("Ctrl-S"));
+    tmux.text("make the marker");
+    tmux.keys(&["C-s"]);
+
+    let screen = tmux.wait_for("the approval", |s| {
+        s.contains("allow shell?") && s.contains("y allow once")
+    });
+    assert!(screen.contains(&format!("touch {MARKER}")), "{screen}");
+    tmux.keys(&["n"]);
+    tmux.wait_for("the message field", |s| {
+        s.contains("A message for the agent")
+    });
+    tmux.text("not in this directory");
+    tmux.keys(&["Enter"]);
+    tmux.wait_for("the second approval", |s| {
+        s.contains("Trying again.") && s.contains("y allow once")
+    });
+    assert!(!marker.exists(), "a denied command must not run");
+    tmux.keys(&["y"]);
+    tmux.wait_for("the turn to end", |s| {
+        s.contains("Created the marker.") && s.contains("succeeded")
+    });
+    assert!(marker.exists(), "an allowed command runs");
+
+    tmux.keys(&["m"]);
+    tmux.wait_for("the message line", |s| s.contains("(live, same session)"));
+    tmux.text("now the other file");
+    tmux.keys(&["Enter"]);
+    tmux.wait_for("the third approval", |s| {
+        s.contains("Another file.") && s.contains("a always: this command")
+    });
+    tmux.keys(&["a"]);
+    let screen = tmux.wait_for("the second turn to end", |s| s.contains("Both done."));
+    assert!(
+        screen.contains("you allowed it always for this task"),
+        "the repeat was allowed by the rule, without asking:\n{screen}"
+    );
+    assert!(sandbox.work.join(OTHER).exists());
+
+    // What the model received: the denial's message as a user turn, and
+    // one thread for the whole conversation.
+    let requests = mock.model_requests();
+    assert!(
+        requests.iter().any(|r| r
+            .texts_of("user")
+            .iter()
+            .any(|t| t.contains("not in this directory"))),
+        "the denial's message reached the model"
+    );
+    let last = requests.last().expect("requests");
+    assert!(
+        last.texts_of("user")
+            .iter()
+            .any(|t| t.contains("make the marker")),
+        "the follow-up carries the whole conversation"
+    );
+
+    // A turn that stalls, killed with x then y: nothing is left.
+    tmux.keys(&["m"]);
+    tmux.wait_for("the message line", |s| s.contains("(live, same session)"));
+    tmux.text("one more thing");
+    tmux.keys(&["Enter"]);
+    assert!(mock.wait_for_model_requests(requests.len() + 1, tmux::WAIT));
+    tmux.keys(&["x"]);
+    tmux.keys(&["y"]);
+    tmux.wait_for("the kill", |s| s.contains("killed"));
+    let agent_left = || {
+        let mut left = sandbox.leftover_processes();
+        left.retain(|(_, cmd)| {
+            !cmd.contains(env!("CARGO_BIN_EXE_corral")) && !cmd.contains("__corral-watchdog")
+        });
+        left
+    };
+    let end = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while !agent_left().is_empty() && std::time::Instant::now() < end {
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    assert!(
+        agent_left().is_empty(),
+        "processes left after the kill: {:?}",
+        agent_left()
+    );
+
+    tmux.keys(&["q"]);
+    let end = std::time::Instant::now() + tmux::WAIT;
+    while tmux.alive() && std::time::Instant::now() < end {
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    assert!(!tmux.alive(), "corral quit; screen:\n{}", tmux.capture());
+}
+
+/// `corral run --agent codex` at a terminal asks like it does for claude:
+/// `n` with a message (nothing runs; the message reaches the model as the
+/// next turn), then `y` (the command runs), and the run ends succeeded.
+#[test]
+fn corral_run_with_the_real_codex_asks_at_the_terminal() {
+    use support::responses_mock::{MockResponses, Reply as CodexReply};
+    if !Tmux::available() {
+        assert!(
+            std::env::var("CORRAL_REQUIRE_E2E").as_deref() != Ok("1"),
+            "tmux is required"
+        );
+        eprintln!("SKIPPED: tmux is not installed");
+        return;
+    }
+    let Some(codex) = support::codex_or_skip("tui_answer_e2e_codex_run") else {
+        return;
+    };
+    let mock = MockResponses::start(vec![
+        CodexReply::shell(&format!("touch {MARKER}"), "Let me create a marker file."),
+        CodexReply::text("Understood, I did not create it."),
+        CodexReply::shell(&format!("touch {MARKER}"), "Trying again."),
+        CodexReply::text("Created the marker."),
+    ]);
+    let sandbox = Sandbox::for_agent("codex", &codex);
+    sandbox.write_codex_config(mock.port(), &[]);
+    let marker = sandbox.work.join(MARKER);
+    let mut env = sandbox.codex_env(mock.port());
+    let state = sandbox.root().join("corral");
+    for (var, dir) in [
+        ("XDG_CONFIG_HOME", "config"),
+        ("XDG_DATA_HOME", "data"),
+        ("XDG_STATE_HOME", "state"),
+    ] {
+        env.push((var.into(), state.join(dir).display().to_string()));
+    }
+    let assignments: Vec<String> = env
+        .iter()
+        .map(|(k, v)| format!("{k}={}", sh_quote(v)))
+        .collect();
+    // The shell stays to show corral's exit code.
+    let command = format!(
+        "env -i {} {} run --agent codex --cwd {} -- 'make the marker'; echo corral-exit=$?; sleep 600",
+        assignments.join(" "),
+        sh_quote(env!("CARGO_BIN_EXE_corral")),
+        sh_quote(&sandbox.work.display().to_string())
+    );
+    let tmux = Tmux::start(&command, 126, 36);
+    let screen = tmux.wait_for("the question", |s| s.contains("[y] allow once"));
+    assert!(screen.contains(&format!("touch {MARKER}")), "{screen}");
+    tmux.text("n");
+    tmux.keys(&["Enter"]);
+    tmux.wait_for("the message prompt", |s| s.contains("message for the agent"));
+    tmux.text("not in this directory");
+    tmux.keys(&["Enter"]);
+    tmux.wait_for("the second question", |s| {
+        s.contains("Trying again.") && s.matches("[y] allow once").count() == 2
+    });
+    assert!(!marker.exists(), "a denied command must not run");
+    tmux.text("y");
+    tmux.keys(&["Enter"]);
+    let screen = tmux.wait_for("the end", |s| s.contains("corral-exit="));
+    assert!(screen.contains("corral-exit=0"), "{screen}");
+    assert!(screen.contains("Created the marker."), "{screen}");
+    assert!(marker.exists(), "an allowed command runs");
+    assert!(
+        mock.model_requests()
+            .iter()
+            .any(|r| r.last_user_text().contains("not in this directory")),
+        "the denial's message reached the model"
+    );
 }
