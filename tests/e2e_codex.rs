@@ -758,9 +758,19 @@ fn codex_approvals_without_a_terminal_follow_the_approve_policy_and_never_hang()
     ) else {
         return;
     };
-    let run = codex_run(&sandbox, &mock, &["--approve", "allow"], "touch it", RUN_LIMIT);
+    let run = codex_run(
+        &sandbox,
+        &mock,
+        &["--approve", "allow"],
+        "touch it",
+        RUN_LIMIT,
+    );
     assert_eq!(run.code, Some(0), "{}", run.dump());
-    assert!(sandbox.work.join("approved.marker").exists(), "{}", run.dump());
+    assert!(
+        sandbox.work.join("approved.marker").exists(),
+        "{}",
+        run.dump()
+    );
     assert!(
         run.of_type("answered")
             .iter()
@@ -769,14 +779,24 @@ fn codex_approvals_without_a_terminal_follow_the_approve_policy_and_never_hang()
         run.dump()
     );
 
-    let run = codex_run(&sandbox, &mock, &["--approve", "deny"], "touch the other", RUN_LIMIT);
+    let run = codex_run(
+        &sandbox,
+        &mock,
+        &["--approve", "deny"],
+        "touch the other",
+        RUN_LIMIT,
+    );
     assert_eq!(run.code, Some(0), "{}", run.dump());
     assert!(!sandbox.work.join("denied.marker").exists());
     let reason = mock.model_requests().into_iter().any(|r| {
         r.last_user_text()
             .contains("Denied by corral's approval policy")
     });
-    assert!(reason, "the policy's reason reached the model\n{}", run.dump());
+    assert!(
+        reason,
+        "the policy's reason reached the model\n{}",
+        run.dump()
+    );
     assert_eq!(run.finished()["status"], "succeeded", "{}", run.dump());
 
     // The default permission mode asks before a `touch`: with nobody at the

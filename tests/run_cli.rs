@@ -686,3 +686,53 @@ fn a_stalled_acp_turn_is_cancelled_then_killed_at_the_timeout() {
     assert_eq!(texts(&events), "stalling");
     assert_ne!(finished(&events)["status"], "succeeded");
 }
+
+// ---------------------------------------------------------------------------
+// A codex or gemini too old for the live protocol (tests/fixtures/agents/fake_old_cli.sh).
+// ---------------------------------------------------------------------------
+
+#[test]
+fn a_cli_too_old_for_the_live_protocol_runs_again_one_shot_and_says_so() {
+    for (agent, transcript, one_shot) in [
+        ("codex", "codex/text.jsonl", "exec --json"),
+        ("gemini", "gemini/text.jsonl", "--output-format stream-json"),
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        let argv_log = dir.path().join("argv.log");
+        let mut cmd = corral_bin();
+        cmd.arg("run")
+            .args(["--agent", agent, "--json", "--kill-grace", "0.3"])
+            .arg("--agent-bin")
+            .arg(fixtures().join("agents/fake_old_cli.sh"))
+            .arg("--cwd")
+            .arg(dir.path())
+            .args(["--", "Say hello in a few words."])
+            .env("FAKE_TRANSCRIPT", fixtures().join(transcript))
+            .env("FAKE_ARGV_LOG", &argv_log)
+            .env("NO_COLOR", "1")
+            .stdin(Stdio::null());
+        let out = run(&mut cmd);
+        let events = json_lines(&out);
+        assert_eq!(out.status.code(), Some(0), "{agent}: {events:#?}");
+        assert!(
+            texts(&events).starts_with("Hello from the loopback"),
+            "{agent}: {events:#?}"
+        );
+        assert!(
+            errors(&events)
+                .iter()
+                .any(|e| e.contains("too old for the live protocol")),
+            "{agent}: {:?}",
+            errors(&events)
+        );
+        assert_eq!(finished(&events)["status"], "succeeded", "{agent}");
+        let runs = std::fs::read_to_string(&argv_log).unwrap();
+        let runs: Vec<&str> = runs.lines().collect();
+        assert_eq!(runs.len(), 2, "{agent}: {runs:?}");
+        assert!(
+            runs[0].contains("app-server") || runs[0].contains("--acp"),
+            "{runs:?}"
+        );
+        assert!(runs[1].contains(one_shot), "{agent}: {runs:?}");
+    }
+}

@@ -613,7 +613,9 @@ fn corral_run_with_the_real_codex_asks_at_the_terminal() {
     assert!(screen.contains(&format!("touch {MARKER}")), "{screen}");
     tmux.text("n");
     tmux.keys(&["Enter"]);
-    tmux.wait_for("the message prompt", |s| s.contains("message for the agent"));
+    tmux.wait_for("the message prompt", |s| {
+        s.contains("message for the agent")
+    });
     tmux.text("not in this directory");
     tmux.keys(&["Enter"]);
     tmux.wait_for("the second question", |s| {

@@ -126,6 +126,18 @@ impl AgentKind {
         }
     }
 
+    /// The `protocol` of this kind's one-shot fallback, where it has a live
+    /// protocol and a fallback: codex `exec`, gemini `stream-json`. corral
+    /// switches to it when the live protocol does not start (a CLI too old
+    /// for it).
+    pub fn one_shot_protocol(self) -> Option<&'static str> {
+        match self {
+            AgentKind::Codex => Some(codex::PROTOCOL_EXEC),
+            AgentKind::Gemini => Some(gemini::PROTOCOL_STREAM_JSON),
+            _ => None,
+        }
+    }
+
     /// A fresh output parser for one run of this kind over `wire`.
     pub fn parser(self, wire: Wire) -> Box<dyn OutputParser> {
         match (self, wire) {

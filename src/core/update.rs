@@ -538,8 +538,12 @@ fn relaunch(state: &mut State, now_ms: u64, task: TaskId, message: String) -> Ve
     t.last_turn = None;
     t.pending_question = None;
     t.exit = None;
+    let note = one_shot_resume_note(t, &options);
     let effect = spawn_effect(t, &options, &prompt, question_dir.as_deref(), now_ms);
     publish(state, task, AgentEvent::UserMessage { text: message });
+    if let Some(message) = note {
+        publish(state, task, AgentEvent::Error { message });
+    }
     vec![effect]
 }
 
@@ -652,15 +656,20 @@ fn exited(state: &mut State, task: TaskId, now_ms: u64, exit: ExitInfo) -> Vec<E
     if let Some(effects) = schedule_retry(state, task, now_ms, &exit) {
         return effects;
     }
+    if let Some(effects) = protocol_fallback(state, task, now_ms) {
+        return effects;
+    }
     let Some(t) = state.task_mut(task) else {
         return vec![];
     };
-    // A resume failed when it never got to a turn: a turn that ends in an
-    // API error means the session was resumed and the API failed.
+    // A resume failed when it never got to a turn (or, over a live
+    // protocol, to the session: codex answers an unknown thread with an
+    // error): a turn that ends in an API error means the session was
+    // resumed and the API failed.
     let resume_failed = t.fallback_prompt.is_some()
         && t.kill_reason.is_none()
         && !t.status.is_final()
-        && t.last_turn.is_none();
+        && (t.last_turn.is_none() || t.live.first_prompt.is_some());
     if resume_failed {
         let prompt = t.fallback_prompt.take().unwrap_or_default();
         let question_dir = state.settings.question_dir.clone();
@@ -819,7 +828,10 @@ fn agent_event(state: &mut State, now_ms: u64, task: TaskId, event: AgentEvent) 
                     None => follow_up = None,
                 }
             }
-            if end_after_turn && t.stdin_open && follow_up.is_none() {
+            // The opening requests failed (no session): the process ends,
+            // and its exit decides (a fallback, a fresh start, a failure).
+            let never_started = t.live.first_prompt.is_some();
+            if (end_after_turn || never_started) && t.stdin_open && follow_up.is_none() {
                 t.stdin_open = false;
                 effects.push(Effect::CloseStdin { task });
             }

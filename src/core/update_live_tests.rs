@@ -1,6 +1,8 @@
-//! The core's side of live JSON-RPC protocols (ACP): the first prompt waits
-//! for the session, a denial's reason follows the turn, the interrupt comes
-//! before the signals, protocol replies are written and never shown.
+//! The core's side of live JSON-RPC protocols (ACP, codex app-server): the
+//! first prompt waits for the session, a denial's reason follows the turn,
+//! the interrupt comes before the signals, protocol replies are written and
+//! never shown, a protocol that never starts falls back to one-shot, and a
+//! resume over the one-shot protocol says so.
 
 use serde_json::{Value, json};
 
@@ -9,8 +11,8 @@ use crate::agent::{AgentKind, AgentOptions};
 use crate::core::Settings;
 use crate::core::task::TaskSpec;
 use crate::core::test_step::{
-    Published, agent_says as agent, answer_at, follow_up_at, launch_in, session_event, spec_of,
-    turn, update,
+    Published, agent_says as agent, answer_at, exit_at, exit_code, follow_up_at, launch_in,
+    session_event, spec_of, turn, update,
 };
 
 fn spec(agent: AgentKind, mode: Option<&str>) -> TaskSpec {
@@ -255,4 +257,122 @@ fn codex_accept_edits_lets_file_changes_through_and_asks_for_commands() {
     });
     assert!(written(&agent(&mut s, id, command)).is_empty());
     assert_eq!(s.task(id).unwrap().status, TaskStatus::Blocked);
+}
+
+/// The program and wire of the one spawn among `fx`.
+fn spawned(fx: &[Effect]) -> (crate::agent::Wire, Vec<String>) {
+    match fx {
+        [Effect::Spawn { wire, spec, .. }] => (*wire, spec.args.clone()),
+        other => panic!("expected one spawn: {other:?}"),
+    }
+}
+
+#[test]
+fn a_codex_too_old_for_app_server_runs_again_over_exec_and_says_why() {
+    let (mut s, id) = launched(AgentKind::Codex, None, Settings::default());
+    agent(
+        &mut s,
+        id,
+        AgentEvent::Raw {
+            line: "error: unrecognized subcommand 'app-server'".into(),
+        },
+    );
+    s.drain_published();
+    let fx = exit_at(&mut s, id, 3_000, exit_code(2));
+    let (wire, args) = spawned(&fx);
+    assert_eq!(wire, crate::agent::Wire::OneShot);
+    assert_eq!(args[0], "exec", "{args:?}");
+    assert!(args.iter().any(|a| a.starts_with("fix it")), "{args:?}");
+    let t = s.task(id).unwrap();
+    assert_eq!(t.status, TaskStatus::Running);
+    assert_eq!(t.spec.options.protocol.as_deref(), Some("exec"), "kept");
+    let told = s.drain_published();
+    assert!(
+        told.iter()
+            .any(|(_, e)| matches!(e, AgentEvent::Error { message }
+            if message.contains("too old") && message.contains("unrecognized subcommand"))),
+        "{told:?}"
+    );
+    // The fallback failing too is the end: no third start.
+    assert!(exit_at(&mut s, id, 4_000, exit_code(1)).is_empty());
+    assert_eq!(s.task(id).unwrap().status, TaskStatus::Failed);
+}
+
+#[test]
+fn a_failed_opening_request_ends_the_process_and_a_named_protocol_has_no_fallback() {
+    let mut options = spec(AgentKind::Gemini, None);
+    options.options.protocol = Some("acp".into());
+    let (mut s, id, _) = launch_in(Settings::default(), options);
+    // session/new answered with an error: no session, the turn failed.
+    let fx = agent(&mut s, id, turn(true, Some("no".into()), None, Some(0)));
+    assert!(
+        fx.iter().any(|e| matches!(e, Effect::CloseStdin { .. })),
+        "{fx:?}"
+    );
+    assert!(!s.task(id).unwrap().status.is_final(), "its exit decides");
+    assert!(exit_at(&mut s, id, 3_000, exit_code(0)).is_empty());
+    assert_eq!(s.task(id).unwrap().status, TaskStatus::Failed);
+}
+
+#[test]
+fn a_codex_thread_that_cannot_be_resumed_starts_afresh_over_app_server() {
+    let (mut s, id) = launched(AgentKind::Codex, None, Settings::default());
+    session(&mut s, id);
+    agent(&mut s, id, turn_end());
+    // The process ended (a restart); the next message resumes the thread.
+    exit_at(&mut s, id, 3_000, exit_code(0));
+    let fx = follow_up_at(&mut s, id, 4_000, "go on");
+    let (_, args) = spawned(&fx);
+    assert!(args.contains(&"app-server".to_string()));
+    // thread/resume answered "no rollout found": no session, an error turn.
+    agent(
+        &mut s,
+        id,
+        turn(true, Some("no rollout".into()), None, Some(0)),
+    );
+    s.drain_published();
+    let fx = exit_at(&mut s, id, 5_000, exit_code(0));
+    let (wire, args) = spawned(&fx);
+    assert_eq!(wire, crate::agent::Wire::CodexAppServer, "{args:?}");
+    let told = s.drain_published();
+    assert!(
+        told.iter()
+            .any(|(_, e)| matches!(e, AgentEvent::Error { message }
+            if message.contains("afresh"))),
+        "{told:?}"
+    );
+    assert_eq!(s.task(id).unwrap().spec.options.protocol, None);
+}
+
+#[test]
+fn a_gemini_session_resumed_after_its_process_ended_goes_one_shot_and_says_so() {
+    let (mut s, id) = launched(AgentKind::Gemini, None, Settings::default());
+    session(&mut s, id);
+    agent(&mut s, id, turn_end());
+    exit_at(&mut s, id, 3_000, exit_code(0));
+    s.drain_published();
+    let fx = follow_up_at(&mut s, id, 4_000, "go on");
+    let (wire, args) = spawned(&fx);
+    assert_eq!(wire, crate::agent::Wire::OneShot);
+    assert!(args.contains(&"sess-1".to_string()), "{args:?}");
+    let told = s.drain_published();
+    assert!(
+        told.iter()
+            .any(|(_, e)| matches!(e, AgentEvent::Error { message }
+            if message.contains("one-shot") && message.contains("approval"))),
+        "{told:?}"
+    );
+    // codex resumes over its live protocol: no such note.
+    let (mut s, id) = launched(AgentKind::Codex, None, Settings::default());
+    session(&mut s, id);
+    agent(&mut s, id, turn_end());
+    exit_at(&mut s, id, 3_000, exit_code(0));
+    s.drain_published();
+    let (wire, _) = spawned(&follow_up_at(&mut s, id, 4_000, "go on"));
+    assert_eq!(wire, crate::agent::Wire::CodexAppServer);
+    assert!(
+        !s.drain_published()
+            .iter()
+            .any(|(_, e)| matches!(e, AgentEvent::Error { .. }))
+    );
 }

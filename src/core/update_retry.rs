@@ -1,5 +1,7 @@
 //! Rate limits: recognising them in what an agent said, and scheduling a
-//! retry within the policy and the run's wall timeout.
+//! retry within the policy and the run's wall timeout. And the protocol
+//! fallback: a live protocol that never started (a CLI too old for it) is
+//! run again over the kind's one-shot protocol.
 //!
 //! Pure: part of `update`; a retry is only ever a timer effect, never a sleep.
 
@@ -120,4 +122,73 @@ pub(super) fn schedule_retry(
         after_ms: delay,
         kind: TimerKind::Retry { attempt },
     }])
+}
+
+/// On `Exited`: a run over a live protocol whose agent never announced a
+/// session (it refused the subcommand or flag, or answered the opening
+/// requests with an error) and was not stopped by anyone starts again with
+/// the same prompt over the kind's one-shot protocol (codex `exec`, gemini
+/// `stream-json`), which the task keeps from then on; the transcript says
+/// why. Not for a profile that names its protocol (the user asked for that
+/// one), nor for a resume (that falls back to a fresh start first).
+pub(super) fn protocol_fallback(
+    state: &mut State,
+    task: TaskId,
+    now_ms: u64,
+) -> Option<Vec<Effect>> {
+    let question_dir = state.settings.question_dir.clone();
+    let t = state.task_mut(task)?;
+    if t.status.is_final()
+        || t.kill_reason.is_some()
+        || t.fallback_prompt.is_some()
+        || t.spec.options.protocol.is_some()
+        || !t.spec.wire().prompt_after_session()
+    {
+        return None;
+    }
+    let one_shot = t.spec.agent.one_shot_protocol()?;
+    let prompt = t.live.first_prompt.take()?;
+    let why = t
+        .recent_errors
+        .last()
+        .or(t.recent_raw.last())
+        .map(|line| format!(" ({})", line.trim()))
+        .unwrap_or_default();
+    let (live, fallback) = match t.spec.agent {
+        AgentKind::Codex => ("`codex app-server`", "`codex exec --json`"),
+        _ => ("`gemini --acp`", "`gemini --output-format stream-json`"),
+    };
+    let message = format!(
+        "{live} did not start{why}: this CLI may be too old for the live protocol. \
+         Running it as {fallback} instead: one turn per process, questions through \
+         the question file, follow-ups resume the session (set `protocol` in its \
+         profile to choose)"
+    );
+    t.spec.options.protocol = Some(one_shot.to_string());
+    let mut options = t.spec.options.clone();
+    options.resume = None;
+    t.last_turn = None;
+    let effect = spawn_effect(t, &options, &prompt, question_dir.as_deref(), now_ms);
+    publish(state, task, AgentEvent::Error { message });
+    Some(vec![effect])
+}
+
+/// What to tell the user when a run resumes a live-protocol task over the
+/// one-shot protocol: gemini, whose ACP `session/load` (0.61.0) finds the
+/// stored session only now and then, is resumed with `gemini --resume` in
+/// stream-json mode.
+pub(super) fn one_shot_resume_note(
+    t: &Task,
+    options: &crate::agent::AgentOptions,
+) -> Option<String> {
+    let one_shot = !t.spec.agent.wire(options).is_live();
+    (options.resume.is_some() && one_shot && t.spec.wire().is_live()).then(|| {
+        format!(
+            "{} cannot load a stored session over its live protocol, so this message \
+             resumes it with `--resume` in one-shot mode: the whole history, one turn; \
+             tools that would need your approval are left out, questions go through \
+             the question file; the next message does the same",
+            t.spec.agent.name()
+        )
+    })
 }

@@ -171,6 +171,7 @@ fn failures_that_are_not_rate_limits_are_not_retried() {
 
     // Nor is a clean exit, nor an exit without a turn and no rate-limit text.
     let (mut s, id) = launched(AgentKind::Gemini);
+    session(&mut s, id, "s-1");
     assert!(exited(&mut s, id, 5_000, 2).is_empty());
     assert_eq!(s.task(id).unwrap().status, TaskStatus::Failed);
 }
