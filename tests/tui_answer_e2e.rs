@@ -19,8 +19,8 @@
 //! same session), each ending with a kill mid-turn that must leave no agent
 //! process.
 //!
-//! And `corral run --agent codex` at a terminal asks on the terminal as it
-//! does for claude: `n` with a message, then `y`.
+//! And `corral run --agent codex|gemini` at a terminal asks on the terminal
+//! as it does for claude: `n` with a message, then `y`.
 //!
 //! Skipped loudly when tmux or the real claude is missing (a failure with
 //! `CORRAL_REQUIRE_E2E=1`). Every wait is bounded.
@@ -562,53 +562,28 @@ fn denial_approval_follow_up_allow_always_and_kill_with_the_real_codex_app_serve
     assert!(!tmux.alive(), "corral quit; screen:\n{}", tmux.capture());
 }
 
-/// `corral run --agent codex` at a terminal asks like it does for claude:
-/// `n` with a message (nothing runs; the message reaches the model as the
-/// next turn), then `y` (the command runs), and the run ends succeeded.
-#[test]
-fn corral_run_with_the_real_codex_asks_at_the_terminal() {
-    use support::responses_mock::{MockResponses, Reply as CodexReply};
-    if !Tmux::available() {
-        assert!(
-            std::env::var("CORRAL_REQUIRE_E2E").as_deref() != Ok("1"),
-            "tmux is required"
-        );
-        eprintln!("SKIPPED: tmux is not installed");
-        return;
-    }
-    let Some(codex) = support::codex_or_skip("tui_answer_e2e_codex_run") else {
-        return;
-    };
-    let mock = MockResponses::start(vec![
-        CodexReply::shell(&format!("touch {MARKER}"), "Let me create a marker file."),
-        CodexReply::text("Understood, I did not create it."),
-        CodexReply::shell(&format!("touch {MARKER}"), "Trying again."),
-        CodexReply::text("Created the marker."),
-    ]);
-    let sandbox = Sandbox::for_agent("codex", &codex);
-    sandbox.write_codex_config(mock.port(), &[]);
+/// Runs `corral run --agent AGENT -- 'make the marker'` in tmux with `env`
+/// and answers at the terminal: `n` with a message, then `y`. Returns the
+/// last screen, which ends with corral's exit code.
+fn answer_corral_run_at_the_terminal(
+    agent: &str,
+    env: Vec<(String, String)>,
+    sandbox: &Sandbox,
+    width: u16,
+) -> String {
     let marker = sandbox.work.join(MARKER);
-    let mut env = sandbox.codex_env(mock.port());
-    let state = sandbox.root().join("corral");
-    for (var, dir) in [
-        ("XDG_CONFIG_HOME", "config"),
-        ("XDG_DATA_HOME", "data"),
-        ("XDG_STATE_HOME", "state"),
-    ] {
-        env.push((var.into(), state.join(dir).display().to_string()));
-    }
     let assignments: Vec<String> = env
         .iter()
         .map(|(k, v)| format!("{k}={}", sh_quote(v)))
         .collect();
     // The shell stays to show corral's exit code.
     let command = format!(
-        "env -i {} {} run --agent codex --cwd {} -- 'make the marker'; echo corral-exit=$?; sleep 600",
+        "env -i {} {} run --agent {agent} --cwd {} -- 'make the marker'; echo corral-exit=$?; sleep 600",
         assignments.join(" "),
         sh_quote(env!("CARGO_BIN_EXE_corral")),
         sh_quote(&sandbox.work.display().to_string())
     );
-    let tmux = Tmux::start(&command, 126, 36);
+    let tmux = Tmux::start(&command, width, 36);
     let screen = tmux.wait_for("the question", |s| s.contains("[y] allow once"));
     assert!(screen.contains(&format!("touch {MARKER}")), "{screen}");
     tmux.text("n");
@@ -628,10 +603,73 @@ fn corral_run_with_the_real_codex_asks_at_the_terminal() {
     assert!(screen.contains("corral-exit=0"), "{screen}");
     assert!(screen.contains("Created the marker."), "{screen}");
     assert!(marker.exists(), "an allowed command runs");
-    assert!(
-        mock.model_requests()
-            .iter()
-            .any(|r| r.last_user_text().contains("not in this directory")),
-        "the denial's message reached the model"
-    );
+    screen
+}
+
+/// The corral state directories inside the sandbox, added to `env`.
+fn with_corral_dirs(sandbox: &Sandbox, mut env: Vec<(String, String)>) -> Vec<(String, String)> {
+    let state = sandbox.root().join("corral");
+    for (var, dir) in [
+        ("XDG_CONFIG_HOME", "config"),
+        ("XDG_DATA_HOME", "data"),
+        ("XDG_STATE_HOME", "state"),
+    ] {
+        env.push((var.into(), state.join(dir).display().to_string()));
+    }
+    env
+}
+
+/// `corral run --agent codex|gemini` at a terminal asks like it does for
+/// claude: `n` with a message (nothing runs; the message reaches the model
+/// as the next turn or prompt), then `y` (the command runs), and the run
+/// ends succeeded.
+#[test]
+fn corral_run_with_the_real_codex_and_gemini_asks_at_the_terminal() {
+    use support::gemini_mock::{MockGemini, Reply as GeminiReply};
+    use support::responses_mock::{MockResponses, Reply as CodexReply};
+    if !Tmux::available() {
+        assert!(
+            std::env::var("CORRAL_REQUIRE_E2E").as_deref() != Ok("1"),
+            "tmux is required"
+        );
+        eprintln!("SKIPPED: tmux is not installed");
+        return;
+    }
+    if let Some(codex) = support::codex_or_skip("tui_answer_e2e_codex_run") {
+        let mock = MockResponses::start(vec![
+            CodexReply::shell(&format!("touch {MARKER}"), "Let me create a marker file."),
+            CodexReply::text("Understood, I did not create it."),
+            CodexReply::shell(&format!("touch {MARKER}"), "Trying again."),
+            CodexReply::text("Created the marker."),
+        ]);
+        let sandbox = Sandbox::for_agent("codex", &codex);
+        sandbox.write_codex_config(mock.port(), &[]);
+        let env = with_corral_dirs(&sandbox, sandbox.codex_env(mock.port()));
+        answer_corral_run_at_the_terminal("codex", env, &sandbox, 126);
+        assert!(
+            mock.model_requests()
+                .iter()
+                .any(|r| r.last_user_text().contains("not in this directory")),
+            "the denial's message reached codex's model"
+        );
+    }
+    if let Some(gemini) = support::gemini_or_skip("tui_answer_e2e_gemini_run") {
+        let mock = MockGemini::start(vec![
+            GeminiReply::shell(&format!("touch {MARKER}"), "Let me create a marker file."),
+            GeminiReply::text("Understood, I did not create it."),
+            GeminiReply::shell(&format!("touch {MARKER}"), "Trying again."),
+            GeminiReply::text("Created the marker."),
+        ]);
+        let sandbox = Sandbox::for_agent("gemini", &gemini);
+        sandbox.write_gemini_settings(None);
+        let env = with_corral_dirs(&sandbox, sandbox.gemini_env(mock.port()));
+        answer_corral_run_at_the_terminal("gemini", env, &sandbox, 128);
+        assert!(
+            mock.stream_requests().iter().any(|r| r
+                .texts_of("user")
+                .iter()
+                .any(|t| t.contains("not in this directory"))),
+            "the denial's message reached gemini's model"
+        );
+    }
 }
