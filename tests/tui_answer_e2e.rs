@@ -20,7 +20,8 @@
 //! process.
 //!
 //! And `corral run --agent codex|gemini` at a terminal asks on the terminal
-//! as it does for claude: `n` with a message, then `y`.
+//! as it does for claude: `n` with a message, then `y`; and a codex thread
+//! resumes live (`thread/resume`) after the cockpit restarts.
 //!
 //! Skipped loudly when tmux or the real claude is missing (a failure with
 //! `CORRAL_REQUIRE_E2E=1`). Every wait is bounded.
@@ -672,4 +673,98 @@ fn corral_run_with_the_real_codex_and_gemini_asks_at_the_terminal() {
             "the denial's message reached gemini's model"
         );
     }
+}
+
+/// A codex task resumed after the cockpit restarted: the stored thread
+/// comes back in a new `codex app-server` process (`thread/resume`), the
+/// model gets the whole history, and the resumed session is live again (a
+/// command is asked and allowed with `y`).
+#[test]
+fn a_codex_thread_resumes_live_after_the_cockpit_restarts() {
+    use support::responses_mock::{MockResponses, Reply as CodexReply};
+    if !Tmux::available() {
+        assert!(
+            std::env::var("CORRAL_REQUIRE_E2E").as_deref() != Ok("1"),
+            "tmux is required"
+        );
+        eprintln!("SKIPPED: tmux is not installed");
+        return;
+    }
+    let Some(codex) = support::codex_or_skip("tui_answer_e2e_codex_restart") else {
+        return;
+    };
+    let mock = MockResponses::start(vec![
+        CodexReply::text("Noted: the codeword is PINEAPPLE."),
+        CodexReply::shell(&format!("touch {MARKER}"), "The codeword was PINEAPPLE."),
+        CodexReply::text("Marked."),
+    ]);
+    let sandbox = Sandbox::for_agent("codex", &codex);
+    sandbox.write_codex_config(mock.port(), &[]);
+    let env = with_corral_dirs(&sandbox, sandbox.codex_env(mock.port()));
+    let assignments: Vec<String> = env
+        .iter()
+        .map(|(k, v)| format!("{k}={}", sh_quote(v)))
+        .collect();
+    let command = format!(
+        "env -i {} {} --local --agent codex --cwd {}",
+        assignments.join(" "),
+        sh_quote(env!("CARGO_BIN_EXE_corral")),
+        sh_quote(&sandbox.work.display().to_string())
+    );
+    let quit = |tmux: &Tmux| {
+        tmux.keys(&["q"]);
+        let end = std::time::Instant::now() + tmux::WAIT;
+        while tmux.alive() && std::time::Instant::now() < end {
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        assert!(!tmux.alive(), "corral quit; screen:\n{}", tmux.capture());
+    };
+    {
+        let tmux = Tmux::start(&command, 130, 36);
+        tmux.wait_for("the cockpit", |s| s.contains("no tasks yet"));
+        tmux.keys(&["n"]);
+        tmux.wait_for("the form", |s| s.contains("Ctrl-S"));
+        tmux.text("remember the codeword PINEAPPLE");
+        tmux.keys(&["C-s"]);
+        tmux.wait_for("the answer", |s| {
+            s.contains("Noted: the codeword is PINEAPPLE.") && s.contains("succeeded")
+        });
+        quit(&tmux);
+    }
+    let tmux = Tmux::start(&command, 130, 36);
+    tmux.wait_for("the stored task", |s| {
+        s.contains("remember the codeword") && s.contains("succeeded")
+    });
+    tmux.keys(&["m"]);
+    tmux.wait_for("the message line", |s| s.contains("message to #1"));
+    tmux.text("and touch the marker");
+    tmux.keys(&["Enter"]);
+    let screen = tmux.wait_for("the approval", |s| {
+        s.contains("allow shell?") && s.contains("y allow once")
+    });
+    assert!(screen.contains("The codeword was PINEAPPLE."), "{screen}");
+    tmux.keys(&["y"]);
+    // The row says so once the turn has ended (the text comes first).
+    tmux.wait_for("the turn to end", |s| {
+        s.contains("Marked.")
+            && s.lines()
+                .any(|l| l.starts_with("✓ 1") && l.contains("succeeded"))
+    });
+    assert!(
+        sandbox.work.join(MARKER).exists(),
+        "the resumed session ran it"
+    );
+    let requests = mock.model_requests();
+    let resumed = requests
+        .iter()
+        .find(|r| r.last_user_text().contains("and touch the marker"))
+        .expect("the message reached the model");
+    assert!(
+        resumed
+            .texts_of("assistant")
+            .iter()
+            .any(|t| t.contains("Noted: the codeword is PINEAPPLE.")),
+        "the resumed thread carries the first turn"
+    );
+    quit(&tmux);
 }
