@@ -92,6 +92,8 @@ fn asker(env: Vec<(String, String)>) -> TaskSpec {
                     .into_owned(),
             ),
             env,
+            // The question file is codex's one-shot `exec` protocol.
+            protocol: Some("exec".into()),
             ..AgentOptions::default()
         },
         limits: Limits::default(),

@@ -11,6 +11,19 @@ use std::time::{Duration, Instant};
 use corral::runtime::cgroup;
 use serde_json::Value;
 
+/// Every corral sweeps the task cgroups of dead corrals when it starts, so
+/// a test that needs a dead corral's cgroup to outlive it for a while holds
+/// this exclusively; the others hold it shared while they start corrals.
+static CORRAL_STARTS: std::sync::RwLock<()> = std::sync::RwLock::new(());
+
+fn starts_shared() -> std::sync::RwLockReadGuard<'static, ()> {
+    CORRAL_STARTS.read().unwrap_or_else(|e| e.into_inner())
+}
+
+fn starts_exclusive() -> std::sync::RwLockWriteGuard<'static, ()> {
+    CORRAL_STARTS.write().unwrap_or_else(|e| e.into_inner())
+}
+
 fn fixtures() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")
 }
@@ -124,6 +137,7 @@ fn kill9(child: &mut Child) {
 
 #[test]
 fn a_killed_corral_takes_its_agent_down_and_the_task_reads_interrupted() {
+    let _starts = starts_shared();
     let home = tempfile::tempdir().unwrap();
     // It ignores SIGHUP, so the PTY hang-up alone would not stop it.
     let mut run = start_run(home.path(), "stubborn.sh");
@@ -152,6 +166,7 @@ fn a_killed_corral_takes_its_agent_down_and_the_task_reads_interrupted() {
 
 #[test]
 fn survivors_that_ignore_the_hang_up_are_killed_by_the_watchdog() {
+    let _starts = starts_shared();
     let home = tempfile::tempdir().unwrap();
     // Children and a grandchild that ignore SIGHUP, SIGINT and SIGTERM.
     let mut run = start_run(home.path(), "fork_children.py");
@@ -187,6 +202,7 @@ fn alive(pid: i32) -> bool {
 
 #[test]
 fn a_killed_corral_takes_escaped_processes_down_within_two_seconds() {
+    let _starts = starts_shared();
     let home = tempfile::tempdir().unwrap();
     let pids_file = home.path().join("pids");
     // A setsid daemon, a double-forked daemon and a setpgid grandchild, all
@@ -243,6 +259,7 @@ fn watchdog_of(parent: i32) -> Option<i32> {
 /// in its cgroup until the next corral that starts agents kills them.
 #[test]
 fn the_next_start_kills_what_a_corral_and_its_watchdog_left_in_task_cgroups() {
+    let _starts = starts_exclusive();
     if !cgroup::available() {
         eprintln!(
             "no delegated cgroup tree: {}; skipping",
@@ -302,6 +319,7 @@ fn the_next_start_kills_what_a_corral_and_its_watchdog_left_in_task_cgroups() {
 
 #[test]
 fn a_reused_group_id_is_never_killed() {
+    let _starts = starts_shared();
     let home = tempfile::tempdir().unwrap();
     // A task of a dead corral whose recorded agent group is now an unrelated
     // process group (this test's own, with a different start time).

@@ -351,6 +351,8 @@ fn a_message_that_cannot_go_now_says_why_instead_of_vanishing() {
     let mut s = live_state();
     let mut busy = spec("summarise");
     busy.agent = AgentKind::Codex;
+    // codex's one-shot `exec`: no live process to take a message mid-turn.
+    busy.options.protocol = Some("exec".into());
     update(&mut s, T0, Event::Command(Command::launch(busy)));
     let mut a = app(100, 30, true);
     a.sync(&s);
