@@ -10,11 +10,13 @@ mod anthropic_mock;
 // The mock's HTTP server, shared with the other mock model APIs.
 #[path = "../tests/support/http.rs"]
 mod http;
+#[path = "../tests/support/scripted.rs"]
+mod scripted;
 
 use std::io::Write;
 use std::time::Duration;
 
-use anthropic_mock::{Block, MockAnthropic, Reply};
+use anthropic_mock::{Block, Message, MockAnthropic, Reply};
 
 const SCENARIOS: &str = "text, tool, approval, question, slow, errors, stall, answer, subagent";
 
@@ -112,9 +114,11 @@ fn scenario(name: &str) -> Option<Vec<Reply>> {
                 name: "TaskUpdate".into(),
                 input: serde_json::json!({"taskId": id, "status": status}),
             };
-            let message = |blocks: Vec<Block>| Reply::Message {
-                blocks,
-                chunk_delay: Duration::from_millis(40),
+            let message = |blocks: Vec<Block>| {
+                Reply::Answer(Message {
+                    blocks,
+                    chunk_delay: Duration::from_millis(40),
+                })
             };
             vec![
                 message(vec![

@@ -18,6 +18,7 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 use support::Sandbox;
 use support::anthropic_mock::{MockAnthropic, Reply, tool_finished_text};
+use support::http::{parse_responses, raw_exchange as raw_http};
 
 /// Hard upper bound for one `corral run` (a real claude run takes ~1-3 s).
 const RUN_LIMIT: Duration = Duration::from_secs(120);
@@ -25,116 +26,6 @@ const RUN_LIMIT: Duration = Duration::from_secs(120);
 // ---------------------------------------------------------------------------
 // The mock itself, through a raw HTTP client (no claude needed).
 // ---------------------------------------------------------------------------
-
-/// Sends raw bytes, reads until the server closes, splits responses.
-fn raw_http(port: u16, request: &[u8]) -> Vec<u8> {
-    let mut stream = TcpStream::connect(("127.0.0.1", port)).expect("connect to the mock");
-    stream
-        .set_read_timeout(Some(Duration::from_secs(10)))
-        .expect("set a read timeout");
-    stream.write_all(request).expect("send the request");
-    let mut out = Vec::new();
-    stream.read_to_end(&mut out).expect("read the response");
-    out
-}
-
-/// One HTTP response: status, headers (lowercase names) and decoded body.
-struct Response {
-    status: u16,
-    headers: Vec<(String, String)>,
-    body: String,
-}
-
-impl Response {
-    fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.as_str())
-    }
-
-    /// SSE events of the body: (event name, data).
-    fn sse(&self) -> Vec<(String, Value)> {
-        self.body
-            .split("\n\n")
-            .filter(|e| !e.trim().is_empty())
-            .map(|event| {
-                let mut name = String::new();
-                let mut data = Value::Null;
-                for line in event.lines() {
-                    if let Some(n) = line.strip_prefix("event: ") {
-                        name = n.to_string();
-                    } else if let Some(d) = line.strip_prefix("data: ") {
-                        data = serde_json::from_str(d).expect("SSE data is JSON");
-                    }
-                }
-                (name, data)
-            })
-            .collect()
-    }
-}
-
-/// Parses every response in `bytes` (several when the connection was reused).
-fn parse_responses(mut bytes: &[u8]) -> Vec<Response> {
-    let mut responses = Vec::new();
-    while !bytes.is_empty() {
-        let head_end = bytes
-            .windows(4)
-            .position(|w| w == b"\r\n\r\n")
-            .expect("a complete response head");
-        let head = String::from_utf8_lossy(&bytes[..head_end]).into_owned();
-        bytes = &bytes[head_end + 4..];
-        let mut lines = head.lines();
-        let status: u16 = lines
-            .next()
-            .and_then(|l| l.split_whitespace().nth(1))
-            .and_then(|s| s.parse().ok())
-            .expect("a status line");
-        let headers: Vec<(String, String)> = lines
-            .filter_map(|l| l.split_once(':'))
-            .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_string()))
-            .collect();
-        let find = |name: &str| {
-            headers
-                .iter()
-                .find(|(k, _)| k == name)
-                .map(|(_, v)| v.clone())
-        };
-        let mut body = Vec::new();
-        if find("transfer-encoding").is_some_and(|t| t.contains("chunked")) {
-            loop {
-                let line_end = bytes
-                    .windows(2)
-                    .position(|w| w == b"\r\n")
-                    .expect("chunk size");
-                let size = usize::from_str_radix(
-                    std::str::from_utf8(&bytes[..line_end]).expect("hex"),
-                    16,
-                )
-                .expect("chunk size is hex");
-                bytes = &bytes[line_end + 2..];
-                if size == 0 {
-                    bytes = &bytes[2..];
-                    break;
-                }
-                body.extend_from_slice(&bytes[..size]);
-                bytes = &bytes[size + 2..];
-            }
-        } else {
-            let len: usize = find("content-length")
-                .and_then(|l| l.parse().ok())
-                .unwrap_or(0);
-            body.extend_from_slice(&bytes[..len]);
-            bytes = &bytes[len..];
-        }
-        responses.push(Response {
-            status,
-            headers,
-            body: String::from_utf8(body).expect("UTF-8 body"),
-        });
-    }
-    responses
-}
 
 fn post_messages(body: &Value, connection: &str) -> Vec<u8> {
     let body = body.to_string();
@@ -175,7 +66,7 @@ fn mock_streams_scripted_text_in_several_deltas_and_records_the_request() {
             .header("content-type")
             .is_some_and(|t| t.starts_with("text/event-stream"))
     );
-    let events = response.sse();
+    let events = response.sse_events();
     let names: Vec<&str> = events.iter().map(|(n, _)| n.as_str()).collect();
     assert_eq!(names.first(), Some(&"message_start"));
     assert_eq!(names.last(), Some(&"message_stop"));
@@ -219,7 +110,7 @@ fn mock_streams_tool_use_and_echoes_the_tool_result_from_a_chunked_body() {
         mock.port(),
         &post_messages(&user_turn("go"), "close"),
     ));
-    let events = first[0].sse();
+    let events = first[0].sse_events();
     let start = events
         .iter()
         .find(|(_, d)| d.pointer("/content_block/type") == Some(&json!("tool_use")))
@@ -259,7 +150,7 @@ fn mock_streams_tool_use_and_echoes_the_tool_result_from_a_chunked_body() {
         b.len()
     );
     let second = parse_responses(&raw_http(mock.port(), request.as_bytes()));
-    assert_eq!(text_of(&second[0].sse()), tool_finished_text("hi"));
+    assert_eq!(text_of(&second[0].sse_events()), tool_finished_text("hi"));
     let recorded = mock.message_requests();
     let result = recorded[1]
         .last_tool_result()
@@ -293,7 +184,7 @@ fn mock_answers_errors_unknown_paths_and_head_and_keeps_connections_alive() {
     assert_eq!(responses[0].header("retry-after"), Some("7"));
     let error: Value = serde_json::from_str(&responses[1].body).expect("error body is JSON");
     assert_eq!(error.pointer("/error/message"), Some(&json!("boom")));
-    assert_eq!(text_of(&responses[2].sse()), "ok");
+    assert_eq!(text_of(&responses[2].sse_events()), "ok");
 
     let not_found = parse_responses(&raw_http(
         mock.port(),

@@ -4,8 +4,12 @@
 //! hang; the only timing assertions are lower bounds (a Retry-After was
 //! honoured) or "well before the guard" (a kill or timeout aborted).
 
+#[path = "support/http.rs"]
+mod http;
 #[path = "support/openai_mock.rs"]
 mod openai_mock;
+#[path = "support/scripted.rs"]
+mod scripted;
 
 use std::net::TcpListener;
 use std::time::{Duration, Instant};

@@ -18,16 +18,13 @@
 
 use std::collections::VecDeque;
 use std::io;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
-use std::thread;
-use std::time::{Duration, Instant};
+use std::sync::Mutex;
+use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use super::http::{
-    HttpRequest, HttpServer, Responder, lock, path_only, text_chunks, unique_suffix,
-};
+use super::http::{Responder, Sse, lock, text_chunks, unique_suffix};
+use super::scripted::{Api, Script, ScriptedMock, Step};
 
 /// The text of a plain answer when the script has nothing left.
 pub const DEFAULT_TEXT: &str = "Hello from the loopback mock model. \
@@ -36,32 +33,19 @@ pub const DEFAULT_TEXT: &str = "Hello from the loopback mock model. \
 /// Input tokens reported for every answer (claude prices them, so cost > 0).
 pub const INPUT_TOKENS: u64 = 42;
 
-/// The model answer the default rule gives to a tool result.
-pub fn tool_finished_text(result: &str) -> String {
-    format!("The tool finished. It returned: {result} -- done.")
-}
+pub use super::scripted::tool_finished_text;
 
 /// How the mock answers one `POST /v1/messages`.
+pub type Reply = Step<Message>;
+
+/// An assistant message streamed as SSE. Text blocks arrive in several
+/// `text_delta` chunks, `chunk_delay` apart. The stop reason is `tool_use`
+/// when a block is a tool use, else `end_turn`. (A stall sends the head
+/// and `message_start`.)
 #[derive(Debug, Clone, PartialEq)]
-pub enum Reply {
-    /// An assistant message streamed as SSE. Text blocks arrive in several
-    /// `text_delta` chunks, `chunk_delay` apart. The stop reason is
-    /// `tool_use` when a block is a tool use, else `end_turn`.
-    Message {
-        blocks: Vec<Block>,
-        chunk_delay: Duration,
-    },
-    /// An HTTP error with an Anthropic error body (and `retry-after` if set).
-    Error {
-        status: u16,
-        message: String,
-        retry_after_secs: Option<u64>,
-    },
-    /// Sends the response head and `message_start`, then nothing more until
-    /// the mock is dropped (for timeout tests).
-    Stall,
-    /// Answer with the default rule (tool result echo or [`DEFAULT_TEXT`]).
-    Auto,
+pub struct Message {
+    pub blocks: Vec<Block>,
+    pub chunk_delay: Duration,
 }
 
 /// One content block of a scripted assistant message.
@@ -90,19 +74,19 @@ pub enum Block {
 impl Reply {
     /// A plain text answer, streamed in several chunks.
     pub fn text(text: &str) -> Reply {
-        Reply::Message {
+        Reply::Answer(Message {
             blocks: vec![Block::Text(text.to_string())],
             chunk_delay: Duration::from_millis(20),
-        }
+        })
     }
 
     /// A text answer streamed slowly: its chunks spread over about `total`.
     pub fn slow_text(text: &str, total: Duration) -> Reply {
         let chunks = text_chunks(text).len().max(1) as u32;
-        Reply::Message {
+        Reply::Answer(Message {
             blocks: vec![Block::Text(text.to_string())],
             chunk_delay: total / chunks,
-        }
+        })
     }
 
     /// A tool call, preceded by a text block `preface` unless it is empty.
@@ -115,10 +99,10 @@ impl Reply {
             name: name.to_string(),
             input,
         });
-        Reply::Message {
+        Reply::Answer(Message {
             blocks,
             chunk_delay: Duration::from_millis(20),
-        }
+        })
     }
 
     /// A `Bash` tool call. `echo hi` runs without approval in claude's
@@ -164,45 +148,11 @@ impl Reply {
         )
     }
 
-    /// An HTTP error (500, 529, 400, ...) with an Anthropic error body.
-    pub fn error(status: u16, message: &str) -> Reply {
-        Reply::Error {
-            status,
-            message: message.to_string(),
-            retry_after_secs: None,
-        }
-    }
-
     /// A 429 with a `retry-after` header.
     pub fn rate_limited(retry_after_secs: u64) -> Reply {
-        Reply::Error {
-            status: 429,
-            message: "Number of requests has exceeded your rate limit (mock).".to_string(),
-            retry_after_secs: Some(retry_after_secs),
-        }
+        let message = "Number of requests has exceeded your rate limit (mock).";
+        Reply::limited(message, retry_after_secs.to_string())
     }
-
-    /// A stream that starts and then never continues.
-    pub fn stall() -> Reply {
-        Reply::Stall
-    }
-
-    /// The default rule, as a script step.
-    pub fn auto() -> Reply {
-        Reply::Auto
-    }
-}
-
-/// One HTTP request the mock received.
-#[derive(Debug, Clone, PartialEq)]
-pub struct RecordedRequest {
-    pub method: String,
-    /// Path with query, as sent (`/v1/messages?beta=true`).
-    pub path: String,
-    /// Header names as sent, in order.
-    pub headers: Vec<(String, String)>,
-    /// The body parsed as JSON; `Value::Null` when empty or not JSON.
-    pub body: Value,
 }
 
 /// A `tool_result` block found in a request's messages.
@@ -214,27 +164,25 @@ pub struct ToolResult {
     pub is_error: bool,
 }
 
-impl RecordedRequest {
-    /// The first header with this name (case-insensitive).
-    pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
-    }
+/// The Anthropic Messages API, as a [`ScriptedMock`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct Anthropic;
 
+/// One HTTP request the mock received.
+pub type RecordedRequest = super::scripted::RecordedRequest<Anthropic>;
+
+/// A running mock. Dropping it stops the server and joins its threads.
+pub type MockAnthropic = ScriptedMock<Anthropic>;
+
+impl RecordedRequest {
     /// Whether this is a `POST /v1/messages` (any query).
     pub fn is_messages(&self) -> bool {
-        self.method == "POST" && path_only(&self.path) == "/v1/messages"
+        self.is_post("/v1/messages")
     }
 
     /// The conversation sent to the model (empty when there is none).
     pub fn messages(&self) -> &[Value] {
-        self.body
-            .get("messages")
-            .and_then(Value::as_array)
-            .map(Vec::as_slice)
-            .unwrap_or(&[])
+        self.body_list("messages")
     }
 
     /// The last message with role `user` (claude also sends `system` ones).
@@ -305,23 +253,63 @@ fn content_text(content: &Value) -> String {
     }
 }
 
-/// State shared with the server's connection threads.
-struct Shared {
+/// What the Anthropic mock keeps beyond its script.
+pub struct Extra {
     looping: bool,
-    log: AtomicBool,
     original: Vec<Reply>,
-    script: Mutex<VecDeque<Reply>>,
     /// Side scripts: a request whose first user message contains the
     /// marker takes its reply from that script (a subagent's conversation).
     routes: Mutex<Vec<(String, VecDeque<Reply>)>>,
-    requests: Mutex<Vec<RecordedRequest>>,
-    counter: AtomicU64,
 }
 
-/// A running mock. Dropping it stops the server and joins its threads.
-pub struct MockAnthropic {
-    shared: Arc<Shared>,
-    server: HttpServer,
+impl Api for Anthropic {
+    type Reply = Reply;
+    type Extra = Extra;
+    const NAME: &'static str = "mock-anthropic";
+
+    fn answer(
+        responder: &mut Responder<'_>,
+        script: &Script<Anthropic>,
+        request: &RecordedRequest,
+        n: u64,
+    ) -> io::Result<bool> {
+        match (request.method.as_str(), request.route()) {
+            ("POST", "/v1/messages") => {
+                let reply = choose_reply(script, request);
+                let what = format!(
+                    "({} messages) {}",
+                    request.messages().len(),
+                    describe(&reply)
+                );
+                script.log(n, request, &what);
+                let model = request
+                    .body
+                    .get("model")
+                    .and_then(Value::as_str)
+                    .unwrap_or("claude-sonnet-4-5")
+                    .to_string();
+                send_reply(responder, reply, &model, n)
+            }
+            ("POST", "/v1/messages/count_tokens") => {
+                script.log(n, request, "count_tokens");
+                responder.json(200, &[], &json!({"input_tokens": INPUT_TOKENS}))
+            }
+            ("GET", "/") => responder.plain(200, "text/plain", &[], "corral mock Anthropic API\n"),
+            ("HEAD", "/") => responder.head_only(200, "text/plain", "corral mock Anthropic API\n"),
+            _ => {
+                eprintln!(
+                    "mock-anthropic: 404 for {} {} (not part of the mock)",
+                    request.method, request.path
+                );
+                let body = error_body("not_found_error", "Not found (mock Anthropic API)");
+                if request.method == "HEAD" {
+                    responder.head_only(404, "application/json", &body)
+                } else {
+                    responder.plain(404, "application/json", &[], &body)
+                }
+            }
+        }
+    }
 }
 
 impl MockAnthropic {
@@ -341,143 +329,38 @@ impl MockAnthropic {
 
     /// Starts a mock; `looping` as in [`MockAnthropic::start_looping`].
     pub fn try_start(script: Vec<Reply>, looping: bool) -> io::Result<MockAnthropic> {
-        let shared = Arc::new(Shared {
+        let extra = Extra {
             looping,
-            log: AtomicBool::new(std::env::var_os("CORRAL_MOCK_LOG").is_some()),
             original: script.clone(),
-            script: Mutex::new(script.into()),
             routes: Mutex::new(Vec::new()),
-            requests: Mutex::new(Vec::new()),
-            counter: AtomicU64::new(0),
-        });
-        let for_server = Arc::clone(&shared);
-        let server = HttpServer::start(
-            "mock-anthropic",
-            Box::new(move |responder, request| respond(responder, &for_server, request)),
-        )?;
-        Ok(MockAnthropic { shared, server })
-    }
-
-    /// The port it listens on.
-    pub fn port(&self) -> u16 {
-        self.server.port()
+        };
+        ScriptedMock::serve(script, extra)
     }
 
     /// `http://127.0.0.1:PORT`, the value for `ANTHROPIC_BASE_URL`.
     pub fn base_url(&self) -> String {
-        self.server.base_url()
-    }
-
-    /// Appends a step to the script.
-    pub fn push(&self, reply: Reply) {
-        lock(&self.shared.script).push_back(reply);
+        self.server_url()
     }
 
     /// Answers every conversation whose first user message contains
     /// `marker` from `script` instead of the main script (a subagent runs
     /// its own conversation, possibly at the same time as its parent's).
     pub fn route(&self, marker: &str, script: Vec<Reply>) {
-        lock(&self.shared.routes).push((marker.to_string(), script.into()));
-    }
-
-    /// Script steps not used yet.
-    pub fn remaining(&self) -> usize {
-        lock(&self.shared.script).len()
-    }
-
-    /// Prints one line per request to stderr (also on with `CORRAL_MOCK_LOG`).
-    pub fn set_logging(&self, on: bool) {
-        self.shared.log.store(on, Ordering::Relaxed);
-    }
-
-    /// Every request received so far, in order.
-    pub fn requests(&self) -> Vec<RecordedRequest> {
-        lock(&self.shared.requests).clone()
+        lock(&self.extra().routes).push((marker.to_string(), script.into()));
     }
 
     /// The `POST /v1/messages` requests received so far.
     pub fn message_requests(&self) -> Vec<RecordedRequest> {
-        self.requests()
-            .into_iter()
-            .filter(RecordedRequest::is_messages)
-            .collect()
+        self.requests_where(RecordedRequest::is_messages)
     }
 
     /// Waits until at least `n` message requests arrived; false on timeout.
     pub fn wait_for_message_requests(&self, n: usize, timeout: Duration) -> bool {
-        let deadline = Instant::now() + timeout;
-        loop {
-            if self.message_requests().len() >= n {
-                return true;
-            }
-            if Instant::now() >= deadline {
-                return false;
-            }
-            thread::sleep(Duration::from_millis(20));
-        }
+        self.wait_for(timeout, |m| m.message_requests().len() >= n)
     }
 }
 
-/// Answers one request; `Ok(true)` when the connection may serve another.
-fn respond(
-    responder: &mut Responder<'_>,
-    shared: &Shared,
-    request: HttpRequest,
-) -> io::Result<bool> {
-    let recorded = RecordedRequest {
-        method: request.method.clone(),
-        path: request.path.clone(),
-        headers: request.headers.clone(),
-        body: request.json(),
-    };
-    lock(&shared.requests).push(recorded.clone());
-    let n = shared.counter.fetch_add(1, Ordering::SeqCst) + 1;
-    let route = path_only(&request.path);
-    let log = shared.log.load(Ordering::Relaxed);
-    if log && !recorded.is_messages() {
-        eprintln!("mock-anthropic: #{n} {} {}", request.method, request.path);
-    }
-
-    match (request.method.as_str(), route) {
-        ("POST", "/v1/messages") => {
-            let reply = choose_reply(shared, &recorded);
-            if log {
-                eprintln!(
-                    "mock-anthropic: #{n} POST {} ({} messages) -> {}",
-                    request.path,
-                    recorded.messages().len(),
-                    describe(&reply)
-                );
-            }
-            let model = recorded
-                .body
-                .get("model")
-                .and_then(Value::as_str)
-                .unwrap_or("claude-sonnet-4-5")
-                .to_string();
-            send_reply(responder, reply, &model, n)
-        }
-        ("POST", "/v1/messages/count_tokens") => {
-            responder.json(200, &[], &json!({"input_tokens": INPUT_TOKENS}))
-        }
-        ("GET", "/") => responder.plain(200, "text/plain", &[], "corral mock Anthropic API\n"),
-        ("HEAD", "/") => responder.head_only(200, "text/plain", "corral mock Anthropic API\n"),
-        _ => {
-            eprintln!(
-                "mock-anthropic: 404 for {} {} (not part of the mock)",
-                request.method, request.path
-            );
-            let body = error_body("not_found_error", "Not found (mock Anthropic API)");
-            if request.method == "HEAD" {
-                responder.head_only(404, "application/json", &body)
-            } else {
-                responder.plain(404, "application/json", &[], &body)
-            }
-        }
-    }
-}
-
-fn choose_reply(shared: &Shared, request: &RecordedRequest) -> Reply {
+fn choose_reply(shared: &Script<Anthropic>, request: &RecordedRequest) -> Reply {
     let tool_result = request.last_tool_result();
     let first_user = request
         .messages()
@@ -486,7 +369,7 @@ fn choose_reply(shared: &Shared, request: &RecordedRequest) -> Reply {
         .map(|m| content_text(m.get("content").unwrap_or(&Value::Null)))
         .unwrap_or_default();
     {
-        let mut routes = lock(&shared.routes);
+        let mut routes = lock(&shared.extra.routes);
         // The first script of this marker not used up (a subagent per run
         // when the same marker was routed several times).
         let matching =
@@ -499,20 +382,20 @@ fn choose_reply(shared: &Shared, request: &RecordedRequest) -> Reply {
             None => routes.iter_mut().find(matching),
         };
         if let Some((_, script)) = chosen {
-            return match script.pop_front() {
-                Some(Reply::Auto) | None => match tool_result {
-                    Some(result) => Reply::text(&tool_finished_text(&result.content)),
-                    None => Reply::text(DEFAULT_TEXT),
-                },
-                Some(reply) => reply,
-            };
+            return or_default(script.pop_front(), tool_result);
         }
     }
-    let mut script = lock(&shared.script);
-    if script.is_empty() && shared.looping && tool_result.is_none() {
-        script.extend(shared.original.iter().cloned());
+    let mut script = shared.replies();
+    if script.is_empty() && shared.extra.looping && tool_result.is_none() {
+        script.extend(shared.extra.original.iter().cloned());
     }
-    match script.pop_front() {
+    or_default(script.pop_front(), tool_result)
+}
+
+/// `step`, or the default rule's answer when the script gave none or
+/// asked for it.
+fn or_default(step: Option<Reply>, tool_result: Option<ToolResult>) -> Reply {
+    match step {
         Some(Reply::Auto) | None => match tool_result {
             Some(result) => Reply::text(&tool_finished_text(&result.content)),
             None => Reply::text(DEFAULT_TEXT),
@@ -523,7 +406,7 @@ fn choose_reply(shared: &Shared, request: &RecordedRequest) -> Reply {
 
 fn describe(reply: &Reply) -> String {
     match reply {
-        Reply::Message { blocks, .. } => blocks
+        Reply::Answer(Message { blocks, .. }) => blocks
             .iter()
             .map(|b| match b {
                 Block::Text(t) => format!("text {:?}", t.chars().take(40).collect::<String>()),
@@ -559,7 +442,7 @@ fn send_reply(
         Reply::Error {
             status,
             message,
-            retry_after_secs,
+            retry_after,
         } => {
             let kind = match status {
                 400 => "invalid_request_error",
@@ -571,8 +454,8 @@ fn send_reply(
                 _ => "api_error",
             };
             let mut headers = request_id;
-            if let Some(secs) = retry_after_secs {
-                headers.push(("retry-after".to_string(), secs.to_string()));
+            if let Some(secs) = retry_after {
+                headers.push(("retry-after".to_string(), secs));
             }
             let body = error_body(kind, &message);
             responder.plain(status, "application/json", &headers, &body)
@@ -583,10 +466,10 @@ fn send_reply(
             sse.event("ping", &json!({"type": "ping"}))?;
             sse.stall()
         }
-        Reply::Message {
+        Reply::Answer(Message {
             blocks,
             chunk_delay,
-        } => {
+        }) => {
             let mut sse = responder.sse(&request_id)?;
             sse.event("message_start", &message_start(model, n))?;
             let mut output_tokens = 1u64;
@@ -594,40 +477,17 @@ fn send_reply(
             for (index, block) in blocks.iter().enumerate() {
                 match block {
                     Block::Text(text) => {
-                        sse.event(
-                            "content_block_start",
-                            &json!({"type": "content_block_start", "index": index,
-                                    "content_block": {"type": "text", "text": ""}}),
-                        )?;
-                        for chunk in text_chunks(text) {
-                            if !sse.sleep(chunk_delay) {
-                                return Ok(false);
-                            }
-                            output_tokens += 1;
-                            sse.event(
-                                "content_block_delta",
-                                &json!({"type": "content_block_delta", "index": index,
-                                        "delta": {"type": "text_delta", "text": chunk}}),
-                            )?;
+                        let start = json!({"type": "text", "text": ""});
+                        let delta = Deltas::new(index, start, "text", chunk_delay);
+                        if !delta.stream(&mut sse, text, &mut output_tokens)? {
+                            return Ok(false);
                         }
                     }
                     Block::Thinking(text) => {
-                        sse.event(
-                            "content_block_start",
-                            &json!({"type": "content_block_start", "index": index,
-                                    "content_block": {"type": "thinking", "thinking": "",
-                                                      "signature": ""}}),
-                        )?;
-                        for chunk in text_chunks(text) {
-                            if !sse.sleep(chunk_delay) {
-                                return Ok(false);
-                            }
-                            output_tokens += 1;
-                            sse.event(
-                                "content_block_delta",
-                                &json!({"type": "content_block_delta", "index": index,
-                                        "delta": {"type": "thinking_delta", "thinking": chunk}}),
-                            )?;
+                        let start = json!({"type": "thinking", "thinking": "", "signature": ""});
+                        let delta = Deltas::new(index, start, "thinking", chunk_delay);
+                        if !delta.stream(&mut sse, text, &mut output_tokens)? {
+                            return Ok(false);
                         }
                         sse.event(
                             "content_block_delta",
@@ -707,4 +567,48 @@ fn split_half(s: &str) -> (&str, &str) {
         mid += 1;
     }
     s.split_at(mid)
+}
+
+/// A text or thinking block streamed as its start event, then `{kind}_delta`
+/// chunks `delay` apart.
+struct Deltas {
+    index: usize,
+    start: Value,
+    kind: &'static str,
+    delay: Duration,
+}
+
+impl Deltas {
+    fn new(index: usize, start: Value, kind: &'static str, delay: Duration) -> Deltas {
+        Deltas {
+            index,
+            start,
+            kind,
+            delay,
+        }
+    }
+
+    /// Sends the block; `Ok(false)` when the mock stopped meanwhile.
+    fn stream(&self, sse: &mut Sse<'_>, text: &str, output_tokens: &mut u64) -> io::Result<bool> {
+        let index = self.index;
+        sse.event(
+            "content_block_start",
+            &json!({"type": "content_block_start", "index": index,
+                    "content_block": self.start}),
+        )?;
+        let delta_type = format!("{}_delta", self.kind);
+        for chunk in text_chunks(text) {
+            if !sse.sleep(self.delay) {
+                return Ok(false);
+            }
+            *output_tokens += 1;
+            let mut delta = json!({"type": delta_type});
+            delta[self.kind] = Value::String(chunk);
+            sse.event(
+                "content_block_delta",
+                &json!({"type": "content_block_delta", "index": index, "delta": delta}),
+            )?;
+        }
+        Ok(true)
+    }
 }

@@ -21,16 +21,13 @@
 
 #![allow(dead_code)]
 
-use std::collections::VecDeque;
 use std::io;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
-use std::thread;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use super::http::{HttpRequest, HttpServer, Responder, lock, path_only, text_chunks};
+use super::http::{Responder, text_chunks};
+use super::scripted::{Api, Script, ScriptedMock, Step};
 
 /// The text of a plain answer when the script has nothing left.
 pub const DEFAULT_TEXT: &str = "Hello from the loopback Gemini mock. \
@@ -42,32 +39,20 @@ pub const PROMPT_TOKENS: u64 = 42;
 /// gemini-cli's shell tool.
 pub const SHELL_TOOL: &str = "run_shell_command";
 
-/// The model answer the default rule gives to a tool result.
-pub fn tool_finished_text(output: &str) -> String {
-    format!("The tool finished. It returned: {output} -- done.")
-}
+pub use super::scripted::tool_finished_text;
 
-/// How the mock answers one `streamGenerateContent`.
+/// How the mock answers one `streamGenerateContent`. An error's
+/// `retry_after` (`"0.5s"`) adds a `google.rpc.RetryInfo` detail to its
+/// Google API error body, as the real API sends with 429; a stall sends
+/// the head and one text chunk.
+pub type Reply = Step<Message>;
+
+/// A model turn with these parts; text parts are streamed in several
+/// chunks `chunk_delay` apart.
 #[derive(Debug, Clone, PartialEq)]
-pub enum Reply {
-    /// A model turn with these parts; text parts are streamed in several
-    /// chunks `chunk_delay` apart.
-    Message {
-        parts: Vec<Part>,
-        chunk_delay: Duration,
-    },
-    /// An HTTP error with a Google API error body; `retry_delay` (`"0.5s"`)
-    /// adds a `google.rpc.RetryInfo` detail, as the real API sends with 429.
-    Error {
-        status: u16,
-        message: String,
-        retry_delay: Option<String>,
-    },
-    /// Sends the response head and one text chunk, then nothing more until
-    /// the mock is dropped (for timeout tests).
-    Stall,
-    /// Answer with the default rule.
-    Auto,
+pub struct Message {
+    pub parts: Vec<Part>,
+    pub chunk_delay: Duration,
 }
 
 /// One part of a scripted model turn.
@@ -80,10 +65,10 @@ pub enum Part {
 impl Reply {
     /// A plain text answer, streamed in several chunks.
     pub fn text(text: &str) -> Reply {
-        Reply::Message {
+        Reply::Answer(Message {
             parts: vec![Part::Text(text.to_string())],
             chunk_delay: Duration::from_millis(10),
-        }
+        })
     }
 
     /// A `run_shell_command` call, preceded by text `preface` unless empty.
@@ -96,59 +81,32 @@ impl Reply {
             name: SHELL_TOOL.to_string(),
             args: json!({"command": command, "description": "Run a shell command"}),
         });
-        Reply::Message {
+        Reply::Answer(Message {
             parts,
             chunk_delay: Duration::from_millis(10),
-        }
-    }
-
-    /// An HTTP error (500, 503, 429 without retry info, ...).
-    pub fn error(status: u16, message: &str) -> Reply {
-        Reply::Error {
-            status,
-            message: message.to_string(),
-            retry_delay: None,
-        }
+        })
     }
 
     /// A 429 whose body suggests retrying after `delay` (`"0.5s"`).
     pub fn rate_limited(delay: &str) -> Reply {
-        Reply::Error {
-            status: 429,
-            message: "Resource has been exhausted (mock quota).".to_string(),
-            retry_delay: Some(delay.to_string()),
-        }
-    }
-
-    /// A stream that starts and then never continues.
-    pub fn stall() -> Reply {
-        Reply::Stall
+        Reply::limited("Resource has been exhausted (mock quota).", delay.into())
     }
 }
+
+/// The Gemini API, as a [`ScriptedMock`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct Gemini;
 
 /// One HTTP request the mock received.
-#[derive(Debug, Clone, PartialEq)]
-pub struct RecordedRequest {
-    pub method: String,
-    /// Path with query, as sent.
-    pub path: String,
-    pub headers: Vec<(String, String)>,
-    /// The body parsed as JSON; `Value::Null` when empty or not JSON.
-    pub body: Value,
-}
+pub type RecordedRequest = super::scripted::RecordedRequest<Gemini>;
+
+/// A running mock. Dropping it stops the server and joins its threads.
+pub type MockGemini = ScriptedMock<Gemini>;
 
 impl RecordedRequest {
-    /// The first header with this name (case-insensitive).
-    pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
-    }
-
     /// The model and method of `/v1beta/models/<model>:<method>`.
     pub fn model_and_method(&self) -> Option<(&str, &str)> {
-        path_only(&self.path)
+        self.route()
             .strip_prefix("/v1beta/models/")?
             .split_once(':')
     }
@@ -173,11 +131,7 @@ impl RecordedRequest {
 
     /// The `contents` (the conversation gemini sends).
     pub fn contents(&self) -> &[Value] {
-        self.body
-            .get("contents")
-            .and_then(Value::as_array)
-            .map(Vec::as_slice)
-            .unwrap_or(&[])
+        self.body_list("contents")
     }
 
     /// The text parts of every content with this role (`user`, `model`),
@@ -243,168 +197,91 @@ fn function_responses_of(content: &Value) -> Vec<(String, String)> {
         .collect()
 }
 
-/// State shared with the server's connection threads.
-struct Shared {
-    script: Mutex<VecDeque<Reply>>,
-    requests: Mutex<Vec<RecordedRequest>>,
-    counter: AtomicU64,
-    log: bool,
-}
-
-/// A running mock. Dropping it stops the server and joins its threads.
-pub struct MockGemini {
-    shared: Arc<Shared>,
-    server: HttpServer,
-}
-
 impl MockGemini {
     /// Starts a mock on 127.0.0.1 (a free port) with this script.
     ///
     /// Panics if no loopback port can be bound (test support only).
     pub fn start(script: Vec<Reply>) -> MockGemini {
-        let shared = Arc::new(Shared {
-            script: Mutex::new(script.into()),
-            requests: Mutex::new(Vec::new()),
-            counter: AtomicU64::new(0),
-            log: std::env::var_os("CORRAL_MOCK_LOG").is_some(),
-        });
-        let for_server = Arc::clone(&shared);
-        let server = HttpServer::start(
-            "mock-gemini",
-            Box::new(move |responder, request| respond(responder, &for_server, request)),
-        )
-        .expect("bind the mock Gemini API on 127.0.0.1");
-        MockGemini { shared, server }
-    }
-
-    /// The port it listens on.
-    pub fn port(&self) -> u16 {
-        self.server.port()
+        ScriptedMock::serve(script, ()).expect("bind the mock Gemini API on 127.0.0.1")
     }
 
     /// `http://127.0.0.1:PORT`, the value for `GOOGLE_GEMINI_BASE_URL`.
     pub fn base_url(&self) -> String {
-        self.server.base_url()
-    }
-
-    /// Appends a step to the script.
-    pub fn push(&self, reply: Reply) {
-        lock(&self.shared.script).push_back(reply);
-    }
-
-    /// Script steps not used yet.
-    pub fn remaining(&self) -> usize {
-        lock(&self.shared.script).len()
-    }
-
-    /// Every request received so far, in order.
-    pub fn requests(&self) -> Vec<RecordedRequest> {
-        lock(&self.shared.requests).clone()
+        self.server_url()
     }
 
     /// The `streamGenerateContent` requests (chat turns) so far.
     pub fn stream_requests(&self) -> Vec<RecordedRequest> {
-        self.requests()
-            .into_iter()
-            .filter(RecordedRequest::is_stream)
-            .collect()
+        self.requests_where(RecordedRequest::is_stream)
     }
 
     /// The router requests so far.
     pub fn router_requests(&self) -> Vec<RecordedRequest> {
-        self.requests()
-            .into_iter()
-            .filter(RecordedRequest::is_router)
-            .collect()
-    }
-
-    /// Proxy requests refused (gemini's attempts to reach public hosts).
-    pub fn proxy_attempts(&self) -> Vec<String> {
-        self.server.proxy_attempts()
+        self.requests_where(RecordedRequest::is_router)
     }
 
     /// Waits until at least `n` chat turns arrived; false on timeout.
     pub fn wait_for_stream_requests(&self, n: usize, timeout: Duration) -> bool {
-        let deadline = Instant::now() + timeout;
-        while self.stream_requests().len() < n {
-            if Instant::now() >= deadline {
-                return false;
-            }
-            thread::sleep(Duration::from_millis(20));
-        }
-        true
+        self.wait_for(timeout, |m| m.stream_requests().len() >= n)
     }
 }
 
-fn respond(
-    responder: &mut Responder<'_>,
-    shared: &Shared,
-    request: HttpRequest,
-) -> io::Result<bool> {
-    let recorded = RecordedRequest {
-        method: request.method.clone(),
-        path: request.path.clone(),
-        headers: request.headers.clone(),
-        body: request.json(),
-    };
-    lock(&shared.requests).push(recorded.clone());
-    let n = shared.counter.fetch_add(1, Ordering::SeqCst) + 1;
-    let log = |what: &str| {
-        if shared.log {
-            eprintln!(
-                "mock-gemini: #{n} {} {} -> {what}",
-                request.method, request.path
-            );
-        }
-    };
-    let model = recorded
-        .model_and_method()
-        .map(|(m, _)| m.to_string())
-        .unwrap_or_default();
-    if recorded.is_stream() {
-        let reply = {
-            let mut script = lock(&shared.script);
-            match script.pop_front() {
-                Some(Reply::Auto) | None => match recorded.trailing_function_response() {
-                    Some((_, output)) => Reply::text(&tool_finished_text(&output)),
-                    None => Reply::text(DEFAULT_TEXT),
-                },
-                Some(reply) => reply,
-            }
-        };
-        log(&format!("{reply:?}"));
-        return send_reply(responder, reply, &model);
+impl Api for Gemini {
+    type Reply = Reply;
+    type Extra = ();
+    const NAME: &'static str = "mock-gemini";
+
+    fn is_auto(reply: &Reply) -> bool {
+        matches!(reply, Reply::Auto)
     }
-    match recorded.model_and_method() {
-        Some((_, "generateContent")) => {
-            // The router (and any other utility call): a simple task.
-            log("router answer");
-            let text = if recorded.is_router() {
-                json!({"complexity_reasoning": "A simple request (mock).",
-                       "complexity_score": 10})
-                .to_string()
-            } else {
-                "ok".to_string()
-            };
-            let body = json!({
-                "candidates": [{"content": {"parts": [{"text": text}], "role": "model"},
-                                "finishReason": "STOP", "index": 0}],
-                "usageMetadata": usage(PROMPT_TOKENS, 17),
-                "modelVersion": model,
+
+    fn answer(
+        responder: &mut Responder<'_>,
+        script: &Script<Gemini>,
+        request: &RecordedRequest,
+        n: u64,
+    ) -> io::Result<bool> {
+        let log = |what: &str| script.log(n, request, what);
+        let model = request
+            .model_and_method()
+            .map(|(m, _)| m.to_string())
+            .unwrap_or_default();
+        if request.is_stream() {
+            let reply = script.next_or(|| match request.trailing_function_response() {
+                Some((_, output)) => Reply::text(&tool_finished_text(&output)),
+                None => Reply::text(DEFAULT_TEXT),
             });
-            responder.json(200, &[], &body)
+            log(&format!("{reply:?}"));
+            return send_reply(responder, reply, &model);
         }
-        Some((_, "countTokens")) => {
-            log("count");
-            responder.json(200, &[], &json!({"totalTokens": PROMPT_TOKENS}))
-        }
-        _ => {
-            log("404");
-            responder.json(
-                404,
-                &[],
-                &google_error(404, "Not found (mock Gemini API)", None),
-            )
+        match request.model_and_method() {
+            Some((_, "generateContent")) => {
+                // The router (and any other utility call): a simple task.
+                log("router answer");
+                let text = if request.is_router() {
+                    json!({"complexity_reasoning": "A simple request (mock).",
+                           "complexity_score": 10})
+                    .to_string()
+                } else {
+                    "ok".to_string()
+                };
+                let body = json!({
+                    "candidates": [{"content": {"parts": [{"text": text}], "role": "model"},
+                                    "finishReason": "STOP", "index": 0}],
+                    "usageMetadata": usage(PROMPT_TOKENS, 17),
+                    "modelVersion": model,
+                });
+                responder.json(200, &[], &body)
+            }
+            Some((_, "countTokens")) => {
+                log("count");
+                responder.json(200, &[], &json!({"totalTokens": PROMPT_TOKENS}))
+            }
+            _ => {
+                log("404");
+                let body = google_error(404, "Not found (mock Gemini API)", None);
+                responder.json(404, &[], &body)
+            }
         }
     }
 }
@@ -446,11 +323,11 @@ fn send_reply(responder: &mut Responder<'_>, reply: Reply, model: &str) -> io::R
         Reply::Error {
             status,
             message,
-            retry_delay,
+            retry_after,
         } => responder.json(
             status,
             &[],
-            &google_error(status, &message, retry_delay.as_deref()),
+            &google_error(status, &message, retry_after.as_deref()),
         ),
         Reply::Stall => {
             let mut sse = responder.sse(&[])?;
@@ -458,7 +335,7 @@ fn send_reply(responder: &mut Responder<'_>, reply: Reply, model: &str) -> io::R
             sse.stall()
         }
         Reply::Auto => send_reply(responder, Reply::text(DEFAULT_TEXT), model),
-        Reply::Message { parts, chunk_delay } => {
+        Reply::Answer(Message { parts, chunk_delay }) => {
             let mut sse = responder.sse(&[])?;
             let mut output_tokens = 1u64;
             let mut pending: Vec<Value> = Vec::new();

@@ -240,13 +240,7 @@ impl Conn<'_> {
                     self.buf.extend_from_slice(&chunk[..n]);
                     return Ok(true);
                 }
-                Err(e)
-                    if matches!(
-                        e.kind(),
-                        io::ErrorKind::WouldBlock
-                            | io::ErrorKind::TimedOut
-                            | io::ErrorKind::Interrupted
-                    ) => {}
+                Err(e) if waiting(&e) => {}
                 Err(e) => return Err(e),
             }
         }
@@ -407,6 +401,31 @@ impl Responder<'_> {
         self.plain(status, "application/json", extra_headers, &body.to_string())
     }
 
+    /// Writes the status line and headers: `fields`, `connection`, then
+    /// `extra_headers`.
+    fn head(
+        &mut self,
+        status: u16,
+        fields: &[(&str, &str)],
+        extra_headers: &[(String, String)],
+    ) -> io::Result<()> {
+        let mut head = format!("HTTP/1.1 {status} {}\r\n", reason_phrase(status));
+        let connection = if self.keep_alive {
+            "keep-alive"
+        } else {
+            "close"
+        };
+        for (k, v) in fields.iter().chain(&[("connection", connection)]) {
+            head.push_str(&format!("{k}: {v}\r\n"));
+        }
+        for (k, v) in extra_headers {
+            head.push_str(&format!("{k}: {v}\r\n"));
+        }
+        head.push_str("\r\n");
+        self.stream.write_all(head.as_bytes())?;
+        self.stream.flush()
+    }
+
     fn head_and_body(
         &mut self,
         status: u16,
@@ -415,21 +434,9 @@ impl Responder<'_> {
         body: &str,
         with_body: bool,
     ) -> io::Result<bool> {
-        let mut head = format!(
-            "HTTP/1.1 {status} {}\r\ncontent-type: {content_type}\r\ncontent-length: {}\r\nconnection: {}\r\n",
-            reason_phrase(status),
-            body.len(),
-            if self.keep_alive {
-                "keep-alive"
-            } else {
-                "close"
-            }
-        );
-        for (k, v) in extra_headers {
-            head.push_str(&format!("{k}: {v}\r\n"));
-        }
-        head.push_str("\r\n");
-        self.stream.write_all(head.as_bytes())?;
+        let length = body.len().to_string();
+        let fields = [("content-type", content_type), ("content-length", &length)];
+        self.head(status, &fields, extra_headers)?;
         if with_body {
             self.stream.write_all(body.as_bytes())?;
         }
@@ -439,25 +446,32 @@ impl Responder<'_> {
 
     /// Starts a chunked `text/event-stream` response.
     pub fn sse(&mut self, extra_headers: &[(String, String)]) -> io::Result<Sse<'_>> {
-        let mut head = format!(
-            "HTTP/1.1 200 OK\r\ncontent-type: text/event-stream; charset=utf-8\r\n\
-             cache-control: no-cache\r\ntransfer-encoding: chunked\r\nconnection: {}\r\n",
-            if self.keep_alive {
-                "keep-alive"
-            } else {
-                "close"
-            }
-        );
-        for (k, v) in extra_headers {
-            head.push_str(&format!("{k}: {v}\r\n"));
-        }
-        head.push_str("\r\n");
-        self.stream.write_all(head.as_bytes())?;
-        self.stream.flush()?;
+        let fields = [
+            ("content-type", "text/event-stream; charset=utf-8"),
+            ("cache-control", "no-cache"),
+            ("transfer-encoding", "chunked"),
+        ];
+        self.head(200, &fields, extra_headers)?;
         Ok(Sse {
             stream: self.stream,
             stop: self.stop,
             keep_alive: self.keep_alive,
+        })
+    }
+
+    /// Starts a `text/event-stream` response whose end is the closing of
+    /// the connection (no chunked encoding), as some OpenAI-compatible
+    /// servers send it.
+    pub fn sse_until_close(&mut self) -> io::Result<UntilClose<'_>> {
+        self.keep_alive = false;
+        let fields = [
+            ("content-type", "text/event-stream"),
+            ("cache-control", "no-cache"),
+        ];
+        self.head(200, &fields, &[])?;
+        Ok(UntilClose {
+            stream: self.stream,
+            stop: self.stop,
         })
     }
 
@@ -517,6 +531,48 @@ impl Sse<'_> {
         }
         Ok(false)
     }
+}
+
+/// A response body that ends when the server closes the connection.
+pub struct UntilClose<'a> {
+    stream: &'a mut TcpStream,
+    stop: &'a AtomicBool,
+}
+
+impl UntilClose<'_> {
+    /// Sends these bytes as they are.
+    pub fn send(&mut self, payload: &str) -> io::Result<()> {
+        self.stream.write_all(payload.as_bytes())?;
+        self.stream.flush()
+    }
+
+    /// Sleeps in short steps; false when the server is stopping.
+    pub fn sleep(&self, total: Duration) -> bool {
+        sleep_unless(self.stop, total)
+    }
+
+    /// Sends nothing more until the client goes away (true) or the server
+    /// is dropped (false).
+    pub fn until_client_leaves(self) -> bool {
+        let mut byte = [0u8; 64];
+        while !self.stop.load(Ordering::SeqCst) {
+            match self.stream.read(&mut byte) {
+                Ok(0) => return true,
+                Ok(_) => {}
+                Err(e) if waiting(&e) => {}
+                Err(_) => return true,
+            }
+        }
+        false
+    }
+}
+
+/// A read that timed out or was interrupted: nothing came yet, look again.
+fn waiting(e: &io::Error) -> bool {
+    matches!(
+        e.kind(),
+        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut | io::ErrorKind::Interrupted
+    )
 }
 
 fn sleep_unless(stop: &AtomicBool, total: Duration) -> bool {
@@ -590,8 +646,8 @@ pub fn unique_suffix() -> String {
     )
 }
 
-/// A response read by [`post_json`]: status, headers (lowercase names) and
-/// the decoded body.
+/// A response read by [`post_json`] or [`parse_responses`]: status,
+/// headers (lowercase names) and the decoded body.
 #[derive(Debug)]
 pub struct ClientResponse {
     pub status: u16,
@@ -610,11 +666,26 @@ impl ClientResponse {
 
     /// The JSON of every `data:` line of an SSE body, in order.
     pub fn sse_data(&self) -> Vec<Value> {
-        self.body
-            .lines()
-            .filter_map(|l| l.trim_end_matches('\r').strip_prefix("data: "))
-            .map(|d| serde_json::from_str(d).unwrap_or(Value::Null))
+        self.sse_events()
+            .into_iter()
+            .map(|(_, data)| data)
             .collect()
+    }
+
+    /// Every SSE event of the body as (event name, data JSON); the name is
+    /// empty for a `data:` line alone.
+    pub fn sse_events(&self) -> Vec<(String, Value)> {
+        let mut events = Vec::new();
+        let mut name = String::new();
+        for line in self.body.lines().map(|l| l.trim_end_matches('\r')) {
+            if let Some(n) = line.strip_prefix("event: ") {
+                name = n.to_string();
+            } else if let Some(d) = line.strip_prefix("data: ") {
+                let data = serde_json::from_str(d).unwrap_or(Value::Null);
+                events.push((std::mem::take(&mut name), data));
+            }
+        }
+        events
     }
 
     /// The body as JSON (`Value::Null` when it is not).
@@ -648,49 +719,77 @@ pub fn post_json(port: u16, path: &str, body: &Value) -> ClientResponse {
     parse_response(&raw_exchange(port, request.as_bytes()))
 }
 
-/// Parses one HTTP response (the test client's side; panics on garbage).
+/// Parses the first HTTP response in `bytes`.
 pub fn parse_response(bytes: &[u8]) -> ClientResponse {
-    let head_end = bytes
-        .windows(4)
-        .position(|w| w == b"\r\n\r\n")
-        .expect("a complete response head");
-    let head = String::from_utf8_lossy(&bytes[..head_end]).into_owned();
-    let mut rest = &bytes[head_end + 4..];
-    let mut lines = head.lines();
-    let status: u16 = lines
+    parse_responses(bytes)
+        .into_iter()
         .next()
-        .and_then(|l| l.split_whitespace().nth(1))
-        .and_then(|s| s.parse().ok())
-        .expect("a status line");
-    let headers: Vec<(String, String)> = lines
-        .filter_map(|l| l.split_once(':'))
-        .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_string()))
-        .collect();
-    let chunked = headers
-        .iter()
-        .any(|(k, v)| k == "transfer-encoding" && v.contains("chunked"));
-    let mut body = Vec::new();
-    if chunked {
-        // A stream cut off by the server (a stall ended by dropping the
-        // mock) keeps whatever complete chunks arrived.
-        while let Some(line_end) = rest.windows(2).position(|w| w == b"\r\n") {
-            let size = std::str::from_utf8(&rest[..line_end])
-                .ok()
-                .and_then(|hex| usize::from_str_radix(hex, 16).ok())
-                .expect("chunk size is hex");
-            rest = &rest[line_end + 2..];
-            if size == 0 || rest.len() < size {
-                break;
-            }
-            body.extend_from_slice(&rest[..size]);
-            rest = rest.get(size + 2..).unwrap_or_default();
+        .expect("a response")
+}
+
+/// Parses every HTTP response in `bytes` (several when a connection was
+/// reused); the test client's side, it panics on garbage. A body without
+/// a length runs to the end; a chunked stream cut off by the server (a
+/// stall ended by dropping the mock) keeps the chunks that arrived.
+pub fn parse_responses(mut bytes: &[u8]) -> Vec<ClientResponse> {
+    let mut responses = Vec::new();
+    while !bytes.is_empty() {
+        let head_end = bytes
+            .windows(4)
+            .position(|w| w == b"\r\n\r\n")
+            .expect("a complete response head");
+        let head = String::from_utf8_lossy(&bytes[..head_end]).into_owned();
+        bytes = &bytes[head_end + 4..];
+        let mut lines = head.lines();
+        let status: u16 = lines
+            .next()
+            .and_then(|l| l.split_whitespace().nth(1))
+            .and_then(|s| s.parse().ok())
+            .expect("a status line");
+        let mut response = ClientResponse {
+            status,
+            headers: lines
+                .filter_map(|l| l.split_once(':'))
+                .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_string()))
+                .collect(),
+            body: String::new(),
+        };
+        let chunked = response
+            .header("transfer-encoding")
+            .is_some_and(|v| v.contains("chunked"));
+        let length = response
+            .header("content-length")
+            .and_then(|l| l.parse::<usize>().ok());
+        let mut body = Vec::new();
+        if chunked {
+            bytes = dechunk(bytes, &mut body);
+        } else {
+            let len = length.unwrap_or(bytes.len()).min(bytes.len());
+            body.extend_from_slice(&bytes[..len]);
+            bytes = &bytes[len..];
         }
-    } else {
-        body.extend_from_slice(rest);
+        response.body = String::from_utf8(body).expect("a UTF-8 body");
+        responses.push(response);
     }
-    ClientResponse {
-        status,
-        headers,
-        body: String::from_utf8(body).expect("a UTF-8 body"),
+    responses
+}
+
+/// Decodes a chunked body into `body`; what follows it.
+fn dechunk<'a>(mut bytes: &'a [u8], body: &mut Vec<u8>) -> &'a [u8] {
+    while let Some(line_end) = bytes.windows(2).position(|w| w == b"\r\n") {
+        let size = std::str::from_utf8(&bytes[..line_end])
+            .ok()
+            .and_then(|hex| usize::from_str_radix(hex, 16).ok())
+            .expect("chunk size is hex");
+        bytes = &bytes[line_end + 2..];
+        if size == 0 {
+            return bytes.get(2..).unwrap_or_default();
+        }
+        if bytes.len() < size {
+            return &[];
+        }
+        body.extend_from_slice(&bytes[..size]);
+        bytes = bytes.get(size + 2..).unwrap_or_default();
     }
+    &[]
 }

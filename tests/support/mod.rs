@@ -15,6 +15,7 @@ pub mod gemini_mock;
 pub mod http;
 pub mod responses_mock;
 pub mod run;
+pub mod scripted;
 pub mod stdio_session;
 
 use std::io::Write;

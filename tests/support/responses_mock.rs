@@ -20,18 +20,13 @@
 
 #![allow(dead_code)]
 
-use std::collections::VecDeque;
 use std::io;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
-use std::thread;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use super::http::{
-    HttpRequest, HttpServer, Responder, lock, path_only, text_chunks, unique_suffix,
-};
+use super::http::{Responder, Sse, text_chunks, unique_suffix};
+use super::scripted::{Api, Script, ScriptedMock, Step};
 
 /// The text of a plain answer when the script has nothing left.
 pub const DEFAULT_TEXT: &str = "Hello from the loopback Responses mock. \
@@ -43,31 +38,18 @@ pub const INPUT_TOKENS: u64 = 42;
 /// The name of codex's shell tool (a `function` tool taking `{"cmd"}`).
 pub const SHELL_TOOL: &str = "exec_command";
 
-/// The model answer the default rule gives to a tool output.
-pub fn tool_finished_text(output: &str) -> String {
-    format!("The tool finished. It returned: {output} -- done.")
-}
+pub use super::scripted::tool_finished_text;
 
-/// How the mock answers one `POST /v1/responses`.
+/// How the mock answers one `POST /v1/responses` (an error has an OpenAI
+/// error body; a stall sends the head and `response.created`).
+pub type Reply = Step<Output>;
+
+/// A response with these output items, text streamed in several deltas
+/// `chunk_delay` apart.
 #[derive(Debug, Clone, PartialEq)]
-pub enum Reply {
-    /// A response with these output items, text streamed in several
-    /// deltas `chunk_delay` apart.
-    Output {
-        items: Vec<Item>,
-        chunk_delay: Duration,
-    },
-    /// An HTTP error with an OpenAI error body (and `retry-after` if set).
-    Error {
-        status: u16,
-        message: String,
-        retry_after_secs: Option<u64>,
-    },
-    /// Sends the response head and `response.created`, then nothing more
-    /// until the mock is dropped (for timeout tests).
-    Stall,
-    /// Answer with the default rule.
-    Auto,
+pub struct Output {
+    pub items: Vec<Item>,
+    pub chunk_delay: Duration,
 }
 
 /// One output item of a scripted response.
@@ -90,10 +72,10 @@ pub enum Item {
 impl Reply {
     /// A plain text answer, streamed in several chunks.
     pub fn text(text: &str) -> Reply {
-        Reply::Output {
+        Reply::Answer(Output {
             items: vec![Item::Text(text.to_string())],
             chunk_delay: Duration::from_millis(10),
-        }
+        })
     }
 
     /// A shell command through codex's `exec_command` tool, preceded by an
@@ -107,80 +89,49 @@ impl Reply {
             name: SHELL_TOOL.to_string(),
             arguments: json!({"cmd": command}),
         });
-        Reply::Output {
+        Reply::Answer(Output {
             items,
             chunk_delay: Duration::from_millis(10),
-        }
+        })
     }
 
     /// An `apply_patch` call adding `path` (relative) with `contents`.
     pub fn add_file(path: &str, contents: &str) -> Reply {
         let body: String = contents.lines().map(|l| format!("+{l}\n")).collect();
-        Reply::Output {
+        Reply::Answer(Output {
             items: vec![Item::CustomToolCall {
                 name: "apply_patch".to_string(),
                 input: format!("*** Begin Patch\n*** Add File: {path}\n{body}*** End Patch\n"),
             }],
             chunk_delay: Duration::from_millis(10),
-        }
-    }
-
-    /// An HTTP error (500, 503, 400, ...) with an OpenAI error body.
-    pub fn error(status: u16, message: &str) -> Reply {
-        Reply::Error {
-            status,
-            message: message.to_string(),
-            retry_after_secs: None,
-        }
+        })
     }
 
     /// A 429 with a `retry-after` header.
     pub fn rate_limited(retry_after_secs: u64) -> Reply {
-        Reply::Error {
-            status: 429,
-            message: "Rate limit reached (mock).".to_string(),
-            retry_after_secs: Some(retry_after_secs),
-        }
-    }
-
-    /// A stream that starts and then never continues.
-    pub fn stall() -> Reply {
-        Reply::Stall
+        Reply::limited("Rate limit reached (mock).", retry_after_secs.to_string())
     }
 }
+
+/// The OpenAI Responses API, as a [`ScriptedMock`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct Responses;
 
 /// One HTTP request the mock received.
-#[derive(Debug, Clone, PartialEq)]
-pub struct RecordedRequest {
-    pub method: String,
-    /// Path with query, as sent.
-    pub path: String,
-    pub headers: Vec<(String, String)>,
-    /// The body parsed as JSON; `Value::Null` when empty or not JSON.
-    pub body: Value,
-}
+pub type RecordedRequest = super::scripted::RecordedRequest<Responses>;
+
+/// A running mock. Dropping it stops the server and joins its threads.
+pub type MockResponses = ScriptedMock<Responses>;
 
 impl RecordedRequest {
-    /// The first header with this name (case-insensitive).
-    pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
-    }
-
     /// Whether this is a `POST /v1/responses`.
     pub fn is_responses(&self) -> bool {
-        self.method == "POST" && path_only(&self.path) == "/v1/responses"
+        self.is_post("/v1/responses")
     }
 
     /// The `input` items (the whole conversation codex sends).
     pub fn input(&self) -> &[Value] {
-        self.body
-            .get("input")
-            .and_then(Value::as_array)
-            .map(Vec::as_slice)
-            .unwrap_or(&[])
+        self.body_list("input")
     }
 
     /// The text of every `message` with this role, oldest first (codex
@@ -244,139 +195,65 @@ fn content_text(content: &Value) -> String {
     }
 }
 
-/// State shared with the server's connection threads.
-struct Shared {
-    script: Mutex<VecDeque<Reply>>,
-    requests: Mutex<Vec<RecordedRequest>>,
-    counter: AtomicU64,
-    log: bool,
-}
-
-/// A running mock. Dropping it stops the server and joins its threads.
-pub struct MockResponses {
-    shared: Arc<Shared>,
-    server: HttpServer,
-}
-
 impl MockResponses {
     /// Starts a mock on 127.0.0.1 (a free port) with this script.
     ///
     /// Panics if no loopback port can be bound (test support only).
     pub fn start(script: Vec<Reply>) -> MockResponses {
-        let shared = Arc::new(Shared {
-            script: Mutex::new(script.into()),
-            requests: Mutex::new(Vec::new()),
-            counter: AtomicU64::new(0),
-            log: std::env::var_os("CORRAL_MOCK_LOG").is_some(),
-        });
-        let for_server = Arc::clone(&shared);
-        let server = HttpServer::start(
-            "mock-responses",
-            Box::new(move |responder, request| respond(responder, &for_server, request)),
-        )
-        .expect("bind the mock Responses API on 127.0.0.1");
-        MockResponses { shared, server }
-    }
-
-    /// The port it listens on.
-    pub fn port(&self) -> u16 {
-        self.server.port()
+        ScriptedMock::serve(script, ()).expect("bind the mock Responses API on 127.0.0.1")
     }
 
     /// `http://127.0.0.1:PORT/v1`, the provider's `base_url`.
     pub fn base_url(&self) -> String {
-        format!("{}/v1", self.server.base_url())
-    }
-
-    /// Appends a step to the script.
-    pub fn push(&self, reply: Reply) {
-        lock(&self.shared.script).push_back(reply);
-    }
-
-    /// Script steps not used yet.
-    pub fn remaining(&self) -> usize {
-        lock(&self.shared.script).len()
-    }
-
-    /// Every request received so far, in order.
-    pub fn requests(&self) -> Vec<RecordedRequest> {
-        lock(&self.shared.requests).clone()
+        format!("{}/v1", self.server_url())
     }
 
     /// The `POST /v1/responses` requests received so far.
     pub fn model_requests(&self) -> Vec<RecordedRequest> {
-        self.requests()
-            .into_iter()
-            .filter(RecordedRequest::is_responses)
-            .collect()
-    }
-
-    /// Proxy requests refused (codex's attempts to reach public hosts).
-    pub fn proxy_attempts(&self) -> Vec<String> {
-        self.server.proxy_attempts()
+        self.requests_where(RecordedRequest::is_responses)
     }
 
     /// Waits until at least `n` model requests arrived; false on timeout.
     pub fn wait_for_model_requests(&self, n: usize, timeout: Duration) -> bool {
-        let deadline = Instant::now() + timeout;
-        while self.model_requests().len() < n {
-            if Instant::now() >= deadline {
-                return false;
-            }
-            thread::sleep(Duration::from_millis(20));
-        }
-        true
+        self.wait_for(timeout, |m| m.model_requests().len() >= n)
     }
 }
 
-fn respond(
-    responder: &mut Responder<'_>,
-    shared: &Shared,
-    request: HttpRequest,
-) -> io::Result<bool> {
-    let recorded = RecordedRequest {
-        method: request.method.clone(),
-        path: request.path.clone(),
-        headers: request.headers.clone(),
-        body: request.json(),
-    };
-    lock(&shared.requests).push(recorded.clone());
-    let n = shared.counter.fetch_add(1, Ordering::SeqCst) + 1;
-    if !recorded.is_responses() {
-        if shared.log {
-            eprintln!(
-                "mock-responses: #{n} {} {} -> 404",
-                request.method, request.path
-            );
-        }
-        let body = json!({"error": {"message": "Not found (mock Responses API)",
-                                    "type": "invalid_request_error", "code": null}});
-        return responder.json(404, &[], &body);
+impl Api for Responses {
+    type Reply = Reply;
+    type Extra = ();
+    const NAME: &'static str = "mock-responses";
+
+    fn is_auto(reply: &Reply) -> bool {
+        matches!(reply, Reply::Auto)
     }
-    let reply = {
-        let mut script = lock(&shared.script);
-        match script.pop_front() {
-            Some(Reply::Auto) | None => match recorded.trailing_tool_output() {
-                Some(output) => Reply::text(&tool_finished_text(&output)),
-                None => Reply::text(DEFAULT_TEXT),
-            },
-            Some(reply) => reply,
+
+    fn answer(
+        responder: &mut Responder<'_>,
+        script: &Script<Responses>,
+        request: &RecordedRequest,
+        n: u64,
+    ) -> io::Result<bool> {
+        if !request.is_responses() {
+            script.log(n, request, "404");
+            let body = json!({"error": {"message": "Not found (mock Responses API)",
+                                        "type": "invalid_request_error", "code": null}});
+            return responder.json(404, &[], &body);
         }
-    };
-    if shared.log {
-        eprintln!(
-            "mock-responses: #{n} POST {} ({} input items) -> {reply:?}",
-            request.path,
-            recorded.input().len()
-        );
+        let reply = script.next_or(|| match request.trailing_tool_output() {
+            Some(output) => Reply::text(&tool_finished_text(&output)),
+            None => Reply::text(DEFAULT_TEXT),
+        });
+        let what = format!("({} input items) {reply:?}", request.input().len());
+        script.log(n, request, &what);
+        let model = request
+            .body
+            .get("model")
+            .and_then(Value::as_str)
+            .unwrap_or("gpt-5.5")
+            .to_string();
+        send_reply(responder, reply, &model, n)
     }
-    let model = recorded
-        .body
-        .get("model")
-        .and_then(Value::as_str)
-        .unwrap_or("gpt-5.5")
-        .to_string();
-    send_reply(responder, reply, &model, n)
 }
 
 fn send_reply(
@@ -391,15 +268,22 @@ fn send_reply(
         json!({"id": response_id, "object": "response", "created_at": 0,
                "status": status, "model": model, "output": output, "usage": usage})
     };
+    let created = |sse: &mut Sse<'_>| {
+        sse.event(
+            "response.created",
+            &json!({"type": "response.created",
+                    "response": response("in_progress", json!([]), Value::Null)}),
+        )
+    };
     match reply {
         Reply::Error {
             status,
             message,
-            retry_after_secs,
+            retry_after,
         } => {
             let mut headers = request_id;
-            if let Some(secs) = retry_after_secs {
-                headers.push(("retry-after".to_string(), secs.to_string()));
+            if let Some(secs) = retry_after {
+                headers.push(("retry-after".to_string(), secs));
             }
             let kind = match status {
                 429 => "rate_limit_exceeded",
@@ -411,21 +295,13 @@ fn send_reply(
         }
         Reply::Stall => {
             let mut sse = responder.sse(&request_id)?;
-            sse.event(
-                "response.created",
-                &json!({"type": "response.created",
-                        "response": response("in_progress", json!([]), Value::Null)}),
-            )?;
+            created(&mut sse)?;
             sse.stall()
         }
         Reply::Auto => send_reply(responder, Reply::text(DEFAULT_TEXT), model, n),
-        Reply::Output { items, chunk_delay } => {
+        Reply::Answer(Output { items, chunk_delay }) => {
             let mut sse = responder.sse(&request_id)?;
-            sse.event(
-                "response.created",
-                &json!({"type": "response.created",
-                        "response": response("in_progress", json!([]), Value::Null)}),
-            )?;
+            created(&mut sse)?;
             let mut output_tokens = 1u64;
             let mut done_items = Vec::new();
             for (index, item) in items.iter().enumerate() {
