@@ -9,7 +9,7 @@ pub mod review;
 mod state;
 pub mod task;
 #[cfg(test)]
-mod test_step;
+pub(crate) mod test_step;
 pub mod transcript;
 mod update;
 

@@ -1,6 +1,6 @@
-//! For core's own tests: `update` as the tests call it, returning the
-//! effects, with what each step published kept per test thread and read
-//! back with [`Published::drain_published`]; and the builders every test
+//! For core's tests (and other modules' tests that need a task): `update`
+//! as the tests call it, returning the effects, with what each step
+//! published kept per test thread and read back with [`Published::drain_published`]; and the builders every test
 //! file shares (a spec, a launched task, an agent's event, a turn's end, an
 //! exit, a follow-up), so each file writes only what its tests are about.
 //!

@@ -9,6 +9,20 @@ fn launch(s: &mut State, now: u64, spec: TaskSpec) -> Vec<Effect> {
     update(s, now, Event::Command(Command::launch(spec)))
 }
 
+/// A headless state with one task (`prompt`) launched under `budget`.
+fn budgeted(prompt: &str, budget: Budget) -> State {
+    let mut s = State::new(headless());
+    launch(
+        &mut s,
+        1_000,
+        TaskSpec {
+            budget,
+            ..spec(prompt)
+        },
+    );
+    s
+}
+
 fn spawned(fx: &[Effect]) -> Vec<TaskId> {
     fx.iter()
         .filter_map(|e| match e {
@@ -90,16 +104,11 @@ fn the_per_agent_limit_does_not_hold_back_other_kinds() {
 
 #[test]
 fn max_cost_kills_with_the_amount_in_the_reason() {
-    let mut s = State::new(headless());
-    launch(
-        &mut s,
-        1_000,
-        TaskSpec {
-            budget: Budget {
-                max_cost_usd: Some(0.5),
-                ..Budget::default()
-            },
-            ..spec("spend")
+    let mut s = budgeted(
+        "spend",
+        Budget {
+            max_cost_usd: Some(0.5),
+            ..Budget::default()
         },
     );
     let usage = |cost| {
@@ -162,16 +171,11 @@ fn a_configured_price_counts_the_cost_when_the_agent_reports_none() {
 
 #[test]
 fn max_turns_kills_once_the_agent_reports_more() {
-    let mut s = State::new(headless());
-    launch(
-        &mut s,
-        1_000,
-        TaskSpec {
-            budget: Budget {
-                max_turns: Some(2),
-                ..Budget::default()
-            },
-            ..spec("loop")
+    let mut s = budgeted(
+        "loop",
+        Budget {
+            max_turns: Some(2),
+            ..Budget::default()
         },
     );
     let turn = |n| turn(false, Some("r".into()), None, Some(n));

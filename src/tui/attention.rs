@@ -129,23 +129,14 @@ pub fn notify_with(summary: &'static str, body: String) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::agent::{AgentKind, AgentOptions};
-    use crate::core::task::{Task, TaskSpec};
+    use crate::agent::AgentKind;
+    use crate::core::task::Task;
+    use crate::core::test_step::spec_of;
 
     fn state(blocked: &[(TaskId, &str)]) -> State {
         let mut s = State::default();
         for (id, title) in blocked {
-            let spec = TaskSpec {
-                agent: AgentKind::Claude,
-                prompt: title.to_string(),
-                title: None,
-                cwd: ".".into(),
-                options: AgentOptions::default(),
-                limits: Default::default(),
-                profile: None,
-                budget: Default::default(),
-                worktree: false,
-            };
+            let spec = spec_of(AgentKind::Claude, title);
             let mut t = Task::new(*id, spec, 10);
             t.status = TaskStatus::Blocked;
             s.tasks.push(t);
