@@ -12,6 +12,7 @@
 pub mod attach;
 pub mod bridge;
 pub mod client;
+mod clients;
 pub mod commands;
 pub mod hosts;
 pub mod place;
@@ -31,6 +32,8 @@ use crate::runtime::{KillWaits, Runtime, RuntimeConfig};
 use crate::store::TaskRecord;
 use place::Place;
 use serve::Server;
+
+pub use clients::wire_id;
 
 /// Exit code when another server already serves this data directory.
 pub const EXIT_ALREADY_RUNNING: i32 = 3;

@@ -4,10 +4,10 @@
 //!
 //! Each client has a reader task (its requests go to the loop on a bounded
 //! channel) and a writer task fed through a bounded queue of ready-made
-//! lines. The loop never waits for a client: a full queue marks the client
-//! behind and the loop sends it nothing more; once its writer has emptied
-//! the queue it asks for a fresh snapshot, which replaces everything it
-//! missed. So a stuck client costs at most one queue of memory and never
+//! lines (both in [`super::clients`], with the lines' encoding). The loop
+//! never waits for a client: a full queue marks the client behind and the
+//! loop sends it nothing more; once its writer has emptied the queue it
+//! asks for a fresh snapshot, which replaces everything it missed. So a stuck client costs at most one queue of memory and never
 //! slows the agents or the other clients.
 //!
 //! Never writes `State` (only `update`, through the driver, does), never
@@ -16,15 +16,18 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU8, Ordering};
 use std::time::Duration;
 
-use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::io::AsyncWriteExt;
 use tokio::net::UnixStream;
 use tokio::signal::unix::{SignalKind, signal};
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 
+use super::clients::{
+    ChangedLine, Client, Inbox, Seen, TaskViewLine, WelcomeLine, encode, encode_line, fingerprint,
+    seen, wire_id,
+};
 use super::protocol::{
     CORRAL_VERSION, ClientMessage, PROTOCOL, Reply, Request, TaskEvent, mismatch_message,
 };
@@ -38,107 +41,10 @@ use crate::store::TaskRecord;
 use crate::store::record::{RecordMeta, record_of};
 use crate::tui::attention::{self, Attention};
 
-/// Lines a client may be behind by before it is resynchronised.
-pub const CLIENT_QUEUE: usize = 256;
 /// Requests from all clients waiting for the loop.
 const INBOX: usize = 256;
 /// Runtime events applied in one batch before the clients hear of it.
 const BATCH: usize = 64;
-/// The longest request line a client may send.
-const MAX_REQUEST: u64 = 4 << 20;
-
-/// A client's writer: sending normally.
-const LIVE: u8 = 0;
-/// The loop found its queue full and sends nothing more.
-const BEHIND: u8 = 1;
-/// Its writer emptied the queue and asked for a snapshot.
-const RESYNC_ASKED: u8 = 2;
-
-/// What reaches the loop from the client tasks.
-pub(super) enum Inbox {
-    Line {
-        client: u64,
-        line: String,
-    },
-    /// The client's writer caught up after falling behind.
-    Resync {
-        client: u64,
-    },
-    Gone {
-        client: u64,
-    },
-}
-
-struct Client {
-    tx: mpsc::Sender<Arc<str>>,
-    flow: Arc<AtomicU8>,
-    welcomed: bool,
-    window: usize,
-    focus: Option<String>,
-    raw: Option<TaskId>,
-    /// It draws process costs ([`Request::WatchCosts`]).
-    costs: bool,
-    reader: tokio::task::JoinHandle<()>,
-}
-
-/// What a task looked like when the clients last heard of it: its id and
-/// a hash of everything a client shows except the transcript (which
-/// travels as events), so finding what changed allocates nothing.
-#[derive(Debug, Clone, PartialEq)]
-struct Seen {
-    id: String,
-    print: u64,
-}
-
-fn fingerprint(t: &Task) -> u64 {
-    use std::hash::{Hash, Hasher};
-    let mut h = std::collections::hash_map::DefaultHasher::new();
-    t.status.hash(&mut h);
-    t.runs.hash(&mut h);
-    t.archived.hash(&mut h);
-    t.pending_question.as_ref().map(|q| &q.id).hash(&mut h);
-    t.process_alive.hash(&mut h);
-    t.stdin_open.hash(&mut h);
-    t.usage.total_tokens().hash(&mut h);
-    t.usage.cost_usd.map(f64::to_bits).hash(&mut h);
-    t.changes
-        .map(|c| (c.files, c.added, c.deleted))
-        .hash(&mut h);
-    t.worktree.as_ref().map(|w| &w.branch).hash(&mut h);
-    t.worktree_pending.hash(&mut h);
-    t.session_id.hash(&mut h);
-    t.model.hash(&mut h);
-    t.started_ms.hash(&mut h);
-    t.finished_ms.hash(&mut h);
-    t.finish_reason.hash(&mut h);
-    t.last_turn
-        .as_ref()
-        .map(|l| (l.is_error, &l.result))
-        .hash(&mut h);
-    t.kill_reason.is_some().hash(&mut h);
-    t.queue_seq.hash(&mut h);
-    t.retries.hash(&mut h);
-    t.retry_at_ms.hash(&mut h);
-    t.run_turns.hash(&mut h);
-    t.recent_errors.len().hash(&mut h);
-    t.recent_raw.len().hash(&mut h);
-    t.allow_rules.len().hash(&mut h);
-    t.exit.as_ref().map(|e| (e.code, &e.signal)).hash(&mut h);
-    t.cost.hash(&mut h);
-    h.finish()
-}
-
-fn seen(t: &Task) -> Seen {
-    Seen {
-        id: wire_id(t),
-        print: fingerprint(t),
-    }
-}
-
-/// The id clients know a task by: its store id (`t<n>` without a store).
-pub fn wire_id(t: &Task) -> String {
-    t.short_id.clone().unwrap_or_else(|| format!("t{}", t.id))
-}
 
 /// Why the loop ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -266,12 +172,7 @@ impl Server {
 
     /// Queues `reply` for one client; a full queue marks it behind.
     fn send_to(client: &mut Client, line: Arc<str>) {
-        if client.flow.load(Ordering::Acquire) != LIVE {
-            return;
-        }
-        if let Err(mpsc::error::TrySendError::Full(_)) = client.tx.try_send(line) {
-            client.flow.store(BEHIND, Ordering::Release);
-        }
+        client.send(line);
     }
 
     fn send(&mut self, client: u64, reply: &Reply) {
@@ -640,8 +541,7 @@ impl Server {
         tracing::info!(client, "client fell behind: sending a fresh snapshot");
         let line = self.welcome(window, focus.as_deref(), true);
         if let Some(c) = self.clients.get_mut(&client) {
-            c.flow.store(LIVE, Ordering::Release);
-            Self::send_to(c, line);
+            c.resync(line);
         }
     }
 
@@ -694,30 +594,8 @@ impl Server {
         }
         let client = self.next_client;
         self.next_client += 1;
-        let (read, write) = stream.into_split();
-        let (tx, rx) = mpsc::channel(CLIENT_QUEUE);
-        let flow = Arc::new(AtomicU8::new(LIVE));
-        tokio::spawn(write_client(
-            client,
-            write,
-            rx,
-            flow.clone(),
-            self.inbox_tx.clone(),
-        ));
-        let reader = tokio::spawn(read_client(client, read, self.inbox_tx.clone()));
-        self.clients.insert(
-            client,
-            Client {
-                tx,
-                flow,
-                welcomed: false,
-                window: 0,
-                focus: None,
-                raw: None,
-                costs: false,
-                reader,
-            },
-        );
+        let connected = Client::connect(client, stream, &self.inbox_tx);
+        self.clients.insert(client, connected);
         tracing::debug!(client, "client connected");
     }
 
@@ -844,194 +722,8 @@ impl Published {
     }
 }
 
-/// [`Reply::Welcome`] as it is written: the tasks borrowed from the state,
-/// so a snapshot copies no transcript before it is serialised.
-#[derive(serde::Serialize)]
-struct WelcomeLine<'a> {
-    #[serde(rename = "type")]
-    kind: &'static str,
-    protocol: u32,
-    corral: &'static str,
-    pid: u32,
-    tasks: Vec<TaskViewLine<'a>>,
-    resync: bool,
-}
-
-#[derive(serde::Serialize)]
-struct TaskViewLine<'a> {
-    task: TaskRecord,
-    core: &'a Task,
-    events: Vec<&'a AgentEvent>,
-    omitted: u64,
-}
-
-/// [`Reply::Changed`] as it is written (the tasks borrowed).
-#[derive(serde::Serialize)]
-struct ChangedLine<'a> {
-    #[serde(rename = "type")]
-    kind: &'static str,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    tasks: Vec<TaskRecord>,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    cores: Vec<&'a Task>,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    events: Vec<TaskEvent>,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    deleted: Vec<String>,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    reviews: Vec<crate::core::review::ReviewReport>,
-}
-
-fn encode_line(value: &impl serde::Serialize) -> Arc<str> {
-    let mut line = serde_json::to_string(value).unwrap_or_else(|err| {
-        format!(r#"{{"type":"bye","message":"the server cannot encode a reply: {err}"}}"#)
-    });
-    line.push('\n');
-    Arc::from(line)
-}
-
-fn encode(reply: &Reply) -> Arc<str> {
-    let mut line = serde_json::to_string(reply).unwrap_or_else(|err| {
-        format!(r#"{{"type":"bye","message":"the server cannot encode a reply: {err}"}}"#)
-    });
-    line.push('\n');
-    Arc::from(line)
-}
-
 async fn sleep_until(at: Option<Instant>) {
     if let Some(at) = at {
         tokio::time::sleep_until(at).await;
-    }
-}
-
-/// Reads a client's request lines into the loop's inbox.
-async fn read_client(
-    client: u64,
-    read: tokio::net::unix::OwnedReadHalf,
-    inbox: mpsc::Sender<Inbox>,
-) {
-    let mut reader = BufReader::new(read);
-    let mut buf = Vec::new();
-    loop {
-        buf.clear();
-        let n = match (&mut reader)
-            .take(MAX_REQUEST)
-            .read_until(b'\n', &mut buf)
-            .await
-        {
-            Ok(n) => n,
-            Err(_) => break,
-        };
-        if n == 0 || (buf.last() != Some(&b'\n') && n as u64 >= MAX_REQUEST) {
-            break;
-        }
-        let line = String::from_utf8_lossy(&buf).trim().to_string();
-        if line.is_empty() {
-            continue;
-        }
-        if inbox.send(Inbox::Line { client, line }).await.is_err() {
-            return;
-        }
-    }
-    let _ = inbox.send(Inbox::Gone { client }).await;
-}
-
-/// Writes queued lines to a client; asks for a snapshot once it caught up
-/// after falling behind.
-async fn write_client(
-    client: u64,
-    mut write: tokio::net::unix::OwnedWriteHalf,
-    mut rx: mpsc::Receiver<Arc<str>>,
-    flow: Arc<AtomicU8>,
-    inbox: mpsc::Sender<Inbox>,
-) {
-    while let Some(line) = rx.recv().await {
-        if write.write_all(line.as_bytes()).await.is_err() {
-            let _ = inbox.send(Inbox::Gone { client }).await;
-            return;
-        }
-        if rx.is_empty()
-            && flow
-                .compare_exchange(BEHIND, RESYNC_ASKED, Ordering::AcqRel, Ordering::Acquire)
-                .is_ok()
-            && inbox.send(Inbox::Resync { client }).await.is_err()
-        {
-            return;
-        }
-    }
-    let _ = write.shutdown().await;
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::agent::{AgentKind, AgentOptions};
-    use crate::core::task::TaskSpec;
-
-    #[test]
-    fn the_borrowed_lines_read_back_as_replies_with_the_core_task() {
-        let spec = TaskSpec {
-            agent: AgentKind::Claude,
-            prompt: "p".into(),
-            title: None,
-            cwd: "/".into(),
-            options: AgentOptions::default(),
-            limits: Default::default(),
-            profile: None,
-            budget: Default::default(),
-            worktree: false,
-        };
-        let mut task = Task::new(3, spec, 10);
-        task.short_id = Some("abcd0123".into());
-        task.transcript.push(AgentEvent::Raw { line: "x".into() });
-        let meta = RecordMeta {
-            id: "abcd0123".into(),
-            created_ms: 1,
-            questions: Vec::new(),
-            owner: None,
-        };
-        let record = record_of(&task, &meta, 2, &Redactor::from_env(&[]));
-        let line = encode_line(&ChangedLine {
-            kind: "changed",
-            tasks: vec![record.clone()],
-            cores: vec![&task],
-            events: vec![],
-            deleted: vec!["gone".into()],
-            reviews: vec![],
-        });
-        let Reply::Changed {
-            tasks,
-            cores,
-            deleted,
-            ..
-        } = serde_json::from_str(&line).unwrap()
-        else {
-            panic!("not a change: {line}");
-        };
-        assert_eq!(tasks, vec![record]);
-        assert_eq!(deleted, vec!["gone".to_string()]);
-        assert_eq!(cores[0].id, 3);
-        assert!(
-            cores[0].transcript.is_empty(),
-            "the transcript travels as events"
-        );
-        let welcome = encode_line(&WelcomeLine {
-            kind: "welcome",
-            protocol: PROTOCOL,
-            corral: CORRAL_VERSION,
-            pid: 1,
-            tasks: vec![TaskViewLine {
-                task: tasks[0].clone(),
-                core: &task,
-                events: task.transcript.entries().collect(),
-                omitted: 0,
-            }],
-            resync: false,
-        });
-        let Reply::Welcome { tasks, .. } = serde_json::from_str(&welcome).unwrap() else {
-            panic!("not a welcome");
-        };
-        assert_eq!(tasks[0].core.as_ref().map(|t| t.id), Some(3));
-        assert_eq!(tasks[0].events, vec![AgentEvent::Raw { line: "x".into() }]);
     }
 }

@@ -21,8 +21,8 @@ use crate::driver::Executor;
 use crate::runtime::Runtime;
 use crate::server::client::{Connection, read_reply};
 use crate::server::protocol::{ClientMessage, Reply, Request, TaskView, WireSpec};
-use crate::server::serve::wire_id;
 use crate::server::transport::{LinkReader, LinkWriter};
+use crate::server::wire_id;
 
 /// How long a request may wait for room on the socket.
 const WRITE_TIMEOUT: Duration = Duration::from_secs(2);
