@@ -48,7 +48,7 @@ pub(crate) struct ReaderJob {
     pub(crate) started: Instant,
     pub(crate) events: Sender<Event>,
     /// Told (once) when the master reached EOF.
-    pub(crate) eof: mpsc::Sender<()>,
+    pub(crate) eof: mpsc::SyncSender<()>,
     /// Gets the complete lines that became no event, as read.
     pub(crate) observer: Option<Arc<dyn Observer>>,
 }

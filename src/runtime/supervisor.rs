@@ -258,7 +258,7 @@ fn start(job: &AgentJob, queue: Option<Receiver<Vec<u8>>>) -> Result<(Agent, Hel
     }
     let mut agent = Agent { child, pid, master };
 
-    let (eof_tx, reader_eof) = mpsc::channel();
+    let (eof_tx, reader_eof) = mpsc::sync_channel(1);
     let reader_job = reader::ReaderJob {
         task: job.task,
         master: reader_fd,

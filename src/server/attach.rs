@@ -29,6 +29,10 @@ const BACKOFF_MAX: Duration = Duration::from_secs(8);
 /// How long attach keeps trying to reach a host that dropped.
 const RECONNECT_FOR: Duration = Duration::from_secs(120);
 
+/// Replies and typed lines waiting for the attach loop; a full queue
+/// holds the socket reader back (the server then resynchronises us).
+const INPUT_QUEUE: usize = 256;
+
 /// What the attach loop waits for.
 enum Input {
     /// A reply (`None`: the link ended) of connection number `.0`.
@@ -66,7 +70,7 @@ impl Shown {
 }
 
 /// Reads replies of connection `generation` into the loop.
-fn spawn_reader(conn: &mut Connection, generation: u64, tx: mpsc::Sender<Input>) {
+fn spawn_reader(conn: &mut Connection, generation: u64, tx: mpsc::SyncSender<Input>) {
     if let Some(mut reader) = conn.take_reader() {
         std::thread::spawn(move || {
             loop {
@@ -134,7 +138,7 @@ pub fn attach(reach: &Reach, prefix: &str) -> Result<i32> {
         return Ok(exit_code(&view.task));
     }
     eprintln!("corral: attached to {shown_id} (Ctrl-C detaches; the agent goes on)");
-    let (tx, rx) = mpsc::channel();
+    let (tx, rx) = mpsc::sync_channel(INPUT_QUEUE);
     let mut generation = 0;
     spawn_reader(&mut conn, generation, tx.clone());
     if interactive {

@@ -355,7 +355,7 @@ pub fn kill(reach: &Reach, prefix: &str) -> Result<()> {
     conn.call_with(Request::Kill { id: id.clone() }, |r| {
         watch_finished(r, &id, &mut ended)
     })?;
-    let (tx, rx) = mpsc::channel();
+    let (tx, rx) = mpsc::sync_channel(1);
     if !ended && let Some(mut reader) = conn.take_reader() {
         let watched = id.clone();
         std::thread::spawn(move || {

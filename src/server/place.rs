@@ -131,7 +131,7 @@ pub fn wait_released(place: &Place, wait: std::time::Duration) -> bool {
     };
     // A blocking flock wakes the moment the server's lock goes, without
     // polling; a thread bounds the wait.
-    let (tx, rx) = std::sync::mpsc::channel();
+    let (tx, rx) = std::sync::mpsc::sync_channel(1);
     std::thread::spawn(move || {
         let _ = tx.send(Flock::lock(file, FlockArg::LockShared).is_ok());
     });

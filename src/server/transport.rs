@@ -112,7 +112,7 @@ impl SshChild {
             .take()
             .ok_or_else(|| io::Error::other("no stderr"))?;
         let kept = Arc::new(Mutex::new(Vec::new()));
-        let (closed_tx, closed_rx) = mpsc::channel();
+        let (closed_tx, closed_rx) = mpsc::sync_channel(1);
         let sink = kept.clone();
         std::thread::spawn(move || {
             let mut buf = [0u8; 4096];
