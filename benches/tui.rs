@@ -198,6 +198,9 @@ fn one(n: usize, deltas: usize, view_name: &str) {
 }
 
 fn main() {
+    // `cargo bench` passes --bench; `cargo test --all-targets` runs this
+    // without it, as a smoke test of the loop: small, and failing loudly.
+    let measuring = std::env::args().any(|a| a == "--bench");
     let args: Vec<String> = std::env::args()
         .skip(1)
         .filter(|a| a != "--bench")
@@ -205,7 +208,7 @@ fn main() {
     let deltas: usize = std::env::var("CORRAL_BENCH_DELTAS")
         .ok()
         .and_then(|v| v.parse().ok())
-        .unwrap_or(5_000);
+        .unwrap_or(if measuring { 5_000 } else { 200 });
     let view_name = std::env::var("CORRAL_BENCH_VIEW").unwrap_or_else(|_| "grid".into());
     if args.first().map(String::as_str) == Some("--one") {
         let n = args.get(1).and_then(|a| a.parse().ok()).unwrap_or(1);
@@ -214,7 +217,11 @@ fn main() {
     }
     let ns: Vec<usize> = {
         let v: Vec<usize> = args.iter().filter_map(|a| a.parse().ok()).collect();
-        if v.is_empty() { vec![1, 16, 64] } else { v }
+        match (v.is_empty(), measuring) {
+            (false, _) => v,
+            (true, true) => vec![1, 16, 64],
+            (true, false) => vec![1, 4],
+        }
     };
     println!(
         "corral cockpit bench: {deltas} text deltas (+ a tool call and result every 40) per agent, {view_name} view, 160x48"
@@ -245,6 +252,9 @@ fn main() {
                 "N={n}: bench run failed: {}",
                 String::from_utf8_lossy(&out.stderr)
             );
+            if !measuring {
+                std::process::exit(1);
+            }
             continue;
         }
         println!(
