@@ -855,6 +855,11 @@ fn agent_event(state: &mut State, now_ms: u64, task: TaskId, event: AgentEvent) 
         t.kill_reason = Some(KillReason::Limit(limit));
         effects.extend(kill_ladder(t));
     }
+    // A live protocol's failed opening is not a turn the user saw: its
+    // error is shown, and the exit says what happens next.
+    if matches!(event, AgentEvent::TurnEnd { .. }) && t.live.first_prompt.is_some() {
+        return effects;
+    }
     t.transcript.push(event.clone());
     let mut turn_over = matches!(event, AgentEvent::TurnEnd { .. })
         && follow_up.is_none()

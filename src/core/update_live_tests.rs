@@ -310,6 +310,12 @@ fn a_failed_opening_request_ends_the_process_and_a_named_protocol_has_no_fallbac
         "{fx:?}"
     );
     assert!(!s.task(id).unwrap().status.is_final(), "its exit decides");
+    assert!(
+        !s.drain_published()
+            .iter()
+            .any(|(_, e)| matches!(e, AgentEvent::TurnEnd { .. })),
+        "no turn was shown to have ended"
+    );
     assert!(exit_at(&mut s, id, 3_000, exit_code(0)).is_empty());
     assert_eq!(s.task(id).unwrap().status, TaskStatus::Failed);
 }
