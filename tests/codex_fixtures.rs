@@ -25,8 +25,13 @@ fn parse_lines(lines: &[String]) -> Vec<AgentEvent> {
     fixtures::parse_with(CodexParser::default(), lines)
 }
 
+/// A fixture as corral reads it: `.stderr.txt` as the agent's stderr.
 fn parse(name: &str) -> Vec<AgentEvent> {
-    parse_lines(&lines(name))
+    if name.ends_with(".stderr.txt") {
+        fixtures::parse_stderr_with(CodexParser::default(), &lines(name))
+    } else {
+        parse_lines(&lines(name))
+    }
 }
 
 fn session_id(events: &[AgentEvent]) -> Option<String> {
@@ -155,7 +160,7 @@ fn rejected_write_in_the_default_sandbox_has_no_tool_event_but_stderr_shows_why(
     assert!(texts(&events).contains("patch rejected"));
     let stderr = parse("write_default_sandbox.stderr.txt");
     assert!(stderr.iter().any(
-        |e| matches!(e, AgentEvent::Raw { line } if line.contains("blocked by read-only sandbox"))
+        |e| matches!(e, AgentEvent::Notice { line } if line.contains("blocked by read-only sandbox"))
     ));
 }
 
@@ -209,7 +214,7 @@ fn resumed_turn_keeps_the_thread_id() {
 }
 
 #[test]
-fn stderr_and_human_output_are_raw_lines() {
+fn stderr_lines_are_notices_and_human_output_raw_lines() {
     for name in [
         "text.stderr.txt",
         "text_human.stderr.txt",
@@ -217,24 +222,40 @@ fn stderr_and_human_output_are_raw_lines() {
         "errors.stderr.txt",
     ] {
         let input = lines(name);
-        let events = parse_lines(&input);
+        let events = parse(name);
         let expected: Vec<AgentEvent> = input
             .iter()
             .filter(|l| !l.trim().is_empty())
-            .map(|l| AgentEvent::Raw { line: l.clone() })
+            .map(|l| {
+                if name.ends_with(".stderr.txt") {
+                    AgentEvent::Notice { line: l.clone() }
+                } else {
+                    AgentEvent::Raw { line: l.clone() }
+                }
+            })
             .collect();
         assert_eq!(events, expected, "{name}");
     }
 }
 
 #[test]
-fn merged_stderr_does_not_disturb_the_answer() {
-    // Under corral's PTY stderr arrives in the same stream as stdout.
-    let mut merged = lines("text.stderr.txt");
-    merged.extend(lines("text.jsonl"));
-    let events = parse_lines(&merged);
+fn stderr_between_the_events_does_not_disturb_the_answer() {
+    let mut both: Vec<(bool, String)> = lines("text.stderr.txt")
+        .into_iter()
+        .map(|l| (true, l))
+        .collect();
+    both.extend(lines("text.jsonl").into_iter().map(|l| (false, l)));
+    let events = fixtures::parse_streams_with(CodexParser::default(), &both);
+    assert_eq!(
+        events[0],
+        AgentEvent::Notice {
+            line: "Reading additional input from stdin...".into()
+        }
+    );
     assert!(
-        matches!(&events[0], AgentEvent::Raw { line } if line == "Reading additional input from stdin...")
+        !events
+            .iter()
+            .any(|e| matches!(e, AgentEvent::Raw { .. } | AgentEvent::Error { .. }))
     );
     assert_eq!(texts(&events), HELLO);
 }

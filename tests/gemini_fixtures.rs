@@ -26,8 +26,13 @@ fn parse_lines(lines: &[String]) -> Vec<AgentEvent> {
     fixtures::parse_with(GeminiParser::default(), lines)
 }
 
+/// A fixture as corral reads it: `.stderr.txt` as the agent's stderr.
 fn parse(name: &str) -> Vec<AgentEvent> {
-    parse_lines(&lines(name))
+    if name.ends_with(".stderr.txt") {
+        fixtures::parse_stderr_with(GeminiParser::default(), &lines(name))
+    } else {
+        parse_lines(&lines(name))
+    }
 }
 
 fn session_id(events: &[AgentEvent]) -> Option<String> {
@@ -36,21 +41,29 @@ fn session_id(events: &[AgentEvent]) -> Option<String> {
 
 const HELLO: &str = "Hello from the loopback mock model. This answer was streamed in several chunks so the parser sees deltas.";
 
-/// stdout and stderr of the `errors` run merged the way a PTY delivers
-/// them: the early warnings, the first stdout lines, every retry on
-/// stderr, then the final `result`.
-fn errors_merged() -> Vec<String> {
-    let out: Vec<String> = lines("errors.jsonl")
+/// stdout and stderr of the `errors` run in the order they were written
+/// (`true`: stderr): the early warnings, the first stdout lines, every
+/// retry on stderr, then the final `result`.
+fn errors_merged() -> Vec<(bool, String)> {
+    let out: Vec<(bool, String)> = lines("errors.jsonl")
         .into_iter()
         .filter(|l| !l.is_empty())
+        .map(|l| (false, l))
         .collect();
-    let err = lines("errors.stderr.txt");
+    let err: Vec<(bool, String)> = lines("errors.stderr.txt")
+        .into_iter()
+        .map(|l| (true, l))
+        .collect();
     assert_eq!(out.len(), 3, "init, user message, result");
     let mut merged = err[..3].to_vec();
     merged.extend(out[..2].iter().cloned());
     merged.extend(err[3..].iter().cloned());
     merged.push(out[2].clone());
     merged
+}
+
+fn parse_merged() -> Vec<AgentEvent> {
+    fixtures::parse_streams_with(GeminiParser::default(), &errors_merged())
 }
 
 #[test]
@@ -66,7 +79,7 @@ fn every_transcript_matches_its_snapshot() {
         let events = parse(&name);
         insta::assert_yaml_snapshot!(name.replace('.', "_"), events);
     }
-    insta::assert_yaml_snapshot!("errors_merged", parse_lines(&errors_merged()));
+    insta::assert_yaml_snapshot!("errors_merged", parse_merged());
 }
 
 #[test]
@@ -223,7 +236,7 @@ fn errors_on_stdout_alone_give_an_error_and_a_failed_turn() {
 
 #[test]
 fn errors_merged_with_stderr_show_every_retry_then_fail() {
-    let events = parse_lines(&errors_merged());
+    let events = parse_merged();
     let retries: Vec<(u32, Option<u16>)> = events
         .iter()
         .filter_map(|e| match e {
@@ -258,14 +271,14 @@ fn errors_merged_with_stderr_show_every_retry_then_fail() {
     assert!(end > last_retry);
     assert!(
         events.iter().any(
-            |e| matches!(e, AgentEvent::Raw { line } if line.contains("Max attempts reached"))
+            |e| matches!(e, AgentEvent::Notice { line } if line.contains("Max attempts reached"))
         ),
         "the giving-up lines stay visible"
     );
 }
 
 #[test]
-fn stderr_of_good_runs_is_raw_lines() {
+fn stderr_of_good_runs_is_notices() {
     for name in [
         "text.stderr.txt",
         "tool.stderr.txt",
@@ -273,11 +286,11 @@ fn stderr_of_good_runs_is_raw_lines() {
         "write.stderr.txt",
     ] {
         let input = lines(name);
-        let events = parse_lines(&input);
+        let events = parse(name);
         let expected: Vec<AgentEvent> = input
             .iter()
             .filter(|l| !l.trim().is_empty())
-            .map(|l| AgentEvent::Raw { line: l.clone() })
+            .map(|l| AgentEvent::Notice { line: l.clone() })
             .collect();
         assert_eq!(events, expected, "{name}");
     }
@@ -288,10 +301,13 @@ fn stderr_of_good_runs_is_raw_lines() {
 // ---------------------------------------------------------------------------
 
 fn parse_acp(name: &str) -> Vec<AgentEvent> {
-    fixtures::parse_with(
-        corral::agent::acp::AcpParser::new("gemini"),
-        &fixtures::lines("gemini_acp", name),
-    )
+    let lines = fixtures::lines("gemini_acp", name);
+    let parser = corral::agent::acp::AcpParser::new("gemini");
+    if name.ends_with(".stderr.txt") {
+        fixtures::parse_stderr_with(parser, &lines)
+    } else {
+        fixtures::parse_with(parser, &lines)
+    }
 }
 
 #[test]
@@ -388,4 +404,24 @@ fn acp_two_turns_are_two_turn_ends_in_one_session() {
         .count();
     assert_eq!(ends, 2);
     assert_eq!(texts(&events), "First answer.Second answer.");
+}
+
+#[test]
+fn acp_stderr_is_notices_with_the_retries_as_retry_events() {
+    let events = parse_acp("errors.stderr.txt");
+    assert!(
+        events
+            .iter()
+            .any(|e| matches!(e, AgentEvent::Retry { attempt: 1, .. })),
+        "{events:#?}"
+    );
+    assert!(events.iter().any(
+        |e| matches!(e, AgentEvent::Notice { line } if line.starts_with("Ripgrep is not available"))
+    ));
+    assert!(
+        !events
+            .iter()
+            .any(|e| matches!(e, AgentEvent::Raw { .. } | AgentEvent::Error { .. })),
+        "{events:#?}"
+    );
 }

@@ -218,10 +218,11 @@ async fn replayed_transcript_arrives_in_order_and_exited_comes_last_with_the_cod
     ));
     let events = h.until_exited(1).await;
 
-    // What the agent wrote, line by line, through the agent's own parser.
+    // What the agent wrote, line by line, through the agent's own parser;
+    // what it wrote to stderr (its own pipe) is a notice, in no order
+    // relative to stdout.
     let text = std::fs::read_to_string(&transcript).expect("fixture");
-    let mut lines = vec!["stdin: hello agent".to_string()];
-    lines.extend(text.lines().map(str::to_string));
+    let mut lines: Vec<String> = text.lines().map(str::to_string).collect();
     lines.push("\x1b[?25h\x1b[?1004l".to_string());
     let mut parser = AgentKind::Claude.parser(corral::agent::Wire::ClaudeStdio);
     let expected: Vec<Event> = lines
@@ -229,7 +230,18 @@ async fn replayed_transcript_arrives_in_order_and_exited_comes_last_with_the_cod
         .flat_map(|line| parser.parse_line(line))
         .map(|event| Event::Agent { task: 1, event })
         .collect();
-    assert_eq!(&events[..events.len() - 1], &expected[..]);
+    let notice = Event::Agent {
+        task: 1,
+        event: AgentEvent::Notice {
+            line: "stdin: hello agent".into(),
+        },
+    };
+    let (notices, stdout): (Vec<Event>, Vec<Event>) = events[..events.len() - 1]
+        .iter()
+        .cloned()
+        .partition(|e| *e == notice);
+    assert_eq!(notices.len(), 1, "{events:?}");
+    assert_eq!(stdout, expected);
     assert_eq!(
         exit_of(&events),
         ExitInfo {
@@ -242,7 +254,7 @@ async fn replayed_transcript_arrives_in_order_and_exited_comes_last_with_the_cod
 }
 
 #[tokio::test]
-async fn stdout_and_stderr_are_the_terminal_stdin_is_a_pipe_and_the_agent_leads_its_group() {
+async fn stdout_is_the_terminal_stdin_and_stderr_are_pipes_and_the_agent_leads_its_group() {
     let mut h = Harness::new(16, RuntimeConfig::default());
     h.runtime.apply(spawn(
         1,
@@ -266,7 +278,8 @@ async fn stdout_and_stderr_are_the_terminal_stdin_is_a_pipe_and_the_agent_leads_
     };
     assert_eq!(field("stdin_tty"), "no", "{setup}");
     assert_eq!(field("stdout_tty"), "yes", "{setup}");
-    assert_eq!(field("stderr_tty"), "yes", "{setup}");
+    // A structured agent's stderr is a pipe of its own (notices).
+    assert_eq!(field("stderr_tty"), "no", "{setup}");
     assert_eq!(
         field("pgrp"),
         field("pid"),
@@ -794,5 +807,31 @@ async fn the_cost_sampler_shows_a_busy_child_in_the_agents_tree_until_it_is_kill
         raw_texts(&events).contains(&"the burner is gone".to_string()),
         "{events:?}"
     );
+    h.assert_nothing_more().await;
+}
+
+#[tokio::test]
+async fn an_interactive_programs_stderr_stays_on_its_terminal() {
+    let mut h = Harness::new(16, RuntimeConfig::default());
+    h.runtime.apply(Effect::Spawn {
+        task: 1,
+        agent: AgentKind::Command,
+        wire: corral::agent::Wire::OneShot,
+        spec: spec(
+            "echo_stdin.sh",
+            &[],
+            StdinMode::Terminal {
+                initial_input: Vec::new(),
+            },
+        ),
+        limits: Limits::default(),
+    });
+    let lines = h.raw_until(|line| line.starts_with("setup ")).await;
+    let setup = lines.last().expect("setup line");
+    for fd in ["stdin_tty=yes", "stdout_tty=yes", "stderr_tty=yes"] {
+        assert!(setup.contains(fd), "{setup}");
+    }
+    h.runtime.apply(Effect::Kill { task: 1 });
+    h.until_exited(1).await;
     h.assert_nothing_more().await;
 }

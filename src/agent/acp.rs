@@ -19,7 +19,8 @@
 //! | `session/request_permission` | `tool_call` (if not announced yet), then `question` (an approval) |
 //! | any other request from the agent | `error` for the user and a JSON-RPC error reply (`protocol_reply`), so the agent never waits |
 //! | response to `session/prompt` | `usage` (from `_meta.quota.token_count` or `usage`), `turn_end` (`end_turn` is success; anything else, or a JSON-RPC error, is a failed turn) |
-//! | a line that is not JSON | `raw` (stderr merged by the PTY); for gemini its retry lines become `retry` as in stream-json mode |
+//! | a stdout line that is not JSON | `raw` |
+//! | a stderr line (stderr is a pipe of its own) | `notice`; for gemini its retry lines become `retry` as in stream-json mode |
 //!
 //! The ACP types are written here for the few messages corral uses rather
 //! than taken from the `agent-client-protocol-schema` crate: that crate
@@ -374,6 +375,14 @@ impl AcpParser {
 }
 
 impl OutputParser for AcpParser {
+    /// Gemini's retries arrive on stderr; every other line is a notice.
+    fn parse_stderr_line(&mut self, line: &str) -> Vec<AgentEvent> {
+        match &mut self.stderr {
+            Some(stderr) => stderr.parse_stderr_line(line),
+            None => super::notice(line),
+        }
+    }
+
     fn parse_line(&mut self, line: &str) -> Vec<AgentEvent> {
         let trimmed = line.trim();
         if trimmed.is_empty() {

@@ -21,7 +21,8 @@
 //! | item `error {message}`                       | `error` (codex's warnings, shown to the user) |
 //! | top-level `error` "Reconnecting... n/m (why)"| `retry {attempt: n, max_attempts: m, reason: why}` |
 //! | any other top-level `error`                  | `error` |
-//! | a line that is not a JSON object             | `raw` (stderr merged by the PTY), control sequences removed |
+//! | a line that is not a JSON object             | `raw`, control sequences removed |
+//! | a stderr line ("Reading additional input from stdin...", warnings) | `notice` |
 //!
 //! Usage: codex's `input_tokens` include the cached ones and `output_tokens`
 //! include the reasoning ones (as in OpenAI's API and codex's own

@@ -24,6 +24,7 @@
 //! | `error` | `retry` when `willRetry`, else `error` |
 //! | `turn/completed` | `turn_end` (`completed` succeeds; `failed`, `interrupted` fail) |
 //! | a line that is not JSON | `raw` |
+//! | a stderr line (codex's log lines, even those it marks `ERROR`, such as the missing bubblewrap) | `notice` |
 //!
 //! codex's published `codex-app-server-protocol` crate was not used: the
 //! newest release is 0.63.0, published from a fork, and lacks messages the

@@ -1,6 +1,6 @@
 //! Gemini CLI adapter: how to start `gemini -p ... --output-format
-//! stream-json` and how to read its events (and its stderr, merged by the
-//! PTY) into canonical [`AgentEvent`]s.
+//! stream-json` and how to read its events (and its stderr, a pipe of its
+//! own: notices, and retries) into canonical [`AgentEvent`]s.
 //!
 //! Pure: builds a [`LaunchSpec`] and parses lines. It never spawns, reads,
 //! writes or sleeps, and it must never panic on whatever the agent prints.
@@ -18,7 +18,7 @@
 //! | `error {severity, message}`                    | `error` (a warning is prefixed `warning: `) |
 //! | `result {status, error?, stats}`               | `usage`, then for a failure `error`, then `turn_end` (`api_error_status` from the embedded API error, or 429 when the message has gemini's rate-limit wording) |
 //! | stderr "Attempt N failed with status S. Retrying with backoff... {json}" (also "with 429 error", "with 5xx error") | `retry {attempt: N, status: S, reason: the API's message, delay if the API gave a retryDelay}` |
-//! | stderr "Attempt N failed: MESSAGE. Retrying after Dms..." (a quota error with a suggested delay; MESSAGE may span lines, the last one carrying "Retrying after") | `retry {attempt: N, delay: D, reason: MESSAGE}` when the "Retrying after" part arrives; the lines before it are also `raw` |
+//! | stderr "Attempt N failed: MESSAGE. Retrying after Dms..." (a quota error with a suggested delay; MESSAGE may span lines, the last one carrying "Retrying after") | `retry {attempt: N, delay: D, reason: MESSAGE}` when the "Retrying after" part arrives; the lines before it are also `notice` |
 //! | any other line that is not a JSON event        | `raw`, control sequences removed (this includes "Attempt N failed: ... Max attempts reached", after which nothing is retried) |
 //!
 //! The `turn_end` result is the assistant text streamed after the turn's last
@@ -108,7 +108,7 @@ fn flag(short: &str, long: &str, value: &str) -> Vec<String> {
     }
 }
 
-/// Reads `gemini --output-format stream-json` output (stderr merged in), one
+/// Reads `gemini --output-format stream-json` output and its stderr, one
 /// line at a time.
 #[derive(Debug, Default)]
 pub struct GeminiParser {
@@ -155,6 +155,18 @@ impl OutputParser for GeminiParser {
         vec![AgentEvent::Raw {
             line: sanitize_line(line),
         }]
+    }
+
+    /// Gemini reports its retries only on stderr ("Attempt N failed ...");
+    /// every other stderr line is a notice.
+    fn parse_stderr_line(&mut self, line: &str) -> Vec<AgentEvent> {
+        self.parse_line(line)
+            .into_iter()
+            .map(|event| match event {
+                AgentEvent::Raw { line } => AgentEvent::Notice { line },
+                other => other,
+            })
+            .collect()
     }
 }
 

@@ -328,6 +328,22 @@ pub enum Answer {
 pub trait OutputParser: Send {
     /// One complete output line: `\r` stripped, invalid UTF-8 replaced.
     fn parse_line(&mut self, line: &str) -> Vec<AgentEvent>;
+    /// One complete line of the agent's stderr (structured agents have it
+    /// on a pipe of its own): a dim notice unless the kind reads more in
+    /// it (gemini's retries).
+    fn parse_stderr_line(&mut self, line: &str) -> Vec<AgentEvent> {
+        notice(line)
+    }
+}
+
+/// A stderr line as a notice: control sequences removed, blank lines none.
+pub fn notice(line: &str) -> Vec<AgentEvent> {
+    let clean = sanitize::sanitize_line(line);
+    if clean.trim().is_empty() {
+        Vec::new()
+    } else {
+        vec![AgentEvent::Notice { line: clean }]
+    }
 }
 
 /// How a structured agent is spoken to over stdin, where it has a live channel.

@@ -101,9 +101,14 @@ pub enum AgentEvent {
     TurnStarted { turn_id: String },
     /// Something went wrong; the message is meant for the user.
     Error { message: String },
-    /// An output line that was not an event (stderr, warnings, stack traces),
-    /// with terminal control sequences removed.
+    /// An output line that was not an event (a protocol change, an unknown
+    /// line; everything an interactive command prints), with terminal
+    /// control sequences removed.
     Raw { line: String },
+    /// A line the agent wrote to stderr that is no event (codex's "Reading
+    /// additional input from stdin...", warnings, deprecation notes, log
+    /// lines), control sequences removed: shown dim, never as an error.
+    Notice { line: String },
     /// Something a subagent did (claude's Task/Agent tool): `event` happened
     /// inside the subagent that tool call `parent_tool_id` started. Front
     /// ends nest it under that call, never among the parent's own events.

@@ -780,7 +780,11 @@ fn agent_event(state: &mut State, now_ms: u64, task: TaskId, event: AgentEvent) 
             t.usage.add(u);
             t.run_usage.add(u);
         }
-        AgentEvent::Raw { line } => push_recent(&mut t.recent_raw, line.clone()),
+        // A failed run names its last words, stdout or stderr (claude
+        // refusing bypassPermissions as root says why on stderr).
+        AgentEvent::Raw { line } | AgentEvent::Notice { line } => {
+            push_recent(&mut t.recent_raw, line.clone())
+        }
         AgentEvent::Plan { items, .. } => t.plan = items.clone(),
         AgentEvent::Error { message } => push_recent(&mut t.recent_errors, message.clone()),
         AgentEvent::TurnEnd {

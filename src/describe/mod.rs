@@ -207,6 +207,12 @@ pub fn describe(ev: &AgentEvent, layout: Layout) -> Vec<Line> {
             ],
             Piece::new("│ ", Tone::Dim),
         )],
+        // stderr: one dim line, never an error (codex marks harmless log
+        // lines ERROR), cut rather than wrapped.
+        AgentEvent::Notice { line } => vec![Line::cut(vec![
+            Piece::new("· ", Tone::Dim),
+            Piece::new(safe_text(line), Tone::Dim),
+        ])],
         AgentEvent::Finished(f) => finished(f),
         AgentEvent::Subagent { event, .. } => insight::subagent(event, layout),
         AgentEvent::SubagentStatus(status) => insight::subagent_status(status),

@@ -3,9 +3,12 @@
 //!
 //! portable-pty's `spawn_command` would make stdin the terminal too, and
 //! claude refuses stream-json input from a terminal, so the child is spawned
-//! here with `std::process::Command`: stdout and stderr are the PTY slave
-//! (opened by name with `O_NOCTTY`), stdin a pipe (or the slave too, for an
-//! interactive program: `StdinMode::Terminal`), and before `exec` the
+//! here with `std::process::Command`: stdout is the PTY slave (opened by
+//! name with `O_NOCTTY`), stdin a pipe (or the slave too, for an
+//! interactive program: `StdinMode::Terminal`). A structured agent's
+//! stderr is a pipe of its own, so what it logs there (warnings, notes)
+//! never splits one of its event lines and is told apart from its events;
+//! an interactive program's stderr is the terminal too. Before `exec` the
 //! child resets its signals, calls `setsid()` and takes the slave as its
 //! controlling terminal. This module never reads or writes agent data and
 //! never panics: every failure is a message for `SpawnFailed`.
@@ -47,6 +50,8 @@ pub(crate) struct Spawned {
     pub(crate) stdin: Option<File>,
     /// A duplicate of the master for resizing the terminal.
     pub(crate) control: Arc<OwnedFd>,
+    /// Our end of the agent's stderr pipe (`None`: stderr is the terminal).
+    pub(crate) stderr: Option<OwnedFd>,
 }
 
 /// Spawns the agent described by `spec` on a new PTY of `size` (rows, cols).
@@ -88,9 +93,16 @@ pub(crate) fn spawn(
         .map_err(|err| format!("could not open the terminal {}: {err}", tty.display()))?;
     let reader_fd = dup_master(pair.master.as_ref())
         .map_err(|err| format!("could not read the pseudo-terminal: {err}"))?;
-    let slave_for_stderr = slave
-        .try_clone()
-        .map_err(|err| format!("could not open the terminal {}: {err}", tty.display()))?;
+    let terminal_mode = matches!(spec.stdin, StdinMode::Terminal { .. });
+    let stderr_mode = if terminal_mode {
+        Stdio::from(
+            slave
+                .try_clone()
+                .map_err(|err| format!("could not open the terminal {}: {err}", tty.display()))?,
+        )
+    } else {
+        Stdio::piped()
+    };
     let control = dup_master(pair.master.as_ref())
         .map_err(|err| format!("could not control the pseudo-terminal: {err}"))?;
     let (stdin_mode, terminal_input) = match spec.stdin {
@@ -112,7 +124,7 @@ pub(crate) fn spawn(
         .envs(spec.env.iter().map(|(k, v)| (k, v)))
         .env(super::contain::TAG_VAR, tag)
         .stdout(Stdio::from(slave))
-        .stderr(Stdio::from(slave_for_stderr))
+        .stderr(stderr_mode)
         .stdin(stdin_mode);
     if has_cwd {
         command.current_dir(&spec.cwd);
@@ -139,6 +151,7 @@ pub(crate) fn spawn(
         Some(pipe) => Some(File::from(OwnedFd::from(pipe))),
         None => terminal_input,
     };
+    let stderr = child.stderr.take().map(OwnedFd::from);
     let pid = child.id() as i32;
     Ok(Spawned {
         child,
@@ -147,6 +160,7 @@ pub(crate) fn spawn(
         reader_fd,
         stdin,
         control: Arc::new(control),
+        stderr,
     })
 }
 

@@ -1,7 +1,10 @@
-//! The reader thread of one agent: PTY master bytes to lines to canonical
-//! events, plus the agent's idle and wall-clock limits.
+//! The reader thread of one agent: PTY master bytes (and a structured
+//! agent's stderr pipe) to lines to canonical events, plus the agent's idle
+//! and wall-clock limits. Stderr lines go through the parser's
+//! `parse_stderr_line` (notices, gemini's retries); both streams count as
+//! output for the idle limit, and EOF is reported once both ended.
 //!
-//! It blocks in `poll` on the master and a cancel pipe, with a timeout equal
+//! It blocks in `poll` on the master, the stderr pipe and a cancel pipe, with a timeout equal
 //! to the next limit deadline (the idle deadline is re-armed from the last
 //! output), so it wakes only for output, a deadline or cancellation. Events
 //! go out with `blocking_send` on the bounded channel: a slow consumer slows
@@ -39,6 +42,8 @@ const PREVIEW_CHARS: usize = 200;
 pub(crate) struct ReaderJob {
     pub(crate) task: TaskId,
     pub(crate) master: OwnedFd,
+    /// The agent's stderr pipe (`None`: stderr is the terminal).
+    pub(crate) stderr: Option<OwnedFd>,
     pub(crate) cancel: CancelWatch,
     pub(crate) parser: Box<dyn OutputParser>,
     /// Also send the raw bytes as `Event::Output` (one event per read).
@@ -57,6 +62,8 @@ struct Reader {
     task: TaskId,
     parser: Box<dyn OutputParser>,
     splitter: LineSplitter,
+    /// Lines of the stderr pipe.
+    err_splitter: LineSplitter,
     events: Sender<Event>,
     /// The receiver is gone: keep draining the PTY, stop building events.
     closed: bool,
@@ -87,6 +94,37 @@ impl Reader {
             self.line(line, &mut raw);
         }
         self.observe(raw);
+    }
+
+    fn feed_stderr(&mut self, bytes: &[u8]) {
+        if self.closed {
+            return;
+        }
+        for line in self.err_splitter.push(bytes) {
+            self.stderr_line(line);
+        }
+    }
+
+    fn finish_stderr(&mut self) {
+        if let Some(line) = self.err_splitter.finish() {
+            self.stderr_line(line);
+        }
+    }
+
+    /// A stderr line is always kept as events (notices), never raw.
+    fn stderr_line(&mut self, line: Line) {
+        let events = match line {
+            Line::Full(text) => self.parser.parse_stderr_line(&text),
+            Line::Truncated { head, len } => vec![AgentEvent::Error {
+                message: capped_line_message(&head, len, self.err_splitter.cap()),
+            }],
+        };
+        for event in events {
+            self.send(Event::Agent {
+                task: self.task,
+                event,
+            });
+        }
     }
 
     /// Hands one read's raw lines to the observer at once.
@@ -196,6 +234,7 @@ pub(crate) fn run(job: ReaderJob) {
     let ReaderJob {
         task,
         master,
+        stderr,
         cancel,
         parser,
         raw_output,
@@ -208,10 +247,13 @@ pub(crate) fn run(job: ReaderJob) {
     } = job;
     let master_raw = master.as_raw_fd();
     let mut master = File::from(master);
+    let stderr_raw = stderr.as_ref().map_or(-1, |fd| fd.as_raw_fd());
+    let mut stderr = stderr.map(File::from);
     let mut reader = Reader {
         task,
         parser,
         splitter: LineSplitter::new(line_cap),
+        err_splitter: LineSplitter::new(line_cap),
         events,
         closed: false,
         observer,
@@ -224,6 +266,9 @@ pub(crate) fn run(job: ReaderJob) {
     };
     let mut buf = vec![0u8; READ_CHUNK];
     let mut at_eof = false;
+    // Without a stderr pipe there is nothing to wait for there.
+    let mut err_eof = stderr.is_none();
+    let mut eof_told = false;
     let mut cancelled = false;
     let mut drain_left = DRAIN_AFTER_CANCEL;
 
@@ -236,6 +281,7 @@ pub(crate) fn run(job: ReaderJob) {
         let mut fds = [
             poll_fd(cancel.raw(), libc::POLLIN),
             poll_fd(if at_eof { -1 } else { master_raw }, libc::POLLIN),
+            poll_fd(if err_eof { -1 } else { stderr_raw }, libc::POLLIN),
         ];
         if let Err(err) = poll(&mut fds, timeout) {
             tracing::error!(task, %err, "poll on the agent terminal failed");
@@ -244,14 +290,15 @@ pub(crate) fn run(job: ReaderJob) {
         if is_ready(&fds[0]) {
             cancelled = true;
         }
+        let mut read_any = false;
         if !at_eof && is_ready(&fds[1]) {
             match read_master(&mut master, &mut buf) {
                 Ok(0) => {
                     at_eof = true;
                     reader.finish();
-                    let _ = eof_tx.send(());
                 }
                 Ok(n) => {
+                    read_any = true;
                     timers.last_output = Instant::now();
                     if raw_output {
                         // One event per read: the kernel already coalesced
@@ -262,12 +309,7 @@ pub(crate) fn run(job: ReaderJob) {
                         });
                     }
                     reader.feed(&buf[..n]);
-                    if cancelled {
-                        drain_left = drain_left.saturating_sub(n);
-                        if drain_left == 0 {
-                            break;
-                        }
-                    }
+                    drain_left = drain_left.saturating_sub(if cancelled { n } else { 0 });
                 }
                 // WouldBlock: the master's description may be non-blocking
                 // (an interactive command's input writer shares it).
@@ -280,22 +322,58 @@ pub(crate) fn run(job: ReaderJob) {
                     tracing::warn!(task, %err, "reading the agent terminal failed");
                     at_eof = true;
                     reader.finish();
-                    let _ = eof_tx.send(());
                 }
             }
-        } else if cancelled {
-            // Nothing more is waiting to be read.
+        }
+        if !err_eof
+            && is_ready(&fds[2])
+            && let Some(pipe) = stderr.as_mut()
+        {
+            match pipe.read(&mut buf) {
+                Ok(0) => {
+                    err_eof = true;
+                    reader.finish_stderr();
+                }
+                Ok(n) => {
+                    read_any = true;
+                    timers.last_output = Instant::now();
+                    if raw_output {
+                        reader.send(Event::Output {
+                            task,
+                            bytes: buf[..n].to_vec(),
+                        });
+                    }
+                    reader.feed_stderr(&buf[..n]);
+                    drain_left = drain_left.saturating_sub(if cancelled { n } else { 0 });
+                }
+                Err(err) if err.kind() == io::ErrorKind::Interrupted => {}
+                Err(err) => {
+                    tracing::warn!(task, %err, "reading the agent's stderr failed");
+                    err_eof = true;
+                    reader.finish_stderr();
+                }
+            }
+        }
+        if at_eof && err_eof && !eof_told {
+            eof_told = true;
+            let _ = eof_tx.send(());
+        }
+        // After cancellation: read what is waiting, then stop.
+        if cancelled && (!read_any || drain_left == 0) {
             break;
         }
         if let Some(limit) = timers.expired(Instant::now()) {
             reader.send(Event::LimitReached { task, limit });
         }
-        if cancelled && at_eof {
+        if cancelled && at_eof && err_eof {
             break;
         }
     }
     if !at_eof {
         reader.finish();
+    }
+    if !err_eof {
+        reader.finish_stderr();
     }
 }
 

@@ -244,6 +244,7 @@ fn start(job: &AgentJob, queue: Option<Receiver<Vec<u8>>>) -> Result<(Agent, Hel
         reader_fd,
         stdin,
         control,
+        stderr,
     } = process::spawn(
         &job.spec,
         job.config.pty_size,
@@ -262,6 +263,7 @@ fn start(job: &AgentJob, queue: Option<Receiver<Vec<u8>>>) -> Result<(Agent, Hel
     let reader_job = reader::ReaderJob {
         task: job.task,
         master: reader_fd,
+        stderr,
         cancel: reader_watch,
         parser: job.agent.parser(job.wire),
         raw_output: terminal_mode || job.config.raw_output,

@@ -30,6 +30,33 @@ pub fn parse_with(mut parser: impl OutputParser, lines: &[String]) -> Vec<AgentE
     lines.iter().flat_map(|l| parser.parse_line(l)).collect()
 }
 
+/// Every line through a fresh `parser` as the agent's stderr (a pipe of
+/// its own under corral).
+pub fn parse_stderr_with(mut parser: impl OutputParser, lines: &[String]) -> Vec<AgentEvent> {
+    lines
+        .iter()
+        .flat_map(|l| parser.parse_stderr_line(l))
+        .collect()
+}
+
+/// Lines of both streams through one `parser`, in the order given
+/// (`true`: a stderr line).
+pub fn parse_streams_with(
+    mut parser: impl OutputParser,
+    lines: &[(bool, String)],
+) -> Vec<AgentEvent> {
+    lines
+        .iter()
+        .flat_map(|(stderr, l)| {
+            if *stderr {
+                parser.parse_stderr_line(l)
+            } else {
+                parser.parse_line(l)
+            }
+        })
+        .collect()
+}
+
 /// All assistant text, joined.
 pub fn texts(events: &[AgentEvent]) -> String {
     events
