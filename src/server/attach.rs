@@ -127,12 +127,20 @@ pub fn attach(reach: &Reach, prefix: &str) -> Result<i32> {
     let mut printer = Printer::new(color);
     let mut out = std::io::stdout().lock();
     let mut shown = Shown::default();
+    let interactive = std::io::stdin().is_terminal();
+    // At a terminal the waiting question is asked (its prompt shows it),
+    // so its transcript line would say it twice, as `corral run` avoids.
+    let asked_here = |event: &AgentEvent, pending: Option<&str>| {
+        interactive && matches!(event, AgentEvent::Question(q) if Some(q.id.as_str()) == pending)
+    };
+    let pending = view.task.pending_question.as_ref().map(|q| q.id.clone());
     for event in &view.events {
-        out.write_all(printer.render(event).as_bytes())?;
+        if !asked_here(event, pending.as_deref()) {
+            out.write_all(printer.render(event).as_bytes())?;
+        }
         shown.note(event);
     }
     out.flush()?;
-    let interactive = std::io::stdin().is_terminal();
     if view.task.status.is_final() && view.task.pending_question.is_none() {
         eprintln!("corral: task {shown_id} is {}", view.task.status.name());
         return Ok(exit_code(&view.task));
@@ -167,8 +175,11 @@ pub fn attach(reach: &Reach, prefix: &str) -> Result<i32> {
                 else {
                     bail!("task {shown_id} is gone from {}", reach.target.name());
                 };
+                let pending = view.task.pending_question.as_ref().map(|q| q.id.as_str());
                 for event in shown.unseen(&view) {
-                    out.write_all(printer.render(event).as_bytes())?;
+                    if !asked_here(event, pending) {
+                        out.write_all(printer.render(event).as_bytes())?;
+                    }
                 }
                 if let Some(last) = view.events.last() {
                     shown.note(last);
@@ -186,8 +197,17 @@ pub fn attach(reach: &Reach, prefix: &str) -> Result<i32> {
             Input::Reply(_, Some(Reply::Bye { message })) => bail!(message),
             Input::Reply(_, Some(Reply::Changed { tasks, events, .. })) => {
                 let mut finished = false;
+                let pending = tasks
+                    .iter()
+                    .find(|t| t.id == id)
+                    .unwrap_or(&header)
+                    .pending_question
+                    .as_ref()
+                    .map(|q| q.id.clone());
                 for e in events.iter().filter(|e| e.id == id) {
-                    out.write_all(printer.render(&e.event).as_bytes())?;
+                    if !asked_here(&e.event, pending.as_deref()) {
+                        out.write_all(printer.render(&e.event).as_bytes())?;
+                    }
                     shown.note(&e.event);
                     finished |= matches!(e.event, AgentEvent::Finished(_));
                 }

@@ -3,14 +3,15 @@
 //! approval answered in one closes in the other; typing into a `command`
 //! task and its raw view go through the server; the server's desktop
 //! notifications while nobody is attached, and only one notification per
-//! waiting task while a cockpit is.
+//! waiting task while a cockpit is; `corral attach` answering at a terminal.
 
 use super::*;
 
 impl Home {
-    /// A shell command line for tmux: the cockpit in this home, with
-    /// `env` added (and no desktop bus unless `env` names one).
-    fn cockpit(&self, env: &[(&str, &str)], args: &[&str]) -> String {
+    /// A shell command line for tmux: `corral ARGS` (the cockpit without
+    /// any) in this home, with `env` added (and no desktop bus unless `env`
+    /// names one).
+    fn terminal_line(&self, env: &[(&str, &str)], args: &[&str]) -> String {
         let mut words = vec![
             "env".to_string(),
             "-u".into(),
@@ -85,7 +86,7 @@ fn two_cockpits_share_one_list_and_an_answer_in_one_closes_it_in_the_other() {
     let home = Home::new();
     home.start_server(&[("FAKE_AGENT", "ask_and_wait.py")]);
     let bin = fixtures().join("fake_claude.sh");
-    let line = home.cockpit(&[], &["--agent-bin", bin.to_str().unwrap()]);
+    let line = home.terminal_line(&[], &["--agent-bin", bin.to_str().unwrap()]);
     // Distinct widths: distinct private tmux servers.
     let a = tmux::Tmux::start(&line, 100, 30);
     let b = tmux::Tmux::start(&line, 101, 30);
@@ -156,7 +157,7 @@ fn a_command_task_is_typed_into_and_shown_raw_in_a_cockpit_of_the_server() {
     }
     let home = Home::new();
     let bin = fixtures().join("echo_stdin.sh");
-    let line = home.cockpit(
+    let line = home.terminal_line(
         &[],
         &["--agent", "command", "--agent-bin", bin.to_str().unwrap()],
     );
@@ -233,7 +234,7 @@ fn the_server_rings_the_desktop_while_nobody_is_attached_and_once_while_a_cockpi
     // With a cockpit attached (on the same bus), a waiting task still makes
     // one desktop notification, from the server, not one per front end.
     let bin = fixtures().join("fake_claude.sh");
-    let line = home.cockpit(
+    let line = home.terminal_line(
         &[("DBUS_SESSION_BUS_ADDRESS", bus.address.as_str())],
         &["--agent-bin", bin.to_str().unwrap()],
     );
@@ -256,4 +257,27 @@ fn the_server_rings_the_desktop_while_nobody_is_attached_and_once_while_a_cockpi
         "one notification per waiting task: {seen}"
     );
     t.keys(&["q"]);
+}
+
+#[test]
+fn attach_at_a_terminal_asks_the_waiting_question_once_and_sends_the_answer() {
+    if !available() {
+        return;
+    }
+    let home = Home::new();
+    let id = home.detach_asker("answer me here", &[]);
+    home.wait_status(&id, "blocked");
+    // The pane stays after attach ends, to be read.
+    let line = home.terminal_line(&[], &["attach", &id]) + "; sleep 60";
+    let t = tmux::Tmux::start(&line, 104, 30);
+    let asked = t.wait_for("the prompt", |s| s.contains("[y] allow once"));
+    assert_eq!(
+        asked.matches("Bash wants to run").count(),
+        1,
+        "the question once, as its prompt: {asked}"
+    );
+    t.keys(&["y", "Enter"]);
+    let end = t.wait_for("the agent going on", |s| s.contains("the tool was allow"));
+    assert!(end.contains("✓ allowed"), "{end}");
+    home.wait_status(&id, "succeeded");
 }
