@@ -106,6 +106,7 @@ fn one(n: usize, deltas: usize, view_name: &str) {
             events: rx,
             notes: None,
             pending_launch: None,
+            pending_select: None,
             gone: None,
             args: cli.tui.clone(),
             config: corral::config::Config::default(),
@@ -123,6 +124,7 @@ fn one(n: usize, deltas: usize, view_name: &str) {
                     model: None,
                     permission_mode: None,
                     worktree: false,
+                    host: None,
                 })
             })
             .collect();

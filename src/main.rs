@@ -214,7 +214,7 @@ fn main() {
             });
             if setup == 0 { code } else { setup }
         }
-        None => corral::tui::run(cli.tui, config_file, &cli.cockpit),
+        None => corral::tui::run(cli.tui, config_file, &cli.cockpit, hosts, cli.no_local),
     };
     contain::stop_watchdog();
     std::process::exit(code);

@@ -595,3 +595,81 @@ fn a_runaway_process_tree_shows_in_its_row_and_the_pane_header() {
     assert!(row.contains(" 187%") && !row.contains("1.2G"), "{s}");
     assert!(s.contains("4 processes · 187% cpu"), "{s}");
 }
+
+/// The cockpit over two hosts: a host column, each host's tasks in the
+/// one list, a host that is down as a row with its message, the waiting
+/// count over both, and the pane's title naming the host.
+#[test]
+fn tasks_of_several_hosts_with_a_host_column_and_a_host_that_is_down() {
+    use corral::core::task::{Task, TaskStatus};
+    use corral::core::{Event, LinkStatus, Mirror, update};
+    let task = |id: u64, prompt: &str, status: TaskStatus| {
+        let mut t = Task::new(id, spec(prompt), 100);
+        t.status = status;
+        t.short_id = Some(format!("{id:08x}"));
+        t
+    };
+    let mut state = State::new(Settings::default());
+    let mut mirror = |host: &str, m: Mirror| {
+        update(
+            &mut state,
+            T0,
+            Event::Mirror(Box::new(Mirror {
+                host: Some(host.into()),
+                ..m
+            })),
+        );
+    };
+    let live = |tasks| Mirror {
+        reset: true,
+        link: Some(LinkStatus::Live),
+        tasks,
+        ..Mirror::default()
+    };
+    mirror("local", live(vec![task(1, "here", TaskStatus::Blocked)]));
+    mirror("gpu", live(vec![task(1, "there", TaskStatus::Blocked)]));
+    mirror(
+        "ci",
+        Mirror {
+            link: Some(LinkStatus::Down {
+                message: "host ci: ssh: connect to host ci-box port 22: Connection refused".into(),
+                retry_in_ms: Some(8000),
+            }),
+            ..Mirror::default()
+        },
+    );
+    let mut a = app(100, 24, false);
+    select(&mut a, &state, 2);
+    let s = screen(&a, &state);
+    let line = |what: &str| {
+        s.lines()
+            .find(|l| l.contains(what))
+            .unwrap_or("")
+            .to_string()
+    };
+    assert!(line("  #").contains("host"), "{s}");
+    assert!(line("here").contains("local"), "{s}");
+    assert!(line("there").contains("gpu"), "{s}");
+    assert!(line("there").contains(" 2 "), "{s}");
+    assert!(
+        line("ci ").contains("down")
+            && line("ci ").contains("ssh: connect to host ci-box port 22: Connection refused")
+            && !line("ci ").contains("host ci:"),
+        "{s}"
+    );
+    assert!(s.contains("2 waiting for you"), "{s}");
+    assert!(s.contains("1 host down"), "{s}");
+    assert!(s.contains("#2 gpu · claude · there"), "{s}");
+    // With only this machine there is no host column.
+    let mut one = State::new(Settings::default());
+    update(
+        &mut one,
+        T0,
+        Event::Mirror(Box::new(Mirror {
+            host: Some("local".into()),
+            ..live(vec![task(1, "here", TaskStatus::Blocked)])
+        })),
+    );
+    let s = screen(&app(100, 24, false), &one);
+    assert!(!s.lines().next().unwrap_or("").contains("host"), "{s}");
+}

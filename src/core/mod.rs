@@ -13,7 +13,7 @@ pub(crate) mod test_step;
 pub mod transcript;
 mod update;
 
-pub use state::{ApprovalPolicy, RetryPolicy, Settings, State, Step};
+pub use state::{ApprovalPolicy, HostLink, LinkStatus, RetryPolicy, Settings, State, Step};
 pub use update::update;
 
 use serde::{Deserialize, Serialize};
@@ -125,10 +125,18 @@ pub enum Event {
 
 /// A batch of a corral server's changes, applied to a mirror by `update`
 /// (so `update` stays the only writer of the mirror's state too). Task ids
-/// are the server's. A mirror step never has effects and starts nothing.
+/// are the server's; a mirror of several servers (hosts) gives each task
+/// an id of its own (the server's when no other host's task has it), so
+/// the tasks of every host live in one list. A mirror step never has
+/// effects and starts nothing.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Mirror {
-    /// A fresh snapshot: every task not in `tasks` is gone.
+    /// Which server this batch is from (`None`: the only one).
+    pub host: Option<String>,
+    /// How the link to that server is now, when it changed.
+    pub link: Option<LinkStatus>,
+    /// A fresh snapshot of that server: every task of it not in `tasks` is
+    /// gone (other hosts' tasks stay).
     pub reset: bool,
     /// Tasks as the server has them now, without transcripts (a known task
     /// keeps the transcript the mirror built from the events).

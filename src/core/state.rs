@@ -121,11 +121,39 @@ impl Default for Settings {
     }
 }
 
+/// How a mirror's link to one corral server is (the cockpit over several
+/// hosts shows it as a row when it is not live).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LinkStatus {
+    /// Not connected yet (ssh is on its way).
+    Connecting,
+    /// Connected: its tasks are live.
+    Live,
+    /// Lost or never reached; the message says why in ssh's (or that
+    /// corral's) words. `retry_in_ms`: when the next attempt is made.
+    Down {
+        message: String,
+        retry_in_ms: Option<u64>,
+    },
+}
+
+/// One server a mirror follows and how its link is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HostLink {
+    pub name: String,
+    pub status: LinkStatus,
+}
+
 /// Everything corral knows.
 #[derive(Debug, Default)]
 pub struct State {
     pub tasks: Vec<Task>,
     pub settings: Settings,
+    /// The servers a mirror follows, in the order they were first heard
+    /// of (empty in the corral that runs the agents).
+    pub hosts: Vec<HostLink>,
+    /// A mirror's own id of each (host, server id) it shows.
+    pub(super) mirror_ids: std::collections::HashMap<(Option<String>, TaskId), TaskId>,
     next_id: TaskId,
     next_seq: u64,
     /// What the step in progress produced besides effects: filled only
@@ -140,6 +168,8 @@ impl State {
         State {
             tasks: Vec::new(),
             settings,
+            hosts: Vec::new(),
+            mirror_ids: Default::default(),
             next_id: 1,
             next_seq: 1,
             outbox: Outbox::default(),

@@ -240,6 +240,7 @@ impl Task {
             worktree_pending: false,
             changes: None,
             transcript_stored: None,
+            host: None,
             live: LiveTurns::default(),
             plan: Vec::new(),
         }
@@ -349,6 +350,11 @@ pub struct Task {
     /// runs and a cockpit watches; `None` once it exited.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cost: Option<ProcCost>,
+    /// The host whose corral server runs it, in a mirror (the cockpit as a
+    /// client; `local` for this machine's). `None` in the corral that runs
+    /// it. Never on the wire: each server's tasks are its own.
+    #[serde(skip)]
+    pub host: Option<String>,
 }
 
 /// How the agent judged its last turn.

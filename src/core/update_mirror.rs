@@ -1,40 +1,77 @@
 //! `update` for a mirror: a front end whose state follows a corral
 //! server's (the cockpit as a client) applies the server's changes here,
-//! so even a mirror's `State` has `update` as its only writer.
+//! so even a mirror's `State` has `update` as its only writer. A cockpit
+//! over several hosts mirrors each host's server into the one list: each
+//! batch names its host, a snapshot replaces that host's tasks only, and
+//! task ids are made unique across hosts here, so the per-host reader
+//! threads keep no state the cockpit's list depends on.
 //!
 //! Pure. A mirror never starts, kills or watches anything: the server
 //! does; this only copies what the server says.
 
-use super::super::state::State;
-use crate::core::Mirror;
-use crate::core::event::AgentEvent;
+use std::collections::HashSet;
 
-/// Applies one batch of the server's changes.
+use super::super::state::{HostLink, State};
+use crate::core::event::AgentEvent;
+use crate::core::transcript::Transcript;
+use crate::core::{Mirror, TaskId};
+
+/// Applies one batch of one server's changes.
 pub(in crate::core) fn apply_mirror(state: &mut State, now_ms: u64, batch: Mirror) {
+    let host = batch.host;
+    if let Some(status) = batch.link {
+        let name = host.clone().unwrap_or_default();
+        match state.hosts.iter_mut().find(|h| h.name == name) {
+            Some(known) => known.status = status,
+            None => state.hosts.push(HostLink { name, status }),
+        }
+    }
     if batch.reset {
-        let keep: Vec<u64> = batch.tasks.iter().map(|t| t.id).collect();
-        state.tasks.retain(|t| keep.contains(&t.id));
+        let keep: HashSet<TaskId> = batch
+            .tasks
+            .iter()
+            .filter_map(|t| state.mirror_ids.get(&(host.clone(), t.id)).copied())
+            .collect();
+        let gone: HashSet<TaskId> = state
+            .tasks
+            .iter()
+            .filter(|t| t.host == host && !keep.contains(&t.id))
+            .map(|t| t.id)
+            .collect();
+        state
+            .tasks
+            .retain(|t| t.host != host || keep.contains(&t.id));
+        state
+            .mirror_ids
+            .retain(|(h, _), id| *h != host || !gone.contains(id));
         // A snapshot carries the transcripts again, as events.
         let cap = state.settings.transcript_cap;
-        for t in &mut state.tasks {
-            t.transcript = crate::core::transcript::Transcript::with_cap(cap);
+        for t in state.tasks.iter_mut().filter(|t| t.host == host) {
+            t.transcript = Transcript::with_cap(cap);
         }
     }
     for mut task in batch.tasks {
-        match state.task_mut(task.id) {
+        let id = mirror_id(state, &host, task.id);
+        task.id = id;
+        task.host = host.clone();
+        match state.task_mut(id) {
             Some(known) => {
                 task.transcript = std::mem::take(&mut known.transcript);
                 task.last_output_ms = task.last_output_ms.max(known.last_output_ms);
                 *known = task;
             }
             None => {
-                task.transcript =
-                    crate::core::transcript::Transcript::with_cap(state.settings.transcript_cap);
-                state.tasks.push(task);
+                task.transcript = Transcript::with_cap(state.settings.transcript_cap);
+                // Kept in id order: lookups stay a binary search.
+                let at = state.tasks.partition_point(|t| t.id < id);
+                state.tasks.insert(at, task);
             }
         }
     }
-    for (id, event) in batch.events {
+    for (server_id, event) in batch.events {
+        let Some(&id) = state.mirror_ids.get(&(host.clone(), server_id)) else {
+            continue;
+        };
         let Some(t) = state.task_mut(id) else {
             continue;
         };
@@ -52,13 +89,45 @@ pub(in crate::core) fn apply_mirror(state: &mut State, now_ms: u64, batch: Mirro
         t.transcript.push(event.clone());
         state.outbox.published.push((id, event));
     }
-    for id in batch.deleted {
+    for server_id in batch.deleted {
+        let Some(id) = state.mirror_ids.remove(&(host.clone(), server_id)) else {
+            continue;
+        };
         if state.task(id).is_some() {
             state.tasks.retain(|t| t.id != id);
             state.outbox.deleted.push(id);
         }
     }
-    state.outbox.reviews.extend(batch.reviews);
+    for mut report in batch.reviews {
+        if let Some(&id) = state.mirror_ids.get(&(host.clone(), report.task)) {
+            report.task = id;
+            state.outbox.reviews.push(report);
+        }
+    }
+}
+
+/// The mirror's id for task `server_id` of `host`: the one it has, else
+/// the server's own when no other task has it (one host's tasks keep
+/// their numbers), else the next after the highest.
+fn mirror_id(state: &mut State, host: &Option<String>, server_id: TaskId) -> TaskId {
+    let key = (host.clone(), server_id);
+    if let Some(&id) = state.mirror_ids.get(&key) {
+        return id;
+    }
+    let id = if server_id > 0 && state.task(server_id).is_none() {
+        server_id
+    } else {
+        state
+            .tasks
+            .iter()
+            .map(|t| t.id)
+            .max()
+            .unwrap_or(0)
+            .max(server_id)
+            + 1
+    };
+    state.mirror_ids.insert(key, id);
+    id
 }
 
 #[cfg(test)]
@@ -66,7 +135,7 @@ mod tests {
     use crate::agent::{AgentKind, AgentOptions};
     use crate::core::event::AgentEvent;
     use crate::core::task::{Task, TaskSpec, TaskStatus};
-    use crate::core::{Event, Mirror, Settings, State, update};
+    use crate::core::{Event, LinkStatus, Mirror, Settings, State, update};
 
     fn task(id: u64, status: TaskStatus) -> Task {
         let spec = TaskSpec {
@@ -195,5 +264,212 @@ mod tests {
             Some(4_000),
             "it asked at 4 s (a blocked row shows 3 s ran), not at 60 s"
         );
+    }
+
+    fn on(host: &str, m: Mirror) -> Event {
+        mirror(Mirror {
+            host: Some(host.into()),
+            ..m
+        })
+    }
+
+    /// (host, status, title) of every task, in list order.
+    fn rows(state: &State) -> Vec<(TaskId, String, TaskStatus, String)> {
+        state
+            .tasks
+            .iter()
+            .map(|t| {
+                (
+                    t.id,
+                    t.host.clone().unwrap_or_default(),
+                    t.status,
+                    t.title(),
+                )
+            })
+            .collect()
+    }
+
+    use crate::core::TaskId;
+
+    #[test]
+    fn the_tasks_of_several_hosts_share_one_list_with_ids_of_their_own() {
+        let mut state = State::new(Settings::default());
+        let snapshot = |tasks| Mirror {
+            reset: true,
+            link: Some(LinkStatus::Live),
+            tasks,
+            ..Mirror::default()
+        };
+        update(
+            &mut state,
+            1,
+            on(
+                "local",
+                snapshot(vec![
+                    task(1, TaskStatus::Running),
+                    task(2, TaskStatus::Blocked),
+                ]),
+            ),
+        );
+        // The remote server numbers its tasks from 1 too.
+        let step = update(
+            &mut state,
+            2,
+            on(
+                "gpu",
+                Mirror {
+                    events: vec![(1, text("far"))],
+                    ..snapshot(vec![
+                        task(1, TaskStatus::Blocked),
+                        task(5, TaskStatus::Queued),
+                    ])
+                },
+            ),
+        );
+        assert!(step.effects.is_empty());
+        let s = |status| status;
+        assert_eq!(
+            rows(&state),
+            vec![
+                (1, "local".into(), s(TaskStatus::Running), "task 1".into()),
+                (2, "local".into(), s(TaskStatus::Blocked), "task 2".into()),
+                (3, "gpu".into(), s(TaskStatus::Blocked), "task 1".into()),
+                (5, "gpu".into(), s(TaskStatus::Queued), "task 5".into()),
+            ]
+        );
+        assert_eq!(step.published, vec![(3, text("far"))]);
+        assert_eq!(
+            state
+                .tasks
+                .iter()
+                .filter(|t| t.status == TaskStatus::Blocked)
+                .count(),
+            2,
+            "blocked tasks are counted across hosts"
+        );
+
+        // A change of gpu's task 1 reaches #3 only; local's #1 is untouched.
+        let mut done = task(1, TaskStatus::Succeeded);
+        done.usage.output_tokens = 9;
+        update(
+            &mut state,
+            3,
+            on(
+                "gpu",
+                Mirror {
+                    tasks: vec![done],
+                    events: vec![(1, text("!"))],
+                    ..Mirror::default()
+                },
+            ),
+        );
+        assert_eq!(state.task(1).unwrap().status, TaskStatus::Running);
+        let far = state.task(3).unwrap();
+        assert_eq!(far.status, TaskStatus::Succeeded);
+        assert_eq!(far.transcript.entries().next(), Some(&text("far!")));
+
+        // gpu's link drops: its tasks stay as last seen, its row says why.
+        let down = LinkStatus::Down {
+            message: "host gpu: Connection closed".into(),
+            retry_in_ms: Some(250),
+        };
+        update(
+            &mut state,
+            4,
+            on(
+                "gpu",
+                Mirror {
+                    link: Some(down.clone()),
+                    ..Mirror::default()
+                },
+            ),
+        );
+        assert_eq!(state.tasks.len(), 4);
+        let links: Vec<_> = state
+            .hosts
+            .iter()
+            .map(|h| (h.name.as_str(), &h.status))
+            .collect();
+        assert_eq!(links, vec![("local", &LinkStatus::Live), ("gpu", &down)]);
+
+        // Its fresh snapshot replaces gpu's tasks only: 5 was deleted
+        // meanwhile, a new 6 came; the transcript is the snapshot's.
+        let step = update(
+            &mut state,
+            5,
+            on(
+                "gpu",
+                Mirror {
+                    events: vec![(1, text("again"))],
+                    ..snapshot(vec![
+                        task(1, TaskStatus::Succeeded),
+                        task(6, TaskStatus::Running),
+                    ])
+                },
+            ),
+        );
+        assert_eq!(step.published, vec![(3, text("again"))]);
+        let ids: Vec<_> = rows(&state).into_iter().map(|r| (r.0, r.1)).collect();
+        assert_eq!(
+            ids,
+            vec![
+                (1, "local".to_string()),
+                (2, "local".into()),
+                (3, "gpu".into()),
+                (6, "gpu".into())
+            ]
+        );
+        assert_eq!(
+            state
+                .task(3)
+                .unwrap()
+                .transcript
+                .entries()
+                .collect::<Vec<_>>(),
+            vec![&text("again")]
+        );
+        assert_eq!(state.hosts[1].status, LinkStatus::Live);
+
+        // Local's next task is 3 on its server: taken here, so it gets
+        // the next free id; a deletion and a review find their task.
+        update(
+            &mut state,
+            6,
+            on(
+                "local",
+                Mirror {
+                    tasks: vec![task(3, TaskStatus::Running)],
+                    ..Mirror::default()
+                },
+            ),
+        );
+        assert_eq!(state.task(7).unwrap().host.as_deref(), Some("local"));
+        assert_eq!(state.task(7).unwrap().title(), "task 3");
+        let report = crate::core::review::ReviewReport {
+            task: 3,
+            op: crate::core::review::ReviewOp::Refresh,
+            result: Err("no worktree".into()),
+        };
+        let step = update(
+            &mut state,
+            7,
+            on(
+                "local",
+                Mirror {
+                    deleted: vec![2],
+                    reviews: vec![report],
+                    ..Mirror::default()
+                },
+            ),
+        );
+        assert_eq!(step.deleted, vec![2]);
+        assert_eq!(step.reviews.len(), 1);
+        assert_eq!(step.reviews[0].task, 7);
+        assert!(state.task(2).is_none());
+        assert_eq!(state.task(3).unwrap().host.as_deref(), Some("gpu"));
+        // Lookups by id still work on the merged list.
+        for t in &state.tasks {
+            assert_eq!(state.task(t.id).map(|x| x.id), Some(t.id));
+        }
     }
 }

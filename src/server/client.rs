@@ -402,6 +402,13 @@ impl Connection {
         self.reader.take()
     }
 
+    /// Takes the ssh child of a remote host's connection (for a caller
+    /// that reads ssh's words itself once the connection ended; then
+    /// [`Connection::into_parts`] leaves it out).
+    pub fn take_ssh(&mut self) -> Option<SshChild> {
+        self.ssh.take()
+    }
+
     /// Why a remote host's connection ended (ssh's words), once it has.
     pub fn ssh_failure(&mut self) -> Option<String> {
         self.ssh.as_mut().map(SshChild::failure)

@@ -236,6 +236,31 @@ impl App {
             .collect()
     }
 
+    /// Whether the list shows a host column: some attached host is
+    /// another machine.
+    pub fn show_hosts(state: &State) -> bool {
+        state
+            .hosts
+            .iter()
+            .any(|h| h.name != crate::config::LOCAL_HOST)
+    }
+
+    /// The attached hosts whose link is not live: each is a row under the
+    /// tasks, with its state in words.
+    pub fn host_rows(state: &State) -> Vec<&crate::core::HostLink> {
+        state
+            .hosts
+            .iter()
+            .filter(|h| h.status != crate::core::LinkStatus::Live)
+            .collect()
+    }
+
+    /// Rows of the task list under its header: the tasks, then the hosts
+    /// that are not live.
+    pub fn list_rows(state: &State) -> usize {
+        state.tasks.len() + Self::host_rows(state).len()
+    }
+
     /// The next task waiting for the user after the selected one.
     fn next_blocked(&self, state: &State) -> Option<TaskId> {
         let waiting: Vec<TaskId> = state
@@ -335,7 +360,7 @@ impl App {
     /// Where the selected task's transcript is drawn: the pane body above
     /// the answer box or the follow-up line.
     fn pane_geometry(&self, state: &State) -> Rect {
-        let body = pane_body(regions(self.size, state.tasks.len()).pane);
+        let body = pane_body(regions(self.size, Self::list_rows(state)).pane);
         Rect {
             height: body.height.saturating_sub(self.reserved_rows(state, body)),
             ..body

@@ -101,6 +101,7 @@ mod tests {
             permission_mode: None,
             base_dir: ".".into(),
             cwd: ".".into(),
+            hosts: Vec::new(),
         };
         App::new(
             crate::tui::theme::Theme { color: false },

@@ -53,8 +53,12 @@ pub struct Cockpit {
     pub events: Receiver<Event>,
     /// What the server link says besides events (server mode only).
     pub notes: Option<Receiver<Note>>,
-    /// The launch request whose task gets selected when it is done.
-    pub pending_launch: Option<u64>,
+    /// The launch request (host, number) whose task gets selected when
+    /// it is done.
+    pub pending_launch: Option<(usize, u64)>,
+    /// A launched task to select once its host's mirror shows it (host
+    /// name, its id there).
+    pub pending_select: Option<(String, String)>,
     pub args: AgentArgs,
     /// Profiles, defaults and limits.
     pub config: Config,
@@ -62,7 +66,7 @@ pub struct Cockpit {
     pub bindings: super::bindings::Bindings,
     /// Bell and notification when a task starts waiting for the user.
     pub attention: super::attention::Attention,
-    /// Why the server link ended, when it did.
+    /// Why the link to this machine's server ended, when it did.
     pub gone: Option<String>,
 }
 
@@ -99,6 +103,7 @@ impl Cockpit {
             Event::WorktreeChanges { task, .. } => Some(*task),
             _ => None,
         };
+        let mirrored = matches!(ev, Event::Mirror(_));
         // The cockpit reads transcripts from state; what was published is
         // the store's. Review answers go to the review.
         let step = self.driver.step(now_ms(), ev);
@@ -111,6 +116,24 @@ impl Cockpit {
         }
         if !intents.is_empty() {
             self.intents(intents);
+        }
+        if mirrored && self.pending_select.is_some() {
+            self.select_launched();
+        }
+    }
+
+    /// Selects the task launched last once the mirror has it.
+    fn select_launched(&mut self) {
+        let Some((host, id)) = &self.pending_select else {
+            return;
+        };
+        let found =
+            self.state().tasks.iter().find(|t| {
+                t.host.as_deref() == Some(host.as_str()) && crate::server::wire_id(t) == *id
+            });
+        if let Some(task) = found.map(|t| t.id) {
+            self.pending_select = None;
+            self.app.select(task);
         }
     }
 
@@ -133,11 +156,18 @@ impl Cockpit {
     pub fn intents(&mut self, intents: Vec<Intent>) {
         for intent in intents {
             let cmd = match intent {
-                Intent::Launch(out) => match task_spec(&self.args, &self.config, out) {
+                Intent::Launch(out) => match task_spec(&self.args, &self.config, out.clone()) {
                     Ok(spec) if matches!(self.driver.executor, Backend::Server(_)) => {
                         if let Some(remote) = self.driver.executor.remote() {
-                            match remote.launch(&spec) {
-                                Ok(seq) => self.pending_launch = Some(seq),
+                            let host = out.host.as_deref().and_then(|h| remote.index(h));
+                            let host = host.unwrap_or(0);
+                            let spec = if remote.name(host) == crate::config::LOCAL_HOST {
+                                spec
+                            } else {
+                                super::launch::for_remote(spec, &self.args)
+                            };
+                            match remote.launch(host, &spec) {
+                                Ok(seq) => self.pending_launch = Some((host, seq)),
                                 Err(err) => self.app.notice = Some(format!("✗ {err}")),
                             }
                         }
@@ -207,18 +237,38 @@ impl Cockpit {
         }
     }
 
-    /// Handles what the server link says (server mode).
+    /// Handles what the hosts' links say (server mode).
     pub fn note(&mut self, note: Note) {
+        let Some(remote) = self.driver.executor.remote() else {
+            return;
+        };
         match note {
-            Note::Done { seq, task } => {
-                if self.pending_launch == Some(seq) {
+            Note::Done { host, seq, id } => {
+                if self.pending_launch == Some((host, seq)) {
                     self.pending_launch = None;
-                    if let Some(task) = task {
-                        self.app.select(task);
+                    if let Some(id) = id {
+                        self.pending_select = Some((remote.name(host).to_string(), id));
+                        self.select_launched();
                     }
                 }
             }
-            Note::Failed(message) => self.app.notice = Some(format!("✗ {message}")),
+            Note::Failed { host, message } => {
+                self.app.notice = Some(if remote.names().len() > 1 {
+                    format!("✗ {}: {message}", remote.name(host))
+                } else {
+                    format!("✗ {message}")
+                })
+            }
+            Note::Linked {
+                host,
+                writer,
+                next_seq,
+            } => remote.linked(host, writer, next_seq),
+            Note::Raw { host, id, bytes } => {
+                if let Some(task) = remote.watched(host, &id) {
+                    self.app.raw_output(task, &bytes);
+                }
+            }
             Note::Gone(message) => {
                 self.gone = Some(message);
                 self.app.exit = true;

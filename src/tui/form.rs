@@ -4,7 +4,8 @@
 //! UI state only: it turns keys into field edits and, on submit, into a
 //! [`FormOutput`]. It never starts anything itself. The one IO it does is
 //! checking that the working directory exists, so the error shows while
-//! typing.
+//! typing (on this machine only: another host's directory is checked by
+//! that host's server when the task starts).
 
 use std::path::{Path, PathBuf};
 
@@ -42,12 +43,16 @@ pub struct FormDefaults {
     pub base_dir: PathBuf,
     /// The working directory field's initial text.
     pub cwd: PathBuf,
+    /// The hosts a task can run on (the cockpit's attached ones, this
+    /// machine's `local` first); with fewer than two there is no host field.
+    pub hosts: Vec<String>,
 }
 
 /// The fields, in Tab order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Field {
     Prompt,
+    Host,
     Agent,
     Cwd,
     Model,
@@ -55,8 +60,9 @@ pub enum Field {
     Worktree,
 }
 
-const FIELDS: [Field; 6] = [
+const FIELDS: [Field; 7] = [
     Field::Prompt,
+    Field::Host,
     Field::Agent,
     Field::Cwd,
     Field::Model,
@@ -75,6 +81,8 @@ pub struct FormOutput {
     pub permission_mode: Option<String>,
     /// Run in a git worktree of its own.
     pub worktree: bool,
+    /// The host to run it on (`None`: the only one).
+    pub host: Option<String>,
 }
 
 /// The form's state.
@@ -84,6 +92,9 @@ pub struct Form {
     /// The picker's choices and the chosen one.
     pub agents: Vec<String>,
     pub agent: usize,
+    /// The hosts offered and the chosen one.
+    pub hosts: Vec<String>,
+    pub host: usize,
     pub cwd: TextArea<'static>,
     pub model: TextArea<'static>,
     pub permission: usize,
@@ -123,6 +134,8 @@ impl Form {
             prompt,
             agents,
             agent,
+            hosts: d.hosts.clone(),
+            host: 0,
             cwd: one_line(&d.cwd.to_string_lossy()),
             model: one_line(d.model.as_deref().unwrap_or("")),
             permission,
@@ -152,11 +165,28 @@ impl Form {
         }
     }
 
+    /// Whether the form offers a choice of host.
+    pub fn has_hosts(&self) -> bool {
+        self.hosts.len() > 1
+    }
+
+    /// The chosen host when it is another machine.
+    pub fn remote_host(&self) -> Option<&str> {
+        self.hosts
+            .get(self.host)
+            .map(String::as_str)
+            .filter(|h| *h != crate::config::LOCAL_HOST)
+    }
+
     /// Moves the focus to the next (or previous) field.
     pub fn cycle(&mut self, forward: bool) {
-        let i = FIELDS.iter().position(|f| *f == self.focus).unwrap_or(0);
-        let n = FIELDS.len();
-        self.focus = FIELDS[if forward {
+        let fields: Vec<Field> = FIELDS
+            .into_iter()
+            .filter(|f| *f != Field::Host || self.has_hosts())
+            .collect();
+        let i = fields.iter().position(|f| *f == self.focus).unwrap_or(0);
+        let n = fields.len();
+        self.focus = fields[if forward {
             (i + 1) % n
         } else {
             (i + n - 1) % n
@@ -164,10 +194,14 @@ impl Form {
         self.style_focus();
     }
 
-    /// The working directory as typed, resolved.
+    /// The working directory as typed, resolved (on another host: as
+    /// typed, an absolute path there).
     pub fn cwd_path(&self) -> PathBuf {
         let typed = self.cwd.lines().concat();
         let typed = typed.trim();
+        if self.remote_host().is_some() {
+            return PathBuf::from(typed);
+        }
         let expanded = match (typed.strip_prefix("~/"), std::env::var_os("HOME")) {
             (Some(rest), Some(home)) => Path::new(&home).join(rest),
             _ if typed == "~" => std::env::var_os("HOME")
@@ -186,6 +220,9 @@ impl Form {
         let typed = self.cwd.lines().concat();
         self.cwd_error = if typed.trim().is_empty() {
             Some("a working directory is required".into())
+        } else if let Some(host) = self.remote_host() {
+            (!Path::new(typed.trim()).is_absolute())
+                .then(|| format!("on host {host} the directory must be an absolute path"))
         } else {
             let p = self.cwd_path();
             if p.is_dir() {
@@ -206,6 +243,10 @@ impl Form {
                 self.prompt.input(key);
             }
             Field::Agent => self.agent = pick(self.agent, self.agents.len(), key),
+            Field::Host => {
+                self.host = pick(self.host, self.hosts.len().max(1), key);
+                self.check_cwd();
+            }
             Field::Permission => {
                 self.permission = pick(self.permission, PERMISSION_MODES.len(), key)
             }
@@ -243,7 +284,7 @@ impl Form {
             Field::Model => {
                 self.model.insert_str(text.replace('\n', ""));
             }
-            Field::Agent | Field::Permission | Field::Worktree => {}
+            Field::Agent | Field::Host | Field::Permission | Field::Worktree => {}
         }
     }
 
@@ -276,6 +317,10 @@ impl Form {
             permission_mode: (self.permission > 0)
                 .then(|| PERMISSION_MODES[self.permission].to_string()),
             worktree: self.worktree,
+            host: self
+                .has_hosts()
+                .then(|| self.hosts.get(self.host).cloned())
+                .flatten(),
         })
     }
 }
@@ -308,6 +353,7 @@ mod tests {
             permission_mode: Some("plan".into()),
             base_dir: dir.to_path_buf(),
             cwd: dir.to_path_buf(),
+            hosts: Vec::new(),
         }
     }
 
@@ -369,5 +415,37 @@ mod tests {
         assert_eq!(out.cwd, dir.path().join("sub"));
         assert_eq!(out.prompt, "multi\nline");
         assert_eq!(out.permission_mode, None);
+    }
+
+    #[test]
+    fn another_host_takes_its_own_absolute_directory_unchecked_here() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut d = defaults(dir.path());
+        d.hosts = vec!["local".into(), "gpu".into()];
+        let mut f = Form::new(&d);
+        typ(&mut f, "go");
+        f.cycle(true);
+        assert_eq!(f.focus, Field::Host);
+        f.key(k(KeyCode::Right));
+        assert_eq!(f.remote_host(), Some("gpu"));
+        f.focus = Field::Cwd;
+        for _ in 0..200 {
+            f.key(k(KeyCode::Backspace));
+        }
+        typ(&mut f, "srv/app");
+        assert!(f.cwd_error.as_deref().unwrap().contains("absolute path"));
+        typ(&mut f, "");
+        f.cwd = one_line("/nowhere/here/srv/app");
+        f.check_cwd();
+        assert_eq!(f.cwd_error, None, "not checked on this machine");
+        let out = f.submit().unwrap();
+        assert_eq!(out.host.as_deref(), Some("gpu"));
+        assert_eq!(out.cwd, PathBuf::from("/nowhere/here/srv/app"));
+        // One host: no field, no host in the output.
+        let mut f = Form::new(&defaults(dir.path()));
+        typ(&mut f, "go");
+        f.cycle(true);
+        assert_eq!(f.focus, Field::Agent);
+        assert_eq!(f.submit().unwrap().host, None);
     }
 }

@@ -48,6 +48,15 @@ pub fn task_spec(args: &AgentArgs, config: &Config, out: FormOutput) -> Result<T
     Ok(spec)
 }
 
+/// The spec of a task for another host: of the environment only what was
+/// given on the command line goes (`--env`, `--agent-bin`); the local
+/// profile's `env` and `binary` stay here, the remote server has its own.
+pub fn for_remote(mut spec: TaskSpec, args: &AgentArgs) -> TaskSpec {
+    spec.options.env = args.env.clone();
+    spec.options.binary = args.agent_bin.clone();
+    spec
+}
+
 /// The form's defaults from the command line; `cwd` is corral's own
 /// directory, which relative paths are resolved against.
 pub fn form_defaults(args: &AgentArgs, config: &Config, cwd: &Path) -> FormDefaults {
@@ -62,6 +71,7 @@ pub fn form_defaults(args: &AgentArgs, config: &Config, cwd: &Path) -> FormDefau
         permission_mode: args.permission_mode.clone(),
         base_dir: cwd.to_path_buf(),
         cwd: args.cwd.clone().unwrap_or_else(|| cwd.to_path_buf()),
+        hosts: Vec::new(),
     }
 }
 
@@ -99,6 +109,7 @@ mod tests {
                 model: Some("haiku".into()),
                 permission_mode: None,
                 worktree: false,
+                host: None,
             },
         )
         .unwrap();

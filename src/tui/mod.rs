@@ -19,6 +19,7 @@ pub mod bindings;
 pub mod deadline;
 pub mod event_loop;
 pub mod form;
+pub mod host_link;
 pub mod keymap;
 pub mod launch;
 pub mod layout;
@@ -41,6 +42,7 @@ use crate::driver::Driver;
 use crate::logging;
 use crate::paths::Paths;
 use crate::runtime::{KillWaits, Runtime, RuntimeConfig};
+use crate::server::hosts as server_hosts;
 use crate::store::{Recorder, Store, TaskRecord};
 use app::App;
 use event_loop::{Cockpit, run_loop};
@@ -49,6 +51,8 @@ use theme::Theme;
 
 /// Capacity of the runtime's event channel.
 const EVENT_CHANNEL: usize = 1024;
+/// Capacity of the host links' note channel.
+const NOTE_CHANNEL: usize = 256;
 
 /// The settings of a cockpit session: questions block the task until the
 /// user answers; a claude session stays open after its turn, so a
@@ -110,9 +114,17 @@ pub fn open_recorder(paths: &Paths) -> (Option<Recorder>, Option<Store>, Vec<Str
 }
 
 /// Opens the cockpit; `defaults` are the agent flags of the command line,
-/// `config_file` the global `--config`, `switches` the cockpit's own flags.
-/// Returns the process exit code. Every agent is dead when it returns.
-pub fn run(defaults: AgentArgs, config_file: Option<&Path>, switches: &CockpitArgs) -> i32 {
+/// `config_file` the global `--config`, `switches` the cockpit's own flags,
+/// `hosts` and `no_local` the global `--host` and `--no-local` (with the
+/// config's `[defaults] hosts`: the servers it attaches to). Returns the
+/// process exit code. Every agent of this process is dead when it returns.
+pub fn run(
+    defaults: AgentArgs,
+    config_file: Option<&Path>,
+    switches: &CockpitArgs,
+    hosts: &[String],
+    no_local: bool,
+) -> i32 {
     let paths = match Paths::resolve(config_file) {
         Ok(paths) => paths,
         Err(err) => {
@@ -143,6 +155,25 @@ pub fn run(defaults: AgentArgs, config_file: Option<&Path>, switches: &CockpitAr
         eprintln!("corral: {err}");
         return 2;
     }
+    // The servers to attach to: this machine's unless `--no-local`, and
+    // every host named. `--local` runs the agents here, so it has none.
+    let targets = if switches.local {
+        if !hosts.is_empty() || no_local {
+            eprintln!(
+                "corral: `--local` runs the agents in this cockpit; `--host` and `--no-local` need the servers"
+            );
+            return 2;
+        }
+        Vec::new()
+    } else {
+        match server_hosts::targets(&config, hosts, no_local, true) {
+            Ok(targets) => targets,
+            Err(err) => {
+                eprintln!("corral: {err:#}");
+                return 2;
+            }
+        }
+    };
     let cwd = match std::env::current_dir() {
         Ok(d) => d,
         Err(e) => {
@@ -163,7 +194,9 @@ pub fn run(defaults: AgentArgs, config_file: Option<&Path>, switches: &CockpitAr
     };
     // The cockpit as a client: the server runs the agents (started here
     // when none runs), before the terminal is taken so errors print plainly.
-    let server = if !switches.local {
+    // Other hosts are reached after, each on a thread of its own: one that
+    // is slow or down never holds the cockpit up.
+    let server = if targets.contains(&server_hosts::Target::Local) {
         match crate::server::client::connect_or_start(
             &paths,
             config_file,
@@ -203,31 +236,55 @@ pub fn run(defaults: AgentArgs, config_file: Option<&Path>, switches: &CockpitAr
         raw_output: true,
         ..RuntimeConfig::default()
     };
-    let (mut recorder, store, notes) = match server {
-        Some(_) => (None, None, Vec::new()),
-        None => open_recorder(&paths),
+    let detach = !switches.local;
+    let (mut recorder, store, notes) = match detach {
+        true => (None, None, Vec::new()),
+        false => open_recorder(&paths),
     };
-    let questions = server.is_none().then(crate::questions::create).flatten();
-    let detach = server.is_some();
+    let questions = (!detach).then(crate::questions::create).flatten();
+    let host_names: Vec<String> = targets.iter().map(|t| t.name().to_string()).collect();
     let result = rt.block_on(async {
         let (tx, rx) = tokio::sync::mpsc::channel(EVENT_CHANNEL);
         let state = State::new(configured_settings(&config, &paths, questions.clone()));
         let mut link_notes = None;
         let mut server_pid = None;
-        let mut driver = match server {
-            Some(conn) => {
-                server_pid = Some(conn.welcome.pid);
-                let (notes_tx, notes_rx) = tokio::sync::mpsc::channel(64);
+        let mut driver = match detach {
+            true => {
+                let (notes_tx, notes_rx) = tokio::sync::mpsc::channel(NOTE_CHANNEL);
                 link_notes = Some(notes_rx);
-                let (remote, first) = remote::link(conn, tx, notes_tx)?;
+                let remote = remote::Remote::new(host_names.clone());
                 let mut driver = Driver::new(state, None, remote::Backend::Server(remote));
-                driver.step(
-                    event_loop::now_ms(),
-                    crate::core::Event::Mirror(Box::new(first)),
-                );
+                let mut server = server;
+                for (index, target) in targets.iter().enumerate() {
+                    match target {
+                        server_hosts::Target::Local => {
+                            let Some(conn) = server.take() else { continue };
+                            server_pid = Some(conn.welcome.pid);
+                            attach_local(&mut driver, index, conn, tx.clone(), notes_tx.clone())?;
+                        }
+                        server_hosts::Target::Remote(host) => {
+                            driver.step(
+                                event_loop::now_ms(),
+                                crate::core::Event::Mirror(Box::new(crate::core::Mirror {
+                                    host: Some(host.name.clone()),
+                                    link: Some(crate::core::LinkStatus::Connecting),
+                                    ..Default::default()
+                                })),
+                            );
+                            host_link::spawn_remote(
+                                index,
+                                host.clone(),
+                                crate::core::transcript::DEFAULT_TRANSCRIPT_CAP,
+                                tx.clone(),
+                                notes_tx.clone(),
+                            )?;
+                        }
+                    }
+                }
+                drop(tx);
                 driver
             }
-            None => {
+            false => {
                 let mut runtime = Runtime::new(tx, runtime_config);
                 if let Some(recorder) = &recorder {
                     runtime.set_observer(recorder.observer());
@@ -248,10 +305,12 @@ pub fn run(defaults: AgentArgs, config_file: Option<&Path>, switches: &CockpitAr
                 driver.adopt(event_loop::now_ms(), record, Some(&config));
             }
         }
+        let mut form = launch::form_defaults(&defaults, &config, &cwd);
+        form.hosts = host_names.clone();
         let app = App::new(
             theme,
             ratatui::layout::Rect::new(0, 0, size.width, size.height),
-            launch::form_defaults(&defaults, &config, &cwd),
+            form,
             runtime_config.pty_size,
         );
         let mut cockpit = Cockpit {
@@ -260,6 +319,7 @@ pub fn run(defaults: AgentArgs, config_file: Option<&Path>, switches: &CockpitAr
             events: rx,
             notes: link_notes,
             pending_launch: None,
+            pending_select: None,
             gone: None,
             args: defaults,
             bindings,
@@ -283,7 +343,12 @@ pub fn run(defaults: AgentArgs, config_file: Option<&Path>, switches: &CockpitAr
         if !notes.is_empty() {
             cockpit.app.notice = Some(notes.join("; "));
         }
-        if let Some(pid) = server_pid {
+        if host_names.len() > 1 {
+            cockpit.app.notice = Some(format!(
+                "agents run in the corral servers of {}: q detaches, Q stops them all",
+                host_names.join(", ")
+            ));
+        } else if let Some(pid) = server_pid {
             cockpit.app.notice = Some(format!(
                 "agents run in the corral server (pid {pid}): q detaches, Q stops them all"
             ));
@@ -325,5 +390,32 @@ pub fn run(defaults: AgentArgs, config_file: Option<&Path>, switches: &CockpitAr
             eprintln!("corral: terminal error: {e}");
             1
         }
+    }
+}
+
+/// Mirrors this machine's server from `conn` (its snapshot now, its
+/// changes from a reader thread) as host `index` of the cockpit.
+fn attach_local(
+    driver: &mut Driver<remote::Backend>,
+    index: usize,
+    mut conn: crate::server::client::Connection,
+    events: tokio::sync::mpsc::Sender<crate::core::Event>,
+    notes: tokio::sync::mpsc::Sender<remote::Note>,
+) -> std::io::Result<()> {
+    let mut ids = std::collections::HashMap::new();
+    let tasks = std::mem::take(&mut conn.welcome.tasks);
+    let first = host_link::snapshot(crate::config::LOCAL_HOST, tasks, &mut ids);
+    driver.step(
+        event_loop::now_ms(),
+        crate::core::Event::Mirror(Box::new(first)),
+    );
+    conn.set_write_timeout(Some(remote::WRITE_TIMEOUT))?;
+    let (reader, writer, next_seq) = conn.into_parts();
+    if let Some(remote) = driver.executor.remote() {
+        remote.linked(index, writer, next_seq);
+    }
+    match reader {
+        Some(reader) => host_link::spawn_local(index, reader, ids, events, notes),
+        None => Ok(()),
     }
 }

@@ -1,31 +1,28 @@
-//! The cockpit as a client of the corral server: what carries its
-//! commands out (the local runtime, or the server) and the thread that
-//! turns the server's messages into events for the cockpit's loop.
+//! The cockpit as a client of the corral servers: what carries its
+//! commands out (the local runtime, or the servers of the attached hosts).
 //!
-//! In server mode the cockpit's `State` is a mirror of the server's: the
-//! reader thread turns every snapshot and change into one
-//! [`Event::Mirror`], stepped through `update` like any event (so `update`
-//! stays the only writer), and the user's commands go to the server
-//! instead of into the local `update`. Never runs an agent, never blocks
-//! the loop on the socket for long (writes have a timeout).
+//! In server mode the cockpit's `State` is a mirror of every attached
+//! host's server: each host's link thread (`host_link`) turns its
+//! snapshots and changes into [`crate::core::Event::Mirror`] batches,
+//! stepped through `update` like any event (so `update` stays the only
+//! writer), and the user's commands go to the server of the task's own
+//! host instead of into the local `update`. Never runs an agent, never
+//! blocks the loop on this machine's socket for long (writes have a
+//! timeout); a host not connected refuses at once with a message.
 
-use std::collections::HashMap;
-use std::io::{BufReader, Write};
+use std::io::Write;
 use std::time::Duration;
 
-use tokio::sync::mpsc::Sender;
-
 use crate::core::task::TaskSpec;
-use crate::core::{Command, Effect, Event, Mirror, State, TaskId};
+use crate::core::{Command, Effect, State, TaskId};
 use crate::driver::Executor;
 use crate::runtime::Runtime;
-use crate::server::client::{Connection, read_reply};
-use crate::server::protocol::{ClientMessage, Reply, Request, TaskView, WireSpec};
-use crate::server::transport::{LinkReader, LinkWriter};
+use crate::server::protocol::{ClientMessage, Request, WireSpec};
+use crate::server::transport::LinkWriter;
 use crate::server::wire_id;
 
 /// How long a request may wait for room on the socket.
-const WRITE_TIMEOUT: Duration = Duration::from_secs(2);
+pub const WRITE_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// What carries the cockpit's effects out.
 pub enum Backend {
@@ -70,223 +67,244 @@ impl Backend {
     }
 }
 
-/// What the reader thread tells the loop besides events.
-#[derive(Debug, Clone, PartialEq)]
+/// What a host's link thread tells the loop besides mirror events.
 pub enum Note {
-    /// Request `seq` was carried out for `task`.
-    Done { seq: u64, task: Option<TaskId> },
+    /// Request `seq` to host `host` was carried out for the task the
+    /// server calls `id`.
+    Done {
+        host: usize,
+        seq: u64,
+        id: Option<String>,
+    },
     /// A request was refused; the server's words.
-    Failed(String),
-    /// The server is gone (or said goodbye).
+    Failed { host: usize, message: String },
+    /// This machine's server is gone (or said goodbye): the cockpit ends.
     Gone(String),
+    /// Host `host` is (again) connected: requests go through `writer`.
+    Linked {
+        host: usize,
+        writer: LinkWriter,
+        next_seq: u64,
+    },
+    /// Terminal output of task `id` of host `host` (the watched one).
+    Raw {
+        host: usize,
+        id: String,
+        bytes: Vec<u8>,
+    },
 }
 
-/// The writing half of the link.
-pub struct Remote {
-    writer: LinkWriter,
+/// The writing half of one host's link.
+struct HostWriter {
+    name: String,
+    /// `None` while the host is not connected.
+    writer: Option<LinkWriter>,
     next_seq: u64,
-    /// The task whose terminal output the server sends.
-    watched: Option<TaskId>,
+}
+
+/// The writing halves of the links to every attached host, in the order
+/// of the targets (the loop writes; each host's thread reads).
+pub struct Remote {
+    hosts: Vec<HostWriter>,
+    /// The task whose terminal output is asked for: its host, its id
+    /// there, and the mirror's id.
+    watched: Option<(usize, String, TaskId)>,
+    /// Whether the servers are asked for their agents' process costs.
+    watch_costs: bool,
 }
 
 impl Remote {
-    /// Sends one request; returns its number.
-    fn send(&mut self, request: Request) -> Result<u64, String> {
-        let seq = self.next_seq;
-        self.next_seq += 1;
+    /// Links to `names` (in this order), none connected yet.
+    pub fn new(names: Vec<String>) -> Remote {
+        Remote {
+            hosts: names
+                .into_iter()
+                .map(|name| HostWriter {
+                    name,
+                    writer: None,
+                    next_seq: 1,
+                })
+                .collect(),
+            watched: None,
+            watch_costs: false,
+        }
+    }
+
+    /// The hosts' names, in order.
+    pub fn names(&self) -> Vec<String> {
+        self.hosts.iter().map(|h| h.name.clone()).collect()
+    }
+
+    /// The index of host `name`.
+    pub fn index(&self, name: &str) -> Option<usize> {
+        self.hosts.iter().position(|h| h.name == name)
+    }
+
+    /// The name of host `host`.
+    pub fn name(&self, host: usize) -> &str {
+        self.hosts.get(host).map(|h| h.name.as_str()).unwrap_or("?")
+    }
+
+    /// Host `host` is connected again through `writer`; the watched task's
+    /// terminal is asked for again if it is there.
+    pub fn linked(&mut self, host: usize, writer: LinkWriter, next_seq: u64) {
+        let Some(h) = self.hosts.get_mut(host) else {
+            return;
+        };
+        h.writer = Some(writer);
+        h.next_seq = next_seq;
+        if self.watch_costs {
+            let _ = self.send(host, Request::WatchCosts { on: true });
+        }
+        if let Some((on, id, _)) = self.watched.clone()
+            && on == host
+        {
+            let _ = self.send(host, Request::WatchRaw { id: Some(id) });
+        }
+    }
+
+    /// Sends one request to host `host`; returns its number.
+    fn send(&mut self, host: usize, request: Request) -> Result<u64, String> {
+        let h = self
+            .hosts
+            .get_mut(host)
+            .ok_or_else(|| format!("no host #{host}"))?;
+        let Some(writer) = h.writer.as_mut() else {
+            return Err(format!("host {} is not connected", h.name));
+        };
+        let seq = h.next_seq;
+        h.next_seq += 1;
         let mut line = serde_json::to_string(&ClientMessage { seq, request })
             .map_err(|err| format!("cannot encode a request: {err}"))?;
         line.push('\n');
-        self.writer
+        if let Err(err) = writer
             .write_all(line.as_bytes())
-            .map_err(|err| format!("the corral server does not listen: {err}"))?;
+            .and_then(|()| writer.flush())
+        {
+            // Its thread says so and reconnects; until then nothing goes.
+            h.writer = None;
+            return Err(format!(
+                "the corral server of {} does not listen: {err}",
+                h.name
+            ));
+        }
         Ok(seq)
     }
 
-    /// Starts `spec` on the server; returns the request number.
-    pub fn launch(&mut self, spec: &TaskSpec) -> Result<u64, String> {
-        self.send(Request::Launch {
-            spec: Box::new(WireSpec::of(spec)),
-        })
+    /// Starts `spec` on host `host`; returns the request number.
+    pub fn launch(&mut self, host: usize, spec: &TaskSpec) -> Result<u64, String> {
+        self.send(
+            host,
+            Request::Launch {
+                spec: Box::new(WireSpec::of(spec)),
+            },
+        )
     }
 
-    /// Forwards a user's command to the server (tasks by their wire id).
-    pub fn command(&mut self, state: &State, command: Command) -> Result<(), String> {
-        let id = |task: TaskId| {
-            state
-                .task(task)
-                .map(wire_id)
-                .ok_or_else(|| format!("#{task} is gone"))
+    /// The host of task `task` and its id there.
+    fn place(&self, state: &State, task: TaskId) -> Result<(usize, String), String> {
+        let t = state.task(task).ok_or_else(|| format!("#{task} is gone"))?;
+        let host = match &t.host {
+            Some(name) => self
+                .index(name)
+                .ok_or_else(|| format!("#{task} is on host {name}, which is not attached"))?,
+            None => 0,
         };
-        let request = match command {
-            Command::Kill { task } => Request::Kill { id: id(task)? },
-            Command::Answer { task, answer } => Request::Answer {
-                id: id(task)?,
-                answer,
-            },
-            Command::AllowAlways { task } => Request::AllowAlways { id: id(task)? },
-            Command::FollowUp { task, text } => Request::FollowUp {
-                id: id(task)?,
-                text,
-            },
-            Command::Resume { task, message } => Request::Resume {
-                id: id(task)?,
-                message,
-            },
-            Command::Retry { task } => Request::Retry { id: id(task)? },
-            Command::Archive { task, archived } => Request::Archive {
-                id: id(task)?,
-                archived,
-            },
-            Command::Delete { task } => Request::Delete { id: id(task)? },
-            Command::Input { task, bytes } => Request::Input {
-                id: id(task)?,
-                bytes,
-            },
-            Command::Resize { task, rows, cols } => Request::Resize {
-                id: id(task)?,
-                rows,
-                cols,
-            },
-            Command::Review { task, op } => Request::Review { id: id(task)?, op },
-            Command::WatchCosts { on } => Request::WatchCosts { on },
+        Ok((host, wire_id(t)))
+    }
+
+    /// Forwards a user's command to the server of the task's own host
+    /// (tasks by their id there).
+    pub fn command(&mut self, state: &State, command: Command) -> Result<(), String> {
+        let place = |task: TaskId| self.place(state, task);
+        let (host, request) = match command {
+            Command::Kill { task } => {
+                let (h, id) = place(task)?;
+                (h, Request::Kill { id })
+            }
+            Command::Answer { task, answer } => {
+                let (h, id) = place(task)?;
+                (h, Request::Answer { id, answer })
+            }
+            Command::AllowAlways { task } => {
+                let (h, id) = place(task)?;
+                (h, Request::AllowAlways { id })
+            }
+            Command::FollowUp { task, text } => {
+                let (h, id) = place(task)?;
+                (h, Request::FollowUp { id, text })
+            }
+            Command::Resume { task, message } => {
+                let (h, id) = place(task)?;
+                (h, Request::Resume { id, message })
+            }
+            Command::Retry { task } => {
+                let (h, id) = place(task)?;
+                (h, Request::Retry { id })
+            }
+            Command::Archive { task, archived } => {
+                let (h, id) = place(task)?;
+                (h, Request::Archive { id, archived })
+            }
+            Command::Delete { task } => {
+                let (h, id) = place(task)?;
+                (h, Request::Delete { id })
+            }
+            Command::Input { task, bytes } => {
+                let (h, id) = place(task)?;
+                (h, Request::Input { id, bytes })
+            }
+            Command::Resize { task, rows, cols } => {
+                let (h, id) = place(task)?;
+                (h, Request::Resize { id, rows, cols })
+            }
+            Command::Review { task, op } => {
+                let (h, id) = place(task)?;
+                (h, Request::Review { id, op })
+            }
+            // Every host's rows show their trees' costs, and a host
+            // linked later is asked too.
+            Command::WatchCosts { on } => {
+                self.watch_costs = on;
+                for host in 0..self.hosts.len() {
+                    if self.hosts[host].writer.is_some() {
+                        let _ = self.send(host, Request::WatchCosts { on });
+                    }
+                }
+                return Ok(());
+            }
             Command::Launch { .. } | Command::Adopt { .. } => {
                 return Err("launch through the server link".into());
             }
             // The server reads stored transcripts itself.
             Command::LoadTranscript { .. } => return Ok(()),
         };
-        self.send(request).map(|_| ())
+        self.send(host, request).map(|_| ())
     }
 
     /// Asks for the terminal output of `task` (the selected one), once it
-    /// changes.
+    /// changes: from its host, and no more from the one before.
     pub fn watch(&mut self, state: &State, task: Option<TaskId>) {
-        if task == self.watched {
+        if task == self.watched.as_ref().map(|w| w.2) {
             return;
         }
-        self.watched = task;
-        let id = task.and_then(|t| state.task(t)).map(wire_id);
-        let _ = self.send(Request::WatchRaw { id });
-    }
-}
-
-/// The first mirror batch from a welcome's tasks.
-pub fn snapshot(tasks: Vec<TaskView>, ids: &mut HashMap<String, TaskId>) -> Mirror {
-    let mut mirror = Mirror {
-        reset: true,
-        ..Mirror::default()
-    };
-    ids.clear();
-    for view in tasks {
-        let Some(core) = view.core else { continue };
-        ids.insert(view.task.id.clone(), core.id);
-        mirror
-            .events
-            .extend(view.events.into_iter().map(|e| (core.id, e)));
-        mirror.tasks.push(core);
-    }
-    mirror
-}
-
-/// Splits a connection into the link the loop writes through and a reader
-/// thread that sends the server's news to `events` and `notes`; the first
-/// snapshot is returned to apply before the loop starts.
-pub fn link(
-    mut conn: Connection,
-    events: Sender<Event>,
-    notes: Sender<Note>,
-) -> std::io::Result<(Remote, Mirror)> {
-    let mut ids = HashMap::new();
-    let first = snapshot(std::mem::take(&mut conn.welcome.tasks), &mut ids);
-    conn.set_write_timeout(Some(WRITE_TIMEOUT))?;
-    let (reader, writer, next_seq) = conn.into_parts();
-    if let Some(reader) = reader {
-        std::thread::Builder::new()
-            .name("corral-link".into())
-            .spawn(move || read_server(reader, ids, events, notes))?;
-    }
-    Ok((
-        Remote {
-            writer,
-            next_seq,
-            watched: None,
-        },
-        first,
-    ))
-}
-
-/// The reader thread: one event or note per server message, until the
-/// server goes or the loop does.
-fn read_server(
-    mut reader: BufReader<LinkReader>,
-    mut ids: HashMap<String, TaskId>,
-    events: Sender<Event>,
-    notes: Sender<Note>,
-) {
-    loop {
-        let reply = match read_reply(&mut reader) {
-            Ok(Some(reply)) => reply,
-            Ok(None) => {
-                let _ = notes.blocking_send(Note::Gone("the corral server went away".into()));
-                return;
-            }
-            Err(err) => {
-                let _ = notes.blocking_send(Note::Gone(format!("{err:#}")));
-                return;
-            }
-        };
-        let sent = match reply {
-            Reply::Welcome { tasks, .. } => {
-                let mirror = snapshot(tasks, &mut ids);
-                events
-                    .blocking_send(Event::Mirror(Box::new(mirror)))
-                    .is_ok()
-            }
-            Reply::Changed {
-                cores,
-                events: published,
-                deleted,
-                reviews,
-                ..
-            } => {
-                for core in &cores {
-                    ids.insert(wire_id(core), core.id);
-                }
-                let mirror = Mirror {
-                    reset: false,
-                    tasks: cores,
-                    events: published
-                        .into_iter()
-                        .filter_map(|e| Some((*ids.get(&e.id)?, e.event)))
-                        .collect(),
-                    deleted: deleted.iter().filter_map(|id| ids.remove(id)).collect(),
-                    reviews,
-                };
-                events
-                    .blocking_send(Event::Mirror(Box::new(mirror)))
-                    .is_ok()
-            }
-            Reply::Raw { id, bytes } => match ids.get(&id) {
-                Some(&task) => events.blocking_send(Event::Output { task, bytes }).is_ok(),
-                None => true,
-            },
-            Reply::Done { seq, id } => {
-                let task = id.and_then(|id| ids.get(&id).copied());
-                notes.blocking_send(Note::Done { seq, task }).is_ok()
-            }
-            Reply::Failed { message, .. } => notes.blocking_send(Note::Failed(message)).is_ok(),
-            Reply::Bye { message } => {
-                let _ = notes.blocking_send(Note::Gone(message));
-                return;
-            }
-            Reply::Mismatch { message, .. } | Reply::Refused { message } => {
-                let _ = notes.blocking_send(Note::Gone(message));
-                return;
-            }
-        };
-        if !sent {
-            return;
+        let now = task.and_then(|t| self.place(state, t).ok().map(|(h, id)| (h, id, t)));
+        let before = std::mem::replace(&mut self.watched, now.clone());
+        if let Some((host, _, _)) = before
+            && now.as_ref().is_none_or(|n| n.0 != host)
+        {
+            let _ = self.send(host, Request::WatchRaw { id: None });
         }
+        if let Some((host, id, _)) = now {
+            let _ = self.send(host, Request::WatchRaw { id: Some(id) });
+        }
+    }
+
+    /// The mirror's id of the watched task, when `id` of `host` is it.
+    pub fn watched(&self, host: usize, id: &str) -> Option<TaskId> {
+        self.watched
+            .as_ref()
+            .filter(|(h, wid, _)| *h == host && wid == id)
+            .map(|w| w.2)
     }
 }

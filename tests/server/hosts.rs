@@ -9,9 +9,12 @@
 //! refused key, no corral and another protocol version each in their own
 //! words while this machine stays usable; an ssh connection dropped under
 //! `corral attach`, the remote agent going on, the client reconnecting and
-//! showing the end it missed.
+//! showing the end it missed. `cockpit`: the same through the cockpit.
 
 use super::*;
+
+#[path = "cockpit_hosts.rs"]
+mod cockpit;
 
 use std::io::Read;
 use std::sync::{Arc, Mutex};

@@ -239,6 +239,7 @@ pub fn defaults() -> FormDefaults {
         permission_mode: None,
         base_dir: PathBuf::from(env!("CARGO_MANIFEST_DIR")),
         cwd: PathBuf::from("."),
+        hosts: Vec::new(),
     }
 }
 

@@ -70,8 +70,12 @@ pub fn render_kill(app: &App, state: &State, task: TaskId, area: Rect, buf: &mut
     let what = state
         .task(task)
         .map(|t| {
+            let on = match &t.host {
+                Some(h) if App::show_hosts(state) => format!(" on {}", safe_text(h)),
+                _ => String::new(),
+            };
             format!(
-                "#{} {} “{}”",
+                "#{}{on} {} “{}”",
                 t.id,
                 t.spec.agent.name(),
                 truncate(&safe_text(&t.title()), 36)

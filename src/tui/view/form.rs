@@ -1,5 +1,5 @@
-//! The new-task form overlay: prompt editor, agent picker, working
-//! directory (with its inline error), model, permission mode and the keys.
+//! The new-task form overlay: prompt editor, host picker (with several
+//! hosts), agent picker, working directory (with its inline error), model, permission mode and the keys.
 //!
 //! Pure: draws the form's state, never changes it.
 
@@ -47,19 +47,22 @@ pub fn render(app: &App, form: &Form, area: Rect, buf: &mut Buffer) {
         .title(Span::styled(" new task ", th.title()));
     let inner = block.inner(rect);
     block.render(rect, buf);
-    if inner.height < 8 || inner.width < 20 {
+    if inner.height < 8 + u16::from(form.has_hosts()) || inner.width < 20 {
         Line::styled("terminal too small for the form", th.error()).render(inner, buf);
         return;
     }
     // Rows under the prompt: agent, cwd, cwd error, model, permission,
     // worktree, error, keys.
-    let fixed = 8;
+    // With several hosts, a host row comes first.
+    let host_row = u16::from(form.has_hosts());
+    let fixed = 8 + host_row;
     let prompt_h = inner.height - fixed;
-    let row = |i: u16| Rect {
+    let at = |i: u16| Rect {
         y: inner.y + prompt_h + i,
         height: 1,
         ..inner
     };
+    let row = |i: u16| at(i + host_row);
 
     let pr = Rect {
         height: prompt_h,
@@ -79,6 +82,12 @@ pub fn render(app: &App, form: &Form, area: Rect, buf: &mut Buffer) {
     };
     form.prompt.render(text_rect, buf);
 
+    if form.has_hosts() {
+        let names: Vec<&str> = form.hosts.iter().map(String::as_str).collect();
+        let mut host = vec![label(th, "host", form.focus == Field::Host)];
+        host.extend(choice(th, &names, form.host, form.focus == Field::Host));
+        Line::from(host).render(at(0), buf);
+    }
     let names: Vec<&str> = form.agents.iter().map(String::as_str).collect();
     let mut agent = vec![label(th, "agent", form.focus == Field::Agent)];
     agent.extend(choice(th, &names, form.agent, form.focus == Field::Agent));

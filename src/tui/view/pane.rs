@@ -55,8 +55,12 @@ pub fn render(app: &App, state: &State, area: Rect, buf: &mut Buffer) {
         let last = (top + text.height as usize).min(total);
         format!("{last}/{total} · End follows")
     };
+    let host = match &task.host {
+        Some(h) if App::show_hosts(state) => format!("{} · ", safe_text(h)),
+        _ => String::new(),
+    };
     let title = format!(
-        "─ #{} {} · {} · {} ",
+        "─ #{} {host}{} · {} · {} ",
         task.id,
         task.spec.agent.name(),
         truncate(&safe_text(&task.title()), (area.width as usize / 2).max(10)),

@@ -1,5 +1,6 @@
-//! The status bar: counts per status, total tokens and cost, key hints,
-//! the search prompt and short notices.
+//! The status bar: counts per status (over every attached host), total
+//! tokens and cost, hosts that are down, key hints, the search prompt and
+//! short notices.
 //!
 //! Pure: draws, never changes state.
 
@@ -88,6 +89,14 @@ pub fn render(app: &App, state: &State, area: Rect, buf: &mut Buffer) {
     }
     if let Some(c) = total.cost_usd {
         left.push(Span::styled(format!(" {}", cost(c)), th.text()));
+    }
+    let down = App::host_rows(state)
+        .iter()
+        .filter(|h| matches!(h.status, crate::core::LinkStatus::Down { .. }))
+        .count();
+    if down > 0 {
+        let hosts = if down == 1 { "host" } else { "hosts" };
+        left.push(Span::styled(format!(" · {down} {hosts} down"), th.error()));
     }
     if let Some(n) = &app.notice {
         left.push(Span::styled(format!(" · {n}"), th.warn()));

@@ -1,7 +1,9 @@
-//! The task list: one row per task with status glyph and colour, agent,
-//! the plan's progress and the step it is on, title, what its process tree
-//! costs while it runs (CPU, and memory where the list is wide enough), elapsed
-//! time (live while running), tokens and cost.
+//! The task list: one row per task with status glyph and colour, the
+//! host (when some attached host is another machine), agent, the plan's
+//! progress and the step it is on, title, what its process tree costs
+//! while it runs (CPU, and memory where the list is wide enough), elapsed
+//! time (live while running), tokens and cost; then a row per host whose
+//! link is not live, with why in its own words.
 //!
 //! Pure: draws from the app and core state, changes nothing.
 
@@ -13,8 +15,8 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::Widget;
 use unicode_width::UnicodeWidthStr;
 
-use crate::core::State;
 use crate::core::task::Task;
+use crate::core::{HostLink, LinkStatus, State};
 use crate::present::{cost, duration, safe_text, tokens, truncate};
 use crate::tui::app::App;
 use crate::tui::layout::list_offset;
@@ -43,6 +45,9 @@ struct ProcCols {
 }
 
 fn pad(s: &str, w: usize) -> String {
+    if w == 0 {
+        return String::new();
+    }
     let s = truncate(s, w);
     let n = UnicodeWidthStr::width(s.as_str());
     format!("{s}{}", " ".repeat(w.saturating_sub(n)))
@@ -52,6 +57,23 @@ fn rpad(s: &str, w: usize) -> String {
     let n = UnicodeWidthStr::width(s);
     format!("{}{s}", " ".repeat(w.saturating_sub(n)))
 }
+
+/// Width of the host column (0 when hidden).
+fn host_width(state: &State) -> usize {
+    if !App::show_hosts(state) {
+        return 0;
+    }
+    let longest = state
+        .hosts
+        .iter()
+        .map(|h| UnicodeWidthStr::width(h.name.as_str()))
+        .max()
+        .unwrap_or(0);
+    longest.clamp(4, HOST_MAX) + 1
+}
+
+/// The widest the host column gets.
+const HOST_MAX: usize = 12;
 
 /// Draws the header and the rows that fit, keeping the selection visible.
 pub fn render(app: &App, state: &State, area: Rect, buf: &mut Buffer) {
@@ -67,10 +89,14 @@ pub fn render(app: &App, state: &State, area: Rect, buf: &mut Buffer) {
         mem: sampled && area.width as usize >= MEM_FROM_WIDTH,
     };
     let right = RIGHT + usize::from(cols.cpu) * CPU_W + usize::from(cols.mem) * MEM_W;
-    let title_w = (area.width as usize).saturating_sub(LEFT + right).max(8);
+    let host_w = host_width(state);
+    let title_w = (area.width as usize)
+        .saturating_sub(LEFT + host_w + right)
+        .max(8);
     let header = format!(
-        "{}{}{}{}",
+        "{}{}{}{}{}",
         pad("  #", 6),
+        pad("host", host_w),
         pad("status", 10),
         pad("agent", 8),
         pad("task", title_w)
@@ -86,7 +112,8 @@ pub fn render(app: &App, state: &State, area: Rect, buf: &mut Buffer) {
         + &rpad("tokens", 8)
         + &rpad("cost", 9);
     Line::styled(header, th.title().patch(th.dim())).render(Rect { height: 1, ..area }, buf);
-    if state.tasks.is_empty() {
+    let hosts = App::host_rows(state);
+    if state.tasks.is_empty() && hosts.is_empty() {
         if area.height > 1 {
             Line::styled("  no tasks yet: press n to start one", th.dim()).render(
                 Rect {
@@ -104,12 +131,12 @@ pub fn render(app: &App, state: &State, area: Rect, buf: &mut Buffer) {
     let tick = app.now_ms / crate::tui::theme::SPINNER_MS;
     let order = App::list_order(state);
     let rows = order.iter().map(|&i| &state.tasks[i]).enumerate();
-    for (row, (i, task)) in rows.skip(offset).enumerate() {
-        let y = area.y + 1 + row as u16;
+    let mut y = area.y + 1;
+    for (i, task) in rows.skip(offset) {
         if y >= area.bottom() {
-            break;
+            return;
         }
-        let line = row_line(app, task, tick, title_w, cols, i == sel);
+        let line = row_line(app, task, tick, host_w, title_w, cols, i == sel);
         let rect = Rect {
             y,
             height: 1,
@@ -119,7 +146,56 @@ pub fn render(app: &App, state: &State, area: Rect, buf: &mut Buffer) {
             buf.set_style(rect, th.selected());
         }
         line.render(rect, buf);
+        y += 1;
     }
+    for host in hosts {
+        if y >= area.bottom() {
+            return;
+        }
+        host_line(app, host, host_w.max(5)).render(
+            Rect {
+                y,
+                height: 1,
+                ..area
+            },
+            buf,
+        );
+        y += 1;
+    }
+}
+
+/// The row of a host whose link is not live: connecting, or down with
+/// why (its message without the `host NAME: ` the column already says).
+fn host_line(app: &App, host: &HostLink, host_w: usize) -> Line<'static> {
+    let th = app.theme;
+    let name = pad(&safe_text(&host.name), host_w);
+    let (glyph, state, why, style) = match &host.status {
+        LinkStatus::Connecting => ("…", "connecting", String::new(), th.dim()),
+        LinkStatus::Live => ("✓", "live", String::new(), th.dim()),
+        LinkStatus::Down {
+            message,
+            retry_in_ms,
+        } => {
+            let prefix = format!("host {}: ", host.name);
+            let said = message.strip_prefix(&prefix).unwrap_or(message);
+            let again = retry_in_ms
+                .map(|ms| format!(" · retrying every {}", duration(ms.max(1000))))
+                .unwrap_or_default();
+            (
+                "✗",
+                "down",
+                format!("{}{again}", safe_text(said)),
+                th.error(),
+            )
+        }
+    };
+    Line::from(vec![
+        Span::styled(format!("{glyph} "), style),
+        Span::styled(pad("", 4), style),
+        Span::styled(name, style),
+        Span::styled(pad(state, 10), style),
+        Span::styled(safe_text(&why).replace('\n', " "), style),
+    ])
 }
 
 /// The title, with the worktree's change count when the task has one.
@@ -151,6 +227,7 @@ fn row_line(
     app: &App,
     t: &Task,
     tick: u64,
+    host_w: usize,
     title_w: usize,
     cols: ProcCols,
     selected: bool,
@@ -176,6 +253,10 @@ fn row_line(
     let spans = vec![
         Span::styled(format!("{} ", status_glyph(t.status, tick)), st),
         Span::styled(pad(&format!("{}", t.id), 4), base),
+        Span::styled(
+            pad(&safe_text(t.host.as_deref().unwrap_or("")), host_w),
+            th.dim().patch(base),
+        ),
         Span::styled(pad(t.status.name(), 10), st),
         Span::styled(pad(t.spec.agent.name(), 8), base),
     ];
