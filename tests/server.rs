@@ -9,7 +9,9 @@
 //! test's `Home` when it ends. `hosts` (tests/server/hosts.rs): the same
 //! over ssh, through a private sshd. `cockpits` (tests/server/cockpits.rs):
 //! cockpits of the server in tmux, two at once, typing into a command task,
-//! and the server's desktop notifications.
+//! and the server's desktop notifications. `contain`
+//! (tests/server/contain.rs): every kill path of a server task, escaped
+//! processes included, and commands racing the server.
 
 use std::io::{BufRead, BufReader, Write};
 use std::os::unix::fs::PermissionsExt;
@@ -23,6 +25,8 @@ use serde_json::{Value, json};
 
 #[path = "server/cockpits.rs"]
 mod cockpits;
+#[path = "server/contain.rs"]
+mod contain;
 #[path = "support/dbus.rs"]
 mod dbus;
 #[path = "server/hosts.rs"]

@@ -474,3 +474,103 @@ fn the_kill_keys_leave_no_child_and_no_escaped_process() {
     let left: Vec<i32> = pids.into_iter().filter(|&p| alive(p)).collect();
     assert!(left.is_empty(), "{} survived q y: {left:?}", left.len());
 }
+
+/// The same kill keys with the cockpit as a client of the server (the
+/// default): `x` `y` and `Q` `y` go through the server, which runs the
+/// ladder and the sweep; nothing the agent started survives either.
+#[test]
+fn the_kill_keys_through_the_server_leave_no_child_and_no_escaped_process() {
+    if !Tmux::available() {
+        eprintln!("tmux is not installed: skipping the end-to-end cockpit test");
+        return;
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::create_dir(dir.path().join("run")).expect("runtime dir");
+    let home = dir.path().display();
+    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/agents");
+    let pids_file = dir.path().join("pids");
+    let clean_env = corral::runtime::cgroup::available();
+    let count = 203 + usize::from(clean_env);
+    let env = format!(
+        "env XDG_CONFIG_HOME={home}/config XDG_DATA_HOME={home}/data XDG_STATE_HOME={home}/state \
+         XDG_RUNTIME_DIR={home}/run FAKE_AGENT=escape.py ESCAPE_CHILDREN=200 \
+         ESCAPE_CLEAN_ENV={} ESCAPE_PIDS_FILE={}",
+        u8::from(clean_env),
+        pids_file.display(),
+    );
+    let command = format!(
+        "{env} {} --agent-bin {} --cwd {home}",
+        env!("CARGO_BIN_EXE_corral"),
+        fixtures.join("fake_claude.sh").display(),
+    );
+    // Stops the server this test started, whatever happens.
+    struct StopServer(String);
+    impl Drop for StopServer {
+        fn drop(&mut self) {
+            let _ = std::process::Command::new("sh")
+                .args(["-c", &self.0])
+                .output();
+        }
+    }
+    let _server = StopServer(format!(
+        "{env} {} server stop --kill",
+        env!("CARGO_BIN_EXE_corral")
+    ));
+    let tmux = Tmux::start(&command, 106, 30);
+    tmux.wait_for("the empty cockpit", |s| s.contains("no tasks yet"));
+    let launch = |prompt: &str| {
+        let _ = std::fs::remove_file(&pids_file);
+        tmux.keys(&["n"]);
+        tmux.wait_for("the form", |s| s.contains("new task"));
+        tmux.text(prompt);
+        tmux.keys(&["C-s"]);
+        escaped_pids(&pids_file, count)
+    };
+
+    let pids = launch("first");
+    // The agent runs in the server, not in the cockpit.
+    let server: i32 = std::fs::read_to_string(dir.path().join("data/corral/server.lock"))
+        .expect("a server runs")
+        .trim()
+        .parse()
+        .expect("its pid");
+    assert!(alive(server), "the server runs");
+    let parent_of = |pid: i32| {
+        std::fs::read_to_string(format!("/proc/{pid}/stat"))
+            .ok()
+            .and_then(|s| {
+                s.rsplit_once(')')?
+                    .1
+                    .split_whitespace()
+                    .nth(1)?
+                    .parse()
+                    .ok()
+            })
+    };
+    let agent = parent_of(pids[pids.len() - 1]).expect("the agent");
+    assert_eq!(
+        parent_of(agent),
+        Some(server),
+        "the agent is the server's child"
+    );
+    tmux.keys(&["x"]);
+    tmux.wait_for("the kill question", |s| s.contains("Kill #1"));
+    tmux.keys(&["y"]);
+    tmux.wait_for("the killed row", |s| s.contains("killed"));
+    let left: Vec<i32> = pids.into_iter().filter(|&p| alive(p)).collect();
+    assert!(left.is_empty(), "{} survived x y: {left:?}", left.len());
+
+    let pids = launch("second");
+    tmux.keys(&["Q"]);
+    tmux.wait_for("the quit question", |s| {
+        s.contains("Quit and kill them all?")
+    });
+    tmux.keys(&["y"]);
+    let end = Instant::now() + WAIT;
+    while tmux.alive() {
+        assert!(Instant::now() < end, "corral did not exit");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let left: Vec<i32> = pids.into_iter().filter(|&p| alive(p)).collect();
+    assert!(left.is_empty(), "{} survived Q y: {left:?}", left.len());
+}

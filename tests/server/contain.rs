@@ -1,0 +1,221 @@
+//! Containment and store ownership with the agents in the server: every
+//! way a server task is stopped (`corral kill`, `corral server stop
+//! --kill`, SIGTERM of the server, `kill -9` of the server) leaves none of
+//! the agent's 200 children and none of the processes that left its group,
+//! and commands racing the server never overwrite a final status.
+
+use super::*;
+
+/// Processes that leave the group: setsid, double fork, setpgid, and where
+/// tasks get a cgroup one with no environment.
+fn outside_group() -> usize {
+    3 + usize::from(corral::runtime::cgroup::available())
+}
+
+/// The pids `escape.py` wrote to `file` (`count` of them), once it wrote
+/// them all.
+fn escaped_pids(file: &Path, count: usize) -> Vec<i32> {
+    let mut text = String::new();
+    let ready = wait_until(Duration::from_secs(30), || {
+        text = std::fs::read_to_string(file).unwrap_or_default();
+        text.ends_with("ready\n")
+    });
+    assert!(ready, "escape.py never got ready: {text}");
+    let pids: Vec<i32> = text.lines().filter_map(|l| l.parse().ok()).collect();
+    assert_eq!(pids.len(), count, "{text}");
+    pids
+}
+
+/// Hands `escape.py` with 200 stubborn children to the server; returns the
+/// task's id and every pid it started.
+fn detach_escaper(home: &Home) -> (String, Vec<i32>) {
+    let pids_file = home.path().join("pids");
+    let _ = std::fs::remove_file(&pids_file);
+    let bin = fixtures().join("fake_claude.sh");
+    let id = home
+        .ok(&[
+            "run",
+            "--detach",
+            "--agent-bin",
+            bin.to_str().unwrap(),
+            "--env",
+            "FAKE_AGENT=escape.py",
+            "--env",
+            "ESCAPE_CHILDREN=200",
+            "--env",
+            &format!("ESCAPE_PIDS_FILE={}", pids_file.display()),
+            "--env",
+            &format!(
+                "ESCAPE_CLEAN_ENV={}",
+                u8::from(corral::runtime::cgroup::available())
+            ),
+            "--",
+            "escape",
+        ])
+        .trim()
+        .to_string();
+    let pids = escaped_pids(&pids_file, 200 + outside_group());
+    (id, pids)
+}
+
+fn survivors(pids: &[i32]) -> Vec<i32> {
+    pids.iter().copied().filter(|&pid| alive(pid)).collect()
+}
+
+#[test]
+fn every_way_a_server_task_stops_leaves_no_child_and_no_escaped_process() {
+    // `corral kill ID`: the task ends `killed` and counts the escapees.
+    let home = Home::new();
+    let (id, pids) = detach_escaper(&home);
+    assert_eq!(home.ok(&["kill", &id]).trim(), format!("killed {id}"));
+    let left = survivors(&pids);
+    assert!(
+        left.is_empty(),
+        "{} survived corral kill: {left:?}",
+        left.len()
+    );
+    let task = home.task(&id);
+    assert_eq!(task["status"], "killed", "{task}");
+    assert_eq!(task["killed_outside_group"], outside_group(), "{task}");
+
+    // `corral server stop --kill`.
+    let (id, pids) = detach_escaper(&home);
+    let out = home.ok(&["server", "stop", "--kill"]);
+    assert!(out.starts_with("corral server stopped"), "{out}");
+    let left = survivors(&pids);
+    assert!(
+        left.is_empty(),
+        "{} survived server stop: {left:?}",
+        left.len()
+    );
+    assert_eq!(home.status_of(&id), "killed");
+
+    // SIGTERM of the server (systemd stopping it, a shutdown).
+    let (id, pids) = detach_escaper(&home);
+    let server = home.server_pid().expect("a server runs");
+    unsafe { libc::kill(server, libc::SIGTERM) };
+    assert!(
+        wait_until(Duration::from_secs(30), || !alive(server)),
+        "the server outlived SIGTERM"
+    );
+    let left = survivors(&pids);
+    assert!(left.is_empty(), "{} survived SIGTERM: {left:?}", left.len());
+    assert_eq!(home.status_of(&id), "killed");
+
+    // SIGHUP is not a reason to stop: the agent goes on.
+    let (id, pids) = detach_escaper(&home);
+    let server = home.server_pid().expect("a server runs");
+    unsafe { libc::kill(server, libc::SIGHUP) };
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(alive(server), "SIGHUP stopped the server");
+    assert_eq!(survivors(&pids).len(), pids.len(), "SIGHUP killed agents");
+    assert_eq!(home.status_of(&id), "running");
+
+    // `kill -9` of the server: 2 s later nothing is left, checked before
+    // any other corral command could clean up.
+    unsafe { libc::kill(server, libc::SIGKILL) };
+    std::thread::sleep(Duration::from_secs(2));
+    let left = survivors(&pids);
+    assert!(
+        left.is_empty(),
+        "{} alive 2 s after kill -9 of the server: {left:?}",
+        left.len()
+    );
+    assert!(
+        corral::runtime::cgroup::task_cgroups_of(server as u32).is_empty(),
+        "the watchdog removed the task cgroups"
+    );
+    assert_eq!(home.status_of(&id), "interrupted");
+}
+
+#[test]
+fn commands_racing_the_server_never_overwrite_a_final_status() {
+    const WORKERS: usize = 20;
+    const RUNS_EACH: usize = 5;
+    let home = std::sync::Arc::new(Home::new());
+    home.ok(&["server", "start"]);
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    // `corral ls` in a loop beside the server: each one reads the store and
+    // judges the owners of unfinished records.
+    let lister = {
+        let (home, stop) = (home.clone(), stop.clone());
+        std::thread::spawn(move || {
+            let mut listed = 0;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                let tasks: Value =
+                    serde_json::from_str(&home.ok(&["ls", "--all", "--json"])).unwrap();
+                let cut: Vec<&Value> = tasks
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .filter(|t| t["status"] == "interrupted")
+                    .collect();
+                assert!(cut.is_empty(), "ls showed tasks as interrupted: {cut:?}");
+                listed += 1;
+            }
+            listed
+        })
+    };
+    let transcript = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/claude/text.jsonl");
+    let bin = fixtures().join("fake_claude.sh");
+    let workers: Vec<_> = (0..WORKERS)
+        .map(|_| {
+            let (home, bin, transcript) = (home.clone(), bin.clone(), transcript.clone());
+            std::thread::spawn(move || {
+                (0..RUNS_EACH)
+                    .map(|_| {
+                        home.ok(&[
+                            "run",
+                            "--detach",
+                            "--agent-bin",
+                            bin.to_str().unwrap(),
+                            "--env",
+                            "FAKE_AGENT=replay.sh",
+                            "--env",
+                            &format!("FAKE_AGENT_ARGS={}", transcript.display()),
+                            "--",
+                            "say hi",
+                        ])
+                        .trim()
+                        .to_string()
+                    })
+                    .collect::<Vec<String>>()
+            })
+        })
+        .collect();
+    let ids: Vec<String> = workers
+        .into_iter()
+        .flat_map(|w| w.join().expect("every submission succeeds"))
+        .collect();
+    assert_eq!(ids.len(), WORKERS * RUNS_EACH);
+    let mut unfinished = Vec::new();
+    let all_final = wait_until(Duration::from_secs(120), || {
+        let tasks: Value = serde_json::from_str(&home.ok(&["ls", "--all", "--json"])).unwrap();
+        unfinished = tasks
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|t| t["status"] != "succeeded")
+            .cloned()
+            .collect();
+        tasks.as_array().unwrap().len() == ids.len() && unfinished.is_empty()
+    });
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let listed = lister.join().expect("no ls saw an interrupted task");
+    assert!(listed > 0, "ls ran beside the server");
+    assert!(all_final, "not all succeeded: {unfinished:?}");
+    // The stored records agree once the server is gone.
+    home.ok(&["server", "stop"]);
+    let tasks: Value = serde_json::from_str(&home.ok(&["ls", "--all", "--json"])).unwrap();
+    let lost: Vec<&Value> = tasks
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|t| t["status"] != "succeeded")
+        .collect();
+    assert!(
+        lost.is_empty(),
+        "{} lost their result: {lost:?}",
+        lost.len()
+    );
+}
