@@ -108,6 +108,7 @@ fn one(n: usize, deltas: usize, view_name: &str) {
             pending_launch: None,
             pending_select: None,
             gone: None,
+            elsewhere: None,
             args: cli.tui.clone(),
             config: corral::config::Config::default(),
             bindings: Default::default(),

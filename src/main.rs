@@ -4,7 +4,7 @@
 use std::io::IsTerminal;
 use std::path::Path;
 
-use corral::cli::{Cli, CliCommand, ConfigCommand};
+use corral::cli::{Cli, CliCommand, ConfigCommand, ServerAction};
 use corral::config::{Config, commands as config_cmd};
 use corral::paths::Paths;
 use corral::review;
@@ -187,6 +187,17 @@ fn main() {
         Some(CliCommand::Server(args)) if args.stdio => corral::server::bridge::run(config_file),
         Some(CliCommand::Server(args)) => match args.action {
             None => corral::server::run_foreground(config_file, args.idle_timeout),
+            // A server would only say in its log that it cannot read the
+            // config: starting one reads it here first.
+            Some(action @ (ServerAction::Start | ServerAction::Restart { .. })) => {
+                match load_config(config_file)
+                    .and_then(|_| Paths::resolve(config_file).map_err(|err| fail(err, EXIT_USAGE)))
+                {
+                    Ok(paths) => server_cmd::server(action, &paths, config_file)
+                        .unwrap_or_else(|err| fail(err, 1)),
+                    Err(code) => code,
+                }
+            }
             Some(action) => match Paths::resolve(config_file) {
                 Ok(paths) => server_cmd::server(action, &paths, config_file)
                     .unwrap_or_else(|err| fail(err, 1)),

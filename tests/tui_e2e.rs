@@ -3,6 +3,9 @@
 //! kill it with `x` `y`, check that its whole process group is gone, launch
 //! another and quit with `q` `y`, which must kill it too.
 //!
+//! The cockpit (local or a client of the server) lists the task of a live
+//! `corral run` read-only and never takes it over.
+//!
 //! Skipped (with a message) when tmux is not installed. Every wait is
 //! bounded, and the tmux server is killed whatever happens.
 
@@ -232,29 +235,66 @@ fn the_cockpit_leaves_a_live_corral_run_alone() {
         std::thread::sleep(Duration::from_millis(50));
     }
 
+    std::fs::create_dir(home.join("run")).unwrap();
     let env: Vec<String> = xdg
         .iter()
         .map(|(k, v)| format!("{k}={}", v.display()))
+        .chain([format!("XDG_RUNTIME_DIR={}", home.join("run").display())])
         .collect();
-    let command = format!(
-        "env {} {bin} --local --cwd {}",
-        env.join(" "),
-        home.display()
-    );
-    let tmux = Tmux::start(&command, 90, 30);
-    tmux.wait_for("the cockpit without the other corral's task", |s| {
-        s.contains("no tasks yet")
-    });
-    // Give a wrong adoption every chance to write.
-    std::thread::sleep(Duration::from_millis(500));
-    assert_eq!(stored_statuses(home), ["running"], "{}", tmux.capture());
-    assert!(run.try_wait().unwrap().is_none(), "the run was stopped");
+    let env = env.join(" ");
+    // Stops the server this test starts, whatever happens.
+    struct StopServer(String);
+    impl Drop for StopServer {
+        fn drop(&mut self) {
+            let _ = std::process::Command::new("sh")
+                .args(["-c", &self.0])
+                .output();
+        }
+    }
+    let _server = StopServer(format!("env {env} {bin} server stop --kill"));
+    // The cockpit with its own agents, then as a client of the server: in
+    // neither is the run's task taken over; both list it as another
+    // corral's, read-only.
+    for (mode, width) in [("--local", 90), ("", 96)] {
+        let command = format!("env {env} {bin} {mode} --cwd {}", home.display());
+        let tmux = Tmux::start(&command, width, 30);
+        let screen = tmux.wait_for("the other corral's task, read-only", |s| {
+            s.contains("no tasks yet") && s.contains("run by another corral")
+        });
+        let row = screen
+            .lines()
+            .find(|l| l.contains("busy elsewhere"))
+            .unwrap_or_else(|| panic!("{mode}: no row for the run: {screen}"));
+        assert!(row.contains("running"), "{mode}: {row}");
+        assert!(
+            row.contains(&format!("corral {}", run.id())),
+            "{mode}: {row}"
+        );
+        // Keys act on the cockpit's own tasks only: there are none.
+        tmux.keys(&["x"]);
+        std::thread::sleep(Duration::from_millis(500));
+        assert!(!tmux.capture().contains("Kill #"), "{}", tmux.capture());
+        assert_eq!(stored_statuses(home), ["running"], "{}", tmux.capture());
+        assert!(run.try_wait().unwrap().is_none(), "the run was stopped");
+        tmux.keys(&["q"]);
+        let end = Instant::now() + WAIT;
+        while tmux.alive() {
+            assert!(Instant::now() < end, "{mode}: the cockpit did not quit");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
 
-    // Its own corral still owns it and writes its end.
+    // Its own corral still owns it and writes its end, which a cockpit
+    // started meanwhile sees: the row goes away.
+    let tmux = Tmux::start(&format!("env {env} {bin} --cwd {}", home.display()), 98, 30);
+    tmux.wait_for("the running task", |s| s.contains("busy elsewhere"));
     unsafe { libc::kill(run.id() as i32, libc::SIGTERM) };
     let status = run.wait().unwrap();
     assert_eq!(status.code(), Some(143));
     assert_eq!(stored_statuses(home), ["killed"]);
+    tmux.wait_for("the row of the finished run gone", |s| {
+        !s.contains("run by another corral")
+    });
 }
 
 fn git_in(dir: &Path, args: &[&str]) -> String {
@@ -563,7 +603,7 @@ fn the_kill_keys_through_the_server_leave_no_child_and_no_escaped_process() {
     let pids = launch("second");
     tmux.keys(&["Q"]);
     tmux.wait_for("the quit question", |s| {
-        s.contains("Quit and kill them all?")
+        s.contains("Stop them all and quit?")
     });
     tmux.keys(&["y"]);
     let end = Instant::now() + WAIT;

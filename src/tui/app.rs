@@ -157,6 +157,9 @@ pub struct App {
     pub terminal_focus: Option<TaskId>,
     /// Open a shell here, the cockpit stepping aside meanwhile.
     pub pending_shell: Option<std::path::PathBuf>,
+    /// Tasks another live corral runs, as the store shows them: listed
+    /// below ours, read-only (see [`super::elsewhere`]).
+    pub elsewhere: Vec<super::elsewhere::Elsewhere>,
     panes: HashMap<TaskId, PaneState>,
     lines: super::line_cache::LineCache,
     raw_view: super::raw_view::RawView,
@@ -181,6 +184,7 @@ impl App {
             help_scroll: 0,
             terminal_focus: None,
             pending_shell: None,
+            elsewhere: Vec::new(),
             search: None,
             notice: None,
             quitting: false,
@@ -190,6 +194,17 @@ impl App {
             panes: HashMap::new(),
             lines: Default::default(),
             raw_view: super::raw_view::RawView::new(pty_size),
+        }
+    }
+
+    /// Rows of the task list under its header: the tasks, then the hosts
+    /// that are not live, then a heading and a row per task of another
+    /// corral when there are any.
+    pub fn list_rows(&self, state: &State) -> usize {
+        let ours = state.tasks.len() + Self::host_rows(state).len();
+        match self.elsewhere.len() {
+            0 => ours,
+            n => ours.max(1) + n + 1,
         }
     }
 
@@ -253,12 +268,6 @@ impl App {
             .iter()
             .filter(|h| h.status != crate::core::LinkStatus::Live)
             .collect()
-    }
-
-    /// Rows of the task list under its header: the tasks, then the hosts
-    /// that are not live.
-    pub fn list_rows(state: &State) -> usize {
-        state.tasks.len() + Self::host_rows(state).len()
     }
 
     /// The next task waiting for the user after the selected one.
@@ -360,7 +369,7 @@ impl App {
     /// Where the selected task's transcript is drawn: the pane body above
     /// the answer box or the follow-up line.
     fn pane_geometry(&self, state: &State) -> Rect {
-        let body = pane_body(regions(self.size, Self::list_rows(state)).pane);
+        let body = pane_body(regions(self.size, self.list_rows(state)).pane);
         Rect {
             height: body.height.saturating_sub(self.reserved_rows(state, body)),
             ..body

@@ -72,7 +72,7 @@ impl App {
             }
             return;
         }
-        let r = regions(self.size, Self::list_rows(state));
+        let r = regions(self.size, self.list_rows(state));
         if r.list.contains(at) && row > r.list.y {
             let offset = list_offset(r.list, self.selected_index(state).unwrap_or(0));
             let i = offset + (row - r.list.y - 1) as usize;

@@ -34,7 +34,7 @@ impl App {
     /// Rows and columns of the pane body, where a focused program's
     /// terminal is shown.
     pub(super) fn terminal_size(&self, state: &State) -> (u16, u16) {
-        let body = pane_body(regions(self.size, Self::list_rows(state)).pane);
+        let body = pane_body(regions(self.size, self.list_rows(state)).pane);
         (body.height.max(1), body.width.max(1))
     }
 

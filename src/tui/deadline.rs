@@ -6,7 +6,8 @@
 //! status bar) for its next frame, a visible elapsed time for its next whole
 //! second. A blocked task waits for the user and a finished one for nothing,
 //! so neither arms a timer, and neither does a task scrolled out of sight or
-//! hidden under the diff review. Must never do IO or look at the clock (the
+//! hidden under the diff review. Another corral's task in the list ticks its
+//! elapsed time like ours. Must never do IO or look at the clock (the
 //! time comes in).
 
 use super::app::{App, Overlay};
@@ -42,6 +43,12 @@ pub fn next_redraw(app: &App, state: &State, now_ms: u64) -> Option<u64> {
             want(now_ms + 1000 - ms % 1000);
         }
     }
+    // Other corrals' tasks (below ours in the list) show their elapsed time.
+    if !app.grid {
+        for at in app.elsewhere.iter().filter_map(|e| e.started_ms) {
+            want(now_ms + 1000 - now_ms.saturating_sub(at) % 1000);
+        }
+    }
     next
 }
 
@@ -60,7 +67,7 @@ fn visible_tasks<'a>(app: &App, state: &'a State) -> Vec<&'a Task> {
             .filter_map(|id| state.task(*id))
             .collect();
     }
-    let list = regions(app.size, state.tasks.len()).list;
+    let list = regions(app.size, app.list_rows(state)).list;
     let rows = list.height.saturating_sub(1) as usize;
     let offset = list_offset(list, app.selected_index(state).unwrap_or(0));
     App::list_order(state)

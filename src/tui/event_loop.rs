@@ -68,6 +68,8 @@ pub struct Cockpit {
     pub attention: super::attention::Attention,
     /// Why the link to this machine's server ended, when it did.
     pub gone: Option<String>,
+    /// Other corrals' tasks from the store, whenever they change.
+    pub elsewhere: Option<Receiver<Vec<super::elsewhere::Elsewhere>>>,
 }
 
 impl Cockpit {
@@ -410,6 +412,10 @@ pub async fn run_loop(c: &mut Cockpit, term: &mut Term) -> std::io::Result<()> {
                 c.note(note);
                 dirty = true;
             }
+            Some(tasks) = next_note(&mut c.elsewhere) => {
+                c.app.elsewhere = tasks;
+                dirty = true;
+            }
             _ = sigterm.recv() => break,
             _ = sighup.recv() => break,
             _ = sigint.recv() => break,
@@ -439,8 +445,9 @@ fn shell_in(term: &mut Term, dir: &std::path::Path) -> std::io::Result<()> {
     ran.map(|_| ())
 }
 
-/// The next note of the server link; never, in local mode.
-async fn next_note(notes: &mut Option<Receiver<Note>>) -> Option<Note> {
+/// The next note of the server link (never, in local mode), or the next
+/// list of other corrals' tasks (never, without a store).
+async fn next_note<T>(notes: &mut Option<Receiver<T>>) -> Option<T> {
     match notes {
         Some(rx) => rx.recv().await,
         None => std::future::pending().await,

@@ -17,6 +17,7 @@ pub mod app;
 pub mod attention;
 pub mod bindings;
 pub mod deadline;
+pub mod elsewhere;
 pub mod event_loop;
 pub mod form;
 pub mod host_link;
@@ -307,6 +308,19 @@ pub fn run(
         }
         let mut form = launch::form_defaults(&defaults, &config, &cwd);
         form.hosts = host_names.clone();
+        // Tasks other corrals run show below ours, read-only.
+        let elsewhere = match Store::open(&paths.tasks_dir()) {
+            Ok(store) => {
+                let (tx, rx) = tokio::sync::mpsc::channel(4);
+                let ours = std::iter::once(std::process::id())
+                    .chain(server_pid)
+                    .map(|pid| pid as i32)
+                    .collect();
+                elsewhere::watch(store, ours, tx);
+                Some(rx)
+            }
+            Err(_) => None,
+        };
         let app = App::new(
             theme,
             ratatui::layout::Rect::new(0, 0, size.width, size.height),
@@ -321,6 +335,7 @@ pub fn run(
             pending_launch: None,
             pending_select: None,
             gone: None,
+            elsewhere,
             args: defaults,
             bindings,
             attention: {

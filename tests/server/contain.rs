@@ -2,7 +2,8 @@
 //! way a server task is stopped (`corral kill`, `corral server stop
 //! --kill`, SIGTERM of the server, `kill -9` of the server) leaves none of
 //! the agent's 200 children and none of the processes that left its group,
-//! and commands racing the server never overwrite a final status.
+//! and commands racing the server never overwrite a final status; a bad
+//! config line is named where a server would start with it.
 
 use super::*;
 
@@ -217,5 +218,135 @@ fn commands_racing_the_server_never_overwrite_a_final_status() {
         lost.is_empty(),
         "{} lost their result: {lost:?}",
         lost.len()
+    );
+}
+
+#[test]
+fn a_bad_config_line_is_named_where_a_server_would_start_and_none_runs() {
+    let home = Home::new();
+    let dir = home.path().join("config/corral");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("config.toml"), "concurrency = 2\nbogus line\n").unwrap();
+    for args in [
+        &["server", "start"][..],
+        &["server", "restart"],
+        &["run", "--detach", "--", "hi"],
+    ] {
+        let out = home.run(args);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+        assert!(err.contains("config.toml:2:"), "{args:?}: {err}");
+        assert!(home.server_pid().is_none(), "{args:?} started a server");
+    }
+    // Stopping and asking need no config.
+    assert!(
+        home.ok(&["server", "stop"])
+            .contains("no corral server runs")
+    );
+}
+
+/// Claude Code runs each Bash command in a new session, out of the group
+/// the server kills. The real claude against the loopback mock, its task
+/// handed to the server and its Bash command allowed with `corral answer`:
+/// 2 s after `kill -9` of the server, nothing of the tool tree (nor claude)
+/// is left, before any other corral command runs.
+#[test]
+fn kill_9_of_the_server_during_a_long_bash_command_leaves_nothing_of_the_tool_tree() {
+    use support::anthropic_mock::{MockAnthropic, Reply};
+    const LONG: &str = "sleep 3119";
+    let Some(claude) = support::claude_or_skip("server kill -9 during a Bash command") else {
+        return;
+    };
+    let mock = MockAnthropic::start(vec![Reply::bash(
+        &format!("{LONG}; echo done"),
+        "Let me run a long command.",
+    )]);
+    let sandbox = support::Sandbox::new(&claude);
+    let mut env = sandbox.env(mock.port());
+    let home = sandbox.root().join("corral");
+    std::fs::create_dir_all(home.join("run")).unwrap();
+    for (var, dir) in [
+        ("XDG_CONFIG_HOME", "config"),
+        ("XDG_DATA_HOME", "data"),
+        ("XDG_STATE_HOME", "state"),
+        ("XDG_RUNTIME_DIR", "run"),
+    ] {
+        env.push((var.into(), home.join(dir).display().to_string()));
+    }
+    let work = sandbox.work.display().to_string();
+    let corral = |args: &[&str]| {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_corral"));
+        cmd.env_clear()
+            .envs(env.iter().cloned())
+            .current_dir(&sandbox.work)
+            .args(args)
+            .stdin(Stdio::null());
+        run_bounded(cmd)
+    };
+    let server_pid = || -> Option<i32> {
+        let text = std::fs::read_to_string(home.join("data/corral/server.lock")).ok()?;
+        text.trim().parse().ok().filter(|&pid| alive(pid))
+    };
+    struct KillServer<'a>(&'a dyn Fn() -> Option<i32>);
+    impl Drop for KillServer<'_> {
+        fn drop(&mut self) {
+            if let Some(pid) = (self.0)() {
+                unsafe { libc::kill(pid, libc::SIGKILL) };
+            }
+        }
+    }
+    let _kill = KillServer(&server_pid);
+    let out = corral(&[
+        "run",
+        "--detach",
+        "--cwd",
+        &work,
+        "--permission-mode",
+        "default",
+        "--",
+        "Run the long command.",
+    ]);
+    assert!(out.status.success(), "{out:?}");
+    let id = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    let status = || -> String {
+        let out = corral(&["ls", "--json", "--all"]);
+        let tasks: Value = serde_json::from_slice(&out.stdout).unwrap_or_default();
+        tasks
+            .as_array()
+            .and_then(|t| t.iter().find(|t| t["id"] == id))
+            .and_then(|t| t["status"].as_str())
+            .unwrap_or_default()
+            .to_string()
+    };
+    // Claude asks before it runs the command (unless its settings allow
+    // it): allowed from the command line, as a user would.
+    let mut tool = Vec::new();
+    let mut answered = false;
+    assert!(
+        wait_until(Duration::from_secs(90), || {
+            if !answered && status() == "blocked" {
+                let out = corral(&["answer", &id, "allow"]);
+                assert!(out.status.success(), "{out:?}");
+                answered = true;
+            }
+            tool = sandbox
+                .leftover_processes()
+                .into_iter()
+                .filter(|(_, cmdline)| cmdline.contains(LONG))
+                .collect();
+            !tool.is_empty()
+        }),
+        "the Bash tool never ran `{LONG}` (task {}): {:?}",
+        status(),
+        sandbox.leftover_processes()
+    );
+    let server = server_pid().expect("a server runs");
+    unsafe { libc::kill(server, libc::SIGKILL) };
+    // No other corral command runs before the check.
+    std::thread::sleep(Duration::from_secs(2));
+    let left = sandbox.leftover_processes();
+    assert!(
+        left.is_empty(),
+        "alive 2 s after kill -9 of the server: {left:?}"
     );
 }

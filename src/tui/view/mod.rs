@@ -32,7 +32,7 @@ pub fn draw(app: &App, state: &State, area: Rect, buf: &mut Buffer) {
 }
 
 fn draw_regions(app: &App, state: &State, area: Rect, buf: &mut Buffer) {
-    let r = regions(area, App::list_rows(state));
+    let r = regions(area, app.list_rows(state));
     if app.grid {
         let body = Rect {
             height: area.height.saturating_sub(1),

@@ -3,7 +3,8 @@
 //! progress and the step it is on, title, what its process tree costs
 //! while it runs (CPU, and memory where the list is wide enough), elapsed
 //! time (live while running), tokens and cost; then a row per host whose
-//! link is not live, with why in its own words.
+//! link is not live, with why in its own words; then, dim and read-only,
+//! the tasks another live corral runs (`crate::tui::elsewhere`).
 //!
 //! Pure: draws from the app and core state, changes nothing.
 
@@ -112,6 +113,9 @@ pub fn render(app: &App, state: &State, area: Rect, buf: &mut Buffer) {
         + &rpad("tokens", 8)
         + &rpad("cost", 9);
     Line::styled(header, th.title().patch(th.dim())).render(Rect { height: 1, ..area }, buf);
+    // Other corrals' rows span the title and the process cost columns
+    // (their trees are not sampled here).
+    let others_w = title_w + right - RIGHT;
     let hosts = App::host_rows(state);
     if state.tasks.is_empty() && hosts.is_empty() {
         if area.height > 1 {
@@ -124,6 +128,7 @@ pub fn render(app: &App, state: &State, area: Rect, buf: &mut Buffer) {
                 buf,
             );
         }
+        render_elsewhere(app, area.y + 2, area, (host_w, others_w), buf);
         return;
     }
     let sel = app.selected_index(state).unwrap_or(0);
@@ -161,6 +166,83 @@ pub fn render(app: &App, state: &State, area: Rect, buf: &mut Buffer) {
             buf,
         );
         y += 1;
+    }
+    render_elsewhere(app, y, area, (host_w, others_w), buf);
+}
+
+/// Tasks of other corrals from row `y` on, dim, after a heading that says
+/// they are read-only here (see `crate::tui::elsewhere`); `title_w` spans
+/// the title and the process cost columns (their trees are not sampled).
+fn render_elsewhere(
+    app: &App,
+    y: u16,
+    area: Rect,
+    (host_w, title_w): (usize, usize),
+    buf: &mut Buffer,
+) {
+    if app.elsewhere.is_empty() || y >= area.bottom() {
+        return;
+    }
+    let th = app.theme;
+    let row = |y: u16| Rect {
+        y,
+        height: 1,
+        ..area
+    };
+    Line::styled(
+        truncate(
+            "  run by another corral (read-only here; corral logs ID --follow):",
+            area.width as usize,
+        ),
+        th.dim(),
+    )
+    .render(row(y), buf);
+    for (n, e) in app.elsewhere.iter().enumerate() {
+        let y = y + 1 + n as u16;
+        if y >= area.bottom() {
+            break;
+        }
+        let owner = e
+            .owner_pid
+            .map(|pid| format!(" · corral {pid}"))
+            .unwrap_or_default();
+        let title = format!(
+            "{} · {}{owner}",
+            safe_text(&e.title).replace('\n', " "),
+            e.id
+        );
+        let elapsed = e
+            .started_ms
+            .map(|at| duration(app.now_ms.saturating_sub(at) / 1000 * 1000))
+            .unwrap_or_else(|| "-".into());
+        let line = Line::from(vec![
+            Span::styled(
+                format!("{} ", status_glyph(e.status, 0)),
+                th.status(e.status),
+            ),
+            Span::styled(pad("", 4), th.dim()),
+            Span::styled(pad("", host_w), th.dim()),
+            Span::styled(pad(e.status.name(), 10), th.status(e.status)),
+            Span::styled(pad(&safe_text(&e.agent), 8), th.dim()),
+            Span::styled(pad(&title, title_w), th.dim()),
+            Span::styled(rpad(&elapsed, 8), th.dim()),
+            Span::styled(
+                rpad(
+                    &if e.tokens > 0 {
+                        tokens(e.tokens)
+                    } else {
+                        "-".into()
+                    },
+                    8,
+                ),
+                th.dim(),
+            ),
+            Span::styled(
+                rpad(&e.cost_usd.map(cost).unwrap_or_else(|| "-".into()), 9),
+                th.dim(),
+            ),
+        ]);
+        line.render(row(y), buf);
     }
 }
 
