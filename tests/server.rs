@@ -341,12 +341,11 @@ fn the_socket_is_private_one_server_runs_and_kill_9_leaves_nothing_behind() {
             ("ASK_PID_FILE", pid_file.to_str().unwrap()),
         ],
     );
-    assert!(wait_until(Duration::from_secs(10), || pid_file.exists()));
-    let agent: i32 = std::fs::read_to_string(&pid_file)
-        .unwrap()
-        .trim()
-        .parse()
-        .unwrap();
+    // The file is created before the pid is written into it.
+    let read_pid =
+        || -> Option<i32> { std::fs::read_to_string(&pid_file).ok()?.trim().parse().ok() };
+    assert!(wait_until(Duration::from_secs(10), || read_pid().is_some()));
+    let agent = read_pid().unwrap();
     assert!(alive(agent));
     let server = home.server_pid().expect("a server runs");
     unsafe { libc::kill(server, libc::SIGKILL) };
