@@ -435,6 +435,13 @@ fn unwrap_shell(command: &str) -> String {
         {
             return rest[1..rest.len() - 1].to_string();
         }
+        // A single word needs no quotes: `/bin/bash -lc ls`.
+        if let Some(word) = command.strip_prefix(shell)
+            && !word.is_empty()
+            && !word.contains(|c: char| c.is_whitespace() || c == '\'' || c == '"')
+        {
+            return word.to_string();
+        }
     }
     command.to_string()
 }
@@ -542,5 +549,20 @@ fn clip(line: &str) -> String {
     match clean.char_indices().nth(200) {
         Some((at, _)) => format!("{}…", &clean[..at]),
         None => clean,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::unwrap_shell;
+
+    #[test]
+    fn the_shell_wrapper_comes_off_quoted_and_single_word_commands() {
+        assert_eq!(unwrap_shell("/bin/bash -lc 'touch a b'"), "touch a b");
+        assert_eq!(unwrap_shell("/bin/bash -lc ls"), "ls");
+        // Quotes inside: shown as codex sent it.
+        let nested = r#"/bin/bash -lc 'echo '"'"'hi'"'"''"#;
+        assert_eq!(unwrap_shell(nested), nested);
+        assert_eq!(unwrap_shell("ls -la"), "ls -la");
     }
 }
