@@ -22,8 +22,8 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 use support::Sandbox;
-use support::anthropic_mock::{self as anthropic, Block, Message, MockAnthropic};
-use support::responses_mock::{self as responses, Item, MockResponses, Output};
+use support::anthropic_mock::{self as anthropic, Block, MockAnthropic};
+use support::responses_mock::{self as responses, Item, MockResponses};
 
 const LIMIT: Duration = Duration::from_secs(150);
 const SANDBOX_NAME: &str = "/home/dev/sandbox";
@@ -84,11 +84,9 @@ fn install_mcp_server(sandbox: &Sandbox) -> PathBuf {
 
 fn claude_script(scenario: &str) -> Option<Vec<anthropic::Reply>> {
     use anthropic::Reply;
-    let message = |blocks: Vec<Block>| {
-        Reply::Answer(Message {
-            blocks,
-            chunk_delay: Duration::from_millis(10),
-        })
+    let message = |blocks: Vec<Block>| Reply::Stream {
+        parts: blocks,
+        chunk_delay: Duration::from_millis(10),
     };
     let tool = |name: &str, input: Value| Block::ToolUse {
         name: name.to_string(),
@@ -283,14 +281,12 @@ fn claude_args(scenario: &str, mcp_config: Option<&Path>) -> Vec<String> {
 
 fn codex_script(scenario: &str) -> Option<Vec<responses::Reply>> {
     use responses::Reply;
-    let call = |name: &str, arguments: Value| {
-        Reply::Answer(Output {
-            items: vec![Item::FunctionCall {
-                name: name.to_string(),
-                arguments,
-            }],
-            chunk_delay: Duration::from_millis(10),
-        })
+    let call = |name: &str, arguments: Value| Reply::Stream {
+        parts: vec![Item::FunctionCall {
+            name: name.to_string(),
+            arguments,
+        }],
+        chunk_delay: Duration::from_millis(10),
     };
     let plan = |a: &str, b: &str, c: &str| {
         json!({"explanation": "Working through the fix.", "plan": [
@@ -309,32 +305,32 @@ fn codex_script(scenario: &str) -> Option<Vec<responses::Reply>> {
         // MCP tools are deferred: the model finds them with `tool_search`
         // first, then calls the one found in its namespace.
         "mcp" => vec![
-            Reply::Answer(Output {
-                items: vec![Item::Whole(json!({
+            Reply::Stream {
+                parts: vec![Item::Whole(json!({
                     "type": "tool_search_call", "call_id": "call_search_{n}",
                     "status": "completed", "execution": "client",
                     "arguments": {"query": "add numbers"}}))],
                 chunk_delay: Duration::from_millis(10),
-            }),
-            Reply::Answer(Output {
-                items: vec![Item::Whole(json!({
+            },
+            Reply::Stream {
+                parts: vec![Item::Whole(json!({
                     "type": "function_call", "id": "fc_mock_add", "call_id": "call_add_{n}",
                     "namespace": "mcp__adder", "name": "add",
                     "arguments": "{\"a\":2,\"b\":3}", "status": "completed"}))],
                 chunk_delay: Duration::from_millis(10),
-            }),
+            },
             Reply::text("The sum is 5."),
         ],
         // The Responses API runs web search itself: one output item.
-        "web_search" => vec![Reply::Answer(Output {
-            items: vec![
+        "web_search" => vec![Reply::Stream {
+            parts: vec![
                 Item::Whole(json!({
                     "type": "web_search_call", "id": "ws_mock_1", "status": "completed",
                     "action": {"type": "search", "query": "rust terminal multiplexer"}})),
                 Item::Text("Zellij and tmux came up.".into()),
             ],
             chunk_delay: Duration::from_millis(10),
-        })],
+        }],
         _ => return None,
     })
 }

@@ -16,7 +16,7 @@ mod scripted;
 use std::io::Write;
 use std::time::Duration;
 
-use anthropic_mock::{Block, Message, MockAnthropic, Reply};
+use anthropic_mock::{Block, MockAnthropic, Reply};
 
 const SCENARIOS: &str = "text, tool, approval, question, slow, errors, stall, answer, subagent";
 
@@ -114,11 +114,9 @@ fn scenario(name: &str) -> Option<Vec<Reply>> {
                 name: "TaskUpdate".into(),
                 input: serde_json::json!({"taskId": id, "status": status}),
             };
-            let message = |blocks: Vec<Block>| {
-                Reply::Answer(Message {
-                    blocks,
-                    chunk_delay: Duration::from_millis(40),
-                })
+            let message = |blocks: Vec<Block>| Reply::Stream {
+                parts: blocks,
+                chunk_delay: Duration::from_millis(40),
             };
             vec![
                 message(vec![

@@ -503,7 +503,7 @@ mod capture_acp {
     use serde_json::{Value, json};
 
     use super::support::Sandbox;
-    use super::support::gemini_mock::{Message, MockGemini, Part, Reply};
+    use super::support::gemini_mock::{MockGemini, Part, Reply};
     use super::support::stdio_session::StdioSession;
 
     const WAIT: Duration = Duration::from_secs(60);
@@ -668,13 +668,13 @@ mod capture_acp {
             return;
         };
         let path = sandbox.work.join("notes.txt").display().to_string();
-        _mock.push(Reply::Answer(Message {
+        _mock.push(Reply::Stream {
             parts: vec![Part::FunctionCall {
                 name: "write_file".into(),
                 args: json!({"file_path": path, "content": "hello from the mock\n"}),
             }],
             chunk_delay: Duration::from_millis(10),
-        }));
+        });
         let sid = open(&mut s, &sandbox);
         let p = prompt(&mut s, &sid, 0, "write notes.txt");
         permit(&mut s, "allow_once");

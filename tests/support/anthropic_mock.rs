@@ -24,7 +24,7 @@ use std::time::Duration;
 use serde_json::{Value, json};
 
 use super::http::{Responder, Sse, lock, text_chunks, unique_suffix};
-use super::scripted::{Api, Script, ScriptedMock, Step};
+use super::scripted::{Api, Script, ScriptedMock, Step, declare_api};
 
 /// The text of a plain answer when the script has nothing left.
 pub const DEFAULT_TEXT: &str = "Hello from the loopback mock model. \
@@ -35,18 +35,11 @@ pub const INPUT_TOKENS: u64 = 42;
 
 pub use super::scripted::tool_finished_text;
 
-/// How the mock answers one `POST /v1/messages`.
-pub type Reply = Step<Message>;
-
-/// An assistant message streamed as SSE. Text blocks arrive in several
-/// `text_delta` chunks, `chunk_delay` apart. The stop reason is `tool_use`
-/// when a block is a tool use, else `end_turn`. (A stall sends the head
-/// and `message_start`.)
-#[derive(Debug, Clone, PartialEq)]
-pub struct Message {
-    pub blocks: Vec<Block>,
-    pub chunk_delay: Duration,
-}
+/// How the mock answers one `POST /v1/messages`: an assistant message
+/// streamed as SSE, text blocks in several `text_delta` chunks; its stop
+/// reason is `tool_use` when a block is a tool use, else `end_turn`. A
+/// stall sends the head and `message_start`.
+pub type Reply = Step<Block>;
 
 /// One content block of a scripted assistant message.
 #[derive(Debug, Clone, PartialEq)]
@@ -74,19 +67,19 @@ pub enum Block {
 impl Reply {
     /// A plain text answer, streamed in several chunks.
     pub fn text(text: &str) -> Reply {
-        Reply::Answer(Message {
-            blocks: vec![Block::Text(text.to_string())],
+        Reply::Stream {
+            parts: vec![Block::Text(text.to_string())],
             chunk_delay: Duration::from_millis(20),
-        })
+        }
     }
 
     /// A text answer streamed slowly: its chunks spread over about `total`.
     pub fn slow_text(text: &str, total: Duration) -> Reply {
         let chunks = text_chunks(text).len().max(1) as u32;
-        Reply::Answer(Message {
-            blocks: vec![Block::Text(text.to_string())],
+        Reply::Stream {
+            parts: vec![Block::Text(text.to_string())],
             chunk_delay: total / chunks,
-        })
+        }
     }
 
     /// A tool call, preceded by a text block `preface` unless it is empty.
@@ -99,10 +92,10 @@ impl Reply {
             name: name.to_string(),
             input,
         });
-        Reply::Answer(Message {
-            blocks,
+        Reply::Stream {
+            parts: blocks,
             chunk_delay: Duration::from_millis(20),
-        })
+        }
     }
 
     /// A `Bash` tool call. `echo hi` runs without approval in claude's
@@ -164,15 +157,11 @@ pub struct ToolResult {
     pub is_error: bool,
 }
 
-/// The Anthropic Messages API, as a [`ScriptedMock`].
-#[derive(Debug, Clone, PartialEq)]
-pub struct Anthropic;
-
-/// One HTTP request the mock received.
-pub type RecordedRequest = super::scripted::RecordedRequest<Anthropic>;
-
-/// A running mock. Dropping it stops the server and joins its threads.
-pub type MockAnthropic = ScriptedMock<Anthropic>;
+declare_api!(
+    "The Anthropic Messages API, as a [`ScriptedMock`].",
+    Anthropic,
+    MockAnthropic
+);
 
 impl RecordedRequest {
     /// Whether this is a `POST /v1/messages` (any query).
@@ -282,13 +271,8 @@ impl Api for Anthropic {
                     describe(&reply)
                 );
                 script.log(n, request, &what);
-                let model = request
-                    .body
-                    .get("model")
-                    .and_then(Value::as_str)
-                    .unwrap_or("claude-sonnet-4-5")
-                    .to_string();
-                send_reply(responder, reply, &model, n)
+                let model = request.body_str("model").unwrap_or("claude-sonnet-4-5");
+                send_reply(responder, reply, model, n)
             }
             ("POST", "/v1/messages/count_tokens") => {
                 script.log(n, request, "count_tokens");
@@ -406,7 +390,7 @@ fn or_default(step: Option<Reply>, tool_result: Option<ToolResult>) -> Reply {
 
 fn describe(reply: &Reply) -> String {
     match reply {
-        Reply::Answer(Message { blocks, .. }) => blocks
+        Reply::Stream { parts: blocks, .. } => blocks
             .iter()
             .map(|b| match b {
                 Block::Text(t) => format!("text {:?}", t.chars().take(40).collect::<String>()),
@@ -454,9 +438,7 @@ fn send_reply(
                 _ => "api_error",
             };
             let mut headers = request_id;
-            if let Some(secs) = retry_after {
-                headers.push(("retry-after".to_string(), secs));
-            }
+            headers.extend(retry_after.map(|secs| ("retry-after".to_string(), secs)));
             let body = error_body(kind, &message);
             responder.plain(status, "application/json", &headers, &body)
         }
@@ -466,10 +448,10 @@ fn send_reply(
             sse.event("ping", &json!({"type": "ping"}))?;
             sse.stall()
         }
-        Reply::Answer(Message {
-            blocks,
+        Reply::Stream {
+            parts: blocks,
             chunk_delay,
-        }) => {
+        } => {
             let mut sse = responder.sse(&request_id)?;
             sse.event("message_start", &message_start(model, n))?;
             let mut output_tokens = 1u64;

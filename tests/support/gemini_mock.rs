@@ -27,7 +27,7 @@ use std::time::Duration;
 use serde_json::{Value, json};
 
 use super::http::{Responder, text_chunks};
-use super::scripted::{Api, Script, ScriptedMock, Step};
+use super::scripted::{Api, Script, ScriptedMock, Step, declare_api};
 
 /// The text of a plain answer when the script has nothing left.
 pub const DEFAULT_TEXT: &str = "Hello from the loopback Gemini mock. \
@@ -45,15 +45,7 @@ pub use super::scripted::tool_finished_text;
 /// `retry_after` (`"0.5s"`) adds a `google.rpc.RetryInfo` detail to its
 /// Google API error body, as the real API sends with 429; a stall sends
 /// the head and one text chunk.
-pub type Reply = Step<Message>;
-
-/// A model turn with these parts; text parts are streamed in several
-/// chunks `chunk_delay` apart.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Message {
-    pub parts: Vec<Part>,
-    pub chunk_delay: Duration,
-}
+pub type Reply = Step<Part>;
 
 /// One part of a scripted model turn.
 #[derive(Debug, Clone, PartialEq)]
@@ -65,10 +57,10 @@ pub enum Part {
 impl Reply {
     /// A plain text answer, streamed in several chunks.
     pub fn text(text: &str) -> Reply {
-        Reply::Answer(Message {
+        Reply::Stream {
             parts: vec![Part::Text(text.to_string())],
             chunk_delay: Duration::from_millis(10),
-        })
+        }
     }
 
     /// A `run_shell_command` call, preceded by text `preface` unless empty.
@@ -81,10 +73,10 @@ impl Reply {
             name: SHELL_TOOL.to_string(),
             args: json!({"command": command, "description": "Run a shell command"}),
         });
-        Reply::Answer(Message {
+        Reply::Stream {
             parts,
             chunk_delay: Duration::from_millis(10),
-        })
+        }
     }
 
     /// A 429 whose body suggests retrying after `delay` (`"0.5s"`).
@@ -93,15 +85,7 @@ impl Reply {
     }
 }
 
-/// The Gemini API, as a [`ScriptedMock`].
-#[derive(Debug, Clone, PartialEq)]
-pub struct Gemini;
-
-/// One HTTP request the mock received.
-pub type RecordedRequest = super::scripted::RecordedRequest<Gemini>;
-
-/// A running mock. Dropping it stops the server and joins its threads.
-pub type MockGemini = ScriptedMock<Gemini>;
+declare_api!("The Gemini API, as a [`ScriptedMock`].", Gemini, MockGemini);
 
 impl RecordedRequest {
     /// The model and method of `/v1beta/models/<model>:<method>`.
@@ -335,7 +319,7 @@ fn send_reply(responder: &mut Responder<'_>, reply: Reply, model: &str) -> io::R
             sse.stall()
         }
         Reply::Auto => send_reply(responder, Reply::text(DEFAULT_TEXT), model),
-        Reply::Answer(Message { parts, chunk_delay }) => {
+        Reply::Stream { parts, chunk_delay } => {
             let mut sse = responder.sse(&[])?;
             let mut output_tokens = 1u64;
             let mut pending: Vec<Value> = Vec::new();

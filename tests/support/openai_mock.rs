@@ -21,7 +21,7 @@ use std::time::Duration;
 use serde_json::{Value, json};
 
 use super::http::{Responder, UntilClose};
-use super::scripted::{Api, Script, ScriptedMock};
+use super::scripted::{Api, Script, ScriptedMock, declare_api};
 
 /// The answer when the script has nothing left.
 pub const DEFAULT_TEXT: &str = "Hello from the mock chat server.";
@@ -91,17 +91,13 @@ impl Reply {
     }
 }
 
-/// OpenAI's chat completions, as a [`ScriptedMock`].
-#[derive(Debug, Clone, PartialEq)]
-pub struct ChatCompletions;
+declare_api!(
+    "OpenAI's chat completions, as a [`ScriptedMock`].",
+    ChatCompletions,
+    MockOpenAi
+);
 
-/// One request the mock received.
-pub type Recorded = super::scripted::RecordedRequest<ChatCompletions>;
-
-/// A running mock server.
-pub type MockOpenAi = ScriptedMock<ChatCompletions>;
-
-impl Recorded {
+impl RecordedRequest {
     /// The `messages` of the request as (role, content) pairs.
     pub fn messages(&self) -> Vec<(String, String)> {
         self.body_list("messages")
@@ -145,7 +141,7 @@ impl Api for ChatCompletions {
     fn answer(
         responder: &mut Responder<'_>,
         script: &Script<ChatCompletions>,
-        request: &Recorded,
+        request: &RecordedRequest,
         n: u64,
     ) -> io::Result<bool> {
         if !(request.method == "POST" && request.route().ends_with("/chat/completions")) {

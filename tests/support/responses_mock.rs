@@ -26,7 +26,7 @@ use std::time::Duration;
 use serde_json::{Value, json};
 
 use super::http::{Responder, Sse, text_chunks, unique_suffix};
-use super::scripted::{Api, Script, ScriptedMock, Step};
+use super::scripted::{Api, Script, ScriptedMock, Step, declare_api};
 
 /// The text of a plain answer when the script has nothing left.
 pub const DEFAULT_TEXT: &str = "Hello from the loopback Responses mock. \
@@ -42,15 +42,7 @@ pub use super::scripted::tool_finished_text;
 
 /// How the mock answers one `POST /v1/responses` (an error has an OpenAI
 /// error body; a stall sends the head and `response.created`).
-pub type Reply = Step<Output>;
-
-/// A response with these output items, text streamed in several deltas
-/// `chunk_delay` apart.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Output {
-    pub items: Vec<Item>,
-    pub chunk_delay: Duration,
-}
+pub type Reply = Step<Item>;
 
 /// One output item of a scripted response.
 #[derive(Debug, Clone, PartialEq)]
@@ -72,10 +64,10 @@ pub enum Item {
 impl Reply {
     /// A plain text answer, streamed in several chunks.
     pub fn text(text: &str) -> Reply {
-        Reply::Answer(Output {
-            items: vec![Item::Text(text.to_string())],
+        Reply::Stream {
+            parts: vec![Item::Text(text.to_string())],
             chunk_delay: Duration::from_millis(10),
-        })
+        }
     }
 
     /// A shell command through codex's `exec_command` tool, preceded by an
@@ -89,22 +81,22 @@ impl Reply {
             name: SHELL_TOOL.to_string(),
             arguments: json!({"cmd": command}),
         });
-        Reply::Answer(Output {
-            items,
+        Reply::Stream {
+            parts: items,
             chunk_delay: Duration::from_millis(10),
-        })
+        }
     }
 
     /// An `apply_patch` call adding `path` (relative) with `contents`.
     pub fn add_file(path: &str, contents: &str) -> Reply {
         let body: String = contents.lines().map(|l| format!("+{l}\n")).collect();
-        Reply::Answer(Output {
-            items: vec![Item::CustomToolCall {
+        Reply::Stream {
+            parts: vec![Item::CustomToolCall {
                 name: "apply_patch".to_string(),
                 input: format!("*** Begin Patch\n*** Add File: {path}\n{body}*** End Patch\n"),
             }],
             chunk_delay: Duration::from_millis(10),
-        })
+        }
     }
 
     /// A 429 with a `retry-after` header.
@@ -113,15 +105,11 @@ impl Reply {
     }
 }
 
-/// The OpenAI Responses API, as a [`ScriptedMock`].
-#[derive(Debug, Clone, PartialEq)]
-pub struct Responses;
-
-/// One HTTP request the mock received.
-pub type RecordedRequest = super::scripted::RecordedRequest<Responses>;
-
-/// A running mock. Dropping it stops the server and joins its threads.
-pub type MockResponses = ScriptedMock<Responses>;
+declare_api!(
+    "The OpenAI Responses API, as a [`ScriptedMock`].",
+    Responses,
+    MockResponses
+);
 
 impl RecordedRequest {
     /// Whether this is a `POST /v1/responses`.
@@ -246,13 +234,8 @@ impl Api for Responses {
         });
         let what = format!("({} input items) {reply:?}", request.input().len());
         script.log(n, request, &what);
-        let model = request
-            .body
-            .get("model")
-            .and_then(Value::as_str)
-            .unwrap_or("gpt-5.5")
-            .to_string();
-        send_reply(responder, reply, &model, n)
+        let model = request.body_str("model").unwrap_or("gpt-5.5");
+        send_reply(responder, reply, model, n)
     }
 }
 
@@ -282,9 +265,7 @@ fn send_reply(
             retry_after,
         } => {
             let mut headers = request_id;
-            if let Some(secs) = retry_after {
-                headers.push(("retry-after".to_string(), secs));
-            }
+            headers.extend(retry_after.map(|secs| ("retry-after".to_string(), secs)));
             let kind = match status {
                 429 => "rate_limit_exceeded",
                 400..=499 => "invalid_request_error",
@@ -299,7 +280,10 @@ fn send_reply(
             sse.stall()
         }
         Reply::Auto => send_reply(responder, Reply::text(DEFAULT_TEXT), model, n),
-        Reply::Answer(Output { items, chunk_delay }) => {
+        Reply::Stream {
+            parts: items,
+            chunk_delay,
+        } => {
             let mut sse = responder.sse(&request_id)?;
             created(&mut sse)?;
             let mut output_tokens = 1u64;

@@ -30,12 +30,17 @@ pub fn tool_finished_text(result: &str) -> String {
     format!("The tool finished. It returned: {result} -- done.")
 }
 
-/// One step of a scripted API's script: its own answer, or what every
-/// API can do instead.
+/// One step of a scripted API's script: an answer made of the API's own
+/// parts (`P`: content blocks, output items, ...), or what every API can do
+/// instead.
 #[derive(Debug, Clone, PartialEq)]
-pub enum Step<M> {
-    /// An answer, streamed the API's way (`M` says what is in it).
-    Answer(M),
+pub enum Step<P> {
+    /// An answer with these parts, streamed the API's way; text arrives in
+    /// several chunks `chunk_delay` apart.
+    Stream {
+        parts: Vec<P>,
+        chunk_delay: Duration,
+    },
     /// An HTTP error with the API's error body; `retry_after` is said the
     /// API's way (a `retry-after` header in seconds, or Gemini's retry
     /// delay in the body).
@@ -51,9 +56,9 @@ pub enum Step<M> {
     Auto,
 }
 
-impl<M> Step<M> {
+impl<P> Step<P> {
     /// An HTTP error (500, 529, 400, ...) with the API's error body.
-    pub fn error(status: u16, message: &str) -> Step<M> {
+    pub fn error(status: u16, message: &str) -> Step<P> {
         Step::Error {
             status,
             message: message.to_string(),
@@ -62,7 +67,7 @@ impl<M> Step<M> {
     }
 
     /// A 429 saying when to retry.
-    pub fn limited(message: &str, retry_after: String) -> Step<M> {
+    pub fn limited(message: &str, retry_after: String) -> Step<P> {
         Step::Error {
             status: 429,
             message: message.to_string(),
@@ -71,15 +76,33 @@ impl<M> Step<M> {
     }
 
     /// A stream that starts and then never continues.
-    pub fn stall() -> Step<M> {
+    pub fn stall() -> Step<P> {
         Step::Stall
     }
 
     /// The default rule, as a script step.
-    pub fn auto() -> Step<M> {
+    pub fn auto() -> Step<P> {
         Step::Auto
     }
 }
+
+/// Declares a scripted API: its marker type `$api` (with `$doc`), its
+/// `RecordedRequest` (to which the API adds readers of its body) and its
+/// mock `$mock`.
+macro_rules! declare_api {
+    ($doc:literal, $api:ident, $mock:ident) => {
+        #[doc = $doc]
+        #[derive(Debug, Clone, PartialEq)]
+        pub struct $api;
+
+        /// One HTTP request the mock received.
+        pub type RecordedRequest = super::scripted::RecordedRequest<$api>;
+
+        /// A running mock. Dropping it stops the server and joins its threads.
+        pub type $mock = super::scripted::ScriptedMock<$api>;
+    };
+}
+pub(crate) use declare_api;
 
 /// One model API a mock speaks.
 pub trait Api: Sized + 'static {
@@ -164,6 +187,11 @@ impl<A> RecordedRequest<A> {
     /// Whether this is a `POST` to `route` (any query).
     pub fn is_post(&self, route: &str) -> bool {
         self.method == "POST" && self.route() == route
+    }
+
+    /// `body[key]` as a string, if it is one.
+    pub fn body_str(&self, key: &str) -> Option<&str> {
+        self.body.get(key).and_then(Value::as_str)
     }
 
     /// `body[key]` as an array (empty when missing).
