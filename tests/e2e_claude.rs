@@ -9,7 +9,6 @@
 
 mod support;
 
-use std::fs::File;
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::process::{Command, Stdio};
@@ -19,6 +18,7 @@ use serde_json::{Value, json};
 use support::Sandbox;
 use support::anthropic_mock::{MockAnthropic, Reply, tool_finished_text};
 use support::http::{parse_responses, raw_exchange as raw_http};
+use support::run::{self, Run, run_bounded};
 
 /// Hard upper bound for one `corral run` (a real claude run takes ~1-3 s).
 const RUN_LIMIT: Duration = Duration::from_secs(120);
@@ -241,130 +241,12 @@ fn mock_stops_when_dropped_even_while_a_stream_stalls() {
 // corral run --json with the real claude.
 // ---------------------------------------------------------------------------
 
-/// What one `corral run --json` printed and how it ended.
-struct Run {
-    events: Vec<Value>,
-    code: Option<i32>,
-    stdout: String,
-    stderr: String,
-    elapsed: Duration,
-}
-
-impl Run {
-    fn of_type(&self, kind: &str) -> Vec<&Value> {
-        self.events.iter().filter(|e| e["type"] == kind).collect()
-    }
-
-    fn position(&self, pred: impl Fn(&Value) -> bool) -> Option<usize> {
-        self.events.iter().position(pred)
-    }
-
-    /// The concatenated `text` events.
-    fn text(&self) -> String {
-        self.of_type("text")
-            .iter()
-            .filter_map(|e| e["text"].as_str())
-            .collect()
-    }
-
-    /// The `finished` event, which must be the last line.
-    fn finished(&self) -> &Value {
-        let last = self
-            .events
-            .last()
-            .unwrap_or_else(|| panic!("no events\n{}", self.dump()));
-        assert_eq!(
-            last["type"],
-            "finished",
-            "the last line must be `finished`\n{}",
-            self.dump()
-        );
-        assert_eq!(
-            self.of_type("finished").len(),
-            1,
-            "one `finished`\n{}",
-            self.dump()
-        );
-        last
-    }
-
-    /// Exit code 0 exactly when the run succeeded.
-    fn assert_exit_matches_status(&self) {
-        let status = self.finished()["status"]
-            .as_str()
-            .unwrap_or_default()
-            .to_string();
-        let expected = if status == "succeeded" { 0 } else { 1 };
-        assert_eq!(
-            self.code,
-            Some(expected),
-            "status {status}\n{}",
-            self.dump()
-        );
-    }
-
-    fn dump(&self) -> String {
-        format!(
-            "exit code {:?} after {:?}\n--- stdout ---\n{}\n--- stderr ---\n{}",
-            self.code, self.elapsed, self.stdout, self.stderr
-        )
-    }
-}
-
-/// How a command run under [`run_bounded`] ended.
-struct Bounded {
-    code: Option<i32>,
-    stdout: String,
-    stderr: String,
-    elapsed: Duration,
-}
-
-/// Runs `cmd` (stdin `/dev/null`) to its end, killing it and everything of
-/// the sandbox and failing the test if it takes longer than `limit`.
-fn run_bounded(
-    mut cmd: Command,
-    sandbox: &Sandbox,
-    mock: &MockAnthropic,
-    limit: Duration,
-) -> Bounded {
-    // Output goes to files, not pipes: a leftover grandchild holding a pipe
-    // open could otherwise block the test past its limit.
-    let out_path = sandbox.root().join("run.stdout");
-    let err_path = sandbox.root().join("run.stderr");
-    let stdout = File::create(&out_path).expect("create the stdout file");
-    let stderr = File::create(&err_path).expect("create the stderr file");
-    let mut child = cmd
-        .stdin(Stdio::null())
-        .stdout(stdout)
-        .stderr(stderr)
-        .spawn()
-        .expect("start the command");
-    let started = Instant::now();
-    let status = loop {
-        match child.try_wait() {
-            Ok(Some(status)) => break status,
-            Ok(None) if started.elapsed() < limit => std::thread::sleep(Duration::from_millis(50)),
-            Ok(None) | Err(_) => {
-                let _ = child.kill();
-                let _ = child.wait();
-                let left = sandbox.leftover_processes();
-                sandbox.kill_leftovers();
-                panic!(
-                    "{cmd:?} did not finish within {limit:?} (killed it; left behind: {left:?})\n\
-                     --- stdout ---\n{}\n--- stderr ---\n{}\nmock saw {} message requests",
-                    std::fs::read_to_string(&out_path).unwrap_or_default(),
-                    std::fs::read_to_string(&err_path).unwrap_or_default(),
-                    mock.message_requests().len()
-                );
-            }
-        }
-    };
-    Bounded {
-        code: status.code(),
-        stdout: std::fs::read_to_string(&out_path).expect("read stdout"),
-        stderr: std::fs::read_to_string(&err_path).unwrap_or_default(),
-        elapsed: started.elapsed(),
-    }
+/// What the mock saw, for a failure message.
+fn mock_saw(mock: &MockAnthropic) -> String {
+    format!(
+        "mock saw {} message requests",
+        mock.message_requests().len()
+    )
 }
 
 /// Runs `corral run --json --cwd WORK ARGS -- PROMPT` with the sandbox's
@@ -376,41 +258,8 @@ fn corral_run(
     prompt: &str,
     limit: Duration,
 ) -> Run {
-    let mut cmd = Command::new(assert_cmd::cargo::cargo_bin("corral"));
-    cmd.env_clear()
-        .envs(sandbox.env(mock.port()))
-        .current_dir(&sandbox.work)
-        .arg("run")
-        .arg("--json")
-        .arg("--cwd")
-        .arg(&sandbox.work)
-        .args(args)
-        .arg("--")
-        .arg(prompt);
-    let Bounded {
-        code,
-        stdout,
-        stderr,
-        elapsed,
-    } = run_bounded(cmd, sandbox, mock, limit);
-    let events = stdout
-        .lines()
-        .filter(|l| !l.trim().is_empty())
-        .map(|line| {
-            let event: Value = serde_json::from_str(line).unwrap_or_else(|e| {
-                panic!("--json stdout line is not JSON ({e}): {line:?}\n--- stderr ---\n{stderr}")
-            });
-            assert!(event["type"].is_string(), "event without a type: {line}");
-            event
-        })
-        .collect();
-    Run {
-        events,
-        code,
-        stdout,
-        stderr,
-        elapsed,
-    }
+    let env = sandbox.env(mock.port());
+    run::corral_run(sandbox, env, args, prompt, limit, &|| mock_saw(mock))
 }
 
 /// Starts the mock and the sandbox, or skips (see `support::claude_or_skip`).
@@ -437,7 +286,7 @@ fn real_claude_runs_a_tool_against_the_mock_and_sends_back_its_result() {
         "stream-json",
         "--verbose",
     ]);
-    let out = run_bounded(cmd, &sandbox, &mock, RUN_LIMIT);
+    let out = run_bounded(cmd, &sandbox, RUN_LIMIT, &|| mock_saw(&mock));
     let dump = format!("exit {:?}\n{}\n{}", out.code, out.stdout, out.stderr);
     assert_eq!(out.code, Some(0), "{dump}");
     let last: Value = out
@@ -542,26 +391,10 @@ fn claude_tool_call_runs_and_its_result_reaches_the_model() {
     assert_eq!(results[0]["output"].as_str().map(str::trim), Some("hi"));
     assert_eq!(results[0]["is_error"], false);
 
+    run.assert_tool_then_answer("Let me run a command.", "hi");
     let final_text = tool_finished_text("hi");
-    let call_at = run.position(|e| e["type"] == "tool_call");
-    let result_at = run.position(|e| e["type"] == "tool_result");
-    let answer_at = run.position(|e| {
-        e["type"] == "text" && e["text"].as_str().is_some_and(|t| t.contains("returned"))
-    });
-    assert!(
-        call_at < result_at && result_at < answer_at,
-        "order: call, result, answer\n{}",
-        run.dump()
-    );
-    assert!(
-        run.text().starts_with("Let me run a command."),
-        "{}",
-        run.dump()
-    );
     assert!(run.text().ends_with(&final_text), "{}", run.dump());
-    let finished = run.finished();
-    assert_eq!(finished["status"], "succeeded");
-    assert_eq!(finished["result"], final_text.as_str());
+    assert_eq!(run.finished()["result"], final_text.as_str());
 
     let requests = mock.message_requests();
     assert_eq!(requests.len(), 2, "the tool result goes back to the model");

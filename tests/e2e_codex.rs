@@ -289,30 +289,7 @@ fn codex_shell_tool_runs_echo_hi_and_its_output_reaches_the_model() {
     assert_eq!(results[0]["output"].as_str().map(str::trim), Some("hi"));
     assert_eq!(results[0]["is_error"], false);
 
-    let call_at = run.position(|e| e["type"] == "tool_call");
-    let result_at = run.position(|e| e["type"] == "tool_result");
-    let answer_at = run.position(|e| {
-        e["type"] == "text" && e["text"].as_str().is_some_and(|t| t.contains("returned"))
-    });
-    assert!(
-        call_at < result_at && result_at < answer_at,
-        "order: call, result, answer\n{}",
-        run.dump()
-    );
-    assert!(
-        run.text().starts_with("Let me run a command."),
-        "{}",
-        run.dump()
-    );
-    let finished = run.finished();
-    assert_eq!(finished["status"], "succeeded", "{}", run.dump());
-    assert!(
-        finished["result"]
-            .as_str()
-            .is_some_and(|r| r.starts_with("The tool finished.") && r.contains("hi")),
-        "{}",
-        run.dump()
-    );
+    run.assert_tool_then_answer("Let me run a command.", "hi");
 
     let requests = mock.model_requests();
     assert_eq!(requests.len(), 2, "the tool output goes back to the model");

@@ -279,30 +279,7 @@ fn gemini_shell_tool_runs_echo_hi_in_yolo_mode_and_its_output_reaches_the_model(
     assert!(run.text().contains("Output: hi"), "{}", run.dump());
     assert_eq!(results[0]["is_error"], false);
 
-    let call_at = run.position(|e| e["type"] == "tool_call");
-    let result_at = run.position(|e| e["type"] == "tool_result");
-    let answer_at = run.position(|e| {
-        e["type"] == "text" && e["text"].as_str().is_some_and(|t| t.contains("returned"))
-    });
-    assert!(
-        call_at < result_at && result_at < answer_at,
-        "order: call, result, answer\n{}",
-        run.dump()
-    );
-    assert!(
-        run.text().starts_with("Let me run a command."),
-        "{}",
-        run.dump()
-    );
-    let finished = run.finished();
-    assert_eq!(finished["status"], "succeeded", "{}", run.dump());
-    assert!(
-        finished["result"]
-            .as_str()
-            .is_some_and(|r| r.starts_with("The tool finished.") && r.contains("hi")),
-        "the result is the answer after the tool\n{}",
-        run.dump()
-    );
+    run.assert_tool_then_answer("Let me run a command.", "hi");
 
     let turns = mock.stream_requests();
     assert_eq!(turns.len(), 2, "the tool output goes back to the model");

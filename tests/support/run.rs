@@ -79,6 +79,47 @@ impl Run {
         last
     }
 
+    /// The run called one tool, got its result, then answered: in that
+    /// order, after a first text starting with `preface`, and it succeeded
+    /// with the answer (which says it got `output`) as its result.
+    pub fn assert_tool_then_answer(&self, preface: &str, output: &str) {
+        let call_at = self.position(|e| e["type"] == "tool_call");
+        let result_at = self.position(|e| e["type"] == "tool_result");
+        let answer_at = self.position(|e| {
+            e["type"] == "text" && e["text"].as_str().is_some_and(|t| t.contains("returned"))
+        });
+        assert!(
+            call_at.is_some() && call_at < result_at && result_at < answer_at,
+            "order: call, result, answer\n{}",
+            self.dump()
+        );
+        assert!(self.text().starts_with(preface), "{}", self.dump());
+        let finished = self.finished();
+        assert_eq!(finished["status"], "succeeded", "{}", self.dump());
+        assert!(
+            finished["result"]
+                .as_str()
+                .is_some_and(|r| r.starts_with("The tool finished.") && r.contains(output)),
+            "the result is the answer after the tool\n{}",
+            self.dump()
+        );
+    }
+
+    /// Exit code 0 exactly when the run succeeded.
+    pub fn assert_exit_matches_status(&self) {
+        let status = self.finished()["status"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
+        let expected = if status == "succeeded" { 0 } else { 1 };
+        assert_eq!(
+            self.code,
+            Some(expected),
+            "status {status}\n{}",
+            self.dump()
+        );
+    }
+
     /// Everything the run printed, for failure messages.
     pub fn dump(&self) -> String {
         format!(
