@@ -50,6 +50,10 @@ const AGENT: &str = "codex";
 /// JSON-RPC "method not found".
 const METHOD_NOT_FOUND: i64 = -32601;
 
+/// What codex's stderr log line for a command the user declined ends with.
+const DECLINED_LOG: &str =
+    r#"exec_command failed: CreateProcess { message: "Rejected(\"rejected by user\")" }"#;
+
 /// How to start codex's app server in `cwd`: `codex [-c K=V]... app-server
 /// [extra args]`, stdin a pipe carrying the protocol. The prompt is sent
 /// as the first `turn/start` once the thread exists.
@@ -173,7 +177,9 @@ impl OutputParser for CodexAppParser {
         }
         let Ok(Value::Object(msg)) = serde_json::from_str::<Value>(trimmed) else {
             let clean = sanitize_line(line);
-            return if clean.trim().is_empty() {
+            // codex logs every declined command as an ERROR on stderr; the
+            // declined tool result already says so.
+            return if clean.trim().is_empty() || clean.contains(DECLINED_LOG) {
                 Vec::new()
             } else {
                 vec![AgentEvent::Raw { line: clean }]
@@ -564,5 +570,19 @@ mod tests {
         let nested = r#"/bin/bash -lc 'echo '"'"'hi'"'"''"#;
         assert_eq!(unwrap_shell(nested), nested);
         assert_eq!(unwrap_shell("ls -la"), "ls -la");
+    }
+
+    #[test]
+    fn codex_logging_a_declined_command_is_not_shown_other_log_lines_are() {
+        use super::{CodexAppParser, OutputParser};
+        let log = std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/fixtures/codex_app_server/shell_deny.stderr.txt"
+        ))
+        .expect("the captured stderr");
+        let mut parser = CodexAppParser::default();
+        let shown: Vec<_> = log.lines().flat_map(|l| parser.parse_line(l)).collect();
+        assert_eq!(shown.len(), 1, "{shown:?}");
+        assert!(format!("{shown:?}").contains("bubblewrap"), "{shown:?}");
     }
 }
