@@ -23,7 +23,7 @@
 //! | `turn/plan/updated` | `plan` |
 //! | `error` | `retry` when `willRetry`, else `error` |
 //! | `turn/completed` | `turn_end` (`completed` succeeds; `failed`, `interrupted` fail) |
-//! | a line that is not JSON | `raw` |
+//! | a line that is not JSON | `raw` (not codex's log line for a declined command) |
 //! | a stderr line (codex's log lines, even those it marks `ERROR`, such as the missing bubblewrap) | `notice` |
 //!
 //! codex's published `codex-app-server-protocol` crate was not used: the
