@@ -9,12 +9,14 @@
 //! Keeps only what the wire needs (the server's ids of its tasks' wire
 //! names): the cockpit's list is built by `update` from the batches, so
 //! the threads never make `update` impure. Never blocks the cockpit: the
-//! loop gets a host's writer only once it said hello, and a host that
-//! hangs is cut off by the connect timeout. The loss of this machine's
+//! loop gets a host's writer only once it said hello, its requests go
+//! through a bounded queue that a thread writes into ssh (a stuck host
+//! refuses at once), and a host that hangs is cut off by the connect
+//! timeout. The loss of this machine's
 //! server ends the cockpit, as with one host.
 
 use std::collections::HashMap;
-use std::io::BufReader;
+use std::io::{BufReader, Write};
 use std::time::Duration;
 
 use tokio::sync::mpsc::Sender;
@@ -24,7 +26,7 @@ use crate::config::Host;
 use crate::core::{Event, LinkStatus, Mirror, TaskId};
 use crate::server::client::{ConnectError, Connection, connect_host, read_reply};
 use crate::server::protocol::{Reply, TaskView};
-use crate::server::transport::LinkReader;
+use crate::server::transport::{LinkReader, LinkWriter};
 use crate::server::wire_id;
 
 /// The first wait before reconnecting, and the longest.
@@ -173,10 +175,14 @@ fn follow(
     let Some(reader) = reader else {
         return Ended::Lost("the connection has no reader".into());
     };
+    let writer = match QueuedWriter::spawn(name, writer) {
+        Ok(writer) => writer,
+        Err(err) => return Ended::Lost(format!("cannot start a writer: {err}")),
+    };
     if notes
         .blocking_send(Note::Linked {
             host,
-            writer,
+            writer: Box::new(writer),
             next_seq,
         })
         .is_err()
@@ -184,6 +190,67 @@ fn follow(
         return Ended::Closed;
     }
     read_server(host, name, reader, ids, events, notes)
+}
+
+/// Requests queued at most for one host before it counts as stuck.
+const WRITE_QUEUE: usize = 64;
+
+/// The loop's writer for another host: each request line goes into a
+/// bounded queue that a thread of its own writes into ssh's stdin, so a
+/// host whose connection stalls (ssh stops taking input) refuses new
+/// requests at once instead of blocking the cockpit.
+struct QueuedWriter {
+    lines: std::sync::mpsc::SyncSender<Vec<u8>>,
+    name: String,
+}
+
+impl QueuedWriter {
+    fn spawn(name: &str, mut writer: LinkWriter) -> std::io::Result<QueuedWriter> {
+        let (lines, queue) = std::sync::mpsc::sync_channel::<Vec<u8>>(WRITE_QUEUE);
+        std::thread::Builder::new()
+            .name(format!("corral-write-{name}"))
+            .spawn(move || {
+                // Ends when the loop drops its writer (ssh's stdin closes
+                // with this one) or the pipe breaks.
+                for line in queue {
+                    if writer
+                        .write_all(&line)
+                        .and_then(|()| writer.flush())
+                        .is_err()
+                    {
+                        return;
+                    }
+                }
+            })?;
+        Ok(QueuedWriter {
+            lines,
+            name: name.to_string(),
+        })
+    }
+}
+
+impl Write for QueuedWriter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        use std::sync::mpsc::TrySendError;
+        match self.lines.try_send(buf.to_vec()) {
+            Ok(()) => Ok(buf.len()),
+            Err(TrySendError::Full(_)) => Err(std::io::Error::new(
+                std::io::ErrorKind::WouldBlock,
+                format!(
+                    "host {} takes no more requests (its connection is stuck)",
+                    self.name
+                ),
+            )),
+            Err(TrySendError::Disconnected(_)) => Err(std::io::Error::new(
+                std::io::ErrorKind::BrokenPipe,
+                format!("the connection to host {} is closed", self.name),
+            )),
+        }
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
 }
 
 /// The reading loop of one connection.

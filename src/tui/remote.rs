@@ -181,7 +181,11 @@ impl Remote {
             .write_all(line.as_bytes())
             .and_then(|()| writer.flush())
         {
-            // Its thread says so and reconnects; until then nothing goes.
+            // A full queue refuses this request only; a broken link's
+            // thread says so and reconnects, until then nothing goes.
+            if err.kind() == std::io::ErrorKind::WouldBlock {
+                return Err(err.to_string());
+            }
             h.writer = None;
             return Err(format!(
                 "the corral server of {} does not listen: {err}",
