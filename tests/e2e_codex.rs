@@ -789,3 +789,55 @@ fn codex_approvals_without_a_terminal_follow_the_approve_policy_and_never_hang()
         run.dump()
     );
 }
+
+/// codex's plan (its `update_plan` tool, `turn/plan/updated` over the app
+/// server) is shown as a plan with its steps and their states.
+#[test]
+fn codex_plan_reaches_the_transcript_as_a_plan() {
+    use support::responses_mock::Item;
+    let plan = Reply::Stream {
+        parts: vec![Item::FunctionCall {
+            name: "update_plan".into(),
+            arguments: json!({"explanation": "Two steps.", "plan": [
+                {"step": "Read the code", "status": "completed"},
+                {"step": "Write the fix", "status": "in_progress"}]}),
+        }],
+        chunk_delay: Duration::from_millis(10),
+    };
+    let Some((sandbox, mock)) = setup("codex_plan", vec![plan, Reply::text("Planned.")], &[])
+    else {
+        return;
+    };
+    // codex offers `update_plan` only when told to.
+    let config = sandbox.config_dir.join("config.toml");
+    let mut toml = std::fs::read_to_string(&config).expect("the codex config");
+    toml.push_str("\n[tools.update_plan]\nenabled = true\n");
+    std::fs::write(&config, toml).expect("write the codex config");
+    let run = codex_run(&sandbox, &mock, &[], "Plan it.", RUN_LIMIT);
+    assert_eq!(run.code, Some(0), "{}", run.dump());
+    let plans = run.of_type("plan");
+    let last = plans
+        .last()
+        .unwrap_or_else(|| panic!("no plan\n{}", run.dump()));
+    let steps: Vec<(String, String)> = last["items"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|i| {
+            (
+                i["text"].as_str().unwrap_or_default().to_string(),
+                i["status"].as_str().unwrap_or_default().to_string(),
+            )
+        })
+        .collect();
+    let want = [
+        ("Read the code", "completed"),
+        ("Write the fix", "in_progress"),
+    ];
+    let want: Vec<(String, String)> = want
+        .iter()
+        .map(|(t, s)| (t.to_string(), s.to_string()))
+        .collect();
+    assert_eq!(steps, want, "{}", run.dump());
+    assert_eq!(run.text(), "Planned.", "{}", run.dump());
+}

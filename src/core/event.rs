@@ -215,7 +215,8 @@ impl PlanStatus {
     /// `in-progress`, `completed` or `done`); anything else is pending.
     pub fn from_name(name: &str) -> PlanStatus {
         match name.to_ascii_lowercase().replace('-', "_").as_str() {
-            "in_progress" | "active" | "running" => PlanStatus::InProgress,
+            // codex's app server says `inProgress`.
+            "in_progress" | "inprogress" | "active" | "running" => PlanStatus::InProgress,
             "completed" | "complete" | "done" => PlanStatus::Completed,
             _ => PlanStatus::Pending,
         }
