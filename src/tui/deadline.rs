@@ -3,8 +3,9 @@
 //!
 //! Each thing on screen that moves with the clock asks for its own next
 //! change: a running task's spinner (in a visible row, tile or the narrow
-//! status bar) for its next frame, a visible elapsed time for its next whole
-//! second. A blocked task waits for the user and a finished one for nothing,
+//! status bar) for its next frame (five a second while the agent is busy,
+//! one a second, with its elapsed time, once it has been quiet for
+//! `BUSY_WINDOW_MS`), a visible elapsed time for its next whole second. A blocked task waits for the user and a finished one for nothing,
 //! so neither arms a timer, and neither does a task scrolled out of sight or
 //! hidden under the diff review. Another corral's task in the list ticks its
 //! elapsed time like ours. Must never do IO or look at the clock (the
@@ -12,7 +13,7 @@
 
 use super::app::{App, Overlay};
 use super::layout::{list_offset, regions, tiles};
-use super::theme::SPINNER_MS;
+use super::theme::{SPINNER_MS, next_spin_ms};
 use super::view::status_bar::WORDS_WIDTH;
 use super::view::task_list::live_elapsed_ms;
 use crate::core::State;
@@ -25,16 +26,21 @@ pub fn next_redraw(app: &App, state: &State, now_ms: u64) -> Option<u64> {
         // The review covers the screen and shows no clock.
         return None;
     }
-    let spinner = (now_ms / SPINNER_MS + 1) * SPINNER_MS;
     let mut next: Option<u64> = None;
     let mut want = |at: u64| next = Some(next.map_or(at, |n| n.min(at)));
     let running = |t: &Task| t.status == TaskStatus::Running;
     if app.size.width < WORDS_WIDTH && state.tasks.iter().any(running) {
-        want(spinner);
+        // The status bar's running count spins (see `status_bar_tick`).
+        let step = if state.tasks.iter().any(|t| t.is_busy(now_ms)) {
+            SPINNER_MS
+        } else {
+            1000
+        };
+        want((now_ms / step + 1) * step);
     }
     for t in visible_tasks(app, state) {
         if running(t) {
-            want(spinner);
+            want(next_spin_ms(t, now_ms));
         }
         // Tiles show no elapsed time.
         if !app.grid
@@ -147,9 +153,38 @@ mod tests {
             let s = state_with(status);
             assert_eq!(next_redraw(&wide, &s, 5_050), None, "{status:?}");
         }
-        // Running: the spinner's next frame comes before the next second.
-        let s = state_with(TaskStatus::Running);
+        // Running and busy: the spinner's next frame comes before the next
+        // second.
+        let mut s = state_with(TaskStatus::Running);
+        s.tasks[0].last_output_ms = Some(5_000);
         assert_eq!(next_redraw(&wide, &s, 5_050), Some(5_200));
+    }
+
+    #[test]
+    fn a_quiet_agent_spins_once_a_second_with_its_elapsed_time() {
+        let mut s = state_with(TaskStatus::Running);
+        s.tasks[0].started_ms = Some(1_300);
+        // Output at 5 000: busy until 7 000, five frames a second.
+        s.tasks[0].last_output_ms = Some(5_000);
+        assert_eq!(next_redraw(&app(160, 40), &s, 6_950), Some(7_000));
+        // Quiet from 7 000: the spinner turns with the elapsed second, in
+        // the list and in the grid (which shows no elapsed time).
+        assert_eq!(next_redraw(&app(160, 40), &s, 7_000), Some(7_300));
+        let mut grid = app(160, 40);
+        grid.grid = true;
+        assert_eq!(next_redraw(&grid, &s, 7_000), Some(7_300));
+        assert_eq!(next_redraw(&grid, &s, 7_300), Some(8_300));
+        let t = &s.tasks[0];
+        assert_ne!(
+            crate::tui::theme::spinner_tick(t, 7_299),
+            crate::tui::theme::spinner_tick(t, 7_300),
+            "the frame changes when the deadline says"
+        );
+        assert_eq!(
+            crate::tui::theme::spinner_tick(t, 7_300),
+            crate::tui::theme::spinner_tick(t, 8_299),
+            "and not in between"
+        );
     }
 
     #[test]
@@ -187,6 +222,8 @@ mod tests {
         assert_eq!(next_redraw(&wide, &s, 5_050), None);
         let mut narrow = app(100, 20);
         narrow.select(59);
-        assert_eq!(next_redraw(&narrow, &s, 5_050), Some(5_200));
+        assert_eq!(next_redraw(&narrow, &s, 5_050), Some(6_000), "quiet");
+        s.tasks[0].last_output_ms = Some(5_000);
+        assert_eq!(next_redraw(&narrow, &s, 5_050), Some(5_200), "busy");
     }
 }

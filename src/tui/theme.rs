@@ -6,7 +6,7 @@
 
 use ratatui::style::{Color, Modifier, Style};
 
-use crate::core::task::TaskStatus;
+use crate::core::task::{Task, TaskStatus};
 use crate::describe::Tone;
 
 /// The palette of one corral session.
@@ -154,6 +154,28 @@ impl Theme {
 /// Milliseconds per spinner frame (the loop wakes for the next one only
 /// while a running task's spinner is on screen).
 pub const SPINNER_MS: u64 = 200;
+
+/// The spinner frame of task `t` at `now_ms`. It turns every
+/// [`SPINNER_MS`] while the agent said something within
+/// [`crate::core::task::BUSY_WINDOW_MS`]; once the agent is quiet it turns
+/// once a second, with the task's elapsed time, so a silent agent wakes the
+/// cockpit once a second instead of five times (and still shows it lives).
+pub fn spinner_tick(t: &Task, now_ms: u64) -> u64 {
+    if t.is_busy(now_ms) {
+        now_ms / SPINNER_MS
+    } else {
+        t.elapsed_ms(now_ms) / 1000
+    }
+}
+
+/// When [`spinner_tick`] of `t` next changes after `now_ms`.
+pub fn next_spin_ms(t: &Task, now_ms: u64) -> u64 {
+    if t.is_busy(now_ms) {
+        (now_ms / SPINNER_MS + 1) * SPINNER_MS
+    } else {
+        now_ms + 1000 - t.elapsed_ms(now_ms) % 1000
+    }
+}
 
 /// Spinner frames for running tasks.
 const SPINNER: [&str; 10] = ["⠋", "⠙", "⠹", "⠸", "⠼", "⠴", "⠦", "⠧", "⠇", "⠏"];

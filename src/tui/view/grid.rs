@@ -13,7 +13,7 @@ use crate::present::{safe_text, truncate};
 use crate::tui::app::App;
 use crate::tui::layout::tiles;
 use crate::tui::lines::tail_lines;
-use crate::tui::theme::status_glyph;
+use crate::tui::theme::{spinner_tick, status_glyph};
 
 /// Draws every tile that fits in `area`.
 pub fn render(app: &App, state: &State, area: Rect, buf: &mut Buffer) {
@@ -32,13 +32,12 @@ pub fn render(app: &App, state: &State, area: Rect, buf: &mut Buffer) {
         return;
     }
     let (_, rects) = tiles(area, ids.len());
-    let tick = app.now_ms / crate::tui::theme::SPINNER_MS;
     for (i, (id, rect)) in ids.iter().zip(rects.iter()).enumerate() {
         let Some(t) = state.task(*id) else { continue };
         let selected = i == app.grid_selected;
         let title = format!(
             " {} #{} {} ",
-            status_glyph(t.status, tick),
+            status_glyph(t.status, spinner_tick(t, app.now_ms)),
             t.id,
             truncate(
                 &safe_text(&t.title()),

@@ -61,7 +61,7 @@ pub fn render(app: &App, state: &State, area: Rect, buf: &mut Buffer) {
     }
     // Words on wide terminals, glyphs on narrow ones.
     let words = area.width >= WORDS_WIDTH;
-    let tick = app.now_ms / crate::tui::theme::SPINNER_MS;
+    let tick = status_bar_tick(state, app.now_ms);
     // Blocked tasks are counted in words above.
     for s in ORDER.into_iter().filter(|s| *s != TaskStatus::Blocked) {
         let n = state.tasks.iter().filter(|t| t.status == s).count();
@@ -164,4 +164,14 @@ pub fn render(app: &App, state: &State, area: Rect, buf: &mut Buffer) {
     spans.push(Span::raw(" ".repeat(gap)));
     spans.extend(right);
     Line::from(spans).render(area, buf);
+}
+
+/// The spinner frame of the narrow status bar's running count: fast while
+/// some running agent is busy, once a second while all are quiet.
+pub fn status_bar_tick(state: &State, now_ms: u64) -> u64 {
+    if state.tasks.iter().any(|t| t.is_busy(now_ms)) {
+        now_ms / crate::tui::theme::SPINNER_MS
+    } else {
+        now_ms / 1000
+    }
 }

@@ -21,7 +21,7 @@ use crate::core::{HostLink, LinkStatus, State};
 use crate::present::{cost, duration, safe_text, tokens, truncate};
 use crate::tui::app::App;
 use crate::tui::layout::list_offset;
-use crate::tui::theme::status_glyph;
+use crate::tui::theme::{spinner_tick, status_glyph};
 
 /// Columns right of the title: elapsed, tokens, cost.
 const RIGHT: usize = 8 + 8 + 9;
@@ -133,7 +133,6 @@ pub fn render(app: &App, state: &State, area: Rect, buf: &mut Buffer) {
     }
     let sel = app.selected_index(state).unwrap_or(0);
     let offset = list_offset(area, sel);
-    let tick = app.now_ms / crate::tui::theme::SPINNER_MS;
     let order = App::list_order(state);
     let rows = order.iter().map(|&i| &state.tasks[i]).enumerate();
     let mut y = area.y + 1;
@@ -141,6 +140,7 @@ pub fn render(app: &App, state: &State, area: Rect, buf: &mut Buffer) {
         if y >= area.bottom() {
             return;
         }
+        let tick = spinner_tick(task, app.now_ms);
         let line = row_line(app, task, tick, host_w, title_w, cols, i == sel);
         let rect = Rect {
             y,
