@@ -40,6 +40,10 @@ fn sh_quote(s: &str) -> String {
     format!("'{}'", s.replace('\'', r"'\''"))
 }
 
+/// How long the first question may take: the agent starts, then asks
+/// (gemini needs several seconds to start when the machine is busy).
+const AGENT_START: std::time::Duration = std::time::Duration::from_secs(60);
+
 const MARKER: &str = "corral-answer-marker.txt";
 const OTHER: &str = "corral-answer-other.txt";
 
@@ -325,7 +329,7 @@ fn denial_approval_follow_up_allow_always_and_kill_with_the_real_gemini_over_acp
     tmux.text("make the marker");
     tmux.keys(&["C-s"]);
 
-    let screen = tmux.wait_for("the approval", |s| {
+    let screen = tmux.wait_up_to(AGENT_START, "the approval", |s| {
         s.contains("allow run_shell_command?") && s.contains("y allow once")
     });
     assert!(screen.contains(&format!("touch {MARKER}")), "{screen}");
@@ -585,7 +589,9 @@ fn answer_corral_run_at_the_terminal(
         sh_quote(&sandbox.work.display().to_string())
     );
     let tmux = Tmux::start(&command, width, 36);
-    let screen = tmux.wait_for("the question", |s| s.contains("[y] allow once"));
+    let screen = tmux.wait_up_to(AGENT_START, "the question", |s| {
+        s.contains("[y] allow once")
+    });
     assert!(screen.contains(&format!("touch {MARKER}")), "{screen}");
     tmux.text("n");
     tmux.keys(&["Enter"]);

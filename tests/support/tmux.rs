@@ -58,7 +58,13 @@ impl Tmux {
     }
 
     pub fn wait_for(&self, what: &str, ok: impl Fn(&str) -> bool) -> String {
-        let end = Instant::now() + WAIT;
+        self.wait_up_to(WAIT, what, ok)
+    }
+
+    /// [`Tmux::wait_for`] with its own bound, for what waits on a slow
+    /// agent's start (gemini needs seconds to start on a loaded machine).
+    pub fn wait_up_to(&self, limit: Duration, what: &str, ok: impl Fn(&str) -> bool) -> String {
+        let end = Instant::now() + limit;
         loop {
             let screen = self.capture();
             if ok(&screen) {
