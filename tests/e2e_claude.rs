@@ -600,7 +600,10 @@ fn kill_9_of_corral_during_a_long_bash_command_leaves_nothing_of_the_tool_tree()
     let Some((sandbox, mock)) = setup(
         "claude_kill9_bash_tree",
         vec![Reply::bash(
-            &format!("{LONG}; echo done"),
+            // claude-code 2.1.332 blocks a command that starts with a long
+            // `sleep` ("To wait for a condition, use Monitor ..."); 2.1.197
+            // runs either.
+            &format!("echo waiting; {LONG}; echo done"),
             "Let me run a long command.",
         )],
     ) else {
