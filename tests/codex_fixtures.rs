@@ -413,3 +413,48 @@ fn app_server_errors_retry_then_fail_and_an_interrupt_fails_the_turn() {
         (true, Some("the turn was interrupted".to_string()))
     );
 }
+
+#[test]
+fn app_server_plan_updates_are_the_plan_with_the_step_in_progress() {
+    use corral::core::event::PlanStatus;
+    let events = parse_app("todo_list.jsonl");
+    let plans: Vec<((usize, usize), Option<String>)> = events
+        .iter()
+        .filter_map(|e| match e {
+            AgentEvent::Plan { items, .. } => Some((
+                corral::core::event::plan_progress(items),
+                items
+                    .iter()
+                    .find(|i| i.status == PlanStatus::InProgress)
+                    .map(|i| i.text.clone()),
+            )),
+            _ => None,
+        })
+        .collect();
+    // codex 0.169.0 says `inProgress`.
+    assert_eq!(
+        plans,
+        [
+            ((0, 3), Some("Read the code".to_string())),
+            ((1, 3), Some("Write the fix".to_string())),
+            ((2, 3), Some("Run the tests".to_string())),
+        ]
+    );
+}
+
+#[test]
+fn app_server_web_search_names_its_query_once() {
+    let events = parse_app("web_search.jsonl");
+    let searches: Vec<&AgentEvent> = events
+        .iter()
+        .filter(|e| matches!(e, AgentEvent::WebSearch { .. }))
+        .collect();
+    assert_eq!(
+        searches,
+        [&AgentEvent::WebSearch {
+            id: "ws_mock_1".into(),
+            query: "rust terminal multiplexer".into()
+        }]
+    );
+    assert_eq!(texts(&events), "Zellij and tmux came up.");
+}

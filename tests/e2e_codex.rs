@@ -464,7 +464,21 @@ mod capture_app_server {
         script: Vec<Reply>,
         provider: &[(&str, &str)],
     ) -> Option<(Sandbox, MockResponses, StdioSession)> {
+        start_with(test, script, provider, "")
+    }
+
+    /// As [`start`], with `config` appended to codex's `config.toml`.
+    fn start_with(
+        test: &str,
+        script: Vec<Reply>,
+        provider: &[(&str, &str)],
+        config: &str,
+    ) -> Option<(Sandbox, MockResponses, StdioSession)> {
         let (sandbox, mock) = super::setup(test, script, provider)?;
+        let path = sandbox.config_dir.join("config.toml");
+        let mut toml = std::fs::read_to_string(&path).expect("read the codex config");
+        toml.push_str(config);
+        std::fs::write(&path, toml).expect("write the codex config");
         let mut command = Command::new(&sandbox.agent);
         command
             .arg("app-server")
@@ -522,6 +536,74 @@ mod capture_app_server {
         let code = s.finish(Duration::from_secs(20));
         eprintln!("[capture] {name}: exit {code:?}");
         s.save(&fixture_dir(), name, sandbox.root());
+    }
+
+    /// A call of codex's `update_plan` tool with the three steps' states.
+    fn plan_call(a: &str, b: &str, c: &str) -> Reply {
+        use super::support::responses_mock::Item;
+        Reply::Stream {
+            parts: vec![Item::FunctionCall {
+                name: "update_plan".into(),
+                arguments: json!({"explanation": "Working through the fix.", "plan": [
+                    {"step": "Read the code", "status": a},
+                    {"step": "Write the fix", "status": b},
+                    {"step": "Run the tests", "status": c},
+                ]}),
+            }],
+            chunk_delay: Duration::from_millis(10),
+        }
+    }
+
+    #[test]
+    #[ignore = "captures fixtures from the real codex"]
+    fn capture_app_server_todo_list() {
+        let script = vec![
+            plan_call("in_progress", "pending", "pending"),
+            plan_call("completed", "in_progress", "pending"),
+            plan_call("completed", "completed", "in_progress"),
+            Reply::text("All three steps are under way."),
+        ];
+        // codex offers `update_plan` only when the config asks for it.
+        let Some((sandbox, _mock, mut s)) = start_with(
+            "capture_app_server_todo_list",
+            script,
+            &[],
+            "\n[tools.update_plan]\nenabled = true\n",
+        ) else {
+            return;
+        };
+        let thread = open(&mut s, &sandbox);
+        turn(&mut s, &thread, "Fix the bug and run the tests.");
+        completed(&mut s);
+        done(s, &sandbox, "todo_list");
+    }
+
+    #[test]
+    #[ignore = "captures fixtures from the real codex"]
+    fn capture_app_server_web_search() {
+        use super::support::responses_mock::Item;
+        // The Responses API runs web search itself: one output item.
+        let script = vec![Reply::Stream {
+            parts: vec![
+                Item::Whole(json!({
+                    "type": "web_search_call", "id": "ws_mock_1", "status": "completed",
+                    "action": {"type": "search", "query": "rust terminal multiplexer"}})),
+                Item::Text("Zellij and tmux came up.".into()),
+            ],
+            chunk_delay: Duration::from_millis(10),
+        }];
+        let Some((sandbox, _mock, mut s)) = start("capture_app_server_web_search", script, &[])
+        else {
+            return;
+        };
+        let thread = open(&mut s, &sandbox);
+        turn(
+            &mut s,
+            &thread,
+            "Search the web for a rust terminal multiplexer.",
+        );
+        completed(&mut s);
+        done(s, &sandbox, "web_search");
     }
 
     #[test]

@@ -20,7 +20,8 @@
 //! | `item/commandExecution/requestApproval`, `item/fileChange/requestApproval` | `question` (an approval) |
 //! | any other request | `error` and a JSON-RPC error reply, so codex never waits |
 //! | `thread/tokenUsage/updated` | `usage` (its `last` counts: increments) |
-//! | `turn/plan/updated` | `plan` |
+//! | `item/completed` `webSearch` | `web_search` (its query; codex reports no result) |
+//! | `turn/plan/updated` | `plan` (step status `inProgress` is in progress) |
 //! | `error` | `retry` when `willRetry`, else `error` |
 //! | `turn/completed` | `turn_end` (`completed` succeeds; `failed`, `interrupted` fail) |
 //! | a line that is not JSON | `raw` (not codex's log line for a declined command) |
@@ -380,6 +381,18 @@ impl CodexAppParser {
                     id: id.to_string(),
                     output,
                     is_error: status != "completed" || exit.is_some_and(|c| c != 0),
+                }]
+            }
+            // codex runs web searches itself and reports no result.
+            Some("webSearch") => {
+                let query = item
+                    .get("query")
+                    .or_else(|| item.get("action").and_then(|a| a.get("query")))
+                    .and_then(Value::as_str)
+                    .unwrap_or_default();
+                vec![AgentEvent::WebSearch {
+                    id: id.to_string(),
+                    query: query.to_string(),
                 }]
             }
             Some("fileChange") => {
