@@ -610,9 +610,9 @@ fn tasks_of_several_hosts_with_a_host_column_and_a_host_that_is_down() {
         t
     };
     let mut state = State::new(Settings::default());
-    let mut mirror = |host: &str, m: Mirror| {
+    let mirror = |state: &mut State, host: &str, m: Mirror| {
         update(
-            &mut state,
+            state,
             T0,
             Event::Mirror(Box::new(Mirror {
                 host: Some(host.into()),
@@ -626,9 +626,18 @@ fn tasks_of_several_hosts_with_a_host_column_and_a_host_that_is_down() {
         tasks,
         ..Mirror::default()
     };
-    mirror("local", live(vec![task(1, "here", TaskStatus::Blocked)]));
-    mirror("gpu", live(vec![task(1, "there", TaskStatus::Blocked)]));
     mirror(
+        &mut state,
+        "local",
+        live(vec![task(1, "here", TaskStatus::Blocked)]),
+    );
+    mirror(
+        &mut state,
+        "gpu",
+        live(vec![task(1, "there", TaskStatus::Blocked)]),
+    );
+    mirror(
+        &mut state,
         "ci",
         Mirror {
             link: Some(LinkStatus::Down {
@@ -660,6 +669,40 @@ fn tasks_of_several_hosts_with_a_host_column_and_a_host_that_is_down() {
     assert!(s.contains("2 waiting for you"), "{s}");
     assert!(s.contains("1 host down"), "{s}");
     assert!(s.contains("#2 gpu · claude · there"), "{s}");
+    // gpu's link drops: its task stays, dimmed (as last seen).
+    mirror(
+        &mut state,
+        "gpu",
+        Mirror {
+            link: Some(LinkStatus::Down {
+                message: "host gpu: Connection closed by 127.0.0.1 port 22".into(),
+                retry_in_ms: Some(250),
+            }),
+            ..Mirror::default()
+        },
+    );
+    let mut a = app(100, 24, true);
+    select(&mut a, &state, 1);
+    let term = draw(&a, &state);
+    let buf = term.backend().buffer();
+    let row_of = |text: &str| {
+        (0..buf.area.height)
+            .find(|&y| {
+                (0..buf.area.width)
+                    .map(|x| buf[(x, y)].symbol())
+                    .collect::<String>()
+                    .contains(text)
+            })
+            .unwrap()
+    };
+    let dim = |y: u16| {
+        buf[(13, y)]
+            .modifier
+            .contains(ratatui::style::Modifier::DIM)
+    };
+    assert!(dim(row_of("there")), "gpu's task is dimmed");
+    assert!(!dim(row_of(" here ")), "local's is not");
+    assert!(screen(&a, &state).contains("2 hosts down"));
     // With only this machine there is no host column.
     let mut one = State::new(Settings::default());
     update(

@@ -2,8 +2,9 @@
 //! host (when some attached host is another machine), agent, the plan's
 //! progress and the step it is on, title, what its process tree costs
 //! while it runs (CPU, and memory where the list is wide enough), elapsed
-//! time (live while running), tokens and cost; then a row per host whose
-//! link is not live, with why in its own words; then, dim and read-only,
+//! time (live while running), tokens and cost (dimmed, as last seen, while
+//! its host is down); then a row per host whose link is not live, with why
+//! in its own words; then, dim and read-only,
 //! the tasks another live corral runs (`crate::tui::elsewhere`).
 //!
 //! Pure: draws from the app and core state, changes nothing.
@@ -141,7 +142,11 @@ pub fn render(app: &App, state: &State, area: Rect, buf: &mut Buffer) {
             return;
         }
         let tick = spinner_tick(task, app.now_ms);
-        let line = row_line(app, task, tick, host_w, title_w, cols, i == sel);
+        let mut line = row_line(app, task, tick, host_w, title_w, cols, i == sel);
+        // A host that is down: its tasks are as last seen, dimmed.
+        if host_down(state, task) {
+            line = line.patch_style(th.dim());
+        }
         let rect = Rect {
             y,
             height: 1,
@@ -244,6 +249,16 @@ fn render_elsewhere(
         ]);
         line.render(row(y), buf);
     }
+}
+
+/// Whether `t` is on a host whose link is down (its row is as last seen).
+fn host_down(state: &State, t: &Task) -> bool {
+    t.host.as_ref().is_some_and(|name| {
+        state
+            .hosts
+            .iter()
+            .any(|h| h.name == *name && matches!(h.status, LinkStatus::Down { .. }))
+    })
 }
 
 /// The row of a host whose link is not live: connecting, or down with
