@@ -614,3 +614,76 @@ fn the_kill_keys_through_the_server_leave_no_child_and_no_escaped_process() {
     let left: Vec<i32> = pids.into_iter().filter(|&p| alive(p)).collect();
     assert!(left.is_empty(), "{} survived Q y: {left:?}", left.len());
 }
+
+/// The resident memory the pane header shows (`... · 43M`), in MiB.
+fn header_mib(screen: &str) -> Option<f64> {
+    let header = screen.lines().find(|l| l.contains("% cpu · "))?;
+    let after = header.split("% cpu · ").nth(1)?;
+    let size: String = after
+        .chars()
+        .take_while(|c| c.is_ascii_digit() || *c == '.' || c.is_ascii_alphabetic())
+        .collect();
+    let (number, unit) = size.split_at(size.len().checked_sub(1)?);
+    let n: f64 = number.parse().ok()?;
+    Some(match unit {
+        "K" => n / 1024.0,
+        "M" => n,
+        "G" => n * 1024.0,
+        _ => return None,
+    })
+}
+
+#[test]
+fn a_runaway_childs_cpu_and_memory_show_and_go_when_it_is_killed() {
+    if !Tmux::available() {
+        eprintln!("tmux is not installed: skipping the end-to-end cockpit test");
+        return;
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    let script: PathBuf = dir.path().join("burn_child_agent.py");
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/agents/burn_child.py");
+    std::fs::copy(&src, &script).expect("copy fake agent");
+    let bin = env!("CARGO_BIN_EXE_corral");
+    let home = dir.path().display();
+    let command = format!(
+        "env XDG_CONFIG_HOME={home}/config XDG_DATA_HOME={home}/data XDG_STATE_HOME={home}/state \
+         {bin} --local --agent command --agent-bin {} --cwd {}",
+        script.display(),
+        dir.path().display()
+    );
+    let tmux = Tmux::start(&command, 120, 30);
+    tmux.wait_for("the empty cockpit", |s| s.contains("no tasks yet"));
+    tmux.keys(&["n"]);
+    tmux.wait_for("the form", |s| s.contains("new task"));
+    tmux.text("burn");
+    tmux.keys(&["C-s"]);
+    // The agent and its spinning child: two processes, a CPU column.
+    let first = tmux.wait_for("the tree's cost in the header", |s| {
+        s.contains("2 processes ·") && header_mib(s).is_some()
+    });
+    assert!(first.contains("cpu   mem"), "the row's columns:\n{first}");
+    let start = header_mib(&first).unwrap();
+    // The child grows 4 MiB a second: the memory moves.
+    tmux.wait_for("the memory growing", |s| {
+        header_mib(s).is_some_and(|now| now >= start + 4.0)
+    });
+    let burner: i32 = first
+        .lines()
+        .find_map(|l| l.split("burner ").nth(1))
+        .and_then(|rest| rest.split_whitespace().next())
+        .and_then(|pid| pid.parse().ok())
+        .unwrap_or_else(|| panic!("no burner pid on screen:\n{first}"));
+    // SAFETY: kill(2) on the child the fake agent announced.
+    assert_eq!(unsafe { libc::kill(burner, libc::SIGKILL) }, 0);
+    // The agent exits after its child; nothing is sampled any more.
+    let end = tmux.wait_for("the agent done", |s| s.contains("the burner is gone"));
+    let end = if end.contains("% cpu") || end.contains("cpu   mem") {
+        tmux.wait_for("the cost gone", |s| {
+            !s.contains("% cpu") && !s.contains("cpu   mem")
+        })
+    } else {
+        end
+    };
+    assert!(end.contains("succeeded"), "{end}");
+    tmux.keys(&["q"]);
+}
