@@ -303,6 +303,10 @@ impl Recorder {
                 touched.push(*task);
             }
         }
+        // Events after the records, since a new run's record opens its
+        // files; but a final record after the events, since a reader that
+        // sees it (`corral logs --follow`) reads the events one last time.
+        let mut finals = Vec::new();
         for task in touched {
             let (Some(t), Some(tracked)) = (state.task(task), self.tracked.get_mut(&task)) else {
                 continue;
@@ -315,15 +319,19 @@ impl Recorder {
             tracked.seen = Some(now_seen);
             let record = record_of(t, &tracked.meta, now, &self.redactor);
             let secrets = Arc::new(task_redactor(t, &self.redactor));
-            self.send(Msg::Upsert {
+            let msg = Msg::Upsert {
                 task,
                 record: Box::new(record),
                 secrets,
                 fresh,
                 unchanged: false,
-            });
+            };
+            if t.status.is_final() && !fresh {
+                finals.push(msg);
+            } else {
+                self.send(msg);
+            }
         }
-        // Events after the records: a new run's record opens its files.
         let mut batch: Vec<(TaskId, Vec<AgentEvent>)> = Vec::new();
         for (task, event) in &step.published {
             if !self.tracked.contains_key(task) {
@@ -336,6 +344,9 @@ impl Recorder {
         }
         for (task, events) in batch {
             self.send(Msg::Events(task, events));
+        }
+        for msg in finals {
+            self.send(msg);
         }
     }
 

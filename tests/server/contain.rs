@@ -3,7 +3,8 @@
 //! --kill`, SIGTERM of the server, `kill -9` of the server) leaves none of
 //! the agent's 200 children and none of the processes that left its group,
 //! and commands racing the server never overwrite a final status; a bad
-//! config line is named where a server would start with it.
+//! config line is named where a server would start with it; no secret of a
+//! server task reaches a file.
 
 use super::*;
 
@@ -349,4 +350,83 @@ fn kill_9_of_the_server_during_a_long_bash_command_leaves_nothing_of_the_tool_tr
         left.is_empty(),
         "alive 2 s after kill -9 of the server: {left:?}"
     );
+}
+
+/// Every file under `dir`.
+fn files_under(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut todo = vec![dir.to_path_buf()];
+    while let Some(d) = todo.pop() {
+        for entry in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                todo.push(path);
+            } else {
+                out.push(path);
+            }
+        }
+    }
+    out
+}
+
+/// Secrets handed to a server task (in `--env`, an agent argument, a URL
+/// in the prompt, the server's own environment) and echoed by the agent
+/// reach no file corral wrote: records, events, raw logs, the server log.
+#[test]
+fn no_secret_of_a_server_task_reaches_any_file() {
+    let home = Home::new();
+    let own_key = "sk-own-0123456789abcdef";
+    let secrets = [
+        own_key,
+        "dbpass-0123456789",
+        "urlpass-0123456789",
+        "argkey-0123456789",
+        "promptpass-0123",
+        "tok-0123456789abc",
+    ];
+    // The server's environment holds a key (as a user's shell would).
+    let out = run_bounded({
+        let mut cmd = home.corral(&["server", "start"]);
+        cmd.env("ANTHROPIC_API_KEY", own_key);
+        cmd
+    });
+    assert!(out.status.success(), "{out:?}");
+    let bin = fixtures().join("fake_claude.sh");
+    let id = home
+        .ok(&[
+            "run",
+            "--detach",
+            "--agent-bin",
+            bin.to_str().unwrap(),
+            "--env",
+            "FAKE_AGENT=echo_secrets.py",
+            "--env",
+            "FAKE_AGENT_ARGS=ANTHROPIC_API_KEY DB_PASS DATABASE_URL MY_TOKEN",
+            "--env",
+            "DB_PASS=dbpass-0123456789",
+            "--env",
+            "DATABASE_URL=postgres://app:urlpass-0123456789@db.local/main",
+            "--env",
+            "MY_TOKEN=tok-0123456789abc",
+            "--agent-arg=--api-key=argkey-0123456789",
+            "--",
+            "migrate postgres://app:promptpass-0123@db.local/main",
+        ])
+        .trim()
+        .to_string();
+    home.wait_status(&id, "succeeded");
+    home.ok(&["server", "stop"]);
+    let files: Vec<PathBuf> = ["data", "state", "run"]
+        .iter()
+        .flat_map(|dir| files_under(&home.path().join(dir)))
+        .collect();
+    let mut echoed = false;
+    for file in &files {
+        let text = String::from_utf8_lossy(&std::fs::read(file).unwrap_or_default()).into_owned();
+        for secret in secrets {
+            assert!(!text.contains(secret), "{secret} is in {}", file.display());
+        }
+        echoed |= text.contains("ANTHROPIC_API_KEY=<redacted>");
+    }
+    assert!(echoed, "the agent's echo is stored, redacted: {files:?}");
 }
