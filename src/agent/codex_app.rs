@@ -24,8 +24,8 @@
 //! | `turn/plan/updated` | `plan` (step status `inProgress` is in progress) |
 //! | `error` | `retry` when `willRetry`, else `error` |
 //! | `turn/completed` | `turn_end` (`completed` succeeds; `failed`, `interrupted` fail) |
-//! | a line that is not JSON | `raw` (not codex's log line for a declined command) |
-//! | a stderr line (codex's log lines, even those it marks `ERROR`, such as the missing bubblewrap) | `notice` |
+//! | a line that is not JSON | `raw` |
+//! | a stderr line (codex's log lines, even those it marks `ERROR`, such as the missing bubblewrap) | `notice`, but not the ERROR it logs for each declined command |
 //!
 //! codex's published `codex-app-server-protocol` crate was not used: the
 //! newest release is 0.63.0, published from a fork, and lacks messages the
@@ -171,6 +171,15 @@ pub struct CodexAppParser {
 }
 
 impl OutputParser for CodexAppParser {
+    /// codex's log lines, as notices; not the ERROR it logs for every
+    /// command the user declined (the declined tool result says so).
+    fn parse_stderr_line(&mut self, line: &str) -> Vec<AgentEvent> {
+        if sanitize_line(line).contains(DECLINED_LOG) {
+            return Vec::new();
+        }
+        super::notice(line)
+    }
+
     fn parse_line(&mut self, line: &str) -> Vec<AgentEvent> {
         let trimmed = line.trim();
         if trimmed.is_empty() {
@@ -178,9 +187,7 @@ impl OutputParser for CodexAppParser {
         }
         let Ok(Value::Object(msg)) = serde_json::from_str::<Value>(trimmed) else {
             let clean = sanitize_line(line);
-            // codex logs every declined command as an ERROR on stderr; the
-            // declined tool result already says so.
-            return if clean.trim().is_empty() || clean.contains(DECLINED_LOG) {
+            return if clean.trim().is_empty() {
                 Vec::new()
             } else {
                 vec![AgentEvent::Raw { line: clean }]
@@ -594,7 +601,10 @@ mod tests {
         ))
         .expect("the captured stderr");
         let mut parser = CodexAppParser::default();
-        let shown: Vec<_> = log.lines().flat_map(|l| parser.parse_line(l)).collect();
+        let shown: Vec<_> = log
+            .lines()
+            .flat_map(|l| parser.parse_stderr_line(l))
+            .collect();
         assert_eq!(shown.len(), 1, "{shown:?}");
         assert!(format!("{shown:?}").contains("bubblewrap"), "{shown:?}");
     }
