@@ -14,6 +14,8 @@
 //!
 //! Run: `cargo bench --bench tui` (or `scripts/bench`); `-- 1 16` picks
 //! the N values; `CORRAL_BENCH_DELTAS` sets text deltas per agent.
+//! `-- server 64` runs the agents in a real corral server with two
+//! cockpits attached instead (see `tui/server.rs`).
 
 use std::path::Path;
 use std::process::Command as Proc;
@@ -34,6 +36,9 @@ use corral::tui::{launch, settings, view};
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 use ratatui::layout::Rect;
+
+#[path = "tui/server.rs"]
+mod server;
 
 const FRAME: Duration = Duration::from_millis(16);
 
@@ -218,6 +223,18 @@ fn main() {
         one(n, deltas, &view_name);
         return;
     }
+    if args.first().map(String::as_str) == Some("--server-one") {
+        let n = args.get(1).and_then(|a| a.parse().ok()).unwrap_or(1);
+        server::run(n, deltas);
+        return;
+    }
+    let me = std::env::current_exe().expect("current exe");
+    if args.first().map(String::as_str) == Some("server") {
+        let ns: Vec<usize> = args.iter().filter_map(|a| a.parse().ok()).collect();
+        let ns = if ns.is_empty() { vec![16, 64] } else { ns };
+        server_table(&me, &ns, deltas, measuring);
+        return;
+    }
     let ns: Vec<usize> = {
         let v: Vec<usize> = args.iter().filter_map(|a| a.parse().ok()).collect();
         match (v.is_empty(), measuring) {
@@ -242,7 +259,6 @@ fn main() {
         "cpu s",
         "rss MiB"
     );
-    let me = std::env::current_exe().expect("current exe");
     for n in ns {
         let out = Proc::new(&me)
             .args(["--one", &n.to_string()])
@@ -263,6 +279,53 @@ fn main() {
         println!(
             "{:>4} {:>7} {:>8} {:>8} {:>9} {:>9} {:>8} {:>7} {:>7} {:>8}",
             f[0], f[1], f[2], f[3], f[4], f[5], f[6], f[7], f[8], f[9]
+        );
+    }
+    // The smoke run covers the server scenario too.
+    if !measuring {
+        server_table(&me, &[2], deltas, measuring);
+    }
+}
+
+/// The server scenario for each of `ns` (see `tui/server.rs`), one child
+/// process per N; prints a table.
+fn server_table(me: &Path, ns: &[usize], deltas: usize, measuring: bool) {
+    println!(
+        "corral server bench: {deltas} text deltas (+ a tool call and result every 40) per agent, \
+         a real server, two cockpits attached (grid view, 160x48)"
+    );
+    println!(
+        "{:>4} {:>9} {:>7} {:>8} {:>8} {:>9} {:>9} {:>8}",
+        "N", "cockpit", "frames", "p50 ms", "p99 ms", "p50 cpu", "p99 cpu", "batches"
+    );
+    for n in ns {
+        let out = Proc::new(me)
+            .args(["--server-one", &n.to_string()])
+            .output()
+            .expect("run bench child");
+        let text = String::from_utf8_lossy(&out.stdout);
+        let lines: Vec<Vec<&str>> = text.lines().map(|l| l.split('\t').collect()).collect();
+        if lines.len() != 3 || lines[0].len() != 8 || lines[2].len() != 5 {
+            eprintln!(
+                "N={n}: bench run failed: {}{}",
+                text,
+                String::from_utf8_lossy(&out.stderr)
+            );
+            if !measuring {
+                std::process::exit(1);
+            }
+            continue;
+        }
+        for f in &lines[..2] {
+            println!(
+                "{:>4} {:>9} {:>7} {:>8} {:>8} {:>9} {:>9} {:>8}",
+                f[0], f[1], f[2], f[3], f[4], f[5], f[6], f[7]
+            );
+        }
+        let f = &lines[2];
+        println!(
+            "{:>4}    server: wall {} s, CPU {} s, peak RSS {} MiB",
+            f[0], f[2], f[3], f[4]
         );
     }
 }

@@ -17,7 +17,7 @@ agents (tests/fixtures/agents) and measures what a user pays for:
            (cloned from one real stored task), in a PTY of its own.
   idle     corral's CPU over 10 s with 16 finished and 4 waiting tasks.
   server   the corral server: its CPU over 10 s with 16 finished and 4
-           waiting tasks and no cockpit, and the first frame of a cockpit
+           waiting tasks (blocked on an approval) and no cockpit, and the first frame of a cockpit
            attaching to a running server that holds 1,000 stored tasks.
 
 The cockpit measurements run `corral --local` (agents in the cockpit's own
@@ -425,8 +425,20 @@ def bench_server(_work):
         detach = [BIN, "run", "--detach", "--agent", "command", "--agent-bin", "sh", "--cwd", home, "--"]
         for i in range(16):
             subprocess.run(detach + [f"echo done {i}; exit 0"], env=env, capture_output=True, check=True)
+        # Waiting: blocked on an approval (a fake claude that asks and waits).
+        asker = [BIN, "run", "--detach", "--agent-bin", os.path.join(AGENTS, "fake_claude.sh"),
+                 "--env", "FAKE_AGENT=ask_and_wait.py", "--cwd", home, "--"]
         for i in range(4):
-            subprocess.run(detach + [f"echo waiting {i}"], env=env, capture_output=True, check=True)
+            subprocess.run(asker + [f"waiting {i}"], env=env, capture_output=True, check=True)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            ls = subprocess.run([BIN, "ls", "--json"], env=env, capture_output=True, text=True).stdout
+            statuses = [t["status"] for t in json.loads(ls or "[]")]
+            if statuses.count("blocked") == 4 and statuses.count("succeeded") >= 16:
+                break
+            time.sleep(0.2)
+        else:
+            raise SystemExit(f"not 16 finished + 4 waiting: {statuses}")
         time.sleep(3)
         before = cpu_seconds(server.pid)
         time.sleep(10)

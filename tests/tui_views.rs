@@ -214,9 +214,17 @@ fn a_cockpit_of_the_server_says_which_key_detaches_and_which_stops() {
         s.contains("y stop all, quit") && s.contains("q detach"),
         "{s}"
     );
-    // Its second choice, q, detaches: nothing is killed.
-    assert_eq!(a.handle(Action::Quit, &state), vec![]);
+    // Its second choice, the key q, detaches: nothing is killed.
+    let q = corral::tui::keymap::map_key(key(crossterm::event::KeyCode::Char('q')), a.mode());
+    assert_eq!(a.handle(q, &state), vec![]);
     assert!(a.exit && !a.quitting);
+    // With --local, q there only closes the dialog.
+    let mut local = app(80, 24, true);
+    select(&mut local, &state, 2);
+    local.handle(Action::QuitAll, &state);
+    let q = corral::tui::keymap::map_key(key(crossterm::event::KeyCode::Char('q')), local.mode());
+    assert_eq!(local.handle(q, &state), vec![]);
+    assert!(!local.exit && matches!(local.overlay, Overlay::None));
 }
 
 #[test]

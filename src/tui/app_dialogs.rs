@@ -46,6 +46,13 @@ impl App {
 
     /// `y` to a kill, quit or delete question.
     pub(super) fn act_confirm(&mut self, action: &Action, state: &State) -> Option<Vec<Intent>> {
+        if *action == Action::Quit && matches!(self.overlay, Overlay::ConfirmQuit) {
+            // `q` in the quit dialog: detach, leaving the agents running
+            // (with --local nothing outlives the cockpit: it only closes).
+            self.overlay = Overlay::None;
+            self.exit = self.detach;
+            return Some(vec![]);
+        }
         if *action != Action::Confirm {
             return None;
         }

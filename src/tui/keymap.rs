@@ -316,6 +316,9 @@ pub fn map_key(key: KeyEvent, mode: Mode) -> Action {
                 KeyCode::Char('y') | KeyCode::Char('Y') => Action::Confirm,
                 // Ctrl-C twice quits even while agents run.
                 _ if mode == Mode::ConfirmQuit && ctrl(&key, 'c') => Action::Confirm,
+                // The quit dialog's other way out: detach (a client of the
+                // server; with --local it only closes the dialog).
+                KeyCode::Char('q') if mode == Mode::ConfirmQuit => Action::Quit,
                 _ => Action::Close,
             }
         }
@@ -621,6 +624,12 @@ mod tests {
         assert_eq!(map_key(ch('n'), Mode::ConfirmKill), Action::Close);
         assert_eq!(map_key(ch('x'), Mode::ConfirmKill), Action::Close);
         assert_eq!(map_key(ch('y'), Mode::ConfirmQuit), Action::Confirm);
+        assert_eq!(
+            map_key(ch('q'), Mode::ConfirmQuit),
+            Action::Quit,
+            "detach instead"
+        );
+        assert_eq!(map_key(ch('q'), Mode::ConfirmKill), Action::Close);
     }
 
     #[test]

@@ -409,8 +409,9 @@ pub fn run(
 }
 
 /// Mirrors this machine's server from `conn` (its snapshot now, its
-/// changes from a reader thread) as host `index` of the cockpit.
-fn attach_local(
+/// changes from a reader thread) as host `index` of the cockpit (public
+/// for the server benchmark, which attaches cockpits the same way).
+pub fn attach_local(
     driver: &mut Driver<remote::Backend>,
     index: usize,
     mut conn: crate::server::client::Connection,
