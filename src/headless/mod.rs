@@ -26,7 +26,7 @@ use crate::driver::Driver;
 use crate::logging;
 use crate::paths::Paths;
 use crate::runtime::{KillWaits, Runtime, RuntimeConfig};
-use crate::store::{Recorder, Store};
+use crate::store::Recorder;
 use ask::{Asker, Decision};
 use printer::Printer;
 
@@ -219,16 +219,8 @@ pub fn run(args: RunArgs, config_file: Option<&Path>) -> i32 {
         json: args.json,
     };
     let recorder = open_recorder(&paths);
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-    {
-        Ok(rt) => rt,
-        Err(err) => {
-            eprintln!("corral: cannot start the async runtime: {err}");
-            return 1;
-        }
+    let Some(runtime) = crate::runtime::start_async() else {
+        return 1;
     };
     let questions = crate::questions::create();
     let code = runtime.block_on(drive(spec, settings, questions.clone(), recorder));
@@ -239,34 +231,15 @@ pub fn run(args: RunArgs, config_file: Option<&Path>) -> i32 {
     code
 }
 
-/// Opens the task store, cleans up after dead corrals and starts recording.
-/// A store that cannot be used costs the record, not the run.
+/// Opens the task store, cleans up after dead corrals and starts recording
+/// ([`crate::store::open_recording`]), saying on stderr what it did or why
+/// the run will not be stored.
 fn open_recorder(paths: &Paths) -> Option<Recorder> {
-    let store = match Store::open(&paths.tasks_dir()) {
-        Ok(store) => store,
-        Err(err) => {
-            eprintln!("corral: this run will not be stored: {err:#}");
-            return None;
-        }
-    };
-    let recovery = store.recover();
-    for (id, count, survivors) in &recovery.killed {
-        eprintln!(
-            "corral: killed {count} leftover process(es) of interrupted task {id}{}",
-            if *survivors > 0 {
-                format!(" ({survivors} survived SIGKILL)")
-            } else {
-                String::new()
-            }
-        );
+    let (recorder, _, notes) = crate::store::open_recording(&paths.tasks_dir());
+    for note in notes {
+        eprintln!("corral: {note}");
     }
-    match Recorder::start(store) {
-        Ok(recorder) => Some(recorder),
-        Err(err) => {
-            eprintln!("corral: this run will not be stored: {err}");
-            None
-        }
-    }
+    recorder
 }
 
 /// The event loop of one headless run.

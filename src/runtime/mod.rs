@@ -141,6 +141,19 @@ pub trait Observer: Send + Sync {
     fn raw_lines(&self, task: TaskId, lines: Vec<String>);
 }
 
+/// The tokio runtime a front end runs on (two workers), or `None` after
+/// saying on stderr why there is none (front ends call it at their start,
+/// before they take the terminal, and exit with status 1).
+pub fn start_async() -> Option<tokio::runtime::Runtime> {
+    let built = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build();
+    built
+        .map_err(|err| eprintln!("corral: cannot start the async runtime: {err}"))
+        .ok()
+}
+
 /// Runs agent processes and reports what they do.
 pub struct Runtime {
     events: Sender<Event>,

@@ -91,16 +91,8 @@ pub fn run_foreground(config_file: Option<&Path>, idle_override_ms: Option<u64>)
     };
     let idle_ms = idle_override_ms.unwrap_or(config.defaults.server_idle_timeout_ms);
     let idle = (idle_ms > 0).then(|| Duration::from_millis(idle_ms));
-    let rt = match tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-    {
-        Ok(rt) => rt,
-        Err(err) => {
-            eprintln!("corral: cannot start the async runtime: {err}");
-            return 1;
-        }
+    let Some(rt) = crate::runtime::start_async() else {
+        return 1;
     };
     let (mut recorder, store, notes) = crate::tui::open_recorder(&paths);
     for note in notes {

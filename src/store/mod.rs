@@ -473,6 +473,39 @@ impl PrivateDir for std::fs::DirBuilder {
     }
 }
 
+/// Opens the task store in `dir`, cleans up after corrals that died, and
+/// starts recording: what every front end does at its start. A store that
+/// cannot be used costs the records, not the session: the recorder (and
+/// the store) are then `None`, and the notes say why, with what the clean-up
+/// killed, for the front end to show.
+pub fn open_recording(dir: &Path) -> (Option<Recorder>, Option<Store>, Vec<String>) {
+    let mut notes = Vec::new();
+    let store = match Store::open(dir) {
+        Ok(store) => store,
+        Err(err) => {
+            notes.push(format!("tasks will not be stored: {err:#}"));
+            return (None, None, notes);
+        }
+    };
+    for (id, count, survivors) in &store.recover().killed {
+        let survived = if *survivors > 0 {
+            format!(" ({survivors} survived SIGKILL)")
+        } else {
+            String::new()
+        };
+        notes.push(format!(
+            "killed {count} leftover process(es) of interrupted task {id}{survived}"
+        ));
+    }
+    match Recorder::start(store.clone()) {
+        Ok(recorder) => (Some(recorder), Some(store), notes),
+        Err(err) => {
+            notes.push(format!("tasks will not be stored: {err}"));
+            (None, Some(store), notes)
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

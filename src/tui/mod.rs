@@ -89,29 +89,9 @@ pub fn configured_settings(
 }
 
 /// Opens the task store, cleans up after corrals that died, and starts
-/// recording. A store that cannot be used costs the records, not the UI.
+/// recording ([`crate::store::open_recording`]).
 pub fn open_recorder(paths: &Paths) -> (Option<Recorder>, Option<Store>, Vec<String>) {
-    let mut notes = Vec::new();
-    let store = match Store::open(&paths.tasks_dir()) {
-        Ok(store) => store,
-        Err(err) => {
-            notes.push(format!("tasks will not be stored: {err:#}"));
-            return (None, None, notes);
-        }
-    };
-    let recovery = store.recover();
-    for (id, count, _) in &recovery.killed {
-        notes.push(format!(
-            "killed {count} leftover process(es) of interrupted task {id}"
-        ));
-    }
-    match Recorder::start(store.clone()) {
-        Ok(recorder) => (Some(recorder), Some(store), notes),
-        Err(err) => {
-            notes.push(format!("tasks will not be stored: {err}"));
-            (None, Some(store), notes)
-        }
-    }
+    crate::store::open_recording(&paths.tasks_dir())
 }
 
 /// Opens the cockpit; `defaults` are the agent flags of the command line,
@@ -182,16 +162,8 @@ pub fn run(
             return 1;
         }
     };
-    let rt = match tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-    {
-        Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("corral: cannot start the async runtime: {e}");
-            return 1;
-        }
+    let Some(rt) = crate::runtime::start_async() else {
+        return 1;
     };
     // The cockpit as a client: the server runs the agents (started here
     // when none runs), before the terminal is taken so errors print plainly.
