@@ -62,10 +62,14 @@ pub(crate) fn tagged(tags: &[&str]) -> Vec<(usize, Tagged)> {
     if tags.is_empty() {
         return Vec::new();
     }
-    let wanted: Vec<Vec<u8>> = tags
+    // The watchdog of a long-lived server holds every tag it was told:
+    // one lookup per variable, however many there are.
+    let wanted: std::collections::HashMap<&[u8], usize> = tags
         .iter()
-        .map(|tag| format!("{TAG_VAR}={tag}").into_bytes())
+        .enumerate()
+        .map(|(index, tag)| (tag.as_bytes(), index))
         .collect();
+    let prefix = format!("{TAG_VAR}=").into_bytes();
     let me = std::process::id() as i32;
     let Ok(dir) = std::fs::read_dir("/proc") else {
         return Vec::new();
@@ -82,10 +86,10 @@ pub(crate) fn tagged(tags: &[&str]) -> Vec<(usize, Tagged)> {
         let Ok(environ) = std::fs::read(entry.path().join("environ")) else {
             continue;
         };
-        let Some(index) = environ
-            .split(|&b| b == 0)
-            .find_map(|var| wanted.iter().position(|w| w.as_slice() == var))
-        else {
+        let Some(index) = environ.split(|&b| b == 0).find_map(|var| {
+            var.strip_prefix(prefix.as_slice())
+                .and_then(|tag| wanted.get(tag).copied())
+        }) else {
             continue;
         };
         let Some(stat) = read_stat(pid) else { continue };
