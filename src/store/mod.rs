@@ -250,6 +250,10 @@ impl Store {
                     record = again;
                 }
                 record.owner_seen_live = Some(false);
+                if !record.status.is_final() {
+                    // How long it ran shows until its corral's last write.
+                    record.updated_ms = self.last_write_ms(&record);
+                }
             }
             // No lock to judge by: the owner pid decides.
             Err(_) => {}
@@ -334,6 +338,22 @@ impl Store {
         matches!(self.try_lock(id), Ok(None))
     }
 
+    /// When the corral of `record` last wrote it or its current run's
+    /// events or raw output (ms since the epoch): a record is rewritten only
+    /// when its status or run changes, the logs with every line.
+    fn last_write_ms(&self, record: &TaskRecord) -> u64 {
+        let run = record.runs.max(1);
+        [
+            self.events_path(&record.id, run),
+            self.raw_path(&record.id, run),
+        ]
+        .iter()
+        .filter_map(|path| std::fs::metadata(path).and_then(|m| m.modified()).ok())
+        .filter_map(|at| at.duration_since(std::time::UNIX_EPOCH).ok())
+        .map(|at| at.as_millis() as u64)
+        .fold(record.updated_ms, u64::max)
+    }
+
     /// Marks tasks of dead corrals `interrupted` and SIGKILLs their agent
     /// groups that are still alive (verified by start time, see
     /// [`proc::kill_orphan_group`]). An owner is dead only when its lock can
@@ -378,7 +398,7 @@ impl Store {
             record.finish_reason = Some("corral stopped while the task ran".into());
             // Its corral's last write is the best guess of when it stopped.
             if record.started_ms.is_some() {
-                record.finished_ms = Some(record.updated_ms);
+                record.finished_ms = Some(self.last_write_ms(&record));
             }
             record.updated_ms = now_ms();
             match self.save(&record) {
@@ -531,6 +551,26 @@ mod tests {
         });
         std::fs::write(store.task_dir(&id).join(RECORD_FILE), record.to_string()).unwrap();
         (home, store, id)
+    }
+
+    #[test]
+    fn an_interrupted_task_ran_until_its_corrals_last_write() {
+        let (_home, store, id) = store_with("running");
+        // The record was last written at 2 ms; its output went on later.
+        std::fs::write(store.events_path(&id, 1), "{}\n").unwrap();
+        let written = std::fs::metadata(store.events_path(&id, 1))
+            .and_then(|m| m.modified())
+            .unwrap()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_millis() as u64;
+        let (listed, _) = store.list();
+        assert_eq!(listed[0].effective_status(), TaskStatus::Interrupted);
+        assert_eq!(listed[0].duration_ms(u64::MAX), Some(written - 1));
+        store.recover();
+        let record = store.load(&id).unwrap();
+        assert_eq!(record.finished_ms, Some(written));
+        assert_eq!(record.duration_ms(u64::MAX), Some(written - 1));
     }
 
     #[test]
