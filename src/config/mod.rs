@@ -388,6 +388,19 @@ fn read_capped(file: &Path) -> std::io::Result<String> {
     String::from_utf8(bytes).map_err(|_| std::io::Error::other("it is not UTF-8 text"))
 }
 
+/// Where this session's files are and its config, as every front end
+/// starts: `None` after saying on stderr what is wrong (the caller exits
+/// with status 2, a usage or configuration error).
+pub fn session(config_file: Option<&Path>) -> Option<(crate::paths::Paths, Config)> {
+    let paths = crate::paths::Paths::resolve(config_file)
+        .map_err(|err| eprintln!("corral: {err:#}"))
+        .ok()?;
+    let config = Config::load(&paths.config_file, paths.config_explicit)
+        .map_err(|err| eprintln!("corral: {err}"))
+        .ok()?;
+    Some((paths, config))
+}
+
 impl Config {
     /// Reads the config of `paths`: the built-in defaults when the file is
     /// absent (unless it was named with `--config`, which must exist).

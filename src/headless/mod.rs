@@ -180,19 +180,8 @@ struct RunSettings {
 /// Runs `corral run` and returns the process exit code. `config_file` is
 /// the global `--config` flag.
 pub fn run(args: RunArgs, config_file: Option<&Path>) -> i32 {
-    let paths = match Paths::resolve(config_file) {
-        Ok(paths) => paths,
-        Err(err) => {
-            eprintln!("corral: {err:#}");
-            return EXIT_USAGE;
-        }
-    };
-    let config = match Config::load(&paths.config_file, paths.config_explicit) {
-        Ok(config) => config,
-        Err(err) => {
-            eprintln!("corral: {err}");
-            return EXIT_USAGE;
-        }
+    let Some((paths, config)) = crate::config::session(config_file) else {
+        return EXIT_USAGE;
     };
     // The log goes to a file only: stdout is the transcript.
     let _log = logging::init(&paths.log_file())

@@ -24,10 +24,8 @@ use std::io::Write;
 use std::path::Path;
 use std::time::Duration;
 
-use crate::config::Config;
 use crate::core::State;
 use crate::driver::Driver;
-use crate::paths::Paths;
 use crate::runtime::{KillWaits, Runtime, RuntimeConfig};
 use crate::store::TaskRecord;
 use place::Place;
@@ -49,19 +47,8 @@ pub const READY_PREFIX: &str = "corral server listening on ";
 /// (`idle_override_ms`, else the config's `server_idle_timeout`; 0: never).
 /// Returns the exit code.
 pub fn run_foreground(config_file: Option<&Path>, idle_override_ms: Option<u64>) -> i32 {
-    let paths = match Paths::resolve(config_file) {
-        Ok(paths) => paths,
-        Err(err) => {
-            eprintln!("corral: {err:#}");
-            return 2;
-        }
-    };
-    let config = match Config::load(&paths.config_file, paths.config_explicit) {
-        Ok(config) => config,
-        Err(err) => {
-            eprintln!("corral: {err}");
-            return 2;
-        }
+    let Some((paths, config)) = crate::config::session(config_file) else {
+        return 2;
     };
     let place = Place::of(&paths);
     let _log = crate::logging::init(&place.log).ok();

@@ -106,19 +106,8 @@ pub fn run(
     hosts: &[String],
     no_local: bool,
 ) -> i32 {
-    let paths = match Paths::resolve(config_file) {
-        Ok(paths) => paths,
-        Err(err) => {
-            eprintln!("corral: {err:#}");
-            return 2;
-        }
-    };
-    let config = match Config::load(&paths.config_file, paths.config_explicit) {
-        Ok(config) => config,
-        Err(err) => {
-            eprintln!("corral: {err}");
-            return 2;
-        }
+    let Some((paths, config)) = crate::config::session(config_file) else {
+        return 2;
     };
     let bindings = match bindings::Bindings::from_config(&config.defaults.keybindings) {
         Ok(b) => b,
