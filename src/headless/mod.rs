@@ -242,11 +242,7 @@ async fn drive(
     let mut runtime = Runtime::new(
         tx,
         RuntimeConfig {
-            kill_waits: KillWaits {
-                after_int_ms: args.kill_grace_ms,
-                after_term_ms: args.kill_grace_ms,
-                after_kill_ms: args.kill_grace_ms.max(500),
-            },
+            kill_waits: KillWaits::with_grace(args.kill_grace_ms),
             ..RuntimeConfig::default()
         },
     );

@@ -101,6 +101,18 @@ pub struct KillWaits {
     pub after_kill_ms: u64,
 }
 
+impl KillWaits {
+    /// `grace_ms` after SIGINT and after SIGTERM, at least 500 ms after
+    /// SIGKILL: the ladder a `kill_grace` setting asks for.
+    pub fn with_grace(grace_ms: u64) -> KillWaits {
+        KillWaits {
+            after_int_ms: grace_ms,
+            after_term_ms: grace_ms,
+            after_kill_ms: grace_ms.max(500),
+        }
+    }
+}
+
 impl Default for KillWaits {
     fn default() -> Self {
         KillWaits {

@@ -86,13 +86,8 @@ pub fn run_foreground(config_file: Option<&Path>, idle_override_ms: Option<u64>)
         tracing::warn!("{note}");
     }
     let questions = crate::questions::create();
-    let grace = config.defaults.kill_grace_ms;
     let runtime_config = RuntimeConfig {
-        kill_waits: KillWaits {
-            after_int_ms: grace,
-            after_term_ms: grace,
-            after_kill_ms: grace.max(500),
-        },
+        kill_waits: KillWaits::with_grace(config.defaults.kill_grace_ms),
         raw_output: true,
         ..RuntimeConfig::default()
     };

@@ -187,13 +187,8 @@ pub fn run(
         }
     };
     let size = term.size().unwrap_or_default();
-    let grace = config.defaults.kill_grace_ms;
     let runtime_config = RuntimeConfig {
-        kill_waits: KillWaits {
-            after_int_ms: grace,
-            after_term_ms: grace,
-            after_kill_ms: grace.max(500),
-        },
+        kill_waits: KillWaits::with_grace(config.defaults.kill_grace_ms),
         // The raw view (r) shows every agent's terminal output.
         raw_output: true,
         ..RuntimeConfig::default()
