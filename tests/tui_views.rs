@@ -335,6 +335,61 @@ fn both_sizes(a: &mut corral::tui::app::App, state: &State) -> (String, String) 
     (small, wide)
 }
 
+/// The real claude against a loopback model asks within its first second
+/// (session, text, tool call, question about 0.8 s after the start): the
+/// blocked row says that time, still, not `0ms` (it was cut to whole
+/// seconds like a running row).
+#[test]
+fn an_agent_that_asks_in_its_first_second_shows_how_long_it_ran() {
+    use corral::core::event::AgentEvent;
+    let mut state = State::new(Settings::default());
+    let id = launch(&mut state, T0, "touch the marker file");
+    agent(
+        &mut state,
+        T0 + 450,
+        id,
+        AgentEvent::Session {
+            session_id: "27f86ec5".into(),
+            model: Some("claude-opus-4-8".into()),
+            cwd: None,
+            agent: "claude".into(),
+        },
+    );
+    agent(
+        &mut state,
+        T0 + 600,
+        id,
+        text("Let me create a marker file."),
+    );
+    let command = serde_json::json!({"command": "touch corral-approval-marker.txt"});
+    agent(
+        &mut state,
+        T0 + 700,
+        id,
+        AgentEvent::ToolCall {
+            id: "toolu_1".into(),
+            name: "Bash".into(),
+            input: command.clone(),
+        },
+    );
+    agent(
+        &mut state,
+        T0 + 802,
+        id,
+        AgentEvent::Question(approval("Bash", command)),
+    );
+    let mut a = app(80, 24, true);
+    for now in [T0 + 900, T0 + 9_000, T0 + 600_000] {
+        a.now_ms = now;
+        let s = screen(&a, &state);
+        let row = s.lines().nth(1).unwrap_or_default();
+        assert!(
+            row.contains("blocked") && row.contains("802ms"),
+            "at {now}: {row}"
+        );
+    }
+}
+
 #[test]
 fn a_bash_approval_shows_the_whole_command_wrapped_and_the_keys() {
     let (mut a, state) = blocked_on(approval(

@@ -305,7 +305,7 @@ fn row_title(t: &Task) -> String {
     }
 }
 
-/// The elapsed time (whole seconds) of a started, unfinished task at
+/// The elapsed time (ms) of a started, unfinished task at
 /// `now_ms`, and whether it grows with the clock. A blocked task shows how
 /// long it ran until it asked: the row then stays still, and the cockpit
 /// needs no timer while it waits. `None` for a finished or unstarted task.
@@ -341,9 +341,12 @@ fn row_line(
     } else {
         "-".into()
     };
-    // Whole seconds while running, so the column does not flicker.
+    // Whole seconds while running, so the column does not flicker. A row
+    // that stands still (blocked) says its exact time: an agent that asks
+    // within its first second ran `850ms`, not `0ms`.
     let elapsed = match live_elapsed_ms(t, app.now_ms) {
-        Some((ms, _)) => duration(ms - ms % 1000),
+        Some((ms, true)) => duration(ms - ms % 1000),
+        Some((ms, false)) => duration(ms),
         None => elapsed,
     };
     let toks = t.usage.total_tokens();
