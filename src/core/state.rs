@@ -4,7 +4,8 @@
 //! (in `update.rs` and its child modules) changes it: everything else gets
 //! `&State`. [`Step`] is the whole result of one `update`: the effects for
 //! the runtime, the events to publish, the tasks deleted and the answers to
-//! review commands. `State` keeps no outbox between steps.
+//! review commands. `State` holds no outbox: what a step publishes lives
+//! in the [`Stepper`] of that one step and leaves with its `Step`.
 //!
 //! Pure: no IO, no clock.
 
@@ -30,13 +31,54 @@ pub struct Step {
     pub reviews: Vec<super::review::ReviewReport>,
 }
 
-/// The part of a [`Step`] that accumulates inside `State` while `update`
-/// runs (the effects are returned by the functions themselves).
+/// The part of a [`Step`] that accumulates while `update` runs (the
+/// effects are returned by the functions themselves).
 #[derive(Debug, Default)]
 pub(super) struct Outbox {
     pub(super) published: Vec<(TaskId, AgentEvent)>,
     pub(super) deleted: Vec<TaskId>,
     pub(super) reviews: Vec<super::review::ReviewReport>,
+}
+
+/// One step of `update` in progress: the state it changes and the outbox
+/// it fills, which `update` turns into the [`Step`] it returns. It lives
+/// for that one call; reading `State` through it is plain deref.
+pub(super) struct Stepper<'a> {
+    pub(super) state: &'a mut State,
+    pub(super) out: Outbox,
+}
+
+impl<'a> Stepper<'a> {
+    /// A step over `state` that has produced nothing yet.
+    pub(super) fn new(state: &'a mut State) -> Stepper<'a> {
+        Stepper {
+            state,
+            out: Outbox::default(),
+        }
+    }
+
+    /// The step's result, with `effects` for the runtime.
+    pub(super) fn finish(self, effects: Vec<Effect>) -> Step {
+        Step {
+            effects,
+            published: self.out.published,
+            deleted: self.out.deleted,
+            reviews: self.out.reviews,
+        }
+    }
+}
+
+impl std::ops::Deref for Stepper<'_> {
+    type Target = State;
+    fn deref(&self) -> &State {
+        self.state
+    }
+}
+
+impl std::ops::DerefMut for Stepper<'_> {
+    fn deref_mut(&mut self) -> &mut State {
+        self.state
+    }
 }
 
 /// How a task that ended on a rate limit or an overload is tried again.
@@ -156,10 +198,6 @@ pub struct State {
     pub(super) mirror_ids: std::collections::HashMap<(Option<String>, TaskId), TaskId>,
     next_id: TaskId,
     next_seq: u64,
-    /// What the step in progress produced besides effects: filled only
-    /// inside `update`, which moves it into the [`Step`] it returns, so it
-    /// is empty whenever anyone else can see `State`.
-    pub(super) outbox: Outbox,
 }
 
 impl State {
@@ -172,7 +210,6 @@ impl State {
             mirror_ids: Default::default(),
             next_id: 1,
             next_seq: 1,
-            outbox: Outbox::default(),
         }
     }
 

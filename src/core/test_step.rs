@@ -1,6 +1,7 @@
 //! For core's tests (and other modules' tests that need a task): `update`
 //! as the tests call it, returning the effects, with what each step
-//! published kept per test thread and read back with [`Published::drain_published`]; and the builders every test
+//! published kept per test thread (never in `State`) and read back with
+//! [`drain_published`] and [`drain_deleted`]; and the builders every test
 //! file shares (a spec, a launched task, an agent's event, a turn's end, an
 //! exit, a follow-up), so each file writes only what its tests are about.
 //!
@@ -27,20 +28,14 @@ pub fn update(state: &mut State, now_ms: u64, event: Event) -> Vec<Effect> {
     step.effects
 }
 
-/// What this test's steps published and deleted since it last looked.
-pub trait Published {
-    fn drain_published(&mut self) -> Vec<(TaskId, AgentEvent)>;
-    fn drain_deleted(&mut self) -> Vec<TaskId>;
+/// What this test's steps published since it last looked.
+pub fn drain_published() -> Vec<(TaskId, AgentEvent)> {
+    PUBLISHED.with(|p| std::mem::take(&mut *p.borrow_mut()))
 }
 
-impl Published for State {
-    fn drain_published(&mut self) -> Vec<(TaskId, AgentEvent)> {
-        PUBLISHED.with(|p| std::mem::take(&mut *p.borrow_mut()))
-    }
-
-    fn drain_deleted(&mut self) -> Vec<TaskId> {
-        DELETED.with(|d| std::mem::take(&mut *d.borrow_mut()))
-    }
+/// What this test's steps deleted since it last looked.
+pub fn drain_deleted() -> Vec<TaskId> {
+    DELETED.with(|d| std::mem::take(&mut *d.borrow_mut()))
 }
 
 /// A task for `agent` with `prompt`, in `.`, without limits or worktree.
@@ -65,7 +60,7 @@ pub fn launch_in(settings: Settings, spec: TaskSpec) -> (State, TaskId, Vec<Effe
     let mut s = State::new(settings);
     let fx = update(&mut s, 1_000, Event::Command(Command::launch(spec)));
     let id = s.tasks[0].id;
-    s.drain_published();
+    drain_published();
     (s, id, fx)
 }
 

@@ -3,7 +3,9 @@
 //! Takes a fact or a user intent, changes [`State`], and returns the
 //! [`Step`]: the [`Effect`]s for the runtime, the events meant for front
 //! ends and the store (everything an agent said, plus what corral decided:
-//! answers, the finish) and the deleted tasks. Pure: the time comes in
+//! answers, the finish) and the deleted tasks. What a step publishes,
+//! deletes and answers to reviews collects in that step's `Stepper` (the
+//! `&mut State` plus an outbox), never in `State`. Pure: the time comes in
 //! as an argument. Status changes go through the transition table; a
 //! refused change is logged (through `tracing`, the only output this module
 //! has) and ignored, never a panic. New tasks wait in a queue until the
@@ -16,7 +18,7 @@
 
 use super::event::{AgentEvent, FinishStatus, Finished, Question, QuestionKind, Usage};
 use super::review::{ReviewOp, ReviewOutcome, ReviewReport, merge_words, refusal};
-use super::state::{ApprovalPolicy, State, Step};
+use super::state::{ApprovalPolicy, State, Step, Stepper};
 use super::task::{
     ChangeCount, KillReason, LiveTurns, RunPlan, Task, TaskSpec, TaskStatus, TurnOutcome,
 };
@@ -56,43 +58,32 @@ fn set_status(t: &mut Task, to: TaskStatus) -> bool {
 /// Applies one event at time `now_ms` and returns all it produced: what
 /// the runtime must do, what to publish, what was deleted.
 pub fn update(state: &mut State, now_ms: u64, event: Event) -> Step {
+    let mut step = Stepper::new(state);
     // The server starts and watches; its mirror only follows.
     if let Event::Mirror(batch) = event {
-        mirror::apply_mirror(state, now_ms, *batch);
-        let outbox = std::mem::take(&mut state.outbox);
-        return Step {
-            effects: Vec::new(),
-            published: outbox.published,
-            deleted: outbox.deleted,
-            reviews: outbox.reviews,
-        };
+        mirror::apply_mirror(&mut step, now_ms, *batch);
+        return step.finish(Vec::new());
     }
     // Output that leaves its task's status alone frees no slot and queues
     // nothing: the queue is not looked at (a stream costs per event what
     // one task costs, however many tasks there are).
     let output_of = match &event {
         Event::Agent { task, .. } | Event::Output { task, .. } => {
-            Some((*task, state.task(*task).map(|t| t.status)))
+            Some((*task, step.task(*task).map(|t| t.status)))
         }
         _ => None,
     };
-    let mut effects = apply(state, now_ms, event);
+    let mut effects = apply(&mut step, now_ms, event);
     let status_kept =
-        output_of.is_some_and(|(task, before)| state.task(task).map(|t| t.status) == before);
+        output_of.is_some_and(|(task, before)| step.task(task).map(|t| t.status) == before);
     if !status_kept {
-        effects.extend(start_queued(state, now_ms));
+        effects.extend(start_queued(&mut step, now_ms));
     }
-    let effects = watch_worktrees(state, effects);
-    let outbox = std::mem::take(&mut state.outbox);
-    Step {
-        effects,
-        published: outbox.published,
-        deleted: outbox.deleted,
-        reviews: outbox.reviews,
-    }
+    let effects = watch_worktrees(&step, effects);
+    step.finish(effects)
 }
 
-fn apply(state: &mut State, now_ms: u64, event: Event) -> Vec<Effect> {
+fn apply(state: &mut Stepper<'_>, now_ms: u64, event: Event) -> Vec<Effect> {
     match event {
         Event::Mirror(batch) => {
             mirror::apply_mirror(state, now_ms, *batch);
@@ -180,7 +171,7 @@ fn apply(state: &mut State, now_ms: u64, event: Event) -> Vec<Effect> {
     }
 }
 
-fn command(state: &mut State, now_ms: u64, cmd: Command) -> Vec<Effect> {
+fn command(state: &mut Stepper<'_>, now_ms: u64, cmd: Command) -> Vec<Effect> {
     match cmd {
         Command::Launch { spec, store_id } => {
             launch(state, *spec, store_id);
@@ -298,7 +289,7 @@ fn command(state: &mut State, now_ms: u64, cmd: Command) -> Vec<Effect> {
             match state.task(task).map(|t| (t.status, t.process_alive)) {
                 Some((status, false)) if status.is_final() => {
                     state.tasks.retain(|t| t.id != task);
-                    state.outbox.deleted.push(task);
+                    state.out.deleted.push(task);
                 }
                 Some(_) => tracing::warn!(task, "refused to delete an unfinished task"),
                 None => {}
@@ -333,7 +324,7 @@ fn requeue(state: &mut State, task: TaskId, plan: RunPlan) {
 
 /// Starts queued tasks, oldest first, while there are free slots. A task
 /// whose kind has no free slot does not hold back tasks of other kinds.
-fn start_queued(state: &mut State, now_ms: u64) -> Vec<Effect> {
+fn start_queued(state: &mut Stepper<'_>, now_ms: u64) -> Vec<Effect> {
     let mut effects = Vec::new();
     for id in state.queue() {
         let Some(kind) = state.task(id).map(|t| t.spec.agent) else {
@@ -348,7 +339,7 @@ fn start_queued(state: &mut State, now_ms: u64) -> Vec<Effect> {
 
 /// Starts one run of a queued task: its first, or a retry or a resume. A
 /// worktree task without its worktree gets it created first.
-fn start(state: &mut State, task: TaskId, now_ms: u64) -> Option<Effect> {
+fn start(state: &mut Stepper<'_>, task: TaskId, now_ms: u64) -> Option<Effect> {
     let t = state.task_mut(task)?;
     if !set_status(t, TaskStatus::Running) {
         return None;
@@ -361,7 +352,7 @@ fn start(state: &mut State, task: TaskId, now_ms: u64) -> Option<Effect> {
 
 /// The task could not start (its agent or its worktree): records why and
 /// finishes it `failed`.
-fn fail_before_spawn(state: &mut State, task: TaskId, now_ms: u64, message: String) {
+fn fail_before_spawn(state: &mut Stepper<'_>, task: TaskId, now_ms: u64, message: String) {
     if let Some(t) = state.task_mut(task) {
         t.process_alive = false;
         t.stdin_open = false;
@@ -369,14 +360,14 @@ fn fail_before_spawn(state: &mut State, task: TaskId, now_ms: u64, message: Stri
         t.recent_errors.push(message.clone());
         let ev = AgentEvent::Error { message };
         t.transcript.push(ev.clone());
-        state.outbox.published.push((task, ev));
+        state.out.published.push((task, ev));
     }
     finish(state, task, now_ms, None);
 }
 
 /// The rest of [`start`]: the agent process of a run, in the task's
 /// worktree when it has one.
-fn begin_run(state: &mut State, task: TaskId, now_ms: u64) -> Option<Effect> {
+fn begin_run(state: &mut Stepper<'_>, task: TaskId, now_ms: u64) -> Option<Effect> {
     let question_dir = state.settings.question_dir.clone();
     let t = state.task_mut(task)?;
     let mut options = t.spec.options.clone();
@@ -431,7 +422,7 @@ fn kill_ladder(t: &mut Task) -> Vec<Effect> {
 }
 
 /// Sends the user's next message to a task's agent.
-fn follow_up(state: &mut State, now_ms: u64, task: TaskId, text: String) -> Vec<Effect> {
+fn follow_up(state: &mut Stepper<'_>, now_ms: u64, task: TaskId, text: String) -> Vec<Effect> {
     let Some(t) = state.task_mut(task) else {
         return vec![];
     };
@@ -500,7 +491,7 @@ fn reset_for_run(t: &mut Task) {
 /// Starts a new agent process for `task` with `message`: resuming the
 /// session when there is one (keeping a fresh start as the fallback),
 /// otherwise afresh with the original prompt plus the message.
-fn relaunch(state: &mut State, now_ms: u64, task: TaskId, message: String) -> Vec<Effect> {
+fn relaunch(state: &mut Stepper<'_>, now_ms: u64, task: TaskId, message: String) -> Vec<Effect> {
     let question_dir = state.settings.question_dir.clone();
     let Some(t) = state.task_mut(task) else {
         return vec![];
@@ -622,16 +613,16 @@ fn spawn_effect(
     }
 }
 
-fn publish(state: &mut State, task: TaskId, event: AgentEvent) {
+fn publish(state: &mut Stepper<'_>, task: TaskId, event: AgentEvent) {
     if let Some(t) = state.task_mut(task) {
         t.transcript.push(event.clone());
-        state.outbox.published.push((task, event));
+        state.out.published.push((task, event));
     }
 }
 
 /// The agent process ended: finish the task, or keep it blocked on the
 /// question it left, or fall back from a failed resume to a fresh start.
-fn exited(state: &mut State, task: TaskId, now_ms: u64, exit: ExitInfo) -> Vec<Effect> {
+fn exited(state: &mut Stepper<'_>, task: TaskId, now_ms: u64, exit: ExitInfo) -> Vec<Effect> {
     let Some(t) = state.task_mut(task) else {
         return vec![];
     };
@@ -705,7 +696,7 @@ fn exited(state: &mut State, task: TaskId, now_ms: u64, exit: ExitInfo) -> Vec<E
 }
 
 /// Adds a new task to the queue; [`start_queued`] starts it when a slot is free.
-fn launch(state: &mut State, spec: TaskSpec, store_id: Option<String>) {
+fn launch(state: &mut Stepper<'_>, spec: TaskSpec, store_id: Option<String>) {
     let id = state.take_id();
     let prompt = spec.prompt.clone();
     let mut task = Task::new(id, spec, state.settings.transcript_cap);
@@ -722,7 +713,12 @@ fn push_recent(list: &mut Vec<String>, line: String) {
     list.push(line);
 }
 
-fn agent_event(state: &mut State, now_ms: u64, task: TaskId, event: AgentEvent) -> Vec<Effect> {
+fn agent_event(
+    state: &mut Stepper<'_>,
+    now_ms: u64,
+    task: TaskId,
+    event: AgentEvent,
+) -> Vec<Effect> {
     let policy = state.settings.approval;
     let end_after_turn = state.settings.end_after_turn;
     let max_retries = state.settings.retry.max_attempts;
@@ -900,7 +896,7 @@ fn agent_event(state: &mut State, now_ms: u64, task: TaskId, event: AgentEvent) 
         }
         _ => None,
     };
-    state.outbox.published.push((task, event));
+    state.out.published.push((task, event));
     if let Some((q, answer, by)) = question {
         if question_file::is_file_question(&q) {
             // The agent is exiting; the policy answers once it is gone.

@@ -65,7 +65,7 @@ pub(super) fn policy_answer(policy: ApprovalPolicy, q: &Question) -> Answer {
 }
 
 pub(super) fn answer_question(
-    state: &mut State,
+    state: &mut Stepper<'_>,
     now_ms: u64,
     task: TaskId,
     answer: Answer,
@@ -128,7 +128,7 @@ pub(super) fn answer_question(
 }
 
 pub(super) fn answer_with(
-    state: &mut State,
+    state: &mut Stepper<'_>,
     task: TaskId,
     q: &Question,
     answer: Answer,
@@ -165,14 +165,14 @@ pub(super) fn answer_with(
         by: by.into(),
     };
     t.transcript.push(ev.clone());
-    state.outbox.published.push((task, ev));
+    state.out.published.push((task, ev));
     vec![Effect::WriteStdin { task, line }]
 }
 
-pub(super) fn publish_error(state: &mut State, task: TaskId, message: String) {
+pub(super) fn publish_error(state: &mut Stepper<'_>, task: TaskId, message: String) {
     if let Some(t) = state.task_mut(task) {
         let ev = AgentEvent::Error { message };
         t.transcript.push(ev.clone());
-        state.outbox.published.push((task, ev));
+        state.out.published.push((task, ev));
     }
 }

@@ -11,7 +11,7 @@ use crate::agent::{AgentKind, AgentOptions};
 use crate::core::Settings;
 use crate::core::task::TaskSpec;
 use crate::core::test_step::{
-    Published, agent_says as agent, answer_at, exit_at, exit_code, follow_up_at, launch_in,
+    agent_says as agent, answer_at, drain_published, exit_at, exit_code, follow_up_at, launch_in,
     session_event, spec_of, turn, update,
 };
 
@@ -95,7 +95,7 @@ fn a_denial_reason_follows_as_the_next_prompt_when_the_turn_ends() {
     );
     let sent = written(&fx);
     assert_eq!(sent[0]["result"]["outcome"]["optionId"], "no");
-    s.drain_published();
+    drain_published();
     let fx = agent(&mut s, id, turn_end());
     let sent = written(&fx);
     assert_eq!(sent.len(), 1, "{fx:?}");
@@ -104,7 +104,7 @@ fn a_denial_reason_follows_as_the_next_prompt_when_the_turn_ends() {
     assert!(text.contains("not in this repo"), "{text}");
     // The turn is not over: the agent answers the reason first.
     assert_eq!(s.task(id).unwrap().status, TaskStatus::Running);
-    let published = s.drain_published();
+    let published = drain_published();
     assert!(published.iter().any(
         |(_, e)| matches!(e, AgentEvent::UserMessage { text } if text.contains("not in this repo"))
     ));
@@ -170,7 +170,7 @@ fn a_protocol_reply_is_written_and_never_shown() {
             line: "{\"id\":3}".into()
         }]
     );
-    assert!(s.drain_published().is_empty());
+    assert!(drain_published().is_empty());
 }
 
 #[test]
@@ -214,7 +214,7 @@ fn codex_interrupts_the_turn_it_was_told_about_before_the_signals() {
     assert_eq!(sent[0]["method"], "turn/start");
     assert_eq!(sent[0]["params"]["threadId"], "sess-1");
     assert_eq!(sent[0]["params"]["input"][0]["text"], "fix it");
-    s.drain_published();
+    drain_published();
     assert!(
         agent(
             &mut s,
@@ -225,7 +225,7 @@ fn codex_interrupts_the_turn_it_was_told_about_before_the_signals() {
         )
         .is_empty()
     );
-    assert!(s.drain_published().is_empty(), "plumbing is not shown");
+    assert!(drain_published().is_empty(), "plumbing is not shown");
     let fx = update(&mut s, 3_000, Event::Command(Command::Kill { task: id }));
     let sent = written(&fx);
     assert_eq!(sent[0]["method"], "turn/interrupt");
@@ -277,7 +277,7 @@ fn a_codex_too_old_for_app_server_runs_again_over_exec_and_says_why() {
             line: "error: unrecognized subcommand 'app-server'".into(),
         },
     );
-    s.drain_published();
+    drain_published();
     let fx = exit_at(&mut s, id, 3_000, exit_code(2));
     let (wire, args) = spawned(&fx);
     assert_eq!(wire, crate::agent::Wire::OneShot);
@@ -286,7 +286,7 @@ fn a_codex_too_old_for_app_server_runs_again_over_exec_and_says_why() {
     let t = s.task(id).unwrap();
     assert_eq!(t.status, TaskStatus::Running);
     assert_eq!(t.spec.options.protocol.as_deref(), Some("exec"), "kept");
-    let told = s.drain_published();
+    let told = drain_published();
     assert!(
         told.iter()
             .any(|(_, e)| matches!(e, AgentEvent::Error { message }
@@ -311,7 +311,7 @@ fn a_failed_opening_request_ends_the_process_and_a_named_protocol_has_no_fallbac
     );
     assert!(!s.task(id).unwrap().status.is_final(), "its exit decides");
     assert!(
-        !s.drain_published()
+        !drain_published()
             .iter()
             .any(|(_, e)| matches!(e, AgentEvent::TurnEnd { .. })),
         "no turn was shown to have ended"
@@ -336,11 +336,11 @@ fn a_codex_thread_that_cannot_be_resumed_starts_afresh_over_app_server() {
         id,
         turn(true, Some("no rollout".into()), None, Some(0)),
     );
-    s.drain_published();
+    drain_published();
     let fx = exit_at(&mut s, id, 5_000, exit_code(0));
     let (wire, args) = spawned(&fx);
     assert_eq!(wire, crate::agent::Wire::CodexAppServer, "{args:?}");
-    let told = s.drain_published();
+    let told = drain_published();
     assert!(
         told.iter()
             .any(|(_, e)| matches!(e, AgentEvent::Error { message }
@@ -356,12 +356,12 @@ fn a_gemini_session_resumed_after_its_process_ended_goes_one_shot_and_says_so() 
     session(&mut s, id);
     agent(&mut s, id, turn_end());
     exit_at(&mut s, id, 3_000, exit_code(0));
-    s.drain_published();
+    drain_published();
     let fx = follow_up_at(&mut s, id, 4_000, "go on");
     let (wire, args) = spawned(&fx);
     assert_eq!(wire, crate::agent::Wire::OneShot);
     assert!(args.contains(&"sess-1".to_string()), "{args:?}");
-    let told = s.drain_published();
+    let told = drain_published();
     assert!(
         told.iter()
             .any(|(_, e)| matches!(e, AgentEvent::Error { message }
@@ -373,11 +373,11 @@ fn a_gemini_session_resumed_after_its_process_ended_goes_one_shot_and_says_so() 
     session(&mut s, id);
     agent(&mut s, id, turn_end());
     exit_at(&mut s, id, 3_000, exit_code(0));
-    s.drain_published();
+    drain_published();
     let (wire, _) = spawned(&follow_up_at(&mut s, id, 4_000, "go on"));
     assert_eq!(wire, crate::agent::Wire::CodexAppServer);
     assert!(
-        !s.drain_published()
+        !drain_published()
             .iter()
             .any(|(_, e)| matches!(e, AgentEvent::Error { .. }))
     );

@@ -11,13 +11,13 @@
 
 use std::collections::HashSet;
 
-use super::super::state::{HostLink, State};
+use super::super::state::{HostLink, State, Stepper};
 use crate::core::event::AgentEvent;
 use crate::core::transcript::Transcript;
 use crate::core::{Mirror, TaskId};
 
 /// Applies one batch of one server's changes.
-pub(in crate::core) fn apply_mirror(state: &mut State, now_ms: u64, batch: Mirror) {
+pub(in crate::core) fn apply_mirror(state: &mut Stepper<'_>, now_ms: u64, batch: Mirror) {
     let host = batch.host;
     if let Some(status) = batch.link {
         let name = host.clone().unwrap_or_default();
@@ -87,7 +87,7 @@ pub(in crate::core) fn apply_mirror(state: &mut State, now_ms: u64, batch: Mirro
             t.last_output_ms = Some(now_ms);
         }
         t.transcript.push(event.clone());
-        state.outbox.published.push((id, event));
+        state.out.published.push((id, event));
     }
     for server_id in batch.deleted {
         let Some(id) = state.mirror_ids.remove(&(host.clone(), server_id)) else {
@@ -95,13 +95,13 @@ pub(in crate::core) fn apply_mirror(state: &mut State, now_ms: u64, batch: Mirro
         };
         if state.task(id).is_some() {
             state.tasks.retain(|t| t.id != id);
-            state.outbox.deleted.push(id);
+            state.out.deleted.push(id);
         }
     }
     for mut report in batch.reviews {
         if let Some(&id) = state.mirror_ids.get(&(host.clone(), report.task)) {
             report.task = id;
-            state.outbox.reviews.push(report);
+            state.out.reviews.push(report);
         }
     }
 }

@@ -3,7 +3,7 @@
 
 use super::*;
 use crate::core::Settings;
-use crate::core::test_step::{Published, exit_at, exit_signal, turn, update};
+use crate::core::test_step::{drain_deleted, drain_published, exit_at, exit_signal, turn, update};
 
 fn launch(s: &mut State, now: u64, spec: TaskSpec) -> Vec<Effect> {
     update(s, now, Event::Command(Command::launch(spec)))
@@ -48,8 +48,8 @@ fn succeed(s: &mut State, now: u64, id: TaskId) -> Vec<Effect> {
 }
 
 /// The finished task was killed; why.
-fn killed_because(s: &mut State) -> Option<String> {
-    let f = finished(s);
+fn killed_because() -> Option<String> {
+    let f = finished();
     assert_eq!(f.status, FinishStatus::Killed);
     f.reason
 }
@@ -130,7 +130,7 @@ fn max_cost_kills_with_the_amount_in_the_reason() {
     );
     exit_at(&mut s, 1, 3_000, exit_signal("SIGINT"));
     assert_eq!(
-        killed_because(&mut s).as_deref(),
+        killed_because().as_deref(),
         Some("spent $0.62, over the $0.50 limit")
     );
 }
@@ -151,7 +151,7 @@ fn a_configured_price_counts_the_cost_when_the_agent_reports_none() {
             ..spec("priced")
         },
     );
-    s.drain_published();
+    drain_published();
     let fx = agent(
         &mut s,
         1,
@@ -165,7 +165,7 @@ fn a_configured_price_counts_the_cost_when_the_agent_reports_none() {
     assert_eq!(fx, vec![Effect::Kill { task: 1 }]);
     let t = s.task(1).unwrap();
     assert!((t.usage.cost_usd.unwrap() - 1.05).abs() < 1e-9);
-    let published = s.drain_published();
+    let published = drain_published();
     assert!(matches!(&published[0].1, AgentEvent::Usage(u) if u.cost_usd.is_some()));
 }
 
@@ -186,7 +186,7 @@ fn max_turns_kills_once_the_agent_reports_more() {
     assert_eq!(agent(&mut s, 1, turn(1)), vec![Effect::Kill { task: 1 }]);
     exit_at(&mut s, 1, 2_000, exit(0));
     assert_eq!(
-        killed_because(&mut s).as_deref(),
+        killed_because().as_deref(),
         Some("took 3 turns, over the 2-turn limit")
     );
 }
@@ -297,7 +297,7 @@ fn running_tasks_cannot_be_retried_archived_or_deleted() {
     let t = s.task(id).unwrap();
     assert_eq!(t.status, TaskStatus::Running);
     assert!(!t.archived);
-    assert!(s.drain_deleted().is_empty());
+    assert!(drain_deleted().is_empty());
 }
 
 #[test]
@@ -315,7 +315,7 @@ fn finished_tasks_can_be_archived_and_deleted() {
     assert!(s.task(id).unwrap().archived);
     update(&mut s, 2_002, Event::Command(Command::Delete { task: id }));
     assert!(s.task(id).is_none());
-    assert_eq!(s.drain_deleted(), vec![id]);
+    assert_eq!(drain_deleted(), vec![id]);
 }
 
 #[test]
@@ -353,12 +353,12 @@ fn adopted_unfinished_tasks_are_interrupted_and_resumable() {
 fn late_events_after_the_finish_change_nothing() {
     let (mut s, id) = launched(Settings::default());
     succeed(&mut s, 2_000, id);
-    s.drain_published();
+    drain_published();
     let fx = agent(&mut s, id, AgentEvent::Question(approval()));
     assert!(fx.is_empty());
     let t = s.task(id).unwrap();
     assert_eq!(t.status, TaskStatus::Succeeded);
     assert!(!t.process_alive);
     assert!(t.pending_question.is_none());
-    assert!(s.drain_published().is_empty());
+    assert!(drain_published().is_empty());
 }

@@ -62,7 +62,7 @@ pub fn is_rate_limit_text(text: &str) -> bool {
 /// the task waits in the queue for a timer instead of finishing, and then
 /// resumes its session (or starts afresh when it has none).
 pub(super) fn schedule_retry(
-    state: &mut State,
+    state: &mut Stepper<'_>,
     task: TaskId,
     now_ms: u64,
     exit: &ExitInfo,
@@ -132,7 +132,7 @@ pub(super) fn schedule_retry(
 /// why. Not for a profile that names its protocol (the user asked for that
 /// one), nor for a resume (that falls back to a fresh start first).
 pub(super) fn protocol_fallback(
-    state: &mut State,
+    state: &mut Stepper<'_>,
     task: TaskId,
     now_ms: u64,
 ) -> Option<Vec<Effect>> {

@@ -4,7 +4,7 @@
 use super::*;
 use crate::agent::{AgentKind, StdinMode};
 use crate::core::test_step::{
-    Published, agent_says as agent, exit_at, exit_code, exit_quiet, follow_up_at, launch_in,
+    agent_says as agent, drain_published, exit_at, exit_code, exit_quiet, follow_up_at, launch_in,
     retry_timer, session_event, spec_of, turn, update,
 };
 use crate::core::{Limits, task::TaskSpec};
@@ -47,8 +47,8 @@ fn input(s: &mut State, task: TaskId, bytes: &[u8]) -> Vec<Effect> {
     )
 }
 
-fn retry_event(s: &mut State) -> (u32, Option<u64>, Option<u16>, String) {
-    let published = s.drain_published();
+fn retry_event() -> (u32, Option<u64>, Option<u16>, String) {
+    let published = drain_published();
     assert!(
         !published
             .iter()
@@ -94,7 +94,7 @@ fn a_429_is_retried_after_5_then_10_s_then_gives_up_failed() {
             kind: TimerKind::Retry { attempt: 1 }
         }]
     );
-    let (attempt, delay, status, reason) = retry_event(&mut s);
+    let (attempt, delay, status, reason) = retry_event();
     assert_eq!((attempt, delay, status), (1, Some(5_000), Some(429)));
     assert!(reason.contains("retrying in 5s"), "{reason}");
     let t = s.task(id).unwrap();
@@ -129,7 +129,7 @@ fn a_429_is_retried_after_5_then_10_s_then_gives_up_failed() {
             ..
         }]
     ));
-    assert_eq!(retry_event(&mut s).0, 2);
+    assert_eq!(retry_event().0, 2);
     retry_timer(&mut s, id, 30_000, 2);
     // Third: 20 s.
     let fx = rate_limited_run(&mut s, id, 40_000);
@@ -140,14 +140,14 @@ fn a_429_is_retried_after_5_then_10_s_then_gives_up_failed() {
             ..
         }]
     ));
-    retry_event(&mut s);
+    retry_event();
     retry_timer(&mut s, id, 60_000, 3);
     // Fourth failure: out of retries, the task fails with the reason.
     let fx = rate_limited_run(&mut s, id, 70_000);
     assert!(fx.is_empty());
     let t = s.task(id).unwrap();
     assert_eq!(t.status, TaskStatus::Failed);
-    match s.drain_published().pop() {
+    match drain_published().pop() {
         Some((_, AgentEvent::Finished(f))) => {
             assert_eq!(f.status, FinishStatus::Failed);
             let reason = f.reason.unwrap_or_default();
@@ -191,7 +191,7 @@ fn codex_and_gemini_rate_limit_words_are_recognised_and_resume_their_sessions() 
     agent(&mut s, id, failed_turn(None, "turn failed"));
     let fx = exited(&mut s, id, 5_000, 1);
     assert!(matches!(fx.as_slice(), [Effect::Timer { .. }]), "{fx:?}");
-    let (_, _, status, _) = retry_event(&mut s);
+    let (_, _, status, _) = retry_event();
     assert_eq!(status, Some(429));
     let fx = retry_timer(&mut s, id, 10_000, 1);
     let [Effect::Spawn { spec, .. }] = fx.as_slice() else {
@@ -257,7 +257,7 @@ fn an_overloaded_529_is_retried_and_the_policy_is_configurable() {
 fn killing_a_task_during_its_cool_down_ends_it_and_the_stale_timer_does_nothing() {
     let (mut s, id) = launched(AgentKind::Claude);
     rate_limited_run(&mut s, id, 5_000);
-    s.drain_published();
+    drain_published();
     assert!(update(&mut s, 6_000, Event::Command(Command::Kill { task: id })).is_empty());
     assert_eq!(s.task(id).unwrap().status, TaskStatus::Killed);
     assert!(!s.cooling_down(AgentKind::Claude, 7_000));
@@ -322,7 +322,7 @@ fn a_follow_up_to_a_working_agent_is_refused_visibly() {
     let fx = follow_up_at(&mut s, id, 2_000, "hurry");
     assert!(fx.is_empty());
     assert!(matches!(
-        s.drain_published().last(),
+        drain_published().last(),
         Some((_, AgentEvent::Error { message })) if message.contains("still working")
     ));
 }
@@ -413,7 +413,7 @@ fn a_command_succeeds_on_exit_zero_and_fails_with_its_code() {
     exited(&mut s, id, 2_000, 7);
     let t = s.task(id).unwrap();
     assert_eq!(t.status, TaskStatus::Failed);
-    match s.drain_published().pop() {
+    match drain_published().pop() {
         Some((_, AgentEvent::Finished(f))) => {
             assert_eq!(f.reason.as_deref(), Some("the command exited with code 7"))
         }

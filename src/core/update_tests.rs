@@ -7,7 +7,7 @@ use crate::agent::AgentKind;
 use crate::core::Settings;
 use crate::core::event::{QuestionItem, Usage};
 use crate::core::test_step::{
-    Published, agent_says as agent, answer_at, exit_at, exit_code as exit, exit_signal,
+    agent_says as agent, answer_at, drain_published, exit_at, exit_code as exit, exit_signal,
     follow_up_at, launch_in, spec_of, turn, update,
 };
 use crate::core::{
@@ -47,8 +47,8 @@ fn turn_end(is_error: bool, result: &str) -> AgentEvent {
     )
 }
 
-fn finished(s: &mut State) -> Finished {
-    match s.drain_published().pop() {
+fn finished() -> Finished {
+    match drain_published().pop() {
         Some((_, AgentEvent::Finished(f))) => f,
         other => panic!("expected finished last, got {other:?}"),
     }
@@ -101,7 +101,7 @@ fn a_clean_turn_and_exit_succeeds_with_totals() {
     }
     agent(&mut s, id, turn_end(false, "done"));
     exit_at(&mut s, id, 4_500, exit(0));
-    let f = finished(&mut s);
+    let f = finished();
     assert_eq!(f.status, FinishStatus::Succeeded);
     assert_eq!(f.result.as_deref(), Some("done"));
     assert_eq!(f.session_id.as_deref(), Some("abc"));
@@ -116,7 +116,7 @@ fn an_error_turn_fails_even_with_exit_zero() {
     let (mut s, id) = launched(Settings::default());
     agent(&mut s, id, turn_end(true, "API Error: 500 boom"));
     exit_at(&mut s, id, 3_000, exit(0));
-    let f = finished(&mut s);
+    let f = finished();
     assert_eq!(f.status, FinishStatus::Failed);
     assert_eq!(f.reason.as_deref(), Some("API Error: 500 boom"));
 }
@@ -132,7 +132,7 @@ fn exiting_without_a_result_fails_and_quotes_the_last_output() {
         },
     );
     exit_at(&mut s, id, 3_000, exit(1));
-    let f = finished(&mut s);
+    let f = finished();
     assert_eq!(f.status, FinishStatus::Failed);
     let reason = f.reason.unwrap();
     assert!(
@@ -153,7 +153,7 @@ fn spawn_failure_fails_with_its_message() {
             message: "agent binary `nope` not found on PATH".into(),
         },
     );
-    let published = s.drain_published();
+    let published = drain_published();
     assert!(matches!(&published[0].1, AgentEvent::Error { message } if message.contains("nope")));
     match &published[1].1 {
         AgentEvent::Finished(f) => {
@@ -175,7 +175,7 @@ fn user_kill_asks_the_runtime_and_finishes_killed() {
         "until it exits"
     );
     exit_at(&mut s, id, 1_700, exit_signal("SIGINT"));
-    let f = finished(&mut s);
+    let f = finished();
     assert_eq!(f.status, FinishStatus::Killed);
     assert_eq!(f.signal.as_deref(), Some("SIGINT"));
 }
@@ -202,7 +202,7 @@ fn a_limit_kills_once_and_finishes_timed_out() {
     );
     assert!(again.is_empty(), "one kill is enough");
     exit_at(&mut s, id, 6_100, exit(143));
-    let f = finished(&mut s);
+    let f = finished();
     assert_eq!(f.status, FinishStatus::TimedOut);
     assert_eq!(f.reason.as_deref(), Some("no output for 5s (idle timeout)"));
 }
@@ -245,7 +245,7 @@ fn asking_policy_blocks_until_the_user_answers() {
     let t = s.task(id).unwrap();
     assert_eq!(t.status, TaskStatus::Running);
     assert!(t.pending_question.is_none());
-    let published = s.drain_published();
+    let published = drain_published();
     assert!(matches!(
         &published.last().unwrap().1,
         AgentEvent::Answered { decision, by, .. } if decision == "allow" && by == "user"
@@ -265,7 +265,7 @@ fn deny_policy_answers_at_once_and_says_so() {
         TaskStatus::Running,
         "never blocks"
     );
-    let published = s.drain_published();
+    let published = drain_published();
     assert!(matches!(&published[0].1, AgentEvent::Question(_)));
     match &published[1].1 {
         AgentEvent::Answered {
@@ -299,7 +299,7 @@ fn allow_policy_still_declines_questions_it_cannot_answer() {
         ..approval()
     };
     agent(&mut s, id, AgentEvent::Question(question));
-    let published = s.drain_published();
+    let published = drain_published();
     assert!(matches!(
         &published[1].1,
         AgentEvent::Answered { decision, .. } if decision == "deny"
@@ -331,7 +331,7 @@ fn survivors_after_kill_are_reported() {
             survivors: 2,
         },
     );
-    let published = s.drain_published();
+    let published = drain_published();
     assert!(
         matches!(&published[0].1, AgentEvent::Error { message } if message.contains("2 process"))
     );
@@ -379,7 +379,7 @@ fn the_prompt_opens_the_conversation() {
     let mut s = State::new(Settings::default());
     update(&mut s, 1, Event::Command(Command::launch(spec("fix it"))));
     assert_eq!(
-        s.drain_published()[0].1,
+        drain_published()[0].1,
         AgentEvent::UserMessage {
             text: "fix it".into()
         }
@@ -395,7 +395,7 @@ fn a_live_session_finishes_the_turn_and_takes_a_follow_up_on_stdin() {
     let t = s.task(id).unwrap();
     assert_eq!(t.status, TaskStatus::Succeeded);
     assert!(t.process_alive && t.stdin_open);
-    assert_eq!(finished(&mut s).status, FinishStatus::Succeeded);
+    assert_eq!(finished().status, FinishStatus::Succeeded);
 
     let fx = follow_up_at(&mut s, id, 5_000, "and the tests");
     match fx.as_slice() {
@@ -404,14 +404,14 @@ fn a_live_session_finishes_the_turn_and_takes_a_follow_up_on_stdin() {
     }
     assert_eq!(s.task(id).unwrap().status, TaskStatus::Running);
     assert!(
-        matches!(&s.drain_published()[0].1, AgentEvent::UserMessage { text } if text == "and the tests")
+        matches!(&drain_published()[0].1, AgentEvent::UserMessage { text } if text == "and the tests")
     );
 
     agent(&mut s, id, turn_end(false, "tests pass"));
-    assert_eq!(finished(&mut s).result.as_deref(), Some("tests pass"));
+    assert_eq!(finished().result.as_deref(), Some("tests pass"));
     exit_at(&mut s, id, 9_000, exit(0));
     assert!(
-        s.drain_published().is_empty(),
+        drain_published().is_empty(),
         "closing the session finishes nothing twice"
     );
 }
@@ -433,7 +433,7 @@ fn a_follow_up_after_exit_resumes_the_session_and_falls_back_to_fresh() {
     assert_eq!(s.task(id).unwrap().status, TaskStatus::Running);
 
     // The resume dies without a result: start afresh, and say so.
-    s.drain_published();
+    drain_published();
     let fx = exit_at(&mut s, id, 5_000, exit(1));
     let (all, resume, _) = spawned_prompt_and_resume(&fx);
     assert_eq!(resume, None);
@@ -442,7 +442,7 @@ fn a_follow_up_after_exit_resumes_the_session_and_falls_back_to_fresh() {
         "{all}"
     );
     assert!(
-        matches!(&s.drain_published()[0].1, AgentEvent::Error { message } if message.contains("afresh"))
+        matches!(&drain_published()[0].1, AgentEvent::Error { message } if message.contains("afresh"))
     );
     assert_eq!(s.task(id).unwrap().runs, 3);
 }
@@ -468,7 +468,7 @@ fn allow_always_remembers_the_exact_command() {
         "answered by the rule"
     );
     assert_eq!(s.task(id).unwrap().status, TaskStatus::Running);
-    assert!(s.drain_published().iter().any(
+    assert!(drain_published().iter().any(
         |(_, e)| matches!(e, AgentEvent::Answered { by, id, .. } if by == "rule" && id == "req-2")
     ));
 
@@ -549,7 +549,7 @@ fn a_file_question_blocks_after_exit_and_the_answer_resumes() {
         "still waiting after the exit"
     );
     assert!(
-        !s.drain_published()
+        !drain_published()
             .iter()
             .any(|(_, e)| matches!(e, AgentEvent::Finished(_)))
     );
@@ -618,7 +618,7 @@ fn process_costs_show_while_the_agent_lives_and_are_gone_once_it_exits() {
         .is_empty()
     );
     assert_eq!(s.task(id).unwrap().cost, Some(busy));
-    assert!(s.drain_published().is_empty(), "costs are not events");
+    assert!(drain_published().is_empty(), "costs are not events");
     exit_at(&mut s, id, 3_000, exit(0));
     assert_eq!(s.task(id).unwrap().cost, None);
     // A sample taken before the exit and applied after it is stale.

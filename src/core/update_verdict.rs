@@ -32,7 +32,7 @@ pub(super) fn over_budget(t: &Task) -> Option<Limit> {
 }
 
 /// Decides how the run ended, records it and publishes `finished`.
-pub(super) fn finish(state: &mut State, task: TaskId, now_ms: u64, exit: Option<ExitInfo>) {
+pub(super) fn finish(state: &mut Stepper<'_>, task: TaskId, now_ms: u64, exit: Option<ExitInfo>) {
     let Some(t) = state.task_mut(task) else {
         return;
     };
@@ -71,7 +71,7 @@ pub(super) fn finish(state: &mut State, task: TaskId, now_ms: u64, exit: Option<
         killed_outside_group: exit.as_ref().and_then(ExitInfo::killed_outside),
     });
     t.transcript.push(finished.clone());
-    state.outbox.published.push((task, finished));
+    state.out.published.push((task, finished));
 }
 
 /// A failed turn's reason with why the agent says it stopped, when it

@@ -30,7 +30,11 @@ pub(super) fn watch_worktrees(state: &State, effects: Vec<Effect>) -> Vec<Effect
 /// The effect that creates `task`'s worktree (the task is `Running`, its
 /// agent starts on [`Event::WorktreeReady`]); without a configured place
 /// for worktrees the task fails.
-pub(super) fn create_worktree(state: &mut State, task: TaskId, now_ms: u64) -> Option<Effect> {
+pub(super) fn create_worktree(
+    state: &mut Stepper<'_>,
+    task: TaskId,
+    now_ms: u64,
+) -> Option<Effect> {
     let root = state.settings.worktree_root.clone();
     let setup_command = state.settings.worktree_setup.clone();
     let t = state.task_mut(task)?;
@@ -68,7 +72,7 @@ pub(super) fn create_worktree(state: &mut State, task: TaskId, now_ms: u64) -> O
 /// The worktree of `task` is ready (or failed): record it, say what was
 /// done, and start the agent there.
 pub(super) fn worktree_ready(
-    state: &mut State,
+    state: &mut Stepper<'_>,
     now_ms: u64,
     task: TaskId,
     result: Result<Box<Created>, String>,
@@ -144,7 +148,7 @@ pub fn worktree_notice(created: &Created) -> Vec<String> {
 /// step's reviews) when the task has no worktree or its agent may still be
 /// writing, otherwise the effect that runs it, with the commit message
 /// filled in.
-pub(super) fn review(state: &mut State, task: TaskId, op: ReviewOp) -> Option<Effect> {
+pub(super) fn review(state: &mut Stepper<'_>, task: TaskId, op: ReviewOp) -> Option<Effect> {
     let t = state.task(task)?;
     let refused = match &t.worktree {
         None if t.worktree_pending => Some(format!("#{task}'s worktree is still being created")),
@@ -160,7 +164,7 @@ pub(super) fn review(state: &mut State, task: TaskId, op: ReviewOp) -> Option<Ef
         (None, Some(wt)) => wt.clone(),
         (refused, _) => {
             let reason = refused.unwrap_or_default();
-            state.outbox.reviews.push(ReviewReport {
+            state.out.reviews.push(ReviewReport {
                 task,
                 op,
                 result: Err(reason),
@@ -188,7 +192,7 @@ pub(super) fn review(state: &mut State, task: TaskId, op: ReviewOp) -> Option<Ef
 /// gone for good, so the task's next run makes a fresh one), note merges
 /// and discards in the transcript, and pass the report on.
 pub(super) fn reviewed(
-    state: &mut State,
+    state: &mut Stepper<'_>,
     task: TaskId,
     op: ReviewOp,
     result: Result<ReviewOutcome, String>,
@@ -234,5 +238,5 @@ pub(super) fn reviewed(
     if let Some(line) = line {
         publish(state, task, AgentEvent::Raw { line });
     }
-    state.outbox.reviews.push(ReviewReport { task, op, result });
+    state.out.reviews.push(ReviewReport { task, op, result });
 }

@@ -8,7 +8,9 @@ use super::*;
 use crate::agent::AgentKind;
 use crate::core::Settings;
 use crate::core::task::{ChangeCount, TaskSpec};
-use crate::core::test_step::{Published, exit_at, exit_code, follow_up_at, spec_of, turn, update};
+use crate::core::test_step::{
+    drain_published, exit_at, exit_code, follow_up_at, spec_of, turn, update,
+};
 use crate::worktree::types::Worktree;
 
 fn settings() -> Settings {
@@ -130,7 +132,7 @@ fn the_store_id_that_came_with_the_launch_names_the_worktree() {
 fn a_ready_worktree_is_recorded_announced_and_the_agent_spawns_there_and_is_watched() {
     let mut s = State::new(settings());
     let (id, _) = launch(&mut s);
-    s.drain_published();
+    drain_published();
     let fx = ready(&mut s, id, Ok(created()));
     assert_eq!(spawned_cwd(&fx), vec![worktree().path]);
     assert_eq!(
@@ -144,8 +146,7 @@ fn a_ready_worktree_is_recorded_announced_and_the_agent_spawns_there_and_is_watc
     assert_eq!(t.worktree, Some(worktree()));
     assert_eq!(t.spec.cwd, PathBuf::from("/src/project"), "the repo stays");
     assert!(!t.worktree_pending && t.process_alive);
-    let lines: Vec<String> = s
-        .drain_published()
+    let lines: Vec<String> = drain_published()
         .into_iter()
         .filter_map(|(_, e)| match e {
             AgentEvent::Raw { line } => Some(line),
