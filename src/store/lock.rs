@@ -44,6 +44,24 @@ pub fn try_lock(dir: &Path) -> io::Result<Option<OwnerLock>> {
     }
 }
 
+/// Whether a corral holds the lock of the task in `dir`, looked at without
+/// writing anything: the lock file is opened read-only (never created) and
+/// a shared lock tried for an instant, so a watcher of the directory sees
+/// no write of its own (the owner's exit closes a written-to file; this
+/// look does not). A missing lock file is a free lock.
+pub fn held(dir: &Path) -> io::Result<bool> {
+    let file = match File::open(dir.join(LOCK_FILE)) {
+        Ok(file) => file,
+        Err(err) if err.kind() == io::ErrorKind::NotFound => return Ok(false),
+        Err(err) => return Err(err),
+    };
+    match Flock::lock(file, FlockArg::LockSharedNonblock) {
+        Ok(_free) => Ok(false),
+        Err((_, Errno::EWOULDBLOCK)) => Ok(true),
+        Err((_, errno)) => Err(io::Error::from(errno)),
+    }
+}
+
 /// Like [`try_lock`], retrying for up to `wait` while somebody else holds it
 /// (a recovery elsewhere holds a dead owner's lock for a moment).
 pub fn lock_within(dir: &Path, wait: Duration) -> io::Result<Option<OwnerLock>> {
@@ -74,7 +92,9 @@ mod tests {
                 .unwrap()
                 .is_none()
         );
+        assert!(super::held(&dir).unwrap(), "a held lock is seen held");
         drop(held);
+        assert!(!super::held(&dir).unwrap(), "a released lock is seen free");
         assert!(try_lock(&dir).unwrap().is_some(), "a released lock is free");
         std::fs::remove_dir_all(&dir).unwrap();
     }

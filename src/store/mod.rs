@@ -338,6 +338,12 @@ impl Store {
         matches!(self.try_lock(id), Ok(None))
     }
 
+    /// Whether a live corral holds task `id`, looked at read-only (see
+    /// [`lock::held`]): for a watcher that must not see its own looks.
+    pub fn lock_held(&self, id: &str) -> bool {
+        matches!(lock::held(&self.task_dir(id)), Ok(true))
+    }
+
     /// When the corral of `record` last wrote it or its current run's
     /// events or raw output (ms since the epoch): a record is rewritten only
     /// when its status or run changes, the logs with every line.

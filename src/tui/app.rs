@@ -160,6 +160,8 @@ pub struct App {
     /// Tasks another live corral runs, as the store shows them: listed
     /// below ours, read-only (see [`super::elsewhere`]).
     pub elsewhere: Vec<super::elsewhere::Elsewhere>,
+    /// Those are polled: inotify is unavailable (the heading says so).
+    pub elsewhere_polled: bool,
     panes: HashMap<TaskId, PaneState>,
     lines: super::line_cache::LineCache,
     raw_view: super::raw_view::RawView,
@@ -185,6 +187,7 @@ impl App {
             terminal_focus: None,
             pending_shell: None,
             elsewhere: Vec::new(),
+            elsewhere_polled: false,
             search: None,
             notice: None,
             quitting: false,

@@ -69,7 +69,7 @@ pub struct Cockpit {
     /// Why the link to this machine's server ended, when it did.
     pub gone: Option<String>,
     /// Other corrals' tasks from the store, whenever they change.
-    pub elsewhere: Option<Receiver<Vec<super::elsewhere::Elsewhere>>>,
+    pub elsewhere: Option<Receiver<super::elsewhere::Seen>>,
 }
 
 impl Cockpit {
@@ -412,8 +412,9 @@ pub async fn run_loop(c: &mut Cockpit, term: &mut Term) -> std::io::Result<()> {
                 c.note(note);
                 dirty = true;
             }
-            Some(tasks) = next_note(&mut c.elsewhere) => {
-                c.app.elsewhere = tasks;
+            Some(seen) = next_note(&mut c.elsewhere) => {
+                c.app.elsewhere = seen.tasks;
+                c.app.elsewhere_polled = seen.polled;
                 dirty = true;
             }
             _ = sigterm.recv() => break,

@@ -194,14 +194,13 @@ fn render_elsewhere(
         height: 1,
         ..area
     };
-    Line::styled(
-        truncate(
-            "  run by another corral (read-only here; corral logs ID --follow):",
-            area.width as usize,
-        ),
-        th.dim(),
-    )
-    .render(row(y), buf);
+    let heading = match app.elsewhere_polled {
+        false => "  run by another corral (read-only here; corral logs ID --follow):",
+        true => {
+            "  run by another corral (read-only here; corral logs ID --follow; no inotify: polled every 2 s):"
+        }
+    };
+    Line::styled(truncate(heading, area.width as usize), th.dim()).render(row(y), buf);
     for (n, e) in app.elsewhere.iter().enumerate() {
         let y = y + 1 + n as u16;
         if y >= area.bottom() {
