@@ -300,7 +300,6 @@ fn denial_approval_follow_up_allow_always_and_kill_with_the_real_gemini_over_acp
     ]);
     let sandbox = Sandbox::for_agent("gemini", &gemini);
     sandbox.write_gemini_settings(None);
-    let marker = sandbox.work.join(MARKER);
     let mut env = sandbox.gemini_env(mock.port());
     let state = sandbox.root().join("corral");
     for (var, dir) in [
@@ -329,92 +328,19 @@ fn denial_approval_follow_up_allow_always_and_kill_with_the_real_gemini_over_acp
     tmux.text("make the marker");
     tmux.keys(&["C-s"]);
 
-    let screen = tmux.wait_up_to(AGENT_START, "the approval", |s| {
-        s.contains("allow run_shell_command?") && s.contains("y allow once")
-    });
-    assert!(screen.contains(&format!("touch {MARKER}")), "{screen}");
-    tmux.keys(&["n"]);
-    tmux.wait_for("the message field", |s| {
-        s.contains("A message for the agent")
-    });
-    tmux.text("not in this directory");
-    tmux.keys(&["Enter"]);
-    tmux.wait_for("the second approval", |s| {
-        s.contains("Trying again.") && s.contains("y allow once")
-    });
-    assert!(!marker.exists(), "a denied command must not run");
-    tmux.keys(&["y"]);
-    tmux.wait_for("the turn to end", |s| {
-        s.contains("Created the marker.") && s.contains("succeeded")
-    });
-    assert!(marker.exists(), "an allowed command runs");
-
-    tmux.keys(&["m"]);
-    tmux.wait_for("the message line", |s| s.contains("(live, same session)"));
-    tmux.text("now the other file");
-    tmux.keys(&["Enter"]);
-    tmux.wait_for("the third approval", |s| {
-        s.contains("Another file.") && s.contains("a always: this command")
-    });
-    tmux.keys(&["a"]);
-    let screen = tmux.wait_for("the second turn to end", |s| s.contains("Both done."));
-    assert!(
-        screen.contains("you allowed it always for this task"),
-        "the repeat was allowed by the rule, without asking:\n{screen}"
+    deny_allow_follow_up_always_and_kill(
+        &tmux,
+        &sandbox,
+        "run_shell_command",
+        AGENT_START,
+        || {
+            mock.stream_requests()
+                .iter()
+                .map(|r| r.texts_of("user"))
+                .collect()
+        },
+        |n| mock.wait_for_stream_requests(n, tmux::WAIT),
     );
-    assert!(sandbox.work.join(OTHER).exists());
-
-    // What the model received: the denial's message as a user turn, and
-    // one process for the whole conversation (one session, one history).
-    let turns = mock.stream_requests();
-    assert!(
-        turns.iter().any(|r| r
-            .texts_of("user")
-            .iter()
-            .any(|t| t.contains("not in this directory"))),
-        "the denial's message reached the model"
-    );
-    let last = turns.last().expect("requests");
-    assert!(
-        last.texts_of("user")
-            .iter()
-            .any(|t| t.contains("make the marker")),
-        "the follow-up carries the whole conversation"
-    );
-
-    // A turn that stalls, killed with x then y: nothing is left.
-    tmux.keys(&["m"]);
-    tmux.wait_for("the message line", |s| s.contains("(live, same session)"));
-    tmux.text("one more thing");
-    tmux.keys(&["Enter"]);
-    assert!(mock.wait_for_stream_requests(turns.len() + 1, tmux::WAIT));
-    tmux.keys(&["x"]);
-    tmux.keys(&["y"]);
-    tmux.wait_for("the kill", |s| s.contains("killed"));
-    // corral itself (and its watchdog) carry the sandbox's marker too.
-    let agent_left = || {
-        let mut left = sandbox.leftover_processes();
-        left.retain(|(_, cmd)| {
-            !cmd.contains(env!("CARGO_BIN_EXE_corral")) && !cmd.contains("__corral-watchdog")
-        });
-        left
-    };
-    let end = std::time::Instant::now() + std::time::Duration::from_secs(10);
-    while !agent_left().is_empty() && std::time::Instant::now() < end {
-        std::thread::sleep(std::time::Duration::from_millis(100));
-    }
-    assert!(
-        agent_left().is_empty(),
-        "processes left after the kill: {:?}",
-        agent_left()
-    );
-
-    tmux.keys(&["q"]);
-    let end = std::time::Instant::now() + tmux::WAIT;
-    while tmux.alive() && std::time::Instant::now() < end {
-        std::thread::sleep(std::time::Duration::from_millis(100));
-    }
-    assert!(!tmux.alive(), "corral quit; screen:\n{}", tmux.capture());
 }
 
 /// The same answers to the real codex over `codex app-server`: `n` with a
@@ -452,7 +378,6 @@ fn denial_approval_follow_up_allow_always_and_kill_with_the_real_codex_app_serve
     ]);
     let sandbox = Sandbox::for_agent("codex", &codex);
     sandbox.write_codex_config(mock.port(), &[]);
-    let marker = sandbox.work.join(MARKER);
     let mut env = sandbox.codex_env(mock.port());
     let state = sandbox.root().join("corral");
     for (var, dir) in [
@@ -480,8 +405,39 @@ fn denial_approval_follow_up_allow_always_and_kill_with_the_real_codex_app_serve
     tmux.text("make the marker");
     tmux.keys(&["C-s"]);
 
-    let screen = tmux.wait_for("the approval", |s| {
-        s.contains("allow shell?") && s.contains("y allow once")
+    deny_allow_follow_up_always_and_kill(
+        &tmux,
+        &sandbox,
+        "shell",
+        tmux::WAIT,
+        || {
+            mock.model_requests()
+                .iter()
+                .map(|r| r.texts_of("user"))
+                .collect()
+        },
+        |n| mock.wait_for_model_requests(n, tmux::WAIT),
+    );
+}
+
+/// The cockpit's answers to a live agent that asks before `touch MARKER`
+/// (the approval box titled `allow TOOL?`, within `first_wait`): `n` with a
+/// message (the command does not run; the message reaches the model), `y`
+/// (it runs), a follow-up with `m` into the same process, `a` (the same
+/// command runs again without asking), then a kill mid-turn that leaves no
+/// process, and `q`. `user_texts` gives the user texts of each model
+/// request so far; `wait_for_requests(n)` waits until the model had `n`.
+fn deny_allow_follow_up_always_and_kill(
+    tmux: &Tmux,
+    sandbox: &Sandbox,
+    tool: &str,
+    first_wait: std::time::Duration,
+    user_texts: impl Fn() -> Vec<Vec<String>>,
+    wait_for_requests: impl Fn(usize) -> bool,
+) {
+    let marker = sandbox.work.join(MARKER);
+    let screen = tmux.wait_up_to(first_wait, "the approval", |s| {
+        s.contains(&format!("allow {tool}?")) && s.contains("y allow once")
     });
     assert!(screen.contains(&format!("touch {MARKER}")), "{screen}");
     tmux.keys(&["n"]);
@@ -516,20 +472,17 @@ fn denial_approval_follow_up_allow_always_and_kill_with_the_real_codex_app_serve
     assert!(sandbox.work.join(OTHER).exists());
 
     // What the model received: the denial's message as a user turn, and
-    // one thread for the whole conversation.
-    let requests = mock.model_requests();
+    // one live session for the whole conversation (one history).
+    let turns = user_texts();
     assert!(
-        requests.iter().any(|r| r
-            .texts_of("user")
+        turns
             .iter()
-            .any(|t| t.contains("not in this directory"))),
+            .any(|texts| texts.iter().any(|t| t.contains("not in this directory"))),
         "the denial's message reached the model"
     );
-    let last = requests.last().expect("requests");
+    let last = turns.last().expect("requests");
     assert!(
-        last.texts_of("user")
-            .iter()
-            .any(|t| t.contains("make the marker")),
+        last.iter().any(|t| t.contains("make the marker")),
         "the follow-up carries the whole conversation"
     );
 
@@ -538,10 +491,11 @@ fn denial_approval_follow_up_allow_always_and_kill_with_the_real_codex_app_serve
     tmux.wait_for("the message line", |s| s.contains("(live, same session)"));
     tmux.text("one more thing");
     tmux.keys(&["Enter"]);
-    assert!(mock.wait_for_model_requests(requests.len() + 1, tmux::WAIT));
+    assert!(wait_for_requests(turns.len() + 1));
     tmux.keys(&["x"]);
     tmux.keys(&["y"]);
     tmux.wait_for("the kill", |s| s.contains("killed"));
+    // corral itself (and its watchdog) carry the sandbox's marker too.
     let agent_left = || {
         let mut left = sandbox.leftover_processes();
         left.retain(|(_, cmd)| {
