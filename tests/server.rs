@@ -22,6 +22,7 @@ use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
+use support::sh_quote;
 
 #[path = "server/cockpits.rs"]
 mod cockpits;
@@ -774,8 +775,22 @@ fn a_stuck_client_neither_holds_up_another_nor_grows_the_server() {
     );
 }
 
-fn sh_quote(s: &str) -> String {
-    format!("'{}'", s.replace('\'', r"'\''"))
+/// `corral ARGS` with exactly `env` (a sandbox's agent environment and
+/// corral home), from the sandbox's work directory, bounded like every
+/// command here.
+fn corral_in<'a>(
+    sandbox: &'a support::Sandbox,
+    env: &'a [(String, String)],
+) -> impl Fn(&[&str]) -> Output + 'a {
+    move |args| {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_corral"));
+        cmd.env_clear()
+            .envs(env.iter().cloned())
+            .current_dir(&sandbox.work)
+            .args(args)
+            .stdin(Stdio::null());
+        run_bounded(cmd)
+    }
 }
 
 /// The cockpit as a client, end to end with the real claude against the
@@ -785,9 +800,7 @@ fn sh_quote(s: &str) -> String {
 #[test]
 fn agents_outlive_the_cockpit_with_the_real_claude() {
     use support::anthropic_mock::{MockAnthropic, Reply};
-    if !tmux::Tmux::available() {
-        assert!(std::env::var("CORRAL_REQUIRE_E2E").as_deref() != Ok("1"));
-        let _ = writeln!(std::io::stderr(), "SKIPPED: tmux is not installed");
+    if !tmux::Tmux::available_or_skip("server e2e") {
         return;
     }
     let Some(claude) = support::claude_or_skip("server e2e") else {
@@ -805,26 +818,9 @@ fn agents_outlive_the_cockpit_with_the_real_claude() {
         Reply::auto(),
     ]);
     let sandbox = support::Sandbox::new(&claude);
-    let mut env = sandbox.env(mock.port());
-    let home = sandbox.root().join("corral");
-    std::fs::create_dir_all(home.join("run")).unwrap();
-    for (var, dir) in [
-        ("XDG_CONFIG_HOME", "config"),
-        ("XDG_DATA_HOME", "data"),
-        ("XDG_STATE_HOME", "state"),
-        ("XDG_RUNTIME_DIR", "run"),
-    ] {
-        env.push((var.into(), home.join(dir).display().to_string()));
-    }
+    let env = sandbox.with_corral_dirs(sandbox.env(mock.port()));
     let work = sandbox.work.display().to_string();
-    let corral = |args: &[&str]| {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_corral"));
-        cmd.env_clear()
-            .envs(env.iter().cloned())
-            .args(args)
-            .stdin(Stdio::null());
-        run_bounded(cmd)
-    };
+    let corral = corral_in(&sandbox, &env);
     struct StopServer<'a>(&'a dyn Fn(&[&str]) -> Output);
     impl Drop for StopServer<'_> {
         fn drop(&mut self) {
@@ -832,14 +828,10 @@ fn agents_outlive_the_cockpit_with_the_real_claude() {
         }
     }
     let _stop = StopServer(&corral);
-    let cockpit = format!(
-        "env -i {} {} --cwd {}",
-        env.iter()
-            .map(|(k, v)| format!("{k}={}", sh_quote(v)))
-            .collect::<Vec<_>>()
-            .join(" "),
-        sh_quote(env!("CARGO_BIN_EXE_corral")),
-        sh_quote(&work)
+    let cockpit = support::shell_line(
+        &env,
+        Path::new(env!("CARGO_BIN_EXE_corral")),
+        &["--cwd", &work],
     );
     let first = tmux::Tmux::start(&cockpit, 110, 30);
     first.wait_for("the cockpit", |s| s.contains("no tasks yet"));

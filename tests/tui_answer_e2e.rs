@@ -35,9 +35,13 @@ use support::anthropic_mock::{MockAnthropic, Reply};
 use support::{Sandbox, claude_or_skip};
 use tmux::Tmux;
 
-/// Quotes `s` for `sh`.
-fn sh_quote(s: &str) -> String {
-    format!("'{}'", s.replace('\'', r"'\''"))
+/// The shell line that starts the test's corral with exactly `env`.
+fn corral_line(env: &[(String, String)], args: &[&str]) -> String {
+    support::shell_line(
+        env,
+        std::path::Path::new(env!("CARGO_BIN_EXE_corral")),
+        args,
+    )
 }
 
 /// How long the first question may take: the agent starts, then asks
@@ -67,12 +71,7 @@ fn two_questions() -> Reply {
 
 #[test]
 fn questions_denial_approval_follow_up_and_allow_always_with_the_real_claude() {
-    if !Tmux::available() {
-        assert!(
-            std::env::var("CORRAL_REQUIRE_E2E").as_deref() != Ok("1"),
-            "tmux is required"
-        );
-        eprintln!("SKIPPED: tmux is not installed");
+    if !Tmux::available_or_skip("tui_answer_e2e") {
         return;
     }
     let Some(claude) = claude_or_skip("tui_answer_e2e") else {
@@ -95,24 +94,10 @@ fn questions_denial_approval_follow_up_and_allow_always_with_the_real_claude() {
     ]);
     let sandbox = Sandbox::new(&claude);
     let marker = sandbox.work.join(MARKER);
-    let mut env = sandbox.env(mock.port());
-    let state = sandbox.root().join("corral");
-    for (var, dir) in [
-        ("XDG_CONFIG_HOME", "config"),
-        ("XDG_DATA_HOME", "data"),
-        ("XDG_STATE_HOME", "state"),
-    ] {
-        env.push((var.into(), state.join(dir).display().to_string()));
-    }
-    let assignments: Vec<String> = env
-        .iter()
-        .map(|(k, v)| format!("{k}={}", sh_quote(v)))
-        .collect();
-    let command = format!(
-        "env -i {} {} --local --cwd {}",
-        assignments.join(" "),
-        sh_quote(env!("CARGO_BIN_EXE_corral")),
-        sh_quote(&sandbox.work.display().to_string())
+    let env = sandbox.with_corral_dirs(sandbox.env(mock.port()));
+    let command = corral_line(
+        &env,
+        &["--local", "--cwd", &sandbox.work.display().to_string()],
     );
     let tmux = Tmux::start(&command, 120, 36);
     // Every bell corral rings leaves a line in this file.
@@ -273,12 +258,7 @@ fn questions_denial_approval_follow_up_and_allow_always_with_the_real_claude() {
 #[test]
 fn denial_approval_follow_up_allow_always_and_kill_with_the_real_gemini_over_acp() {
     use support::gemini_mock::{MockGemini, Reply as GeminiReply};
-    if !Tmux::available() {
-        assert!(
-            std::env::var("CORRAL_REQUIRE_E2E").as_deref() != Ok("1"),
-            "tmux is required"
-        );
-        eprintln!("SKIPPED: tmux is not installed");
+    if !Tmux::available_or_skip("tui_answer_e2e") {
         return;
     }
     let Some(gemini) = support::gemini_or_skip("tui_answer_e2e_gemini") else {
@@ -300,24 +280,16 @@ fn denial_approval_follow_up_allow_always_and_kill_with_the_real_gemini_over_acp
     ]);
     let sandbox = Sandbox::for_agent("gemini", &gemini);
     sandbox.write_gemini_settings(None);
-    let mut env = sandbox.gemini_env(mock.port());
-    let state = sandbox.root().join("corral");
-    for (var, dir) in [
-        ("XDG_CONFIG_HOME", "config"),
-        ("XDG_DATA_HOME", "data"),
-        ("XDG_STATE_HOME", "state"),
-    ] {
-        env.push((var.into(), state.join(dir).display().to_string()));
-    }
-    let assignments: Vec<String> = env
-        .iter()
-        .map(|(k, v)| format!("{k}={}", sh_quote(v)))
-        .collect();
-    let command = format!(
-        "env -i {} {} --local --agent gemini --cwd {}",
-        assignments.join(" "),
-        sh_quote(env!("CARGO_BIN_EXE_corral")),
-        sh_quote(&sandbox.work.display().to_string())
+    let env = sandbox.with_corral_dirs(sandbox.gemini_env(mock.port()));
+    let command = corral_line(
+        &env,
+        &[
+            "--local",
+            "--agent",
+            "gemini",
+            "--cwd",
+            &sandbox.work.display().to_string(),
+        ],
     );
     // Its own width: the tmux server's socket is named by pid and width,
     // and the claude test runs beside it.
@@ -351,12 +323,7 @@ fn denial_approval_follow_up_allow_always_and_kill_with_the_real_gemini_over_acp
 #[test]
 fn denial_approval_follow_up_allow_always_and_kill_with_the_real_codex_app_server() {
     use support::responses_mock::{MockResponses, Reply as CodexReply};
-    if !Tmux::available() {
-        assert!(
-            std::env::var("CORRAL_REQUIRE_E2E").as_deref() != Ok("1"),
-            "tmux is required"
-        );
-        eprintln!("SKIPPED: tmux is not installed");
+    if !Tmux::available_or_skip("tui_answer_e2e") {
         return;
     }
     let Some(codex) = support::codex_or_skip("tui_answer_e2e_codex") else {
@@ -378,24 +345,16 @@ fn denial_approval_follow_up_allow_always_and_kill_with_the_real_codex_app_serve
     ]);
     let sandbox = Sandbox::for_agent("codex", &codex);
     sandbox.write_codex_config(mock.port(), &[]);
-    let mut env = sandbox.codex_env(mock.port());
-    let state = sandbox.root().join("corral");
-    for (var, dir) in [
-        ("XDG_CONFIG_HOME", "config"),
-        ("XDG_DATA_HOME", "data"),
-        ("XDG_STATE_HOME", "state"),
-    ] {
-        env.push((var.into(), state.join(dir).display().to_string()));
-    }
-    let assignments: Vec<String> = env
-        .iter()
-        .map(|(k, v)| format!("{k}={}", sh_quote(v)))
-        .collect();
-    let command = format!(
-        "env -i {} {} --local --agent codex --cwd {}",
-        assignments.join(" "),
-        sh_quote(env!("CARGO_BIN_EXE_corral")),
-        sh_quote(&sandbox.work.display().to_string())
+    let env = sandbox.with_corral_dirs(sandbox.codex_env(mock.port()));
+    let command = corral_line(
+        &env,
+        &[
+            "--local",
+            "--agent",
+            "codex",
+            "--cwd",
+            &sandbox.work.display().to_string(),
+        ],
     );
     // Its own width: the tmux server's socket is named by pid and width.
     let tmux = Tmux::start(&command, 124, 36);
@@ -531,17 +490,21 @@ fn answer_corral_run_at_the_terminal(
     width: u16,
 ) -> String {
     let marker = sandbox.work.join(MARKER);
-    let assignments: Vec<String> = env
-        .iter()
-        .map(|(k, v)| format!("{k}={}", sh_quote(v)))
-        .collect();
     // The shell stays to show corral's exit code.
-    let command = format!(
-        "env -i {} {} run --agent {agent} --cwd {} -- 'make the marker'; echo corral-exit=$?; sleep 600",
-        assignments.join(" "),
-        sh_quote(env!("CARGO_BIN_EXE_corral")),
-        sh_quote(&sandbox.work.display().to_string())
+    let work = sandbox.work.display().to_string();
+    let run = corral_line(
+        &env,
+        &[
+            "run",
+            "--agent",
+            agent,
+            "--cwd",
+            &work,
+            "--",
+            "make the marker",
+        ],
     );
+    let command = format!("{run}; echo corral-exit=$?; sleep 600");
     let tmux = Tmux::start(&command, width, 36);
     let screen = tmux.wait_up_to(AGENT_START, "the question", |s| {
         s.contains("[y] allow once")
@@ -567,19 +530,6 @@ fn answer_corral_run_at_the_terminal(
     screen
 }
 
-/// The corral state directories inside the sandbox, added to `env`.
-fn with_corral_dirs(sandbox: &Sandbox, mut env: Vec<(String, String)>) -> Vec<(String, String)> {
-    let state = sandbox.root().join("corral");
-    for (var, dir) in [
-        ("XDG_CONFIG_HOME", "config"),
-        ("XDG_DATA_HOME", "data"),
-        ("XDG_STATE_HOME", "state"),
-    ] {
-        env.push((var.into(), state.join(dir).display().to_string()));
-    }
-    env
-}
-
 /// `corral run --agent codex|gemini` at a terminal asks like it does for
 /// claude: `n` with a message (nothing runs; the message reaches the model
 /// as the next turn or prompt), then `y` (the command runs), and the run
@@ -588,12 +538,7 @@ fn with_corral_dirs(sandbox: &Sandbox, mut env: Vec<(String, String)>) -> Vec<(S
 fn corral_run_with_the_real_codex_and_gemini_asks_at_the_terminal() {
     use support::gemini_mock::{MockGemini, Reply as GeminiReply};
     use support::responses_mock::{MockResponses, Reply as CodexReply};
-    if !Tmux::available() {
-        assert!(
-            std::env::var("CORRAL_REQUIRE_E2E").as_deref() != Ok("1"),
-            "tmux is required"
-        );
-        eprintln!("SKIPPED: tmux is not installed");
+    if !Tmux::available_or_skip("tui_answer_e2e") {
         return;
     }
     if let Some(codex) = support::codex_or_skip("tui_answer_e2e_codex_run") {
@@ -605,7 +550,7 @@ fn corral_run_with_the_real_codex_and_gemini_asks_at_the_terminal() {
         ]);
         let sandbox = Sandbox::for_agent("codex", &codex);
         sandbox.write_codex_config(mock.port(), &[]);
-        let env = with_corral_dirs(&sandbox, sandbox.codex_env(mock.port()));
+        let env = sandbox.with_corral_dirs(sandbox.codex_env(mock.port()));
         answer_corral_run_at_the_terminal("codex", env, &sandbox, 126);
         assert!(
             mock.model_requests()
@@ -623,7 +568,7 @@ fn corral_run_with_the_real_codex_and_gemini_asks_at_the_terminal() {
         ]);
         let sandbox = Sandbox::for_agent("gemini", &gemini);
         sandbox.write_gemini_settings(None);
-        let env = with_corral_dirs(&sandbox, sandbox.gemini_env(mock.port()));
+        let env = sandbox.with_corral_dirs(sandbox.gemini_env(mock.port()));
         answer_corral_run_at_the_terminal("gemini", env, &sandbox, 128);
         assert!(
             mock.stream_requests().iter().any(|r| r
@@ -642,12 +587,7 @@ fn corral_run_with_the_real_codex_and_gemini_asks_at_the_terminal() {
 #[test]
 fn a_codex_thread_resumes_live_after_the_cockpit_restarts() {
     use support::responses_mock::{MockResponses, Reply as CodexReply};
-    if !Tmux::available() {
-        assert!(
-            std::env::var("CORRAL_REQUIRE_E2E").as_deref() != Ok("1"),
-            "tmux is required"
-        );
-        eprintln!("SKIPPED: tmux is not installed");
+    if !Tmux::available_or_skip("tui_answer_e2e") {
         return;
     }
     let Some(codex) = support::codex_or_skip("tui_answer_e2e_codex_restart") else {
@@ -660,16 +600,16 @@ fn a_codex_thread_resumes_live_after_the_cockpit_restarts() {
     ]);
     let sandbox = Sandbox::for_agent("codex", &codex);
     sandbox.write_codex_config(mock.port(), &[]);
-    let env = with_corral_dirs(&sandbox, sandbox.codex_env(mock.port()));
-    let assignments: Vec<String> = env
-        .iter()
-        .map(|(k, v)| format!("{k}={}", sh_quote(v)))
-        .collect();
-    let command = format!(
-        "env -i {} {} --local --agent codex --cwd {}",
-        assignments.join(" "),
-        sh_quote(env!("CARGO_BIN_EXE_corral")),
-        sh_quote(&sandbox.work.display().to_string())
+    let env = sandbox.with_corral_dirs(sandbox.codex_env(mock.port()));
+    let command = corral_line(
+        &env,
+        &[
+            "--local",
+            "--agent",
+            "codex",
+            "--cwd",
+            &sandbox.work.display().to_string(),
+        ],
     );
     let quit = |tmux: &Tmux| {
         tmux.keys(&["q"]);

@@ -104,8 +104,7 @@ fn agent_group(script: &Path) -> i32 {
 
 #[test]
 fn launch_watch_kill_and_quit_in_a_real_terminal() {
-    if !Tmux::available() {
-        eprintln!("tmux is not installed: skipping the end-to-end cockpit test");
+    if !Tmux::available_or_skip("tui_e2e") {
         return;
     }
     let dir = tempfile::tempdir().expect("tempdir");
@@ -206,8 +205,7 @@ fn stored_statuses(home: &Path) -> Vec<String> {
 
 #[test]
 fn the_cockpit_leaves_a_live_corral_run_alone() {
-    if !Tmux::available() {
-        eprintln!("tmux is not installed: skipping the end-to-end cockpit test");
+    if !Tmux::available_or_skip("tui_e2e") {
         return;
     }
     let dir = tempfile::tempdir().expect("tempdir");
@@ -316,8 +314,7 @@ fn git_in(dir: &Path, args: &[&str]) -> String {
 /// fresh worktree, never in the removed one.
 #[test]
 fn the_review_answers_while_git_is_slow_and_a_follow_up_after_discard_starts_fresh() {
-    if !Tmux::available() {
-        eprintln!("tmux is not installed: skipping the end-to-end review test");
+    if !Tmux::available_or_skip("tui_e2e") {
         return;
     }
     let dir = tempfile::tempdir().expect("tempdir");
@@ -456,8 +453,7 @@ fn alive(pid: i32) -> bool {
 
 #[test]
 fn the_kill_keys_leave_no_child_and_no_escaped_process() {
-    if !Tmux::available() {
-        eprintln!("tmux is not installed: skipping the end-to-end cockpit test");
+    if !Tmux::available_or_skip("tui_e2e") {
         return;
     }
     let dir = tempfile::tempdir().expect("tempdir");
@@ -490,8 +486,21 @@ fn the_kill_keys_leave_no_child_and_no_escaped_process() {
         escaped_pids(&pids_file, count)
     };
 
-    // `x` `y` on the task.
+    kill_then_quit_leave_no_process(&tmux, launch, |_| {}, "q", "Quit and kill them all?");
+}
+
+/// `x` `y` on a task just launched (after `check` looked at its
+/// processes), then `quit_key` `y` (answering `question`) with a second
+/// one running: nothing either started survives, and corral exits.
+fn kill_then_quit_leave_no_process(
+    tmux: &Tmux,
+    launch: impl Fn(&str) -> Vec<i32>,
+    check: impl FnOnce(&[i32]),
+    quit_key: &str,
+    question: &str,
+) {
     let pids = launch("first");
+    check(&pids);
     tmux.keys(&["x"]);
     tmux.wait_for("the kill question", |s| s.contains("Kill #1"));
     tmux.keys(&["y"]);
@@ -499,12 +508,9 @@ fn the_kill_keys_leave_no_child_and_no_escaped_process() {
     let left: Vec<i32> = pids.into_iter().filter(|&p| alive(p)).collect();
     assert!(left.is_empty(), "{} survived x y: {left:?}", left.len());
 
-    // `q` `y` with the task running.
     let pids = launch("second");
-    tmux.keys(&["q"]);
-    tmux.wait_for("the quit question", |s| {
-        s.contains("Quit and kill them all?")
-    });
+    tmux.keys(&[quit_key]);
+    tmux.wait_for("the quit question", |s| s.contains(question));
     tmux.keys(&["y"]);
     let end = Instant::now() + WAIT;
     while tmux.alive() {
@@ -512,7 +518,11 @@ fn the_kill_keys_leave_no_child_and_no_escaped_process() {
         std::thread::sleep(Duration::from_millis(100));
     }
     let left: Vec<i32> = pids.into_iter().filter(|&p| alive(p)).collect();
-    assert!(left.is_empty(), "{} survived q y: {left:?}", left.len());
+    assert!(
+        left.is_empty(),
+        "{} survived {quit_key} y: {left:?}",
+        left.len()
+    );
 }
 
 /// The same kill keys with the cockpit as a client of the server (the
@@ -520,8 +530,7 @@ fn the_kill_keys_leave_no_child_and_no_escaped_process() {
 /// ladder and the sweep; nothing the agent started survives either.
 #[test]
 fn the_kill_keys_through_the_server_leave_no_child_and_no_escaped_process() {
-    if !Tmux::available() {
-        eprintln!("tmux is not installed: skipping the end-to-end cockpit test");
+    if !Tmux::available_or_skip("tui_e2e") {
         return;
     }
     let dir = tempfile::tempdir().expect("tempdir");
@@ -567,52 +576,34 @@ fn the_kill_keys_through_the_server_leave_no_child_and_no_escaped_process() {
         escaped_pids(&pids_file, count)
     };
 
-    let pids = launch("first");
     // The agent runs in the server, not in the cockpit.
-    let server: i32 = std::fs::read_to_string(dir.path().join("data/corral/server.lock"))
-        .expect("a server runs")
-        .trim()
-        .parse()
-        .expect("its pid");
-    assert!(alive(server), "the server runs");
-    let parent_of = |pid: i32| {
-        std::fs::read_to_string(format!("/proc/{pid}/stat"))
-            .ok()
-            .and_then(|s| {
-                s.rsplit_once(')')?
-                    .1
-                    .split_whitespace()
-                    .nth(1)?
-                    .parse()
-                    .ok()
-            })
+    let check = |pids: &[i32]| {
+        let server: i32 = std::fs::read_to_string(dir.path().join("data/corral/server.lock"))
+            .expect("a server runs")
+            .trim()
+            .parse()
+            .expect("its pid");
+        assert!(alive(server), "the server runs");
+        let parent_of = |pid: i32| {
+            std::fs::read_to_string(format!("/proc/{pid}/stat"))
+                .ok()
+                .and_then(|s| {
+                    s.rsplit_once(')')?
+                        .1
+                        .split_whitespace()
+                        .nth(1)?
+                        .parse()
+                        .ok()
+                })
+        };
+        let agent = parent_of(pids[pids.len() - 1]).expect("the agent");
+        assert_eq!(
+            parent_of(agent),
+            Some(server),
+            "the agent is the server's child"
+        );
     };
-    let agent = parent_of(pids[pids.len() - 1]).expect("the agent");
-    assert_eq!(
-        parent_of(agent),
-        Some(server),
-        "the agent is the server's child"
-    );
-    tmux.keys(&["x"]);
-    tmux.wait_for("the kill question", |s| s.contains("Kill #1"));
-    tmux.keys(&["y"]);
-    tmux.wait_for("the killed row", |s| s.contains("killed"));
-    let left: Vec<i32> = pids.into_iter().filter(|&p| alive(p)).collect();
-    assert!(left.is_empty(), "{} survived x y: {left:?}", left.len());
-
-    let pids = launch("second");
-    tmux.keys(&["Q"]);
-    tmux.wait_for("the quit question", |s| {
-        s.contains("Stop them all and quit?")
-    });
-    tmux.keys(&["y"]);
-    let end = Instant::now() + WAIT;
-    while tmux.alive() {
-        assert!(Instant::now() < end, "corral did not exit");
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    let left: Vec<i32> = pids.into_iter().filter(|&p| alive(p)).collect();
-    assert!(left.is_empty(), "{} survived Q y: {left:?}", left.len());
+    kill_then_quit_leave_no_process(&tmux, launch, check, "Q", "Stop them all and quit?");
 }
 
 /// The resident memory the pane header shows (`... · 43M`), in MiB.
@@ -635,8 +626,7 @@ fn header_mib(screen: &str) -> Option<f64> {
 
 #[test]
 fn a_runaway_childs_cpu_and_memory_show_and_go_when_it_is_killed() {
-    if !Tmux::available() {
-        eprintln!("tmux is not installed: skipping the end-to-end cockpit test");
+    if !Tmux::available_or_skip("tui_e2e") {
         return;
     }
     let dir = tempfile::tempdir().expect("tempdir");

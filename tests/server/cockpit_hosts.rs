@@ -13,35 +13,7 @@ use crate::tmux::Tmux;
 /// The cockpit of `home` as a shell command for tmux, started in its
 /// `work` directory with `args`.
 fn cockpit(home: &Home, args: &[&str]) -> String {
-    let work = home.path().join("work").display().to_string();
-    let mut line = format!("cd {} && env -u DBUS_SESSION_BUS_ADDRESS", sh_quote(&work));
-    for (var, dir) in [
-        ("XDG_CONFIG_HOME", "config"),
-        ("XDG_DATA_HOME", "data"),
-        ("XDG_STATE_HOME", "state"),
-        ("XDG_RUNTIME_DIR", "run"),
-    ] {
-        line.push_str(&format!(
-            " {var}={}",
-            sh_quote(&home.path().join(dir).display().to_string())
-        ));
-    }
-    line.push_str(" NO_COLOR=1 ");
-    line.push_str(&sh_quote(env!("CARGO_BIN_EXE_corral")));
-    for arg in args {
-        line.push(' ');
-        line.push_str(&sh_quote(arg));
-    }
-    line
-}
-
-fn tmux_or_skip() -> bool {
-    if Tmux::available() {
-        return true;
-    }
-    assert!(std::env::var("CORRAL_REQUIRE_E2E").as_deref() != Ok("1"));
-    let _ = writeln!(std::io::stderr(), "SKIPPED: tmux is not installed");
-    false
+    home.terminal_line(&[], args)
 }
 
 /// The screen line of the task titled `title`.
@@ -63,7 +35,7 @@ impl Drop for StopServer<'_> {
 
 #[test]
 fn one_cockpit_launches_answers_and_kills_on_two_hosts() {
-    if !tmux_or_skip() {
+    if !crate::tmux::Tmux::available_or_skip("cockpit over hosts") {
         return;
     }
     let hosts = Hosts::new();
@@ -184,7 +156,7 @@ fn one_cockpit_launches_answers_and_kills_on_two_hosts() {
 
 #[test]
 fn the_cockpit_reconnects_after_the_ssh_connection_drops() {
-    if !tmux_or_skip() {
+    if !crate::tmux::Tmux::available_or_skip("cockpit over hosts") {
         return;
     }
     let mut hosts = Hosts::new();
@@ -229,7 +201,7 @@ fn the_cockpit_reconnects_after_the_ssh_connection_drops() {
 
 #[test]
 fn unreachable_and_other_version_hosts_are_rows_and_this_machine_stays_usable() {
-    if !tmux_or_skip() {
+    if !crate::tmux::Tmux::available_or_skip("cockpit over hosts") {
         return;
     }
     let hosts = Hosts::new();

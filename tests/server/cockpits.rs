@@ -11,7 +11,7 @@ impl Home {
     /// A shell command line for tmux: `corral ARGS` (the cockpit without
     /// any) in this home, with `env` added (and no desktop bus unless `env`
     /// names one).
-    fn terminal_line(&self, env: &[(&str, &str)], args: &[&str]) -> String {
+    pub(crate) fn terminal_line(&self, env: &[(&str, &str)], args: &[&str]) -> String {
         let mut words = vec![
             "env".to_string(),
             "-u".into(),
@@ -70,12 +70,7 @@ fn rows(screen: &str, titles: &[&str]) -> Vec<(String, String)> {
 }
 
 fn available() -> bool {
-    if tmux::Tmux::available() {
-        return true;
-    }
-    assert!(std::env::var("CORRAL_REQUIRE_E2E").as_deref() != Ok("1"));
-    let _ = writeln!(std::io::stderr(), "SKIPPED: tmux is not installed");
-    false
+    tmux::Tmux::available_or_skip("server cockpits")
 }
 
 #[test]

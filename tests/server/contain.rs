@@ -263,27 +263,10 @@ fn kill_9_of_the_server_during_a_long_bash_command_leaves_nothing_of_the_tool_tr
         "Let me run a long command.",
     )]);
     let sandbox = support::Sandbox::new(&claude);
-    let mut env = sandbox.env(mock.port());
-    let home = sandbox.root().join("corral");
-    std::fs::create_dir_all(home.join("run")).unwrap();
-    for (var, dir) in [
-        ("XDG_CONFIG_HOME", "config"),
-        ("XDG_DATA_HOME", "data"),
-        ("XDG_STATE_HOME", "state"),
-        ("XDG_RUNTIME_DIR", "run"),
-    ] {
-        env.push((var.into(), home.join(dir).display().to_string()));
-    }
+    let env = sandbox.with_corral_dirs(sandbox.env(mock.port()));
+    let home = sandbox.corral_home();
     let work = sandbox.work.display().to_string();
-    let corral = |args: &[&str]| {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_corral"));
-        cmd.env_clear()
-            .envs(env.iter().cloned())
-            .current_dir(&sandbox.work)
-            .args(args)
-            .stdin(Stdio::null());
-        run_bounded(cmd)
-    };
+    let corral = corral_in(&sandbox, &env);
     let server_pid = || -> Option<i32> {
         let text = std::fs::read_to_string(home.join("data/corral/server.lock")).ok()?;
         text.trim().parse().ok().filter(|&pid| alive(pid))

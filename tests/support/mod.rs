@@ -162,6 +162,33 @@ impl Sandbox {
         self.root.path()
     }
 
+    /// The corral home inside the sandbox: its own config, data, state and
+    /// runtime directories, so a test's corral (and its server) never sees
+    /// the user's.
+    pub fn corral_home(&self) -> PathBuf {
+        self.root().join("corral")
+    }
+
+    /// `env` with the XDG directories of [`Sandbox::corral_home`] added
+    /// (the runtime directory made 0700, as a login session's is).
+    pub fn with_corral_dirs(&self, mut env: Vec<(String, String)>) -> Vec<(String, String)> {
+        use std::os::unix::fs::PermissionsExt;
+        let home = self.corral_home();
+        let run = home.join("run");
+        std::fs::create_dir_all(&run).expect("create the corral runtime dir");
+        std::fs::set_permissions(&run, std::fs::Permissions::from_mode(0o700))
+            .expect("make the runtime dir private");
+        for (var, dir) in [
+            ("XDG_CONFIG_HOME", "config"),
+            ("XDG_DATA_HOME", "data"),
+            ("XDG_STATE_HOME", "state"),
+            ("XDG_RUNTIME_DIR", "run"),
+        ] {
+            env.push((var.into(), home.join(dir).display().to_string()));
+        }
+        env
+    }
+
     /// What every agent gets: PATH with `bin/` first, HOME, TMPDIR, locale,
     /// a dumb terminal, the process marker, and no proxy for loopback.
     fn base_env(&self) -> Vec<(String, String)> {
@@ -386,6 +413,22 @@ fn is_zombie(pid: i32) -> bool {
 }
 
 /// Whether the tests run as root (claude refuses bypassPermissions then).
+/// Quotes `s` for `sh`.
+pub fn sh_quote(s: &str) -> String {
+    format!("'{}'", s.replace('\'', r"'\''"))
+}
+
+/// A shell line that runs `program` with `args` in exactly `env` and
+/// nothing of the caller's environment (`env -i`): what a test types into
+/// tmux to start corral as a user would.
+pub fn shell_line(env: &[(String, String)], program: &Path, args: &[&str]) -> String {
+    let mut words: Vec<String> = vec!["env".into(), "-i".into()];
+    words.extend(env.iter().map(|(k, v)| format!("{k}={}", sh_quote(v))));
+    words.push(sh_quote(&program.display().to_string()));
+    words.extend(args.iter().map(|a| sh_quote(a)));
+    words.join(" ")
+}
+
 pub fn running_as_root() -> bool {
     // SAFETY: geteuid has no preconditions.
     unsafe { libc::geteuid() == 0 }

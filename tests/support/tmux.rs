@@ -25,9 +25,20 @@ impl Tmux {
         tmux
     }
 
-    /// Whether tmux is installed.
-    pub fn available() -> bool {
-        Command::new("tmux").arg("-V").output().is_ok()
+    /// Whether tmux is installed; when it is not, says SKIPPED for `test`,
+    /// or fails it when end-to-end tests are required
+    /// (`CORRAL_REQUIRE_E2E=1`, as `scripts/test` sets after installing
+    /// the agents).
+    pub fn available_or_skip(test: &str) -> bool {
+        let available = Command::new("tmux").arg("-V").output().is_ok();
+        if !available {
+            assert!(
+                std::env::var("CORRAL_REQUIRE_E2E").as_deref() != Ok("1"),
+                "{test}: tmux is required"
+            );
+            eprintln!("SKIPPED: {test}: tmux is not installed");
+        }
+        available
     }
 
     pub fn cmd(&self, args: &[&str]) -> std::process::Output {
