@@ -15,6 +15,7 @@ use std::path::Path;
 use serde_json::{Map, Value, json};
 
 use super::claude_insight::{PlanTracker, SubagentIds, special_call};
+use super::json::str_field;
 use super::sanitize::sanitize_line;
 use super::{AgentOptions, Answer, LaunchSpec, LiveProtocol, OutputParser, StdinMode};
 use crate::core::event::{
@@ -719,10 +720,6 @@ fn block_text<'a>(block: &'a Value, kind: &str) -> Option<&'a str> {
         return None;
     }
     str_field(block, "text")
-}
-
-fn str_field<'a>(obj: &'a Map<String, Value>, key: &str) -> Option<&'a str> {
-    obj.get(key).and_then(Value::as_str)
 }
 
 fn u32_field(obj: &Map<String, Value>, key: &str) -> Option<u32> {

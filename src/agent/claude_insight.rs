@@ -12,6 +12,7 @@ use std::collections::VecDeque;
 
 use serde_json::{Map, Value};
 
+use super::json::str_field;
 use crate::core::event::{AgentEvent, PlanItem, PlanStatus, SubagentStatus, split_mcp_name};
 
 /// Plan-tool calls waiting for their result, at most.
@@ -334,8 +335,4 @@ pub fn system_notice(subtype: &str, obj: &Map<String, Value>) -> Option<AgentEve
         }),
         _ => None,
     }
-}
-
-fn str_field<'a>(obj: &'a Map<String, Value>, key: &str) -> Option<&'a str> {
-    obj.get(key).and_then(Value::as_str)
 }

@@ -40,6 +40,7 @@ pub const PROTOCOL_EXEC: &str = "exec";
 use serde_json::{Map, Value, json};
 
 use super::claude_insight::MAX_PLAN_ITEMS;
+use super::json::{json_object, str_field};
 use super::permission::codex_permission_args;
 use super::sanitize::sanitize_line;
 use super::{AgentOptions, LaunchSpec, OutputParser, StdinMode};
@@ -482,24 +483,6 @@ fn http_status_in(text: &str) -> Option<u16> {
 
 fn item_id(item: &Map<String, Value>) -> String {
     str_field(item, "id").unwrap_or_default().to_string()
-}
-
-fn str_field<'a>(obj: &'a Map<String, Value>, key: &str) -> Option<&'a str> {
-    obj.get(key).and_then(Value::as_str)
-}
-
-/// The line as a JSON object. A PTY may put escape sequences in front of
-/// the `{`; those are skipped when nothing visible precedes it.
-fn json_object(line: &str) -> Option<Map<String, Value>> {
-    let start = line.find('{')?;
-    let (prefix, body) = line.split_at(start);
-    if !prefix.is_empty() && !sanitize_line(prefix).trim().is_empty() {
-        return None;
-    }
-    match serde_json::from_str::<Value>(body) {
-        Ok(Value::Object(map)) if map.get("type").is_some_and(Value::is_string) => Some(map),
-        _ => None,
-    }
 }
 
 #[cfg(test)]

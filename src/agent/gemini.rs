@@ -33,6 +33,7 @@ use std::path::Path;
 
 use serde_json::{Map, Value};
 
+use super::json::{json_object, str_field};
 use super::permission::gemini_permission_args;
 use super::sanitize::sanitize_line;
 use super::{AgentOptions, LaunchSpec, OutputParser, StdinMode};
@@ -483,24 +484,6 @@ fn duration_ms(text: &str) -> Option<u64> {
 fn leading_number(text: &str) -> Option<u64> {
     let digits: String = text.chars().take_while(char::is_ascii_digit).collect();
     digits.parse().ok()
-}
-
-fn str_field<'a>(obj: &'a Map<String, Value>, key: &str) -> Option<&'a str> {
-    obj.get(key).and_then(Value::as_str)
-}
-
-/// The line as a JSON event object. A PTY may put escape sequences in front
-/// of the `{`; those are skipped when nothing visible precedes it.
-fn json_object(line: &str) -> Option<Map<String, Value>> {
-    let start = line.find('{')?;
-    let (prefix, body) = line.split_at(start);
-    if !prefix.is_empty() && !sanitize_line(prefix).trim().is_empty() {
-        return None;
-    }
-    match serde_json::from_str::<Value>(body) {
-        Ok(Value::Object(map)) if map.get("type").is_some_and(Value::is_string) => Some(map),
-        _ => None,
-    }
 }
 
 #[cfg(test)]

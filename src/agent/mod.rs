@@ -11,6 +11,7 @@ pub mod codex;
 pub mod codex_app;
 pub mod command;
 pub mod gemini;
+mod json;
 pub mod lines;
 pub mod openai;
 pub mod permission;
