@@ -4,23 +4,16 @@
 //! hang; the only timing assertions are lower bounds (a Retry-After was
 //! honoured) or "well before the guard" (a kill or timeout aborted).
 
-#[path = "support/http.rs"]
-mod http;
-#[path = "support/openai_mock.rs"]
-mod openai_mock;
-#[path = "support/scripted.rs"]
-mod scripted;
-
 use std::net::TcpListener;
 use std::time::{Duration, Instant};
 
+use crate::openai_mock::{MockOpenAi, Reply};
 use corral::agent::{AgentKind, AgentOptions};
 use corral::core::event::{AgentEvent, FinishStatus, Finished};
 use corral::core::task::TaskSpec;
 use corral::core::{Command, Event, Limits, Settings, State, TaskId};
 use corral::driver::Driver as CoreDriver;
 use corral::runtime::{HttpRetry, Runtime, RuntimeConfig};
-use openai_mock::{MockOpenAi, Reply};
 use tokio::sync::mpsc;
 
 const HANG_GUARD: Duration = Duration::from_secs(30);

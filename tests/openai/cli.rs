@@ -2,17 +2,10 @@
 //! at the scripted loopback chat server with `OPENAI_BASE_URL`, the key in
 //! `OPENAI_API_KEY`, as the OpenAI SDKs do.
 
-#[path = "support/http.rs"]
-mod http;
-#[path = "support/openai_mock.rs"]
-mod openai_mock;
-#[path = "support/scripted.rs"]
-mod scripted;
-
 use std::time::{Duration, Instant};
 
+use crate::openai_mock::{MockOpenAi, Reply};
 use assert_cmd::Command;
-use openai_mock::{MockOpenAi, Reply};
 use serde_json::Value;
 
 /// Config, data and state in a private place, never the user's.

@@ -124,7 +124,7 @@ fn store_survives_kill_9_at_any_moment() {
             .args([
                 "--ignored",
                 "--exact",
-                "crash_writer",
+                "crash::crash_writer",
                 "--nocapture",
                 "--test-threads=1",
             ])
