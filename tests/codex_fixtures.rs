@@ -458,3 +458,85 @@ fn app_server_web_search_names_its_query_once() {
     );
     assert_eq!(texts(&events), "Zellij and tmux came up.");
 }
+
+#[test]
+fn app_server_mcp_call_names_server_and_tool_as_exec_does_and_its_approval_the_tool() {
+    // Without approvals (`never`): the same canonical events as exec's.
+    let app: Vec<AgentEvent> = parse_app("mcp.jsonl")
+        .into_iter()
+        .filter(|e| {
+            matches!(
+                e,
+                AgentEvent::McpCall { .. } | AgentEvent::ToolResult { .. }
+            )
+        })
+        .collect();
+    let exec: Vec<AgentEvent> = parse("mcp.jsonl")
+        .into_iter()
+        .filter(|e| {
+            matches!(
+                e,
+                AgentEvent::McpCall { .. } | AgentEvent::ToolResult { .. }
+            )
+        })
+        .collect();
+    let shape = |events: &[AgentEvent]| -> Vec<String> {
+        events
+            .iter()
+            .map(|e| match e {
+                AgentEvent::McpCall {
+                    server,
+                    tool,
+                    input,
+                    ..
+                } => format!("call {server} {tool} {input}"),
+                AgentEvent::ToolResult {
+                    output, is_error, ..
+                } => format!("result {output} {is_error}"),
+                _ => String::new(),
+            })
+            .collect()
+    };
+    assert_eq!(
+        shape(&app),
+        ["call adder add {\"a\":2,\"b\":3}", "result 5 false"]
+    );
+    assert_eq!(shape(&app), shape(&exec));
+
+    // Under `untrusted` codex asks first: an approval of `mcp__adder__add`
+    // tied to the started call, with the tool's arguments.
+    for (name, result) in [
+        ("mcp_allow.jsonl", ("5", false)),
+        ("mcp_deny.jsonl", ("user rejected MCP tool call", true)),
+    ] {
+        let events = parse_app(name);
+        let call = events
+            .iter()
+            .find_map(|e| match e {
+                AgentEvent::McpCall { id, .. } => Some(id.clone()),
+                _ => None,
+            })
+            .expect("the MCP call");
+        let q = events
+            .iter()
+            .find_map(|e| match e {
+                AgentEvent::Question(q) => Some(q),
+                _ => None,
+            })
+            .expect("an approval");
+        assert_eq!(q.tool.as_deref(), Some("mcp__adder__add"), "{name}");
+        assert_eq!(q.tool_use_id.as_deref(), Some(call.as_str()), "{name}");
+        assert_eq!(q.input, serde_json::json!({"a": 2, "b": 3}), "{name}");
+        assert!(
+            events.iter().any(|e| matches!(e,
+                AgentEvent::ToolResult { id, output, is_error }
+                    if *id == call && output == result.0 && *is_error == result.1)),
+            "{name}: {events:#?}"
+        );
+    }
+
+    // The tool's own error (`isError`) fails the call with its text.
+    let events = parse_app("mcp_tool_error.jsonl");
+    assert!(events.iter().any(|e| matches!(e,
+        AgentEvent::ToolResult { output, is_error: true, .. } if output == "a and b must be numbers")));
+}

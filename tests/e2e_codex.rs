@@ -491,6 +491,11 @@ mod capture_app_server {
 
     /// initialize, initialized, thread/start; returns the thread id.
     fn open(s: &mut StdioSession, sandbox: &Sandbox) -> String {
+        open_with(s, sandbox, "untrusted", "workspace-write")
+    }
+
+    /// As [`open`], with this approval policy and sandbox.
+    fn open_with(s: &mut StdioSession, sandbox: &Sandbox, approval: &str, mode: &str) -> String {
         let id = s.request(
             "initialize",
             json!({"clientInfo": {"name": "corral", "title": "corral", "version": "0.1.0"}}),
@@ -499,7 +504,7 @@ mod capture_app_server {
         s.notify("initialized", json!({}));
         let id = s.request(
             "thread/start",
-            json!({"cwd": sandbox.work.display().to_string(), "approvalPolicy": "untrusted", "sandbox": "workspace-write"}),
+            json!({"cwd": sandbox.work.display().to_string(), "approvalPolicy": approval, "sandbox": mode}),
         );
         let answer = s.wait_response(id, WAIT).expect("thread/start answered");
         answer["result"]["thread"]["id"]
@@ -604,6 +609,99 @@ mod capture_app_server {
         );
         completed(&mut s);
         done(s, &sandbox, "web_search");
+    }
+
+    /// `[mcp_servers.adder]`: the stdio MCP server of `tests/fixtures/mcp`.
+    fn adder_config() -> String {
+        let server =
+            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/mcp/adder_mcp.py");
+        format!(
+            "\n[mcp_servers.adder]\ncommand = \"python3\"\nargs = [\"{}\"]\n",
+            server.display()
+        )
+    }
+
+    /// The model finds the adder's tools, calls `add {a:2, b:3}`, answers.
+    fn adder_script() -> Vec<Reply> {
+        vec![
+            Reply::tool_search("add numbers"),
+            Reply::mcp_call("adder", "add", &json!({"a": 2, "b": 3})),
+            Reply::text("The sum is 5."),
+        ]
+    }
+
+    #[test]
+    #[ignore = "captures fixtures from the real codex"]
+    fn capture_app_server_mcp() {
+        let Some((sandbox, _mock, mut s)) = start_with(
+            "capture_app_server_mcp",
+            adder_script(),
+            &[],
+            &adder_config(),
+        ) else {
+            return;
+        };
+        let thread = open_with(&mut s, &sandbox, "never", "danger-full-access");
+        turn(&mut s, &thread, "Add 2 and 3 with the adder tool.");
+        completed(&mut s);
+        done(s, &sandbox, "mcp");
+    }
+
+    #[test]
+    #[ignore = "captures fixtures from the real codex"]
+    fn capture_app_server_mcp_tool_error() {
+        // The adder answers `isError: true` when an addend is no number.
+        let script = vec![
+            Reply::tool_search("add numbers"),
+            Reply::mcp_call("adder", "add", &json!({"a": "two", "b": 3})),
+            Reply::text("The adder refused."),
+        ];
+        let Some((sandbox, _mock, mut s)) = start_with(
+            "capture_app_server_mcp_tool_error",
+            script,
+            &[],
+            &adder_config(),
+        ) else {
+            return;
+        };
+        let thread = open_with(&mut s, &sandbox, "never", "danger-full-access");
+        turn(&mut s, &thread, "Add two and 3 with the adder tool.");
+        completed(&mut s);
+        done(s, &sandbox, "mcp_tool_error");
+    }
+
+    /// Under `untrusted`, codex asks before an MCP tool runs, as an
+    /// `mcpServer/elicitation/request` marked `codex_approval_kind:
+    /// "mcp_tool_call"`; answered as MCP elicitations are.
+    fn mcp_asked(name: &str, action: &str) {
+        let test = format!("capture_app_server_{name}");
+        let Some((sandbox, _mock, mut s)) = start_with(&test, adder_script(), &[], &adder_config())
+        else {
+            return;
+        };
+        let thread = open(&mut s, &sandbox);
+        turn(&mut s, &thread, "Add 2 and 3 with the adder tool.");
+        let request = s
+            .wait_method("mcpServer/elicitation/request", WAIT)
+            .expect("an MCP approval request");
+        s.respond(
+            &request["id"],
+            json!({"action": action, "content": null, "_meta": null}),
+        );
+        completed(&mut s);
+        done(s, &sandbox, name);
+    }
+
+    #[test]
+    #[ignore = "captures fixtures from the real codex"]
+    fn capture_app_server_mcp_allow() {
+        mcp_asked("mcp_allow", "accept");
+    }
+
+    #[test]
+    #[ignore = "captures fixtures from the real codex"]
+    fn capture_app_server_mcp_deny() {
+        mcp_asked("mcp_deny", "decline");
     }
 
     #[test]

@@ -411,7 +411,7 @@ fn change_summary(changes: &Value) -> Vec<String> {
 }
 
 /// The text blocks of an MCP result, or its JSON when it has none.
-fn mcp_output(result: Option<&Value>) -> String {
+pub(super) fn mcp_output(result: Option<&Value>) -> String {
     let Some(result) = result.filter(|r| !r.is_null()) else {
         return String::new();
     };

@@ -17,7 +17,11 @@
 //! | `item/reasoning/summaryTextDelta`, `item/reasoning/textDelta` | `thinking` delta |
 //! | `item/started` `commandExecution` / `fileChange` | `tool_call` (`shell` with `command`, `apply_patch` with `changes`) |
 //! | `item/completed` of those | `tool_result` (an error unless `completed` with exit code 0) |
+//! | `item/started` `mcpToolCall` | `mcp_call` (`server`, `tool`, `arguments`) |
+//! | `item/completed` `mcpToolCall` | `tool_result` (its `result` text, or its `error`; an error unless `completed`) |
 //! | `item/commandExecution/requestApproval`, `item/fileChange/requestApproval` | `question` (an approval) |
+//! | `mcpServer/elicitation/request` marked `codex_approval_kind: "mcp_tool_call"` | `question` (an approval of tool `mcp__<server>__<tool>`, input the tool's arguments), answered `{action: accept \| decline}` |
+//! | any other `mcpServer/elicitation/request` (a form for the user) | `error` and a `decline` reply |
 //! | any other request | `error` and a JSON-RPC error reply, so codex never waits |
 //! | `thread/tokenUsage/updated` | `usage` (its `last` counts: increments) |
 //! | `item/completed` `webSearch` | `web_search` (its query; codex reports no result) |
@@ -144,18 +148,42 @@ pub fn interrupt_line(thread: &str, turn: &str) -> String {
 }
 
 /// The answer to an approval request: `accept` or `decline` (codex's
-/// decision carries no message: the core sends it as the next turn).
+/// decision carries no message: the core sends it as the next turn). An
+/// MCP tool's approval is an MCP elicitation, answered with its `action`.
 pub fn answer_line(question: &Question, answer: &Answer) -> String {
     let id = question
         .input
         .get("requestId")
         .cloned()
-        .unwrap_or(Value::Null);
-    let decision = match answer {
-        Answer::Deny { .. } => "decline",
-        Answer::Allow { .. } | Answer::Answer { .. } => "accept",
+        .unwrap_or_else(|| request_id_of(&question.id));
+    let allow = !matches!(answer, Answer::Deny { .. });
+    let result = if is_mcp_approval(question) {
+        let action = if allow { "accept" } else { "decline" };
+        json!({"action": action, "content": null, "_meta": null})
+    } else {
+        json!({"decision": if allow { "accept" } else { "decline" }})
     };
-    json!({"jsonrpc": "2.0", "id": id, "result": {"decision": decision}}).to_string()
+    json!({"jsonrpc": "2.0", "id": id, "result": result}).to_string()
+}
+
+/// The tool name prefix of an MCP tool's approval (`mcp__<server>__<tool>`,
+/// as claude names MCP tools).
+const MCP_PREFIX: &str = "mcp__";
+
+fn is_mcp_approval(question: &Question) -> bool {
+    question
+        .tool
+        .as_deref()
+        .is_some_and(|t| t.starts_with(MCP_PREFIX))
+}
+
+/// The JSON-RPC id of a request from a question id made by
+/// [`CodexAppParser`]: a number's digits, else the string itself.
+fn request_id_of(id: &str) -> Value {
+    match serde_json::from_str::<Value>(id) {
+        Ok(number @ Value::Number(_)) => number,
+        _ => Value::String(id.to_string()),
+    }
 }
 
 /// Reads `codex app-server` output. Stateful: one per process.
@@ -168,6 +196,10 @@ pub struct CodexAppParser {
     items: HashMap<String, (String, Value)>,
     /// Assistant text of the turn's last message.
     answer: String,
+    /// MCP tool calls started and not yet completed, in order: (item id,
+    /// `mcp__<server>__<tool>`), to tie codex's approval request (which
+    /// names no item) to its call.
+    mcp_calls: Vec<(String, String)>,
 }
 
 impl OutputParser for CodexAppParser {
@@ -263,6 +295,7 @@ impl CodexAppParser {
         let (tool, kind) = match method {
             "item/commandExecution/requestApproval" => ("shell", "execute"),
             "item/fileChange/requestApproval" => ("apply_patch", "edit"),
+            "mcpServer/elicitation/request" => return self.elicitation(id, params),
             _ => {
                 let reply = json!({"jsonrpc": "2.0", "id": id, "error": {
                     "code": METHOD_NOT_FOUND,
@@ -311,6 +344,64 @@ impl CodexAppParser {
         })]
     }
 
+    /// An MCP elicitation: codex asking before an MCP tool runs (an
+    /// approval of `mcp__<server>__<tool>` whose input is the tool's
+    /// arguments, as claude's MCP approvals), or an MCP server asking the
+    /// user to fill a form, which corral cannot show: declined, so codex
+    /// never waits.
+    fn elicitation(&mut self, id: &Value, params: &Value) -> Vec<AgentEvent> {
+        let meta = params.get("_meta").unwrap_or(&Value::Null);
+        let server = params
+            .get("serverName")
+            .and_then(Value::as_str)
+            .unwrap_or("mcp");
+        if meta.get("codex_approval_kind").and_then(Value::as_str) != Some("mcp_tool_call") {
+            let message = params
+                .get("message")
+                .and_then(Value::as_str)
+                .unwrap_or_default();
+            let reply = json!({"jsonrpc": "2.0", "id": id,
+                               "result": {"action": "decline", "content": null, "_meta": null}})
+            .to_string();
+            return vec![
+                AgentEvent::Error {
+                    message: format!(
+                        "the MCP server {server} asked for input corral cannot show ({}); it was declined",
+                        clip(message)
+                    ),
+                },
+                AgentEvent::ProtocolReply { line: reply },
+            ];
+        }
+        let tool = meta
+            .get("tool_name")
+            .and_then(Value::as_str)
+            .unwrap_or("tool");
+        let name = format!("{MCP_PREFIX}{server}__{tool}");
+        let item = self
+            .mcp_calls
+            .iter()
+            .find(|(_, called)| *called == name)
+            .map(|(item, _)| item.clone());
+        // The input is the tool's arguments alone, as claude's: shown and
+        // matched alike; the reply finds the request by the question id.
+        let input = match meta.get("tool_params") {
+            Some(args @ Value::Object(_)) => args.clone(),
+            _ => json!({}),
+        };
+        vec![AgentEvent::Question(Question {
+            id: match id {
+                Value::String(s) => s.clone(),
+                other => other.to_string(),
+            },
+            kind: QuestionKind::Approval,
+            tool: Some(name),
+            input,
+            tool_use_id: item,
+            questions: Vec::new(),
+        })]
+    }
+
     fn notification(&mut self, method: &str, params: &Value) -> Vec<AgentEvent> {
         match method {
             "thread/started" => params
@@ -351,6 +442,7 @@ impl CodexAppParser {
             return Vec::new();
         };
         let (name, input) = match item.get("type").and_then(Value::as_str) {
+            Some("mcpToolCall") => return self.mcp_started(id, item),
             Some("commandExecution") => (
                 "shell",
                 json!({"command": unwrap_shell(item.get("command").and_then(Value::as_str).unwrap_or_default())}),
@@ -390,6 +482,28 @@ impl CodexAppParser {
                     is_error: status != "completed" || exit.is_some_and(|c| c != 0),
                 }]
             }
+            Some("mcpToolCall") => {
+                let mut events = Vec::new();
+                let before = self.mcp_calls.len();
+                self.mcp_calls.retain(|(started, _)| started != id);
+                if self.mcp_calls.len() == before {
+                    // Never announced as started: the call, then its end.
+                    events.extend(self.mcp_started(id, item));
+                    self.mcp_calls.retain(|(started, _)| started != id);
+                }
+                let error = item.get("error").filter(|e| !e.is_null()).map(|e| {
+                    e.get("message")
+                        .and_then(Value::as_str)
+                        .unwrap_or("the tool failed")
+                        .to_string()
+                });
+                events.push(AgentEvent::ToolResult {
+                    id: id.to_string(),
+                    is_error: status != "completed" || error.is_some(),
+                    output: error.unwrap_or_else(|| super::codex::mcp_output(item.get("result"))),
+                });
+                events
+            }
             // codex runs web searches itself and reports no result.
             Some("webSearch") => {
                 let query = item
@@ -422,9 +536,29 @@ impl CodexAppParser {
         }
     }
 
+    /// An MCP tool call: the server and tool named, its arguments.
+    fn mcp_started(&mut self, id: &str, item: &Value) -> Vec<AgentEvent> {
+        let text = |key: &str, or: &str| {
+            item.get(key)
+                .and_then(Value::as_str)
+                .unwrap_or(or)
+                .to_string()
+        };
+        let (server, tool) = (text("server", "mcp"), text("tool", "tool"));
+        self.mcp_calls
+            .push((id.to_string(), format!("{MCP_PREFIX}{server}__{tool}")));
+        vec![AgentEvent::McpCall {
+            id: id.to_string(),
+            server,
+            tool,
+            input: item.get("arguments").cloned().unwrap_or(Value::Null),
+        }]
+    }
+
     fn turn_completed(&mut self, turn: &Value) -> Vec<AgentEvent> {
         let status = turn.get("status").and_then(Value::as_str).unwrap_or("");
         let answer = std::mem::take(&mut self.answer);
+        self.mcp_calls.clear();
         let (is_error, result) = match status {
             "completed" => (false, answer),
             "interrupted" => (true, "the turn was interrupted".to_string()),
@@ -580,7 +714,11 @@ fn clip(line: &str) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::unwrap_shell;
+    use serde_json::{Value, json};
+
+    use super::{
+        AgentEvent, CodexAppParser, OutputParser, Question, QuestionKind, answer_line, unwrap_shell,
+    };
 
     #[test]
     fn the_shell_wrapper_comes_off_quoted_and_single_word_commands() {
@@ -592,9 +730,142 @@ mod tests {
         assert_eq!(unwrap_shell("ls -la"), "ls -la");
     }
 
+    /// Parses `lines` with one parser, all events in order.
+    fn parse(lines: &[&str]) -> Vec<AgentEvent> {
+        let mut parser = CodexAppParser::default();
+        lines.iter().flat_map(|l| parser.parse_line(l)).collect()
+    }
+
+    const MCP_STARTED: &str = r#"{"method":"item/started","params":{"item":{"type":"mcpToolCall","id":"call_1","server":"docs","tool":"search","status":"inProgress","arguments":{"q":"ratatui"},"result":null,"error":null}}}"#;
+
+    #[test]
+    fn an_mcp_tool_call_names_server_tool_and_arguments_then_its_result() {
+        let done = r#"{"method":"item/completed","params":{"item":{"type":"mcpToolCall","id":"call_1","server":"docs","tool":"search","status":"completed","arguments":{"q":"ratatui"},"result":{"content":[{"type":"text","text":"found 3"},{"type":"text","text":"pages"}],"structuredContent":null},"error":null}}}"#;
+        assert_eq!(
+            parse(&[MCP_STARTED, done]),
+            [
+                AgentEvent::McpCall {
+                    id: "call_1".into(),
+                    server: "docs".into(),
+                    tool: "search".into(),
+                    input: json!({"q": "ratatui"}),
+                },
+                AgentEvent::ToolResult {
+                    id: "call_1".into(),
+                    output: "found 3\npages".into(),
+                    is_error: false,
+                },
+            ]
+        );
+    }
+
+    #[test]
+    fn a_failed_mcp_call_is_an_error_result_with_its_message_or_the_tools_text() {
+        let rejected = r#"{"method":"item/completed","params":{"item":{"type":"mcpToolCall","id":"call_1","server":"docs","tool":"search","status":"failed","result":null,"error":{"message":"user rejected MCP tool call"}}}}"#;
+        let refused = r#"{"method":"item/completed","params":{"item":{"type":"mcpToolCall","id":"call_1","server":"docs","tool":"search","status":"failed","result":{"content":[{"type":"text","text":"bad query"}]},"error":null}}}"#;
+        for (line, output) in [
+            (rejected, "user rejected MCP tool call"),
+            (refused, "bad query"),
+        ] {
+            let events = parse(&[MCP_STARTED, line]);
+            assert_eq!(
+                events.last(),
+                Some(&AgentEvent::ToolResult {
+                    id: "call_1".into(),
+                    output: output.into(),
+                    is_error: true,
+                }),
+                "{events:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn an_mcp_call_completed_without_a_start_is_still_named_and_odd_items_never_panic() {
+        let done = r#"{"method":"item/completed","params":{"item":{"type":"mcpToolCall","id":"x","server":"s","tool":"t","status":"completed","result":{"content":[]}}}}"#;
+        let events = parse(&[done]);
+        assert!(
+            matches!(&events[..], [AgentEvent::McpCall { server, tool, .. }, AgentEvent::ToolResult { is_error: false, .. }] if server == "s" && tool == "t"),
+            "{events:?}"
+        );
+        for odd in [
+            r#"{"method":"item/started","params":{"item":{"type":"mcpToolCall","id":"y"}}}"#,
+            r#"{"method":"item/completed","params":{"item":{"type":"mcpToolCall","id":"y","result":7,"error":"no"}}}"#,
+            r#"{"method":"mcpServer/elicitation/request","id":3,"params":null}"#,
+            r#"{"method":"mcpServer/elicitation/request","id":4,"params":{"_meta":{"codex_approval_kind":"mcp_tool_call","tool_params":[1]}}}"#,
+        ] {
+            let _ = parse(&[odd]);
+        }
+    }
+
+    #[test]
+    fn codex_asking_before_an_mcp_tool_is_an_approval_of_that_tool_answered_as_an_elicitation() {
+        use crate::agent::Answer;
+        let ask = r#"{"method":"mcpServer/elicitation/request","id":0,"params":{"threadId":"t","turnId":"u","serverName":"docs","mode":"form","_meta":{"codex_approval_kind":"mcp_tool_call","persist":["session","always"],"tool_name":"search","tool_params":{"q":"ratatui"}},"message":"Allow the docs MCP server to run tool \"search\"?","requestedSchema":{"type":"object","properties":{}}}}"#;
+        let events = parse(&[MCP_STARTED, ask]);
+        let Some(AgentEvent::Question(q)) = events.last() else {
+            panic!("no question: {events:?}");
+        };
+        assert_eq!(q.kind, QuestionKind::Approval);
+        assert_eq!(q.tool.as_deref(), Some("mcp__docs__search"));
+        assert_eq!(q.tool_use_id.as_deref(), Some("call_1"));
+        assert_eq!(q.input, json!({"q": "ratatui"}));
+        let reply = |answer: &Answer| -> Value {
+            serde_json::from_str(&answer_line(q, answer)).expect("JSON")
+        };
+        let allow = reply(&Answer::Allow {
+            updated_input: None,
+        });
+        assert_eq!(allow["id"], 0);
+        assert_eq!(allow["result"]["action"], "accept");
+        let deny = reply(&Answer::Deny {
+            message: "no".into(),
+        });
+        assert_eq!(deny["result"]["action"], "decline");
+        assert!(deny["result"].get("decision").is_none());
+    }
+
+    #[test]
+    fn an_mcp_servers_own_form_is_declined_with_an_error_shown() {
+        let form = r#"{"method":"mcpServer/elicitation/request","id":5,"params":{"serverName":"docs","mode":"form","message":"Your name?","requestedSchema":{"type":"object","properties":{"name":{"type":"string"}}}}}"#;
+        let events = parse(&[form]);
+        let [
+            AgentEvent::Error { message },
+            AgentEvent::ProtocolReply { line },
+        ] = &events[..]
+        else {
+            panic!("{events:?}");
+        };
+        assert!(
+            message.contains("docs") && message.contains("Your name?"),
+            "{message}"
+        );
+        let reply: Value = serde_json::from_str(line).expect("JSON");
+        assert_eq!(reply["id"], 5);
+        assert_eq!(reply["result"]["action"], "decline");
+    }
+
+    #[test]
+    fn an_approval_without_its_request_id_in_the_input_answers_the_question_id() {
+        use crate::agent::Answer;
+        let q = |id: &str| Question {
+            id: id.into(),
+            kind: QuestionKind::Approval,
+            tool: Some("mcp__a__b".into()),
+            input: json!({}),
+            tool_use_id: None,
+            questions: Vec::new(),
+        };
+        let allow = Answer::Allow {
+            updated_input: None,
+        };
+        let id = |line: String| serde_json::from_str::<Value>(&line).expect("JSON")["id"].clone();
+        assert_eq!(id(answer_line(&q("7"), &allow)), json!(7));
+        assert_eq!(id(answer_line(&q("req-a"), &allow)), json!("req-a"));
+    }
+
     #[test]
     fn codex_logging_a_declined_command_is_not_shown_other_log_lines_are() {
-        use super::{CodexAppParser, OutputParser};
         let log = std::fs::read_to_string(concat!(
             env!("CARGO_MANIFEST_DIR"),
             "/tests/fixtures/codex_app_server/shell_deny.stderr.txt"

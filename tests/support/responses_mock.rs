@@ -99,6 +99,32 @@ impl Reply {
         }
     }
 
+    /// The model's search for a deferred tool: codex offers MCP tools only
+    /// after a `tool_search_call`, answered with the server's namespace
+    /// (`mcp__<server>`; see `tests/fixtures/codex/README.md`).
+    pub fn tool_search(query: &str) -> Reply {
+        Reply::Stream {
+            parts: vec![Item::Whole(json!({
+                "type": "tool_search_call", "call_id": "call_search_{n}",
+                "status": "completed", "execution": "client",
+                "arguments": {"query": query}}))],
+            chunk_delay: Duration::from_millis(10),
+        }
+    }
+
+    /// A call of MCP tool `tool` of server `server` (found by a
+    /// [`Reply::tool_search`] before): a `function_call` in the
+    /// `mcp__<server>` namespace.
+    pub fn mcp_call(server: &str, tool: &str, arguments: &Value) -> Reply {
+        Reply::Stream {
+            parts: vec![Item::Whole(json!({
+                "type": "function_call", "id": "fc_mock_mcp", "call_id": "call_mcp_{n}",
+                "namespace": format!("mcp__{server}"), "name": tool,
+                "arguments": arguments.to_string(), "status": "completed"}))],
+            chunk_delay: Duration::from_millis(10),
+        }
+    }
+
     /// A 429 with a `retry-after` header.
     pub fn rate_limited(retry_after_secs: u64) -> Reply {
         Reply::limited("Rate limit reached (mock).", retry_after_secs.to_string())
