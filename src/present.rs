@@ -82,6 +82,17 @@ pub fn duration(ms: u64) -> String {
     }
 }
 
+/// A running clock in whole seconds, so a column does not flicker: `0s`
+/// in the first second (not `0ms`, which reads as "not started"), then
+/// `1.0s`, `59.0s`, `1m00s` as [`duration`] says them.
+pub fn whole_seconds(ms: u64) -> String {
+    if ms < 1000 {
+        "0s".to_string()
+    } else {
+        duration(ms - ms % 1000)
+    }
+}
+
 /// `950`, `12.3k`, `4.5M`, `7.0G`, `1.2T`; never wider than 6 characters
 /// (`>999T` for anything from a thousand trillion up).
 pub fn tokens(n: u64) -> String {
@@ -218,6 +229,9 @@ mod tests {
     #[test]
     fn numbers_read_well() {
         assert_eq!(duration(850), "850ms");
+        assert_eq!(whole_seconds(850), "0s");
+        assert_eq!(whole_seconds(2_850), "2.0s");
+        assert_eq!(whole_seconds(61_999), "1m01s");
         assert_eq!(duration(2_400), "2.4s");
         assert_eq!(duration(185_182), "3m05s");
         assert_eq!(tokens(84), "84");

@@ -177,7 +177,15 @@ fn quit_asks_while_agents_run_and_kills_them_all() {
     assert!(a.quitting && !a.exit);
 
     let (mut idle, id) = chatty(1);
+    let mut asked = app(80, 24, true);
+    asked.handle(Action::Quit, &idle);
+    assert!(screen(&asked, &idle).contains("1 agent(s) still running"));
     exit(&mut idle, T0 + 10, id, Some(0), None);
+    // The last agent finished while the question was open: it says so,
+    // not "0 agent(s) still running".
+    let s = screen(&asked, &idle);
+    assert!(s.contains("Every agent has finished. Quit?"), "{s}");
+    assert!(!s.contains("0 agent(s)"), "{s}");
     let mut b = app(80, 24, true);
     assert_eq!(b.handle(Action::Quit, &idle), vec![]);
     assert!(b.exit, "nothing runs: quit at once");

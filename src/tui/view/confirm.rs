@@ -97,6 +97,11 @@ pub fn render_kill(app: &App, state: &State, task: TaskId, area: Rect, buf: &mut
 /// them running.
 pub fn render_quit(app: &App, state: &State, area: Rect, buf: &mut Buffer) {
     let n = state.tasks.iter().filter(|t| !t.status.is_final()).count();
+    if n == 0 {
+        // The last agent finished while the question was open.
+        let body = vec![Line::raw("Every agent has finished. Quit?")];
+        return dialog(app, "quit", body, area, buf);
+    }
     if !app.detach {
         let body = vec![Line::raw(format!(
             "{n} agent(s) still running. Quit and kill them all?"

@@ -19,7 +19,7 @@ use unicode_width::UnicodeWidthStr;
 
 use crate::core::task::Task;
 use crate::core::{HostLink, LinkStatus, State};
-use crate::present::{cost, duration, safe_text, tokens, truncate};
+use crate::present::{cost, duration, safe_text, tokens, truncate, whole_seconds};
 use crate::tui::app::App;
 use crate::tui::layout::list_offset;
 use crate::tui::theme::{spinner_tick, status_glyph};
@@ -217,7 +217,7 @@ fn render_elsewhere(
         );
         let elapsed = e
             .started_ms
-            .map(|at| duration(app.now_ms.saturating_sub(at) / 1000 * 1000))
+            .map(|at| whole_seconds(app.now_ms.saturating_sub(at)))
             .unwrap_or_else(|| "-".into());
         let line = Line::from(vec![
             Span::styled(
@@ -344,7 +344,7 @@ fn row_line(
     // that stands still (blocked) says its exact time: an agent that asks
     // within its first second ran `850ms`, not `0ms`.
     let elapsed = match live_elapsed_ms(t, app.now_ms) {
-        Some((ms, true)) => duration(ms - ms % 1000),
+        Some((ms, true)) => whole_seconds(ms),
         Some((ms, false)) => duration(ms),
         None => elapsed,
     };
