@@ -51,6 +51,39 @@ const AGENT_START: std::time::Duration = std::time::Duration::from_secs(60);
 const MARKER: &str = "corral-answer-marker.txt";
 const OTHER: &str = "corral-answer-other.txt";
 
+/// The cockpit's answer to a tool approval, as every agent gets it: `n`
+/// with a message on the approval of `tool` (showing `command`; waited for
+/// up to `first_wait`), then `y` when the agent asks again ("Trying
+/// again."). `marker` appears only after `y`; the turn ends with `done`.
+fn deny_with_a_message_then_allow(
+    tmux: &Tmux,
+    first_wait: std::time::Duration,
+    tool: &str,
+    command: &str,
+    marker: &std::path::Path,
+    done: &str,
+) {
+    let screen = tmux.wait_up_to(first_wait, "the approval", |s| {
+        s.contains(&format!("allow {tool}?")) && s.contains("y allow once")
+    });
+    assert!(screen.contains(command), "{screen}");
+    tmux.keys(&["n"]);
+    tmux.wait_for("the message field", |s| {
+        s.contains("A message for the agent")
+    });
+    tmux.text("not in this directory");
+    tmux.keys(&["Enter"]);
+    tmux.wait_for("the second approval", |s| {
+        s.contains("Trying again.") && s.contains("y allow once")
+    });
+    assert!(!marker.exists(), "a denied command must not run");
+    tmux.keys(&["y"]);
+    tmux.wait_for("the turn to end", |s| {
+        s.contains(done) && s.contains("succeeded")
+    });
+    assert!(marker.exists(), "an allowed command runs");
+}
+
 fn two_questions() -> Reply {
     Reply::tool_use(
         "AskUserQuestion",
@@ -138,27 +171,16 @@ fn questions_denial_approval_follow_up_and_allow_always_with_the_real_claude() {
     });
     tmux.keys(&["Enter"]);
 
-    // The approval: deny, with a message for the agent.
-    let screen = tmux.wait_for("the approval", |s| {
-        s.contains("allow Bash?") && s.contains("y allow once")
-    });
-    assert!(screen.contains(&format!("$ {touch}")), "{screen}");
-    tmux.keys(&["n"]);
-    tmux.wait_for("the message field", |s| {
-        s.contains("A message for the agent")
-    });
-    tmux.text("not in this directory");
-    tmux.keys(&["Enter"]);
-    // Asked again in the same turn: allow once.
-    tmux.wait_for("the second approval", |s| {
-        s.contains("Trying again.") && s.contains("y allow once")
-    });
-    assert!(!marker.exists(), "a denied tool must not run");
-    tmux.keys(&["y"]);
-    tmux.wait_for("the turn to end", |s| {
-        s.contains("It returned: created -- done.") && s.contains("succeeded")
-    });
-    assert!(marker.exists(), "an allowed tool runs");
+    // The approval: deny, with a message for the agent; asked again in
+    // the same turn: allow once.
+    deny_with_a_message_then_allow(
+        &tmux,
+        tmux::WAIT,
+        "Bash",
+        &format!("$ {touch}"),
+        &marker,
+        "It returned: created -- done.",
+    );
 
     // A follow-up in the same live session; allow the next command always.
     tmux.keys(&["m"]);
@@ -395,25 +417,14 @@ fn deny_allow_follow_up_always_and_kill(
     wait_for_requests: impl Fn(usize) -> bool,
 ) {
     let marker = sandbox.work.join(MARKER);
-    let screen = tmux.wait_up_to(first_wait, "the approval", |s| {
-        s.contains(&format!("allow {tool}?")) && s.contains("y allow once")
-    });
-    assert!(screen.contains(&format!("touch {MARKER}")), "{screen}");
-    tmux.keys(&["n"]);
-    tmux.wait_for("the message field", |s| {
-        s.contains("A message for the agent")
-    });
-    tmux.text("not in this directory");
-    tmux.keys(&["Enter"]);
-    tmux.wait_for("the second approval", |s| {
-        s.contains("Trying again.") && s.contains("y allow once")
-    });
-    assert!(!marker.exists(), "a denied command must not run");
-    tmux.keys(&["y"]);
-    tmux.wait_for("the turn to end", |s| {
-        s.contains("Created the marker.") && s.contains("succeeded")
-    });
-    assert!(marker.exists(), "an allowed command runs");
+    deny_with_a_message_then_allow(
+        tmux,
+        first_wait,
+        tool,
+        &format!("touch {MARKER}"),
+        &marker,
+        "Created the marker.",
+    );
 
     tmux.keys(&["m"]);
     tmux.wait_for("the message line", |s| s.contains("(live, same session)"));
