@@ -29,6 +29,9 @@ pub const DEFAULT_KILL_GRACE_MS: u64 = 1_500;
 /// How long a server with no client and no unfinished task waits before it
 /// exits (10 minutes).
 pub const DEFAULT_SERVER_IDLE_MS: u64 = 600_000;
+/// How long a live agent session idles after its turn before it is closed
+/// (10 minutes); a follow-up resumes it.
+pub const DEFAULT_IDLE_SESSION_CLOSE_MS: u64 = 600_000;
 
 /// A config file that cannot be used, with where and why.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -144,6 +147,9 @@ pub struct Defaults {
     /// A server with no client and no unfinished task exits after this
     /// long (0: never).
     pub server_idle_timeout_ms: u64,
+    /// A live session (claude, codex app-server, ACP) idle this long after
+    /// its turn is closed, and resumed by the next follow-up (0: kept open).
+    pub idle_session_close_ms: u64,
     /// `None`: the front end's own default (the TUI asks, `run` denies).
     pub approve: Option<Approve>,
     pub notifications: bool,
@@ -184,6 +190,7 @@ impl Default for Defaults {
             max_turns: None,
             kill_grace_ms: DEFAULT_KILL_GRACE_MS,
             server_idle_timeout_ms: DEFAULT_SERVER_IDLE_MS,
+            idle_session_close_ms: DEFAULT_IDLE_SESSION_CLOSE_MS,
             approve: None,
             notifications: true,
             bell: true,
@@ -689,6 +696,10 @@ impl Config {
                 .server_idle_timeout
                 .map(|s| s.0)
                 .unwrap_or(DEFAULT_SERVER_IDLE_MS),
+            idle_session_close_ms: d
+                .idle_session_close
+                .map(|s| s.0)
+                .unwrap_or(DEFAULT_IDLE_SESSION_CLOSE_MS),
             approve: d.approve,
             notifications: d.notifications.unwrap_or(true),
             bell: d.bell.unwrap_or(true),

@@ -49,6 +49,7 @@ pub(super) struct RawDefaults {
     pub(super) timeout: Option<Seconds>,
     pub(super) kill_grace: Option<Seconds>,
     pub(super) server_idle_timeout: Option<Seconds>,
+    pub(super) idle_session_close: Option<Seconds>,
     pub(super) max_cost_usd: Option<Dollars>,
     pub(super) max_turns: Option<AtLeastOne>,
     pub(super) approve: Option<Approve>,

@@ -107,7 +107,8 @@ pub enum AgentEvent {
     Raw { line: String },
     /// A line the agent wrote to stderr that is no event (codex's "Reading
     /// additional input from stdin...", warnings, deprecation notes, log
-    /// lines), control sequences removed: shown dim, never as an error.
+    /// lines), control sequences removed, or corral's note on the session
+    /// (closed while idle, resumed): shown dim, never as an error.
     Notice { line: String },
     /// Something a subagent did (claude's Task/Agent tool): `event` happened
     /// inside the subagent that tool call `parent_tool_id` started. Front

@@ -221,6 +221,13 @@ impl Command {
 pub enum TimerKind {
     /// Start retry number `attempt` of a task that hit a rate limit.
     Retry { attempt: u32 },
+    /// A live session idle since its turn ended may be closed now: the
+    /// deadline (ms since the epoch) it was armed with, so a timer of an
+    /// earlier arming is known stale.
+    IdleClose { at_ms: u64 },
+    /// A session closed for idleness (stdin closed) is still running after
+    /// a grace: run `runs` of the task gets the kill ladder.
+    IdleKill { run: u32 },
 }
 
 /// Something the runtime must do.

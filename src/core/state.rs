@@ -145,6 +145,10 @@ pub struct Settings {
     pub worktree_root: Option<PathBuf>,
     /// A shell command run in every new worktree (for example `npm ci`).
     pub worktree_setup: Option<String>,
+    /// A live session (claude, codex app-server, ACP) idle this long after
+    /// its turn ended is closed; the next follow-up resumes it from its
+    /// session id. `None`: sessions stay open until the task is killed.
+    pub idle_close_ms: Option<u64>,
 }
 
 impl Default for Settings {
@@ -159,6 +163,7 @@ impl Default for Settings {
             retry: RetryPolicy::default(),
             worktree_root: None,
             worktree_setup: None,
+            idle_close_ms: None,
         }
     }
 }
@@ -265,6 +270,7 @@ impl State {
         task.cost = None;
         task.next_run = None;
         task.worktree_pending = false;
+        task.idle_close_at_ms = None;
         self.tasks.push(task);
         id
     }

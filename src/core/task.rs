@@ -243,6 +243,8 @@ impl Task {
             host: None,
             live: LiveTurns::default(),
             plan: Vec::new(),
+            idle_close_at_ms: None,
+            idle_closed_after_ms: None,
         }
     }
 }
@@ -355,6 +357,14 @@ pub struct Task {
     /// it. Never on the wire: each server's tasks are its own.
     #[serde(skip)]
     pub host: Option<String>,
+    /// While a live session idles after its turn: when it is closed (ms
+    /// since the epoch) unless something happens first.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub idle_close_at_ms: Option<u64>,
+    /// The live session was closed after this long idle (ms); the next
+    /// follow-up resumes it from the session id and says so.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub idle_closed_after_ms: Option<u64>,
 }
 
 /// How the agent judged its last turn.

@@ -107,6 +107,8 @@ fn apply(state: &mut Stepper<'_>, now_ms: u64, event: Event) -> Vec<Effect> {
                 }
                 start_queued(state, now_ms)
             }
+            TimerKind::IdleClose { at_ms } => idle_close_fired(state, task, now_ms, at_ms),
+            TimerKind::IdleKill { run } => idle_kill_fired(state, task, run),
         },
         Event::Agent { task, event } => {
             if let Some(t) = state.task_mut(task) {
@@ -437,6 +439,7 @@ fn follow_up(state: &mut Stepper<'_>, now_ms: u64, task: TaskId, text: String) -
             .encode_user_message(t.session_id.as_deref(), seq, &text)
         {
             t.live.sent = seq + 1;
+            t.idle_close_at_ms = None;
             if t.status.is_final() {
                 t.status = TaskStatus::Running;
                 t.finished_ms = None;
@@ -529,8 +532,12 @@ fn relaunch(state: &mut Stepper<'_>, now_ms: u64, task: TaskId, message: String)
     t.last_turn = None;
     t.pending_question = None;
     t.exit = None;
+    let idle_note = idle_resume_note(t, options.resume.as_deref());
     let note = one_shot_resume_note(t, &options);
     let effect = spawn_effect(t, &options, &prompt, question_dir.as_deref(), now_ms);
+    if let Some(line) = idle_note {
+        publish(state, task, AgentEvent::Notice { line });
+    }
     publish(state, task, AgentEvent::UserMessage { text: message });
     if let Some(message) = note {
         publish(state, task, AgentEvent::Error { message });
@@ -547,6 +554,8 @@ fn spawn_effect(
     now_ms: u64,
 ) -> Effect {
     t.runs += 1;
+    t.idle_close_at_ms = None;
+    t.idle_closed_after_ms = None;
     if t.started_ms.is_none() {
         t.started_ms = Some(now_ms);
     }
@@ -629,6 +638,7 @@ fn exited(state: &mut Stepper<'_>, task: TaskId, now_ms: u64, exit: ExitInfo) ->
     t.process_alive = false;
     t.stdin_open = false;
     t.cost = None;
+    t.idle_close_at_ms = None;
     let waits_on_file_question = t
         .pending_question
         .as_ref()
@@ -912,8 +922,9 @@ fn agent_event(
     }
     if turn_over {
         // The session stays open for follow-ups; the turn's outcome is the
-        // task's status until the next message.
+        // task's status until the next message, and an idle one is closed.
         finish(state, task, now_ms, None);
+        effects.extend(arm_idle_close(state, task, now_ms));
     }
     effects
 }
@@ -930,8 +941,11 @@ use retry::*;
 #[path = "update_worktree.rs"]
 mod worktree;
 use worktree::*;
+#[path = "update_idle.rs"]
+mod idle;
 #[path = "update_mirror.rs"]
 mod mirror;
+use idle::*;
 
 #[cfg(test)]
 #[path = "update_tests.rs"]
@@ -948,3 +962,7 @@ mod retry_tests;
 #[cfg(test)]
 #[path = "update_live_tests.rs"]
 mod live_tests;
+
+#[cfg(test)]
+#[path = "update_idle_tests.rs"]
+mod idle_tests;

@@ -84,6 +84,7 @@ pub fn configured_settings(
             .filter_map(|(kind, n)| AgentKind::from_name(kind).map(|k| (k, *n)))
             .collect(),
         question_dir,
+        idle_close_ms: Some(d.idle_session_close_ms).filter(|ms| *ms > 0),
         ..settings()
     }
 }

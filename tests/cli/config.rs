@@ -21,6 +21,7 @@ fn the_shipped_example_parses_to_the_defaults_it_documents() {
     assert_eq!(c.defaults.agent, "claude");
     assert_eq!(c.defaults.concurrency, 4);
     assert_eq!(c.defaults.kill_grace_ms, 1_500);
+    assert_eq!(c.defaults.idle_session_close_ms, 600_000, "10 minutes");
     assert!(c.defaults.notifications);
     assert!(c.defaults.bell);
     assert_eq!(c.agents.len(), 6, "only the built-in profiles are active");
@@ -39,6 +40,7 @@ fn the_example_with_every_line_uncommented_still_parses() {
         .join("\n");
     let c = parse(&text).unwrap_or_else(|e| panic!("{e}\n{text}"));
     assert_eq!(c.defaults.idle_timeout_ms, Some(600_000));
+    assert_eq!(c.defaults.idle_session_close_ms, 600_000);
     assert_eq!(c.defaults.max_cost_usd, Some(2.5));
     assert_eq!(c.defaults.max_turns, Some(50));
     assert_eq!(c.defaults.approve, Some(Approve::Ask));
@@ -101,6 +103,7 @@ agent = "fast"
 model = "sonnet"
 permission_mode = "acceptEdits"
 idle_timeout = 2.5
+idle_session_close = 0
 
 [agents.fast]
 kind = "claude"
@@ -116,6 +119,7 @@ model = "o4"
     )
     .unwrap();
     assert_eq!(c.defaults.idle_timeout_ms, Some(2_500));
+    assert_eq!(c.defaults.idle_session_close_ms, 0, "0 keeps sessions open");
     let r = c.resolve(None).unwrap();
     assert_eq!(r.profile, "fast");
     assert_eq!(r.options.binary.as_deref(), Some("/opt/claude"));

@@ -189,6 +189,16 @@ impl RecordedRequest {
             .unwrap_or_default()
     }
 
+    /// The text of every message with `role` (`user`, `assistant`), oldest
+    /// first: what the model is told the conversation was.
+    pub fn texts_of(&self, role: &str) -> Vec<String> {
+        self.messages()
+            .iter()
+            .filter(|m| m.get("role").and_then(Value::as_str) == Some(role))
+            .map(|m| content_text(m.get("content").unwrap_or(&Value::Null)))
+            .collect()
+    }
+
     /// The last `tool_result` of the last user message, if any.
     pub fn last_tool_result(&self) -> Option<ToolResult> {
         let message = self.last_user_message()?;
