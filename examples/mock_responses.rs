@@ -7,7 +7,9 @@
 //! provider with `base_url = "http://127.0.0.1:<n>/v1"` and `wire_api =
 //! "responses"` (see the transcripts README); for `todo_list` add
 //! `[tools.update_plan] enabled = true`, or codex does not offer the model
-//! its plan tool. It never listens beyond loopback.
+//! its plan tool; for `mcp` add the adder MCP server of `tests/fixtures/mcp`
+//! (`[mcp_servers.adder] command = "python3" args = ["<path>/adder_mcp.py"]`).
+//! It never listens beyond loopback.
 
 #[path = "../tests/support/http.rs"]
 mod http;
@@ -26,7 +28,9 @@ const USAGE: &str = "usage: mock_responses [--scenario NAME]
 scenarios:
   text       a short streamed answer
   todo_list  codex's plan tool three times (a step done each time, a few
-             seconds apart), then `sleep 4` in the shell, then an answer";
+             seconds apart), then `sleep 4` in the shell, then an answer
+  mcp        the adder MCP server's `add` tool with a=2, b=3 (found by a
+             tool search first, as codex defers MCP tools), then an answer";
 
 fn scenario(name: &str) -> Option<Vec<Reply>> {
     let plan = |a: &str, b: &str, c: &str| {
@@ -51,6 +55,11 @@ fn scenario(name: &str) -> Option<Vec<Reply>> {
             plan("completed", "completed", "in_progress"),
             Reply::shell("sleep 4; echo tests passed", "Running the tests."),
             Reply::text("All three steps are done: the tests passed."),
+        ],
+        "mcp" => vec![
+            Reply::tool_search("add numbers"),
+            Reply::mcp_call("adder", "add", &json!({"a": 2, "b": 3})),
+            Reply::text("The adder says 2 + 3 = 5."),
         ],
         _ => return None,
     })

@@ -21,6 +21,16 @@ const GIST_FIELDS: &[&str] = &[
     "prompt",
 ];
 
+/// A tool's name as people read it: an MCP tool (`mcp__<server>__<tool>`,
+/// claude's name, and corral's for codex's MCP tools) as `server › tool`,
+/// the wording of its call; any other name as it is.
+pub fn tool_label(name: &str) -> String {
+    match crate::core::event::split_mcp_name(name) {
+        Some((server, tool)) => format!("{server} › {tool}"),
+        None => name.to_string(),
+    }
+}
+
 /// One line saying what a tool call does: the command, the file path, ...
 pub fn tool_gist(input: &Value, max_chars: usize) -> String {
     let first_question = input

@@ -218,6 +218,25 @@ fn codex_run(
     run
 }
 
+/// `[mcp_servers.adder]`: the stdio MCP server of `tests/fixtures/mcp`.
+fn adder_config() -> String {
+    let server = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/mcp/adder_mcp.py");
+    format!(
+        "\n[mcp_servers.adder]\ncommand = \"python3\"\nargs = [\"{}\"]\n",
+        server.display()
+    )
+}
+
+/// The model finds the adder's tools, calls `add {a:2, b:3}`, answers.
+fn adder_script() -> Vec<Reply> {
+    vec![
+        Reply::tool_search("add numbers"),
+        Reply::mcp_call("adder", "add", &json!({"a": 2, "b": 3})),
+        Reply::text("The sum is 5."),
+    ]
+}
+
 #[test]
 fn codex_text_answer_gives_text_session_usage_and_succeeds() {
     let answer = "Corral end-to-end check for codex: several chunks, joined again.";
@@ -611,33 +630,14 @@ mod capture_app_server {
         done(s, &sandbox, "web_search");
     }
 
-    /// `[mcp_servers.adder]`: the stdio MCP server of `tests/fixtures/mcp`.
-    fn adder_config() -> String {
-        let server =
-            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/mcp/adder_mcp.py");
-        format!(
-            "\n[mcp_servers.adder]\ncommand = \"python3\"\nargs = [\"{}\"]\n",
-            server.display()
-        )
-    }
-
-    /// The model finds the adder's tools, calls `add {a:2, b:3}`, answers.
-    fn adder_script() -> Vec<Reply> {
-        vec![
-            Reply::tool_search("add numbers"),
-            Reply::mcp_call("adder", "add", &json!({"a": 2, "b": 3})),
-            Reply::text("The sum is 5."),
-        ]
-    }
-
     #[test]
     #[ignore = "captures fixtures from the real codex"]
     fn capture_app_server_mcp() {
         let Some((sandbox, _mock, mut s)) = start_with(
             "capture_app_server_mcp",
-            adder_script(),
+            super::adder_script(),
             &[],
-            &adder_config(),
+            &super::adder_config(),
         ) else {
             return;
         };
@@ -660,7 +660,7 @@ mod capture_app_server {
             "capture_app_server_mcp_tool_error",
             script,
             &[],
-            &adder_config(),
+            &super::adder_config(),
         ) else {
             return;
         };
@@ -675,7 +675,8 @@ mod capture_app_server {
     /// "mcp_tool_call"`; answered as MCP elicitations are.
     fn mcp_asked(name: &str, action: &str) {
         let test = format!("capture_app_server_{name}");
-        let Some((sandbox, _mock, mut s)) = start_with(&test, adder_script(), &[], &adder_config())
+        let Some((sandbox, _mock, mut s)) =
+            start_with(&test, super::adder_script(), &[], &super::adder_config())
         else {
             return;
         };
@@ -1020,4 +1021,91 @@ fn codex_plan_reaches_the_transcript_as_a_plan() {
         .collect();
     assert_eq!(steps, want, "{}", run.dump());
     assert_eq!(run.text(), "Planned.", "{}", run.dump());
+}
+
+/// An MCP tool call through corral (codex's default app-server protocol):
+/// the run names the server and the tool with its arguments, codex's
+/// question before the call is an approval of `mcp__adder__add` that
+/// `--approve` answers, and the tool's result (or the refusal) follows.
+#[test]
+fn codex_mcp_tool_call_names_server_and_tool_and_its_approval_is_answered() {
+    let mut script = adder_script();
+    script.extend([
+        Reply::tool_search("add numbers"),
+        Reply::mcp_call("adder", "add", &json!({"a": 2, "b": 3})),
+        Reply::text("I was not allowed to add."),
+    ]);
+    let Some((sandbox, mock)) = setup("codex_mcp", script, &[]) else {
+        return;
+    };
+    let config = sandbox.config_dir.join("config.toml");
+    let mut toml = std::fs::read_to_string(&config).expect("the codex config");
+    toml.push_str(&adder_config());
+    std::fs::write(&config, toml).expect("write the codex config");
+
+    let run = codex_run(
+        &sandbox,
+        &mock,
+        &["--approve", "allow"],
+        "Add 2 and 3 with the adder tool.",
+        RUN_LIMIT,
+    );
+    assert_eq!(run.code, Some(0), "{}", run.dump());
+    let calls = run.of_type("mcp_call");
+    assert_eq!(calls.len(), 1, "{}", run.dump());
+    assert_eq!(calls[0]["server"], "adder");
+    assert_eq!(calls[0]["tool"], "add");
+    assert_eq!(calls[0]["input"], json!({"a": 2, "b": 3}));
+    let questions = run.of_type("question");
+    assert_eq!(questions.len(), 1, "{}", run.dump());
+    assert_eq!(questions[0]["tool"], "mcp__adder__add", "{}", run.dump());
+    assert_eq!(questions[0]["tool_use_id"], calls[0]["id"]);
+    assert!(
+        run.of_type("answered")
+            .iter()
+            .any(|a| a["decision"] == "allow" && a["by"] == "policy"),
+        "{}",
+        run.dump()
+    );
+    let result = run
+        .of_type("tool_result")
+        .into_iter()
+        .find(|r| r["id"] == calls[0]["id"])
+        .cloned()
+        .unwrap_or_else(|| panic!("no result of the call\n{}", run.dump()));
+    assert_eq!(result["output"], "5", "{}", run.dump());
+    assert_eq!(result["is_error"], false);
+    assert!(
+        mock.model_requests()
+            .iter()
+            .any(|r| r.trailing_tool_output().is_some_and(|o| o.contains('5'))),
+        "the tool's output reached the model"
+    );
+    assert_eq!(run.finished()["status"], "succeeded", "{}", run.dump());
+
+    // What a person reads (no --json): the call and its approval name the
+    // server and the tool as claude's do; the refusal follows.
+    let mut cmd = std::process::Command::new(assert_cmd::cargo::cargo_bin("corral"));
+    cmd.env_clear()
+        .envs(sandbox.codex_env(mock.port()))
+        .current_dir(&sandbox.work)
+        .args(["run", "--agent", "codex", "--approve", "deny", "--"])
+        .arg("Add 2 and 3 with the adder tool.");
+    let run = support::run::run_bounded(cmd, &sandbox, RUN_LIMIT, &String::new);
+    let shown = format!("{}\n--- stderr ---\n{}", run.stdout, run.stderr);
+    assert_eq!(run.code, Some(0), "{shown}");
+    for line in [
+        "→ adder › add {\"a\":2,\"b\":3}",
+        "? adder › add wants to run: {\"a\":2,\"b\":3}",
+        "denied by policy",
+        "user rejected MCP tool call",
+    ] {
+        assert!(run.stdout.contains(line), "{line:?} not shown\n{shown}");
+    }
+    assert!(
+        mock.model_requests().into_iter().any(|r| r
+            .last_user_text()
+            .contains("Denied by corral's approval policy")),
+        "the policy's reason reached the model\n{shown}"
+    );
 }

@@ -18,7 +18,7 @@ pub mod printer;
 
 use crate::agent::sanitize::sanitize_line;
 use crate::core::event::{AgentEvent, FinishStatus, Finished, Question, QuestionKind};
-use crate::present::{cost, duration, safe_text, tokens, tool_gist, truncate};
+use crate::present::{cost, duration, safe_text, tokens, tool_gist, tool_label, truncate};
 
 /// Lines of an expanded tool result shown at most.
 pub const MAX_EXPANDED_LINES: usize = 400;
@@ -377,7 +377,7 @@ pub fn question(q: &Question, gist: usize) -> Vec<Line> {
         QuestionKind::Approval => texty(
             &format!(
                 "? {} wants to run: {}",
-                q.tool.as_deref().unwrap_or("a tool"),
+                tool_label(q.tool.as_deref().unwrap_or("a tool")),
                 tool_gist(&q.input, gist)
             ),
             Tone::Question,

@@ -257,6 +257,19 @@ fn mcp_web_hooks_compaction_and_refusals_name_what_happened() {
         input: serde_json::json!({"a": 2}),
     };
     assert_eq!(texts(&mcp, LOG), ["→ adder › add {\"a\":2}"]);
+    // Its approval names it the same way (claude's and codex's alike).
+    let asked = AgentEvent::Question(Question {
+        id: "q".into(),
+        kind: QuestionKind::Approval,
+        tool: Some("mcp__adder__add".into()),
+        input: serde_json::json!({"a": 2}),
+        tool_use_id: Some("1".into()),
+        questions: Vec::new(),
+    });
+    assert_eq!(
+        texts(&asked, LOG),
+        ["? adder › add wants to run: {\"a\":2}"]
+    );
     let search = AgentEvent::WebSearch {
         id: "2".into(),
         query: "rust tui".into(),

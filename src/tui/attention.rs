@@ -13,7 +13,7 @@ use crate::agent::sanitize::sanitize_line;
 use crate::core::event::QuestionKind;
 use crate::core::task::{Task, TaskStatus};
 use crate::core::{State, TaskId};
-use crate::present::{tool_gist, truncate};
+use crate::present::{tool_gist, tool_label, truncate};
 
 /// Which signals to send.
 #[derive(Debug, Clone, Default)]
@@ -77,7 +77,7 @@ pub fn waiting_text(t: &Task) -> String {
     let what = match &t.pending_question {
         Some(q) if q.kind == QuestionKind::Approval => format!(
             "allow {}? {}",
-            q.tool.as_deref().unwrap_or("a tool"),
+            tool_label(q.tool.as_deref().unwrap_or("a tool")),
             tool_gist(&q.input, 60)
         ),
         Some(q) => match q.questions.first() {

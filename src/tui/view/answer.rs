@@ -13,7 +13,7 @@ use ratatui::widgets::{Block, Borders, Clear, Widget};
 
 use crate::core::event::{QuestionItem, QuestionKind};
 use crate::core::task::{Task, TaskStatus};
-use crate::present::{safe_text, tool_gist, truncate};
+use crate::present::{safe_text, tool_gist, tool_label, truncate};
 use crate::tui::answer::{AnswerBox, Compose, Step};
 use crate::tui::theme::Theme;
 use crate::tui::tool_view::tool_detail;
@@ -158,7 +158,10 @@ fn answer_content<'a>(b: &'a AnswerBox, th: Theme, width: usize) -> Content<'a> 
                 "always: this tool, this task"
             };
             Content {
-                title: format!("allow {tool}?"),
+                title: format!(
+                    "allow {}?",
+                    safe_text(&tool_label(q.tool.as_deref().unwrap_or("a tool")))
+                ),
                 lines: tool_detail(&tool, &q.input, th, width),
                 field: None,
                 footer: hints(
