@@ -19,6 +19,7 @@ use support::Sandbox;
 use support::anthropic_mock::{MockAnthropic, Reply, tool_finished_text};
 use support::http::{parse_responses, raw_exchange as raw_http};
 use support::run::{self, Run, run_bounded};
+use support::served::{self, Served};
 
 /// Hard upper bound for one `corral run` (a real claude run takes ~1-3 s).
 const RUN_LIMIT: Duration = Duration::from_secs(120);
@@ -659,36 +660,6 @@ fn kill_9_of_corral_during_a_long_bash_command_leaves_nothing_of_the_tool_tree()
 // The corral server with the real claude: idle sessions (issue 16).
 // ---------------------------------------------------------------------------
 
-/// `corral --config CONFIG ARGS` in the sandbox, with its environment only
-/// (a server it starts inherits it, and so do the agents), bounded.
-fn corral_cmd(
-    sandbox: &Sandbox,
-    mock: &MockAnthropic,
-    config: &std::path::Path,
-    args: &[&str],
-) -> run::Bounded {
-    let mut cmd = Command::new(assert_cmd::cargo::cargo_bin("corral"));
-    cmd.env_clear()
-        .envs(sandbox.env(mock.port()))
-        .current_dir(&sandbox.work)
-        .arg("--config")
-        .arg(config)
-        .args(args);
-    run::run_bounded(cmd, sandbox, RUN_LIMIT, &|| mock_saw(mock))
-}
-
-/// Polls `cond` every 100 ms for up to a minute.
-fn wait_for(mut cond: impl FnMut() -> bool) -> bool {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while Instant::now() < deadline {
-        if cond() {
-            return true;
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    false
-}
-
 /// A live claude session of the server, idle past `idle_session_close`, is
 /// closed (its process gone, the task not running, the log says so); the
 /// next `corral send` resumes it from its session id, and the model's
@@ -706,94 +677,46 @@ fn an_idle_closed_claude_session_resumes_on_the_next_message_with_its_history() 
     ) else {
         return;
     };
-    let config = sandbox.root().join("corral.toml");
-    std::fs::write(&config, "[defaults]\nidle_session_close = 1\n").expect("write the config");
-    let corral = |args: &[&str]| corral_cmd(&sandbox, &mock, &config, args);
-    let ok = |args: &[&str]| {
-        let out = corral(args);
-        assert_eq!(
-            out.code,
-            Some(0),
-            "corral {args:?}: {}{}",
-            out.stdout,
-            out.stderr
-        );
-        out.stdout
-    };
-    let events = |id: &str| -> Vec<Value> {
-        ok(&["logs", id, "--json"])
-            .lines()
-            .filter_map(|l| serde_json::from_str(l).ok())
-            .collect()
-    };
-    let notices = |events: &[Value]| -> Vec<String> {
-        events
-            .iter()
-            .filter(|e| e["type"] == "notice")
-            .filter_map(|e| e["line"].as_str().map(str::to_string))
-            .collect()
-    };
-    let status = |id: &str| -> String {
-        let list: Value = serde_json::from_str(&ok(&["ls", "--json", "--all"])).expect("ls JSON");
-        list.as_array()
-            .and_then(|l| l.iter().find(|t| t["id"] == id))
-            .and_then(|t| t["status"].as_str())
-            .unwrap_or_default()
-            .to_string()
-    };
-    let live_claudes = || sandbox_procs_with(&sandbox, "stream-json");
+    let saw = || mock_saw(&mock);
+    let corral = Served::new(
+        &sandbox,
+        sandbox.env(mock.port()),
+        "[defaults]\nidle_session_close = 1\n",
+        &saw,
+    );
 
-    let id = ok(&["run", "--detach", "--", first_prompt])
-        .trim()
-        .to_string();
-    assert_eq!(id.len(), 8, "an id: {id:?}");
-    let closed = wait_for(|| {
-        notices(&events(&id))
+    let id = corral.detach(&[], first_prompt);
+    let log = corral.wait_events(&id, "the idle close", |events| {
+        served::notices(events)
             .iter()
             .any(|n| n == "idle for 1s: session closed, a follow-up resumes it")
     });
-    let log = events(&id);
     assert!(
-        closed,
-        "the session was never closed: {log:?}\n{}",
-        mock_saw(&mock)
-    );
-    assert!(
-        wait_for(|| live_claudes().is_empty()),
+        served::wait_for(|| sandbox_procs_with(&sandbox, "stream-json").is_empty()),
         "claude still runs after the close: {:?}",
         sandbox.leftover_processes()
     );
     assert_eq!(
-        status(&id),
+        corral.status(&id),
         "succeeded",
-        "an idle-closed session is not running"
+        "an idle session is not running"
     );
-    let session = log
-        .iter()
-        .find(|e| e["type"] == "session")
-        .and_then(|e| e["session_id"].as_str())
-        .expect("a session id")
-        .to_string();
+    let session = served::session_of(&log);
 
-    ok(&["send", &id, second_prompt]);
-    let answered = wait_for(|| {
-        events(&id)
-            .iter()
-            .filter(|e| e["type"] == "finished")
-            .count()
-            >= 2
+    corral.ok(&["send", &id, second_prompt]);
+    let log = corral.wait_events(&id, "the answer to the follow-up", |events| {
+        served::count(events, "finished") >= 2
     });
-    let log = events(&id);
-    assert!(
-        answered,
-        "the follow-up never finished: {log:?}\n{}",
-        mock_saw(&mock)
-    );
     let resumed = format!("session was closed after 1s idle; resumed from session {session}");
-    assert!(notices(&log).contains(&resumed), "{:?}", notices(&log));
+    assert!(served::notices(&log).contains(&resumed), "{log:#?}");
     let finished: Vec<&Value> = log.iter().filter(|e| e["type"] == "finished").collect();
-    assert_eq!(finished[1]["status"], "succeeded", "{log:?}");
-    assert_eq!(finished[1]["result"], second_answer, "{log:?}");
+    assert_eq!(finished[1]["status"], "succeeded", "{log:#?}");
+    assert_eq!(finished[1]["result"], second_answer, "{log:#?}");
+    assert_eq!(
+        finished[1]["session_id"],
+        session.as_str(),
+        "the same session"
+    );
 
     let requests = mock.message_requests();
     assert_eq!(requests.len(), 2, "one model call per turn");
@@ -808,5 +731,4 @@ fn an_idle_closed_claude_session_resumes_on_the_next_message_with_its_history() 
         "the first answer is in the resumed conversation: {assistants:?}"
     );
     assert!(requests[1].last_user_text().contains(second_prompt));
-    ok(&["server", "stop", "--kill"]);
 }

@@ -9,6 +9,8 @@
 //! killed by the sandbox. The mock is also gemini's HTTP proxy and refuses
 //! everything, so these tests never reach beyond loopback.
 
+#[path = "e2e_gemini/idle.rs"]
+mod idle;
 mod support;
 
 use std::io::Write;

@@ -16,6 +16,7 @@ pub mod http;
 pub mod responses_mock;
 pub mod run;
 pub mod scripted;
+pub mod served;
 pub mod stdio_session;
 
 use std::io::Write;
