@@ -1,14 +1,17 @@
 //! When the cockpit must redraw with nothing else happening: the pure
 //! decision behind spinners and elapsed times.
 //!
-//! Each thing on screen that moves with the clock asks for its own next
-//! change: a running task's spinner (in a visible row, tile or the narrow
-//! status bar) for its next frame (five a second while the agent is busy,
-//! one a second, with its elapsed time, once it has been quiet for
-//! `BUSY_WINDOW_MS`), a visible elapsed time for its next whole second. A blocked task waits for the user and a finished one for nothing,
-//! so neither arms a timer, and neither does a task scrolled out of sight or
+//! Each thing on screen that moves with the clock asks for its next
+//! change: a busy running task's spinner (in a visible row, tile or the
+//! narrow status bar) its next frame, five a second; a quiet one (silent
+//! for `BUSY_WINDOW_MS`) does not spin at all. Visible elapsed times ask
+//! for the cockpit's next whole second: every clock on screen moves
+//! together, once a second, however many tasks run (a clock may show its
+//! second up to a second late; nothing wakes more often for it). A
+//! blocked task waits for the user and a finished one for nothing, so
+//! neither arms a timer, and neither does a task scrolled out of sight or
 //! hidden under the diff review. Another corral's task in the list ticks its
-//! elapsed time like ours. Must never do IO or look at the clock (the
+//! //! elapsed time like ours. Must never do IO or look at the clock (the
 //! time comes in).
 
 use super::app::{App, Overlay};
@@ -17,7 +20,7 @@ use super::theme::{SPINNER_MS, next_spin_ms};
 use super::view::status_bar::WORDS_WIDTH;
 use super::view::task_list::live_elapsed_ms;
 use crate::core::State;
-use crate::core::task::{Task, TaskStatus};
+use crate::core::task::Task;
 
 /// The time (ms since the epoch) at which the screen next changes by the
 /// clock alone, after `now_ms`; `None` when nothing on it moves.
@@ -28,32 +31,23 @@ pub fn next_redraw(app: &App, state: &State, now_ms: u64) -> Option<u64> {
     }
     let mut next: Option<u64> = None;
     let mut want = |at: u64| next = Some(next.map_or(at, |n| n.min(at)));
-    let running = |t: &Task| t.status == TaskStatus::Running;
-    if app.size.width < WORDS_WIDTH && state.tasks.iter().any(running) {
+    let next_second = (now_ms / 1000 + 1) * 1000;
+    if app.size.width < WORDS_WIDTH && state.tasks.iter().any(|t| t.is_busy(now_ms)) {
         // The status bar's running count spins (see `status_bar_tick`).
-        let step = if state.tasks.iter().any(|t| t.is_busy(now_ms)) {
-            SPINNER_MS
-        } else {
-            1000
-        };
-        want((now_ms / step + 1) * step);
+        want((now_ms / SPINNER_MS + 1) * SPINNER_MS);
     }
     for t in visible_tasks(app, state) {
-        if running(t) {
-            want(next_spin_ms(t, now_ms));
+        if let Some(at) = next_spin_ms(t, now_ms) {
+            want(at);
         }
         // Tiles show no elapsed time.
-        if !app.grid
-            && let Some((ms, true)) = live_elapsed_ms(t, now_ms)
-        {
-            want(now_ms + 1000 - ms % 1000);
+        if !app.grid && matches!(live_elapsed_ms(t, now_ms), Some((_, true))) {
+            want(next_second);
         }
     }
     // Other corrals' tasks (below ours in the list) show their elapsed time.
-    if !app.grid {
-        for at in app.elsewhere.iter().filter_map(|e| e.started_ms) {
-            want(now_ms + 1000 - now_ms.saturating_sub(at) % 1000);
-        }
+    if !app.grid && app.elsewhere.iter().any(|e| e.started_ms.is_some()) {
+        want(next_second);
     }
     next
 }
@@ -88,7 +82,7 @@ fn visible_tasks<'a>(app: &App, state: &'a State) -> Vec<&'a Task> {
 mod tests {
     use super::*;
     use crate::agent::AgentKind;
-    use crate::core::task::TaskSpec;
+    use crate::core::task::{TaskSpec, TaskStatus};
     use ratatui::layout::Rect;
 
     fn spec() -> TaskSpec {
@@ -161,30 +155,38 @@ mod tests {
     }
 
     #[test]
-    fn a_quiet_agent_spins_once_a_second_with_its_elapsed_time() {
+    fn a_quiet_agent_stops_spinning_and_every_clock_moves_on_one_second() {
+        use crate::tui::theme::{QUIET, task_glyph};
         let mut s = state_with(TaskStatus::Running);
         s.tasks[0].started_ms = Some(1_300);
         // Output at 5 000: busy until 7 000, five frames a second.
         s.tasks[0].last_output_ms = Some(5_000);
         assert_eq!(next_redraw(&app(160, 40), &s, 6_950), Some(7_000));
-        // Quiet from 7 000: the spinner turns with the elapsed second, in
-        // the list and in the grid (which shows no elapsed time).
-        assert_eq!(next_redraw(&app(160, 40), &s, 7_000), Some(7_300));
+        assert_ne!(task_glyph(&s.tasks[0], 6_999), QUIET);
+        // Quiet from 7 000: no spinner; the list wakes for the cockpit's
+        // next second (its elapsed time), the grid (no elapsed time) not
+        // at all.
+        assert_eq!(task_glyph(&s.tasks[0], 7_000), QUIET);
+        assert_eq!(task_glyph(&s.tasks[0], 60_000), QUIET);
+        assert_eq!(next_redraw(&app(160, 40), &s, 7_000), Some(8_000));
         let mut grid = app(160, 40);
         grid.grid = true;
-        assert_eq!(next_redraw(&grid, &s, 7_000), Some(7_300));
-        assert_eq!(next_redraw(&grid, &s, 7_300), Some(8_300));
-        let t = &s.tasks[0];
-        assert_ne!(
-            crate::tui::theme::spinner_tick(t, 7_299),
-            crate::tui::theme::spinner_tick(t, 7_300),
-            "the frame changes when the deadline says"
-        );
-        assert_eq!(
-            crate::tui::theme::spinner_tick(t, 7_300),
-            crate::tui::theme::spinner_tick(t, 8_299),
-            "and not in between"
-        );
+        assert_eq!(next_redraw(&grid, &s, 7_000), None);
+        // Many quiet tasks started at different moments still wake the
+        // list once a second, all at the same moment.
+        for (id, started) in [(2, 1_450), (3, 2_999), (4, 4_001)] {
+            let mut t = Task::new(id, spec(), 100);
+            t.status = TaskStatus::Running;
+            t.started_ms = Some(started);
+            t.last_output_ms = Some(started);
+            s.tasks.push(t);
+        }
+        let mut at = 7_000;
+        for _ in 0..5 {
+            let next = next_redraw(&app(160, 40), &s, at).expect("a clock");
+            assert_eq!(next, (at / 1000 + 1) * 1000);
+            at = next;
+        }
     }
 
     #[test]
@@ -194,7 +196,7 @@ mod tests {
         let mut s = state_with(TaskStatus::Queued);
         assert_eq!(next_redraw(&app(160, 40), &s, 5_050), Some(6_000));
         s.tasks[0].started_ms = Some(1_300);
-        assert_eq!(next_redraw(&app(160, 40), &s, 5_050), Some(5_300));
+        assert_eq!(next_redraw(&app(160, 40), &s, 5_050), Some(6_000));
         // Scrolled out of sight: many finished tasks selected at the end.
         let mut many = state_with(TaskStatus::Queued);
         for id in 2..60 {
@@ -210,7 +212,7 @@ mod tests {
     }
 
     #[test]
-    fn the_narrow_status_bar_spins_for_a_running_task_out_of_sight() {
+    fn the_narrow_status_bar_spins_for_a_busy_task_out_of_sight() {
         let mut s = state_with(TaskStatus::Running);
         for id in 2..60 {
             let mut t = Task::new(id, spec(), 100);
@@ -222,7 +224,7 @@ mod tests {
         assert_eq!(next_redraw(&wide, &s, 5_050), None);
         let mut narrow = app(100, 20);
         narrow.select(59);
-        assert_eq!(next_redraw(&narrow, &s, 5_050), Some(6_000), "quiet");
+        assert_eq!(next_redraw(&narrow, &s, 5_050), None, "quiet");
         s.tasks[0].last_output_ms = Some(5_000);
         assert_eq!(next_redraw(&narrow, &s, 5_050), Some(5_200), "busy");
     }

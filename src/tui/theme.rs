@@ -155,26 +155,28 @@ impl Theme {
 /// while a running task's spinner is on screen).
 pub const SPINNER_MS: u64 = 200;
 
-/// The spinner frame of task `t` at `now_ms`. It turns every
-/// [`SPINNER_MS`] while the agent said something within
-/// [`crate::core::task::BUSY_WINDOW_MS`]; once the agent is quiet it turns
-/// once a second, with the task's elapsed time, so a silent agent wakes the
-/// cockpit once a second instead of five times (and still shows it lives).
-pub fn spinner_tick(t: &Task, now_ms: u64) -> u64 {
-    if t.is_busy(now_ms) {
-        now_ms / SPINNER_MS
-    } else {
-        t.elapsed_ms(now_ms) / 1000
+/// The glyph of task `t` at `now_ms`: a running task spins, one frame
+/// every [`SPINNER_MS`], only while its agent said something within
+/// [`crate::core::task::BUSY_WINDOW_MS`]; a quiet one (a command agent
+/// waiting for input, a model thinking silently) shows [`QUIET`] and
+/// wakes nothing, its elapsed time shows it lives. Other statuses have
+/// their fixed glyph.
+pub fn task_glyph(t: &Task, now_ms: u64) -> &'static str {
+    match t.status {
+        TaskStatus::Running if !t.is_busy(now_ms) => QUIET,
+        status => status_glyph(status, now_ms / SPINNER_MS),
     }
 }
 
-/// When [`spinner_tick`] of `t` next changes after `now_ms`.
-pub fn next_spin_ms(t: &Task, now_ms: u64) -> u64 {
-    if t.is_busy(now_ms) {
-        (now_ms / SPINNER_MS + 1) * SPINNER_MS
-    } else {
-        now_ms + 1000 - t.elapsed_ms(now_ms) % 1000
-    }
+/// The glyph of a running task whose agent has been quiet for a while.
+pub const QUIET: &str = "◦";
+
+/// When [`task_glyph`] of `t` next changes by the clock alone after
+/// `now_ms`: its next spinner frame while busy (the last of which falls at
+/// the end of the busy window, when it turns quiet); `None` once quiet.
+pub fn next_spin_ms(t: &Task, now_ms: u64) -> Option<u64> {
+    (t.status == TaskStatus::Running && t.is_busy(now_ms))
+        .then(|| (now_ms / SPINNER_MS + 1) * SPINNER_MS)
 }
 
 /// Spinner frames for running tasks.

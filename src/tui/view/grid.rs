@@ -13,7 +13,7 @@ use crate::present::{safe_text, truncate};
 use crate::tui::app::App;
 use crate::tui::layout::tiles;
 use crate::tui::lines::tail_lines;
-use crate::tui::theme::{spinner_tick, status_glyph};
+use crate::tui::theme::task_glyph;
 
 /// Draws every tile that fits in `area`.
 pub fn render(app: &App, state: &State, area: Rect, buf: &mut Buffer) {
@@ -37,7 +37,7 @@ pub fn render(app: &App, state: &State, area: Rect, buf: &mut Buffer) {
         let selected = i == app.grid_selected;
         let title = format!(
             " {} #{} {} ",
-            status_glyph(t.status, spinner_tick(t, app.now_ms)),
+            task_glyph(t, app.now_ms),
             t.id,
             truncate(
                 &safe_text(&t.title()),

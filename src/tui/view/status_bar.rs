@@ -166,12 +166,12 @@ pub fn render(app: &App, state: &State, area: Rect, buf: &mut Buffer) {
     Line::from(spans).render(area, buf);
 }
 
-/// The spinner frame of the narrow status bar's running count: fast while
-/// some running agent is busy, once a second while all are quiet.
+/// The spinner frame of the narrow status bar's running count: it turns
+/// while some running agent is busy and stands still while all are quiet.
 pub fn status_bar_tick(state: &State, now_ms: u64) -> u64 {
     if state.tasks.iter().any(|t| t.is_busy(now_ms)) {
         now_ms / crate::tui::theme::SPINNER_MS
     } else {
-        now_ms / 1000
+        0
     }
 }

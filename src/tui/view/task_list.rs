@@ -22,7 +22,7 @@ use crate::core::{HostLink, LinkStatus, State};
 use crate::present::{cost, duration, safe_text, tokens, truncate, whole_seconds};
 use crate::tui::app::App;
 use crate::tui::layout::list_offset;
-use crate::tui::theme::{spinner_tick, status_glyph};
+use crate::tui::theme::{status_glyph, task_glyph};
 
 /// Columns right of the title: elapsed, tokens, cost.
 const RIGHT: usize = 8 + 8 + 9;
@@ -141,8 +141,8 @@ pub fn render(app: &App, state: &State, area: Rect, buf: &mut Buffer) {
         if y >= area.bottom() {
             return;
         }
-        let tick = spinner_tick(task, app.now_ms);
-        let mut line = row_line(app, task, tick, host_w, title_w, cols, i == sel);
+        let glyph = task_glyph(task, app.now_ms);
+        let mut line = row_line(app, task, glyph, host_w, title_w, cols, i == sel);
         // A host that is down: its tasks are as last seen, dimmed.
         if host_down(state, task) {
             line = line.patch_style(th.dim());
@@ -322,7 +322,7 @@ pub fn live_elapsed_ms(t: &Task, now_ms: u64) -> Option<(u64, bool)> {
 fn row_line(
     app: &App,
     t: &Task,
-    tick: u64,
+    glyph: &'static str,
     host_w: usize,
     title_w: usize,
     cols: ProcCols,
@@ -350,7 +350,7 @@ fn row_line(
     };
     let toks = t.usage.total_tokens();
     let spans = vec![
-        Span::styled(format!("{} ", status_glyph(t.status, tick)), st),
+        Span::styled(format!("{glyph} "), st),
         Span::styled(pad(&format!("{}", t.id), 4), base),
         Span::styled(
             pad(&safe_text(t.host.as_deref().unwrap_or("")), host_w),
