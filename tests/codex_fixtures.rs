@@ -540,3 +540,28 @@ fn app_server_mcp_call_names_server_and_tool_as_exec_does_and_its_approval_the_t
     assert!(events.iter().any(|e| matches!(e,
         AgentEvent::ToolResult { output, is_error: true, .. } if output == "a and b must be numbers")));
 }
+
+#[test]
+fn app_server_thinking_and_text_show_once_whether_streamed_or_sent_whole() {
+    let thinking = |events: &[AgentEvent]| -> String {
+        events
+            .iter()
+            .filter_map(|e| match e {
+                AgentEvent::Thinking { text, .. } => Some(text.as_str()),
+                _ => None,
+            })
+            .collect()
+    };
+    let want = "**Weighing the options**\n\nThe user wants one word.";
+    for name in ["thinking.jsonl", "thinking_whole.jsonl"] {
+        let events = parse_app(name);
+        assert_eq!(thinking(&events), want, "{name}");
+        assert_eq!(texts(&events), "Ready.", "{name}");
+    }
+    let events = parse_app("text_whole.jsonl");
+    assert_eq!(texts(&events), "Whole at once.");
+    assert_eq!(
+        turn_end(&events),
+        (false, Some("Whole at once.".to_string()))
+    );
+}

@@ -709,6 +709,74 @@ mod capture_app_server {
 
     #[test]
     #[ignore = "captures fixtures from the real codex"]
+    fn capture_app_server_thinking() {
+        use super::support::responses_mock::Item;
+        let script = vec![Reply::Stream {
+            parts: vec![
+                Item::Reasoning("**Weighing the options**\n\nThe user wants one word.".into()),
+                Item::Text("Ready.".into()),
+            ],
+            chunk_delay: Duration::from_millis(10),
+        }];
+        let Some((sandbox, _mock, mut s)) = start("capture_app_server_thinking", script, &[])
+        else {
+            return;
+        };
+        let thread = open(&mut s, &sandbox);
+        turn(&mut s, &thread, "Think, then say one word.");
+        completed(&mut s);
+        done(s, &sandbox, "thinking");
+    }
+
+    #[test]
+    #[ignore = "captures fixtures from the real codex"]
+    fn capture_app_server_thinking_whole() {
+        use super::support::responses_mock::Item;
+        // A reasoning item the API sends only whole, with no deltas.
+        let script = vec![Reply::Stream {
+            parts: vec![
+                Item::Whole(json!({"type": "reasoning", "id": "rs_mock_whole",
+                    "summary": [{"type": "summary_text",
+                                 "text": "**Weighing the options**\n\nThe user wants one word."}]})),
+                Item::Text("Ready.".into()),
+            ],
+            chunk_delay: Duration::from_millis(10),
+        }];
+        let Some((sandbox, _mock, mut s)) = start("capture_app_server_thinking_whole", script, &[])
+        else {
+            return;
+        };
+        let thread = open(&mut s, &sandbox);
+        turn(&mut s, &thread, "Think, then say one word.");
+        completed(&mut s);
+        done(s, &sandbox, "thinking_whole");
+    }
+
+    #[test]
+    #[ignore = "captures fixtures from the real codex"]
+    fn capture_app_server_text_whole() {
+        use super::support::responses_mock::Item;
+        // An answer the API sends only whole, with no text deltas.
+        let script = vec![Reply::Stream {
+            parts: vec![Item::Whole(
+                json!({"type": "message", "id": "msg_mock_whole",
+                "role": "assistant", "status": "completed",
+                "content": [{"type": "output_text", "text": "Whole at once.", "annotations": []}]}),
+            )],
+            chunk_delay: Duration::from_millis(10),
+        }];
+        let Some((sandbox, _mock, mut s)) = start("capture_app_server_text_whole", script, &[])
+        else {
+            return;
+        };
+        let thread = open(&mut s, &sandbox);
+        turn(&mut s, &thread, "say hello");
+        completed(&mut s);
+        done(s, &sandbox, "text_whole");
+    }
+
+    #[test]
+    #[ignore = "captures fixtures from the real codex"]
     fn capture_app_server_text() {
         let Some((sandbox, _mock, mut s)) = start(
             "capture_app_server_text",

@@ -14,7 +14,8 @@
 //! | `thread/started`, or the `thread/start`/`thread/resume` answer | `session` (the thread id) |
 //! | `turn/started` | `turn_started` (kept by the core for the interrupt, never shown) |
 //! | `item/agentMessage/delta` | `text` delta |
-//! | `item/reasoning/summaryTextDelta`, `item/reasoning/textDelta` | `thinking` delta |
+//! | `item/reasoning/summaryTextDelta`, `item/reasoning/textDelta` | `thinking` delta (`summaryPartAdded` of a further part: a paragraph break) |
+//! | `item/completed` `agentMessage` / `reasoning` that sent no deltas (the API sent it whole) | `text` / `thinking`, whole (the summary's paragraphs, else its raw text) |
 //! | `item/started` `commandExecution` / `fileChange` | `tool_call` (`shell` with `command`, `apply_patch` with `changes`) |
 //! | `item/completed` of those | `tool_result` (an error unless `completed` with exit code 0) |
 //! | `item/started` `mcpToolCall` | `mcp_call` (`server`, `tool`, `arguments`) |
@@ -39,7 +40,7 @@
 //!
 //! Pure: never spawns, reads, writes or sleeps; never panics on its input.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::Path;
 
 use serde_json::{Value, json};
@@ -200,6 +201,8 @@ pub struct CodexAppParser {
     /// `mcp__<server>__<tool>`), to tie codex's approval request (which
     /// names no item) to its call.
     mcp_calls: Vec<(String, String)>,
+    /// Message and reasoning items that sent deltas this turn.
+    streamed: HashSet<String>,
 }
 
 impl OutputParser for CodexAppParser {
@@ -421,12 +424,23 @@ impl CodexAppParser {
                     })
                     .unwrap_or_default()
             }
-            "item/agentMessage/delta" => delta(params)
+            "item/agentMessage/delta" => self
+                .delta(params)
                 .map(|text| vec![AgentEvent::Text { text, delta: true }])
                 .unwrap_or_default(),
-            "item/reasoning/summaryTextDelta" | "item/reasoning/textDelta" => delta(params)
+            "item/reasoning/summaryTextDelta" | "item/reasoning/textDelta" => self
+                .delta(params)
                 .map(|text| vec![AgentEvent::Thinking { text, delta: true }])
                 .unwrap_or_default(),
+            // A further part of a reasoning summary starts a new paragraph.
+            "item/reasoning/summaryPartAdded"
+                if params.get("summaryIndex").and_then(Value::as_u64) > Some(0) =>
+            {
+                vec![AgentEvent::Thinking {
+                    text: "\n\n".into(),
+                    delta: true,
+                }]
+            }
             "item/started" => self.item_started(params.get("item").unwrap_or(&Value::Null)),
             "item/completed" => self.item_completed(params.get("item").unwrap_or(&Value::Null)),
             "thread/tokenUsage/updated" => usage(params).into_iter().collect(),
@@ -464,10 +478,23 @@ impl CodexAppParser {
         let status = item.get("status").and_then(Value::as_str).unwrap_or("");
         match item.get("type").and_then(Value::as_str) {
             Some("agentMessage") => {
-                if let Some(text) = item.get("text").and_then(Value::as_str) {
-                    self.answer = text.to_string();
+                let text = item.get("text").and_then(Value::as_str).unwrap_or_default();
+                self.answer = text.to_string();
+                // Shown whole when the API sent it whole (no deltas).
+                match self.streamed.remove(id) || text.is_empty() {
+                    true => Vec::new(),
+                    false => vec![AgentEvent::Text {
+                        text: text.to_string(),
+                        delta: false,
+                    }],
                 }
-                Vec::new()
+            }
+            Some("reasoning") => {
+                let text = reasoning_text(item);
+                match self.streamed.remove(id) || text.is_empty() {
+                    true => Vec::new(),
+                    false => vec![AgentEvent::Thinking { text, delta: false }],
+                }
             }
             Some("commandExecution") => {
                 let exit = item.get("exitCode").and_then(Value::as_i64);
@@ -555,10 +582,23 @@ impl CodexAppParser {
         }]
     }
 
+    /// A delta's text; remembers that its item streamed, so the item's
+    /// whole text is not shown again when it completes.
+    fn delta(&mut self, params: &Value) -> Option<String> {
+        if let Some(item) = params.get("itemId").and_then(Value::as_str) {
+            self.streamed.insert(item.to_string());
+        }
+        params
+            .get("delta")
+            .and_then(Value::as_str)
+            .map(str::to_string)
+    }
+
     fn turn_completed(&mut self, turn: &Value) -> Vec<AgentEvent> {
         let status = turn.get("status").and_then(Value::as_str).unwrap_or("");
         let answer = std::mem::take(&mut self.answer);
         self.mcp_calls.clear();
+        self.streamed.clear();
         let (is_error, result) = match status {
             "completed" => (false, answer),
             "interrupted" => (true, "the turn was interrupted".to_string()),
@@ -621,11 +661,21 @@ fn changes(item: &Value) -> Vec<Value> {
         .unwrap_or_default()
 }
 
-fn delta(params: &Value) -> Option<String> {
-    params
-        .get("delta")
-        .and_then(Value::as_str)
-        .map(str::to_string)
+/// A reasoning item's summary paragraphs, else its raw text parts.
+fn reasoning_text(item: &Value) -> String {
+    let parts = |key: &str| -> Vec<&str> {
+        item.get(key)
+            .and_then(Value::as_array)
+            .map(|p| p.iter().filter_map(Value::as_str).collect())
+            .unwrap_or_default()
+    };
+    let summary = parts("summary");
+    let parts = if summary.is_empty() {
+        parts("content")
+    } else {
+        summary
+    };
+    parts.join("\n\n")
 }
 
 /// The `last` counts of a token usage update: what the latest model call
@@ -862,6 +912,71 @@ mod tests {
         let id = |line: String| serde_json::from_str::<Value>(&line).expect("JSON")["id"].clone();
         assert_eq!(id(answer_line(&q("7"), &allow)), json!(7));
         assert_eq!(id(answer_line(&q("req-a"), &allow)), json!("req-a"));
+    }
+
+    #[test]
+    fn text_and_thinking_sent_whole_show_once_and_streamed_ones_are_not_repeated() {
+        let done = |kind: &str, body: &str| {
+            format!(
+                r#"{{"method":"item/completed","params":{{"item":{{"type":"{kind}","id":"i1",{body}}}}}}}"#
+            )
+        };
+        let message = done("agentMessage", r#""text":"Hello.""#);
+        let reasoning = done(
+            "reasoning",
+            r#""summary":["First.","Second."],"content":[]"#,
+        );
+        let raw = done("reasoning", r#""summary":[],"content":["Raw thought."]"#);
+        assert_eq!(
+            parse(&[&message, &reasoning, &raw]),
+            [
+                AgentEvent::Text {
+                    text: "Hello.".into(),
+                    delta: false
+                },
+                AgentEvent::Thinking {
+                    text: "First.\n\nSecond.".into(),
+                    delta: false
+                },
+                AgentEvent::Thinking {
+                    text: "Raw thought.".into(),
+                    delta: false
+                },
+            ]
+        );
+        let text_delta =
+            r#"{"method":"item/agentMessage/delta","params":{"itemId":"i1","delta":"Hello."}}"#;
+        assert_eq!(
+            parse(&[text_delta, &message]),
+            [AgentEvent::Text {
+                text: "Hello.".into(),
+                delta: true
+            }]
+        );
+        let part = |n: u64| {
+            format!(
+                r#"{{"method":"item/reasoning/summaryPartAdded","params":{{"itemId":"i1","summaryIndex":{n}}}}}"#
+            )
+        };
+        let thought = |t: &str| {
+            format!(
+                r#"{{"method":"item/reasoning/summaryTextDelta","params":{{"itemId":"i1","delta":"{t}","summaryIndex":0}}}}"#
+            )
+        };
+        let thinking: String = parse(&[
+            &part(0),
+            &thought("First."),
+            &part(1),
+            &thought("Second."),
+            &reasoning,
+        ])
+        .iter()
+        .map(|e| match e {
+            AgentEvent::Thinking { text, delta: true } => text.as_str(),
+            other => panic!("{other:?}"),
+        })
+        .collect();
+        assert_eq!(thinking, "First.\n\nSecond.");
     }
 
     #[test]

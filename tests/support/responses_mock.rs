@@ -47,7 +47,9 @@ pub type Reply = Step<Item>;
 /// One output item of a scripted response.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Item {
-    /// A `reasoning` item with a summary text.
+    /// A `reasoning` item whose summary text is streamed in chunks
+    /// (`response.reasoning_summary_text.delta`); a reasoning item sent
+    /// only whole is an [`Item::Whole`].
     Reasoning(String),
     /// An assistant `message` with one `output_text`.
     Text(String),
@@ -318,8 +320,39 @@ fn send_reply(
                 let suffix = format!("{}_{n}_{index}", unique_suffix());
                 let done = match item {
                     Item::Reasoning(text) => {
-                        output_tokens += 3;
-                        json!({"type": "reasoning", "id": format!("rs_mock_{suffix}"),
+                        // Streamed as the API streams a reasoning summary.
+                        let id = format!("rs_mock_{suffix}");
+                        let at = json!({"item_id": id, "output_index": index, "summary_index": 0});
+                        let event = |kind: &str, extra: Value| {
+                            let mut data = at.clone();
+                            data["type"] = json!(kind);
+                            if let (Value::Object(map), Value::Object(more)) = (&mut data, extra) {
+                                map.extend(more);
+                            }
+                            data
+                        };
+                        sse.event(
+                            "response.output_item.added",
+                            &json!({"type": "response.output_item.added", "output_index": index,
+                                    "item": {"type": "reasoning", "id": id, "summary": []}}),
+                        )?;
+                        let part =
+                            |text: &str| json!({"part": {"type": "summary_text", "text": text}});
+                        let kind = "response.reasoning_summary_part.added";
+                        sse.event(kind, &event(kind, part("")))?;
+                        for chunk in text_chunks(text) {
+                            if !sse.sleep(chunk_delay) {
+                                return Ok(false);
+                            }
+                            output_tokens += 1;
+                            let kind = "response.reasoning_summary_text.delta";
+                            sse.event(kind, &event(kind, json!({"delta": chunk})))?;
+                        }
+                        let kind = "response.reasoning_summary_text.done";
+                        sse.event(kind, &event(kind, json!({"text": text})))?;
+                        let kind = "response.reasoning_summary_part.done";
+                        sse.event(kind, &event(kind, part(text)))?;
+                        json!({"type": "reasoning", "id": id,
                                "summary": [{"type": "summary_text", "text": text}]})
                     }
                     Item::Text(text) => {
