@@ -565,3 +565,25 @@ fn app_server_thinking_and_text_show_once_whether_streamed_or_sent_whole() {
         (false, Some("Whole at once.".to_string()))
     );
 }
+
+#[test]
+fn app_server_an_mcp_server_that_fails_to_start_is_an_error_naming_it() {
+    let errors: Vec<String> = parse_app("mcp_startup_failed.jsonl")
+        .into_iter()
+        .filter_map(|e| match e {
+            AgentEvent::Error { message } => Some(message),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert!(
+        errors[0].contains("`broken` failed to start") && errors[0].contains("No such file"),
+        "{errors:?}"
+    );
+    // A server that starts says nothing.
+    assert!(
+        !parse_app("mcp.jsonl")
+            .iter()
+            .any(|e| matches!(e, AgentEvent::Error { .. }))
+    );
+}

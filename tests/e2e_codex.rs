@@ -681,3 +681,28 @@ fn codex_mcp_tool_call_names_server_and_tool_and_its_approval_is_answered() {
         "the policy's reason reached the model\n{shown}"
     );
 }
+
+/// A web search codex's model API ran (its `webSearch` item over the app
+/// server) reaches the run with its query, once, and the answer follows.
+#[test]
+fn codex_web_search_reaches_the_run_with_its_query() {
+    use support::responses_mock::Item;
+    let search = Reply::Stream {
+        parts: vec![
+            Item::Whole(json!({
+                "type": "web_search_call", "id": "ws_mock_e2e", "status": "completed",
+                "action": {"type": "search", "query": "ratatui release notes"}})),
+            Item::Text("Found the release notes.".into()),
+        ],
+        chunk_delay: Duration::from_millis(10),
+    };
+    let Some((sandbox, mock)) = setup("codex_web_search", vec![search], &[]) else {
+        return;
+    };
+    let run = codex_run(&sandbox, &mock, &[], "Search the web.", RUN_LIMIT);
+    assert_eq!(run.code, Some(0), "{}", run.dump());
+    let searches = run.of_type("web_search");
+    assert_eq!(searches.len(), 1, "{}", run.dump());
+    assert_eq!(searches[0]["query"], "ratatui release notes");
+    assert_eq!(run.text(), "Found the release notes.", "{}", run.dump());
+}

@@ -27,6 +27,7 @@
 //! | `thread/tokenUsage/updated` | `usage` (its `last` counts: increments) |
 //! | `item/completed` `webSearch` | `web_search` (its query; codex reports no result) |
 //! | `turn/plan/updated` | `plan` (step status `inProgress` is in progress) |
+//! | `mcpServer/startupStatus/updated` with `status: "failed"` | `error` (its message names the server and why) |
 //! | `error` | `retry` when `willRetry`, else `error` |
 //! | `turn/completed` | `turn_end` (`completed` succeeds; `failed`, `interrupted` fail) |
 //! | a line that is not JSON | `raw` |
@@ -445,6 +446,7 @@ impl CodexAppParser {
             "item/completed" => self.item_completed(params.get("item").unwrap_or(&Value::Null)),
             "thread/tokenUsage/updated" => usage(params).into_iter().collect(),
             "turn/plan/updated" => plan(params),
+            "mcpServer/startupStatus/updated" => mcp_startup(params),
             "error" => error(params),
             "turn/completed" => self.turn_completed(params.get("turn").unwrap_or(&Value::Null)),
             _ => Vec::new(),
@@ -715,6 +717,21 @@ fn plan(params: &Value) -> Vec<AgentEvent> {
             .and_then(Value::as_str)
             .map(str::to_string),
     }]
+}
+
+/// An MCP server that failed to start, as an error (codex logs nothing
+/// about it: without this the user would only miss the server's tools).
+fn mcp_startup(params: &Value) -> Vec<AgentEvent> {
+    if params.get("status").and_then(Value::as_str) != Some("failed") {
+        return Vec::new();
+    }
+    let name = params.get("name").and_then(Value::as_str).unwrap_or("?");
+    let message = params
+        .get("error")
+        .and_then(Value::as_str)
+        .map(str::to_string)
+        .unwrap_or_else(|| format!("the MCP server {name} failed to start"));
+    vec![AgentEvent::Error { message }]
 }
 
 /// An `error` notification: a retry when codex will retry, else an error.

@@ -192,6 +192,25 @@ fn capture_app_server_mcp() {
 
 #[test]
 #[ignore = "captures fixtures from the real codex"]
+fn capture_app_server_mcp_startup_failed() {
+    // A configured MCP server whose command does not exist.
+    let config = "\n[mcp_servers.broken]\ncommand = \"corral-no-such-mcp-server\"\n";
+    let Some((sandbox, _mock, mut s)) = start_with(
+        "capture_app_server_mcp_startup_failed",
+        vec![Reply::text("No tools needed.")],
+        &[],
+        config,
+    ) else {
+        return;
+    };
+    let thread = open(&mut s, &sandbox);
+    turn(&mut s, &thread, "say hello");
+    completed(&mut s);
+    done(s, &sandbox, "mcp_startup_failed");
+}
+
+#[test]
+#[ignore = "captures fixtures from the real codex"]
 fn capture_app_server_mcp_tool_error() {
     // The adder answers `isError: true` when an addend is no number.
     let script = vec![
