@@ -77,6 +77,7 @@ impl<X: Executor> Driver<X> {
         // its stored transcript) is recorded by looking at that task only.
         let output_of = match &event {
             Event::Agent { task, .. }
+            | Event::Agents { task, .. }
             | Event::Output { task, .. }
             | Event::Command(Command::LoadTranscript { task, .. }) => Some(*task),
             Event::Command(Command::Adopt { .. }) => Some(self.state.next_task_id()),

@@ -77,6 +77,13 @@ pub struct Limits {
 pub enum Event {
     /// The agent of `task` produced a canonical event.
     Agent { task: TaskId, event: AgentEvent },
+    /// Canonical events of `task`'s agent, in the order it produced them
+    /// (what one read of its output held): applied in one step, so a
+    /// stream costs per read what one event costs, not per line.
+    Agents {
+        task: TaskId,
+        events: Vec<AgentEvent>,
+    },
     /// The agent process could not be started.
     SpawnFailed { task: TaskId, message: String },
     /// The agent process exited and its output is fully read.

@@ -68,7 +68,7 @@ pub fn update(state: &mut State, now_ms: u64, event: Event) -> Step {
     // nothing: the queue is not looked at (a stream costs per event what
     // one task costs, however many tasks there are).
     let output_of = match &event {
-        Event::Agent { task, .. } | Event::Output { task, .. } => {
+        Event::Agent { task, .. } | Event::Agents { task, .. } | Event::Output { task, .. } => {
             Some((*task, step.task(*task).map(|t| t.status)))
         }
         _ => None,
@@ -115,6 +115,16 @@ fn apply(state: &mut Stepper<'_>, now_ms: u64, event: Event) -> Vec<Effect> {
                 t.last_output_ms = Some(now_ms);
             }
             agent_event(state, now_ms, task, event)
+        }
+        Event::Agents { task, events } => {
+            if let Some(t) = state.task_mut(task) {
+                t.last_output_ms = Some(now_ms);
+            }
+            let mut effects = Vec::new();
+            for event in events {
+                effects.extend(agent_event(state, now_ms, task, event));
+            }
+            effects
         }
         Event::SpawnFailed { task, message } => {
             // No process was started: nothing runs for this task now.

@@ -253,6 +253,33 @@ fn asking_policy_blocks_until_the_user_answers() {
 }
 
 #[test]
+fn a_batch_of_one_read_does_what_its_events_do_one_by_one() {
+    let events = vec![
+        AgentEvent::Text {
+            text: "let me check".into(),
+            delta: true,
+        },
+        AgentEvent::Question(approval()),
+        AgentEvent::Raw {
+            line: "after the question".into(),
+        },
+    ];
+    let (mut one_by_one, id) = launched(Settings::default());
+    let mut fx_one = Vec::new();
+    for event in events.clone() {
+        fx_one.extend(agent(&mut one_by_one, id, event));
+    }
+    let published_one = drain_published();
+    let (mut batched, id2) = launched(Settings::default());
+    assert_eq!(id, id2);
+    let fx = update(&mut batched, 2_000, Event::Agents { task: id, events });
+    assert_eq!(fx, fx_one);
+    assert_eq!(drain_published(), published_one);
+    assert_eq!(batched.task(id).unwrap().status, TaskStatus::Blocked);
+    assert_eq!(batched.task(id), one_by_one.task(id));
+}
+
+#[test]
 fn deny_policy_answers_at_once_and_says_so() {
     let (mut s, id) = launched(Settings {
         approval: ApprovalPolicy::Deny,

@@ -7,8 +7,9 @@
 //! It blocks in `poll` on the master, the stderr pipe and a cancel pipe, with a timeout equal
 //! to the next limit deadline (the idle deadline is re-armed from the last
 //! output), so it wakes only for output, a deadline or cancellation. Events
-//! go out with `blocking_send` on the bounded channel: a slow consumer slows
-//! the reader, never grows memory. A line over the cap becomes one `Error`
+//! of one read go out together (one `Event::Agents`, consecutive text
+//! deltas merged) with `blocking_send` on the bounded channel: a slow
+//! consumer slows the reader, never grows memory. A line over the cap becomes one `Error`
 //! event and reading goes on. It never panics on agent output and never
 //! writes to the agent.
 
@@ -34,6 +35,9 @@ const READ_CHUNK: usize = 64 * 1024;
 /// kernel still buffers), so a process that escaped the group and keeps
 /// writing cannot keep the reader alive.
 const DRAIN_AFTER_CANCEL: usize = 4 * 1024 * 1024;
+
+/// Consecutive deltas of one read are merged up to this many bytes.
+const MERGED_DELTA: usize = 16 * 1024;
 
 /// How many characters of a capped line the error message quotes.
 const PREVIEW_CHARS: usize = 200;
@@ -68,6 +72,8 @@ struct Reader {
     /// The receiver is gone: keep draining the PTY, stop building events.
     closed: bool,
     observer: Option<Arc<dyn Observer>>,
+    /// The events of the current read, sent together when it is parsed.
+    pending: Vec<AgentEvent>,
 }
 
 impl Reader {
@@ -75,6 +81,56 @@ impl Reader {
         if !self.closed && self.events.blocking_send(event).is_err() {
             self.closed = true;
         }
+    }
+
+    /// Adds an event to the current read's batch. Consecutive text (or
+    /// thinking) deltas become one delta: the transcript merges them into
+    /// one entry anyway, so state, store and views see the same text for a
+    /// fraction of the work.
+    fn queue(&mut self, event: AgentEvent) {
+        if let Some(last) = self.pending.last_mut() {
+            match (last, &event) {
+                (
+                    AgentEvent::Text { text, delta: true },
+                    AgentEvent::Text {
+                        text: more,
+                        delta: true,
+                    },
+                )
+                | (
+                    AgentEvent::Thinking { text, delta: true },
+                    AgentEvent::Thinking {
+                        text: more,
+                        delta: true,
+                    },
+                ) if text.len() < MERGED_DELTA => {
+                    text.push_str(more);
+                    return;
+                }
+                _ => {}
+            }
+        }
+        self.pending.push(event);
+    }
+
+    /// Sends the current read's events: one event for a batch of one,
+    /// else one batch, so the loop steps once per read, not once per line.
+    fn flush(&mut self) {
+        let event = match self.pending.len() {
+            0 => return,
+            1 => match self.pending.pop() {
+                Some(event) => Event::Agent {
+                    task: self.task,
+                    event,
+                },
+                None => return,
+            },
+            _ => Event::Agents {
+                task: self.task,
+                events: std::mem::take(&mut self.pending),
+            },
+        };
+        self.send(event);
     }
 
     fn feed(&mut self, bytes: &[u8]) {
@@ -85,6 +141,7 @@ impl Reader {
         for line in self.splitter.push(bytes) {
             self.line(line, &mut raw);
         }
+        self.flush();
         self.observe(raw);
     }
 
@@ -93,6 +150,7 @@ impl Reader {
         if let Some(line) = self.splitter.finish() {
             self.line(line, &mut raw);
         }
+        self.flush();
         self.observe(raw);
     }
 
@@ -103,12 +161,14 @@ impl Reader {
         for line in self.err_splitter.push(bytes) {
             self.stderr_line(line);
         }
+        self.flush();
     }
 
     fn finish_stderr(&mut self) {
         if let Some(line) = self.err_splitter.finish() {
             self.stderr_line(line);
         }
+        self.flush();
     }
 
     /// A stderr line is always kept as events (notices), never raw.
@@ -120,10 +180,7 @@ impl Reader {
             }],
         };
         for event in events {
-            self.send(Event::Agent {
-                task: self.task,
-                event,
-            });
+            self.queue(event);
         }
     }
 
@@ -148,18 +205,12 @@ impl Reader {
                     raw.push(text);
                 }
                 for event in events {
-                    self.send(Event::Agent {
-                        task: self.task,
-                        event,
-                    });
+                    self.queue(event);
                 }
             }
             Line::Truncated { head, len } => {
                 let message = capped_line_message(&head, len, self.splitter.cap());
-                self.send(Event::Agent {
-                    task: self.task,
-                    event: AgentEvent::Error { message },
-                });
+                self.queue(AgentEvent::Error { message });
             }
         }
     }
@@ -257,6 +308,7 @@ pub(crate) fn run(job: ReaderJob) {
         events,
         closed: false,
         observer,
+        pending: Vec::new(),
     };
     let mut timers = Timers {
         limits,
@@ -397,6 +449,95 @@ mod tests {
         assert!(message.contains("1048576-byte line cap"), "{message}");
         assert!(!message.contains('\x1b'));
         assert!(message.ends_with(&format!("?]0;title?{}", "y".repeat(190))));
+    }
+
+    fn reader(parser: Box<dyn OutputParser>) -> (Reader, tokio::sync::mpsc::Receiver<Event>) {
+        let (events, rx) = tokio::sync::mpsc::channel(16);
+        let reader = Reader {
+            task: 7,
+            parser,
+            splitter: LineSplitter::new(1 << 20),
+            err_splitter: LineSplitter::new(1 << 20),
+            events,
+            closed: false,
+            observer: None,
+            pending: Vec::new(),
+        };
+        (reader, rx)
+    }
+
+    fn delta(text: &str) -> String {
+        let ev = serde_json::json!({"type": "stream_event", "event": {"type": "content_block_delta",
+            "index": 0, "delta": {"type": "text_delta", "text": text}}});
+        format!("{ev}\n")
+    }
+
+    #[test]
+    fn one_read_is_one_batch_with_its_text_deltas_merged() {
+        let (mut r, mut rx) = reader(Box::new(crate::agent::claude::ClaudeParser::default()));
+        let tool = serde_json::json!({"type": "assistant", "message": {"id": "m1", "content": [
+            {"type": "tool_use", "id": "t1", "name": "Bash", "input": {"command": "ls"}}]}});
+        let read = format!(
+            "{}{}{tool}\n{}",
+            delta("one "),
+            delta("two\n"),
+            delta("three")
+        );
+        r.feed(read.as_bytes());
+        let Ok(Event::Agents { task: 7, events }) = rx.try_recv() else {
+            panic!("one batch expected");
+        };
+        assert!(rx.try_recv().is_err(), "one message for the read");
+        assert_eq!(events.len(), 3, "{events:?}");
+        assert_eq!(
+            events[0],
+            AgentEvent::Text {
+                text: "one two\n".into(),
+                delta: true
+            }
+        );
+        assert!(matches!(&events[1], AgentEvent::ToolCall { name, .. } if name == "Bash"));
+        assert_eq!(
+            events[2],
+            AgentEvent::Text {
+                text: "three".into(),
+                delta: true
+            }
+        );
+        // A read with one event sends it as it is.
+        r.feed(delta("four").as_bytes());
+        assert!(matches!(
+            rx.try_recv(),
+            Ok(Event::Agent {
+                task: 7,
+                event: AgentEvent::Text { .. }
+            })
+        ));
+    }
+
+    #[test]
+    fn raw_lines_of_a_read_keep_their_order_and_a_partial_line_waits() {
+        let (mut r, mut rx) = reader(Box::new(crate::agent::command::RawParser));
+        r.feed(b"a\r\nb\r\nc");
+        let Ok(Event::Agents { events, .. }) = rx.try_recv() else {
+            panic!("one batch expected");
+        };
+        let lines: Vec<_> = events
+            .iter()
+            .map(|e| match e {
+                AgentEvent::Raw { line } => line.as_str(),
+                other => panic!("{other:?}"),
+            })
+            .collect();
+        assert_eq!(lines, ["a", "b"]);
+        r.finish();
+        assert_eq!(
+            rx.try_recv().ok(),
+            Some(Event::Agent {
+                task: 7,
+                event: AgentEvent::Raw { line: "c".into() }
+            })
+        );
     }
 
     #[test]

@@ -55,6 +55,8 @@ fn quick_kills() -> RuntimeConfig {
 struct Harness {
     runtime: Runtime,
     events: mpsc::Receiver<Event>,
+    /// The rest of a batch (`Event::Agents`), handed out one by one.
+    batch: std::collections::VecDeque<Event>,
 }
 
 impl Harness {
@@ -63,11 +65,24 @@ impl Harness {
         Harness {
             runtime: Runtime::new(tx, config),
             events,
+            batch: Default::default(),
         }
     }
 
+    /// The next event; a batch of one read's agent events comes as one
+    /// `Event::Agent` each, in order.
     async fn next(&mut self) -> Event {
+        if let Some(event) = self.batch.pop_front() {
+            return event;
+        }
         match tokio::time::timeout(HANG_GUARD, self.events.recv()).await {
+            Ok(Some(Event::Agents { task, events })) => {
+                self.batch = events
+                    .into_iter()
+                    .map(|event| Event::Agent { task, event })
+                    .collect();
+                Box::pin(self.next()).await
+            }
             Ok(Some(event)) => event,
             Ok(None) => panic!("event channel closed"),
             Err(_) => panic!("no event within {HANG_GUARD:?}"),
@@ -117,7 +132,9 @@ impl Harness {
         let Harness {
             runtime,
             mut events,
+            batch,
         } = self;
+        assert!(batch.is_empty(), "unexpected events: {batch:?}");
         drop(runtime);
         match tokio::time::timeout(HANG_GUARD, events.recv()).await {
             Ok(None) => {}
