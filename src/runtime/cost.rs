@@ -8,9 +8,13 @@
 //! spawn or a new `WatchCosts` wakes, so nothing polls when nothing is
 //! alive. A task's tree is its leader and every descendant (through the
 //! parent links, across `setsid`), the members of its cgroup, and orphans
-//! that reparented to corral (the subreaper) carrying its tag. Each sample
-//! is one `Event::ProcCosts`, sent with `try_send`: a full channel drops a
-//! sample rather than waiting; a task's samples never follow its `Exited`.
+//! that reparented to corral (the subreaper) carrying its tag. The trees
+//! are walked through each process's `children` files, so a sample reads
+//! the trees' processes, not every process of the machine (a full scan of
+//! `/proc` only where the kernel has no such files). Each sample is one
+//! `Event::ProcCosts` holding only the tasks whose row would change, sent
+//! with `try_send`: a full channel drops a sample rather than waiting; a
+//! task's samples never follow its `Exited`.
 //! Never signals or reaps anything, never
 //! panics on what `/proc` holds.
 
@@ -128,6 +132,7 @@ fn targets(registry: &Registry) -> Option<Vec<Target>> {
 
 fn run(shared: &Shared, events: &Sender<Event>, registry: &Registry) {
     let mut meter = Meter::new();
+    let mut sent: HashMap<TaskId, ProcCost> = HashMap::new();
     loop {
         // Asleep until watched with an agent alive (or stopped).
         let live = {
@@ -142,13 +147,28 @@ fn run(shared: &Shared, events: &Sender<Event>, registry: &Registry) {
                     break live;
                 }
                 meter.forget();
+                sent.clear();
                 control = shared
                     .wake
                     .wait(control)
                     .unwrap_or_else(|poisoned| poisoned.into_inner());
             }
         };
-        let mut costs = meter.sample(&live, &read_procs(), Instant::now());
+        let procs = if meter.children_files {
+            let roots: Vec<i32> = live
+                .iter()
+                .flat_map(|t| std::iter::once(t.leader).chain(t.cgroup.iter().copied()))
+                .collect();
+            read_trees(meter.me, &roots)
+        } else {
+            read_procs()
+        };
+        let mut costs = meter.sample(&live, &procs, Instant::now());
+        // Only what changed: a sample that would draw the same row wakes
+        // no front end.
+        costs.retain(|(task, cost)| !same_on_screen(sent.get(task), cost));
+        sent.retain(|task, _| live.iter().any(|t| t.task == *task));
+        sent.extend(costs.iter().copied());
         {
             // Sent under the registry's lock, and only for tasks still in
             // it: a supervisor forgets its task there before it sends
@@ -184,7 +204,60 @@ pub(crate) struct Proc {
     pub(crate) rss_pages: u64,
 }
 
-/// Every live (non-zombie) process, from one scan of `/proc`.
+/// Whether `now` would show as `before` does: the same CPU and process
+/// count, and memory within 1/64 (under what the row's `78M` or `1.2G`
+/// can show).
+fn same_on_screen(before: Option<&ProcCost>, now: &ProcCost) -> bool {
+    before.is_some_and(|b| {
+        b.cpu_percent == now.cpu_percent
+            && b.processes == now.processes
+            && b.rss_kib.abs_diff(now.rss_kib) <= b.rss_kib / 64
+    })
+}
+
+/// The children of process `pid`, from `/proc/PID/task/TID/children` of
+/// each of its threads (empty when it is gone).
+fn children_of(pid: i32) -> Vec<i32> {
+    let Ok(threads) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+        return Vec::new();
+    };
+    threads
+        .flatten()
+        .filter_map(|t| std::fs::read_to_string(t.path().join("children")).ok())
+        .flat_map(|text| {
+            text.split_whitespace()
+                .filter_map(|p| p.parse().ok())
+                .collect::<Vec<i32>>()
+        })
+        .collect()
+}
+
+/// The processes of the watched trees only: `roots`, corral's own children
+/// (where orphans reparent, corral being the subreaper) and all their
+/// descendants, each read once. An idle cockpit on a busy machine reads a
+/// few files a second instead of every process's.
+fn read_trees(me: i32, roots: &[i32]) -> Vec<Proc> {
+    let mut stack = children_of(me);
+    stack.extend(roots);
+    let mut done = HashSet::new();
+    let mut out = Vec::new();
+    while let Some(pid) = stack.pop() {
+        if pid == me || !done.insert(pid) {
+            continue;
+        }
+        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+            continue;
+        };
+        if let Some(p) = parse_stat(pid, &stat) {
+            out.push(p);
+            stack.extend(children_of(pid));
+        }
+    }
+    out
+}
+
+/// Every live (non-zombie) process, from one scan of `/proc` (where the
+/// kernel has no `children` files).
 fn read_procs() -> Vec<Proc> {
     let Ok(dir) = std::fs::read_dir("/proc") else {
         return Vec::new();
@@ -230,6 +303,9 @@ pub(crate) struct Meter {
     tick_hz: f64,
     page_kib: u64,
     me: i32,
+    /// The kernel lists each thread's children (`CONFIG_PROC_CHILDREN`):
+    /// the trees can be walked without scanning all of `/proc`.
+    children_files: bool,
 }
 
 impl Meter {
@@ -247,6 +323,7 @@ impl Meter {
             tick_hz: if hz > 0 { hz as f64 } else { 100.0 },
             page_kib: if page > 0 { page as u64 / 1024 } else { 4 },
             me: std::process::id() as i32,
+            children_files: std::path::Path::new("/proc/thread-self/children").exists(),
         }
     }
 
@@ -465,5 +542,92 @@ mod tests {
                 .sample(&tasks[..1], &[], t0 + Duration::from_secs(3))
                 .is_empty()
         );
+    }
+
+    #[test]
+    fn a_sample_that_would_draw_the_same_row_is_not_sent() {
+        let was = ProcCost {
+            cpu_percent: 0,
+            rss_kib: 64_000,
+            processes: 2,
+        };
+        assert!(!same_on_screen(None, &was), "the first is always sent");
+        assert!(same_on_screen(Some(&was), &was));
+        let drift = ProcCost {
+            rss_kib: 64_900,
+            ..was
+        };
+        assert!(same_on_screen(Some(&was), &drift), "under 1/64 of memory");
+        for changed in [
+            ProcCost {
+                rss_kib: 66_000,
+                ..was
+            },
+            ProcCost {
+                cpu_percent: 1,
+                ..was
+            },
+            ProcCost {
+                processes: 3,
+                ..was
+            },
+        ] {
+            assert!(!same_on_screen(Some(&was), &changed), "{changed:?}");
+        }
+    }
+
+    /// Walking the trees through the `children` files finds what a scan of
+    /// all of `/proc` finds: a real shell with a child, a child in a new
+    /// session and a grandchild.
+    #[test]
+    fn walking_a_real_tree_finds_what_a_whole_scan_finds() {
+        if !std::path::Path::new("/proc/thread-self/children").exists() {
+            return;
+        }
+        let mut shell = std::process::Command::new("sh")
+            .args([
+                "-c",
+                "sleep 30 & setsid sh -c 'sleep 30 & wait' & echo ready; wait",
+            ])
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .expect("sh runs");
+        let mut ready = [0u8; 6];
+        std::io::Read::read_exact(shell.stdout.as_mut().unwrap(), &mut ready).unwrap();
+        let leader = shell.id() as i32;
+        let tree_of = |procs: &[Proc]| -> Vec<i32> {
+            let by_pid: HashMap<i32, &Proc> = procs.iter().map(|p| (p.pid, p)).collect();
+            let mut children: HashMap<i32, Vec<i32>> = HashMap::new();
+            for p in procs {
+                children.entry(p.ppid).or_default().push(p.pid);
+            }
+            let mut pids: Vec<i32> = descendants(&[leader], &by_pid, &children)
+                .iter()
+                .map(|p| p.pid)
+                .collect();
+            pids.sort();
+            pids
+        };
+        let me = std::process::id() as i32;
+        let mut walked = tree_of(&read_trees(me, &[leader]));
+        for _ in 0..50 {
+            if walked.len() >= 4 {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+            walked = tree_of(&read_trees(me, &[leader]));
+        }
+        let scanned = tree_of(&read_procs());
+        let _ = shell.kill();
+        let _ = shell.wait();
+        for pid in &walked {
+            unsafe { libc::kill(*pid, libc::SIGKILL) };
+        }
+        assert_eq!(
+            walked.len(),
+            4,
+            "sh, sleep, sh in its session, sleep: {walked:?}"
+        );
+        assert_eq!(walked, scanned);
     }
 }
