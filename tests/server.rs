@@ -268,7 +268,7 @@ impl Raw {
 }
 
 fn hello(window: usize) -> Value {
-    json!({"type": "hello", "protocol": 1, "corral": "test", "window": window})
+    json!({"type": "hello", "protocol": 2, "corral": "test", "window": window})
 }
 
 #[test]
@@ -416,7 +416,7 @@ fn a_waiting_task_keeps_an_idle_server_alive() {
 #[test]
 fn another_protocol_version_gets_one_clear_line() {
     let home = Home::new();
-    // This server speaks protocol 1; a client of protocol 999 is told so.
+    // This server speaks protocol 2; a client of protocol 999 is told so.
     home.ok(&["server", "start"]);
     let (_raw, first) = Raw::connect(
         &home.socket(),
@@ -452,13 +452,13 @@ fn another_protocol_version_gets_one_clear_line() {
     let out = home.run(&["kill", "abcd"]);
     let hello: Value = serde_json::from_str(&fake.join().unwrap()).unwrap();
     assert_eq!(hello["type"], "hello");
-    assert_eq!(hello["protocol"], 1);
+    assert_eq!(hello["protocol"], 2);
     assert!(!out.status.success());
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(
         stderr.trim(),
         format!(
-            "corral: server is 0.0.7 (protocol 7), this corral is {} (protocol 1): run `corral server restart`",
+            "corral: server is 0.0.7 (protocol 7), this corral is {} (protocol 2): run `corral server restart`",
             env!("CARGO_PKG_VERSION")
         )
     );
@@ -553,8 +553,17 @@ fn an_answer_from_one_client_closes_the_question_in_the_other() {
             .find(|t| t["task"]["id"] == id.as_str())
             .expect("the task in the snapshot");
         assert_eq!(task["task"]["pending_question"]["kind"], "approval");
-        assert!(!task["events"].as_array().unwrap().is_empty());
+        assert!(task["events"].is_null(), "a summary has no transcript");
     }
+    // Its transcript comes when a client opens it.
+    b.send(&json!({"type": "open", "seq": 2, "id": id}));
+    let opened = b
+        .until(Duration::from_secs(10), |m| m["type"] == "opened")
+        .expect("the opened task");
+    assert_eq!(opened["seq"], 2);
+    assert_eq!(opened["view"]["task"]["id"], id.as_str());
+    let events = opened["view"]["events"].as_array().unwrap();
+    assert!(events.iter().any(|e| e["type"] == "question"), "{events:?}");
     a.send(&json!({"type": "answer", "seq": 5, "id": id,
                    "answer": {"decision": "allow"}}));
     let done = a.until(Duration::from_secs(10), |m| {
@@ -678,8 +687,13 @@ fn a_client_that_watches_costs_sees_a_runaway_child_until_it_is_killed() {
     // SAFETY: kill(2) on the child the fixture announced.
     assert_eq!(unsafe { libc::kill(burner, libc::SIGKILL) }, 0);
     home.wait_status(&id, "succeeded");
-    let (_, welcome) = Raw::connect(&home.socket(), hello(0));
-    let task = &welcome["tasks"][0]["core"];
+    let (mut raw, _) = Raw::connect(&home.socket(), hello(0));
+    raw.send(&json!({"type": "open", "seq": 1, "id": id}));
+    let opened = raw
+        .until(Duration::from_secs(10), |m| m["type"] == "opened")
+        .expect("the opened task");
+    let task = &opened["view"]["core"];
+    assert_eq!(task["status"], "succeeded", "{task}");
     assert!(task["cost"].is_null(), "{task}");
 }
 

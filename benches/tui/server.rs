@@ -99,12 +99,8 @@ fn cockpit(place: &Place, n: usize, deltas: usize, launcher: bool) -> Seen {
         .build()
         .expect("tokio");
     let (w, h) = (160, 48);
-    let conn = client::connect(
-        place,
-        corral::core::transcript::DEFAULT_TRANSCRIPT_CAP,
-        None,
-    )
-    .expect("the server answers");
+    // As the cockpit: summaries, transcripts opened on demand.
+    let conn = client::connect(place, 0, None).expect("the server answers");
     rt.block_on(async {
         let (tx, rx) = tokio::sync::mpsc::channel(1024);
         let (notes_tx, notes_rx) = tokio::sync::mpsc::channel(64);

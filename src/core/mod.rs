@@ -153,6 +153,11 @@ pub struct Mirror {
     pub events: Vec<(TaskId, AgentEvent)>,
     /// Tasks deleted on the server.
     pub deleted: Vec<TaskId>,
+    /// Whole transcripts of tasks this mirror opened (their entries, and
+    /// how many earlier ones the server dropped): each replaces what the
+    /// mirror has of that task's (the events it followed since it
+    /// attached are in it), so the task counts as read.
+    pub transcripts: Vec<(TaskId, Vec<AgentEvent>, u64)>,
     /// Answers to review ops.
     pub reviews: Vec<review::ReviewReport>,
 }

@@ -346,7 +346,9 @@ pub struct Task {
     /// The run whose events are in the store and not read yet (a task
     /// brought back after a restart): a front end reads them when the task
     /// is opened ([`crate::core::Command::LoadTranscript`]), so a start with
-    /// thousands of stored tasks reads none.
+    /// thousands of stored tasks reads none. In a mirror (the cockpit as
+    /// a client): the server's transcript was not fetched yet (the welcome
+    /// carries none); opening the task asks for it.
     pub transcript_stored: Option<u32>,
     /// The process tree's CPU, memory and process count while the agent
     /// runs and a cockpit watches; `None` once it exited.

@@ -93,6 +93,19 @@ impl Transcript {
         self.revision = self.revision.max(revision) + 1;
     }
 
+    /// Replaces everything with `entries`, after `dropped` earlier ones
+    /// left out (a whole transcript from elsewhere: a server's, for a
+    /// mirror); the revision still moves forward.
+    pub fn replace(&mut self, entries: Vec<AgentEvent>, dropped: u64) {
+        let revision = self.revision;
+        *self = Transcript::with_cap(self.cap);
+        for event in entries {
+            self.push(event);
+        }
+        self.dropped += dropped;
+        self.revision = self.revision.max(revision) + 1;
+    }
+
     /// The entries in order, oldest first.
     pub fn entries(&self) -> impl DoubleEndedIterator<Item = &AgentEvent> + ExactSizeIterator {
         self.entries.iter()

@@ -73,10 +73,13 @@ pub fn update(state: &mut State, now_ms: u64, event: Event) -> Step {
         }
         _ => None,
     };
+    // Nor does a task brought back from the store (it comes back finished
+    // or interrupted): a start with thousands of them stays linear.
+    let adopted = matches!(event, Event::Command(Command::Adopt { .. }));
     let mut effects = apply(&mut step, now_ms, event);
     let status_kept =
         output_of.is_some_and(|(task, before)| step.task(task).map(|t| t.status) == before);
-    if !status_kept {
+    if !status_kept && !adopted {
         effects.extend(start_queued(&mut step, now_ms));
     }
     let effects = watch_worktrees(&step, effects);

@@ -58,6 +58,11 @@ pub(in crate::core) fn apply_mirror(state: &mut Stepper<'_>, now_ms: u64, batch:
             Some(known) => {
                 task.transcript = std::mem::take(&mut known.transcript);
                 task.last_output_ms = task.last_output_ms.max(known.last_output_ms);
+                // Whether this mirror has read the task's transcript is its
+                // own (a snapshot starts unread), not the server's.
+                if !batch.reset {
+                    task.transcript_stored = known.transcript_stored;
+                }
                 *known = task;
             }
             None => {
@@ -66,6 +71,15 @@ pub(in crate::core) fn apply_mirror(state: &mut Stepper<'_>, now_ms: u64, batch:
                 let at = state.tasks.partition_point(|t| t.id < id);
                 state.tasks.insert(at, task);
             }
+        }
+    }
+    for (server_id, entries, dropped) in batch.transcripts {
+        let Some(&id) = state.mirror_ids.get(&(host.clone(), server_id)) else {
+            continue;
+        };
+        if let Some(t) = state.task_mut(id) {
+            t.transcript.replace(entries, dropped);
+            t.transcript_stored = None;
         }
     }
     for (server_id, event) in batch.events {
@@ -264,6 +278,75 @@ mod tests {
             Some(4_000),
             "it asked at 4 s (a blocked row shows 3 s ran), not at 60 s"
         );
+    }
+
+    #[test]
+    fn a_snapshot_task_stays_unread_until_its_whole_transcript_comes() {
+        let mut state = State::new(Settings::default());
+        let mut old = task(3, TaskStatus::Running);
+        old.transcript_stored = Some(1);
+        update(
+            &mut state,
+            1,
+            mirror(Mirror {
+                reset: true,
+                tasks: vec![old.clone()],
+                ..Mirror::default()
+            }),
+        );
+        // It streams while nobody opened it: the news is kept, still unread.
+        update(
+            &mut state,
+            2,
+            mirror(Mirror {
+                tasks: vec![task(3, TaskStatus::Running)],
+                events: vec![(3, text("live"))],
+                ..Mirror::default()
+            }),
+        );
+        let t = state.task(3).unwrap();
+        assert_eq!(
+            t.transcript_stored,
+            Some(1),
+            "the server's flag is not ours"
+        );
+        assert_eq!(t.transcript.len(), 1);
+        let before = t.transcript.revision();
+        // Opened: the server's whole transcript (which has the live part)
+        // replaces it, after 4 entries the server dropped.
+        let whole = vec![
+            AgentEvent::UserMessage { text: "go".into() },
+            text("earlier"),
+            AgentEvent::Raw { line: "x".into() },
+            text("live"),
+        ];
+        update(
+            &mut state,
+            3,
+            mirror(Mirror {
+                tasks: vec![task(3, TaskStatus::Running)],
+                transcripts: vec![(3, whole.clone(), 4)],
+                ..Mirror::default()
+            }),
+        );
+        let t = state.task(3).unwrap();
+        assert_eq!(t.transcript_stored, None);
+        assert_eq!(t.transcript.entries().cloned().collect::<Vec<_>>(), whole);
+        assert_eq!(t.transcript.dropped(), 4);
+        assert!(t.transcript.revision() > before, "views redraw it");
+        // A later snapshot starts it unread again.
+        update(
+            &mut state,
+            4,
+            mirror(Mirror {
+                reset: true,
+                tasks: vec![old],
+                ..Mirror::default()
+            }),
+        );
+        let t = state.task(3).unwrap();
+        assert_eq!(t.transcript_stored, Some(1));
+        assert!(t.transcript.is_empty());
     }
 
     fn on(host: &str, m: Mirror) -> Event {

@@ -224,7 +224,7 @@ pub fn run(args: RunArgs, config_file: Option<&Path>) -> i32 {
 /// ([`crate::store::open_recording`]), saying on stderr what it did or why
 /// the run will not be stored.
 fn open_recorder(paths: &Paths) -> Option<Recorder> {
-    let (recorder, _, notes) = crate::store::open_recording(&paths.tasks_dir());
+    let (recorder, _, notes, _) = crate::store::open_recording(&paths.tasks_dir());
     for note in notes {
         eprintln!("corral: {note}");
     }

@@ -172,12 +172,30 @@ pub(super) struct WelcomeLine<'a> {
     pub(super) resync: bool,
 }
 
+/// [`super::protocol::TaskView`] as it is written (borrowed).
 #[derive(serde::Serialize)]
 pub(super) struct TaskViewLine<'a> {
     pub(super) task: TaskRecord,
-    pub(super) core: &'a Task,
+    pub(super) n: TaskId,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(super) core: Option<&'a Task>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub(super) events: Vec<&'a AgentEvent>,
+    #[serde(skip_serializing_if = "is_zero")]
     pub(super) omitted: u64,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
+}
+
+/// [`super::protocol::Reply::Opened`] as it is written.
+#[derive(serde::Serialize)]
+pub(super) struct OpenedLine<'a> {
+    #[serde(rename = "type")]
+    pub(super) kind: &'static str,
+    pub(super) seq: u64,
+    pub(super) view: TaskViewLine<'a>,
 }
 
 /// [`Reply::Changed`] as it is written (the tasks borrowed).
@@ -322,7 +340,8 @@ mod tests {
             pid: 1,
             tasks: vec![TaskViewLine {
                 task: tasks[0].clone(),
-                core: &task,
+                n: task.id,
+                core: Some(&task),
                 events: task.transcript.entries().collect(),
                 omitted: 0,
             }],
@@ -331,6 +350,7 @@ mod tests {
         let Reply::Welcome { tasks, .. } = serde_json::from_str(&welcome).unwrap() else {
             panic!("not a welcome");
         };
+        assert_eq!(tasks[0].n, 3);
         assert_eq!(tasks[0].core.as_ref().map(|t| t.id), Some(3));
         assert_eq!(tasks[0].events, vec![AgentEvent::Raw { line: "x".into() }]);
     }

@@ -81,7 +81,7 @@ pub fn run_foreground(config_file: Option<&Path>, idle_override_ms: Option<u64>)
     let Some(rt) = crate::runtime::start_async() else {
         return 1;
     };
-    let (mut recorder, store, notes) = crate::tui::open_recorder(&paths);
+    let (mut recorder, store, notes, stored) = crate::tui::open_recorder(&paths);
     for note in notes {
         tracing::warn!("{note}");
     }
@@ -107,17 +107,15 @@ pub fn run_foreground(config_file: Option<&Path>, idle_override_ms: Option<u64>)
         let mut driver = Driver::new(state, recorder.take(), runtime);
         // What the cockpit adopts at its start, the server adopts at its.
         if let Some(store) = &store {
-            let (mut records, _) = store.list();
-            records.sort_by_key(|r| r.created_ms);
+            // As the store's recovery listed them (read once, oldest first).
+            let records = stored;
             let ours = |r: &&TaskRecord| {
                 !r.archived && (r.status.is_final() || !store.owned_elsewhere(&r.id))
             };
+            // From the records alone: a task's events are read when a
+            // client opens it (`open`, or a command's `focus`).
             for record in records.iter().filter(ours) {
-                let now = crate::headless::now_ms();
-                // Clients get every transcript in their snapshot: read now.
-                if let Some(task) = driver.adopt(now, record, Some(&config)) {
-                    driver.load_transcript(now, task);
-                }
+                driver.adopt(crate::headless::now_ms(), record, Some(&config));
             }
         }
         let mut server = Server::new(driver, rx, idle, config.defaults.notifications);

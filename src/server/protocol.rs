@@ -9,12 +9,15 @@
 //! in `corral run --json` and on the socket.
 //!
 //! A session: the client sends [`Request::Hello`] first; the server answers
-//! [`Reply::Welcome`] (its version and a snapshot of every task) or
-//! [`Reply::Mismatch`] / [`Reply::Refused`] and closes. Then the server
-//! streams [`Reply::Changed`] (the changed tasks' headers and the events
-//! published since) and answers each numbered request with
-//! [`Reply::Done`] or [`Reply::Failed`]. A client that fell behind gets a
-//! fresh `Welcome` with `resync: true` instead of what it missed.
+//! [`Reply::Welcome`] (its version and a summary of every task: each task
+//! once, small, no transcripts) or [`Reply::Mismatch`] /
+//! [`Reply::Refused`] and closes. Then the server streams
+//! [`Reply::Changed`] (the changed tasks' headers and the events published
+//! since) and answers each numbered request with [`Reply::Done`] or
+//! [`Reply::Failed`]; [`Request::Open`] is answered with
+//! [`Reply::Opened`], one task whole with its transcript. A client that
+//! fell behind gets a fresh `Welcome` with `resync: true` instead of what
+//! it missed.
 //!
 //! Pure data: no IO. Type names are the contract; fields may be added
 //! (readers ignore unknown fields), a change of meaning bumps [`PROTOCOL`].
@@ -22,15 +25,16 @@
 use serde::{Deserialize, Serialize};
 
 use crate::agent::{AgentKind, AgentOptions, Answer};
-use crate::core::Limits;
 use crate::core::event::AgentEvent;
 use crate::core::review::{ReviewOp, ReviewReport};
 use crate::core::task::{Budget, Task, TaskSpec};
+use crate::core::{Limits, TaskId};
 use crate::store::TaskRecord;
 use crate::store::record::StoredLimits;
 
 /// The protocol version this build speaks. Client and server must agree.
-pub const PROTOCOL: u32 = 1;
+/// 2: the welcome carries summaries, transcripts come with `open`.
+pub const PROTOCOL: u32 = 2;
 
 /// This build's version, for messages.
 pub const CORRAL_VERSION: &str = env!("CARGO_PKG_VERSION");
@@ -50,8 +54,8 @@ pub struct ClientMessage {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum Request {
-    /// Must come first. `window`: how many transcript entries per task the
-    /// snapshot carries (0: headers only); with `focus`, only that task's.
+    /// Must come first. `focus`: the snapshot carries that task's newest
+    /// `window` transcript entries (every other task's come with `open`).
     Hello {
         protocol: u32,
         corral: String,
@@ -65,6 +69,11 @@ pub enum Request {
     /// while some client does, and the tasks' `cost` changes reach it.
     WatchCosts {
         on: bool,
+    },
+    /// The whole task and its transcript, answered with
+    /// [`Reply::Opened`] (the server reads a stored one from disk first).
+    Open {
+        id: String,
     },
     /// Start a task; `Done` carries its id.
     Launch {
@@ -133,7 +142,7 @@ pub enum Request {
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum Reply {
     /// The answer to `hello`, or a fresh snapshot for a client that fell
-    /// behind (`resync`): every task, oldest first.
+    /// behind (`resync`): every task once, oldest first, as a summary.
     Welcome {
         protocol: u32,
         corral: String,
@@ -168,6 +177,9 @@ pub enum Reply {
     },
     /// Terminal output of the watched task.
     Raw { id: String, bytes: Vec<u8> },
+    /// The answer to `open`: the task whole (its full record, its core
+    /// form) with its transcript as the server holds it.
+    Opened { seq: u64, view: Box<TaskView> },
     /// Request `seq` was carried out; `id` names the task it concerned.
     Done {
         seq: u64,
@@ -180,19 +192,32 @@ pub enum Reply {
     Bye { message: String },
 }
 
-/// One task in a snapshot: its header and the newest transcript entries.
+/// One task in a snapshot (a summary) or opened (whole).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TaskView {
+    /// Its record (`task.json` form). In a welcome a summary
+    /// ([`TaskRecord::summary`]): the prompt's first line only, no options,
+    /// questions or result.
     pub task: TaskRecord,
-    /// The task in the core's own form, without its transcript.
+    /// The core's number for it (review reports name tasks by it).
+    #[serde(default)]
+    pub n: TaskId,
+    /// The task in the core's own form, without its transcript: in a
+    /// welcome only while it is unfinished (its live state), always when
+    /// opened.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub core: Option<Task>,
-    /// The last `window` transcript entries, oldest first.
-    #[serde(default)]
+    /// The newest transcript entries, oldest first: an opened task's, or
+    /// in a welcome the `focus` task's last `window`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub events: Vec<AgentEvent>,
-    /// Entries before these that the snapshot leaves out.
-    #[serde(default)]
+    /// Entries before these that are left out.
+    #[serde(default, skip_serializing_if = "is_zero")]
     pub omitted: u64,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 /// An event a task published.
@@ -313,12 +338,12 @@ mod tests {
     #[test]
     fn a_hello_from_a_script_needs_only_the_versions() {
         let msg: ClientMessage =
-            serde_json::from_str(r#"{"type":"hello","protocol":1,"corral":"9.9"}"#).unwrap();
+            serde_json::from_str(r#"{"type":"hello","protocol":2,"corral":"9.9"}"#).unwrap();
         assert_eq!(msg.seq, 0);
         assert_eq!(
             msg.request,
             Request::Hello {
-                protocol: 1,
+                protocol: 2,
                 corral: "9.9".into(),
                 window: 0,
                 focus: None,

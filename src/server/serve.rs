@@ -25,8 +25,8 @@ use tokio::sync::mpsc;
 use tokio::time::Instant;
 
 use super::clients::{
-    ChangedLine, Client, Inbox, Seen, TaskViewLine, WelcomeLine, encode, encode_line, fingerprint,
-    seen, wire_id,
+    ChangedLine, Client, Inbox, OpenedLine, Seen, TaskViewLine, WelcomeLine, encode, encode_line,
+    fingerprint, seen, wire_id,
 };
 use super::protocol::{
     CORRAL_VERSION, ClientMessage, PROTOCOL, Reply, Request, TaskEvent, mismatch_message,
@@ -137,27 +137,24 @@ impl Server {
         record
     }
 
-    /// A snapshot of every task with the last `window` transcript entries
-    /// (with `focus`, of that task only), ready to send.
+    /// A snapshot of every task, each once as a summary (the core form
+    /// too while it is unfinished), with the last `window` transcript
+    /// entries of the `focus` task only, ready to send.
     fn welcome(&self, window: usize, focus: Option<&str>, resync: bool) -> Arc<str> {
+        let focus = focus.and_then(|f| self.find(f).ok());
         let tasks = self
             .driver
             .state()
             .tasks
             .iter()
             .map(|t| {
-                let entries = t.transcript.len();
-                let window = match focus {
-                    Some(f) if !wire_id(t).starts_with(f) => 0,
-                    _ => window,
-                };
-                let skip = entries.saturating_sub(window);
-                TaskViewLine {
-                    task: self.header(t),
-                    core: t,
-                    events: t.transcript.entries().skip(skip).collect(),
-                    omitted: t.transcript.dropped() + skip as u64,
+                let window = if focus == Some(t.id) { window } else { 0 };
+                let mut view = self.view(t, window);
+                view.task = view.task.summary();
+                if t.status.is_final() {
+                    view.core = None;
                 }
+                view
             })
             .collect();
         encode_line(&WelcomeLine {
@@ -168,6 +165,36 @@ impl Server {
             tasks,
             resync,
         })
+    }
+
+    /// Task `t` whole with its last `window` transcript entries.
+    fn view<'a>(&self, t: &'a Task, window: usize) -> TaskViewLine<'a> {
+        let skip = t.transcript.len().saturating_sub(window);
+        TaskViewLine {
+            task: self.header(t),
+            n: t.id,
+            core: Some(t),
+            events: t.transcript.entries().skip(skip).collect(),
+            omitted: t.transcript.dropped() + skip as u64,
+        }
+    }
+
+    /// Reads the stored transcript of `task` if the server has not yet (it
+    /// starts from the records alone).
+    fn load(&mut self, task: TaskId) {
+        let _ = self.driver.load_transcript(Self::now(), task);
+    }
+
+    /// The answer to `open`: the task whole, its stored transcript read
+    /// first.
+    fn opened(&mut self, seq: u64, task: TaskId) -> Option<Arc<str>> {
+        self.load(task);
+        let t = self.driver.state().task(task)?;
+        Some(encode_line(&OpenedLine {
+            kind: "opened",
+            seq,
+            view: self.view(t, usize::MAX),
+        }))
     }
 
     /// Queues `reply` for one client; a full queue marks it behind.
@@ -380,6 +407,10 @@ impl Server {
                 self.drop_client(client);
                 return;
             }
+            // The task a command follows comes with its transcript.
+            if let Some(task) = focus.as_deref().and_then(|f| self.find(f).ok()) {
+                self.load(task);
+            }
             let line = self.welcome(window, focus.as_deref(), false);
             if let Some(c) = self.clients.get_mut(&client) {
                 Self::send_to(c, line);
@@ -394,6 +425,21 @@ impl Server {
         if !welcomed {
             let message = "say hello first (with the protocol version)".into();
             self.send(client, &Reply::Failed { seq, message });
+            return;
+        }
+        if let Request::Open { id } = &message.request {
+            let line = self.find(id).and_then(|task| {
+                self.opened(seq, task)
+                    .ok_or_else(|| format!("{id} is gone"))
+            });
+            match line {
+                Ok(line) => {
+                    if let Some(c) = self.clients.get_mut(&client) {
+                        Self::send_to(c, line);
+                    }
+                }
+                Err(message) => self.send(client, &Reply::Failed { seq, message }),
+            }
             return;
         }
         let reply = match self.command(client, message.request) {
@@ -413,7 +459,9 @@ impl Server {
             Ok((task, wire))
         };
         let command = match request {
-            Request::Hello { .. } => return Ok(None),
+            // Answered in `request`.
+            Request::Hello { .. } | Request::Open { .. } => return Ok(None),
+
             Request::Launch { spec } => {
                 let spec = spec.to_spec()?;
                 let (task, step) = self.driver.launch(Self::now(), spec);

@@ -114,6 +114,10 @@ pub struct Recovery {
     pub removed_folders: Vec<String>,
     /// Leftover temp files of atomic writes, now removed.
     pub removed_temp_files: usize,
+    /// Every record as [`Store::list`] gives it, the ones marked
+    /// interrupted as they were saved: what a front end adopts, without
+    /// reading the store a second time.
+    pub records: Vec<TaskRecord>,
 }
 
 /// How old an unowned folder without a record, or a leftover temp file,
@@ -227,12 +231,15 @@ impl Store {
             let Some(id) = entry.file_name().to_str().map(str::to_string) else {
                 continue;
             };
-            if id.starts_with('.') || !entry.path().join(RECORD_FILE).exists() {
+            if id.starts_with('.') {
                 continue;
             }
             match self.load(&id) {
                 Ok(record) if record.status.is_final() => records.push(record),
                 Ok(record) => records.push(self.with_owner_checked(record)),
+                // A folder without a record yet (a corral is making it) is
+                // not a problem; only then is it looked at again.
+                Err(_) if !entry.path().join(RECORD_FILE).exists() => {}
                 Err(err) => problems.push(format!("{err:#}")),
             }
         }
@@ -367,9 +374,18 @@ impl Store {
     /// written just before the owner exited is never overwritten. Safe to
     /// run from several corrals at once.
     pub fn recover(&self) -> Recovery {
+        let mut recovery = self.recover_tasks();
+        self.remove_leftovers(&mut recovery);
+        recovery
+    }
+
+    /// [`Store::recover`] without the leftovers' clean-up (a look into
+    /// every task folder), which [`Store::remove_leftovers_later`] does
+    /// off the caller's thread: what a front end needs before it draws.
+    pub fn recover_tasks(&self) -> Recovery {
         let mut recovery = Recovery::default();
-        let (records, _) = self.list();
-        for listed in records {
+        let (mut records, _) = self.list();
+        for listed in records.iter_mut() {
             if listed.status.is_final() {
                 continue;
             }
@@ -386,6 +402,7 @@ impl Store {
                 continue;
             };
             if record.status.is_final() {
+                *listed = record;
                 continue;
             }
             if let Some(group) = &record.agent_group {
@@ -408,12 +425,32 @@ impl Store {
             }
             record.updated_ms = now_ms();
             match self.save(&record) {
-                Ok(()) => recovery.interrupted.push(record.id.clone()),
+                Ok(()) => {
+                    recovery.interrupted.push(record.id.clone());
+                    record.owner_seen_live = Some(false);
+                    *listed = record;
+                }
                 Err(err) => tracing::warn!(task = %record.id, "cannot mark interrupted: {err:#}"),
             }
         }
-        self.remove_leftovers(&mut recovery);
+        recovery.records = records;
         recovery
+    }
+
+    /// Removes what killed runs left behind ([`Store::recover`]'s
+    /// clean-up) on a thread of its own, a moment from now: a start with
+    /// thousands of stored tasks does not wait for it.
+    pub fn remove_leftovers_later(&self) {
+        let store = self.clone();
+        let spawned = std::thread::Builder::new()
+            .name("corral-tidy".into())
+            .spawn(move || {
+                std::thread::sleep(TIDY_AFTER);
+                store.remove_leftovers(&mut Recovery::default());
+            });
+        if let Err(err) = spawned {
+            tracing::warn!(%err, "cannot tidy the store");
+        }
     }
 
     /// Removes what killed runs left behind: task folders with no record
@@ -499,21 +536,35 @@ impl PrivateDir for std::fs::DirBuilder {
     }
 }
 
+/// What [`open_recording`] gives: the recorder, the store, notes for the
+/// user, and every stored record (as [`Recovery::records`]).
+pub type Opened = (
+    Option<Recorder>,
+    Option<Store>,
+    Vec<String>,
+    Vec<TaskRecord>,
+);
+
+/// How long the clean-up of leftovers waits after a front end started.
+const TIDY_AFTER: std::time::Duration = std::time::Duration::from_secs(2);
+
 /// Opens the task store in `dir`, cleans up after corrals that died, and
 /// starts recording: what every front end does at its start. A store that
 /// cannot be used costs the records, not the session: the recorder (and
 /// the store) are then `None`, and the notes say why, with what the clean-up
 /// killed, for the front end to show.
-pub fn open_recording(dir: &Path) -> (Option<Recorder>, Option<Store>, Vec<String>) {
+pub fn open_recording(dir: &Path) -> Opened {
     let mut notes = Vec::new();
     let store = match Store::open(dir) {
         Ok(store) => store,
         Err(err) => {
             notes.push(format!("tasks will not be stored: {err:#}"));
-            return (None, None, notes);
+            return (None, None, notes, Vec::new());
         }
     };
-    for (id, count, survivors) in &store.recover().killed {
+    let recovery = store.recover_tasks();
+    store.remove_leftovers_later();
+    for (id, count, survivors) in &recovery.killed {
         let survived = if *survivors > 0 {
             format!(" ({survivors} survived SIGKILL)")
         } else {
@@ -524,10 +575,10 @@ pub fn open_recording(dir: &Path) -> (Option<Recorder>, Option<Store>, Vec<Strin
         ));
     }
     match Recorder::start(store.clone()) {
-        Ok(recorder) => (Some(recorder), Some(store), notes),
+        Ok(recorder) => (Some(recorder), Some(store), notes, recovery.records),
         Err(err) => {
             notes.push(format!("tasks will not be stored: {err}"));
-            (None, Some(store), notes)
+            (None, Some(store), notes, recovery.records)
         }
     }
 }

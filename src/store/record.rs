@@ -20,6 +20,9 @@ use crate::worktree::Worktree;
 /// The record format version written by this build.
 pub const RECORD_VERSION: u32 = 1;
 
+/// The most of a prompt a summary keeps (its first line).
+pub const SUMMARY_PROMPT: usize = 200;
+
 /// A question the agent asked and, once given, its answer.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct QuestionEntry {
@@ -132,11 +135,12 @@ impl TaskRecord {
     /// corral is gone is `interrupted`. The owner's lock decides when the
     /// store checked it; otherwise the recorded owner pid does.
     pub fn effective_status(&self) -> TaskStatus {
-        let live = match self.owner_seen_live {
+        // A finished task's owner is not looked for (a look into /proc).
+        let live = || match self.owner_seen_live {
             Some(live) => live,
             None => self.owner.as_ref().is_some_and(ProcessId::is_alive),
         };
-        if self.status.is_final() || live {
+        if self.status.is_final() || live() {
             self.status
         } else {
             TaskStatus::Interrupted
@@ -158,6 +162,51 @@ impl TaskRecord {
             None => now_ms,
         };
         Some(end.saturating_sub(start))
+    }
+
+    /// This record made small for a list (a server's welcome): the
+    /// prompt's first line only (at most [`SUMMARY_PROMPT`] characters),
+    /// no agent options, questions or result. What a row shows (status,
+    /// title, agent, times, usage, the waiting question, the worktree)
+    /// stays.
+    pub fn summary(&self) -> TaskRecord {
+        let first = self
+            .prompt
+            .lines()
+            .map(str::trim)
+            .find(|l| !l.is_empty())
+            .unwrap_or("");
+        TaskRecord {
+            version: self.version,
+            id: self.id.clone(),
+            title: self.title.clone(),
+            prompt: first.chars().take(SUMMARY_PROMPT).collect(),
+            profile: self.profile.clone(),
+            agent: self.agent.clone(),
+            cwd: self.cwd.clone(),
+            options: AgentOptions::default(),
+            limits: self.limits,
+            status: self.status,
+            created_ms: self.created_ms,
+            started_ms: self.started_ms,
+            finished_ms: self.finished_ms,
+            updated_ms: self.updated_ms,
+            session_id: self.session_id.clone(),
+            model: self.model.clone(),
+            usage: self.usage.clone(),
+            questions: Vec::new(),
+            pending_question: self.pending_question.clone(),
+            exit: self.exit.clone(),
+            finish_reason: self.finish_reason.clone(),
+            result: None,
+            runs: self.runs,
+            archived: self.archived,
+            owner: self.owner.clone(),
+            agent_group: self.agent_group.clone(),
+            use_worktree: self.use_worktree,
+            worktree: self.worktree.clone(),
+            owner_seen_live: self.owner_seen_live,
+        }
     }
 
     /// The core task for this record (for a restarted front end), with

@@ -106,6 +106,12 @@ impl Cockpit {
             _ => None,
         };
         let mirrored = matches!(ev, Event::Mirror(_));
+        if let Event::Mirror(m) = &ev
+            && m.reset
+            && let Some(remote) = self.driver.executor.remote()
+        {
+            remote.forget_opening();
+        }
         // The cockpit reads transcripts from state; what was published is
         // the store's. Review answers go to the review.
         let step = self.driver.step(now_ms(), ev);
@@ -323,9 +329,15 @@ impl Cockpit {
         }
         self.app.now_ms = now_ms();
         self.app.sync(self.driver.state());
-        // A stored task's transcript is read when it is shown.
-        if let Some(task) = self.app.selected {
+        // A stored task's transcript is read when it is shown (from the
+        // store, or asked of its server).
+        let selected = self.app.selected;
+        if let Some(task) = selected {
             self.driver.load_transcript(now_ms(), task);
+        }
+        let (state, backend) = self.driver.parts();
+        if let Some(remote) = backend.remote() {
+            remote.open_shown(state, selected);
         }
         self.app.sync_answer(self.driver.state());
         let (app, state) = (&mut self.app, self.driver.state());

@@ -1,7 +1,7 @@
 //! One thread per host the cockpit is attached to: it connects (this
 //! machine's server through its socket, another host's through ssh),
-//! turns the server's snapshot and changes into [`Event::Mirror`] batches
-//! named by the host, and, when another host's connection drops or cannot
+//! turns the server's snapshot (task summaries), changes and opened tasks
+//! into [`Event::Mirror`] batches named by the host, and, when another host's connection drops or cannot
 //! be made, says so as the host's link state and tries again with backoff
 //! (0.25 s doubling to 8 s; a refusal such as another protocol version
 //! waits up to a minute), taking a fresh snapshot each time.
@@ -23,6 +23,8 @@ use tokio::sync::mpsc::Sender;
 
 use super::remote::Note;
 use crate::config::Host;
+use crate::core::task::Task;
+use crate::core::transcript::DEFAULT_TRANSCRIPT_CAP;
 use crate::core::{Event, LinkStatus, Mirror, TaskId};
 use crate::server::client::{ConnectError, Connection, connect_host, read_reply};
 use crate::server::protocol::{Reply, TaskView};
@@ -37,6 +39,9 @@ pub const BACKOFF_MAX: Duration = Duration::from_secs(8);
 pub const BACKOFF_REFUSED: Duration = Duration::from_secs(60);
 
 /// The mirror batch of a welcome's tasks: a fresh snapshot of `host`.
+/// A finished task comes as a summary of its record and is rebuilt from
+/// it, an unfinished one in the core's form; none has its transcript yet
+/// (the cockpit opens a task to read it).
 pub fn snapshot(host: &str, tasks: Vec<TaskView>, ids: &mut HashMap<String, TaskId>) -> Mirror {
     let mut mirror = Mirror {
         host: Some(host.to_string()),
@@ -46,14 +51,41 @@ pub fn snapshot(host: &str, tasks: Vec<TaskView>, ids: &mut HashMap<String, Task
     };
     ids.clear();
     for view in tasks {
-        let Some(core) = view.core else { continue };
-        ids.insert(view.task.id.clone(), core.id);
+        let Some(mut task) = mirror_task(&view) else {
+            continue;
+        };
+        task.transcript_stored = Some(task.runs);
+        ids.insert(view.task.id.clone(), task.id);
         mirror
             .events
-            .extend(view.events.into_iter().map(|e| (core.id, e)));
-        mirror.tasks.push(core);
+            .extend(view.events.into_iter().map(|e| (task.id, e)));
+        mirror.tasks.push(task);
     }
     mirror
+}
+
+/// The task a mirror keeps for `view`: its core form when sent, else the
+/// one its record makes (`None` for an agent kind this build lacks).
+pub fn mirror_task(view: &TaskView) -> Option<Task> {
+    if let Some(core) = &view.core {
+        return Some(core.clone());
+    }
+    // The cap is the mirror's own; redacted values stay out.
+    let mut task = view.task.to_task(DEFAULT_TRANSCRIPT_CAP, |_| None)?;
+    task.id = view.n;
+    Some(task)
+}
+
+/// The mirror batch of an opened task: it whole, with its transcript.
+fn opened(host: &str, view: TaskView, ids: &mut HashMap<String, TaskId>) -> Option<Mirror> {
+    let task = mirror_task(&view)?;
+    ids.insert(view.task.id.clone(), task.id);
+    Some(Mirror {
+        host: Some(host.to_string()),
+        transcripts: vec![(task.id, view.events, view.omitted)],
+        tasks: vec![task],
+        ..Mirror::default()
+    })
 }
 
 /// A link-state batch for `host`.
@@ -300,6 +332,12 @@ fn read_server(
                     .blocking_send(Event::Mirror(Box::new(mirror)))
                     .is_ok()
             }
+            Reply::Opened { view, .. } => match opened(name, *view, &mut ids) {
+                Some(mirror) => events
+                    .blocking_send(Event::Mirror(Box::new(mirror)))
+                    .is_ok(),
+                None => true,
+            },
             Reply::Raw { id, bytes } => notes.blocking_send(Note::Raw { host, id, bytes }).is_ok(),
             Reply::Done { seq, id } => notes.blocking_send(Note::Done { host, seq, id }).is_ok(),
             Reply::Failed { message, .. } => {

@@ -44,7 +44,7 @@ use crate::logging;
 use crate::paths::Paths;
 use crate::runtime::{KillWaits, Runtime, RuntimeConfig};
 use crate::server::hosts as server_hosts;
-use crate::store::{Recorder, Store, TaskRecord};
+use crate::store::{Store, TaskRecord};
 use app::App;
 use event_loop::{Cockpit, run_loop};
 use std::path::{Path, PathBuf};
@@ -91,7 +91,7 @@ pub fn configured_settings(
 
 /// Opens the task store, cleans up after corrals that died, and starts
 /// recording ([`crate::store::open_recording`]).
-pub fn open_recorder(paths: &Paths) -> (Option<Recorder>, Option<Store>, Vec<String>) {
+pub fn open_recorder(paths: &Paths) -> crate::store::Opened {
     crate::store::open_recording(&paths.tasks_dir())
 }
 
@@ -160,12 +160,8 @@ pub fn run(
     // Other hosts are reached after, each on a thread of its own: one that
     // is slow or down never holds the cockpit up.
     let server = if targets.contains(&server_hosts::Target::Local) {
-        match crate::server::client::connect_or_start(
-            &paths,
-            config_file,
-            crate::core::transcript::DEFAULT_TRANSCRIPT_CAP,
-            None,
-        ) {
+        // Summaries only: a task's transcript comes when it is opened.
+        match crate::server::client::connect_or_start(&paths, config_file, 0, None) {
             Ok(conn) => Some(conn),
             Err(err) => {
                 eprintln!("corral: {err:#}");
@@ -195,8 +191,8 @@ pub fn run(
         ..RuntimeConfig::default()
     };
     let detach = !switches.local;
-    let (mut recorder, store, notes) = match detach {
-        true => (None, None, Vec::new()),
+    let (mut recorder, store, notes, stored) = match detach {
+        true => (None, None, Vec::new(), Vec::new()),
         false => open_recorder(&paths),
     };
     let questions = (!detach).then(crate::questions::create).flatten();
@@ -232,7 +228,7 @@ pub fn run(
                             host_link::spawn_remote(
                                 index,
                                 host.clone(),
-                                crate::core::transcript::DEFAULT_TRANSCRIPT_CAP,
+                                0,
                                 tx.clone(),
                                 notes_tx.clone(),
                             )?;
@@ -254,12 +250,11 @@ pub fn run(
         // unfinished ones of dead corrals as interrupted; archived ones stay
         // on disk. A task another live corral runs is theirs: never adopted.
         if let Some(store) = &store {
-            let (mut records, _) = store.list();
-            records.sort_by_key(|r| r.created_ms);
+            // As the store's recovery listed them (read once, oldest first).
             let ours = |r: &&TaskRecord| {
                 !r.archived && (r.status.is_final() || !store.owned_elsewhere(&r.id))
             };
-            for record in records.iter().filter(ours) {
+            for record in stored.iter().filter(ours) {
                 driver.adopt(event_loop::now_ms(), record, Some(&config));
             }
         }

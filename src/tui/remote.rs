@@ -6,10 +6,13 @@
 //! snapshots and changes into [`crate::core::Event::Mirror`] batches,
 //! stepped through `update` like any event (so `update` stays the only
 //! writer), and the user's commands go to the server of the task's own
-//! host instead of into the local `update`. Never runs an agent, never
+//! host instead of into the local `update`. The snapshot has no
+//! transcripts: the ones the cockpit shows are asked for with `open`
+//! ([`Remote::open_shown`]). Never runs an agent, never
 //! blocks the loop on this machine's socket for long (writes have a
 //! timeout); a host not connected refuses at once with a message.
 
+use std::collections::HashSet;
 use std::io::Write;
 use std::time::Duration;
 
@@ -111,6 +114,8 @@ pub struct Remote {
     watched: Option<(usize, String, TaskId)>,
     /// Whether the servers are asked for their agents' process costs.
     watch_costs: bool,
+    /// Tasks (the mirror's ids) asked for with `open`, not answered yet.
+    opening: HashSet<TaskId>,
 }
 
 impl Remote {
@@ -127,6 +132,7 @@ impl Remote {
                 .collect(),
             watched: None,
             watch_costs: false,
+            opening: HashSet::new(),
         }
     }
 
@@ -302,6 +308,41 @@ impl Remote {
         if let Some((host, id, _)) = now {
             let _ = self.send(host, Request::WatchRaw { id: Some(id) });
         }
+    }
+
+    /// Asks the servers for the transcripts the cockpit shows and does not
+    /// have yet: the selected task's, and every unfinished task's (their
+    /// rows and tiles follow them live). Each is asked for once, until its
+    /// answer comes or a snapshot replaces the tasks
+    /// ([`Remote::forget_opening`]).
+    pub fn open_shown(&mut self, state: &State, selected: Option<TaskId>) {
+        let unread = |id: &TaskId| {
+            state
+                .task(*id)
+                .is_some_and(|t| t.transcript_stored.is_some())
+        };
+        self.opening.retain(unread);
+        let wanted: Vec<TaskId> = state
+            .tasks
+            .iter()
+            .filter(|t| t.transcript_stored.is_some())
+            .filter(|t| Some(t.id) == selected || !t.status.is_final())
+            .map(|t| t.id)
+            .filter(|id| !self.opening.contains(id))
+            .collect();
+        for task in wanted {
+            let Ok((host, id)) = self.place(state, task) else {
+                continue;
+            };
+            if self.send(host, Request::Open { id }).is_ok() {
+                self.opening.insert(task);
+            }
+        }
+    }
+
+    /// A snapshot came: what was asked for may never be answered.
+    pub fn forget_opening(&mut self) {
+        self.opening.clear();
     }
 
     /// The mirror's id of the watched task, when `id` of `host` is it.

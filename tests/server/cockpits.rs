@@ -3,7 +3,8 @@
 //! approval answered in one closes in the other; typing into a `command`
 //! task and its raw view go through the server; the server's desktop
 //! notifications while nobody is attached, and only one notification per
-//! waiting task while a cockpit is; `corral attach` answering at a terminal.
+//! waiting task while a cockpit is; `corral attach` answering at a terminal;
+//! stored tasks listed at once and their transcripts read when opened.
 
 use super::*;
 
@@ -275,4 +276,55 @@ fn attach_at_a_terminal_asks_the_waiting_question_once_and_sends_the_answer() {
     let end = t.wait_for("the agent going on", |s| s.contains("the tool was allow"));
     assert!(end.contains("✓ allowed"), "{end}");
     home.wait_status(&id, "succeeded");
+}
+
+#[test]
+fn a_cockpit_lists_every_stored_task_at_once_and_reads_a_transcript_when_opened() {
+    if !available() {
+        return;
+    }
+    let home = Home::new();
+    // Three tasks from earlier, stored by `corral run` (no server yet). The
+    // second line of each prompt is in its transcript only: the list's
+    // summaries carry the first.
+    let titles = ["stored task one", "stored task two", "stored task three"];
+    for (n, title) in titles.iter().enumerate() {
+        let mut run = home.corral(&[
+            "run",
+            "--agent-bin",
+            fixtures().join("fake_claude.sh").to_str().unwrap(),
+            "--",
+            &format!("{title}\nsecret word pelican-{n}"),
+        ]);
+        run.env("FAKE_AGENT", "replay.sh").env(
+            "FAKE_AGENT_ARGS",
+            fixtures().join("claude_tool.jsonl").to_str().unwrap(),
+        );
+        let out = run_bounded(run);
+        assert!(out.status.success(), "{out:?}");
+    }
+    home.start_server(&[]);
+    let t = tmux::Tmux::start(&home.terminal_line(&[], &[]), 103, 30);
+    let listed = t.wait_for("every stored task listed", |s| rows(s, &titles).len() == 3);
+    assert!(
+        rows(&listed, &titles)
+            .iter()
+            .all(|(status, _)| status == "succeeded"),
+        "{listed}"
+    );
+    // The selected task's transcript came from the server on demand, and
+    // so does the next one's when it is selected.
+    let pelican = |s: &str| (0..3).find(|n| s.contains(&format!("pelican-{n}")));
+    let first = t.wait_for("the selected task's transcript", |s| {
+        pelican(s).is_some() && s.contains("The tool finished")
+    });
+    let was = pelican(&first).unwrap();
+    let key = if was == 0 { "j" } else { "k" };
+    t.keys(&[key]);
+    let next = t.wait_for("another task's transcript", |s| {
+        pelican(s).is_some_and(|n| n != was) && s.contains("The tool finished")
+    });
+    assert!(!next.contains(&format!("pelican-{was}")), "{next}");
+    t.keys(&["q"]);
+    assert!(wait_until(Duration::from_secs(10), || !t.alive()));
 }

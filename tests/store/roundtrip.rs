@@ -229,6 +229,48 @@ fn a_recorded_task_comes_back_whole() {
             .any(|e| matches!(e, AgentEvent::Answered { decision, .. } if decision == "deny"))
     );
 
+    // A server's welcome lists it as a summary: what its row shows, not
+    // the prompt's rest, the options, the questions or the result; a
+    // cockpit rebuilds the same row from it and asks for the rest (and the
+    // transcript) when the task is opened.
+    let s = r.summary();
+    assert_eq!(
+        (s.id.as_str(), s.title.as_str(), s.agent.as_str(), s.status),
+        (
+            id.as_str(),
+            "fix the flaky test",
+            "claude",
+            TaskStatus::Succeeded
+        )
+    );
+    assert_eq!(s.prompt, "fix the flaky test");
+    assert_eq!(
+        (s.started_ms, s.finished_ms, s.runs, &s.usage, &s.model),
+        (r.started_ms, r.finished_ms, r.runs, &r.usage, &r.model)
+    );
+    assert_eq!(s.options, AgentOptions::default());
+    assert!(s.questions.is_empty() && s.result.is_none());
+    let view = corral::server::protocol::TaskView {
+        task: s,
+        n: 12,
+        core: None,
+        events: Vec::new(),
+        omitted: 0,
+    };
+    let line = serde_json::to_string(&view).unwrap();
+    assert!(
+        !line.contains("sk-test") && !line.contains("and more"),
+        "{line}"
+    );
+    let row = corral::tui::host_link::mirror_task(&serde_json::from_str(&line).unwrap())
+        .expect("a claude task");
+    assert_eq!(row.id, 12);
+    assert_eq!(row.title(), "fix the flaky test");
+    assert_eq!(row.status, TaskStatus::Succeeded);
+    assert_eq!(row.usage.cost_usd, Some(0.25));
+    assert_eq!(row.elapsed_ms(9_000), 3_000);
+    assert_eq!(row.short_id.as_deref(), Some(id.as_str()));
+
     // Private: 0700 directories, 0600 files.
     assert_eq!(mode(store.dir()), 0o700);
     assert_eq!(mode(&store.task_dir(&id)), 0o700);
