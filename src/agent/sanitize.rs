@@ -35,10 +35,20 @@ const C1_STRING_OPENERS: [char; 4] = ['\u{90}', '\u{98}', '\u{9e}', '\u{9f}'];
 /// [`is_invisible`], which become a visible [`placeholder`].
 pub fn sanitize_line(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
-    let mut chars = s.chars().peekable();
-    while let Some(c) = chars.next() {
+    let mut rest = s;
+    loop {
+        // Most text is printable ASCII: copied a run at a time.
+        let plain = rest
+            .bytes()
+            .position(|b| !(b' '..=b'~').contains(&b))
+            .unwrap_or(rest.len());
+        out.push_str(&rest[..plain]);
+        let mut chars = rest[plain..].chars();
+        let Some(c) = chars.next() else {
+            break;
+        };
         match c {
-            '\u{1b}' => match chars.peek().copied() {
+            '\u{1b}' => match peek(&chars) {
                 Some('[') => {
                     chars.next();
                     skip_csi(&mut chars);
@@ -53,11 +63,8 @@ pub fn sanitize_line(s: &str) -> String {
                 }
                 Some(n) if ('\u{20}'..='\u{2f}').contains(&n) => {
                     // Intermediate bytes (`(`, `#`, ` `, ...) then one final byte.
-                    while chars
-                        .next_if(|c| ('\u{20}'..='\u{2f}').contains(c))
-                        .is_some()
-                    {}
-                    chars.next_if(|c| ('\u{30}'..='\u{7e}').contains(c));
+                    while next_if(&mut chars, |c| ('\u{20}'..='\u{2f}').contains(&c)) {}
+                    next_if(&mut chars, |c| ('\u{30}'..='\u{7e}').contains(&c));
                 }
                 Some(n) if ('\u{30}'..='\u{7e}').contains(&n) => {
                     // Two-byte sequence: `ESC 7`, `ESC =`, `ESC c`, ...
@@ -75,8 +82,25 @@ pub fn sanitize_line(s: &str) -> String {
             c if is_invisible(c) => out.push_str(&placeholder(c)),
             c => out.push(c),
         }
+        rest = chars.as_str();
     }
     out
+}
+
+/// The next character, left in place.
+fn peek(chars: &std::str::Chars<'_>) -> Option<char> {
+    chars.clone().next()
+}
+
+/// Takes the next character if `ok` says so; returns whether it did.
+fn next_if(chars: &mut std::str::Chars<'_>, ok: impl Fn(char) -> bool) -> bool {
+    match peek(chars) {
+        Some(c) if ok(c) => {
+            chars.next();
+            true
+        }
+        _ => false,
+    }
 }
 
 /// Characters that draw nothing, or reorder the text around them, in a
@@ -135,23 +159,20 @@ fn needs_json_escape(c: char) -> bool {
 /// intermediate bytes (0x20..0x2F), then one final byte (0x40..0x7E). A
 /// character that fits none of these ends the sequence and is left for the
 /// caller.
-fn skip_csi(chars: &mut std::iter::Peekable<std::str::Chars<'_>>) {
-    while chars
-        .next_if(|c| ('\u{20}'..='\u{3f}').contains(c))
-        .is_some()
-    {}
-    chars.next_if(|c| ('\u{40}'..='\u{7e}').contains(c));
+fn skip_csi(chars: &mut std::str::Chars<'_>) {
+    while next_if(chars, |c| ('\u{20}'..='\u{3f}').contains(&c)) {}
+    next_if(chars, |c| ('\u{40}'..='\u{7e}').contains(&c));
 }
 
 /// Skips a control string up to and including its terminator: ST (`ESC \`
 /// or U+009C), and BEL too when `bel_ends` (OSC). Without a terminator the
 /// rest of the text is skipped.
-fn skip_string(chars: &mut std::iter::Peekable<std::str::Chars<'_>>, bel_ends: bool) {
+fn skip_string(chars: &mut std::str::Chars<'_>, bel_ends: bool) {
     while let Some(c) = chars.next() {
         match c {
             '\u{7}' if bel_ends => return,
             C1_ST => return,
-            '\u{1b}' if chars.next_if_eq(&'\\').is_some() => return,
+            '\u{1b}' if next_if(chars, |c| c == '\\') => return,
             // Anything else, a stray ESC included, belongs to the string and
             // is dropped: resuming output mid-sequence could leak its tail.
             _ => {}
