@@ -15,7 +15,8 @@ agents (tests/fixtures/agents) and measures what a user pays for:
            screen shows the change (tmux's own echo is the floor).
   start    time to the first frame with 1,000 and 10,000 stored tasks
            (cloned from one real stored task), in a PTY of its own.
-  idle     corral's CPU over 10 s with 16 finished and 4 waiting tasks.
+  idle     corral's CPU over 60 s (CORRAL_BENCH_IDLE_SECONDS) with 16 finished
+           and 4 waiting tasks.
   server   the corral server: its CPU over 10 s with 16 finished and 4
            waiting tasks (blocked on an approval) and no cockpit, and the first frame of a cockpit
            attaching to a running server that holds 1,000 stored tasks.
@@ -384,7 +385,8 @@ def bench_start(_work):
 
 
 def bench_idle(work):
-    print("\n## idle: corral's CPU over 10 s with 16 finished and 4 waiting tasks")
+    seconds = int(os.environ.get("CORRAL_BENCH_IDLE_SECONDS", "60"))
+    print(f"\n## idle: corral's CPU over {seconds} s with 16 finished and 4 waiting tasks")
     home = fresh_home()
     c = Cockpit(home, "--agent command --agent-bin sh")
     try:
@@ -395,9 +397,9 @@ def bench_idle(work):
         c.wait(lambda s: s.count("succeeded") >= 16, "16 finished", timeout=60)
         time.sleep(3)
         before = cpu_seconds(c.pid)
-        time.sleep(10)
+        time.sleep(seconds)
         used = cpu_seconds(c.pid) - before
-        print(f"| idle CPU | {used / 10 * 100:.2f} % ({used:.2f} CPU-s in 10 s) |", flush=True)
+        print(f"| idle CPU | {used / seconds * 100:.2f} % ({used:.2f} CPU-s in {seconds} s) |", flush=True)
     finally:
         c.close()
         shutil.rmtree(home, ignore_errors=True)

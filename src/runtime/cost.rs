@@ -237,7 +237,16 @@ fn children_of(pid: i32) -> Vec<i32> {
 /// descendants, each read once. An idle cockpit on a busy machine reads a
 /// few files a second instead of every process's.
 fn read_trees(me: i32, roots: &[i32]) -> Vec<Proc> {
-    let mut stack = children_of(me);
+    // Orphans reparent to the subreaper's first live thread, its main one
+    // (the agents themselves, forked by other threads, are in `roots`):
+    // corral's many threads need not be read each time.
+    let mut stack: Vec<i32> = std::fs::read_to_string(format!("/proc/{me}/task/{me}/children"))
+        .map(|text| {
+            text.split_whitespace()
+                .filter_map(|p| p.parse().ok())
+                .collect()
+        })
+        .unwrap_or_default();
     stack.extend(roots);
     let mut done = HashSet::new();
     let mut out = Vec::new();
