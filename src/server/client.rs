@@ -50,12 +50,27 @@ pub enum ConnectError {
     Io(#[from] io::Error),
 }
 
-/// What the server said in its welcome.
-#[derive(Debug, Clone)]
+/// What the server said in its welcome (read from the `welcome` line
+/// directly, its other fields ignored).
+#[derive(Debug, Clone, serde::Deserialize)]
 pub struct Welcome {
     pub corral: String,
     pub pid: u32,
     pub tasks: Vec<TaskView>,
+}
+
+/// The first line of a server's answer, read loosely: what every
+/// version's answer has.
+#[derive(serde::Deserialize)]
+struct Head {
+    #[serde(rename = "type", default)]
+    kind: String,
+    #[serde(default)]
+    protocol: u32,
+    #[serde(default)]
+    corral: Option<String>,
+    #[serde(default)]
+    message: Option<String>,
 }
 
 /// A connection that said hello.
@@ -194,37 +209,35 @@ fn handshake_keeping(
         )));
     }
     // Read loosely first: a server of another version may send a welcome
-    // this build cannot parse, but its type and version are always there.
-    let value: serde_json::Value = serde_json::from_str(&first).map_err(|_| {
+    // this build cannot parse, but its type and version are always there
+    // (the tasks are skipped, not built, and read once, into their types,
+    // when the versions agree).
+    let value: Head = serde_json::from_str(&first).map_err(|_| {
         ConnectError::Refused(format!(
             "not a corral server: it said `{}`",
             crate::present::truncate(first.trim(), 120)
         ))
     })?;
-    let kind = value["type"].as_str().unwrap_or_default();
-    let server_protocol = value["protocol"].as_u64().unwrap_or(0) as u32;
-    let server_version = value["corral"].as_str().unwrap_or("unknown").to_string();
+    let kind = value.kind.as_str();
+    let server_protocol = value.protocol;
+    let server_version = value.corral.unwrap_or_else(|| "unknown".into());
     match kind {
         "refused" => Err(ConnectError::Refused(
-            value["message"]
-                .as_str()
-                .unwrap_or("the server refused this client")
-                .to_string(),
+            value
+                .message
+                .unwrap_or_else(|| "the server refused this client".into()),
         )),
-        "mismatch" => Err(ConnectError::Refused(
-            value["message"]
-                .as_str()
-                .map(str::to_string)
-                .unwrap_or_else(|| mismatch_message(&server_version, server_protocol)),
-        )),
+        "mismatch" => {
+            Err(ConnectError::Refused(value.message.unwrap_or_else(|| {
+                mismatch_message(&server_version, server_protocol)
+            })))
+        }
         "welcome" if server_protocol != PROTOCOL => Err(ConnectError::Refused(mismatch_message(
             &server_version,
             server_protocol,
         ))),
-        "welcome" => match serde_json::from_value::<Reply>(value) {
-            Ok(Reply::Welcome {
-                corral, pid, tasks, ..
-            }) => Ok(Connection {
+        "welcome" => match serde_json::from_str::<Welcome>(&first) {
+            Ok(Welcome { corral, pid, tasks }) => Ok(Connection {
                 reader: Some(reader),
                 writer,
                 next_seq: 1,

@@ -9,7 +9,8 @@
 //! says something moved: a task folder made or removed in the store, or, in
 //! the folder of a task another corral runs (or one still being made), its
 //! record put in place or its lock file closed by its exiting owner. A
-//! burst is waited out ([`QUIET`]) before one scan. Nothing ticks while
+//! burst is waited out ([`QUIET`]) before one scan; the first waits for the
+//! cockpit's first frame ([`FIRST_LOOK_AFTER`]). Nothing ticks while
 //! nothing moves; where inotify is unavailable the store is polled every
 //! [`POLL`] instead and the list's heading says so.
 //!
@@ -37,6 +38,10 @@ pub const QUIET: Duration = Duration::from_millis(100);
 
 /// The longest a stream of changes delays a scan.
 const QUIET_AT_MOST: Duration = Duration::from_secs(1);
+/// The first look waits this long: it looks into every task folder, and
+/// the cockpit's first frame, drawn meanwhile, must not wait for it on a
+/// busy machine with thousands of stored tasks.
+const FIRST_LOOK_AFTER: Duration = Duration::from_millis(300);
 
 /// One task of another corral, as its record says.
 #[derive(Debug, Clone, PartialEq)]
@@ -135,6 +140,7 @@ pub fn watch(store: Store, ours: Vec<i32>, tx: tokio::sync::mpsc::Sender<Seen>) 
     let spawned = std::thread::Builder::new()
         .name("corral-elsewhere".into())
         .spawn(move || {
+            std::thread::sleep(FIRST_LOOK_AFTER);
             let mut last = Vec::new();
             if let Err(err) = follow(&store, &ours, &tx, &mut last) {
                 tracing::warn!(%err, "cannot watch the store with inotify: polling it");
