@@ -1,12 +1,13 @@
 //! UI state behaviour: following the tail, scrolling back while the stream
-//! goes on, search, mouse selection, kill and quit confirmations, the form
+//! goes on, search, mouse selection, kill and quit confirmations (open
+//! sessions of finished tasks included), the form
 //! launching a task, and the raw view through the VT emulator.
 
 mod tui_support;
 
 use corral::core::event::AgentEvent;
-use corral::core::{Settings, State};
-use corral::tui::app::{Intent, Overlay};
+use corral::core::{Command, Event, Settings, State, update};
+use corral::tui::app::{App, Intent, Overlay};
 use corral::tui::keymap::{Action, Mode};
 use tui_support::*;
 
@@ -171,7 +172,7 @@ fn quit_asks_while_agents_run_and_kills_them_all() {
     let mut a = app(80, 24, true);
     a.handle(Action::Quit, &s);
     assert!(matches!(a.overlay, Overlay::ConfirmQuit));
-    assert!(screen(&a, &s).contains("2 agent(s) still running"));
+    assert!(screen(&a, &s).contains("2 agents still running"));
     let intents = a.handle(Action::Confirm, &s);
     assert_eq!(intents, vec![Intent::Kill(2), Intent::Kill(5)]);
     assert!(a.quitting && !a.exit);
@@ -179,16 +180,109 @@ fn quit_asks_while_agents_run_and_kills_them_all() {
     let (mut idle, id) = chatty(1);
     let mut asked = app(80, 24, true);
     asked.handle(Action::Quit, &idle);
-    assert!(screen(&asked, &idle).contains("1 agent(s) still running"));
+    assert!(screen(&asked, &idle).contains("1 agent still running"));
     exit(&mut idle, T0 + 10, id, Some(0), None);
     // The last agent finished while the question was open: it says so,
-    // not "0 agent(s) still running".
+    // not "0 agents still running".
     let s = screen(&asked, &idle);
     assert!(s.contains("Every agent has finished. Quit?"), "{s}");
-    assert!(!s.contains("0 agent(s)"), "{s}");
+    assert!(!s.contains("0 agents"), "{s}");
     let mut b = app(80, 24, true);
     assert_eq!(b.handle(Action::Quit, &idle), vec![]);
     assert!(b.exit, "nothing runs: quit at once");
+}
+
+#[test]
+fn kill_on_a_finished_task_with_an_open_session_closes_the_session() {
+    let mut s = State::new(Settings::default());
+    let id = open_session(&mut s, T0, "fix it");
+    let t = s.task(id).unwrap();
+    assert!(
+        t.status.is_final() && t.process_alive,
+        "the session is open"
+    );
+    let mut a = app(100, 30, true);
+    a.sync(&s);
+    a.select(id);
+    a.handle(Action::KillAsk, &s);
+    assert!(matches!(a.overlay, Overlay::ConfirmKill(i) if i == id));
+    let asked = screen(&a, &s);
+    assert!(
+        asked.contains("Close the open session of #1") && asked.contains("It stays succeeded"),
+        "{asked}"
+    );
+    assert_eq!(a.handle(Action::Confirm, &s), vec![Intent::Kill(id)]);
+    assert_eq!(a.handle(Action::KillNow, &s), vec![Intent::Kill(id)]);
+    // The core closes it: the status stays, the pane says so.
+    update(
+        &mut s,
+        T0 + 1_000,
+        Event::Command(Command::Kill { task: id }),
+    );
+    assert_eq!(s.task(id).unwrap().status.name(), "succeeded");
+    let shown = screen(&a, &s);
+    assert!(
+        shown.contains("session closed, a follow-up resumes it"),
+        "{shown}"
+    );
+    // Once its agent is gone there is nothing left to kill.
+    exit(&mut s, T0 + 1_100, id, Some(0), None);
+    assert_eq!(a.handle(Action::KillNow, &s), vec![]);
+}
+
+#[test]
+fn stop_all_counts_open_sessions_and_closes_them() {
+    let mut s = State::new(Settings::default());
+    let first = launch(&mut s, T0, "one");
+    let second = launch(&mut s, T0, "two");
+    let done = open_session(&mut s, T0, "three");
+    let mut a = app(100, 30, true);
+    a.detach = true;
+    a.handle(Action::QuitAll, &s);
+    assert!(matches!(a.overlay, Overlay::ConfirmQuit));
+    let asked = screen(&a, &s);
+    assert!(
+        asked.contains("2 agents and 1 open session run in the server. Stop them")
+            && asked.contains("all and quit?"),
+        "{asked}"
+    );
+    assert_eq!(
+        a.handle(Action::Confirm, &s),
+        vec![
+            Intent::Kill(first),
+            Intent::Kill(second),
+            Intent::Kill(done)
+        ]
+    );
+    assert!(a.quitting && !a.exit);
+
+    // Every task finished, a session open: `Q` closes it without asking,
+    // and the cockpit waits for it to go; `q` only detaches.
+    let mut s = State::new(Settings::default());
+    let done = open_session(&mut s, T0, "three");
+    let mut detach = app(100, 30, true);
+    detach.detach = true;
+    assert_eq!(detach.handle(Action::Quit, &s), vec![]);
+    assert!(detach.exit && !detach.quitting);
+    let mut stop = app(100, 30, true);
+    stop.detach = true;
+    assert_eq!(stop.handle(Action::QuitAll, &s), vec![Intent::Kill(done)]);
+    assert!(stop.quitting && !stop.exit && matches!(stop.overlay, Overlay::None));
+    assert!(App::anything_to_stop(&s));
+    update(
+        &mut s,
+        T0 + 1_000,
+        Event::Command(Command::Kill { task: done }),
+    );
+    assert!(App::anything_to_stop(&s), "closing, not gone yet");
+    exit(&mut s, T0 + 1_100, done, Some(0), None);
+    assert!(!App::anything_to_stop(&s));
+    // With --local the session ends with the cockpit: no question.
+    let mut s = State::new(Settings::default());
+    open_session(&mut s, T0, "three");
+    let mut local = app(100, 30, true);
+    assert_eq!(local.handle(Action::QuitAll, &s), vec![]);
+    assert!(local.exit);
 }
 
 #[test]

@@ -237,9 +237,9 @@ pub enum TimerKind {
     /// deadline (ms since the epoch) it was armed with, so a timer of an
     /// earlier arming is known stale.
     IdleClose { at_ms: u64 },
-    /// A session closed for idleness (stdin closed) is still running after
-    /// a grace: run `runs` of the task gets the kill ladder.
-    IdleKill { run: u32 },
+    /// A session closed (stdin closed: idle, or by the user) is still
+    /// running after a grace: run `run` of the task gets the kill ladder.
+    ClosedKill { run: u32 },
 }
 
 /// Something the runtime must do.

@@ -244,7 +244,7 @@ impl Task {
             live: LiveTurns::default(),
             plan: Vec::new(),
             idle_close_at_ms: None,
-            idle_closed_after_ms: None,
+            session_closed: None,
         }
     }
 }
@@ -363,10 +363,22 @@ pub struct Task {
     /// since the epoch) unless something happens first.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub idle_close_at_ms: Option<u64>,
-    /// The live session was closed after this long idle (ms); the next
-    /// follow-up resumes it from the session id and says so.
+    /// The live session of the finished task was closed (idle, or by the
+    /// user); the next follow-up resumes it from the session id and says
+    /// why it was closed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub idle_closed_after_ms: Option<u64>,
+    pub session_closed: Option<SessionClosed>,
+}
+
+/// Why the live session of a finished task was closed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SessionClosed {
+    /// It was idle this long (ms).
+    Idle { after_ms: u64 },
+    /// The user stopped it: a kill of the finished task, quitting with
+    /// `Q`, or `corral server stop`.
+    ByUser,
 }
 
 /// How the agent judged its last turn.

@@ -111,7 +111,7 @@ fn apply(state: &mut Stepper<'_>, now_ms: u64, event: Event) -> Vec<Effect> {
                 start_queued(state, now_ms)
             }
             TimerKind::IdleClose { at_ms } => idle_close_fired(state, task, now_ms, at_ms),
-            TimerKind::IdleKill { run } => idle_kill_fired(state, task, run),
+            TimerKind::ClosedKill { run } => closed_kill_fired(state, task, run),
         },
         Event::Agent { task, event } => {
             if let Some(t) = state.task_mut(task) {
@@ -227,7 +227,8 @@ fn command(state: &mut Stepper<'_>, now_ms: u64, cmd: Command) -> Vec<Effect> {
                     }
                     kill_ladder(t)
                 }
-                _ => vec![],
+                // Finished, its live session still open: it is closed.
+                _ => kill_finished(state, task),
             }
         }
         Command::Answer { task, answer } => answer_question(state, now_ms, task, answer, "user"),
@@ -468,6 +469,14 @@ fn follow_up(state: &mut Stepper<'_>, now_ms: u64, task: TaskId, text: String) -
         bytes.push(b'\r');
         return vec![Effect::WriteInput { task, bytes }];
     }
+    if t.process_alive && t.session_closed.is_some() {
+        publish_error(
+            state,
+            task,
+            "the session is closing; send the message again once it has closed".into(),
+        );
+        return vec![];
+    }
     if t.process_alive {
         // A turn is still going on a channel that takes no messages.
         publish_error(
@@ -545,10 +554,10 @@ fn relaunch(state: &mut Stepper<'_>, now_ms: u64, task: TaskId, message: String)
     t.last_turn = None;
     t.pending_question = None;
     t.exit = None;
-    let idle_note = idle_resume_note(t, options.resume.as_deref());
+    let closed_note = closed_resume_note(t, options.resume.as_deref());
     let note = one_shot_resume_note(t, &options);
     let effect = spawn_effect(t, &options, &prompt, question_dir.as_deref(), now_ms);
-    if let Some(line) = idle_note {
+    if let Some(line) = closed_note {
         publish(state, task, AgentEvent::Notice { line });
     }
     publish(state, task, AgentEvent::UserMessage { text: message });
@@ -568,7 +577,7 @@ fn spawn_effect(
 ) -> Effect {
     t.runs += 1;
     t.idle_close_at_ms = None;
-    t.idle_closed_after_ms = None;
+    t.session_closed = None;
     if t.started_ms.is_none() {
         t.started_ms = Some(now_ms);
     }

@@ -1,25 +1,29 @@
-//! Idle live sessions: a live session (claude's stream-json, codex
-//! app-server, ACP) whose turn ended and that waits on nothing is closed
-//! once it has been idle for [`Settings::idle_close_ms`](super::super::Settings);
-//! the next follow-up resumes it from its session id, and the pane says so
+//! Live sessions of finished tasks: a live session (claude's stream-json,
+//! codex app-server, ACP) whose turn ended keeps its agent for follow-ups
+//! until it is closed, either once it has been idle for
+//! [`Settings::idle_close_ms`](super::super::Settings) or when the user
+//! stops it (a kill of the finished task, `Q`, `corral server stop`). The
+//! next follow-up resumes it from its session id, and the pane says so
 //! both times.
 //!
-//! The deadline is armed when a turn ends, as one timer
+//! The idle deadline is armed when a turn ends, as one timer
 //! ([`TimerKind::IdleClose`]) that carries the deadline it was armed with:
 //! a timer of an earlier arming is stale and does nothing. A session that
 //! is no longer idle when its timer fires (a follow-up went out, a question
 //! came, it exited) is left alone; one the agent wrote to meanwhile is given
 //! the rest of its idle time from then by a new timer. Closing is the
 //! protocol's end of conversation (stdin closed), then, if the agent is
-//! still there after a grace, the kill ladder. The task keeps the status
-//! its turn ended with: an idle session is never shown as running.
+//! still there after a grace, the kill ladder; a second kill while it
+//! closes runs the ladder at once. The task keeps the status its turn
+//! ended with: a closed (or idle) session is never shown as running.
 //!
 //! Pure: part of `update`; never polls, never reads the clock.
 
 use super::*;
+use crate::core::task::SessionClosed;
 
-/// How long a session closed for idleness may take to exit on its own
-/// before it gets the kill ladder.
+/// How long a closed session may take to exit on its own before it gets
+/// the kill ladder.
 pub(super) const IDLE_CLOSE_GRACE_MS: u64 = 5_000;
 
 /// The configured idle time, when sessions are closed at all.
@@ -100,33 +104,60 @@ pub(super) fn idle_close_fired(
         }];
     }
     t.idle_close_at_ms = None;
-    t.idle_closed_after_ms = Some(idle);
+    close_session(state, task, SessionClosed::Idle { after_ms: idle })
+}
+
+/// Closes `task`'s open session for `why`: the end of conversation now,
+/// the kill ladder after a grace; the pane says so.
+fn close_session(state: &mut Stepper<'_>, task: TaskId, why: SessionClosed) -> Vec<Effect> {
+    let Some(t) = state.task_mut(task) else {
+        return vec![];
+    };
+    t.session_closed = Some(why);
     t.stdin_open = false;
     let run = t.runs;
-    let line = format!(
-        "idle for {}: session closed, a follow-up resumes it",
-        idle_words(idle)
-    );
+    let line = match why {
+        SessionClosed::Idle { after_ms } => format!(
+            "idle for {}: session closed, a follow-up resumes it",
+            idle_words(after_ms)
+        ),
+        SessionClosed::ByUser => "session closed, a follow-up resumes it".to_string(),
+    };
     publish(state, task, AgentEvent::Notice { line });
     vec![
         Effect::CloseStdin { task },
         Effect::Timer {
             task,
             after_ms: IDLE_CLOSE_GRACE_MS,
-            kind: TimerKind::IdleKill { run },
+            kind: TimerKind::ClosedKill { run },
         },
     ]
 }
 
-/// [`TimerKind::IdleKill`] fired: the agent of run `run`, closed for
-/// idleness, has not exited by itself; the kill ladder ends it.
-pub(super) fn idle_kill_fired(state: &mut Stepper<'_>, task: TaskId, run: u32) -> Vec<Effect> {
+/// The user's kill of a finished task whose agent is still there: its open
+/// session is closed as an idle one would be (the status stays, a
+/// follow-up resumes it); an agent already on its way out (a session
+/// closing, a kill under way) gets the kill ladder at once.
+pub(super) fn kill_finished(state: &mut Stepper<'_>, task: TaskId) -> Vec<Effect> {
+    let Some(t) = state.task_mut(task) else {
+        return vec![];
+    };
+    if !t.process_alive {
+        return vec![];
+    }
+    if idles(t) {
+        t.idle_close_at_ms = None;
+        return close_session(state, task, SessionClosed::ByUser);
+    }
+    vec![Effect::Kill { task }]
+}
+
+/// [`TimerKind::ClosedKill`] fired: the agent of run `run`, whose session
+/// was closed, has not exited by itself; the kill ladder ends it.
+pub(super) fn closed_kill_fired(state: &mut Stepper<'_>, task: TaskId, run: u32) -> Vec<Effect> {
     match state.task(task) {
         Some(t)
-            if t.runs == run
-                && t.process_alive
-                && !t.stdin_open
-                && t.idle_closed_after_ms.is_some() =>
+            if t.runs == run && t.process_alive && !t.stdin_open && t.session_closed.is_some() =>
         {
             vec![Effect::Kill { task }]
         }
@@ -134,17 +165,16 @@ pub(super) fn idle_kill_fired(state: &mut Stepper<'_>, task: TaskId, run: u32) -
     }
 }
 
-/// When `t`'s session was closed for idleness, what the run that resumes
-/// it (`resume`, or a fresh start without a session) tells the user; the
-/// mark is cleared.
-pub(super) fn idle_resume_note(t: &mut Task, resume: Option<&str>) -> Option<String> {
-    let idle = idle_words(t.idle_closed_after_ms.take()?);
+/// When `t`'s session was closed (idle or by the user), what the run that
+/// resumes it (`resume`, or a fresh start without a session) tells the
+/// user; the mark is cleared.
+pub(super) fn closed_resume_note(t: &mut Task, resume: Option<&str>) -> Option<String> {
+    let why = match t.session_closed.take()? {
+        SessionClosed::Idle { after_ms } => format!(" after {} idle", idle_words(after_ms)),
+        SessionClosed::ByUser => String::new(),
+    };
     Some(match resume {
-        Some(session) => {
-            format!("session was closed after {idle} idle; resumed from session {session}")
-        }
-        None => {
-            format!("session was closed after {idle} idle; starting it again with your message")
-        }
+        Some(session) => format!("session was closed{why}; resumed from session {session}"),
+        None => format!("session was closed{why}; starting it again with your message"),
     })
 }

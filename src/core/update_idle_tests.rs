@@ -88,7 +88,7 @@ fn an_idle_claude_session_is_closed_and_the_next_follow_up_resumes_it() {
             Effect::Timer {
                 task: id,
                 after_ms: IDLE_CLOSE_GRACE_MS,
-                kind: TimerKind::IdleKill { run: 1 },
+                kind: TimerKind::ClosedKill { run: 1 },
             },
         ]
     );
@@ -105,7 +105,7 @@ fn an_idle_claude_session_is_closed_and_the_next_follow_up_resumes_it() {
     exit_at(&mut s, id, 2_500 + IDLE, exit_code(0));
     assert!(drain_published().is_empty());
     assert!(!s.task(id).unwrap().process_alive);
-    assert!(fire(&mut s, id, 7_000 + IDLE, TimerKind::IdleKill { run: 1 }).is_empty());
+    assert!(fire(&mut s, id, 7_000 + IDLE, TimerKind::ClosedKill { run: 1 }).is_empty());
     assert_eq!(s.task(id).unwrap().status, TaskStatus::Succeeded);
 
     let fx = follow_up_at(&mut s, id, 900_000, "and the tests");
@@ -136,7 +136,7 @@ fn an_idle_claude_session_is_closed_and_the_next_follow_up_resumes_it() {
     assert!(matches!(&published[1].1, AgentEvent::UserMessage { text } if text == "and the tests"));
     let t = s.task(id).unwrap();
     assert_eq!(t.status, TaskStatus::Running);
-    assert!(t.idle_closed_after_ms.is_none());
+    assert!(t.session_closed.is_none());
 
     // The resumed session idles again after its turn.
     agent(&mut s, id, session_event("sess-1", "claude"));
@@ -322,7 +322,7 @@ fn an_agent_that_stays_after_its_stdin_closed_gets_the_kill_ladder() {
         },
     );
     drain_published();
-    let fx = fire(&mut s, id, 7_000 + IDLE, TimerKind::IdleKill { run: 1 });
+    let fx = fire(&mut s, id, 7_000 + IDLE, TimerKind::ClosedKill { run: 1 });
     assert_eq!(fx, vec![Effect::Kill { task: id }]);
     exit_at(&mut s, id, 8_000 + IDLE, exit_signal("SIGTERM"));
     let t = s.task(id).unwrap();
@@ -337,4 +337,80 @@ fn idle_times_are_worded_in_minutes_or_seconds() {
     assert_eq!(idle_words(60_000), "1 min");
     assert_eq!(idle_words(90_000), "90s");
     assert_eq!(idle_words(1_500), "1.5s");
+}
+
+#[test]
+fn a_kill_of_a_finished_task_closes_its_session_and_a_follow_up_resumes_it() {
+    // Sessions that are never closed for idleness are closed by the user.
+    for kind in [AgentKind::Claude, AgentKind::Codex, AgentKind::Acp] {
+        let (mut s, id) = live(kind, closing(None));
+        turn_end_at(&mut s, id, 2_000);
+        drain_published();
+        let fx = update(&mut s, 3_000, Event::Command(Command::Kill { task: id }));
+        assert_eq!(
+            fx,
+            vec![
+                Effect::CloseStdin { task: id },
+                Effect::Timer {
+                    task: id,
+                    after_ms: IDLE_CLOSE_GRACE_MS,
+                    kind: TimerKind::ClosedKill { run: 1 },
+                },
+            ],
+            "{kind:?}"
+        );
+        assert_eq!(notices(), ["session closed, a follow-up resumes it"]);
+        let t = s.task(id).unwrap();
+        assert_eq!(
+            t.status,
+            TaskStatus::Succeeded,
+            "{kind:?}: the status stays"
+        );
+        assert!(t.kill_reason.is_none() && !t.stdin_open);
+        // It leaves on its own: nothing is finished a second time.
+        exit_at(&mut s, id, 3_200, exit_code(0));
+        assert!(drain_published().is_empty());
+        assert!(fire(&mut s, id, 8_000, TimerKind::ClosedKill { run: 1 }).is_empty());
+        assert_eq!(s.task(id).unwrap().status, TaskStatus::Succeeded);
+        // Nothing is left to kill.
+        assert!(update(&mut s, 9_000, Event::Command(Command::Kill { task: id })).is_empty());
+
+        let fx = follow_up_at(&mut s, id, 10_000, "and the tests");
+        assert!(matches!(fx.as_slice(), [Effect::Spawn { .. }]), "{fx:?}");
+        let published = drain_published();
+        assert!(
+            matches!(&published[0].1, AgentEvent::Notice { line }
+                if line == "session was closed; resumed from session sess-1"),
+            "{kind:?}: {published:?}"
+        );
+        assert_eq!(s.task(id).unwrap().status, TaskStatus::Running);
+    }
+}
+
+#[test]
+fn a_kill_while_the_session_closes_runs_the_ladder_at_once() {
+    let (mut s, id) = live(AgentKind::Claude, closing(Some(IDLE)));
+    let fx = turn_end_at(&mut s, id, 2_000);
+    assert!(armed(&fx).is_some());
+    update(&mut s, 3_000, Event::Command(Command::Kill { task: id }));
+    // The idle deadline of the closed session is stale.
+    let idle = TimerKind::IdleClose {
+        at_ms: 2_000 + IDLE,
+    };
+    assert!(fire(&mut s, id, 2_000 + IDLE, idle).is_empty());
+    drain_published();
+    // A message before the agent is gone waits; it is not lost silently.
+    assert!(follow_up_at(&mut s, id, 3_100, "more").is_empty());
+    let published = drain_published();
+    assert!(
+        matches!(&published[..], [(_, AgentEvent::Error { message })]
+            if message.contains("the session is closing")),
+        "{published:?}"
+    );
+    let fx = update(&mut s, 3_200, Event::Command(Command::Kill { task: id }));
+    assert_eq!(fx, vec![Effect::Kill { task: id }]);
+    exit_at(&mut s, id, 3_300, exit_signal("SIGINT"));
+    let t = s.task(id).unwrap();
+    assert_eq!(t.status, TaskStatus::Succeeded);
+    assert!(!t.process_alive);
 }

@@ -344,46 +344,71 @@ impl Reach<'_> {
     }
 }
 
-/// `corral kill [HOST:]ID`: kills the agent and waits for its end.
+/// `corral kill [HOST:]ID`: kills the agent and waits for its end. A
+/// finished task whose session is still open (kept for a follow-up) keeps
+/// its status: its session is closed, and this waits for its agent to go.
 pub fn kill(reach: &Reach, prefix: &str) -> Result<()> {
     let mut conn = reach.open(0, None)?;
     let view = resolve(&conn.welcome, prefix)?;
     let id = view.task.id.clone();
-    // A finished task whose session is still open (waiting for a
-    // follow-up) has nothing more to finish: its session just closes.
-    let mut ended = view.task.status.is_final();
-    conn.call_with(Request::Kill { id: id.clone() }, |r| {
-        watch_finished(r, &id, &mut ended)
-    })?;
+    let session = view.task.status.is_final();
+    let ends = move |reply: &Reply, id: &str| {
+        if session {
+            agent_gone(reply, id)
+        } else {
+            finished(reply, id)
+        }
+    };
+    let mut ended = false;
+    conn.call_with(Request::Kill { id: id.clone() }, |r| ended |= ends(r, &id))?;
     let (tx, rx) = mpsc::sync_channel(1);
     if !ended && let Some(mut reader) = conn.take_reader() {
         let watched = id.clone();
         std::thread::spawn(move || {
             while let Ok(Some(reply)) = read_reply(&mut reader) {
-                let mut done = false;
-                watch_finished(&reply, &watched, &mut done);
-                if done {
+                if ends(&reply, &watched) {
                     let _ = tx.send(());
                     return;
                 }
             }
         });
         if rx.recv_timeout(KILL_WAIT).is_err() {
+            let what = if session {
+                "close the session of"
+            } else {
+                "kill"
+            };
             bail!(
-                "asked to kill {}, but it has not ended within {KILL_WAIT:?}",
+                "asked to {what} {}, but it has not ended within {KILL_WAIT:?}",
                 reach.task_ref(&id)
             );
         }
     }
-    println!("killed {}", reach.task_ref(&id));
+    if session {
+        println!("closed the session of {}", reach.task_ref(&id));
+    } else {
+        println!("killed {}", reach.task_ref(&id));
+    }
     Ok(())
 }
 
-fn watch_finished(reply: &Reply, id: &str, ended: &mut bool) {
-    if let Reply::Changed { events, .. } = reply {
-        *ended |= events
+/// Whether `reply` tells that task `id` finished.
+fn finished(reply: &Reply, id: &str) -> bool {
+    match reply {
+        Reply::Changed { events, .. } => events
             .iter()
-            .any(|e| e.id == id && matches!(e.event, AgentEvent::Finished(_)));
+            .any(|e| e.id == id && matches!(e.event, AgentEvent::Finished(_))),
+        _ => false,
+    }
+}
+
+/// Whether `reply` tells that the agent of task `id` is gone.
+fn agent_gone(reply: &Reply, id: &str) -> bool {
+    match reply {
+        Reply::Changed { cores, .. } => cores
+            .iter()
+            .any(|t| super::wire_id(t) == id && !t.process_alive),
+        _ => false,
     }
 }
 

@@ -203,8 +203,8 @@ pub struct TaskView {
     #[serde(default)]
     pub n: TaskId,
     /// The task in the core's own form, without its transcript: in a
-    /// welcome only while it is unfinished (its live state), always when
-    /// opened.
+    /// welcome only while it is unfinished or its session open (its live
+    /// state), always when opened.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub core: Option<Task>,
     /// The newest transcript entries, oldest first: an opened task's, or

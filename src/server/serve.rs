@@ -138,7 +138,7 @@ impl Server {
     }
 
     /// A snapshot of every task, each once as a summary (the core form
-    /// too while it is unfinished), with the last `window` transcript
+    /// too while it is unfinished or its session open), with the last `window` transcript
     /// entries of the `focus` task only, ready to send.
     fn welcome(&self, window: usize, focus: Option<&str>, resync: bool) -> Arc<str> {
         let focus = focus.and_then(|f| self.find(f).ok());
@@ -151,7 +151,9 @@ impl Server {
                 let window = if focus == Some(t.id) { window } else { 0 };
                 let mut view = self.view(t, window);
                 view.task = view.task.summary();
-                if t.status.is_final() {
+                // A finished task's open session is live state too: the
+                // cockpit offers to close it.
+                if t.status.is_final() && !t.process_alive {
                     view.core = None;
                 }
                 view

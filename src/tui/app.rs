@@ -427,6 +427,26 @@ impl App {
         state.tasks.iter().filter(|t| !t.status.is_final()).count()
     }
 
+    /// How many finished tasks still have their agent: a live session kept
+    /// open for follow-ups (or one on its way out).
+    pub fn open_sessions(state: &State) -> usize {
+        state.tasks.iter().filter(|t| Self::session_open(t)).count()
+    }
+
+    /// Whether `t` finished and its agent is still there.
+    pub fn session_open(t: &crate::core::task::Task) -> bool {
+        t.status.is_final() && t.process_alive
+    }
+
+    /// Whether anything is left to stop: an unfinished task or an open
+    /// session.
+    pub fn anything_to_stop(state: &State) -> bool {
+        state
+            .tasks
+            .iter()
+            .any(|t| !t.status.is_final() || t.process_alive)
+    }
+
     /// When something on screen next changes with time alone (a spinner
     /// frame, an elapsed second), after `now_ms`; `None`: nothing moves.
     pub fn next_redraw(&self, state: &State, now_ms: u64) -> Option<u64> {
@@ -600,6 +620,10 @@ impl App {
             Action::Quit | Action::QuitAll => {
                 if Self::any_live(state) {
                     self.overlay = Overlay::ConfirmQuit;
+                } else if self.detach && Self::open_sessions(state) > 0 {
+                    // `Q` with every task finished: their open sessions
+                    // close (a follow-up resumes them), no question asked.
+                    return self.stop_all(state);
                 } else {
                     self.exit = true;
                 }
@@ -628,12 +652,31 @@ impl App {
             .map(|t| t.id)
     }
 
+    /// The selected task when there is something to kill: it has not
+    /// finished, or its session is still open.
     fn selected_live(&self, state: &State) -> Option<TaskId> {
         let id = self.selected?;
         state
             .task(id)
-            .filter(|t| !t.status.is_final())
+            .filter(|t| !t.status.is_final() || t.process_alive)
             .map(|t| t.id)
+    }
+
+    /// Quitting: every unfinished task is killed and every open session
+    /// closed; the loop ends once none is left.
+    pub(super) fn stop_all(&mut self, state: &State) -> Vec<Intent> {
+        self.quitting = true;
+        self.notice = Some(if Self::any_live(state) {
+            "stopping every agent…".into()
+        } else {
+            "closing the open sessions…".into()
+        });
+        state
+            .tasks
+            .iter()
+            .filter(|t| !t.status.is_final() || t.process_alive)
+            .map(|t| Intent::Kill(t.id))
+            .collect()
     }
 }
 

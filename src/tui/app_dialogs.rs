@@ -62,16 +62,7 @@ impl App {
                 self.selected = None;
                 vec![Intent::Delete(t)]
             }
-            Overlay::ConfirmQuit => {
-                self.quitting = true;
-                self.notice = Some("stopping every agent…".into());
-                state
-                    .tasks
-                    .iter()
-                    .filter(|t| !t.status.is_final())
-                    .map(|t| Intent::Kill(t.id))
-                    .collect()
-            }
+            Overlay::ConfirmQuit => self.stop_all(state),
             other => {
                 self.overlay = other;
                 vec![]

@@ -366,7 +366,7 @@ pub async fn run_loop(c: &mut Cockpit, term: &mut Term) -> std::io::Result<()> {
             quit_deadline = Some(Instant::now() + QUIT_GRACE);
         }
         if c.app.exit
-            || (c.app.quitting && !App::any_live(c.state()))
+            || (c.app.quitting && !App::anything_to_stop(c.state()))
             || quit_deadline.is_some_and(|d| Instant::now() >= d)
         {
             break;

@@ -182,8 +182,12 @@ pub const HELP: &[(&str, &str, &str)] = &[
         "grid of every running agent; Enter opens a tile",
     ),
     ("task", "n a", "new task form (a while a search is active)"),
-    ("task", "x", "kill the selected task (asks y)"),
-    ("task", "X", "kill the selected task at once"),
+    (
+        "task",
+        "x",
+        "kill the task, or close a finished one's session (asks y)",
+    ),
+    ("task", "X", "kill or close at once"),
     (
         "task",
         "m",
@@ -270,7 +274,7 @@ pub const HELP: &[(&str, &str, &str)] = &[
     (
         "app",
         "Q",
-        "stop every agent, quit (asks y if any run; q there detaches)",
+        "stop agents and open sessions, quit (asks y if agents run)",
     ),
     ("form", "Tab S-Tab", "next / previous field"),
     ("form", "Enter", "new line in the prompt"),

@@ -230,6 +230,25 @@ pub fn busy_state() -> State {
     s
 }
 
+/// A claude task whose turn ended while its live session stays open for
+/// follow-ups: finished, its agent still there.
+pub fn open_session(state: &mut State, at: u64, prompt: &str) -> TaskId {
+    let id = launch(state, at, prompt);
+    agent(
+        state,
+        at + 100,
+        id,
+        AgentEvent::Session {
+            session_id: format!("sess-{id}"),
+            model: None,
+            cwd: None,
+            agent: "claude".into(),
+        },
+    );
+    agent(state, at + 200, id, turn_end(false, "done"));
+    id
+}
+
 pub fn defaults() -> FormDefaults {
     FormDefaults {
         agent: "claude".into(),

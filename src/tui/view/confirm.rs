@@ -1,5 +1,6 @@
-//! The `y` confirmations: killing a task, quitting while agents run (for
-//! a client of the server: stopping them, or `q` to detach instead).
+//! The `y` confirmations: killing a task (closing the open session of a
+//! finished one), quitting while agents run (for a client of the server:
+//! stopping them and closing the open sessions, or `q` to detach instead).
 //!
 //! Pure: draws, never changes state.
 
@@ -65,56 +66,94 @@ pub fn render_delete(app: &App, state: &State, task: TaskId, area: Rect, buf: &m
     dialog(app, "delete", body, area, buf);
 }
 
-/// Asks before killing `task`.
+/// Asks before killing `task`, or closing its session when it finished.
 pub fn render_kill(app: &App, state: &State, task: TaskId, area: Rect, buf: &mut Buffer) {
-    let what = state
-        .task(task)
-        .map(|t| {
-            let on = match &t.host {
-                Some(h) if App::show_hosts(state) => format!(" on {}", safe_text(h)),
-                _ => String::new(),
-            };
-            format!(
-                "#{}{on} {} “{}”",
-                t.id,
-                t.spec.agent.name(),
-                truncate(&safe_text(&t.title()), 36)
-            )
-        })
-        .unwrap_or_else(|| format!("#{task}"));
-    let body = vec![
-        Line::raw(format!("Kill {what}?")),
-        Line::styled(
-            "Its process group gets SIGINT, SIGTERM, then SIGKILL.",
-            app.theme.dim(),
-        ),
-    ];
-    dialog(app, "kill", body, area, buf);
+    let Some(t) = state.task(task) else {
+        let body = vec![Line::raw(format!("Kill #{task}?"))];
+        return dialog(app, "kill", body, area, buf);
+    };
+    let on = match &t.host {
+        Some(h) if App::show_hosts(state) => format!(" on {}", safe_text(h)),
+        _ => String::new(),
+    };
+    let what = format!(
+        "#{}{on} {} “{}”",
+        t.id,
+        t.spec.agent.name(),
+        truncate(&safe_text(&t.title()), 36)
+    );
+    let (title, body) = if App::session_open(t) {
+        let body = vec![
+            Line::raw(format!("Close the open session of {what}?")),
+            Line::styled(
+                format!(
+                    "It stays {}; its agent exits, and a message resumes the session.",
+                    t.status.name()
+                ),
+                app.theme.dim(),
+            ),
+        ];
+        ("close session", body)
+    } else {
+        let body = vec![
+            Line::raw(format!("Kill {what}?")),
+            Line::styled(
+                "Its process group gets SIGINT, SIGTERM, then SIGKILL.",
+                app.theme.dim(),
+            ),
+        ];
+        ("kill", body)
+    };
+    dialog(app, title, body, area, buf);
+}
+
+/// `n` things, in words: `1 agent`, `2 agents`.
+fn counted(n: usize, what: &str) -> String {
+    match n {
+        1 => format!("1 {what}"),
+        _ => format!("{n} {what}s"),
+    }
 }
 
 /// Asks before quitting while agents run. A client of the server (`Q`)
-/// offers both ways out: `y` stops every agent, `q` detaches and leaves
-/// them running.
+/// offers both ways out: `y` stops every agent and closes the open
+/// sessions of finished tasks, `q` detaches and leaves them running.
 pub fn render_quit(app: &App, state: &State, area: Rect, buf: &mut Buffer) {
-    let n = state.tasks.iter().filter(|t| !t.status.is_final()).count();
-    if n == 0 {
+    let agents = App::live_count(state);
+    let sessions = App::open_sessions(state);
+    if agents == 0 && (sessions == 0 || !app.detach) {
         // The last agent finished while the question was open.
         let body = vec![Line::raw("Every agent has finished. Quit?")];
         return dialog(app, "quit", body, area, buf);
     }
+    let what = match (agents, sessions) {
+        (0, s) => format!("Every agent has finished; {}", counted(s, "open session")),
+        (a, 0) => counted(a, "agent"),
+        (a, s) => format!("{} and {}", counted(a, "agent"), counted(s, "open session")),
+    };
+    let (them, runs) = match agents + sessions {
+        1 => ("it", "runs"),
+        _ => ("them all", "run"),
+    };
     if !app.detach {
         let body = vec![Line::raw(format!(
-            "{n} agent(s) still running. Quit and kill them all?"
+            "{what} still running. Quit and stop {them}?"
         ))];
         return dialog(app, "quit", body, area, buf);
     }
     let th = app.theme;
-    let body = vec![
+    let mut body = vec![
         Line::raw(format!(
-            "{n} agent(s) run in the server. Stop them all and quit?"
+            "{what} {runs} in the server. Stop {them} and quit?"
         )),
         Line::styled("Detached, they go on; `corral` shows them again.", th.dim()),
     ];
+    if sessions > 0 {
+        body.push(Line::styled(
+            "A closed session resumes with the next message.",
+            th.dim(),
+        ));
+    }
     let keys = Line::from(vec![
         Span::styled("y", th.key()),
         Span::raw(" stop all, quit   "),
