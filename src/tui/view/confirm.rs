@@ -37,7 +37,17 @@ fn dialog_with(
     let mut lines = body;
     lines.push(Line::raw(""));
     lines.push(keys);
-    let rect = centered(area, 60, lines.len() as u16 + 2);
+    // Tall enough for the wrapped lines, the keys last (wrapping at words
+    // may take a row more than the width says).
+    let inner = 58.min(area.width.saturating_sub(2)).max(1) as usize;
+    let rows: usize = lines
+        .iter()
+        .map(|l| match l.width() {
+            w if w > inner => w.div_ceil(inner) + 1,
+            _ => 1,
+        })
+        .sum();
+    let rect = centered(area, 60, rows as u16 + 2);
     Clear.render(rect, buf);
     Paragraph::new(lines)
         .wrap(Wrap { trim: false })
@@ -87,7 +97,7 @@ pub fn render_kill(app: &App, state: &State, task: TaskId, area: Rect, buf: &mut
             Line::raw(format!("Close the open session of {what}?")),
             Line::styled(
                 format!(
-                    "It stays {}; its agent exits, and a message resumes the session.",
+                    "It stays {}; the next message resumes the session.",
                     t.status.name()
                 ),
                 app.theme.dim(),
