@@ -2,55 +2,31 @@
 //! `shared/transcripts/codex`, see `tests/fixtures/codex/README.md`) through
 //! the Codex parser: a snapshot per transcript plus what a user would notice.
 
-use std::fs;
-use std::path::PathBuf;
-
 use corral::agent::codex::{CodexParser, PATCH_TOOL, SHELL_TOOL};
+use corral::agent::codex_app::CodexAppParser;
 use corral::core::event::{AgentEvent, Usage};
 
 #[path = "support/fixtures.rs"]
 mod fixtures;
 
-use fixtures::{texts, turn_end};
+use fixtures::{HELLO, Transcripts, assert_plain_answer, texts, turn_end};
 
-fn fixture_dir() -> PathBuf {
-    fixtures::fixture_dir("codex")
-}
-
-fn lines(name: &str) -> Vec<String> {
-    fixtures::lines("codex", name)
-}
-
-fn parse_lines(lines: &[String]) -> Vec<AgentEvent> {
-    fixtures::parse_with(CodexParser::default(), lines)
-}
-
-/// A fixture as corral reads it: `.stderr.txt` as the agent's stderr.
-fn parse(name: &str) -> Vec<AgentEvent> {
-    if name.ends_with(".stderr.txt") {
-        fixtures::parse_stderr_with(CodexParser::default(), &lines(name))
-    } else {
-        parse_lines(&lines(name))
-    }
-}
-
-fn session_id(events: &[AgentEvent]) -> Option<String> {
-    fixtures::session_id(events, "codex")
-}
-
-const HELLO: &str = "Hello from the loopback mock model. This answer was streamed in several chunks so the parser sees deltas.";
+const CODEX: Transcripts<CodexParser> = Transcripts {
+    dir: "codex",
+    agent: "codex",
+    parser: CodexParser::default,
+};
+const APP: Transcripts<CodexAppParser> = Transcripts {
+    dir: "codex_app_server",
+    agent: "codex",
+    parser: CodexAppParser::default,
+};
 
 #[test]
 fn every_transcript_matches_its_snapshot() {
-    let mut names: Vec<String> = fs::read_dir(fixture_dir())
-        .expect("fixture dir")
-        .filter_map(|e| e.ok()?.file_name().into_string().ok())
-        .filter(|n| n.ends_with(".jsonl") || n.ends_with(".stderr.txt"))
-        .collect();
-    names.sort();
-    assert!(names.len() >= 16, "fixtures missing: {names:?}");
+    let names = CODEX.names(true, 16);
     for name in names {
-        let events = parse(&name);
+        let events = CODEX.parse(&name);
         insta::assert_yaml_snapshot!(name.replace('.', "_"), events);
     }
 }
@@ -58,8 +34,8 @@ fn every_transcript_matches_its_snapshot() {
 #[test]
 fn text_answer_is_exact_with_usage() {
     for name in ["text.jsonl", "text_pty.jsonl"] {
-        let events = parse(name);
-        assert!(session_id(&events).is_some(), "{name}");
+        let events = CODEX.parse(name);
+        assert!(CODEX.session_id(&events).is_some(), "{name}");
         assert_eq!(texts(&events), HELLO, "{name}");
         assert_eq!(
             turn_end(&events),
@@ -83,7 +59,7 @@ fn text_answer_is_exact_with_usage() {
 
 #[test]
 fn tool_run_shows_the_command_then_its_output() {
-    let events = parse("tool.jsonl");
+    let events = CODEX.parse("tool.jsonl");
     let call = events
         .iter()
         .position(|e| {
@@ -131,7 +107,7 @@ fn tool_run_shows_the_command_then_its_output() {
 
 #[test]
 fn write_shows_the_file_change() {
-    let events = parse("write.jsonl");
+    let events = CODEX.parse("write.jsonl");
     let (id, input) = events
         .iter()
         .find_map(|e| match e {
@@ -152,13 +128,13 @@ fn write_shows_the_file_change() {
 
 #[test]
 fn rejected_write_in_the_default_sandbox_has_no_tool_event_but_stderr_shows_why() {
-    let events = parse("write_default_sandbox.jsonl");
+    let events = CODEX.parse("write_default_sandbox.jsonl");
     assert!(!events.iter().any(|e| matches!(
         e,
         AgentEvent::ToolCall { .. } | AgentEvent::ToolResult { .. }
     )));
     assert!(texts(&events).contains("patch rejected"));
-    let stderr = parse("write_default_sandbox.stderr.txt");
+    let stderr = CODEX.parse("write_default_sandbox.stderr.txt");
     assert!(stderr.iter().any(
         |e| matches!(e, AgentEvent::Notice { line } if line.contains("blocked by read-only sandbox"))
     ));
@@ -166,7 +142,7 @@ fn rejected_write_in_the_default_sandbox_has_no_tool_event_but_stderr_shows_why(
 
 #[test]
 fn errors_are_five_retries_then_one_error_and_a_failed_turn() {
-    let events = parse("errors.jsonl");
+    let events = CODEX.parse("errors.jsonl");
     let retries: Vec<(u32, Option<u32>)> = events
         .iter()
         .filter_map(|e| match e {
@@ -206,11 +182,15 @@ fn errors_are_five_retries_then_one_error_and_a_failed_turn() {
 
 #[test]
 fn resumed_turn_keeps_the_thread_id() {
-    let first = session_id(&parse("resume_turn1.jsonl")).expect("turn 1 session");
-    let second = session_id(&parse("resume_turn2.jsonl")).expect("turn 2 session");
+    let first = CODEX
+        .session_id(&CODEX.parse("resume_turn1.jsonl"))
+        .expect("turn 1 session");
+    let second = CODEX
+        .session_id(&CODEX.parse("resume_turn2.jsonl"))
+        .expect("turn 2 session");
     assert_eq!(first, "01a1fee7-f502-7a20-abb8-db0173de4cfe");
     assert_eq!(first, second);
-    assert!(texts(&parse("resume_turn2.jsonl")).contains("6 message(s) of history"));
+    assert!(texts(&CODEX.parse("resume_turn2.jsonl")).contains("6 message(s) of history"));
 }
 
 #[test]
@@ -221,8 +201,8 @@ fn stderr_lines_are_notices_and_human_output_raw_lines() {
         "text_human.jsonl",
         "errors.stderr.txt",
     ] {
-        let input = lines(name);
-        let events = parse(name);
+        let input = CODEX.lines(name);
+        let events = CODEX.parse(name);
         let expected: Vec<AgentEvent> = input
             .iter()
             .filter(|l| !l.trim().is_empty())
@@ -240,12 +220,13 @@ fn stderr_lines_are_notices_and_human_output_raw_lines() {
 
 #[test]
 fn stderr_between_the_events_does_not_disturb_the_answer() {
-    let mut both: Vec<(bool, String)> = lines("text.stderr.txt")
+    let mut both: Vec<(bool, String)> = CODEX
+        .lines("text.stderr.txt")
         .into_iter()
         .map(|l| (true, l))
         .collect();
-    both.extend(lines("text.jsonl").into_iter().map(|l| (false, l)));
-    let events = fixtures::parse_streams_with(CodexParser::default(), &both);
+    both.extend(CODEX.lines("text.jsonl").into_iter().map(|l| (false, l)));
+    let events = CODEX.parse_streams(&both);
     assert_eq!(
         events[0],
         AgentEvent::Notice {
@@ -262,7 +243,7 @@ fn stderr_between_the_events_does_not_disturb_the_answer() {
 
 #[test]
 fn todo_list_becomes_the_plan_each_time_it_changes() {
-    let events = parse("todo_list.jsonl");
+    let events = CODEX.parse("todo_list.jsonl");
     let plans: Vec<(usize, usize)> = events
         .iter()
         .filter_map(|e| match e {
@@ -276,7 +257,7 @@ fn todo_list_becomes_the_plan_each_time_it_changes() {
 
 #[test]
 fn mcp_tool_call_names_server_and_tool_and_web_search_its_query() {
-    let events = parse("mcp.jsonl");
+    let events = CODEX.parse("mcp.jsonl");
     assert!(
         events.iter().any(|e| matches!(e,
             AgentEvent::McpCall { server, tool, .. } if server == "adder" && tool == "add")),
@@ -284,7 +265,7 @@ fn mcp_tool_call_names_server_and_tool_and_web_search_its_query() {
     );
     assert!(events.iter().any(|e| matches!(e,
         AgentEvent::ToolResult { output, is_error: false, .. } if output == "5")));
-    let events = parse("web_search.jsonl");
+    let events = CODEX.parse("web_search.jsonl");
     let searches: Vec<&str> = events
         .iter()
         .filter_map(|e| match e {
@@ -305,54 +286,30 @@ fn mcp_tool_call_names_server_and_tool_and_web_search_its_query() {
 // codex app-server (tests/fixtures/codex_app_server): the app-server parser.
 // ---------------------------------------------------------------------------
 
-fn parse_app(name: &str) -> Vec<AgentEvent> {
-    fixtures::parse_with(
-        corral::agent::codex_app::CodexAppParser::default(),
-        &fixtures::lines("codex_app_server", name),
-    )
-}
-
 #[test]
 fn every_app_server_transcript_matches_its_snapshot() {
-    let mut names: Vec<String> = fs::read_dir(fixtures::fixture_dir("codex_app_server"))
-        .expect("fixture dir")
-        .filter_map(|e| e.ok()?.file_name().into_string().ok())
-        .filter(|n| n.ends_with(".jsonl") && !n.ends_with(".session.jsonl"))
-        .collect();
-    names.sort();
-    assert!(names.len() >= 10, "fixtures missing: {names:?}");
+    let names = APP.names(false, 10);
     for name in names {
-        let events = parse_app(&name);
+        let events = APP.parse(&name);
         insta::assert_yaml_snapshot!(format!("app_{}", name.replace('.', "_")), events);
     }
 }
 
 #[test]
 fn app_server_text_is_a_thread_streamed_text_usage_and_a_successful_turn() {
-    let events = parse_app("text.jsonl");
-    assert!(session_id(&events).is_some());
-    assert_eq!(texts(&events), "Hello over app-server.");
-    assert_eq!(
-        turn_end(&events),
-        (false, Some("Hello over app-server.".to_string()))
-    );
+    let events = APP.parse("text.jsonl");
+    let session = CODEX.session_id(&events);
+    assert_plain_answer(&events, session, "Hello over app-server.", 42);
     assert!(
         events
             .iter()
             .any(|e| matches!(e, AgentEvent::TurnStarted { .. }))
     );
-    assert!(events.iter().any(|e| matches!(
-        e,
-        AgentEvent::Usage(Usage {
-            input_tokens: 42,
-            ..
-        })
-    )));
 }
 
 #[test]
 fn app_server_command_approval_names_the_command_as_the_model_wrote_it() {
-    let events = parse_app("shell_allow.jsonl");
+    let events = APP.parse("shell_allow.jsonl");
     let q = events
         .iter()
         .find_map(|e| match e {
@@ -370,7 +327,7 @@ fn app_server_command_approval_names_the_command_as_the_model_wrote_it() {
             ..
         }
     )));
-    let events = parse_app("shell_deny.jsonl");
+    let events = APP.parse("shell_deny.jsonl");
     assert!(
         events
             .iter()
@@ -380,7 +337,7 @@ fn app_server_command_approval_names_the_command_as_the_model_wrote_it() {
 
 #[test]
 fn app_server_file_change_approval_names_the_files() {
-    let events = parse_app("write.jsonl");
+    let events = APP.parse("write.jsonl");
     let q = events
         .iter()
         .find_map(|e| match e {
@@ -398,7 +355,7 @@ fn app_server_file_change_approval_names_the_files() {
 
 #[test]
 fn app_server_errors_retry_then_fail_and_an_interrupt_fails_the_turn() {
-    let events = parse_app("errors.jsonl");
+    let events = APP.parse("errors.jsonl");
     assert!(events.iter().any(|e| matches!(
         e,
         AgentEvent::Retry {
@@ -407,7 +364,7 @@ fn app_server_errors_retry_then_fail_and_an_interrupt_fails_the_turn() {
         }
     )));
     assert!(turn_end(&events).0);
-    let events = parse_app("interrupt.jsonl");
+    let events = APP.parse("interrupt.jsonl");
     assert_eq!(
         turn_end(&events),
         (true, Some("the turn was interrupted".to_string()))
@@ -417,7 +374,7 @@ fn app_server_errors_retry_then_fail_and_an_interrupt_fails_the_turn() {
 #[test]
 fn app_server_plan_updates_are_the_plan_with_the_step_in_progress() {
     use corral::core::event::PlanStatus;
-    let events = parse_app("todo_list.jsonl");
+    let events = APP.parse("todo_list.jsonl");
     let plans: Vec<((usize, usize), Option<String>)> = events
         .iter()
         .filter_map(|e| match e {
@@ -444,7 +401,7 @@ fn app_server_plan_updates_are_the_plan_with_the_step_in_progress() {
 
 #[test]
 fn app_server_web_search_names_its_query_once() {
-    let events = parse_app("web_search.jsonl");
+    let events = APP.parse("web_search.jsonl");
     let searches: Vec<&AgentEvent> = events
         .iter()
         .filter(|e| matches!(e, AgentEvent::WebSearch { .. }))
@@ -462,7 +419,8 @@ fn app_server_web_search_names_its_query_once() {
 #[test]
 fn app_server_mcp_call_names_server_and_tool_as_exec_does_and_its_approval_the_tool() {
     // Without approvals (`never`): the same canonical events as exec's.
-    let app: Vec<AgentEvent> = parse_app("mcp.jsonl")
+    let app: Vec<AgentEvent> = APP
+        .parse("mcp.jsonl")
         .into_iter()
         .filter(|e| {
             matches!(
@@ -471,7 +429,8 @@ fn app_server_mcp_call_names_server_and_tool_as_exec_does_and_its_approval_the_t
             )
         })
         .collect();
-    let exec: Vec<AgentEvent> = parse("mcp.jsonl")
+    let exec: Vec<AgentEvent> = CODEX
+        .parse("mcp.jsonl")
         .into_iter()
         .filter(|e| {
             matches!(
@@ -509,7 +468,7 @@ fn app_server_mcp_call_names_server_and_tool_as_exec_does_and_its_approval_the_t
         ("mcp_allow.jsonl", ("5", false)),
         ("mcp_deny.jsonl", ("user rejected MCP tool call", true)),
     ] {
-        let events = parse_app(name);
+        let events = APP.parse(name);
         let call = events
             .iter()
             .find_map(|e| match e {
@@ -536,7 +495,7 @@ fn app_server_mcp_call_names_server_and_tool_as_exec_does_and_its_approval_the_t
     }
 
     // The tool's own error (`isError`) fails the call with its text.
-    let events = parse_app("mcp_tool_error.jsonl");
+    let events = APP.parse("mcp_tool_error.jsonl");
     assert!(events.iter().any(|e| matches!(e,
         AgentEvent::ToolResult { output, is_error: true, .. } if output == "a and b must be numbers")));
 }
@@ -554,11 +513,11 @@ fn app_server_thinking_and_text_show_once_whether_streamed_or_sent_whole() {
     };
     let want = "**Weighing the options**\n\nThe user wants one word.";
     for name in ["thinking.jsonl", "thinking_whole.jsonl"] {
-        let events = parse_app(name);
+        let events = APP.parse(name);
         assert_eq!(thinking(&events), want, "{name}");
         assert_eq!(texts(&events), "Ready.", "{name}");
     }
-    let events = parse_app("text_whole.jsonl");
+    let events = APP.parse("text_whole.jsonl");
     assert_eq!(texts(&events), "Whole at once.");
     assert_eq!(
         turn_end(&events),
@@ -568,7 +527,8 @@ fn app_server_thinking_and_text_show_once_whether_streamed_or_sent_whole() {
 
 #[test]
 fn app_server_an_mcp_server_that_fails_to_start_is_an_error_naming_it() {
-    let errors: Vec<String> = parse_app("mcp_startup_failed.jsonl")
+    let errors: Vec<String> = APP
+        .parse("mcp_startup_failed.jsonl")
         .into_iter()
         .filter_map(|e| match e {
             AgentEvent::Error { message } => Some(message),
@@ -582,7 +542,7 @@ fn app_server_an_mcp_server_that_fails_to_start_is_an_error_naming_it() {
     );
     // A server that starts says nothing.
     assert!(
-        !parse_app("mcp.jsonl")
+        !APP.parse("mcp.jsonl")
             .iter()
             .any(|e| matches!(e, AgentEvent::Error { .. }))
     );

@@ -3,54 +3,42 @@
 //! `tests/fixtures/gemini/README.md`) through the Gemini parser: a snapshot
 //! per transcript plus what a user would notice.
 
-use std::fs;
-use std::path::PathBuf;
-
+use corral::agent::acp::AcpParser;
 use corral::agent::gemini::GeminiParser;
 use corral::core::event::{AgentEvent, Usage};
 
 #[path = "support/fixtures.rs"]
 mod fixtures;
 
-use fixtures::{texts, turn_end};
+use fixtures::{HELLO, Transcripts, assert_plain_answer, texts, turn_end};
 
-fn fixture_dir() -> PathBuf {
-    fixtures::fixture_dir("gemini")
+const GEMINI: Transcripts<GeminiParser> = Transcripts {
+    dir: "gemini",
+    agent: "gemini",
+    parser: GeminiParser::default,
+};
+const ACP: Transcripts<AcpParser> = Transcripts {
+    dir: "gemini_acp",
+    agent: "gemini",
+    parser: gemini_acp_parser,
+};
+
+fn gemini_acp_parser() -> AcpParser {
+    AcpParser::new("gemini")
 }
-
-fn lines(name: &str) -> Vec<String> {
-    fixtures::lines("gemini", name)
-}
-
-fn parse_lines(lines: &[String]) -> Vec<AgentEvent> {
-    fixtures::parse_with(GeminiParser::default(), lines)
-}
-
-/// A fixture as corral reads it: `.stderr.txt` as the agent's stderr.
-fn parse(name: &str) -> Vec<AgentEvent> {
-    if name.ends_with(".stderr.txt") {
-        fixtures::parse_stderr_with(GeminiParser::default(), &lines(name))
-    } else {
-        parse_lines(&lines(name))
-    }
-}
-
-fn session_id(events: &[AgentEvent]) -> Option<String> {
-    fixtures::session_id(events, "gemini")
-}
-
-const HELLO: &str = "Hello from the loopback mock model. This answer was streamed in several chunks so the parser sees deltas.";
 
 /// stdout and stderr of the `errors` run in the order they were written
 /// (`true`: stderr): the early warnings, the first stdout lines, every
 /// retry on stderr, then the final `result`.
 fn errors_merged() -> Vec<(bool, String)> {
-    let out: Vec<(bool, String)> = lines("errors.jsonl")
+    let out: Vec<(bool, String)> = GEMINI
+        .lines("errors.jsonl")
         .into_iter()
         .filter(|l| !l.is_empty())
         .map(|l| (false, l))
         .collect();
-    let err: Vec<(bool, String)> = lines("errors.stderr.txt")
+    let err: Vec<(bool, String)> = GEMINI
+        .lines("errors.stderr.txt")
         .into_iter()
         .map(|l| (true, l))
         .collect();
@@ -63,20 +51,14 @@ fn errors_merged() -> Vec<(bool, String)> {
 }
 
 fn parse_merged() -> Vec<AgentEvent> {
-    fixtures::parse_streams_with(GeminiParser::default(), &errors_merged())
+    GEMINI.parse_streams(&errors_merged())
 }
 
 #[test]
 fn every_transcript_matches_its_snapshot() {
-    let mut names: Vec<String> = fs::read_dir(fixture_dir())
-        .expect("fixture dir")
-        .filter_map(|e| e.ok()?.file_name().into_string().ok())
-        .filter(|n| n.ends_with(".jsonl") || n.ends_with(".stderr.txt"))
-        .collect();
-    names.sort();
-    assert!(names.len() >= 19, "fixtures missing: {names:?}");
+    let names = GEMINI.names(true, 19);
     for name in names {
-        let events = parse(&name);
+        let events = GEMINI.parse(&name);
         insta::assert_yaml_snapshot!(name.replace('.', "_"), events);
     }
     insta::assert_yaml_snapshot!("errors_merged", parse_merged());
@@ -85,8 +67,8 @@ fn every_transcript_matches_its_snapshot() {
 #[test]
 fn streamed_deltas_concatenate_to_the_answer_and_the_prompt_is_not_text() {
     for name in ["text.jsonl", "text_pty.jsonl"] {
-        let events = parse(name);
-        assert!(session_id(&events).is_some(), "{name}");
+        let events = GEMINI.parse(name);
+        assert!(GEMINI.session_id(&events).is_some(), "{name}");
         assert!(
             events
                 .iter()
@@ -115,7 +97,7 @@ fn streamed_deltas_concatenate_to_the_answer_and_the_prompt_is_not_text() {
 
 #[test]
 fn pty_warnings_are_raw_lines_before_the_session() {
-    let events = parse("text_pty.jsonl");
+    let events = GEMINI.parse("text_pty.jsonl");
     assert!(
         matches!(&events[0], AgentEvent::Raw { line } if line.starts_with("Warning: True color"))
     );
@@ -127,7 +109,7 @@ fn pty_warnings_are_raw_lines_before_the_session() {
 
 #[test]
 fn tool_run_shows_the_command_then_its_output() {
-    let events = parse("tool.jsonl");
+    let events = GEMINI.parse("tool.jsonl");
     let id = events
         .iter()
         .find_map(|e| match e {
@@ -156,7 +138,7 @@ fn tool_run_shows_the_command_then_its_output() {
 
 #[test]
 fn tool_not_offered_without_yolo_is_a_failed_result() {
-    let events = parse("tool_not_yolo.jsonl");
+    let events = GEMINI.parse("tool_not_yolo.jsonl");
     let result = events
         .iter()
         .find_map(|e| match e {
@@ -179,7 +161,7 @@ fn tool_not_offered_without_yolo_is_a_failed_result() {
 
 #[test]
 fn write_shows_the_file_and_its_success() {
-    let events = parse("write.jsonl");
+    let events = GEMINI.parse("write.jsonl");
     let id = events
         .iter()
         .find_map(|e| match e {
@@ -206,16 +188,16 @@ fn resumed_turns_keep_the_session_id() {
         "resume_turn3_latest.jsonl",
     ]
     .iter()
-    .map(|n| session_id(&parse(n)).expect("session"))
+    .map(|n| GEMINI.session_id(&GEMINI.parse(n)).expect("session"))
     .collect();
     assert_eq!(ids[0], "25537b3f-9333-4e68-b665-e11ec6141d73");
     assert!(ids.iter().all(|id| id == &ids[0]), "{ids:?}");
-    assert!(texts(&parse("resume_turn2.jsonl")).contains("3 message(s) of history"));
+    assert!(texts(&GEMINI.parse("resume_turn2.jsonl")).contains("3 message(s) of history"));
 }
 
 #[test]
 fn errors_on_stdout_alone_give_an_error_and_a_failed_turn() {
-    let events = parse("errors.jsonl");
+    let events = GEMINI.parse("errors.jsonl");
     assert!(events.iter().any(
         |e| matches!(e, AgentEvent::Error { message } if message.contains("mock 500 (call 15)"))
     ));
@@ -285,8 +267,8 @@ fn stderr_of_good_runs_is_notices() {
         "tool_not_yolo.stderr.txt",
         "write.stderr.txt",
     ] {
-        let input = lines(name);
-        let events = parse(name);
+        let input = GEMINI.lines(name);
+        let events = GEMINI.parse(name);
         let expected: Vec<AgentEvent> = input
             .iter()
             .filter(|l| !l.trim().is_empty())
@@ -300,54 +282,25 @@ fn stderr_of_good_runs_is_notices() {
 // gemini --acp (tests/fixtures/gemini_acp): the ACP parser.
 // ---------------------------------------------------------------------------
 
-fn parse_acp(name: &str) -> Vec<AgentEvent> {
-    let lines = fixtures::lines("gemini_acp", name);
-    let parser = corral::agent::acp::AcpParser::new("gemini");
-    if name.ends_with(".stderr.txt") {
-        fixtures::parse_stderr_with(parser, &lines)
-    } else {
-        fixtures::parse_with(parser, &lines)
-    }
-}
-
 #[test]
 fn every_acp_transcript_matches_its_snapshot() {
-    let mut names: Vec<String> = fs::read_dir(fixtures::fixture_dir("gemini_acp"))
-        .expect("fixture dir")
-        .filter_map(|e| e.ok()?.file_name().into_string().ok())
-        .filter(|n| n.ends_with(".jsonl") && !n.ends_with(".session.jsonl"))
-        .collect();
-    names.sort();
-    assert!(names.len() >= 10, "fixtures missing: {names:?}");
+    let names = ACP.names(false, 10);
     for name in names {
-        let events = parse_acp(&name);
+        let events = ACP.parse(&name);
         insta::assert_yaml_snapshot!(format!("acp_{}", name.replace('.', "_")), events);
     }
 }
 
 #[test]
 fn acp_text_is_a_session_streamed_text_usage_and_a_successful_turn() {
-    let events = parse_acp("text.jsonl");
-    assert!(session_id(&events).is_some());
-    assert_eq!(texts(&events), "Hello from the mock over ACP.");
-    assert_eq!(
-        turn_end(&events),
-        (false, Some("Hello from the mock over ACP.".to_string()))
-    );
-    let usage: Vec<&Usage> = events
-        .iter()
-        .filter_map(|e| match e {
-            AgentEvent::Usage(u) => Some(u),
-            _ => None,
-        })
-        .collect();
-    assert_eq!(usage.len(), 1);
-    assert_eq!(usage[0].input_tokens, 42);
+    let events = ACP.parse("text.jsonl");
+    let session = GEMINI.session_id(&events);
+    assert_plain_answer(&events, session, "Hello from the mock over ACP.", 42);
 }
 
 #[test]
 fn acp_shell_approval_is_announced_asked_and_then_completed() {
-    let events = parse_acp("shell_allow.jsonl");
+    let events = ACP.parse("shell_allow.jsonl");
     let call = events
         .iter()
         .position(
@@ -371,7 +324,7 @@ fn acp_shell_approval_is_announced_asked_and_then_completed() {
 
 #[test]
 fn acp_api_errors_and_cancel_fail_the_turn() {
-    let events = parse_acp("errors.jsonl");
+    let events = ACP.parse("errors.jsonl");
     assert!(events.iter().any(|e| matches!(
         e,
         AgentEvent::TurnEnd {
@@ -380,7 +333,7 @@ fn acp_api_errors_and_cancel_fail_the_turn() {
             ..
         }
     )));
-    let events = parse_acp("cancel.jsonl");
+    let events = ACP.parse("cancel.jsonl");
     assert_eq!(
         turn_end(&events),
         (true, Some("the turn ended: cancelled".to_string()))
@@ -389,7 +342,7 @@ fn acp_api_errors_and_cancel_fail_the_turn() {
 
 #[test]
 fn acp_two_turns_are_two_turn_ends_in_one_session() {
-    let events = parse_acp("two_turns.jsonl");
+    let events = ACP.parse("two_turns.jsonl");
     let ends = events
         .iter()
         .filter(|e| {
@@ -408,7 +361,7 @@ fn acp_two_turns_are_two_turn_ends_in_one_session() {
 
 #[test]
 fn acp_stderr_is_notices_with_the_retries_as_retry_events() {
-    let events = parse_acp("errors.stderr.txt");
+    let events = ACP.parse("errors.stderr.txt");
     assert!(
         events
             .iter()
