@@ -2,6 +2,8 @@
 //! way a server task is stopped (`corral kill`, `corral server stop
 //! --kill`, SIGTERM of the server, `kill -9` of the server) leaves none of
 //! the agent's 200 children and none of the processes that left its group,
+//! the open session of a finished task is closed by `corral kill` and
+//! `corral server stop` (its status kept, a follow-up resuming it),
 //! and commands racing the server never overwrite a final status; a bad
 //! config line is named where a server would start with it; no secret of a
 //! server task reaches a file.
@@ -412,4 +414,83 @@ fn no_secret_of_a_server_task_reaches_any_file() {
         echoed |= text.contains("ANTHROPIC_API_KEY=<redacted>");
     }
     assert!(echoed, "the agent's echo is stored, redacted: {files:?}");
+}
+
+/// The pid a fake agent wrote to `file` (bounded wait for it).
+fn pid_in(file: &Path) -> i32 {
+    let mut pid = None;
+    wait_until(Duration::from_secs(10), || {
+        pid = std::fs::read_to_string(file)
+            .ok()
+            .and_then(|t| t.trim().parse().ok());
+        pid.is_some()
+    });
+    pid.unwrap_or_else(|| panic!("no pid in {}", file.display()))
+}
+
+#[test]
+fn an_open_session_is_closed_by_kill_and_by_server_stop_and_resumes_after() {
+    let home = Home::new();
+    let pid_file = home.path().join("agent.pid");
+    let child_file = home.path().join("child.pid");
+    let id = home.detach_asker(
+        "make a marker",
+        &[
+            ("ASK_PID_FILE", &pid_file.display().to_string()),
+            ("ASK_CHILD_PID_FILE", &child_file.display().to_string()),
+        ],
+    );
+    home.wait_status(&id, "blocked");
+    home.ok(&["answer", &id, "allow"]);
+    home.wait_status(&id, "succeeded");
+    let (agent, child) = (pid_in(&pid_file), pid_in(&child_file));
+    assert!(
+        alive(agent) && alive(child),
+        "the session waits for a follow-up"
+    );
+    // `kill` of the finished task closes its session and waits for it.
+    assert_eq!(
+        home.ok(&["kill", &id]).trim(),
+        format!("closed the session of {id}")
+    );
+    assert!(
+        wait_until(Duration::from_secs(5), || !alive(agent) && !alive(child)),
+        "the agent or its child outlived the close"
+    );
+    assert_eq!(home.status_of(&id), "succeeded", "the status stays");
+    let logs = || String::from_utf8_lossy(&home.run(&["logs", &id]).stdout).into_owned();
+    assert!(
+        logs().contains("session closed, a follow-up resumes it"),
+        "{}",
+        logs()
+    );
+    // Nothing is left to kill now.
+    let out = home.run(&["kill", &id]);
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("is already succeeded"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // A follow-up resumes it, as after an idle close.
+    std::fs::remove_file(&pid_file).unwrap();
+    home.ok(&["send", &id, "once more"]);
+    home.wait_status(&id, "blocked");
+    assert!(
+        logs().contains("session was closed; resumed from session"),
+        "{}",
+        logs()
+    );
+    home.ok(&["answer", &id, "allow"]);
+    home.wait_status(&id, "succeeded");
+    let agent = pid_in(&pid_file);
+    assert!(alive(agent));
+    // `server stop` does not refuse for an open session: it closes it.
+    let server = home.server_pid().expect("the server runs");
+    home.ok(&["server", "stop"]);
+    assert!(
+        wait_until(Duration::from_secs(5), || !alive(agent) && !alive(server)),
+        "the server or the session's agent is still there"
+    );
+    assert_eq!(home.status_of(&id), "succeeded");
 }
