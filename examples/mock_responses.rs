@@ -21,7 +21,7 @@ mod scripted;
 use std::io::Write;
 use std::time::Duration;
 
-use responses_mock::{Item, MockResponses, Reply};
+use responses_mock::{MockResponses, Reply, adder_script, fix_plan};
 use serde_json::json;
 
 const USAGE: &str = "usage: mock_responses [--scenario NAME]
@@ -33,20 +33,8 @@ scenarios:
              tool search first, as codex defers MCP tools), then an answer";
 
 fn scenario(name: &str) -> Option<Vec<Reply>> {
-    let plan = |a: &str, b: &str, c: &str| {
-        Reply::Stream {
-            parts: vec![Item::FunctionCall {
-                name: "update_plan".into(),
-                arguments: json!({"explanation": "Working through the fix.", "plan": [
-                    {"step": "Read the code", "status": a},
-                    {"step": "Write the fix", "status": b},
-                    {"step": "Run the tests", "status": c},
-                ]}),
-            }],
-            // Slow enough to watch the plan move in the cockpit.
-            chunk_delay: Duration::from_millis(1500),
-        }
-    };
+    // Slow enough to watch the plan move in the cockpit.
+    let plan = |a: &str, b: &str, c: &str| fix_plan(a, b, c).paced(Duration::from_millis(1500));
     Some(match name {
         "text" => vec![Reply::text("Hello from the loopback mock model.")],
         "todo_list" => vec![
@@ -56,11 +44,7 @@ fn scenario(name: &str) -> Option<Vec<Reply>> {
             Reply::shell("sleep 4; echo tests passed", "Running the tests."),
             Reply::text("All three steps are done: the tests passed."),
         ],
-        "mcp" => vec![
-            Reply::tool_search("add numbers"),
-            Reply::mcp_call("adder", "add", &json!({"a": 2, "b": 3})),
-            Reply::text("The adder says 2 + 3 = 5."),
-        ],
+        "mcp" => adder_script(json!({"a": 2, "b": 3}), "The adder says 2 + 3 = 5."),
         _ => return None,
     })
 }

@@ -19,7 +19,8 @@ use support::Sandbox;
 use support::anthropic_mock::{MockAnthropic, Reply, tool_finished_text};
 use support::http::{parse_responses, raw_exchange as raw_http};
 use support::run::{self, Run, run_bounded};
-use support::served::{self, Served};
+use support::served;
+use support::walks::{TwoTurns, assert_resumed_history};
 
 /// Hard upper bound for one `corral run` (a real claude run takes ~1-3 s).
 const RUN_LIMIT: Duration = Duration::from_secs(120);
@@ -667,68 +668,37 @@ fn kill_9_of_corral_during_a_long_bash_command_leaves_nothing_of_the_tool_tree()
 /// assistant's first answer.
 #[test]
 fn an_idle_closed_claude_session_resumes_on_the_next_message_with_its_history() {
-    let first_prompt = "Remember the word heliotrope for later.";
-    let first_answer = "Noted: the word to remember is heliotrope.";
-    let second_prompt = "Which word did I ask you to remember?";
-    let second_answer = "You asked me to remember heliotrope.";
+    let turns = TwoTurns {
+        first_prompt: "Remember the word heliotrope for later.",
+        first_answer: "Noted: the word to remember is heliotrope.",
+        second_prompt: "Which word did I ask you to remember?",
+        second_answer: "You asked me to remember heliotrope.",
+    };
     let Some((sandbox, mock)) = setup(
         "claude_idle_close_resume",
-        vec![Reply::text(first_answer), Reply::text(second_answer)],
+        vec![
+            Reply::text(turns.first_answer),
+            Reply::text(turns.second_answer),
+        ],
     ) else {
         return;
     };
     let saw = || mock_saw(&mock);
-    let corral = Served::new(
+    served::idle_close_and_resume(
         &sandbox,
         sandbox.env(mock.port()),
-        "[defaults]\nidle_session_close = 1\n",
         &saw,
-    );
-
-    let id = corral.detach(&[], first_prompt);
-    let log = corral.wait_events(&id, "the idle close", |events| {
-        served::notices(events)
-            .iter()
-            .any(|n| n == "idle for 1s: session closed, a follow-up resumes it")
-    });
-    assert!(
-        served::wait_for(|| sandbox_procs_with(&sandbox, "stream-json").is_empty()),
-        "claude still runs after the close: {:?}",
-        sandbox.leftover_processes()
-    );
-    assert_eq!(
-        corral.status(&id),
-        "succeeded",
-        "an idle session is not running"
-    );
-    let session = served::session_of(&log);
-
-    corral.ok(&["send", &id, second_prompt]);
-    let log = corral.wait_events(&id, "the answer to the follow-up", |events| {
-        served::count(events, "finished") >= 2
-    });
-    let resumed = format!("session was closed after 1s idle; resumed from session {session}");
-    assert!(served::notices(&log).contains(&resumed), "{log:#?}");
-    let finished: Vec<&Value> = log.iter().filter(|e| e["type"] == "finished").collect();
-    assert_eq!(finished[1]["status"], "succeeded", "{log:#?}");
-    assert_eq!(finished[1]["result"], second_answer, "{log:#?}");
-    assert_eq!(
-        finished[1]["session_id"],
-        session.as_str(),
-        "the same session"
+        &[],
+        "stream-json",
+        &turns,
     );
 
     let requests = mock.message_requests();
     assert_eq!(requests.len(), 2, "one model call per turn");
-    let users = requests[1].texts_of("user");
-    let assistants = requests[1].texts_of("assistant");
-    assert!(
-        users.iter().any(|t| t.contains(first_prompt)),
-        "the first message is in the resumed conversation: {users:?}"
+    let history = &requests[1];
+    assert_resumed_history(
+        &history.texts_of("user"),
+        &history.texts_of("assistant"),
+        &turns,
     );
-    assert!(
-        assistants.iter().any(|t| t.contains(first_answer)),
-        "the first answer is in the resumed conversation: {assistants:?}"
-    );
-    assert!(requests[1].last_user_text().contains(second_prompt));
 }

@@ -13,14 +13,16 @@
 mod idle;
 mod support;
 
-use std::io::Write;
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 use support::Sandbox;
 use support::http::{post_json, raw_exchange};
-use support::responses_mock::{DEFAULT_TEXT, INPUT_TOKENS, MockResponses, Reply, SHELL_TOOL};
-use support::run::{Run, corral_run};
+use support::responses_mock::{
+    self, DEFAULT_TEXT, INPUT_TOKENS, MockResponses, Reply, SHELL_TOOL, adder_config,
+};
+use support::run::{Run, agent_run};
+use support::walks::{self, APPROVED_MARKER, CODEWORD, DENIED_MARKER, assert_resumed_history};
 
 /// Hard upper bound for one `corral run` (a real codex run takes ~1 s).
 const RUN_LIMIT: Duration = Duration::from_secs(120);
@@ -196,47 +198,26 @@ fn codex_run(
     prompt: &str,
     limit: Duration,
 ) -> Run {
-    let mut all = vec!["--agent", "codex"];
-    all.extend_from_slice(args);
-    let started = Instant::now();
-    let run = corral_run(
+    let saw = || {
+        format!(
+            "the mock saw {} model requests",
+            mock.model_requests().len()
+        )
+    };
+    agent_run(
         sandbox,
+        "codex",
         sandbox.codex_env(mock.port()),
-        &all,
+        args,
         prompt,
         limit,
-        &|| {
-            format!(
-                "the mock saw {} model requests",
-                mock.model_requests().len()
-            )
-        },
-    );
-    let _ = writeln!(
-        std::io::stderr(),
-        "[e2e codex] {args:?} took {:?}",
-        started.elapsed()
-    );
-    run
-}
-
-/// `[mcp_servers.adder]`: the stdio MCP server of `tests/fixtures/mcp`.
-fn adder_config() -> String {
-    let server = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures/mcp/adder_mcp.py");
-    format!(
-        "\n[mcp_servers.adder]\ncommand = \"python3\"\nargs = [\"{}\"]\n",
-        server.display()
+        &saw,
     )
 }
 
 /// The model finds the adder's tools, calls `add {a:2, b:3}`, answers.
 fn adder_script() -> Vec<Reply> {
-    vec![
-        Reply::tool_search("add numbers"),
-        Reply::mcp_call("adder", "add", &json!({"a": 2, "b": 3})),
-        Reply::text("The sum is 5."),
-    ]
+    responses_mock::adder_script(json!({"a": 2, "b": 3}), "The sum is 5.")
 }
 
 #[test]
@@ -373,89 +354,40 @@ fn codex_stalled_by_the_model_is_timed_out_and_nothing_is_left_behind() {
     let Some((sandbox, mock)) = setup("codex_timeout", vec![Reply::stall()], &[]) else {
         return;
     };
-    let run = codex_run(
-        &sandbox,
-        &mock,
-        &["--timeout", "3"],
-        "Say something.",
-        Duration::from_secs(60),
-    );
-
-    assert!(
-        run.elapsed >= Duration::from_secs(3) && run.elapsed < Duration::from_secs(20),
-        "a 3 s timeout took {:?}\n{}",
-        run.elapsed,
-        run.dump()
-    );
-    assert_eq!(run.code, Some(1), "{}", run.dump());
-    assert_eq!(run.finished()["status"], "timed_out", "{}", run.dump());
-    assert_eq!(mock.model_requests().len(), 1, "{}", run.dump());
-    let left = sandbox.wait_no_leftovers(Duration::from_secs(3));
-    assert!(
-        left.is_empty(),
-        "processes left behind after the timeout: {left:?}"
-    );
+    let run = |args: &[&str], prompt: &str| {
+        codex_run(&sandbox, &mock, args, prompt, Duration::from_secs(60))
+    };
+    walks::timed_out(&sandbox, &run, 3, Duration::from_secs(17), &|| {
+        mock.model_requests().len()
+    });
 }
 
 #[test]
 fn codex_resume_keeps_the_thread_and_sends_the_history() {
-    let first_answer = "Noted: the codeword is PINEAPPLE.";
-    let second_answer = "The codeword was PINEAPPLE.";
+    let turns = CODEWORD;
     let Some((sandbox, mock)) = setup(
         "codex_resume",
-        vec![Reply::text(first_answer), Reply::text(second_answer)],
+        vec![
+            Reply::text(turns.first_answer),
+            Reply::text(turns.second_answer),
+        ],
         &[],
     ) else {
         return;
     };
-    let first = codex_run(
-        &sandbox,
-        &mock,
-        &[],
-        "Remember the codeword PINEAPPLE.",
-        RUN_LIMIT,
-    );
-    assert_eq!(first.finished()["status"], "succeeded", "{}", first.dump());
-    let thread = first.session_id();
-
-    let second = codex_run(
-        &sandbox,
-        &mock,
-        &["--resume", &thread],
-        "What was the codeword?",
-        RUN_LIMIT,
-    );
-    assert_eq!(second.code, Some(0), "{}", second.dump());
-    assert_eq!(second.session_id(), thread, "the same thread comes back");
-    assert_eq!(second.text(), second_answer);
-    assert_eq!(second.finished()["session_id"], thread.as_str());
+    let run = |args: &[&str], prompt: &str| codex_run(&sandbox, &mock, args, prompt, RUN_LIMIT);
+    walks::resume(&run, &turns);
 
     let requests = mock.model_requests();
-    assert_eq!(requests.len(), 2, "{}", second.dump());
+    assert_eq!(requests.len(), 2);
     let history = &requests[1];
-    assert!(
-        history
-            .last_user_text()
-            .starts_with("What was the codeword?")
-    );
-    assert!(
-        history
-            .texts_of("user")
-            .iter()
-            .any(|t| t.starts_with("Remember the codeword PINEAPPLE.")),
-        "the first prompt is in the resumed history: {:?}",
-        history.texts_of("user")
-    );
-    assert!(
-        history
-            .texts_of("assistant")
-            .iter()
-            .any(|t| t == first_answer),
-        "the first answer is in the resumed history: {:?}",
-        history.texts_of("assistant")
+    assert_resumed_history(
+        &history.texts_of("user"),
+        &history.texts_of("assistant"),
+        &turns,
     );
     assert!(history.input().len() > requests[0].input().len());
-    assert_ne!(second_answer, DEFAULT_TEXT);
+    assert_ne!(turns.second_answer, DEFAULT_TEXT);
 }
 
 // ---------------------------------------------------------------------------
@@ -475,9 +407,9 @@ fn codex_approvals_without_a_terminal_follow_the_approve_policy_and_never_hang()
     let Some((sandbox, mock)) = setup(
         "codex_approve_policy",
         vec![
-            Reply::shell("touch approved.marker", ""),
+            Reply::shell(&format!("touch {APPROVED_MARKER}"), ""),
             Reply::text("Done."),
-            Reply::shell("touch denied.marker", ""),
+            Reply::shell(&format!("touch {DENIED_MARKER}"), ""),
             Reply::text("I did not run it."),
             Reply::text("Understood."),
             Reply::shell("touch unasked.marker", ""),
@@ -488,75 +420,33 @@ fn codex_approvals_without_a_terminal_follow_the_approve_policy_and_never_hang()
     ) else {
         return;
     };
-    let run = codex_run(
-        &sandbox,
-        &mock,
-        &["--approve", "allow"],
-        "touch it",
-        RUN_LIMIT,
-    );
-    assert_eq!(run.code, Some(0), "{}", run.dump());
-    assert!(
-        sandbox.work.join("approved.marker").exists(),
-        "{}",
-        run.dump()
-    );
-    assert!(
-        run.of_type("answered")
-            .iter()
-            .any(|a| a["decision"] == "allow" && a["by"] == "policy"),
-        "{}",
-        run.dump()
-    );
-
-    let run = codex_run(
-        &sandbox,
-        &mock,
-        &["--approve", "deny"],
-        "touch the other",
-        RUN_LIMIT,
-    );
-    assert_eq!(run.code, Some(0), "{}", run.dump());
-    assert!(!sandbox.work.join("denied.marker").exists());
-    let reason = mock.model_requests().into_iter().any(|r| {
-        r.last_user_text()
-            .contains("Denied by corral's approval policy")
+    let run = |args: &[&str], prompt: &str| codex_run(&sandbox, &mock, args, prompt, RUN_LIMIT);
+    walks::approve_policy(&sandbox, &run, &|| {
+        mock.model_requests().into_iter().any(|r| {
+            r.last_user_text()
+                .contains("Denied by corral's approval policy")
+        })
     });
-    assert!(
-        reason,
-        "the policy's reason reached the model\n{}",
-        run.dump()
-    );
-    assert_eq!(run.finished()["status"], "succeeded", "{}", run.dump());
 
     // The default permission mode asks before a `touch`: with nobody at the
     // terminal and no --approve, the answer is no.
     let run = codex_run(&sandbox, &mock, &[], "touch a third", RUN_LIMIT);
     assert_eq!(run.code, Some(0), "{}", run.dump());
     assert!(!sandbox.work.join("unasked.marker").exists());
-    assert!(
-        run.of_type("answered")
-            .iter()
-            .any(|a| a["decision"] == "deny" && a["by"] == "policy"),
-        "{}",
-        run.dump()
-    );
+    walks::assert_answered_by_policy(&run, "deny");
 }
 
 /// codex's plan (its `update_plan` tool, `turn/plan/updated` over the app
 /// server) is shown as a plan with its steps and their states.
 #[test]
 fn codex_plan_reaches_the_transcript_as_a_plan() {
-    use support::responses_mock::Item;
-    let plan = Reply::Stream {
-        parts: vec![Item::FunctionCall {
-            name: "update_plan".into(),
-            arguments: json!({"explanation": "Two steps.", "plan": [
-                {"step": "Read the code", "status": "completed"},
-                {"step": "Write the fix", "status": "in_progress"}]}),
-        }],
-        chunk_delay: Duration::from_millis(10),
-    };
+    let plan = Reply::plan(
+        "Two steps.",
+        &[
+            ("Read the code", "completed"),
+            ("Write the fix", "in_progress"),
+        ],
+    );
     let Some((sandbox, mock)) = setup("codex_plan", vec![plan, Reply::text("Planned.")], &[])
     else {
         return;

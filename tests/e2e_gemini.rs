@@ -13,14 +13,14 @@
 mod idle;
 mod support;
 
-use std::io::Write;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde_json::{Value, json};
 use support::Sandbox;
 use support::gemini_mock::{MockGemini, PROMPT_TOKENS, Reply, SHELL_TOOL, tool_finished_text};
 use support::http::post_json;
-use support::run::{Run, corral_run};
+use support::run::{Run, agent_run};
+use support::walks::{self, APPROVED_MARKER, CODEWORD, DENIED_MARKER, assert_resumed_history};
 
 /// Hard upper bound for one `corral run` (a real gemini run takes ~2-4 s;
 /// a run with one retry about 6-10 s).
@@ -174,29 +174,22 @@ fn gemini_run(
     prompt: &str,
     limit: Duration,
 ) -> Run {
-    let mut all = vec!["--agent", "gemini"];
-    all.extend_from_slice(args);
-    let started = Instant::now();
-    let run = corral_run(
+    let saw = || {
+        format!(
+            "the mock saw {} router and {} chat requests",
+            mock.router_requests().len(),
+            mock.stream_requests().len()
+        )
+    };
+    agent_run(
         sandbox,
+        "gemini",
         sandbox.gemini_env(mock.port()),
-        &all,
+        args,
         prompt,
         limit,
-        &|| {
-            format!(
-                "the mock saw {} router and {} chat requests",
-                mock.router_requests().len(),
-                mock.stream_requests().len()
-            )
-        },
-    );
-    let _ = writeln!(
-        std::io::stderr(),
-        "[e2e gemini] {args:?} took {:?}",
-        started.elapsed()
-    );
-    run
+        &saw,
+    )
 }
 
 #[test]
@@ -385,87 +378,40 @@ fn gemini_stalled_by_the_model_is_timed_out_and_nothing_is_left_behind() {
     let Some((sandbox, mock)) = setup("gemini_timeout", vec![Reply::stall()], None) else {
         return;
     };
-    let run = gemini_run(
-        &sandbox,
-        &mock,
-        // gemini needs about 3 s to send its first request on a quiet 2-core
-        // machine and over 8 s when the other tests of this binary start
-        // their geminis beside it: the timeout must leave it time to reach
-        // the mock, or the test would check a timeout before any request.
-        &["--timeout", "20"],
-        "Say something.",
-        Duration::from_secs(60),
-    );
-
-    assert!(
-        run.elapsed >= Duration::from_secs(20) && run.elapsed < Duration::from_secs(40),
-        "a 20 s timeout took {:?}\n{}",
-        run.elapsed,
-        run.dump()
-    );
-    assert_eq!(run.code, Some(1), "{}", run.dump());
-    assert_eq!(run.finished()["status"], "timed_out", "{}", run.dump());
-    assert_eq!(mock.stream_requests().len(), 1, "{}", run.dump());
-    let left = sandbox.wait_no_leftovers(Duration::from_secs(3));
-    assert!(
-        left.is_empty(),
-        "processes left behind after the timeout: {left:?}"
-    );
+    let run = |args: &[&str], prompt: &str| {
+        gemini_run(&sandbox, &mock, args, prompt, Duration::from_secs(60))
+    };
+    // gemini needs about 3 s to send its first request on a quiet 2-core
+    // machine and over 8 s when the other tests of this binary start their
+    // geminis beside it: the timeout must leave it time to reach the mock,
+    // or the test would check a timeout before any request.
+    walks::timed_out(&sandbox, &run, 20, Duration::from_secs(20), &|| {
+        mock.stream_requests().len()
+    });
 }
 
 #[test]
 fn gemini_resume_keeps_the_session_and_sends_the_history() {
-    let first_answer = "Noted: the codeword is PINEAPPLE.";
-    let second_answer = "The codeword was PINEAPPLE.";
+    let turns = CODEWORD;
     let Some((sandbox, mock)) = setup(
         "gemini_resume",
-        vec![Reply::text(first_answer), Reply::text(second_answer)],
+        vec![
+            Reply::text(turns.first_answer),
+            Reply::text(turns.second_answer),
+        ],
         None,
     ) else {
         return;
     };
-    let first = gemini_run(
-        &sandbox,
-        &mock,
-        &[],
-        "Remember the codeword PINEAPPLE.",
-        RUN_LIMIT,
-    );
-    assert_eq!(first.finished()["status"], "succeeded", "{}", first.dump());
-    let session = first.session_id();
+    let run = |args: &[&str], prompt: &str| gemini_run(&sandbox, &mock, args, prompt, RUN_LIMIT);
+    walks::resume(&run, &turns);
 
-    let second = gemini_run(
-        &sandbox,
-        &mock,
-        &["--resume", &session],
-        "What was the codeword?",
-        RUN_LIMIT,
-    );
-    assert_eq!(second.code, Some(0), "{}", second.dump());
-    assert_eq!(second.session_id(), session, "the same session comes back");
-    assert_eq!(second.text(), second_answer);
-    assert_eq!(second.finished()["session_id"], session.as_str());
-
-    let turns = mock.stream_requests();
-    assert_eq!(turns.len(), 2, "{}", second.dump());
-    let history = &turns[1];
-    let users = history.texts_of("user");
-    assert!(
-        users
-            .iter()
-            .any(|t| t.contains("Remember the codeword PINEAPPLE.")),
-        "the first prompt is in the resumed history: {users:?}"
-    );
-    assert!(
-        users
-            .last()
-            .is_some_and(|t| t.contains("What was the codeword?")),
-        "{users:?}"
-    );
-    assert_eq!(
-        history.texts_of("model"),
-        [first_answer],
-        "the first answer is in the resumed history"
+    let seen = mock.stream_requests();
+    assert_eq!(seen.len(), 2);
+    assert_resumed_history(
+        &seen[1].texts_of("user"),
+        &seen[1].texts_of("model"),
+        &turns,
     );
 }
 
@@ -755,13 +701,12 @@ mod capture_acp {
 
 #[test]
 fn gemini_approvals_without_a_terminal_follow_the_approve_policy_and_never_hang() {
-    let marker = "approved.marker";
     let Some((sandbox, mock)) = setup(
         "gemini_approve_policy",
         vec![
-            Reply::shell(&format!("touch {marker}"), ""),
+            Reply::shell(&format!("touch {APPROVED_MARKER}"), ""),
             Reply::text("Done."),
-            Reply::shell("touch denied.marker", ""),
+            Reply::shell(&format!("touch {DENIED_MARKER}"), ""),
             Reply::text("I did not run it."),
             Reply::text("Understood."),
         ],
@@ -769,39 +714,14 @@ fn gemini_approvals_without_a_terminal_follow_the_approve_policy_and_never_hang(
     ) else {
         return;
     };
-    let run = gemini_run(
-        &sandbox,
-        &mock,
-        &["--approve", "allow"],
-        "touch it",
-        RUN_LIMIT,
-    );
-    assert_eq!(run.code, Some(0), "{}", run.dump());
-    assert!(sandbox.work.join(marker).exists(), "{}", run.dump());
-    assert!(
-        run.of_type("answered")
-            .iter()
-            .any(|a| a["decision"] == "allow" && a["by"] == "policy"),
-        "{}",
-        run.dump()
-    );
-
-    let run = gemini_run(
-        &sandbox,
-        &mock,
-        &["--approve", "deny"],
-        "touch the other",
-        RUN_LIMIT,
-    );
-    assert_eq!(run.code, Some(0), "{}", run.dump());
-    assert!(!sandbox.work.join("denied.marker").exists());
-    // The policy's reason reached the model as the next prompt of the
-    // same session, before the run ended.
-    let reason = mock.stream_requests().into_iter().any(|r| {
-        r.texts_of("user")
-            .last()
-            .is_some_and(|t| t.contains("Denied by corral's approval policy"))
+    let run = |args: &[&str], prompt: &str| gemini_run(&sandbox, &mock, args, prompt, RUN_LIMIT);
+    // The policy's reason reaches the model as the next prompt of the
+    // same session, before the run ends.
+    walks::approve_policy(&sandbox, &run, &|| {
+        mock.stream_requests().into_iter().any(|r| {
+            r.texts_of("user")
+                .last()
+                .is_some_and(|t| t.contains("Denied by corral's approval policy"))
+        })
     });
-    assert!(reason, "{}", run.dump());
-    assert_eq!(run.finished()["status"], "succeeded", "{}", run.dump());
 }

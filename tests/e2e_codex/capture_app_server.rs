@@ -13,7 +13,7 @@ use std::time::Duration;
 use serde_json::{Value, json};
 
 use super::support::Sandbox;
-use super::support::responses_mock::{MockResponses, Reply};
+use super::support::responses_mock::{MockResponses, Reply, adder_config, adder_script, fix_plan};
 use super::support::stdio_session::StdioSession;
 
 const WAIT: Duration = Duration::from_secs(60);
@@ -106,29 +106,13 @@ fn done(mut s: StdioSession, sandbox: &Sandbox, name: &str) {
     s.save(&fixture_dir(), name, sandbox.root());
 }
 
-/// A call of codex's `update_plan` tool with the three steps' states.
-fn plan_call(a: &str, b: &str, c: &str) -> Reply {
-    use super::support::responses_mock::Item;
-    Reply::Stream {
-        parts: vec![Item::FunctionCall {
-            name: "update_plan".into(),
-            arguments: json!({"explanation": "Working through the fix.", "plan": [
-                {"step": "Read the code", "status": a},
-                {"step": "Write the fix", "status": b},
-                {"step": "Run the tests", "status": c},
-            ]}),
-        }],
-        chunk_delay: Duration::from_millis(10),
-    }
-}
-
 #[test]
 #[ignore = "captures fixtures from the real codex"]
 fn capture_app_server_todo_list() {
     let script = vec![
-        plan_call("in_progress", "pending", "pending"),
-        plan_call("completed", "in_progress", "pending"),
-        plan_call("completed", "completed", "in_progress"),
+        fix_plan("in_progress", "pending", "pending"),
+        fix_plan("completed", "in_progress", "pending"),
+        fix_plan("completed", "completed", "in_progress"),
         Reply::text("All three steps are under way."),
     ];
     // codex offers `update_plan` only when the config asks for it.
@@ -180,7 +164,7 @@ fn capture_app_server_mcp() {
         "capture_app_server_mcp",
         super::adder_script(),
         &[],
-        &super::adder_config(),
+        &adder_config(),
     ) else {
         return;
     };
@@ -213,16 +197,12 @@ fn capture_app_server_mcp_startup_failed() {
 #[ignore = "captures fixtures from the real codex"]
 fn capture_app_server_mcp_tool_error() {
     // The adder answers `isError: true` when an addend is no number.
-    let script = vec![
-        Reply::tool_search("add numbers"),
-        Reply::mcp_call("adder", "add", &json!({"a": "two", "b": 3})),
-        Reply::text("The adder refused."),
-    ];
+    let script = adder_script(json!({"a": "two", "b": 3}), "The adder refused.");
     let Some((sandbox, _mock, mut s)) = start_with(
         "capture_app_server_mcp_tool_error",
         script,
         &[],
-        &super::adder_config(),
+        &adder_config(),
     ) else {
         return;
     };
@@ -238,7 +218,7 @@ fn capture_app_server_mcp_tool_error() {
 fn mcp_asked(name: &str, action: &str) {
     let test = format!("capture_app_server_{name}");
     let Some((sandbox, _mock, mut s)) =
-        start_with(&test, super::adder_script(), &[], &super::adder_config())
+        start_with(&test, super::adder_script(), &[], &adder_config())
     else {
         return;
     };

@@ -4,20 +4,19 @@
 //! over `--resume` in one-shot mode, which the transcript says) with the
 //! history.
 
-use serde_json::Value;
-
 use super::support::gemini_mock::Reply;
-use super::support::served::{self, Served};
+use super::support::served;
+use super::support::walks::{CODEWORD, assert_resumed_history};
 
 #[test]
 fn an_idle_closed_gemini_session_resumes_on_the_next_message_with_its_history() {
-    let first_prompt = "Remember the codeword PINEAPPLE.";
-    let first_answer = "Noted: the codeword is PINEAPPLE.";
-    let second_prompt = "What was the codeword?";
-    let second_answer = "The codeword was PINEAPPLE.";
+    let turns = CODEWORD;
     let Some((sandbox, mock)) = super::setup(
         "gemini_idle_close_resume",
-        vec![Reply::text(first_answer), Reply::text(second_answer)],
+        vec![
+            Reply::text(turns.first_answer),
+            Reply::text(turns.second_answer),
+        ],
         None,
     ) else {
         return;
@@ -28,62 +27,21 @@ fn an_idle_closed_gemini_session_resumes_on_the_next_message_with_its_history() 
             mock.stream_requests().len()
         )
     };
-    let corral = Served::new(
+    served::idle_close_and_resume(
         &sandbox,
         sandbox.gemini_env(mock.port()),
-        "[defaults]\nidle_session_close = 1\n",
         &saw,
+        &["--agent", "gemini"],
+        "--acp",
+        &turns,
     );
-    let acp_agents = || {
-        sandbox
-            .leftover_processes()
-            .into_iter()
-            .filter(|(_, cmdline)| cmdline.contains("--acp"))
-            .count()
-    };
 
-    let id = corral.detach(&["--agent", "gemini"], first_prompt);
-    let log = corral.wait_events(&id, "the idle close", |events| {
-        served::notices(events)
-            .iter()
-            .any(|n| n == "idle for 1s: session closed, a follow-up resumes it")
-    });
-    assert!(
-        served::wait_for(|| acp_agents() == 0),
-        "gemini --acp still runs after the close: {:?}",
-        sandbox.leftover_processes()
-    );
-    assert_eq!(
-        corral.status(&id),
-        "succeeded",
-        "an idle session is not running"
-    );
-    let session = served::session_of(&log);
-
-    corral.ok(&["send", &id, second_prompt]);
-    let log = corral.wait_events(&id, "the answer to the follow-up", |events| {
-        served::count(events, "finished") >= 2
-    });
-    let resumed = format!("session was closed after 1s idle; resumed from session {session}");
-    assert!(served::notices(&log).contains(&resumed), "{log:#?}");
-    let finished: Vec<&Value> = log.iter().filter(|e| e["type"] == "finished").collect();
-    assert_eq!(finished[1]["status"], "succeeded", "{log:#?}");
-    assert_eq!(finished[1]["result"], second_answer, "{log:#?}");
-
-    let turns = mock.stream_requests();
-    assert_eq!(turns.len(), 2, "one model call per turn");
-    let users = turns[1].texts_of("user");
-    assert!(
-        users.iter().any(|t| t.contains(first_prompt)),
-        "the first prompt is in the resumed history: {users:?}"
-    );
-    assert!(
-        users.last().is_some_and(|t| t.contains(second_prompt)),
-        "{users:?}"
-    );
-    assert_eq!(
-        turns[1].texts_of("model"),
-        [first_answer],
-        "the first answer is in the resumed history"
+    let turns_seen = mock.stream_requests();
+    assert_eq!(turns_seen.len(), 2, "one model call per turn");
+    let history = &turns_seen[1];
+    assert_resumed_history(
+        &history.texts_of("user"),
+        &history.texts_of("model"),
+        &turns,
     );
 }

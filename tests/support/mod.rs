@@ -18,6 +18,7 @@ pub mod run;
 pub mod scripted;
 pub mod served;
 pub mod stdio_session;
+pub mod walks;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};

@@ -131,6 +131,67 @@ impl Reply {
     pub fn rate_limited(retry_after_secs: u64) -> Reply {
         Reply::limited("Rate limit reached (mock).", retry_after_secs.to_string())
     }
+
+    /// A call of codex's plan tool (`update_plan`) with `steps` as (step,
+    /// status). codex offers the tool only with `[tools.update_plan]
+    /// enabled = true` in its config.
+    pub fn plan(explanation: &str, steps: &[(&str, &str)]) -> Reply {
+        let plan: Vec<Value> = steps
+            .iter()
+            .map(|(step, status)| json!({"step": step, "status": status}))
+            .collect();
+        Reply::Stream {
+            parts: vec![Item::FunctionCall {
+                name: "update_plan".into(),
+                arguments: json!({"explanation": explanation, "plan": plan}),
+            }],
+            chunk_delay: Duration::from_millis(10),
+        }
+    }
+
+    /// This reply with `chunk_delay` between its chunks (slow enough to
+    /// watch, in a demo).
+    pub fn paced(self, chunk_delay: Duration) -> Reply {
+        match self {
+            Reply::Stream { parts, .. } => Reply::Stream { parts, chunk_delay },
+            other => other,
+        }
+    }
+}
+
+/// The three steps of a fix in the given states (read the code, write the
+/// fix, run the tests), as codex's plan: the todo-list scripts walk them.
+pub fn fix_plan(read: &str, write: &str, test: &str) -> Reply {
+    Reply::plan(
+        "Working through the fix.",
+        &[
+            ("Read the code", read),
+            ("Write the fix", write),
+            ("Run the tests", test),
+        ],
+    )
+}
+
+/// The model finds the adder MCP server's tools (codex defers MCP tools
+/// behind a tool search), calls its `add` with `arguments`, then answers
+/// `answer`.
+pub fn adder_script(arguments: Value, answer: &str) -> Vec<Reply> {
+    vec![
+        Reply::tool_search("add numbers"),
+        Reply::mcp_call("adder", "add", &arguments),
+        Reply::text(answer),
+    ]
+}
+
+/// `[mcp_servers.adder]` for codex's config: the stdio MCP server of
+/// `tests/fixtures/mcp`.
+pub fn adder_config() -> String {
+    let server =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/mcp/adder_mcp.py");
+    format!(
+        "\n[mcp_servers.adder]\ncommand = \"python3\"\nargs = [\"{}\"]\n",
+        server.display()
+    )
 }
 
 declare_api!(

@@ -9,6 +9,7 @@
 #![allow(dead_code)]
 
 use std::fs::File;
+use std::io::Write;
 use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
@@ -236,5 +237,28 @@ pub fn corral_run(
     if std::env::var_os("CORRAL_E2E_SHOW").is_some() {
         eprintln!("corral run {args:?}\n{}", run.dump());
     }
+    run
+}
+
+/// `corral run --json --agent AGENT ARGS -- PROMPT` as [`corral_run`], and
+/// how long it took on stderr (`[e2e AGENT] ARGS took ...`).
+pub fn agent_run(
+    sandbox: &Sandbox,
+    agent: &str,
+    env: Vec<(String, String)>,
+    args: &[&str],
+    prompt: &str,
+    limit: Duration,
+    context: &dyn Fn() -> String,
+) -> Run {
+    let mut all = vec!["--agent", agent];
+    all.extend_from_slice(args);
+    let started = Instant::now();
+    let run = corral_run(sandbox, env, &all, prompt, limit, context);
+    let _ = writeln!(
+        std::io::stderr(),
+        "[e2e {agent}] {args:?} took {:?}",
+        started.elapsed()
+    );
     run
 }

@@ -166,3 +166,67 @@ pub fn wait_for(mut cond: impl FnMut() -> bool) -> bool {
     }
     false
 }
+
+/// Issue 16 through the server: with `idle_session_close = 1`, the task
+/// `corral run --detach ARGS -- FIRST_PROMPT` starts has its live session
+/// closed once idle (the log says so, its agent — the sandbox's processes
+/// whose command line holds `agent_marker` — is gone, and the task stays
+/// `succeeded`: an idle session is not running), and `corral send` of the
+/// second prompt resumes the same session with a note and answers the
+/// second answer. Returns the session id and the task's events.
+pub fn idle_close_and_resume(
+    sandbox: &Sandbox,
+    env: Vec<(String, String)>,
+    context: &dyn Fn() -> String,
+    args: &[&str],
+    agent_marker: &str,
+    turns: &super::walks::TwoTurns<'_>,
+) -> (String, Vec<Value>) {
+    let corral = Served::new(
+        sandbox,
+        env,
+        "[defaults]\nidle_session_close = 1\n",
+        context,
+    );
+    let agents = || {
+        sandbox
+            .leftover_processes()
+            .into_iter()
+            .filter(|(_, cmdline)| cmdline.contains(agent_marker))
+            .count()
+    };
+
+    let id = corral.detach(args, turns.first_prompt);
+    let log = corral.wait_events(&id, "the idle close", |events| {
+        notices(events)
+            .iter()
+            .any(|n| n == "idle for 1s: session closed, a follow-up resumes it")
+    });
+    assert!(
+        wait_for(|| agents() == 0),
+        "{agent_marker} still runs after the close: {:?}",
+        sandbox.leftover_processes()
+    );
+    assert_eq!(
+        corral.status(&id),
+        "succeeded",
+        "an idle session is not running"
+    );
+    let session = session_of(&log);
+
+    corral.ok(&["send", &id, turns.second_prompt]);
+    let log = corral.wait_events(&id, "the answer to the follow-up", |events| {
+        count(events, "finished") >= 2
+    });
+    let resumed = format!("session was closed after 1s idle; resumed from session {session}");
+    assert!(notices(&log).contains(&resumed), "{log:#?}");
+    let finished: Vec<&Value> = log.iter().filter(|e| e["type"] == "finished").collect();
+    assert_eq!(finished[1]["status"], "succeeded", "{log:#?}");
+    assert_eq!(finished[1]["result"], turns.second_answer, "{log:#?}");
+    assert_eq!(
+        finished[1]["session_id"],
+        session.as_str(),
+        "the same session"
+    );
+    (session, log)
+}
