@@ -8,7 +8,9 @@
 //! `deadline`), so a cockpit that is idle, or waits on a blocked task, does
 //! not wake at all.
 //! Runtime events are applied in small batches, input polled first between
-//! them, so a key never waits behind a flood. The only
+//! them, so a key never waits behind a flood; while a frame is pending,
+//! events gather and are applied just before it is drawn, so a stream
+//! wakes the loop once a frame. The only
 //! side effects are the runtime's (through `Runtime::apply`) and drawing.
 
 use std::time::{Duration, Instant};
@@ -39,6 +41,9 @@ const DEADLINE_SLACK_MS: u64 = 2;
 /// Runtime events applied at most before input gets a look again: the
 /// select is biased to input, so a key waits for one batch at most.
 const DRAIN_BATCH: usize = 64;
+/// How long the events that gathered while a frame was due are applied
+/// before it is drawn (and input gets a look): the rest wait a frame.
+const DRAIN_BUDGET: Duration = Duration::from_millis(4);
 /// How long quitting waits for the kill ladders before forcing.
 const QUIT_GRACE: Duration = Duration::from_secs(6);
 
@@ -158,6 +163,20 @@ impl Cockpit {
             }
         }
         applied
+    }
+
+    /// Applies the queued runtime events for at most `budget` (whole
+    /// batches of [`DRAIN_BATCH`]); returns how many.
+    pub fn drain_for(&mut self, budget: Duration) -> usize {
+        let start = Instant::now();
+        let mut applied = 0;
+        loop {
+            let n = self.drain();
+            applied += n;
+            if n < DRAIN_BATCH || start.elapsed() >= budget {
+                return applied;
+            }
+        }
     }
 
     /// Turns what the user wants into core commands.
@@ -372,7 +391,12 @@ pub async fn run_loop(c: &mut Cockpit, term: &mut Term) -> std::io::Result<()> {
             break;
         }
         let now = Instant::now();
-        if dirty && last_frame.is_none_or(|t| now >= t + FRAME) {
+        let frame_due = last_frame.is_none_or(|t| now >= t + FRAME);
+        if dirty && frame_due {
+            // What arrived while the frame waited goes into it.
+            if c.drain_for(DRAIN_BUDGET) > 0 {
+                set_live_groups(c.driver.executor.live_groups());
+            }
             c.draw(term)?;
             dirty = false;
             last_frame = Some(now);
@@ -395,6 +419,9 @@ pub async fn run_loop(c: &mut Cockpit, term: &mut Term) -> std::io::Result<()> {
             biased;
             ev = input.next() => match ev {
                 Some(Ok(ev)) => {
+                    if let TermEvent::Resize(cols, rows) = ev {
+                        super::terminal::resize(term, cols, rows)?;
+                    }
                     c.terminal_event(ev);
                     if let Some(dir) = c.app.pending_shell.take() {
                         // The shell owns the terminal until it exits.
@@ -414,7 +441,10 @@ pub async fn run_loop(c: &mut Cockpit, term: &mut Term) -> std::io::Result<()> {
                 // The terminal is gone: nobody can see or steer the agents.
                 Some(Err(_)) | None => break,
             },
-            Some(ev) = c.events.recv() => {
+            // Once a frame is due, events wait for it (they are applied
+            // just before it is drawn): a stream wakes the loop once a
+            // frame, not once per read of every agent.
+            Some(ev) = c.events.recv(), if !dirty => {
                 c.apply(ev);
                 c.drain();
                 set_live_groups(c.driver.executor.live_groups());

@@ -19,8 +19,9 @@ use crossterm::terminal::{
 use crossterm::{cursor, execute};
 use nix::sys::signal::{Signal, killpg};
 use nix::unistd::Pid;
-use ratatui::Terminal;
 use ratatui::backend::CrosstermBackend;
+use ratatui::layout::Rect;
+use ratatui::{Terminal, TerminalOptions, Viewport};
 
 /// Whether the terminal is in the cockpit's modes.
 static ACTIVE: AtomicBool = AtomicBool::new(false);
@@ -59,7 +60,20 @@ pub fn enter() -> io::Result<Term> {
     {
         ENHANCED.store(true, Ordering::SeqCst);
     }
-    Terminal::new(CrosstermBackend::new(out)).inspect_err(|_| restore())
+    // A fixed viewport of the terminal's size now, resized on each resize
+    // event (`resize`): ratatui asks a fullscreen terminal its size before
+    // every frame, which crossterm answers by opening /dev/tty each time.
+    let (cols, rows) = crossterm::terminal::size().inspect_err(|_| restore())?;
+    let options = TerminalOptions {
+        viewport: Viewport::Fixed(Rect::new(0, 0, cols, rows)),
+    };
+    Terminal::with_options(CrosstermBackend::new(out), options).inspect_err(|_| restore())
+}
+
+/// The terminal is now `cols` x `rows` (a resize event): the next frame is
+/// drawn whole at that size.
+pub fn resize(term: &mut Term, cols: u16, rows: u16) -> io::Result<()> {
+    term.resize(Rect::new(0, 0, cols, rows))
 }
 
 /// Puts the terminal back as it was. Safe to call more than once.
