@@ -221,8 +221,81 @@ pub struct ClaudeParser {
     subagents: SubagentIds,
 }
 
+/// The line claude writes most while it streams: one text or thinking
+/// delta. Read into borrowed fields without building a JSON tree; any
+/// other shape (a subagent's line, another event, a field of another
+/// type, a duplicate key) fails here and takes the general path, so the
+/// events are the same either way.
+#[derive(serde::Deserialize)]
+struct DeltaLine<'a> {
+    #[serde(rename = "type", borrow)]
+    kind: std::borrow::Cow<'a, str>,
+    #[serde(borrow)]
+    event: DeltaEvent<'a>,
+    #[serde(default)]
+    parent_tool_use_id: Option<serde::de::IgnoredAny>,
+}
+
+#[derive(serde::Deserialize)]
+struct DeltaEvent<'a> {
+    #[serde(rename = "type", borrow)]
+    kind: std::borrow::Cow<'a, str>,
+    #[serde(default)]
+    index: Option<u64>,
+    #[serde(borrow)]
+    delta: DeltaBody<'a>,
+}
+
+#[derive(serde::Deserialize)]
+struct DeltaBody<'a> {
+    #[serde(rename = "type", borrow)]
+    kind: std::borrow::Cow<'a, str>,
+    #[serde(default, borrow)]
+    text: Option<std::borrow::Cow<'a, str>>,
+    #[serde(default, borrow)]
+    thinking: Option<std::borrow::Cow<'a, str>>,
+}
+
+impl ClaudeParser {
+    /// The events of a plain delta line, or `None` for the general path.
+    fn fast_delta(&mut self, line: &str) -> Option<Vec<AgentEvent>> {
+        let d: DeltaLine<'_> = serde_json::from_str(line).ok()?;
+        if d.kind != "stream_event"
+            || d.parent_tool_use_id.is_some()
+            || d.event.kind != "content_block_delta"
+        {
+            return None;
+        }
+        let (thinking, text) = match d.event.delta.kind.as_ref() {
+            "text_delta" => (false, d.event.delta.text),
+            "thinking_delta" => (true, d.event.delta.thinking),
+            _ => return None,
+        };
+        let Some(text) = text else {
+            return Some(Vec::new());
+        };
+        self.record_delta(d.event.index.unwrap_or(0), thinking, &text);
+        let text = text.into_owned();
+        Some(vec![if thinking {
+            AgentEvent::Thinking { text, delta: true }
+        } else {
+            AgentEvent::Text { text, delta: true }
+        }])
+    }
+}
+
 impl OutputParser for ClaudeParser {
     fn parse_line(&mut self, line: &str) -> Vec<AgentEvent> {
+        match self.fast_delta(line) {
+            Some(events) => events,
+            None => self.parse_tree(line),
+        }
+    }
+}
+
+impl ClaudeParser {
+    /// Any line, read as a JSON tree.
+    fn parse_tree(&mut self, line: &str) -> Vec<AgentEvent> {
         let value = match serde_json::from_str::<Value>(line) {
             Ok(value) => value,
             Err(_) => {

@@ -390,3 +390,55 @@ fn cost_is_reported_as_increments_of_the_cumulative_total() {
     }
     assert_eq!(costs, [Some(0.25), Some(0.5), Some(0.0), Some(0.0)]);
 }
+
+#[test]
+fn the_delta_fast_path_gives_what_the_json_tree_gives() {
+    let mut lines: Vec<String> = Vec::new();
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/claude");
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .unwrap()
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "jsonl"))
+        .collect();
+    files.sort();
+    for file in &files {
+        lines.extend(
+            std::fs::read_to_string(file)
+                .unwrap()
+                .lines()
+                .map(String::from),
+        );
+    }
+    let delta = |extra: &str| {
+        format!(
+            r#"{{"type":"stream_event",{extra}"event":{{"type":"content_block_delta","index":0,"delta":{{"type":"text_delta","text":"a\n\"b\" é"}}}}}}"#
+        )
+    };
+    lines.extend([
+        r#"{"type":"stream_event","event":{"type":"message_start","message":{"id":"m9"}}}"#.to_string(),
+        delta(""),
+        delta(r#""parent_tool_use_id":"toolu_9","#),
+        delta(r#""parent_tool_use_id":null,"session_id":"s","#),
+        delta(r#""parent_tool_use_id":7,"#),
+        delta(r#""type":"assistant","#),
+        r#"{"type":"stream_event","event":{"type":"content_block_delta","index":-1,"delta":{"type":"thinking_delta","thinking":"hm"}}}"#.to_string(),
+        r#"{"type":"stream_event","event":{"type":"content_block_delta","index":2,"delta":{"type":"text_delta","text":5}}}"#.to_string(),
+        r#"{"type":"stream_event","event":{"type":"content_block_delta","delta":{"type":"input_json_delta","partial_json":"{"}}}"#.to_string(),
+        r#"{"type":"stream_event","event":{"type":"content_block_delta","index":1,"delta":{"type":"text_delta"}}}"#.to_string(),
+        format!("\x1b[0m{}", delta("")),
+        "not json at all".to_string(),
+    ]);
+    let mut fast = ClaudeParser::default();
+    let mut tree = ClaudeParser::default();
+    let mut fast_taken = 0;
+    for line in &lines {
+        if ClaudeParser::default().fast_delta(line).is_some() {
+            fast_taken += 1;
+        }
+        assert_eq!(fast.parse_line(line), tree.parse_tree(line), "{line}");
+    }
+    assert!(
+        fast_taken >= 3,
+        "the fast path was taken {fast_taken} times"
+    );
+}
