@@ -5,11 +5,12 @@
 //! and changes, serialised from borrowed state).
 //!
 //! Never blocks the loop: the loop only `try_send`s into a client's queue;
-//! a full one marks the client behind until its writer catches up. Never
+//! a full one (by lines, or by bytes not yet written) marks the client
+//! behind until its writer catches up. Never
 //! reads or writes `State`; it serialises what the loop hands it.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
 
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::UnixStream;
@@ -23,6 +24,10 @@ use crate::store::TaskRecord;
 
 /// Lines a client may be behind by before it is resynchronised.
 pub const CLIENT_QUEUE: usize = 256;
+/// Bytes a client may be behind by before it is resynchronised: a batch of
+/// a flooding agent's events is tens of KiB, so the line count alone would
+/// let a stuck client pin many MiB.
+pub const CLIENT_QUEUE_BYTES: usize = 4 << 20;
 /// The longest request line a client may send.
 const MAX_REQUEST: u64 = 4 << 20;
 
@@ -52,6 +57,8 @@ pub(super) enum Inbox {
 pub(super) struct Client {
     tx: mpsc::Sender<Arc<str>>,
     flow: Arc<AtomicU8>,
+    /// Bytes queued and not yet written.
+    queued: Arc<AtomicUsize>,
     pub(super) welcomed: bool,
     pub(super) window: usize,
     pub(super) focus: Option<String>,
@@ -68,11 +75,17 @@ impl Client {
         let (read, write) = stream.into_split();
         let (tx, rx) = mpsc::channel(CLIENT_QUEUE);
         let flow = Arc::new(AtomicU8::new(LIVE));
-        tokio::spawn(write_client(client, write, rx, flow.clone(), inbox.clone()));
+        let queued = Arc::new(AtomicUsize::new(0));
+        let writer = Writer {
+            flow: flow.clone(),
+            queued: queued.clone(),
+        };
+        tokio::spawn(write_client(client, write, rx, writer, inbox.clone()));
         let reader = tokio::spawn(read_client(client, read, inbox.clone()));
         Client {
             tx,
             flow,
+            queued,
             welcomed: false,
             window: 0,
             focus: None,
@@ -88,8 +101,21 @@ impl Client {
         if self.flow.load(Ordering::Acquire) != LIVE {
             return;
         }
-        if let Err(mpsc::error::TrySendError::Full(_)) = self.tx.try_send(line) {
+        let len = line.len();
+        // The first line always goes: a snapshot larger than the budget
+        // must still reach a client that is not behind.
+        let queued = self.queued.load(Ordering::Acquire);
+        if queued > 0 && queued + len > CLIENT_QUEUE_BYTES {
             self.flow.store(BEHIND, Ordering::Release);
+            return;
+        }
+        // Counted before the writer can take it (it subtracts once written).
+        self.queued.fetch_add(len, Ordering::AcqRel);
+        if let Err(err) = self.tx.try_send(line) {
+            self.queued.fetch_sub(len, Ordering::AcqRel);
+            if let mpsc::error::TrySendError::Full(_) = err {
+                self.flow.store(BEHIND, Ordering::Release);
+            }
         }
     }
 
@@ -264,18 +290,26 @@ async fn read_client(
 
 /// Writes queued lines to a client; asks for a snapshot once it caught up
 /// after falling behind.
+/// What a client's writer shares with the loop.
+struct Writer {
+    flow: Arc<AtomicU8>,
+    queued: Arc<AtomicUsize>,
+}
+
 async fn write_client(
     client: u64,
     mut write: tokio::net::unix::OwnedWriteHalf,
     mut rx: mpsc::Receiver<Arc<str>>,
-    flow: Arc<AtomicU8>,
+    writer: Writer,
     inbox: mpsc::Sender<Inbox>,
 ) {
+    let Writer { flow, queued } = writer;
     while let Some(line) = rx.recv().await {
         if write.write_all(line.as_bytes()).await.is_err() {
             let _ = inbox.send(Inbox::Gone { client }).await;
             return;
         }
+        queued.fetch_sub(line.len(), Ordering::AcqRel);
         if rx.is_empty()
             && flow
                 .compare_exchange(BEHIND, RESYNC_ASKED, Ordering::AcqRel, Ordering::Acquire)
