@@ -175,7 +175,7 @@ fn launch_watch_kill_and_quit_in_a_real_terminal() {
     };
     tmux.keys(&["q"]);
     tmux.wait_for("the quit question", |s| {
-        s.contains("Quit and kill them all?")
+        s.contains("still running. Quit and stop")
     });
     tmux.keys(&["y"]);
     let end = Instant::now() + WAIT;
@@ -486,7 +486,7 @@ fn the_kill_keys_leave_no_child_and_no_escaped_process() {
         escaped_pids(&pids_file, count)
     };
 
-    kill_then_quit_leave_no_process(&tmux, launch, |_| {}, "q", "Quit and kill them all?");
+    kill_then_quit_leave_no_process(&tmux, launch, |_| {}, "q", "still running. Quit and stop");
 }
 
 /// `x` `y` on a task just launched (after `check` looked at its
@@ -603,7 +603,7 @@ fn the_kill_keys_through_the_server_leave_no_child_and_no_escaped_process() {
             "the agent is the server's child"
         );
     };
-    kill_then_quit_leave_no_process(&tmux, launch, check, "Q", "Stop them all and quit?");
+    kill_then_quit_leave_no_process(&tmux, launch, check, "Q", "in the server. Stop");
 }
 
 /// The resident memory the pane header shows (`... · 43M`), in MiB.
