@@ -160,6 +160,10 @@ pub struct Mirror {
     pub transcripts: Vec<(TaskId, Vec<AgentEvent>, u64)>,
     /// Answers to review ops.
     pub reviews: Vec<review::ReviewReport>,
+    /// The server's clock minus this one's (ms), measured when its welcome
+    /// arrived: the times of that host's tasks, in this batch and every
+    /// later one, are moved onto this clock (hosts' clocks may differ).
+    pub clock_offset_ms: Option<i64>,
 }
 
 /// What a user can ask for.

@@ -189,6 +189,9 @@ pub enum LinkStatus {
 pub struct HostLink {
     pub name: String,
     pub status: LinkStatus,
+    /// Its server's clock minus this one's (ms), as last measured: its
+    /// tasks' times are moved by it onto this clock.
+    pub clock_offset_ms: i64,
 }
 
 /// Everything corral knows.

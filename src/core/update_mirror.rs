@@ -6,12 +6,19 @@
 //! task ids are made unique across hosts here, so the per-host reader
 //! threads keep no state the cockpit's list depends on.
 //!
+//! Each host's times (when a task started, last wrote, finished) are
+//! read on its own clock; a batch carries the host's clock offset as
+//! measured at its welcome, and the host's task times are moved onto the
+//! cockpit's clock here, so hosts whose clocks disagree still show right
+//! elapsed times.
+//!
 //! Pure. A mirror never starts, kills or watches anything: the server
-//! does; this only copies what the server says.
+//! does; this only copies what the server says (its times translated).
 
 use std::collections::HashSet;
 
 use super::super::state::{HostLink, State, Stepper};
+use crate::core::LinkStatus;
 use crate::core::event::AgentEvent;
 use crate::core::transcript::Transcript;
 use crate::core::{Mirror, TaskId};
@@ -19,13 +26,34 @@ use crate::core::{Mirror, TaskId};
 /// Applies one batch of one server's changes.
 pub(in crate::core) fn apply_mirror(state: &mut Stepper<'_>, now_ms: u64, batch: Mirror) {
     let host = batch.host;
-    if let Some(status) = batch.link {
+    if batch.link.is_some() || batch.clock_offset_ms.is_some() {
         let name = host.clone().unwrap_or_default();
-        match state.hosts.iter_mut().find(|h| h.name == name) {
-            Some(known) => known.status = status,
-            None => state.hosts.push(HostLink { name, status }),
+        let at = match state.hosts.iter().position(|h| h.name == name) {
+            Some(at) => at,
+            None => {
+                // A batch with the welcome's clock comes from a live link.
+                state.hosts.push(HostLink {
+                    name,
+                    status: LinkStatus::Live,
+                    clock_offset_ms: 0,
+                });
+                state.hosts.len() - 1
+            }
+        };
+        let known = &mut state.hosts[at];
+        if let Some(status) = batch.link {
+            known.status = status;
+        }
+        if let Some(offset) = batch.clock_offset_ms {
+            known.clock_offset_ms = offset;
         }
     }
+    let name = host.clone().unwrap_or_default();
+    let offset = state
+        .hosts
+        .iter()
+        .find(|h| h.name == name)
+        .map_or(0, |h| h.clock_offset_ms);
     if batch.reset {
         let keep: HashSet<TaskId> = batch
             .tasks
@@ -51,6 +79,7 @@ pub(in crate::core) fn apply_mirror(state: &mut Stepper<'_>, now_ms: u64, batch:
         }
     }
     for mut task in batch.tasks {
+        onto_this_clock(&mut task, offset);
         let id = mirror_id(state, &host, task.id);
         task.id = id;
         task.host = host.clone();
@@ -118,6 +147,26 @@ pub(in crate::core) fn apply_mirror(state: &mut Stepper<'_>, now_ms: u64, batch:
             state.out.reviews.push(report);
         }
     }
+}
+
+/// Moves the times of `task`, read on a clock `offset` ms ahead of this
+/// one, onto this clock: a running row's elapsed time and a blocked row's
+/// "ran until it asked" then compare like with like.
+fn onto_this_clock(task: &mut crate::core::task::Task, offset: i64) {
+    if offset == 0 {
+        return;
+    }
+    let shift = |at: &mut Option<u64>| {
+        if let Some(ms) = at {
+            *ms = ms.saturating_add_signed(-offset);
+        }
+    };
+    shift(&mut task.started_ms);
+    shift(&mut task.finished_ms);
+    shift(&mut task.last_output_ms);
+    shift(&mut task.retry_at_ms);
+    shift(&mut task.attempts_started_ms);
+    shift(&mut task.idle_close_at_ms);
 }
 
 /// The mirror's id for task `server_id` of `host`: the one it has, else
@@ -278,6 +327,83 @@ mod tests {
             Some(4_000),
             "it asked at 4 s (a blocked row shows 3 s ran), not at 60 s"
         );
+    }
+
+    #[test]
+    fn a_host_with_a_skewed_clock_shows_its_times_on_the_cockpits_clock() {
+        const HOUR: u64 = 3_600_000;
+        let now = 100_000_000;
+        let mut state = State::new(Settings::default());
+        // "ahead" runs an hour fast; "behind" an hour slow.
+        for (host, server_now) in [("ahead", now + HOUR), ("behind", now - HOUR)] {
+            let mut running = task(1, TaskStatus::Running);
+            running.started_ms = Some(server_now - 5_000);
+            let mut blocked = task(2, TaskStatus::Blocked);
+            blocked.started_ms = Some(server_now - 20_000);
+            blocked.last_output_ms = Some(server_now - 8_000);
+            update(
+                &mut state,
+                now,
+                mirror(Mirror {
+                    host: Some(host.into()),
+                    reset: true,
+                    tasks: vec![running, blocked],
+                    clock_offset_ms: Some(server_now as i64 - now as i64),
+                    ..Mirror::default()
+                }),
+            );
+        }
+        for host in ["ahead", "behind"] {
+            let of = |server_id: u64| {
+                let id = state.mirror_ids[&(Some(host.to_string()), server_id)];
+                state.task(id).unwrap().clone()
+            };
+            assert_eq!(of(1).elapsed_ms(now), 5_000, "{host}: running for 5 s");
+            let blocked = of(2);
+            assert_eq!(blocked.started_ms, Some(now - 20_000), "{host}");
+            assert_eq!(
+                blocked.last_output_ms,
+                Some(now - 8_000),
+                "{host}: it asked 8 s ago, after running 12 s"
+            );
+        }
+
+        // A later change of the host (no clock of its own) is translated
+        // too, and a live event is stamped with the cockpit's clock.
+        let mut finished = task(1, TaskStatus::Succeeded);
+        finished.started_ms = Some(now + HOUR - 5_000);
+        finished.finished_ms = Some(now + HOUR + 1_000);
+        update(
+            &mut state,
+            now + 1_000,
+            mirror(Mirror {
+                host: Some("ahead".into()),
+                tasks: vec![finished],
+                events: vec![(1, text("done"))],
+                ..Mirror::default()
+            }),
+        );
+        let id = state.mirror_ids[&(Some("ahead".to_string()), 1)];
+        let t = state.task(id).unwrap();
+        assert_eq!(t.finished_ms, Some(now + 1_000));
+        assert_eq!(t.elapsed_ms(now + 1_000), 6_000);
+        assert_eq!(t.last_output_ms, Some(now + 1_000));
+
+        // A server that does not say its time is taken as it is.
+        let mut old = task(5, TaskStatus::Running);
+        old.started_ms = Some(now - 2_000);
+        update(
+            &mut state,
+            now,
+            mirror(Mirror {
+                host: Some("old".into()),
+                reset: true,
+                tasks: vec![old],
+                ..Mirror::default()
+            }),
+        );
+        let id = state.mirror_ids[&(Some("old".to_string()), 5)];
+        assert_eq!(state.task(id).unwrap().started_ms, Some(now - 2_000));
     }
 
     #[test]

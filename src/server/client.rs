@@ -57,6 +57,27 @@ pub struct Welcome {
     pub corral: String,
     pub pid: u32,
     pub tasks: Vec<TaskView>,
+    /// The server's clock as it wrote the welcome.
+    #[serde(default)]
+    pub now_ms: Option<u64>,
+    /// This machine's clock as the welcome arrived.
+    #[serde(skip)]
+    pub received_ms: u64,
+}
+
+impl Welcome {
+    /// The server's clock minus this one's (ms), from the welcome (the
+    /// time the line took to arrive counts as skew); `None` from a server
+    /// that does not say its time.
+    pub fn clock_offset_ms(&self) -> Option<i64> {
+        clock_offset_ms(self.now_ms, self.received_ms)
+    }
+}
+
+/// The clock offset of a server that said `server_ms` in a welcome this
+/// machine received at `received_ms`.
+pub fn clock_offset_ms(server_ms: Option<u64>, received_ms: u64) -> Option<i64> {
+    server_ms.map(|at| at as i64 - received_ms as i64)
 }
 
 /// The first line of a server's answer, read loosely: what every
@@ -202,6 +223,7 @@ fn handshake_keeping(
     let _ = writer.flush();
     let mut first = String::new();
     reader.read_line(&mut first)?;
+    let received_ms = crate::headless::now_ms();
     if first.trim().is_empty() {
         return Err(ConnectError::Io(io::Error::new(
             io::ErrorKind::UnexpectedEof,
@@ -237,11 +259,14 @@ fn handshake_keeping(
             server_protocol,
         ))),
         "welcome" => match serde_json::from_str::<Welcome>(&first) {
-            Ok(Welcome { corral, pid, tasks }) => Ok(Connection {
+            Ok(welcome) => Ok(Connection {
                 reader: Some(reader),
                 writer,
                 next_seq: 1,
-                welcome: Welcome { corral, pid, tasks },
+                welcome: Welcome {
+                    received_ms,
+                    ..welcome
+                },
                 ssh: ssh.take(),
                 socket,
             }),

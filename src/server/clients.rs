@@ -196,6 +196,8 @@ pub(super) struct WelcomeLine<'a> {
     pub(super) pid: u32,
     pub(super) tasks: Vec<TaskViewLine<'a>>,
     pub(super) resync: bool,
+    /// The server's clock as it wrote the welcome (ms since the epoch).
+    pub(super) now_ms: u64,
 }
 
 /// [`super::protocol::TaskView`] as it is written (borrowed).
@@ -380,10 +382,12 @@ mod tests {
                 omitted: 0,
             }],
             resync: false,
+            now_ms: 1_234,
         });
-        let Reply::Welcome { tasks, .. } = serde_json::from_str(&welcome).unwrap() else {
+        let Reply::Welcome { tasks, now_ms, .. } = serde_json::from_str(&welcome).unwrap() else {
             panic!("not a welcome");
         };
+        assert_eq!(now_ms, Some(1_234), "the server's clock travels");
         assert_eq!(tasks[0].n, 3);
         assert_eq!(tasks[0].core.as_ref().map(|t| t.id), Some(3));
         assert_eq!(tasks[0].events, vec![AgentEvent::Raw { line: "x".into() }]);

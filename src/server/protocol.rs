@@ -150,6 +150,11 @@ pub enum Reply {
         tasks: Vec<TaskView>,
         #[serde(default)]
         resync: bool,
+        /// The server's clock as it wrote the welcome (ms since the
+        /// epoch): a client measures how far the host's clock is from its
+        /// own with it.
+        #[serde(default)]
+        now_ms: Option<u64>,
     },
     /// The client speaks another protocol; the connection closes.
     Mismatch {

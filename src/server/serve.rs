@@ -166,6 +166,7 @@ impl Server {
             pid: std::process::id(),
             tasks,
             resync,
+            now_ms: Self::now(),
         })
     }
 

@@ -7,7 +7,9 @@
 //! waits up to a minute), taking a fresh snapshot each time.
 //!
 //! Keeps only what the wire needs (the server's ids of its tasks' wire
-//! names): the cockpit's list is built by `update` from the batches, so
+//! names) and measures, at each welcome, how far the host's clock is from
+//! this one's (the batch carries it; `update` translates the host's
+//! times): the cockpit's list is built by `update` from the batches, so
 //! the threads never make `update` impure. Never blocks the cockpit: the
 //! loop gets a host's writer only once it said hello, its requests go
 //! through a bounded queue that a thread writes into ssh (a stuck host
@@ -26,7 +28,7 @@ use crate::config::Host;
 use crate::core::task::Task;
 use crate::core::transcript::DEFAULT_TRANSCRIPT_CAP;
 use crate::core::{Event, LinkStatus, Mirror, TaskId};
-use crate::server::client::{ConnectError, Connection, connect_host, read_reply};
+use crate::server::client::{ConnectError, Connection, clock_offset_ms, connect_host, read_reply};
 use crate::server::protocol::{Reply, TaskView};
 use crate::server::transport::{LinkReader, LinkWriter};
 use crate::server::wire_id;
@@ -42,11 +44,19 @@ pub const BACKOFF_REFUSED: Duration = Duration::from_secs(60);
 /// A finished task comes as a summary of its record and is rebuilt from
 /// it, an unfinished one in the core's form; none has its transcript yet
 /// (the cockpit opens a task to read it).
-pub fn snapshot(host: &str, tasks: Vec<TaskView>, ids: &mut HashMap<String, TaskId>) -> Mirror {
+/// `clock_offset_ms`: the host's clock minus this one's, as its welcome
+/// showed it.
+pub fn snapshot(
+    host: &str,
+    tasks: Vec<TaskView>,
+    clock_offset_ms: Option<i64>,
+    ids: &mut HashMap<String, TaskId>,
+) -> Mirror {
     let mut mirror = Mirror {
         host: Some(host.to_string()),
         link: Some(LinkStatus::Live),
         reset: true,
+        clock_offset_ms,
         ..Mirror::default()
     };
     ids.clear();
@@ -152,7 +162,8 @@ pub fn spawn_remote(
                         delay = BACKOFF_FIRST;
                         let mut ids = HashMap::new();
                         let tasks = std::mem::take(&mut conn.welcome.tasks);
-                        let first = snapshot(&name, tasks, &mut ids);
+                        let offset = conn.welcome.clock_offset_ms();
+                        let first = snapshot(&name, tasks, offset, &mut ids);
                         if events
                             .blocking_send(Event::Mirror(Box::new(first)))
                             .is_err()
@@ -301,8 +312,9 @@ fn read_server(
             Err(err) => return Ended::Lost(format!("{err:#}")),
         };
         let sent = match reply {
-            Reply::Welcome { tasks, .. } => {
-                let mirror = snapshot(name, tasks, &mut ids);
+            Reply::Welcome { tasks, now_ms, .. } => {
+                let offset = clock_offset_ms(now_ms, crate::headless::now_ms());
+                let mirror = snapshot(name, tasks, offset, &mut ids);
                 events
                     .blocking_send(Event::Mirror(Box::new(mirror)))
                     .is_ok()

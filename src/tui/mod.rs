@@ -372,7 +372,8 @@ pub fn attach_local(
 ) -> std::io::Result<()> {
     let mut ids = std::collections::HashMap::new();
     let tasks = std::mem::take(&mut conn.welcome.tasks);
-    let first = host_link::snapshot(crate::config::LOCAL_HOST, tasks, &mut ids);
+    let offset = conn.welcome.clock_offset_ms();
+    let first = host_link::snapshot(crate::config::LOCAL_HOST, tasks, offset, &mut ids);
     driver.step(
         event_loop::now_ms(),
         crate::core::Event::Mirror(Box::new(first)),
