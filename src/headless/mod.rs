@@ -270,6 +270,7 @@ async fn drive(
         json: args.json,
         printer: Printer::new(color),
         skip_questions: false,
+        pending: String::new(),
     };
     let mut lines = (driver.state().settings.approval == ApprovalPolicy::Ask).then(terminal_lines);
     // The prompt at the terminal shows the question in full.
@@ -302,6 +303,7 @@ async fn drive(
             for (_, ev) in published {
                 out.emit(&ev);
                 if let AgentEvent::Finished(f) = &ev {
+                    out.flush();
                     if let Some(recorder) = driver.recorder() {
                         recorder.flush();
                     }
@@ -317,6 +319,8 @@ async fn drive(
                     };
                 }
             }
+            // A step's events (one read of the agent) reach stdout at once.
+            out.flush();
             let pending = driver
                 .state()
                 .task(task)
@@ -447,24 +451,36 @@ struct Output {
     printer: Printer,
     /// Leave questions out of the readable transcript (they are asked).
     skip_questions: bool,
+    /// What the current step printed, written by [`Output::flush`].
+    pending: String,
 }
 
 impl Output {
+    /// Words `event` for stdout; it is written at the step's end.
     fn emit(&mut self, event: &AgentEvent) {
-        let mut stdout = std::io::stdout().lock();
         if self.skip_questions && !self.json && matches!(event, AgentEvent::Question(_)) {
             return;
         }
-        let text = if self.json {
-            match serde_json::to_string(event) {
-                Ok(line) => crate::agent::sanitize::escape_json_output(line) + "\n",
-                Err(_) => return,
+        if self.json {
+            if let Ok(line) = serde_json::to_string(event) {
+                self.pending
+                    .push_str(&crate::agent::sanitize::escape_json_output(line));
+                self.pending.push('\n');
             }
         } else {
-            self.printer.render(event)
-        };
+            self.pending.push_str(&self.printer.render(event));
+        }
+    }
+
+    /// Writes what the step printed with one write and one flush.
+    fn flush(&mut self) {
+        if self.pending.is_empty() {
+            return;
+        }
+        let mut stdout = std::io::stdout().lock();
         // A closed stdout (`| head`) must not panic; the run goes on.
-        let _ = stdout.write_all(text.as_bytes());
+        let _ = stdout.write_all(self.pending.as_bytes());
         let _ = stdout.flush();
+        self.pending.clear();
     }
 }
