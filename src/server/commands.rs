@@ -201,7 +201,16 @@ pub fn ls_hosts(
         let mut records = match target {
             Target::Local => local_records(paths, store),
             Target::Remote(_) => match target.connect(paths, None, 0, None, false) {
-                Ok(conn) => conn.welcome.tasks.into_iter().map(|v| v.task).collect(),
+                Ok(conn) => {
+                    // Its ages and durations on this machine's clock.
+                    let offset = conn.welcome.clock_offset_ms().unwrap_or(0);
+                    let mut records: Vec<TaskRecord> =
+                        conn.welcome.tasks.into_iter().map(|v| v.task).collect();
+                    for record in &mut records {
+                        record.onto_this_clock(offset);
+                    }
+                    records
+                }
                 Err(err) => {
                     eprintln!("corral: {err}");
                     failed += 1;

@@ -631,6 +631,22 @@ mod tests {
     }
 
     #[test]
+    fn another_hosts_record_is_listed_on_this_clock() {
+        const HOUR: u64 = 3_600_000;
+        let now = 10 * HOUR;
+        let (_home, store, id) = store_with("running");
+        let mut record = store.load(&id).unwrap();
+        // Its host's clock is an hour ahead: created 9 s, started 8 s ago.
+        record.created_ms = now + HOUR - 9_000;
+        record.updated_ms = now + HOUR - 1_000;
+        record.started_ms = Some(now + HOUR - 8_000);
+        record.onto_this_clock(HOUR as i64);
+        assert_eq!(record.duration_ms(now), Some(8_000));
+        let table = commands::ls_table(&[record], false, now);
+        assert!(table.contains("9.0s") && table.contains("8.0s"), "{table}");
+    }
+
+    #[test]
     fn recovery_leaves_a_locked_task_alone_and_interrupts_it_once_unlocked() {
         let (_home, store, id) = store_with("running");
         let owner = store.try_lock(&id).unwrap().expect("free");

@@ -152,6 +152,16 @@ impl TaskRecord {
         self.usage.total_tokens()
     }
 
+    /// This record's times, read on a clock `offset_ms` ahead of this
+    /// machine's (another host's), moved onto this machine's clock.
+    pub fn onto_this_clock(&mut self, offset_ms: i64) {
+        let shift = |ms: u64| ms.saturating_add_signed(-offset_ms);
+        self.created_ms = shift(self.created_ms);
+        self.updated_ms = shift(self.updated_ms);
+        self.started_ms = self.started_ms.map(shift);
+        self.finished_ms = self.finished_ms.map(shift);
+    }
+
     /// Milliseconds it ran (until `now_ms` while running; until the last
     /// write of its corral when that corral is gone).
     pub fn duration_ms(&self, now_ms: u64) -> Option<u64> {
