@@ -49,6 +49,19 @@ fn armed(fx: &[Effect]) -> Option<(u64, u64)> {
     })
 }
 
+/// What closing the session of run 1 of `task` does: its stdin closes,
+/// and the kill ladder waits for the grace.
+fn closing_effects(task: TaskId) -> Vec<Effect> {
+    vec![
+        Effect::CloseStdin { task },
+        Effect::Timer {
+            task,
+            after_ms: IDLE_CLOSE_GRACE_MS,
+            kind: TimerKind::ClosedKill { run: 1 },
+        },
+    ]
+}
+
 fn notices() -> Vec<String> {
     drain_published()
         .into_iter()
@@ -81,17 +94,7 @@ fn an_idle_claude_session_is_closed_and_the_next_follow_up_resumes_it() {
             at_ms: 2_000 + IDLE,
         },
     );
-    assert_eq!(
-        fx,
-        vec![
-            Effect::CloseStdin { task: id },
-            Effect::Timer {
-                task: id,
-                after_ms: IDLE_CLOSE_GRACE_MS,
-                kind: TimerKind::ClosedKill { run: 1 },
-            },
-        ]
-    );
+    assert_eq!(fx, closing_effects(id));
     assert_eq!(
         notices(),
         ["idle for 10 min: session closed, a follow-up resumes it"]
@@ -347,18 +350,7 @@ fn a_kill_of_a_finished_task_closes_its_session_and_a_follow_up_resumes_it() {
         turn_end_at(&mut s, id, 2_000);
         drain_published();
         let fx = update(&mut s, 3_000, Event::Command(Command::Kill { task: id }));
-        assert_eq!(
-            fx,
-            vec![
-                Effect::CloseStdin { task: id },
-                Effect::Timer {
-                    task: id,
-                    after_ms: IDLE_CLOSE_GRACE_MS,
-                    kind: TimerKind::ClosedKill { run: 1 },
-                },
-            ],
-            "{kind:?}"
-        );
+        assert_eq!(fx, closing_effects(id), "{kind:?}");
         assert_eq!(notices(), ["session closed, a follow-up resumes it"]);
         let t = s.task(id).unwrap();
         assert_eq!(
