@@ -19,8 +19,12 @@ use tokio::sync::mpsc;
 use super::protocol::{Reply, TaskEvent};
 use crate::core::TaskId;
 use crate::core::event::AgentEvent;
+use crate::core::event::{Question, Usage};
 use crate::core::task::Task;
+use crate::core::task::TaskStatus;
 use crate::store::TaskRecord;
+use crate::store::proc::ProcessId;
+use crate::store::record::StoredLimits;
 
 /// Lines a client may be behind by before it is resynchronised.
 pub const CLIENT_QUEUE: usize = 256;
@@ -200,10 +204,110 @@ pub(super) struct WelcomeLine<'a> {
     pub(super) now_ms: u64,
 }
 
+/// A task's record as a welcome lists it ([`TaskRecord::summary`]), left
+/// out what is empty: read back as a [`TaskRecord`] (whose other fields
+/// default), it is the summary again.
+#[derive(serde::Serialize)]
+pub(super) struct SummaryLine<'a> {
+    version: u32,
+    id: &'a str,
+    title: &'a str,
+    prompt: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    profile: &'a Option<String>,
+    agent: &'a str,
+    cwd: &'a std::path::Path,
+    #[serde(skip_serializing_if = "is_default")]
+    limits: StoredLimits,
+    status: TaskStatus,
+    created_ms: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    started_ms: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    finished_ms: Option<u64>,
+    updated_ms: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    session_id: &'a Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    model: &'a Option<String>,
+    #[serde(skip_serializing_if = "is_default_ref")]
+    usage: &'a Usage,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pending_question: &'a Option<Question>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    exit: &'a Option<crate::core::ExitInfo>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    finish_reason: &'a Option<String>,
+    #[serde(skip_serializing_if = "is_default")]
+    runs: u32,
+    #[serde(skip_serializing_if = "is_default")]
+    archived: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    owner: &'a Option<ProcessId>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    agent_group: &'a Option<ProcessId>,
+    #[serde(skip_serializing_if = "is_default")]
+    use_worktree: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    worktree: &'a Option<crate::worktree::Worktree>,
+}
+
+fn is_default<T: Default + PartialEq>(value: &T) -> bool {
+    *value == T::default()
+}
+
+fn is_default_ref<T: Default + PartialEq>(value: &&T) -> bool {
+    **value == T::default()
+}
+
+impl<'a> SummaryLine<'a> {
+    /// The summary of `r` (see [`TaskRecord::summary`]: the prompt's first
+    /// line, no options, questions or result).
+    pub(super) fn of(r: &'a TaskRecord) -> SummaryLine<'a> {
+        SummaryLine {
+            version: r.version,
+            id: &r.id,
+            title: &r.title,
+            prompt: r.summary_prompt(),
+            profile: &r.profile,
+            agent: &r.agent,
+            cwd: &r.cwd,
+            limits: r.limits,
+            status: r.status,
+            created_ms: r.created_ms,
+            started_ms: r.started_ms,
+            finished_ms: r.finished_ms,
+            updated_ms: r.updated_ms,
+            session_id: &r.session_id,
+            model: &r.model,
+            usage: &r.usage,
+            pending_question: &r.pending_question,
+            exit: &r.exit,
+            finish_reason: &r.finish_reason,
+            runs: r.runs,
+            archived: r.archived,
+            owner: &r.owner,
+            agent_group: &r.agent_group,
+            use_worktree: r.use_worktree,
+            worktree: &r.worktree,
+        }
+    }
+}
+
+/// A task's record in a line: whole (opened), or as a summary (welcome).
+/// Lives only while its line is encoded, so the sizes do not matter.
+#[derive(serde::Serialize)]
+#[serde(untagged)]
+#[allow(clippy::large_enum_variant)]
+pub(super) enum RecordLine<'a> {
+    Whole(TaskRecord),
+    Summary(SummaryLine<'a>),
+}
+
 /// [`super::protocol::TaskView`] as it is written (borrowed).
 #[derive(serde::Serialize)]
 pub(super) struct TaskViewLine<'a> {
-    pub(super) task: TaskRecord,
+    pub(super) task: RecordLine<'a>,
     pub(super) n: TaskId,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(super) core: Option<&'a Task>,
@@ -362,7 +466,7 @@ mod tests {
         else {
             panic!("not a change: {line}");
         };
-        assert_eq!(tasks, vec![record]);
+        assert_eq!(tasks, vec![record.clone()]);
         assert_eq!(deleted, vec!["gone".to_string()]);
         assert_eq!(cores[0].id, 3);
         assert!(
@@ -375,7 +479,7 @@ mod tests {
             corral: CORRAL_VERSION,
             pid: 1,
             tasks: vec![TaskViewLine {
-                task: tasks[0].clone(),
+                task: RecordLine::Summary(SummaryLine::of(&tasks[0])),
                 n: task.id,
                 core: Some(&task),
                 events: task.transcript.entries().collect(),
@@ -389,6 +493,13 @@ mod tests {
         };
         assert_eq!(now_ms, Some(1_234), "the server's clock travels");
         assert_eq!(tasks[0].n, 3);
+        // The compact summary reads back as the record's summary.
+        assert_eq!(tasks[0].task, record.summary());
+        let value: serde_json::Value = serde_json::from_str(&welcome).unwrap();
+        let summary = value["tasks"][0]["task"].as_object().unwrap();
+        for left_out in ["options", "questions", "result", "usage", "session_id"] {
+            assert!(!summary.contains_key(left_out), "{summary:?}");
+        }
         assert_eq!(tasks[0].core.as_ref().map(|t| t.id), Some(3));
         assert_eq!(tasks[0].events, vec![AgentEvent::Raw { line: "x".into() }]);
     }

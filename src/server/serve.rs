@@ -25,8 +25,8 @@ use tokio::sync::mpsc;
 use tokio::time::Instant;
 
 use super::clients::{
-    ChangedLine, Client, Inbox, OpenedLine, Seen, TaskViewLine, WelcomeLine, encode, encode_line,
-    fingerprint, seen, wire_id,
+    ChangedLine, Client, Inbox, OpenedLine, RecordLine, Seen, SummaryLine, TaskViewLine,
+    WelcomeLine, encode, encode_line, fingerprint, seen, wire_id,
 };
 use super::protocol::{
     CORRAL_VERSION, ClientMessage, PROTOCOL, Reply, Request, TaskEvent, mismatch_message,
@@ -138,25 +138,33 @@ impl Server {
     }
 
     /// A snapshot of every task, each once as a summary (the core form
-    /// too while it is unfinished or its session open), with the last `window` transcript
-    /// entries of the `focus` task only, ready to send.
+    /// too while it is unfinished or its session open), with the last
+    /// `window` transcript entries of the `focus` task only, ready to send.
     fn welcome(&self, window: usize, focus: Option<&str>, resync: bool) -> Arc<str> {
         let focus = focus.and_then(|f| self.find(f).ok());
-        let tasks = self
-            .driver
-            .state()
+        let state = self.driver.state();
+        let headers: Vec<TaskRecord> = state.tasks.iter().map(|t| self.header(t)).collect();
+        let tasks = state
             .tasks
             .iter()
-            .map(|t| {
+            .zip(&headers)
+            .map(|(t, header)| {
                 let window = if focus == Some(t.id) { window } else { 0 };
-                let mut view = self.view(t, window);
-                view.task = view.task.summary();
+                let skip = t.transcript.len().saturating_sub(window);
                 // A finished task's open session is live state too: the
                 // cockpit offers to close it.
-                if t.status.is_final() && !t.process_alive {
-                    view.core = None;
+                let live = !t.status.is_final() || t.process_alive;
+                TaskViewLine {
+                    task: RecordLine::Summary(SummaryLine::of(header)),
+                    n: t.id,
+                    core: live.then_some(t),
+                    events: t.transcript.entries().skip(skip).collect(),
+                    omitted: if window == 0 {
+                        0
+                    } else {
+                        t.transcript.dropped() + skip as u64
+                    },
                 }
-                view
             })
             .collect();
         encode_line(&WelcomeLine {
@@ -174,7 +182,7 @@ impl Server {
     fn view<'a>(&self, t: &'a Task, window: usize) -> TaskViewLine<'a> {
         let skip = t.transcript.len().saturating_sub(window);
         TaskViewLine {
-            task: self.header(t),
+            task: RecordLine::Whole(self.header(t)),
             n: t.id,
             core: Some(t),
             events: t.transcript.entries().skip(skip).collect(),

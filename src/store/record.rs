@@ -75,7 +75,8 @@ pub struct TaskRecord {
     /// The agent kind (`claude`, `codex`, ...).
     pub agent: String,
     pub cwd: PathBuf,
-    /// The agent options, secrets redacted.
+    /// The agent options, secrets redacted (a summary leaves them out).
+    #[serde(default)]
     pub options: AgentOptions,
     #[serde(default)]
     pub limits: StoredLimits,
@@ -180,17 +181,11 @@ impl TaskRecord {
     /// title, agent, times, usage, the waiting question, the worktree)
     /// stays.
     pub fn summary(&self) -> TaskRecord {
-        let first = self
-            .prompt
-            .lines()
-            .map(str::trim)
-            .find(|l| !l.is_empty())
-            .unwrap_or("");
         TaskRecord {
             version: self.version,
             id: self.id.clone(),
             title: self.title.clone(),
-            prompt: first.chars().take(SUMMARY_PROMPT).collect(),
+            prompt: self.summary_prompt().to_string(),
             profile: self.profile.clone(),
             agent: self.agent.clone(),
             cwd: self.cwd.clone(),
@@ -216,6 +211,21 @@ impl TaskRecord {
             use_worktree: self.use_worktree,
             worktree: self.worktree.clone(),
             owner_seen_live: self.owner_seen_live,
+        }
+    }
+
+    /// What a summary keeps of the prompt: its first line, at most
+    /// [`SUMMARY_PROMPT`] characters.
+    pub fn summary_prompt(&self) -> &str {
+        let first = self
+            .prompt
+            .lines()
+            .map(str::trim)
+            .find(|l| !l.is_empty())
+            .unwrap_or("");
+        match first.char_indices().nth(SUMMARY_PROMPT) {
+            Some((end, _)) => &first[..end],
+            None => first,
         }
     }
 
