@@ -196,7 +196,14 @@ fn gemini_run(
 fn gemini_text_answer_streams_deltas_session_usage_and_succeeds() {
     let answer = "Corral end-to-end check for gemini: several chunks, joined again.";
     let prompt = "Say hello in a few words.";
-    let Some((sandbox, mock)) = setup("gemini_text_answer", vec![Reply::text(answer)], None) else {
+    // Chunks 100 ms apart: corral merges the deltas of one read (what a
+    // user sees is the same text), so chunks that arrive together count
+    // once; apart they must each show as it comes.
+    let paced = Reply::Stream {
+        parts: vec![support::gemini_mock::Part::Text(answer.to_string())],
+        chunk_delay: std::time::Duration::from_millis(100),
+    };
+    let Some((sandbox, mock)) = setup("gemini_text_answer", vec![paced], None) else {
         return;
     };
     let run = gemini_run(&sandbox, &mock, &[], prompt, RUN_LIMIT);
