@@ -779,3 +779,26 @@ fn tasks_of_several_hosts_with_a_host_column_and_a_host_that_is_down() {
     let s = screen(&app(100, 24, false), &one);
     assert!(!s.lines().next().unwrap_or("").contains("host"), "{s}");
 }
+
+#[test]
+fn a_four_digit_task_number_keeps_its_column_apart_from_the_status() {
+    let mut s = State::new(Settings::default());
+    let mut last = 0;
+    for n in 0..1000 {
+        last = launch(&mut s, T0 + n, &format!("task {n}"));
+        exit(&mut s, T0 + n + 1, last, Some(0), None);
+    }
+    assert_eq!(last, 1000);
+    let mut a = app(100, 24, false);
+    a.select(last);
+    let screen = screen(&a, &s);
+    let row = screen
+        .lines()
+        .find(|l| l.contains("task 999"))
+        .unwrap_or_else(|| panic!("no row of task 1000:\n{screen}"));
+    assert!(row.contains("1000 failed"), "{row}");
+    let header = screen.lines().next().unwrap_or_default();
+    // The header's columns move with the rows'.
+    let column = |line: &str, word: &str| line.find(word).map(|at| line[..at].chars().count());
+    assert_eq!(column(header, "status"), column(row, "failed"), "{screen}");
+}

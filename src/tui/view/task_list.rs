@@ -27,7 +27,7 @@ use crate::tui::theme::{status_glyph, task_glyph};
 /// Columns right of the title: elapsed, tokens, cost.
 const RIGHT: usize = 8 + 8 + 9;
 /// Columns left of the title: glyph, id, status, agent.
-const LEFT: usize = 2 + 4 + 10 + 8;
+const LEFT: usize = 2 + 10 + 8;
 /// The CPU column, shown from this list width up (a runaway tree should
 /// stand out even in the list beside the pane), and the memory column,
 /// from a wider one; both only while some task's tree is sampled.
@@ -58,6 +58,13 @@ fn pad(s: &str, w: usize) -> String {
 fn rpad(s: &str, w: usize) -> String {
     let n = UnicodeWidthStr::width(s);
     format!("{}{s}", " ".repeat(w.saturating_sub(n)))
+}
+
+/// Width of the `#` column: four, or one more than the longest number
+/// (task 1000 must not run into its status).
+fn id_width(state: &State) -> usize {
+    let longest = state.tasks.iter().map(|t| t.id).max().unwrap_or(0);
+    (longest.to_string().len() + 1).max(4)
 }
 
 /// Width of the host column (0 when hidden).
@@ -92,12 +99,13 @@ pub fn render(app: &App, state: &State, area: Rect, buf: &mut Buffer) {
     };
     let right = RIGHT + usize::from(cols.cpu) * CPU_W + usize::from(cols.mem) * MEM_W;
     let host_w = host_width(state);
+    let id_w = id_width(state);
     let title_w = (area.width as usize)
-        .saturating_sub(LEFT + host_w + right)
+        .saturating_sub(LEFT + id_w + host_w + right)
         .max(8);
     let header = format!(
         "{}{}{}{}{}",
-        pad("  #", 6),
+        pad("  #", 2 + id_w),
         pad("host", host_w),
         pad("status", 10),
         pad("agent", 8),
@@ -129,7 +137,7 @@ pub fn render(app: &App, state: &State, area: Rect, buf: &mut Buffer) {
                 buf,
             );
         }
-        render_elsewhere(app, area.y + 2, area, (host_w, others_w), buf);
+        render_elsewhere(app, area.y + 2, area, (id_w, host_w, others_w), buf);
         return;
     }
     let sel = app.selected_index(state).unwrap_or(0);
@@ -142,7 +150,8 @@ pub fn render(app: &App, state: &State, area: Rect, buf: &mut Buffer) {
             return;
         }
         let glyph = task_glyph(task, app.now_ms);
-        let mut line = row_line(app, task, glyph, host_w, title_w, cols, i == sel);
+        let widths = (id_w, host_w, title_w);
+        let mut line = row_line(app, task, glyph, widths, cols, i == sel);
         // A host that is down: its tasks are as last seen, dimmed.
         if host_down(state, task) {
             line = line.patch_style(th.dim());
@@ -162,7 +171,7 @@ pub fn render(app: &App, state: &State, area: Rect, buf: &mut Buffer) {
         if y >= area.bottom() {
             return;
         }
-        host_line(app, host, host_w.max(5)).render(
+        host_line(app, host, (id_w, host_w.max(5))).render(
             Rect {
                 y,
                 height: 1,
@@ -172,7 +181,7 @@ pub fn render(app: &App, state: &State, area: Rect, buf: &mut Buffer) {
         );
         y += 1;
     }
-    render_elsewhere(app, y, area, (host_w, others_w), buf);
+    render_elsewhere(app, y, area, (id_w, host_w, others_w), buf);
 }
 
 /// Tasks of other corrals from row `y` on, dim, after a heading that says
@@ -182,7 +191,7 @@ fn render_elsewhere(
     app: &App,
     y: u16,
     area: Rect,
-    (host_w, title_w): (usize, usize),
+    (id_w, host_w, title_w): (usize, usize, usize),
     buf: &mut Buffer,
 ) {
     if app.elsewhere.is_empty() || y >= area.bottom() {
@@ -224,7 +233,7 @@ fn render_elsewhere(
                 format!("{} ", status_glyph(e.status, 0)),
                 th.status(e.status),
             ),
-            Span::styled(pad("", 4), th.dim()),
+            Span::styled(pad("", id_w), th.dim()),
             Span::styled(pad("", host_w), th.dim()),
             Span::styled(pad(e.status.name(), 10), th.status(e.status)),
             Span::styled(pad(&safe_text(&e.agent), 8), th.dim()),
@@ -262,7 +271,7 @@ fn host_down(state: &State, t: &Task) -> bool {
 
 /// The row of a host whose link is not live: connecting, or down with
 /// why (its message without the `host NAME: ` the column already says).
-fn host_line(app: &App, host: &HostLink, host_w: usize) -> Line<'static> {
+fn host_line(app: &App, host: &HostLink, (id_w, host_w): (usize, usize)) -> Line<'static> {
     let th = app.theme;
     let name = pad(&safe_text(&host.name), host_w);
     let (glyph, state, why, style) = match &host.status {
@@ -287,7 +296,7 @@ fn host_line(app: &App, host: &HostLink, host_w: usize) -> Line<'static> {
     };
     Line::from(vec![
         Span::styled(format!("{glyph} "), style),
-        Span::styled(pad("", 4), style),
+        Span::styled(pad("", id_w), style),
         Span::styled(name, style),
         Span::styled(pad(state, 10), style),
         Span::styled(safe_text(&why).replace('\n', " "), style),
@@ -323,8 +332,7 @@ fn row_line(
     app: &App,
     t: &Task,
     glyph: &'static str,
-    host_w: usize,
-    title_w: usize,
+    (id_w, host_w, title_w): (usize, usize, usize),
     cols: ProcCols,
     selected: bool,
 ) -> Line<'static> {
@@ -351,7 +359,7 @@ fn row_line(
     let toks = t.usage.total_tokens();
     let spans = vec![
         Span::styled(format!("{glyph} "), st),
-        Span::styled(pad(&format!("{}", t.id), 4), base),
+        Span::styled(pad(&format!("{}", t.id), id_w), base),
         Span::styled(
             pad(&safe_text(t.host.as_deref().unwrap_or("")), host_w),
             th.dim().patch(base),
