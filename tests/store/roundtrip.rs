@@ -18,7 +18,7 @@ fn spec(prompt: &str) -> TaskSpec {
         agent: AgentKind::Claude,
         prompt: prompt.into(),
         title: None,
-        cwd: "/work/project".into(),
+        cwd: "/srv/app".into(),
         options: AgentOptions {
             model: Some("opus".into()),
             env: vec![
@@ -183,7 +183,7 @@ fn a_recorded_task_comes_back_whole() {
     assert_eq!(r.prompt, "fix the flaky test\nand more");
     assert_eq!(r.profile.as_deref(), Some("claude"));
     assert_eq!(r.agent, "claude");
-    assert_eq!(r.cwd, std::path::PathBuf::from("/work/project"));
+    assert_eq!(r.cwd, std::path::PathBuf::from("/srv/app"));
     assert_eq!(r.options.model.as_deref(), Some("opus"));
     assert_eq!(r.limits.idle_timeout_ms, Some(5_000));
     assert_eq!(r.limits.max_cost_usd, Some(1.5));
