@@ -100,23 +100,37 @@ impl Home {
 
     /// Hands an `ask_and_wait.py` task to the server; returns its id.
     fn detach_asker(&self, prompt: &str, extra_env: &[(&str, &str)]) -> String {
+        self.detach_fake("ask_and_wait.py", extra_env, &[], prompt)
+    }
+
+    /// `corral run --detach` of the fake agent `agent` (a script in
+    /// tests/fixtures/agents, through fake_claude.sh) with `env` and the
+    /// further run options `args`; returns the task's id.
+    fn detach_fake(
+        &self,
+        agent: &str,
+        env: &[(&str, &str)],
+        args: &[&str],
+        prompt: &str,
+    ) -> String {
         let bin = fixtures().join("fake_claude.sh");
-        let mut args = vec![
+        let mut words = vec![
             "run".to_string(),
             "--detach".into(),
             "--agent-bin".into(),
             bin.display().to_string(),
             "--env".into(),
-            "FAKE_AGENT=ask_and_wait.py".into(),
+            format!("FAKE_AGENT={agent}"),
         ];
-        for (k, v) in extra_env {
-            args.push("--env".into());
-            args.push(format!("{k}={v}"));
+        for (k, v) in env {
+            words.push("--env".into());
+            words.push(format!("{k}={v}"));
         }
-        args.push("--".into());
-        args.push(prompt.into());
-        let args: Vec<&str> = args.iter().map(String::as_str).collect();
-        let id = self.ok(&args).trim().to_string();
+        words.extend(args.iter().map(|a| a.to_string()));
+        words.push("--".into());
+        words.push(prompt.into());
+        let words: Vec<&str> = words.iter().map(String::as_str).collect();
+        let id = self.ok(&words).trim().to_string();
         assert_eq!(id.len(), 8, "an id, got {id:?}");
         id
     }
@@ -747,20 +761,7 @@ fn a_stuck_client_neither_holds_up_another_nor_grows_the_server() {
     // Connects, says hello, never reads.
     let (mut stuck, _) = Raw::connect(&socket, hello(0));
     let (mut live, _) = Raw::connect(&socket, hello(0));
-    let bin = fixtures().join("fake_claude.sh");
-    let id = home
-        .ok(&[
-            "run",
-            "--detach",
-            "--agent-bin",
-            bin.to_str().unwrap(),
-            "--env",
-            "FAKE_AGENT=spam.sh",
-            "--",
-            "flood",
-        ])
-        .trim()
-        .to_string();
+    let id = home.detach_fake("spam.sh", &[], &[], "flood");
     let before = rss_kb(server);
     let mut seen = 0usize;
     let mut peak = before;

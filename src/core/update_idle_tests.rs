@@ -37,6 +37,11 @@ fn fire(s: &mut State, task: TaskId, now: u64, kind: TimerKind) -> Vec<Effect> {
     update(s, now, Event::TimerFired { task, kind })
 }
 
+/// The idle-close timer due at `at` fires then.
+fn fire_idle_close(s: &mut State, task: TaskId, at: u64) -> Vec<Effect> {
+    fire(s, task, at, TimerKind::IdleClose { at_ms: at })
+}
+
 /// The idle-close timer among `fx`: (after, deadline).
 fn armed(fx: &[Effect]) -> Option<(u64, u64)> {
     fx.iter().find_map(|e| match e {
@@ -86,14 +91,7 @@ fn an_idle_claude_session_is_closed_and_the_next_follow_up_resumes_it() {
     assert_eq!(t.idle_close_at_ms, Some(2_000 + IDLE));
     drain_published();
 
-    let fx = fire(
-        &mut s,
-        id,
-        2_000 + IDLE,
-        TimerKind::IdleClose {
-            at_ms: 2_000 + IDLE,
-        },
-    );
+    let fx = fire_idle_close(&mut s, id, 2_000 + IDLE);
     assert_eq!(fx, closing_effects(id));
     assert_eq!(
         notices(),
@@ -180,14 +178,7 @@ fn codex_app_server_and_acp_sessions_are_armed_too() {
         let (mut s, id) = live(kind, closing(Some(IDLE)));
         let fx = turn_end_at(&mut s, id, 2_000);
         assert_eq!(armed(&fx), Some((IDLE, 2_000 + IDLE)), "{kind:?}: {fx:?}");
-        let fx = fire(
-            &mut s,
-            id,
-            2_000 + IDLE,
-            TimerKind::IdleClose {
-                at_ms: 2_000 + IDLE,
-            },
-        );
+        let fx = fire_idle_close(&mut s, id, 2_000 + IDLE);
         assert_eq!(
             fx.first(),
             Some(&Effect::CloseStdin { task: id }),
@@ -217,14 +208,7 @@ fn a_follow_up_disarms_and_the_earlier_timer_is_stale() {
     let fx = turn_end_at(&mut s, id, 700_000);
     assert_eq!(armed(&fx), Some((IDLE, 700_000 + IDLE)));
     assert!(fire(&mut s, id, 710_000, first).is_empty());
-    let fx = fire(
-        &mut s,
-        id,
-        700_000 + IDLE,
-        TimerKind::IdleClose {
-            at_ms: 700_000 + IDLE,
-        },
-    );
+    let fx = fire_idle_close(&mut s, id, 700_000 + IDLE);
     assert_eq!(fx.first(), Some(&Effect::CloseStdin { task: id }));
 }
 
@@ -243,14 +227,7 @@ fn output_after_the_turn_moves_the_deadline_with_one_new_timer() {
             event: late,
         },
     );
-    let fx = fire(
-        &mut s,
-        id,
-        2_000 + IDLE,
-        TimerKind::IdleClose {
-            at_ms: 2_000 + IDLE,
-        },
-    );
+    let fx = fire_idle_close(&mut s, id, 2_000 + IDLE);
     assert_eq!(
         fx,
         vec![Effect::Timer {
@@ -262,14 +239,7 @@ fn output_after_the_turn_moves_the_deadline_with_one_new_timer() {
         }]
     );
     assert!(s.task(id).unwrap().stdin_open);
-    let fx = fire(
-        &mut s,
-        id,
-        300_000 + IDLE,
-        TimerKind::IdleClose {
-            at_ms: 300_000 + IDLE,
-        },
-    );
+    let fx = fire_idle_close(&mut s, id, 300_000 + IDLE);
     assert_eq!(fx.first(), Some(&Effect::CloseStdin { task: id }));
 }
 
@@ -286,14 +256,7 @@ fn a_session_waiting_on_a_question_is_never_closed() {
         questions: vec![],
     });
     agent(&mut s, id, question);
-    let fx = fire(
-        &mut s,
-        id,
-        2_000 + IDLE,
-        TimerKind::IdleClose {
-            at_ms: 2_000 + IDLE,
-        },
-    );
+    let fx = fire_idle_close(&mut s, id, 2_000 + IDLE);
     assert!(fx.is_empty(), "{fx:?}");
     let t = s.task(id).unwrap();
     assert!(t.stdin_open && t.idle_close_at_ms.is_none());
@@ -316,14 +279,7 @@ fn a_session_waiting_on_a_question_is_never_closed() {
 fn an_agent_that_stays_after_its_stdin_closed_gets_the_kill_ladder() {
     let (mut s, id) = live(AgentKind::Claude, closing(Some(IDLE)));
     turn_end_at(&mut s, id, 2_000);
-    fire(
-        &mut s,
-        id,
-        2_000 + IDLE,
-        TimerKind::IdleClose {
-            at_ms: 2_000 + IDLE,
-        },
-    );
+    fire_idle_close(&mut s, id, 2_000 + IDLE);
     drain_published();
     let fx = fire(&mut s, id, 7_000 + IDLE, TimerKind::ClosedKill { run: 1 });
     assert_eq!(fx, vec![Effect::Kill { task: id }]);

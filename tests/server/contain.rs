@@ -35,29 +35,18 @@ fn escaped_pids(file: &Path, count: usize) -> Vec<i32> {
 fn detach_escaper(home: &Home) -> (String, Vec<i32>) {
     let pids_file = home.path().join("pids");
     let _ = std::fs::remove_file(&pids_file);
-    let bin = fixtures().join("fake_claude.sh");
-    let id = home
-        .ok(&[
-            "run",
-            "--detach",
-            "--agent-bin",
-            bin.to_str().unwrap(),
-            "--env",
-            "FAKE_AGENT=escape.py",
-            "--env",
-            "ESCAPE_CHILDREN=200",
-            "--env",
-            &format!("ESCAPE_PIDS_FILE={}", pids_file.display()),
-            "--env",
-            &format!(
-                "ESCAPE_CLEAN_ENV={}",
-                u8::from(corral::runtime::cgroup::available())
-            ),
-            "--",
-            "escape",
-        ])
-        .trim()
-        .to_string();
+    let pids_path = pids_file.display().to_string();
+    let clean_env = u8::from(corral::runtime::cgroup::available()).to_string();
+    let id = home.detach_fake(
+        "escape.py",
+        &[
+            ("ESCAPE_CHILDREN", "200"),
+            ("ESCAPE_PIDS_FILE", &pids_path),
+            ("ESCAPE_CLEAN_ENV", &clean_env),
+        ],
+        &[],
+        "escape",
+    );
     let pids = escaped_pids(&pids_file, 200 + outside_group());
     (id, pids)
 }
@@ -161,27 +150,19 @@ fn commands_racing_the_server_never_overwrite_a_final_status() {
         })
     };
     let transcript = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/claude/text.jsonl");
-    let bin = fixtures().join("fake_claude.sh");
     let workers: Vec<_> = (0..WORKERS)
         .map(|_| {
-            let (home, bin, transcript) = (home.clone(), bin.clone(), transcript.clone());
+            let (home, transcript) = (home.clone(), transcript.clone());
             std::thread::spawn(move || {
                 (0..RUNS_EACH)
                     .map(|_| {
-                        home.ok(&[
-                            "run",
-                            "--detach",
-                            "--agent-bin",
-                            bin.to_str().unwrap(),
-                            "--env",
-                            "FAKE_AGENT=replay.sh",
-                            "--env",
-                            &format!("FAKE_AGENT_ARGS={}", transcript.display()),
-                            "--",
+                        let replay = transcript.display().to_string();
+                        home.detach_fake(
+                            "replay.sh",
+                            &[("FAKE_AGENT_ARGS", &replay)],
+                            &[],
                             "say hi",
-                        ])
-                        .trim()
-                        .to_string()
+                        )
                     })
                     .collect::<Vec<String>>()
             })
@@ -376,29 +357,23 @@ fn no_secret_of_a_server_task_reaches_any_file() {
         cmd
     });
     assert!(out.status.success(), "{out:?}");
-    let bin = fixtures().join("fake_claude.sh");
-    let id = home
-        .ok(&[
-            "run",
-            "--detach",
-            "--agent-bin",
-            bin.to_str().unwrap(),
-            "--env",
-            "FAKE_AGENT=echo_secrets.py",
-            "--env",
-            "FAKE_AGENT_ARGS=ANTHROPIC_API_KEY DB_PASS DATABASE_URL MY_TOKEN",
-            "--env",
-            "DB_PASS=dbpass-0123456789",
-            "--env",
-            "DATABASE_URL=postgres://app:urlpass-0123456789@db.local/main",
-            "--env",
-            "MY_TOKEN=tok-0123456789abc",
-            "--agent-arg=--api-key=argkey-0123456789",
-            "--",
-            "migrate postgres://app:promptpass-0123@db.local/main",
-        ])
-        .trim()
-        .to_string();
+    let id = home.detach_fake(
+        "echo_secrets.py",
+        &[
+            (
+                "FAKE_AGENT_ARGS",
+                "ANTHROPIC_API_KEY DB_PASS DATABASE_URL MY_TOKEN",
+            ),
+            ("DB_PASS", "dbpass-0123456789"),
+            (
+                "DATABASE_URL",
+                "postgres://app:urlpass-0123456789@db.local/main",
+            ),
+            ("MY_TOKEN", "tok-0123456789abc"),
+        ],
+        &["--agent-arg=--api-key=argkey-0123456789"],
+        "migrate postgres://app:promptpass-0123@db.local/main",
+    );
     home.wait_status(&id, "succeeded");
     home.ok(&["server", "stop"]);
     let files: Vec<PathBuf> = ["data", "state", "run"]
