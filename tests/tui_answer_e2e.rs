@@ -286,41 +286,15 @@ fn denial_approval_follow_up_allow_always_and_kill_with_the_real_gemini_over_acp
     let Some(gemini) = support::gemini_or_skip("tui_answer_e2e_gemini") else {
         return;
     };
-    let mock = MockGemini::start(vec![
-        GeminiReply::shell(&format!("touch {MARKER}"), "Let me create a marker file."),
-        // The model hears the cancellation and ends the turn.
-        GeminiReply::text("Understood, I did not create it."),
-        // The denial's message arrives as a prompt: the model tries again.
-        GeminiReply::shell(&format!("touch {MARKER}"), "Trying again."),
-        GeminiReply::text("Created the marker."),
-        // The follow-up: a command allowed always, then the same again.
-        GeminiReply::shell(&format!("touch {OTHER}"), "Another file."),
-        GeminiReply::shell(&format!("touch {OTHER}"), "Once more, same command."),
-        GeminiReply::text("Both done."),
-        // The second follow-up stalls until killed.
+    let mock = MockGemini::start(walk_script(
+        GeminiReply::shell,
+        GeminiReply::text,
         GeminiReply::stall(),
-    ]);
+    ));
     let sandbox = Sandbox::for_agent("gemini", &gemini);
     sandbox.write_gemini_settings(None);
     let env = sandbox.with_corral_dirs(sandbox.gemini_env(mock.port()));
-    let command = corral_line(
-        &env,
-        &[
-            "--local",
-            "--agent",
-            "gemini",
-            "--cwd",
-            &sandbox.work.display().to_string(),
-        ],
-    );
-    // Its own width: the tmux server's socket is named by pid and width,
-    // and the claude test runs beside it.
-    let tmux = Tmux::start(&command, 122, 36);
-    tmux.wait_for("the cockpit", |s| s.contains("no tasks yet"));
-    tmux.keys(&["n"]);
-    tmux.wait_for("the form", |s| s.contains("Ctrl-S"));
-    tmux.text("make the marker");
-    tmux.keys(&["C-s"]);
+    let tmux = launch_make_the_marker(&env, &sandbox, "gemini", 122);
 
     deny_allow_follow_up_always_and_kill(
         &tmux,
@@ -351,40 +325,15 @@ fn denial_approval_follow_up_allow_always_and_kill_with_the_real_codex_app_serve
     let Some(codex) = support::codex_or_skip("tui_answer_e2e_codex") else {
         return;
     };
-    let mock = MockResponses::start(vec![
-        CodexReply::shell(&format!("touch {MARKER}"), "Let me create a marker file."),
-        // The model hears the decline and ends the turn.
-        CodexReply::text("Understood, I did not create it."),
-        // The denial's message arrives as a turn: the model tries again.
-        CodexReply::shell(&format!("touch {MARKER}"), "Trying again."),
-        CodexReply::text("Created the marker."),
-        // The follow-up: a command allowed always, then the same again.
-        CodexReply::shell(&format!("touch {OTHER}"), "Another file."),
-        CodexReply::shell(&format!("touch {OTHER}"), "Once more, same command."),
-        CodexReply::text("Both done."),
-        // The second follow-up stalls until killed.
+    let mock = MockResponses::start(walk_script(
+        CodexReply::shell,
+        CodexReply::text,
         CodexReply::stall(),
-    ]);
+    ));
     let sandbox = Sandbox::for_agent("codex", &codex);
     sandbox.write_codex_config(mock.port(), &[]);
     let env = sandbox.with_corral_dirs(sandbox.codex_env(mock.port()));
-    let command = corral_line(
-        &env,
-        &[
-            "--local",
-            "--agent",
-            "codex",
-            "--cwd",
-            &sandbox.work.display().to_string(),
-        ],
-    );
-    // Its own width: the tmux server's socket is named by pid and width.
-    let tmux = Tmux::start(&command, 124, 36);
-    tmux.wait_for("the cockpit", |s| s.contains("no tasks yet"));
-    tmux.keys(&["n"]);
-    tmux.wait_for("the form", |s| s.contains("Ctrl-S"));
-    tmux.text("make the marker");
-    tmux.keys(&["C-s"]);
+    let tmux = launch_make_the_marker(&env, &sandbox, "codex", 124);
 
     deny_allow_follow_up_always_and_kill(
         &tmux,
@@ -399,6 +348,46 @@ fn denial_approval_follow_up_allow_always_and_kill_with_the_real_codex_app_serve
         },
         |n| mock.wait_for_model_requests(n, tmux::WAIT),
     );
+}
+
+/// What the model says in [`deny_allow_follow_up_always_and_kill`], in
+/// the mock's own replies (`shell(command, preface)`, `text`, a stall):
+/// asks to touch the marker, hears the denial and ends the turn, tries
+/// again when the denial's message arrives, then in the follow-up asks
+/// for another command, runs it again without asking, and in the second
+/// follow-up stalls until killed.
+fn walk_script<R>(shell: fn(&str, &str) -> R, text: fn(&str) -> R, stall: R) -> Vec<R> {
+    vec![
+        shell(&format!("touch {MARKER}"), "Let me create a marker file."),
+        text("Understood, I did not create it."),
+        shell(&format!("touch {MARKER}"), "Trying again."),
+        text("Created the marker."),
+        shell(&format!("touch {OTHER}"), "Another file."),
+        shell(&format!("touch {OTHER}"), "Once more, same command."),
+        text("Both done."),
+        stall,
+    ]
+}
+
+/// The cockpit (`--local --agent AGENT`) in tmux at `width` columns (its
+/// own: the tmux server's socket is named by pid and width, and the tests
+/// run side by side), with the task "make the marker" launched from the
+/// form.
+fn launch_make_the_marker(
+    env: &[(String, String)],
+    sandbox: &Sandbox,
+    agent: &str,
+    width: u16,
+) -> Tmux {
+    let work = sandbox.work.display().to_string();
+    let command = corral_line(env, &["--local", "--agent", agent, "--cwd", &work]);
+    let tmux = Tmux::start(&command, width, 36);
+    tmux.wait_for("the cockpit", |s| s.contains("no tasks yet"));
+    tmux.keys(&["n"]);
+    tmux.wait_for("the form", |s| s.contains("Ctrl-S"));
+    tmux.text("make the marker");
+    tmux.keys(&["C-s"]);
+    tmux
 }
 
 /// The cockpit's answers to a live agent that asks before `touch MARKER`
