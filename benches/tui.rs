@@ -42,6 +42,23 @@ mod server;
 
 const FRAME: Duration = Duration::from_millis(16);
 
+/// The form's launch of `n` flooding claude tasks in `root` ("flood 0"...).
+fn flood_launches(n: usize, root: &Path) -> Vec<Intent> {
+    (0..n)
+        .map(|i| {
+            Intent::Launch(FormOutput {
+                agent: "claude".into(),
+                prompt: format!("flood {i}"),
+                cwd: root.to_path_buf(),
+                model: None,
+                permission_mode: None,
+                worktree: false,
+                host: None,
+            })
+        })
+        .collect()
+}
+
 fn cpu_and_rss() -> (Duration, u64) {
     // SAFETY: getrusage only writes the struct it is given.
     let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
@@ -121,20 +138,7 @@ fn one(n: usize, deltas: usize, view_name: &str) {
         };
         let mut term = Terminal::new(TestBackend::new(w, h)).expect("terminal");
         let now = || corral::tui::event_loop::now_ms();
-        let launches = (0..n)
-            .map(|i| {
-                Intent::Launch(FormOutput {
-                    agent: "claude".into(),
-                    prompt: format!("flood {i}"),
-                    cwd: root.to_path_buf(),
-                    model: None,
-                    permission_mode: None,
-                    worktree: false,
-                    host: None,
-                })
-            })
-            .collect();
-        c.intents(launches);
+        c.intents(flood_launches(n, root));
         if view_name == "grid" {
             let intents = c.app.handle(Action::ToggleGrid, c.driver.state());
             c.intents(intents);

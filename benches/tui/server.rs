@@ -20,9 +20,8 @@ use corral::driver::Driver;
 use corral::paths::Paths;
 use corral::server::client;
 use corral::server::place::Place;
-use corral::tui::app::{App, Intent};
+use corral::tui::app::App;
 use corral::tui::event_loop::Cockpit;
-use corral::tui::form::FormOutput;
 use corral::tui::keymap::Action;
 use corral::tui::remote::{self, Backend};
 use corral::tui::theme::Theme;
@@ -130,20 +129,7 @@ fn cockpit(place: &Place, n: usize, deltas: usize, launcher: bool) -> Seen {
         };
         c.app.detach = true;
         if launcher {
-            let launches = (0..n)
-                .map(|i| {
-                    Intent::Launch(FormOutput {
-                        agent: "claude".into(),
-                        prompt: format!("flood {i}"),
-                        cwd: root.to_path_buf(),
-                        model: None,
-                        permission_mode: None,
-                        worktree: false,
-                        host: None,
-                    })
-                })
-                .collect();
-            c.intents(launches);
+            c.intents(super::flood_launches(n, root));
         }
         let intents = c.app.handle(Action::ToggleGrid, c.driver.state());
         c.intents(intents);
